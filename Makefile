@@ -1,0 +1,90 @@
+# sqlml: linear regression inside SQLite.  See README.md.
+#
+#   make          build dist/sqlml.so
+#   make demo     build, then run examples/demo.sql in the sqlite3 shell
+#   make test     build, then run every test
+#   make asan     the tests again, under address and undefined-behaviour sanitizers
+#
+# Missing Debian packages are installed when run as root (tools/need-debs);
+# otherwise the exact apt-get command is printed.
+
+VERSION := $(shell cat VERSION)
+OPT ?= -O2 -g
+XCFLAGS = -std=c11 -Wall -Wextra -fPIC -fvisibility=hidden -DSQLML_VERSION='"$(VERSION)"'
+LDLIBS = -llapacke -lm
+
+# Build products; `make asan` points these elsewhere.
+B ?= build
+SO ?= dist/sqlml.so
+SQLITE3 ?= sqlite3
+PYTHON ?= /usr/bin/python3
+RUN_ENV ?=
+
+# Debian packages: to build and run; to test (R and mpmath compute reference values).
+# OpenBLAS (serial: no thread pool inside the host application) is the BLAS
+# under LAPACK; the README says why.
+DEBS_BUILD = gcc make libsqlite3-dev liblapacke-dev libopenblas0-serial sqlite3
+DEBS_TEST = python3 python3-mpmath r-base-core
+
+EXT_SRC = $(wildcard ext/*.c)
+EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC))
+CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c
+UNIT_SRC = $(wildcard tests/unit/*.c)
+
+.PHONY: all deps deps-test demo test unit sql nist ref asan clean
+
+all: $(SO)
+
+deps:
+	@tools/need-debs $(DEBS_BUILD)
+
+deps-test: deps
+	@tools/need-debs $(DEBS_TEST)
+
+$(B)/ext/%.o: ext/%.c $(wildcard ext/*.h) VERSION | deps
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(OPT) $(CFLAGS) -c $< -o $@
+
+$(SO): $(EXT_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(OPT) $(LDFLAGS) -shared -o $@ $(EXT_OBJ) $(LDLIBS)
+
+demo: $(SO)
+	cd examples && $(SQLITE3) < demo.sql
+
+test: deps-test unit sql nist ref
+
+$(B)/unit/test_core: $(UNIT_SRC) $(CORE_SRC) $(wildcard ext/*.h) $(wildcard tests/unit/*.h) | deps
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -Wall -Wextra $(OPT) $(CFLAGS) -Iext -o $@ $(UNIT_SRC) $(CORE_SRC) $(LDLIBS)
+
+unit: $(B)/unit/test_core
+	$(RUN_ENV) $(B)/unit/test_core
+
+sql: $(SO)
+	$(RUN_ENV) $(PYTHON) tests/run_sql.py --sqlite3 $(SQLITE3) --ext $(SO) tests/sql/*.sql
+
+nist: $(SO)
+	$(RUN_ENV) $(PYTHON) tests/nist/nist.py --ext $(SO)
+
+# Against R (Debian r-base-core): p-value functions, then whole fits.
+$(B)/ref/dist_check: tests/ref/dist_check.c ext/dist.c ext/dist.h | deps
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -Wall -Wextra $(OPT) $(CFLAGS) -Iext -o $@ tests/ref/dist_check.c ext/dist.c -lm
+
+ref: $(SO) $(B)/ref/dist_check
+	@if command -v Rscript >/dev/null; then Rscript tests/ref/dist.R | $(RUN_ENV) $(B)/ref/dist_check; \
+	 else echo "dist: SKIPPED: Rscript not found (Debian r-base-core)"; fi
+	$(RUN_ENV) $(PYTHON) tests/ref/lm_vs_r.py --ext $(SO)
+
+# The shell and Python are not instrumented, so the sanitizer runtime is
+# preloaded into them; leaks are checked in the C unit tests, where all
+# memory is ours.
+ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)
+asan:
+	$(MAKE) test B=build/asan SO=build/asan/sqlml.so \
+	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  RUN_ENV="LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1"
+
+clean:
+	rm -rf build dist

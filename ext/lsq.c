@@ -1,0 +1,250 @@
+/*
+** lsq.c: streaming least squares by QR.  See lsq.h.
+*/
+#include <math.h>
+#include <string.h>
+
+#include <lapacke.h>
+
+#include "dist.h"
+#include "lsq.h"
+
+#define LN_2PI 1.8378770664093454835606594728112
+
+int ml_lsq_init(ml_lsq *a, int p) {
+  memset(a, 0, sizeof *a);
+  a->p = p;
+  a->m = p + 1;
+  int64_t m = a->m;
+  a->R = ml_calloc(8 * m * m);
+  a->B = ml_malloc(8 * m * ML_LSQ_BLOCK);
+  a->T = ml_malloc(8 * m * ML_LSQ_NB);
+  a->work = ml_malloc(8 * m * ML_LSQ_NB);
+  if (!a->R || !a->B || !a->T || !a->work) {
+    ml_lsq_free(a);
+    return ML_NOMEM;
+  }
+  return ML_OK;
+}
+
+void ml_lsq_free(ml_lsq *a) {
+  ml_free(a->R);
+  ml_free(a->B);
+  ml_free(a->T);
+  ml_free(a->work);
+  memset(a, 0, sizeof *a);
+}
+
+static int nb_for(int m) { return m < ML_LSQ_NB ? m : ML_LSQ_NB; }
+
+int ml_lsq_fold(ml_lsq *a) {
+  if (a->nb == 0) return ML_OK;
+  lapack_int info = LAPACKE_dtpqrt_work(LAPACK_COL_MAJOR, a->nb, a->m, 0, nb_for(a->m), a->R,
+                                        a->m, a->B, ML_LSQ_BLOCK, a->T, ML_LSQ_NB, a->work);
+  a->nb = 0;
+  return info ? ML_ELAPACK : ML_OK;
+}
+
+int ml_lsq_merge(ml_lsq *a, const double *R2, int ld2) {
+  int rc = ml_lsq_fold(a);
+  if (rc) return rc;
+  int m = a->m;
+  double *S = ml_calloc(8 * (int64_t)m * m);
+  if (!S) return ML_NOMEM;
+  for (int j = 0; j < m; j++) memcpy(S + (int64_t)j * m, R2 + (int64_t)j * ld2, 8 * (size_t)(j + 1));
+  /* L = m: the stacked block is itself triangular, and dtpqrt skips its zeros. */
+  lapack_int info = LAPACKE_dtpqrt_work(LAPACK_COL_MAJOR, m, m, m, nb_for(m), a->R, m, S, m,
+                                        a->T, ML_LSQ_NB, a->work);
+  ml_free(S);
+  return info ? ML_ELAPACK : ML_OK;
+}
+
+int ml_lsq_reduce(const double *R, int m, double tol, unsigned char *aliased, double *W,
+                  int *rank) {
+  int p = m - 1;
+  for (int j = 0; j < m; j++) {
+    memcpy(W + (int64_t)j * m, R + (int64_t)j * m, 8 * (size_t)(j + 1));
+    memset(W + (int64_t)j * m + j + 1, 0, 8 * (size_t)(m - j - 1));
+  }
+  double *tau = ml_malloc(8 * (int64_t)m), *work = ml_malloc(8 * (int64_t)m);
+  if (!tau || !work) {
+    ml_free(tau);
+    ml_free(work);
+    return ML_NOMEM;
+  }
+  int rc = ML_OK;
+  int cols = m; /* columns of W, y included */
+  int c = 0;    /* W's column for the design column j */
+  for (int j = 0; j < p; j++) {
+    double *col = W + (int64_t)c * m;
+    int drop;
+    if (tol >= 0) {
+      double norm = 0;
+      for (int i = 0; i <= c; i++) norm = hypot(norm, col[i]);
+      drop = norm == 0 || fabs(col[c]) <= tol * norm;
+      aliased[j] = (unsigned char)drop;
+    } else {
+      drop = aliased[j] != 0;
+    }
+    if (!drop) {
+      c++;
+      continue;
+    }
+    /* Delete column c; rows c..cols-1 of the columns after it are then upper
+    ** Hessenberg, and their QR makes W triangular again. */
+    memmove(col, col + m, 8 * (size_t)m * (size_t)(cols - 1 - c));
+    cols--;
+    memset(W + (int64_t)cols * m, 0, 8 * (size_t)m);
+    int rows = cols + 1 - c, ncol = cols - c;
+    if (ncol > 0) {
+      double *blk = W + (int64_t)c * m + c;
+      if (LAPACKE_dgeqr2_work(LAPACK_COL_MAJOR, rows, ncol, blk, m, tau, work)) {
+        rc = ML_ELAPACK;
+        break;
+      }
+      for (int jj = 0; jj < ncol; jj++)
+        for (int i = jj + 1; i < rows; i++) blk[i + (int64_t)jj * m] = 0;
+    }
+  }
+  ml_free(tau);
+  ml_free(work);
+  *rank = c;
+  return rc;
+}
+
+int ml_lsq_coef(const double *W, int ldw, int rank, double *b) {
+  if (rank == 0) return ML_OK;
+  for (int i = 0; i < rank; i++) b[i] = W[i + (int64_t)rank * ldw];
+  lapack_int info =
+      LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'N', 'N', rank, 1, W, ldw, b, rank);
+  return info < 0 ? ML_ELAPACK : ML_OK;
+}
+
+/* 2-norm condition number of the r x r triangle at W (leading dimension ld). */
+static int condition(const double *W, int ld, int r, double *cond) {
+  *cond = NAN;
+  if (r == 0) return ML_OK;
+  double *A = ml_malloc(8 * (int64_t)r * r), *s = ml_malloc(8 * (int64_t)r);
+  double q;
+  int rc = ML_NOMEM;
+  if (!A || !s) goto out;
+  for (int j = 0; j < r; j++)
+    for (int i = 0; i < r; i++) A[i + (int64_t)j * r] = i <= j ? W[i + (int64_t)j * ld] : 0;
+  rc = ML_ELAPACK;
+  if (LAPACKE_dgesvd_work(LAPACK_COL_MAJOR, 'N', 'N', r, r, A, r, s, NULL, 1, NULL, 1, &q, -1))
+    goto out;
+  lapack_int lwork = (lapack_int)q;
+  double *work = ml_malloc(8 * (int64_t)(lwork > 1 ? lwork : 1));
+  if (!work) {
+    rc = ML_NOMEM;
+    goto out;
+  }
+  lapack_int info =
+      LAPACKE_dgesvd_work(LAPACK_COL_MAJOR, 'N', 'N', r, r, A, r, s, NULL, 1, NULL, 1, work, lwork);
+  ml_free(work);
+  if (info < 0) goto out;
+  /* info > 0: no convergence, which leaves the condition number unknown. */
+  if (info == 0) *cond = s[r - 1] > 0 ? s[0] / s[r - 1] : INFINITY;
+  rc = ML_OK;
+out:
+  ml_free(A);
+  ml_free(s);
+  return rc;
+}
+
+void ml_lsq_stats_free(ml_lsq_stats *st) {
+  ml_free(st->se);
+  ml_free(st->tstat);
+  ml_free(st->pvalue);
+  ml_free(st->cov);
+  memset(st, 0, sizeof *st);
+}
+
+int ml_lsq_stats_compute(const double *R, int m, int64_t n, int intercept,
+                         const unsigned char *aliased, const double *beta, double rss,
+                         ml_lsq_stats *st) {
+  int p = m - 1, r = 0, rc;
+  memset(st, 0, sizeof *st);
+  st->p = p;
+  st->n = n;
+  double *W = ml_malloc(8 * (int64_t)m * m);
+  double *Ri = ml_malloc(8 * (int64_t)m * m);
+  unsigned char *al = ml_malloc((uint64_t)p);
+  int *pos = ml_malloc(sizeof(int) * (uint64_t)p);
+  st->se = ml_malloc(8 * (int64_t)p);
+  st->tstat = ml_malloc(8 * (int64_t)p);
+  st->pvalue = ml_malloc(8 * (int64_t)p);
+  st->cov = ml_malloc(8 * (int64_t)p * p);
+  rc = ML_NOMEM;
+  if (!W || !Ri || !al || !pos || !st->se || !st->tstat || !st->pvalue || !st->cov) goto out;
+  memcpy(al, aliased, (size_t)p);
+  rc = ml_lsq_reduce(R, m, -1, al, W, &r);
+  if (rc) goto out;
+  st->rank = r;
+
+  const double *z = W + (int64_t)r * m; /* y's column: Q'y */
+  double tss = 0, mss = 0;
+  for (int i = intercept; i <= r; i++) tss += z[i] * z[i];
+  for (int i = intercept; i < r; i++) mss += z[i] * z[i];
+  if (isnan(rss)) {
+    rss = z[r] * z[r];
+  } else {
+    mss = tss - rss;
+  }
+  st->rss = rss;
+  st->tss = tss;
+  st->mss = mss;
+  st->df_resid = (double)(n - r);
+  st->df_model = (double)(r - intercept);
+  st->sigma = st->df_resid > 0 ? sqrt(rss / st->df_resid) : NAN;
+  st->r2 = tss > 0 ? mss / tss : NAN;
+  st->adj_r2 = st->df_resid > 0 ? 1 - (1 - st->r2) * ((double)(n - intercept) / st->df_resid) : NAN;
+  if (st->df_model > 0 && st->df_resid > 0) {
+    st->f = (mss / st->df_model) / (rss / st->df_resid);
+    st->f_pvalue = ml_pf_upper(st->f, st->df_model, st->df_resid);
+  } else {
+    st->f = st->f_pvalue = NAN;
+  }
+  double dn = (double)n;
+  st->loglik = -0.5 * dn * (LN_2PI + 1 - log(dn) + log(rss));
+  st->aic = -2 * st->loglik + 2 * (r + 1);
+  st->bic = -2 * st->loglik + log(dn) * (r + 1);
+
+  /* Unscaled covariance of the kept coefficients: W_xx^-1 W_xx^-T. */
+  for (int j = 0; j < r; j++)
+    for (int i = 0; i < r; i++) Ri[i + (int64_t)j * r] = i <= j ? W[i + (int64_t)j * m] : 0;
+  rc = ML_ELAPACK;
+  if (r > 0) {
+    if (LAPACKE_dtrtri_work(LAPACK_COL_MAJOR, 'U', 'N', r, Ri, r) < 0) goto out;
+    if (LAPACKE_dlauum_work(LAPACK_COL_MAJOR, 'U', r, Ri, r) < 0) goto out;
+  }
+  rc = condition(W, m, r, &st->cond);
+  if (rc) goto out;
+  double s2 = st->sigma * st->sigma;
+  for (int j = 0, k = 0; j < p; j++) pos[j] = al[j] ? -1 : k++;
+  for (int j = 0; j < p; j++) {
+    for (int i = 0; i < p; i++) {
+      double v = NAN;
+      if (pos[i] >= 0 && pos[j] >= 0) {
+        int a = pos[i] < pos[j] ? pos[i] : pos[j], b = pos[i] < pos[j] ? pos[j] : pos[i];
+        v = s2 * Ri[a + (int64_t)b * r];
+      }
+      st->cov[i + (int64_t)j * p] = v;
+    }
+    if (pos[j] < 0) {
+      st->se[j] = st->tstat[j] = st->pvalue[j] = NAN;
+    } else {
+      st->se[j] = sqrt(st->cov[j + (int64_t)j * p]);
+      st->tstat[j] = beta[j] / st->se[j];
+      st->pvalue[j] = ml_pt_2sided(st->tstat[j], st->df_resid);
+    }
+  }
+  rc = ML_OK;
+out:
+  ml_free(W);
+  ml_free(Ri);
+  ml_free(al);
+  ml_free(pos);
+  if (rc) ml_lsq_stats_free(st);
+  return rc;
+}

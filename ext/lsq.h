@@ -1,0 +1,99 @@
+/*
+** lsq.h: streaming least squares by QR, free of SQLite.
+**
+** Rows of [X y] are buffered in a block and folded into the running upper
+** triangular factor R of [X y] with LAPACK's dtpqrt (the QR of R stacked on
+** the block), so X'X is never formed and memory is O(p^2) whatever the
+** number of rows.  Two factors of disjoint row sets fold together the same
+** way, which is how fits merge exactly.
+**
+** Everything a fit reports follows from R (m = p + 1 columns, y last):
+** coefficients from R_xx b = R_xy, the residual sum of squares R_yy^2, the
+** total sum of squares from the rest of the y column, and the covariance
+** from R_xx^-1.
+*/
+#ifndef SQLML_LSQ_H
+#define SQLML_LSQ_H
+
+#include <stdint.h>
+
+#include "mem.h"
+
+/* Rows per block: measured best for dtpqrt with p from 2 to 100 (make bench). */
+#define ML_LSQ_BLOCK 256
+/* Rows of dtpqrt's block reflector. */
+#define ML_LSQ_NB 32
+/*
+** A column is aliased (linearly dependent on the ones before it) when its
+** part orthogonal to them is below this fraction of its norm.  R's lm uses
+** 1e-7 and so drops a column of NIST's Filip (5.2e-8); exact dependence
+** shows at 1e-13 and below after rounding.
+*/
+#define ML_LSQ_TOL 1e-10
+
+typedef struct ml_lsq {
+  int p;         /* columns of X */
+  int m;         /* p + 1: y is the last column */
+  int nb;        /* rows waiting in the block */
+  int64_t n;     /* rows accumulated, folded or waiting */
+  double *R;     /* m x m column-major; its upper triangle is R of [X y] */
+  double *B;     /* ML_LSQ_BLOCK x m column-major: rows waiting */
+  double *T;     /* ML_LSQ_NB x m: dtpqrt's block reflector */
+  double *work;  /* ML_LSQ_NB x m */
+} ml_lsq;
+
+int ml_lsq_init(ml_lsq *a, int p);
+void ml_lsq_free(ml_lsq *a);
+
+/*
+** Adding a row: write element j (0..p-1 for X, p for y) with ml_lsq_put(),
+** then ml_lsq_commit().  A row given up half-written is simply not committed.
+*/
+static inline void ml_lsq_put(ml_lsq *a, int j, double v) {
+  a->B[a->nb + (int64_t)j * ML_LSQ_BLOCK] = v;
+}
+int ml_lsq_fold(ml_lsq *a);
+static inline int ml_lsq_commit(ml_lsq *a) {
+  a->n++;
+  return ++a->nb == ML_LSQ_BLOCK ? ml_lsq_fold(a) : ML_OK;
+}
+
+/* Fold in another factor R2 (m x m upper triangular, leading dimension ld2). */
+int ml_lsq_merge(ml_lsq *a, const double *R2, int ld2);
+
+/*
+** Reduce R (m x m) to W, the factor of [X_kept y]: columns marked aliased are
+** deleted and the rest re-triangularized.  With tol >= 0 the columns are
+** judged in order and aliased[] is written; with tol < 0 aliased[] is read.
+** W is (rank + 1) square with leading dimension m; y is its column rank.
+*/
+int ml_lsq_reduce(const double *R, int m, double tol, unsigned char *aliased, double *W,
+                  int *rank);
+
+/* Coefficients of the kept columns from W: solves W[0:r,0:r] b = W[0:r,r]. */
+int ml_lsq_coef(const double *W, int ldw, int rank, double *b);
+
+/* Inference of a fit, as R's summary.lm reports it. */
+typedef struct ml_lsq_stats {
+  int p, rank;
+  int64_t n;
+  double df_model, df_resid;
+  double rss, tss, mss;   /* tss and mss about the mean with an intercept, about 0 without */
+  double sigma, r2, adj_r2, f, f_pvalue;
+  double loglik, aic, bic;
+  double cond;            /* 2-norm condition number of the kept columns of X */
+  double *se, *tstat, *pvalue;  /* p entries; NaN where aliased */
+  double *cov;            /* p x p column-major; NaN in aliased rows and columns */
+} ml_lsq_stats;
+
+/*
+** Statistics of the fit with coefficients beta (p; ignored where aliased)
+** from factor R (m x m) over n rows.  rss is the residual sum of squares to
+** use, or NaN to take R_yy^2 (a refined fit knows it better).
+*/
+int ml_lsq_stats_compute(const double *R, int m, int64_t n, int intercept,
+                         const unsigned char *aliased, const double *beta, double rss,
+                         ml_lsq_stats *st);
+void ml_lsq_stats_free(ml_lsq_stats *st);
+
+#endif

@@ -1,0 +1,584 @@
+/*
+** model.c: the model struct, its BLOB codec and JSON export.  See model.h.
+*/
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lsq.h"
+#include "model.h"
+#include "strbuf.h"
+
+ml_model *ml_model_new(int k, int p) {
+  ml_model *m = ml_calloc(sizeof *m);
+  if (!m) return NULL;
+  m->format = ML_FORMAT_VERSION;
+  m->kind = ML_KIND_LINEAR;
+  m->k = k;
+  m->p = p;
+  m->tol = ML_LSQ_TOL;
+  m->rss = NAN;
+  int64_t q = p + 1;
+  m->feat = ml_calloc(sizeof(ml_feature) * (uint64_t)k);
+  m->R = ml_calloc(8 * (uint64_t)(q * q));
+  m->beta = ml_calloc(8 * (uint64_t)p);
+  m->aliased = ml_calloc((uint64_t)p);
+  if (!m->feat || !m->R || !m->beta || !m->aliased) {
+    ml_model_free(m);
+    return NULL;
+  }
+  return m;
+}
+
+static void feature_clear(ml_feature *f) {
+  ml_free(f->name);
+  for (int i = 0; i < f->nlevels; i++) ml_free(f->levels[i]);
+  ml_free(f->levels);
+}
+
+void ml_model_free(ml_model *m) {
+  if (!m) return;
+  if (m->feat)
+    for (int j = 0; j < m->k; j++) feature_clear(&m->feat[j]);
+  ml_free(m->feat);
+  ml_free(m->R);
+  ml_free(m->beta);
+  ml_free(m->aliased);
+  ml_free(m->version);
+  ml_free(m);
+}
+
+static char *dup_n(const char *z, size_t n) {
+  char *s = ml_malloc(n + 1);
+  if (s) {
+    memcpy(s, z, n);
+    s[n] = 0;
+  }
+  return s;
+}
+
+int ml_model_set_name(ml_model *m, int j, const char *name) {
+  char *s = dup_n(name, strlen(name));
+  if (!s) return ML_NOMEM;
+  ml_free(m->feat[j].name);
+  m->feat[j].name = s;
+  return ML_OK;
+}
+
+int ml_model_solve(ml_model *m) {
+  int q = m->p + 1, rank, rc;
+  double *W = ml_malloc(8 * (uint64_t)q * (uint64_t)q);
+  double *b = ml_malloc(8 * (uint64_t)q);
+  rc = ML_NOMEM;
+  if (!W || !b) goto out;
+  rc = ml_lsq_reduce(m->R, q, m->tol, m->aliased, W, &rank);
+  if (rc) goto out;
+  rc = ml_lsq_coef(W, q, rank, b);
+  if (rc) goto out;
+  for (int j = 0, k = 0; j < m->p; j++) m->beta[j] = m->aliased[j] ? 0 : b[k++];
+  m->flags &= ~ML_MODEL_REFINED;
+  m->rss = NAN;
+out:
+  ml_free(W);
+  ml_free(b);
+  return rc;
+}
+
+int ml_model_compatible(const ml_model *a, const ml_model *b, char *err, size_t nerr) {
+  if (a->kind != b->kind) {
+    snprintf(err, nerr, "the models are of different kinds");
+    return 0;
+  }
+  if (a->k != b->k) {
+    snprintf(err, nerr, "the models have %d and %d features", a->k, b->k);
+    return 0;
+  }
+  if ((a->flags & ML_MODEL_INTERCEPT) != (b->flags & ML_MODEL_INTERCEPT)) {
+    snprintf(err, nerr, "one model has an intercept and the other has not");
+    return 0;
+  }
+  if (a->tol != b->tol) {
+    snprintf(err, nerr, "the models use different aliasing tolerances");
+    return 0;
+  }
+  for (int j = 0; j < a->k; j++) {
+    const ml_feature *fa = &a->feat[j], *fb = &b->feat[j];
+    int same = strcmp(fa->name, fb->name) == 0 && fa->type == fb->type &&
+               fa->nlevels == fb->nlevels && fa->has_impute == fb->has_impute &&
+               (!fa->has_impute || fa->impute == fb->impute);
+    for (int i = 0; same && i < fa->nlevels; i++) same = strcmp(fa->levels[i], fb->levels[i]) == 0;
+    if (!same) {
+      snprintf(err, nerr, "feature %d differs between the models ('%s' and '%s')", j + 1,
+               fa->name, fb->name);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* ---- CRC-32 (IEEE 802.3, reflected, as zlib), four bits at a time ---- */
+
+uint32_t ml_crc32(const unsigned char *z, size_t n) {
+  static const uint32_t t[16] = {
+      0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC, 0x76DC4190, 0x6B6B51F4,
+      0x4DB26158, 0x5005713C, 0xEDB88320, 0xF00F9344, 0xD6D6A3E8, 0xCB61B38C,
+      0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C};
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; i++) {
+    c ^= z[i];
+    c = (c >> 4) ^ t[c & 15];
+    c = (c >> 4) ^ t[c & 15];
+  }
+  return c ^ 0xFFFFFFFFu;
+}
+
+/* ---- writing ---- */
+
+static void put_u8(ml_sb *b, unsigned v) {
+  char c = (char)(v & 0xFF);
+  ml_sb_append(b, &c, 1);
+}
+
+static void put_u16(ml_sb *b, unsigned v) {
+  put_u8(b, v);
+  put_u8(b, v >> 8);
+}
+
+static void put_u32(ml_sb *b, uint32_t v) {
+  for (int i = 0; i < 4; i++) put_u8(b, v >> (8 * i));
+}
+
+static void put_u64(ml_sb *b, uint64_t v) {
+  for (int i = 0; i < 8; i++) put_u8(b, (unsigned)(v >> (8 * i)));
+}
+
+static void put_f64(ml_sb *b, double v) {
+  uint64_t u;
+  memcpy(&u, &v, 8);
+  put_u64(b, u);
+}
+
+static void put_str(ml_sb *b, const char *z) {
+  size_t n = strlen(z);
+  put_u32(b, (uint32_t)n);
+  ml_sb_append(b, z, n);
+}
+
+/* Starts a section; returns the offset of its length field for end_section(). */
+static size_t begin_section(ml_sb *b, const char *tag) {
+  ml_sb_append(b, tag, 4);
+  size_t at = b->n;
+  put_u32(b, 0);
+  return at;
+}
+
+static void end_section(ml_sb *b, size_t at) {
+  if (b->oom) return;
+  uint32_t len = (uint32_t)(b->n - at - 4);
+  for (int i = 0; i < 4; i++) b->z[at + i] = (char)(len >> (8 * i));
+}
+
+int ml_model_encode(const ml_model *m, const char *version, unsigned char **out, int64_t *len) {
+  ml_sb b;
+  ml_sb_init(&b);
+  int q = m->p + 1;
+  ml_sb_append(&b, "SQML", 4);
+  put_u16(&b, ML_FORMAT_VERSION);
+  put_u16(&b, (unsigned)m->kind);
+  put_u32(&b, 0); /* total length, patched below */
+
+  size_t at = begin_section(&b, "SHAP");
+  put_u32(&b, m->flags);
+  put_u32(&b, (uint32_t)m->k);
+  put_u32(&b, (uint32_t)m->p);
+  put_u64(&b, (uint64_t)m->n);
+  put_u64(&b, (uint64_t)m->n_skipped);
+  put_f64(&b, m->tol);
+  end_section(&b, at);
+
+  at = begin_section(&b, "FEAT");
+  for (int j = 0; j < m->k; j++) {
+    const ml_feature *f = &m->feat[j];
+    put_str(&b, f->name);
+    put_u8(&b, (unsigned)f->type);
+    put_u8(&b, (unsigned)f->has_impute);
+    put_f64(&b, f->has_impute ? f->impute : 0);
+    put_u32(&b, (uint32_t)f->nlevels);
+    for (int i = 0; i < f->nlevels; i++) put_str(&b, f->levels[i]);
+  }
+  end_section(&b, at);
+
+  at = begin_section(&b, "RFAC");
+  for (int j = 0; j < q; j++)
+    for (int i = 0; i <= j; i++) put_f64(&b, m->R[i + (int64_t)j * q]);
+  end_section(&b, at);
+
+  at = begin_section(&b, "COEF");
+  for (int j = 0; j < m->p; j++) put_f64(&b, m->beta[j]);
+  for (int j = 0; j < m->p; j++) put_u8(&b, m->aliased[j]);
+  put_f64(&b, m->rss);
+  end_section(&b, at);
+
+  if (version) {
+    at = begin_section(&b, "info");
+    put_str(&b, version);
+    end_section(&b, at);
+  }
+
+  if (!b.oom) {
+    uint32_t total = (uint32_t)(b.n + 4);
+    for (int i = 0; i < 4; i++) b.z[8 + i] = (char)(total >> (8 * i));
+    put_u32(&b, ml_crc32((const unsigned char *)b.z, b.n));
+  }
+  size_t n;
+  char *z = ml_sb_finish(&b, &n);
+  if (!z) return ML_NOMEM;
+  *out = (unsigned char *)z;
+  *len = (int64_t)n;
+  return ML_OK;
+}
+
+/* ---- reading ---- */
+
+typedef struct reader {
+  const unsigned char *z;
+  int64_t n, i;
+  int bad; /* read past the end */
+} reader;
+
+static int avail(reader *r, int64_t k) {
+  if (r->bad || k < 0 || r->n - r->i < k) {
+    r->bad = 1;
+    return 0;
+  }
+  return 1;
+}
+
+static unsigned get_u8(reader *r) { return avail(r, 1) ? r->z[r->i++] : 0; }
+
+static uint32_t get_u32(reader *r) {
+  if (!avail(r, 4)) return 0;
+  uint32_t v = 0;
+  for (int k = 3; k >= 0; k--) v = (v << 8) | r->z[r->i + k];
+  r->i += 4;
+  return v;
+}
+
+static uint64_t get_u64(reader *r) {
+  if (!avail(r, 8)) return 0;
+  uint64_t v = 0;
+  for (int k = 7; k >= 0; k--) v = (v << 8) | r->z[r->i + k];
+  r->i += 8;
+  return v;
+}
+
+static double get_f64(reader *r) {
+  uint64_t u = get_u64(r);
+  double v;
+  memcpy(&v, &u, 8);
+  return v;
+}
+
+static int valid_utf8(const unsigned char *z, size_t n) {
+  for (size_t i = 0; i < n;) {
+    unsigned c = z[i];
+    size_t len = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
+                 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+    if (!len || n - i < len) return 0;
+    for (size_t k = 1; k < len; k++)
+      if ((z[i + k] & 0xC0) != 0x80) return 0;
+    if (len == 3 && ((c == 0xE0 && z[i + 1] < 0xA0) || (c == 0xED && z[i + 1] >= 0xA0))) return 0;
+    if (len == 4 && ((c == 0xF0 && z[i + 1] < 0x90) || (c == 0xF4 && z[i + 1] >= 0x90))) return 0;
+    if (c == 0) return 0;
+    i += len;
+  }
+  return 1;
+}
+
+/* A str field: NULL with *bad set when it is missing or not UTF-8. */
+static char *get_str(reader *r, int *oom) {
+  uint32_t n = get_u32(r);
+  if (!avail(r, n)) return NULL;
+  const unsigned char *z = r->z + r->i;
+  if (!valid_utf8(z, n)) {
+    r->bad = 1;
+    return NULL;
+  }
+  r->i += n;
+  char *s = dup_n((const char *)z, n);
+  if (!s) *oom = 1;
+  return s;
+}
+
+#define BAD(...)                          \
+  do {                                    \
+    snprintf(err, nerr, __VA_ARGS__);     \
+    rc = ML_EINPUT;                       \
+    goto out;                             \
+  } while (0)
+
+int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err, size_t nerr) {
+  ml_model *m = NULL;
+  int rc = ML_OK, oom = 0;
+  *out = NULL;
+  if (n < 16) BAD("invalid model BLOB: %lld bytes is too short", (long long)n);
+  if (memcmp(z, "SQML", 4) != 0) BAD("not an sqlml model BLOB (bad magic)");
+  reader r = {z, n, 4, 0};
+  unsigned format = get_u8(&r);
+  format |= get_u8(&r) << 8;
+  unsigned kind = get_u8(&r);
+  kind |= get_u8(&r) << 8;
+  uint32_t total = get_u32(&r);
+  if (format == 0) BAD("invalid model BLOB: format version 0");
+  if (format > ML_FORMAT_VERSION)
+    BAD("model BLOB format version %u is newer than this sqlml reads (up to %d): upgrade sqlml",
+        format, ML_FORMAT_VERSION);
+  if ((int64_t)total != n)
+    BAD("invalid model BLOB: %lld bytes where its header says %lu (truncated or padded)",
+        (long long)n, (unsigned long)total);
+  r.n = n - 4;
+  uint32_t crc = (uint32_t)z[n - 4] | (uint32_t)z[n - 3] << 8 | (uint32_t)z[n - 2] << 16 |
+                 (uint32_t)z[n - 1] << 24;
+  if (crc != ml_crc32(z, (size_t)(n - 4))) BAD("invalid model BLOB: checksum mismatch (corrupted)");
+  if (kind != ML_KIND_LINEAR) BAD("invalid model BLOB: unknown model kind %u", kind);
+
+  int seen_feat = 0, seen_rfac = 0, seen_coef = 0, seen_info = 0;
+  while (r.i < r.n) {
+    char tag[5] = {0};
+    if (!avail(&r, 8)) BAD("invalid model BLOB: truncated section header");
+    memcpy(tag, r.z + r.i, 4);
+    r.i += 4;
+    uint32_t len = get_u32(&r);
+    if (!avail(&r, len)) BAD("invalid model BLOB: section '%.4s' runs past the end", tag);
+    reader s = {z, r.i + len, r.i, 0};
+    r.i += len;
+    for (int i = 0; i < 4; i++)
+      if (!((tag[i] >= 'A' && tag[i] <= 'Z') || (tag[i] >= 'a' && tag[i] <= 'z') || tag[i] == ' '))
+        BAD("invalid model BLOB: malformed section tag");
+    if (!m && strcmp(tag, "SHAP") != 0) BAD("invalid model BLOB: section '%s' before SHAP", tag);
+    if (strcmp(tag, "SHAP") == 0) {
+      if (m) BAD("invalid model BLOB: repeated section SHAP");
+      uint32_t flags = get_u32(&s), k = get_u32(&s), p = get_u32(&s);
+      int64_t rows = (int64_t)get_u64(&s), skipped = (int64_t)get_u64(&s);
+      double tol = get_f64(&s);
+      if (s.bad || s.i != s.n) BAD("invalid model BLOB: section SHAP has the wrong length");
+      if (flags & ~(ML_MODEL_INTERCEPT | ML_MODEL_REFINED))
+        BAD("invalid model BLOB: unknown flags 0x%x", (unsigned)flags);
+      if (k < 1 || k > ML_MAX_TERMS || p < 1 || p > ML_MAX_TERMS)
+        BAD("invalid model BLOB: %lu features and %lu terms are out of range", (unsigned long)k,
+            (unsigned long)p);
+      if (rows < 0 || skipped < 0) BAD("invalid model BLOB: negative row count");
+      if (!(tol >= 0 && tol < 1)) BAD("invalid model BLOB: aliasing tolerance out of range");
+      m = ml_model_new((int)k, (int)p);
+      if (!m) {
+        rc = ML_NOMEM;
+        goto out;
+      }
+      m->format = (int)format;
+      m->flags = flags;
+      m->n = rows;
+      m->n_skipped = skipped;
+      m->tol = tol;
+    } else if (strcmp(tag, "FEAT") == 0) {
+      if (seen_feat++) BAD("invalid model BLOB: repeated section FEAT");
+      int terms = (m->flags & ML_MODEL_INTERCEPT) ? 1 : 0;
+      for (int j = 0; j < m->k; j++) {
+        ml_feature *f = &m->feat[j];
+        f->name = get_str(&s, &oom);
+        f->type = (int)get_u8(&s);
+        f->has_impute = (int)get_u8(&s);
+        f->impute = get_f64(&s);
+        uint32_t nl = get_u32(&s);
+        if (oom) {
+          rc = ML_NOMEM;
+          goto out;
+        }
+        if (s.bad) BAD("invalid model BLOB: feature %d is truncated or not UTF-8", j + 1);
+        if (!f->name[0]) BAD("invalid model BLOB: feature %d has no name", j + 1);
+        if (f->type != ML_FEAT_NUMERIC && f->type != ML_FEAT_CATEGORICAL)
+          BAD("invalid model BLOB: feature %d has unknown type %d", j + 1, f->type);
+        if (f->has_impute > 1 || (f->has_impute && !isfinite(f->impute)))
+          BAD("invalid model BLOB: feature %d has a bad imputed value", j + 1);
+        if (f->type == ML_FEAT_NUMERIC ? nl != 0 : (nl < 1 || nl > ML_MAX_TERMS))
+          BAD("invalid model BLOB: feature %d has %lu levels", j + 1, (unsigned long)nl);
+        if ((int64_t)nl * 4 > s.n - s.i) BAD("invalid model BLOB: feature %d is truncated", j + 1);
+        if (nl) {
+          f->levels = ml_calloc(sizeof(char *) * nl);
+          if (!f->levels) {
+            rc = ML_NOMEM;
+            goto out;
+          }
+        }
+        for (uint32_t i = 0; i < nl; i++) {
+          f->levels[i] = get_str(&s, &oom);
+          if (oom) {
+            rc = ML_NOMEM;
+            goto out;
+          }
+          if (s.bad) BAD("invalid model BLOB: a level of feature %d is truncated or not UTF-8", j + 1);
+          f->nlevels = (int)i + 1;
+          if (i > 0 && strcmp(f->levels[i - 1], f->levels[i]) >= 0)
+            BAD("invalid model BLOB: levels of feature %d are not sorted", j + 1);
+        }
+        terms += f->type == ML_FEAT_NUMERIC ? 1 : f->nlevels - 1;
+        if (terms > m->p) break;
+      }
+      if (s.i != s.n) BAD("invalid model BLOB: section FEAT has the wrong length");
+      if (terms != m->p) BAD("invalid model BLOB: features make %d terms, not %d", terms, m->p);
+    } else if (strcmp(tag, "RFAC") == 0) {
+      if (seen_rfac++) BAD("invalid model BLOB: repeated section RFAC");
+      int q = m->p + 1;
+      if ((int64_t)len != 8 * (int64_t)q * (q + 1) / 2)
+        BAD("invalid model BLOB: section RFAC has the wrong length");
+      for (int j = 0; j < q; j++)
+        for (int i = 0; i <= j; i++) {
+          double v = get_f64(&s);
+          if (!isfinite(v)) BAD("invalid model BLOB: R factor holds NaN or Inf");
+          m->R[i + (int64_t)j * q] = v;
+        }
+    } else if (strcmp(tag, "COEF") == 0) {
+      if (seen_coef++) BAD("invalid model BLOB: repeated section COEF");
+      if ((int64_t)len != 9 * (int64_t)m->p + 8)
+        BAD("invalid model BLOB: section COEF has the wrong length");
+      for (int j = 0; j < m->p; j++) m->beta[j] = get_f64(&s);
+      for (int j = 0; j < m->p; j++) {
+        unsigned a = get_u8(&s);
+        if (a > 1) BAD("invalid model BLOB: bad aliased flag");
+        m->aliased[j] = (unsigned char)a;
+        if (!isfinite(m->beta[j]) || (a && m->beta[j] != 0))
+          BAD("invalid model BLOB: bad coefficient %d", j + 1);
+      }
+      m->rss = get_f64(&s);
+      if (!isnan(m->rss) && !(m->rss >= 0 && isfinite(m->rss)))
+        BAD("invalid model BLOB: bad residual sum of squares");
+      if (isnan(m->rss) != !(m->flags & ML_MODEL_REFINED))
+        BAD("invalid model BLOB: refined flag and residual sum of squares disagree");
+    } else if (strcmp(tag, "info") == 0) {
+      if (seen_info++) BAD("invalid model BLOB: repeated section info");
+      m->version = get_str(&s, &oom);
+      if (oom) {
+        rc = ML_NOMEM;
+        goto out;
+      }
+      if (s.bad || s.i != s.n) BAD("invalid model BLOB: section info is malformed");
+    } else if (tag[0] >= 'A' && tag[0] <= 'Z') {
+      BAD("model BLOB has section '%s', unknown to this sqlml: it was written by a newer version",
+          tag);
+    }
+  }
+  if (!m || !seen_feat || !seen_rfac || !seen_coef)
+    BAD("invalid model BLOB: a required section is missing");
+  *out = m;
+  m = NULL;
+out:
+  ml_model_free(m);
+  return rc;
+}
+
+/* ---- JSON ---- */
+
+int ml_model_term_name(const ml_model *m, int j, char **out) {
+  ml_sb b;
+  ml_sb_init(&b);
+  int t = 0;
+  if (m->flags & ML_MODEL_INTERCEPT) {
+    if (j == 0) ml_sb_puts(&b, "(Intercept)");
+    t = 1;
+  }
+  for (int f = 0; f < m->k && t <= j; f++) {
+    const ml_feature *ft = &m->feat[f];
+    if (ft->type == ML_FEAT_NUMERIC) {
+      if (t++ == j) ml_sb_puts(&b, ft->name);
+    } else {
+      for (int l = 1; l < ft->nlevels; l++)
+        if (t++ == j) ml_sb_printf(&b, "%s=%s", ft->name, ft->levels[l]);
+    }
+  }
+  *out = ml_sb_finish(&b, NULL);
+  return *out ? ML_OK : ML_NOMEM;
+}
+
+static void json_key_num(ml_sb *b, const char *key, double v) {
+  ml_sb_printf(b, ",\"%s\":", key);
+  ml_sb_json_number(b, v);
+}
+
+int ml_model_json(const ml_model *m, char **out, size_t *len) {
+  ml_lsq_stats st;
+  int rc = ml_lsq_stats_compute(m->R, m->p + 1, m->n, (m->flags & ML_MODEL_INTERCEPT) != 0,
+                                m->aliased, m->beta, m->rss, &st);
+  if (rc) return rc;
+  ml_sb b;
+  ml_sb_init(&b);
+  ml_sb_printf(&b, "{\"kind\":\"linear_regression\",\"format_version\":%d", m->format);
+  if (m->version) {
+    ml_sb_puts(&b, ",\"sqlml_version\":");
+    ml_sb_json_string(&b, m->version, strlen(m->version));
+  }
+  ml_sb_printf(&b, ",\"n\":%lld,\"n_skipped\":%lld,\"intercept\":%s,\"refined\":%s",
+               (long long)m->n, (long long)m->n_skipped,
+               (m->flags & ML_MODEL_INTERCEPT) ? "true" : "false",
+               (m->flags & ML_MODEL_REFINED) ? "true" : "false");
+  ml_sb_printf(&b, ",\"rank\":%d", st.rank);
+  json_key_num(&b, "df_model", st.df_model);
+  json_key_num(&b, "df_resid", st.df_resid);
+  ml_sb_puts(&b, ",\"features\":[");
+  for (int j = 0; j < m->k; j++) {
+    const ml_feature *f = &m->feat[j];
+    ml_sb_puts(&b, j ? ",{\"name\":" : "{\"name\":");
+    ml_sb_json_string(&b, f->name, strlen(f->name));
+    ml_sb_printf(&b, ",\"type\":\"%s\"", f->type == ML_FEAT_NUMERIC ? "numeric" : "categorical");
+    if (f->type == ML_FEAT_CATEGORICAL) {
+      ml_sb_puts(&b, ",\"levels\":[");
+      for (int l = 0; l < f->nlevels; l++) {
+        if (l) ml_sb_puts(&b, ",");
+        ml_sb_json_string(&b, f->levels[l], strlen(f->levels[l]));
+      }
+      ml_sb_puts(&b, "]");
+    }
+    if (f->has_impute) json_key_num(&b, "impute", f->impute);
+    ml_sb_puts(&b, "}");
+  }
+  ml_sb_puts(&b, "],\"coefficients\":[");
+  for (int j = 0; j < m->p; j++) {
+    char *term = NULL;
+    if (ml_model_term_name(m, j, &term)) {
+      b.oom = 1;
+      break;
+    }
+    ml_sb_puts(&b, j ? ",{\"term\":" : "{\"term\":");
+    ml_sb_json_string(&b, term, strlen(term));
+    ml_free(term);
+    json_key_num(&b, "estimate", m->aliased[j] ? NAN : m->beta[j]);
+    json_key_num(&b, "std_error", st.se[j]);
+    json_key_num(&b, "t_stat", st.tstat[j]);
+    json_key_num(&b, "p_value", st.pvalue[j]);
+    ml_sb_printf(&b, ",\"aliased\":%s}", m->aliased[j] ? "true" : "false");
+  }
+  ml_sb_puts(&b, "]");
+  json_key_num(&b, "sigma", st.sigma);
+  json_key_num(&b, "r2", st.r2);
+  json_key_num(&b, "adj_r2", st.adj_r2);
+  json_key_num(&b, "f_stat", st.f);
+  json_key_num(&b, "f_p_value", st.f_pvalue);
+  json_key_num(&b, "rss", st.rss);
+  json_key_num(&b, "tss", st.tss);
+  json_key_num(&b, "loglik", st.loglik);
+  json_key_num(&b, "aic", st.aic);
+  json_key_num(&b, "bic", st.bic);
+  json_key_num(&b, "condition_number", st.cond);
+  json_key_num(&b, "tolerance", m->tol);
+  ml_sb_puts(&b, ",\"covariance\":[");
+  for (int i = 0; i < m->p; i++) {
+    ml_sb_puts(&b, i ? ",[" : "[");
+    for (int j = 0; j < m->p; j++) {
+      if (j) ml_sb_puts(&b, ",");
+      ml_sb_json_number(&b, st.cov[i + (int64_t)j * m->p]);
+    }
+    ml_sb_puts(&b, "]");
+  }
+  ml_sb_puts(&b, "]}");
+  ml_lsq_stats_free(&st);
+  *out = ml_sb_finish(&b, len);
+  return *out ? ML_OK : ML_NOMEM;
+}

@@ -1,0 +1,96 @@
+/*
+** model.h: a fitted model, its BLOB codec and its JSON export, free of SQLite.
+**
+** The BLOB (format 1), every integer and double little-endian:
+**
+**   header   "SQML" | u16 format | u16 kind | u32 total length
+**   sections u32 tag (4 ASCII letters) | u32 payload length | payload
+**   trailer  u32 CRC-32 (IEEE, as zlib's crc32) of every byte before it
+**
+** A tag whose first letter is upper case is critical: a reader that does not
+** know it must refuse the model rather than misread it; a lower-case tag may
+** be skipped.  Format 1 sections, in this order:
+**
+**   SHAP  u32 flags (1 intercept, 2 refined) | u32 k features | u32 p terms
+**         | i64 n rows used | i64 n rows skipped | f64 aliasing tolerance
+**   FEAT  k times: str name | u8 type (0 numeric, 1 categorical)
+**         | u8 has imputed value | f64 imputed value | u32 levels | levels x str
+**   RFAC  the R factor of [X y], (p+1)(p+2)/2 f64, upper triangle by column
+**   COEF  p f64 estimates (0 where aliased) | p u8 aliased | f64 residual sum
+**         of squares of a refined fit (NaN: take it from R)
+**   info  str version of sqlml that wrote the model (optional)
+**
+** where str is u32 byte length | UTF-8 bytes.  ml_model_decode() checks all
+** of it, checksum first, and never reads out of bounds.
+*/
+#ifndef SQLML_MODEL_H
+#define SQLML_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mem.h"
+
+#define ML_FORMAT_VERSION 1
+#define ML_KIND_LINEAR 1
+/* Design columns, the intercept included: R alone is 8 MB at this size. */
+#define ML_MAX_TERMS 1000
+
+enum { ML_FEAT_NUMERIC = 0, ML_FEAT_CATEGORICAL = 1 };
+
+typedef struct ml_feature {
+  char *name;
+  int type;        /* ML_FEAT_* */
+  int nlevels;     /* categorical: sorted; level 0 is the reference */
+  char **levels;
+  int has_impute;  /* a NULL input takes the value impute */
+  double impute;
+} ml_feature;
+
+#define ML_MODEL_INTERCEPT 1u
+#define ML_MODEL_REFINED 2u
+
+typedef struct ml_model {
+  int format;              /* format version of the BLOB it came from */
+  int kind;
+  unsigned flags;          /* ML_MODEL_* */
+  int k;                   /* input features: arguments of ml_predict after the model */
+  int p;                   /* design terms, the intercept included */
+  ml_feature *feat;        /* k */
+  int64_t n, n_skipped;
+  double tol;              /* aliasing tolerance the fit used */
+  double *R;               /* (p+1) x (p+1) column-major, upper triangle */
+  double *beta;            /* p; 0 where aliased, so predictions skip it */
+  unsigned char *aliased;  /* p */
+  double rss;              /* refined residual sum of squares, or NaN */
+  char *version;           /* sqlml version that wrote it, or NULL */
+} ml_model;
+
+/* A model with k features and p terms, arrays allocated and zeroed. */
+ml_model *ml_model_new(int k, int p);
+void ml_model_free(ml_model *m);
+
+/* Set feature j's name (copied). */
+int ml_model_set_name(ml_model *m, int j, const char *name);
+
+/* Solve R for beta and aliased (using m->tol); a refined fit becomes plain. */
+int ml_model_solve(ml_model *m);
+
+/*
+** Can a and b be merged: same kind, features, levels and options?  If not,
+** err says what differs.
+*/
+int ml_model_compatible(const ml_model *a, const ml_model *b, char *err, size_t nerr);
+
+int ml_model_encode(const ml_model *m, const char *version, unsigned char **out, int64_t *len);
+int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err, size_t nerr);
+
+/* The model and its statistics as a JSON object (free with ml_free). */
+int ml_model_json(const ml_model *m, char **out, size_t *len);
+
+/* Name of term j: "(Intercept)", a feature name, or "feature=level". */
+int ml_model_term_name(const ml_model *m, int j, char **out);
+
+uint32_t ml_crc32(const unsigned char *z, size_t n);
+
+#endif

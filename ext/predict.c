@@ -1,0 +1,175 @@
+/*
+** predict.c: ml_predict, ml_model_json, and the per-connection model cache.
+**
+**   SELECT ml_predict(model, x1, ..., xk) FROM t;  -- NULL if an x is NULL
+**   SELECT ml_model_json(model);                   -- coefficients and statistics
+**
+** A model argument is decoded once, not once per row.  When the argument is a
+** constant, SQLite keeps our decoded model with the statement (auxdata) and a
+** row costs one pointer lookup and a dot product.  When it is not (a scalar
+** subquery, a column), the connection's cache recognizes the same bytes with
+** a memcmp and hands back the model it decoded before.
+*/
+#include <string.h>
+
+#include "sqlml_int.h"
+
+#define CACHE_SLOTS 4
+
+/* A decoded model, shared by the cache and statements' auxdata. */
+typedef struct shared_model {
+  int refs;
+  ml_model *m;
+  unsigned char *key;      /* the BLOB it was decoded from */
+  int nkey;
+  sqlite3_context *owner;  /* last call site given it as auxdata */
+} shared_model;
+
+struct ml_conn {
+  int refs;                          /* functions registered with it */
+  shared_model *slot[CACHE_SLOTS];   /* most recently used first */
+};
+
+static void shared_unref(void *p) {
+  shared_model *s = p;
+  if (!s || --s->refs > 0) return;
+  ml_model_free(s->m);
+  sqlite3_free(s->key);
+  sqlite3_free(s);
+}
+
+ml_conn *ml_conn_new(void) {
+  ml_conn *c = sqlite3_malloc(sizeof *c);
+  if (c) memset(c, 0, sizeof *c);
+  return c;
+}
+
+void ml_conn_ref(ml_conn *c) { c->refs++; }
+
+void ml_conn_unref(void *p) {
+  ml_conn *c = p;
+  if (!c || --c->refs > 0) return;
+  for (int i = 0; i < CACHE_SLOTS; i++) shared_unref(c->slot[i]);
+  sqlite3_free(c);
+}
+
+/* The cached model for these bytes, decoding them on a miss; NULL after reporting. */
+static shared_model *cache_get(sqlite3_context *ctx, const char *fname, int iArg,
+                               const unsigned char *z, int n) {
+  ml_conn *c = sqlite3_user_data(ctx);
+  for (int i = 0; i < CACHE_SLOTS; i++) {
+    shared_model *s = c->slot[i];
+    if (s && s->nkey == n && memcmp(s->key, z, (size_t)n) == 0) {
+      memmove(c->slot + 1, c->slot, sizeof(c->slot[0]) * (size_t)i);
+      c->slot[0] = s;
+      return s;
+    }
+  }
+  char err[200];
+  ml_model *m;
+  int rc = ml_model_decode(z, n, &m, err, sizeof err);
+  if (rc) {
+    if (rc == ML_NOMEM) {
+      sqlite3_result_error_nomem(ctx);
+    } else {
+      char *msg = sqlite3_mprintf("%s(): argument %d: %s", fname, iArg + 1, err);
+      sqlite3_result_error(ctx, msg ? msg : err, -1);
+      sqlite3_free(msg);
+    }
+    return NULL;
+  }
+  shared_model *s = sqlite3_malloc(sizeof *s);
+  unsigned char *key = sqlite3_malloc(n);
+  if (!s || !key) {
+    sqlite3_free(s);
+    sqlite3_free(key);
+    ml_model_free(m);
+    sqlite3_result_error_nomem(ctx);
+    return NULL;
+  }
+  memcpy(key, z, (size_t)n);
+  *s = (shared_model){1, m, key, n, NULL};
+  shared_unref(c->slot[CACHE_SLOTS - 1]);
+  memmove(c->slot + 1, c->slot, sizeof(c->slot[0]) * (CACHE_SLOTS - 1));
+  c->slot[0] = s;
+  return s;
+}
+
+const ml_model *ml_model_arg(sqlite3_context *ctx, const char *fname, sqlite3_value **argv,
+                             int iArg) {
+  shared_model *s = sqlite3_get_auxdata(ctx, iArg);
+  if (s) return s->m;
+  sqlite3_value *v = argv[iArg];
+  if (sqlite3_value_type(v) != SQLITE_BLOB) {
+    char *msg = sqlite3_mprintf("%s(): argument %d must be a model BLOB, got %s", fname, iArg + 1,
+                                sqlite3_value_type(v) == SQLITE_TEXT ? "text" : "a number");
+    sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
+    sqlite3_free(msg);
+    return NULL;
+  }
+  s = cache_get(ctx, fname, iArg, sqlite3_value_blob(v), sqlite3_value_bytes(v));
+  if (!s) return NULL;
+  /* Offer it to the statement, unless this call site was given it before and
+  ** did not keep it: then the argument is not a constant and every row
+  ** would pay for the offer. */
+  if (s->owner != ctx) {
+    s->owner = ctx;
+    s->refs++;
+    sqlite3_set_auxdata(ctx, iArg, s, shared_unref);
+  }
+  return s->m;
+}
+
+void ml_predict_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  if (argc < 1) {
+    sqlite3_result_error(ctx, "ml_predict(): expected a model and its features", -1);
+    return;
+  }
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
+  const ml_model *m = ml_model_arg(ctx, "ml_predict", argv, 0);
+  if (!m) return;
+  if (argc - 1 != m->k) {
+    char *msg = sqlite3_mprintf("ml_predict(): the model expects %d feature%s, got %d", m->k,
+                                m->k == 1 ? "" : "s", argc - 1);
+    sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
+    sqlite3_free(msg);
+    return;
+  }
+  double small[64], *x = small;
+  if (m->p > 64) {
+    x = sqlite3_malloc64(8 * (sqlite3_uint64)m->p);
+    if (!x) {
+      sqlite3_result_error_nomem(ctx);
+      return;
+    }
+  }
+  int row = ml_design_row(ctx, "ml_predict", m, argv + 1, x);
+  if (row == ML_V_NUM) {
+    double yhat = 0;
+    for (int j = 0; j < m->p; j++) yhat += m->beta[j] * x[j];
+    sqlite3_result_double(ctx, yhat);
+  }
+  if (x != small) sqlite3_free(x);
+}
+
+void ml_model_json_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
+  const ml_model *m = ml_model_arg(ctx, "ml_model_json", argv, 0);
+  if (!m) return;
+  char *json;
+  size_t len;
+  int rc = ml_model_json(m, &json, &len);
+  if (rc) {
+    ml_result_code(ctx, "ml_model_json", rc);
+    return;
+  }
+  sqlite3_result_text64(ctx, json, len, sqlite3_free, SQLITE_UTF8);
+  sqlite3_result_subtype(ctx, 'J');
+}
+
+void ml_version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  (void)argv;
+  sqlite3_result_text(ctx, SQLML_VERSION, -1, SQLITE_STATIC);
+}

@@ -1,0 +1,90 @@
+/*
+** sqlml_int.h: what the SQLite-facing files of the extension share.
+*/
+#ifndef SQLML_INT_H
+#define SQLML_INT_H
+
+#include <math.h>
+#include <sqlite3ext.h>
+SQLITE_EXTENSION_INIT3
+
+#include "model.h"
+
+#define SQLML_STR2(x) #x
+#define SQLML_STR(x) SQLML_STR2(x)
+#ifndef SQLML_VERSION
+#define SQLML_VERSION "unknown"
+#endif
+
+/* Per-connection state, shared by every function of one connection. */
+typedef struct ml_conn ml_conn;
+ml_conn *ml_conn_new(void);
+void ml_conn_ref(ml_conn *c);
+void ml_conn_unref(void *c); /* an xDestroy */
+
+/* How a SQL value reads as a number. */
+enum { ML_V_NUM, ML_V_NULL, ML_V_TEXT, ML_V_BLOB, ML_V_NONFINITE };
+
+static inline int ml_value_num(sqlite3_value *v, double *out) {
+  switch (sqlite3_value_type(v)) {
+    case SQLITE_INTEGER:
+      *out = (double)sqlite3_value_int64(v);
+      return ML_V_NUM;
+    case SQLITE_FLOAT:
+      *out = sqlite3_value_double(v);
+      return isfinite(*out) ? ML_V_NUM : ML_V_NONFINITE;
+    case SQLITE_NULL:
+      return ML_V_NULL;
+    case SQLITE_TEXT:
+      return ML_V_TEXT;
+    default:
+      return ML_V_BLOB;
+  }
+}
+
+/*
+** Report a value that is not a usable number: "fname(): argument 3 is text
+** in row 17; expected a number ...".  what names the value ("argument 3",
+** "feature 2 (sqft)"); row is 1-based, or 0 when there is no row count.
+*/
+void ml_value_error(sqlite3_context *ctx, const char *fname, const char *what, int kind,
+                    sqlite3_value *v, int64_t row);
+
+/* Report a core result code (ML_NOMEM, ...) with the function's name. */
+void ml_result_code(sqlite3_context *ctx, const char *fname, int rc);
+
+/*
+** The decoded model of a BLOB argument, cached so each statement decodes it
+** once.  Returns NULL after reporting an error on ctx.  The model belongs to
+** the cache: do not free it, and do not keep it past the current call.
+*/
+const ml_model *ml_model_arg(sqlite3_context *ctx, const char *fname, sqlite3_value **argv,
+                             int iArg);
+
+/*
+** Fill x[0..p) with the design row of model m for the k feature values v:
+** the intercept's 1, numbers as they are, a categorical value as its dummy
+** columns, NULL as the model's imputed value.  Returns ML_V_NUM, ML_V_NULL
+** (a NULL the model cannot impute), or -1 after reporting an error on ctx.
+*/
+int ml_design_row(sqlite3_context *ctx, const char *fname, const ml_model *m, sqlite3_value **v,
+                  double *x);
+
+/* Function implementations, registered in sqlml.c. */
+void ml_fit_step(sqlite3_context *, int, sqlite3_value **);
+void ml_fit_opts_step(sqlite3_context *, int, sqlite3_value **);
+void ml_fit_final(sqlite3_context *);
+void ml_fit_opts_final(sqlite3_context *);
+void ml_merge_step(sqlite3_context *, int, sqlite3_value **);
+void ml_merge_final(sqlite3_context *);
+void ml_merge2_func(sqlite3_context *, int, sqlite3_value **);
+void ml_refine_step(sqlite3_context *, int, sqlite3_value **);
+void ml_refine_final(sqlite3_context *);
+void ml_predict_func(sqlite3_context *, int, sqlite3_value **);
+void ml_model_json_func(sqlite3_context *, int, sqlite3_value **);
+void ml_version_func(sqlite3_context *, int, sqlite3_value **);
+
+/* Encode m as the function's BLOB result. */
+void ml_result_model(sqlite3_context *ctx, const char *fname, const ml_model *m);
+
+#endif

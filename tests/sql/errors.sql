@@ -1,0 +1,80 @@
+-- Error messages: each names the function, the argument, what was expected
+-- and what was found.  An `-- error:` line gives the exact text.
+
+CREATE TABLE t(y REAL, x REAL, s TEXT);
+INSERT INTO t VALUES (1, 1, 'a'), (2, 2, 'b'), (3, 4, '1.5');
+CREATE TABLE empty(y REAL, x REAL);
+CREATE TABLE nulls(y REAL, x REAL);
+INSERT INTO nulls VALUES (NULL, 1), (2, NULL);
+
+-- error: ml_fit(): argument 2 is text ('a') in row 1; expected a number (CAST it AS REAL, or give the column a numeric type)
+SELECT ml_fit(y, s) FROM t;
+-- error: ml_fit(): argument 3 is text ('1.5') in row 3; expected a number (CAST it AS REAL, or give the column a numeric type)
+SELECT ml_fit(y, x, CASE WHEN rowid = 3 THEN s ELSE x END) FROM t;
+-- error: ml_fit(): argument 1 is a blob in row 1; expected a number
+SELECT ml_fit(x'00', x) FROM t;
+-- error: ml_fit(): argument 2 is infinite in row 2; values must be finite
+SELECT ml_fit(y, CASE WHEN rowid = 2 THEN 1e999 ELSE x END) FROM t;
+-- error: ml_fit(): expected a response and at least one feature, got 1 arguments
+SELECT ml_fit(y) FROM t;
+-- error: ml_fit(): no rows to fit
+SELECT ml_fit(y, x) FROM empty;
+-- error: ml_fit(): no usable rows: all 2 rows have a NULL response or feature
+SELECT ml_fit(y, x) FROM nulls;
+-- error: ml_fit_opts(): no rows to fit
+SELECT ml_fit_opts('{}', y, x) FROM empty;
+-- error: ml_fit_opts(): unknown option 'intercpt' (known: intercept, tol)
+SELECT ml_fit_opts('{"intercpt":false}', y, x) FROM t;
+-- error: ml_fit_opts(): options are not valid JSON: expected ',' or '}' at offset 18
+SELECT ml_fit_opts('{"intercept":false', y, x) FROM t;
+-- error: ml_fit_opts(): options must be a JSON object, got array
+SELECT ml_fit_opts('[]', y, x) FROM t;
+-- error: ml_fit_opts(): option intercept must be true or false
+SELECT ml_fit_opts('{"intercept":0}', y, x) FROM t;
+-- error: ml_fit_opts(): option tol must be a number in [0, 1)
+SELECT ml_fit_opts('{"tol":1}', y, x) FROM t;
+-- error: ml_fit_opts(): argument 1 must be a JSON object of options
+SELECT ml_fit_opts(NULL, y, x) FROM t;
+-- error: ml_fit_opts(): the options changed between rows; they must be the same
+SELECT ml_fit_opts(CASE WHEN rowid = 1 THEN '{}' ELSE '{"tol":0}' END, y, x) FROM t;
+-- error: ml_fit_opts(): expected options, a response and at least one feature, got 2 arguments
+SELECT ml_fit_opts('{}', y) FROM t;
+
+-- error: ml_predict(): the model expects 1 feature, got 2
+SELECT ml_predict(ml_fit(y, x), 1, 2) FROM t;
+-- error: ml_predict(): feature 1 (x1) is text ('abc'); expected a number (CAST it AS REAL, or give the column a numeric type)
+SELECT ml_predict((SELECT ml_fit(y, x) FROM t), 'abc');
+-- error: ml_predict(): argument 1 must be a model BLOB, got a number
+SELECT ml_predict(42, 1);
+-- error: ml_predict(): argument 1: not an sqlml model BLOB (bad magic)
+SELECT ml_predict(x'0102030405060708090a0b0c0d0e0f10', 1);
+-- error: ml_predict(): argument 1: invalid model BLOB: 3 bytes is too short
+SELECT ml_predict(x'010203', 1);
+-- error: ml_predict(): expected a model and its features
+SELECT ml_predict();
+-- A model with one byte cut off, or one byte changed.
+CREATE TABLE m AS SELECT ml_fit(y, x) AS m FROM t;
+-- error: ml_predict(): argument 1: invalid model BLOB: 194 bytes where its header says 195 (truncated or padded)
+SELECT ml_predict(substr(m, 1, length(m) - 1), 1) FROM m;
+-- error: ml_model_json(): argument 1: invalid model BLOB: checksum mismatch (corrupted)
+SELECT ml_model_json(CAST(substr(m, 1, 40) || x'ff' || substr(m, 42) AS BLOB)) FROM m;
+
+-- error: ml_merge(): argument 1 must be a model BLOB, got text
+SELECT ml_merge('abc');
+-- error: ml_merge(): cannot merge: the models have 1 and 2 features
+SELECT ml_merge(a.m, b.m) FROM (SELECT ml_fit(y, x) AS m FROM t) a, (SELECT ml_fit(y, x, x * x) AS m FROM t) b;
+-- error: ml_merge(): cannot merge: one model has an intercept and the other has not
+SELECT ml_merge(m) FROM (SELECT ml_fit(y, x) AS m FROM t UNION ALL SELECT ml_fit_opts('{"intercept":false}', y, x) FROM t);
+
+-- error: ml_refine(): the model was fit on 3 rows (0 skipped), but these are 2 rows (0 skipped): refine over the same rows
+SELECT ml_refine((SELECT m FROM m), y, x) FROM t WHERE rowid < 3;
+-- error: ml_refine(): the model has 1 features, got 2
+SELECT ml_refine((SELECT m FROM m), y, x, x) FROM t;
+-- error: ml_refine(): the model changed between rows; it must be the same
+SELECT ml_refine(CASE WHEN rowid = 1 THEN (SELECT m FROM m)
+                 ELSE (SELECT ml_fit(y, x) FROM t WHERE rowid < 3) END, y, x) FROM t;
+-- error: ml_refine(): expected a model, a response and features, got 2 arguments
+SELECT ml_refine((SELECT m FROM m), y) FROM t;
+
+-- error: wrong number of arguments to function ml_model_json()
+SELECT ml_model_json();

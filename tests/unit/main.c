@@ -1,0 +1,18 @@
+/* The C unit tests of the SQLite-free core: lsq, model, json, dist, strbuf. */
+#include <stdio.h>
+
+#include "check.h"
+
+int check_failures, check_count;
+
+int main(void) {
+  long before = mem_in_use();
+  test_strbuf();
+  test_json();
+  test_dist();
+  test_lsq();
+  test_model();
+  CHECK(mem_in_use() == before); /* nothing leaked */
+  printf("unit: %d checks, %d failed\n", check_count, check_failures);
+  return check_failures != 0;
+}

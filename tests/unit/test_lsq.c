@@ -1,0 +1,204 @@
+/* Unit tests of lsq.c: the streaming QR accumulator, merge, rank, statistics. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "check.h"
+#include "lsq.h"
+
+static uint64_t rng = 88172645463325252ull;
+static double unif(void) { /* uniform in [0, 1) */
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+static void add(ml_lsq *a, const double *x, double y) {
+  for (int j = 0; j < a->p; j++) ml_lsq_put(a, j, x[j]);
+  ml_lsq_put(a, a->p, y);
+  CHECK(ml_lsq_commit(a) == ML_OK);
+}
+
+/* Solve the accumulator's fit; returns the rank. */
+static int solve(ml_lsq *a, double tol, unsigned char *aliased, double *beta, double *rss) {
+  int m = a->m, rank;
+  double W[64 * 64], b[64];
+  CHECK(ml_lsq_fold(a) == ML_OK);
+  CHECK(ml_lsq_reduce(a->R, m, tol, aliased, W, &rank) == ML_OK);
+  CHECK(ml_lsq_coef(W, m, rank, b) == ML_OK);
+  for (int j = 0, k = 0; j < a->p; j++) beta[j] = aliased[j] ? NAN : b[k++];
+  *rss = W[rank + rank * m] * W[rank + rank * m];
+  return rank;
+}
+
+/* An exact linear relation is recovered whatever the row count, across block edges. */
+static void exact_fits(void) {
+  const int counts[] = {3, 10, ML_LSQ_BLOCK - 1, ML_LSQ_BLOCK, ML_LSQ_BLOCK + 1,
+                        2 * ML_LSQ_BLOCK, 5000};
+  for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+    ml_lsq a;
+    CHECK(ml_lsq_init(&a, 3) == ML_OK);
+    for (int i = 0; i < counts[c]; i++) {
+      double x[3] = {1, unif() * 100 - 50, unif() * 10};
+      add(&a, x, 2 + 3 * x[1] - 0.5 * x[2]);
+    }
+    CHECK(a.n == counts[c]);
+    unsigned char al[3];
+    double beta[3], rss;
+    CHECK(solve(&a, ML_LSQ_TOL, al, beta, &rss) == 3);
+    CHECK_NEAR(beta[0], 2, 1e-12);
+    CHECK_NEAR(beta[1], 3, 1e-12);
+    CHECK_NEAR(beta[2], -0.5, 1e-12);
+    CHECK(rss < 1e-20);
+    ml_lsq_free(&a);
+  }
+}
+
+/* Simple regression against its closed form, in long double. */
+static void simple_regression(void) {
+  enum { N = 1000 };
+  static double xs[N], ys[N];
+  long double sx = 0, sy = 0;
+  for (int i = 0; i < N; i++) {
+    xs[i] = unif() * 20;
+    ys[i] = 1.5 - 0.25 * xs[i] + (unif() - 0.5);
+    sx += xs[i];
+    sy += ys[i];
+  }
+  long double mx = sx / N, my = sy / N, sxx = 0, sxy = 0, syy = 0;
+  for (int i = 0; i < N; i++) {
+    sxx += (xs[i] - mx) * (xs[i] - mx);
+    sxy += (xs[i] - mx) * (ys[i] - my);
+    syy += (ys[i] - my) * (ys[i] - my);
+  }
+  long double slope = sxy / sxx, icpt = my - slope * mx, rss = syy - slope * sxy;
+  ml_lsq a;
+  CHECK(ml_lsq_init(&a, 2) == ML_OK);
+  for (int i = 0; i < N; i++) add(&a, (double[]){1, xs[i]}, ys[i]);
+  CHECK(ml_lsq_fold(&a) == ML_OK);
+  unsigned char al[2] = {0, 0};
+  double beta[2], r;
+  CHECK(solve(&a, ML_LSQ_TOL, al, beta, &r) == 2);
+  CHECK_NEAR(beta[0], (double)icpt, 1e-13);
+  CHECK_NEAR(beta[1], (double)slope, 1e-13);
+  ml_lsq_stats st;
+  CHECK(ml_lsq_stats_compute(a.R, a.m, a.n, 1, al, beta, NAN, &st) == ML_OK);
+  double sigma = sqrt((double)rss / (N - 2));
+  CHECK_NEAR(st.rss, (double)rss, 1e-12);
+  CHECK_NEAR(st.tss, (double)syy, 1e-12);
+  CHECK_NEAR(st.sigma, sigma, 1e-12);
+  CHECK_NEAR(st.se[1], sigma / sqrt((double)sxx), 1e-12);
+  CHECK_NEAR(st.se[0], sigma * sqrt(1.0 / N + (double)(mx * mx / sxx)), 1e-12);
+  CHECK_NEAR(st.r2, (double)(1 - rss / syy), 1e-12);
+  CHECK_NEAR(st.df_resid, N - 2, 0);
+  CHECK_NEAR(st.f, (double)((syy - rss) / (rss / (N - 2))), 1e-11);
+  CHECK_NEAR(st.cov[0 + 1 * 2], st.cov[1 + 0 * 2], 0);
+  CHECK_NEAR(st.cov[1 + 0 * 2], -(double)(mx / sxx) * sigma * sigma, 1e-12);
+  ml_lsq_stats_free(&st);
+  ml_lsq_free(&a);
+}
+
+/* Merging the factors of two shards is the fit of all rows. */
+static void merge(void) {
+  ml_lsq whole, s1, s2;
+  CHECK(ml_lsq_init(&whole, 4) == ML_OK);
+  CHECK(ml_lsq_init(&s1, 4) == ML_OK);
+  CHECK(ml_lsq_init(&s2, 4) == ML_OK);
+  for (int i = 0; i < 3001; i++) {
+    double x[4] = {1, unif(), unif() * 1e3, unif() - 0.5};
+    double y = 7 + x[1] - 2e-3 * x[2] + 4 * x[3] + unif();
+    add(&whole, x, y);
+    add(i % 3 ? &s1 : &s2, x, y);
+  }
+  CHECK(ml_lsq_fold(&s2) == ML_OK);
+  CHECK(ml_lsq_merge(&s1, s2.R, s2.m) == ML_OK);
+  unsigned char a1[4], a2[4];
+  double b1[4], b2[4], r1, r2;
+  solve(&whole, ML_LSQ_TOL, a1, b1, &r1);
+  solve(&s1, ML_LSQ_TOL, a2, b2, &r2);
+  for (int j = 0; j < 4; j++) CHECK_NEAR(b2[j], b1[j], 1e-12);
+  CHECK_NEAR(r2, r1, 1e-12);
+  ml_lsq_free(&whole);
+  ml_lsq_free(&s1);
+  ml_lsq_free(&s2);
+}
+
+/* Dependent columns are aliased, the others solved as without them. */
+static void rank_deficient(void) {
+  ml_lsq a, ref;
+  /* columns: 1, x, 2x (dependent), c = 5 (dependent on the intercept), z */
+  CHECK(ml_lsq_init(&a, 5) == ML_OK);
+  CHECK(ml_lsq_init(&ref, 3) == ML_OK);
+  for (int i = 0; i < 500; i++) {
+    double x = unif() * 3, z = unif() - 0.5, y = 1 + 2 * x - z + 0.1 * unif();
+    add(&a, (double[]){1, x, 2 * x, 5, z}, y);
+    add(&ref, (double[]){1, x, z}, y);
+  }
+  unsigned char al[5], alr[3];
+  double b[5], br[3], rss, rssr;
+  CHECK(solve(&a, ML_LSQ_TOL, al, b, &rss) == 3);
+  CHECK(!al[0] && !al[1] && al[2] && al[3] && !al[4]);
+  CHECK(solve(&ref, ML_LSQ_TOL, alr, br, &rssr) == 3);
+  CHECK_NEAR(b[0], br[0], 1e-12);
+  CHECK_NEAR(b[1], br[1], 1e-12);
+  CHECK_NEAR(b[4], br[2], 1e-12);
+  CHECK_NEAR(rss, rssr, 1e-12);
+
+  /* Statistics skip the aliased columns. */
+  ml_lsq_stats st;
+  double bz[5] = {b[0], b[1], 0, 0, b[4]};
+  CHECK(ml_lsq_stats_compute(a.R, a.m, a.n, 1, al, bz, NAN, &st) == ML_OK);
+  CHECK(st.rank == 3 && st.df_resid == 497 && st.df_model == 2);
+  CHECK(isnan(st.se[2]) && isnan(st.se[3]) && !isnan(st.se[4]));
+  ml_lsq_stats_free(&st);
+  ml_lsq_free(&a);
+  ml_lsq_free(&ref);
+
+  /* More columns than rows: the first n columns carry the fit. */
+  CHECK(ml_lsq_init(&a, 5) == ML_OK);
+  for (int i = 0; i < 3; i++) add(&a, (double[]){1, unif(), unif(), unif(), unif()}, unif());
+  unsigned char al2[5];
+  CHECK(solve(&a, ML_LSQ_TOL, al2, b, &rss) == 3);
+  CHECK(!al2[0] && !al2[1] && !al2[2] && al2[3] && al2[4]);
+  CHECK(rss < 1e-24);
+  ml_lsq_free(&a);
+
+  /* An all-zero column is aliased even with tolerance 0. */
+  CHECK(ml_lsq_init(&a, 3) == ML_OK);
+  for (int i = 0; i < 10; i++) add(&a, (double[]){1, 0, unif()}, unif());
+  unsigned char al3[3];
+  CHECK(solve(&a, 0, al3, b, &rss) == 2);
+  CHECK(al3[1] && !al3[2]);
+  ml_lsq_free(&a);
+}
+
+/* Every allocation failure is reported, and nothing leaks. */
+static void out_of_memory(void) {
+  long before = mem_in_use();
+  for (long n = 0; n < 20; n++) {
+    ml_lsq a;
+    mem_fail_after(n);
+    int rc = ml_lsq_init(&a, 3);
+    if (rc == ML_OK) {
+      for (int i = 0; i < 300; i++) add(&a, (double[]){1, unif(), unif()}, unif());
+      ml_lsq_stats st;
+      unsigned char al[3] = {0, 0, 0};
+      double beta[3] = {0, 0, 0};
+      rc = ml_lsq_stats_compute(a.R, a.m, a.n, 1, al, beta, NAN, &st);
+      if (rc == ML_OK) ml_lsq_stats_free(&st);
+      ml_lsq_free(&a);
+    }
+    mem_fail_after(-1);
+    CHECK(rc == ML_OK || rc == ML_NOMEM);
+    CHECK(mem_in_use() == before);
+  }
+}
+
+void test_lsq(void) {
+  exact_fits();
+  simple_regression();
+  merge();
+  rank_deficient();
+  out_of_memory();
+}

@@ -1,0 +1,166 @@
+/* Unit tests of model.c: the BLOB codec's round trip and its defences. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "lsq.h"
+#include "model.h"
+
+/* A model with a numeric and a categorical feature, fitted to a few rows. */
+static ml_model *sample(void) {
+  ml_model *m = ml_model_new(2, 4); /* intercept, x, color=green, color=red */
+  CHECK(m != NULL);
+  m->flags = ML_MODEL_INTERCEPT;
+  CHECK(ml_model_set_name(m, 0, "x") == ML_OK);
+  CHECK(ml_model_set_name(m, 1, "color") == ML_OK);
+  ml_feature *f = &m->feat[1];
+  f->type = ML_FEAT_CATEGORICAL;
+  f->nlevels = 3;
+  f->levels = ml_calloc(3 * sizeof(char *));
+  const char *lv[] = {"blue", "green", "r\xc3\xa9""d"};
+  for (int i = 0; i < 3; i++) {
+    f->levels[i] = ml_malloc(strlen(lv[i]) + 1);
+    strcpy(f->levels[i], lv[i]);
+  }
+  m->feat[0].has_impute = 1;
+  m->feat[0].impute = 2.5;
+  ml_lsq a;
+  CHECK(ml_lsq_init(&a, 4) == ML_OK);
+  for (int i = 0; i < 20; i++) {
+    int c = i % 3;
+    double x[4] = {1, i * 0.5, c == 1, c == 2};
+    for (int j = 0; j < 4; j++) ml_lsq_put(&a, j, x[j]);
+    ml_lsq_put(&a, 4, 3 + x[1] - 2 * x[2] + x[3] + (i % 5) * 0.01);
+    CHECK(ml_lsq_commit(&a) == ML_OK);
+  }
+  CHECK(ml_lsq_fold(&a) == ML_OK);
+  memcpy(m->R, a.R, sizeof(double) * 25);
+  m->n = a.n;
+  m->n_skipped = 4;
+  ml_lsq_free(&a);
+  CHECK(ml_model_solve(m) == ML_OK);
+  return m;
+}
+
+static void round_trip(void) {
+  ml_model *m = sample(), *d = NULL;
+  unsigned char *blob;
+  int64_t len;
+  char err[200];
+  CHECK(ml_model_encode(m, "9.9.9", &blob, &len) == ML_OK);
+  CHECK(memcmp(blob, "SQML", 4) == 0);
+  CHECK(ml_model_decode(blob, len, &d, err, sizeof err) == ML_OK);
+  if (d) {
+    CHECK(d->k == 2 && d->p == 4 && d->n == 20 && d->n_skipped == 4);
+    CHECK(d->flags == ML_MODEL_INTERCEPT && d->tol == ML_LSQ_TOL);
+    CHECK(strcmp(d->feat[1].levels[2], "r\xc3\xa9""d") == 0 && d->feat[1].nlevels == 3);
+    CHECK(d->feat[0].has_impute && d->feat[0].impute == 2.5);
+    CHECK(memcmp(d->R, m->R, sizeof(double) * 25) == 0);
+    CHECK(memcmp(d->beta, m->beta, sizeof(double) * 4) == 0);
+    CHECK(strcmp(d->version, "9.9.9") == 0);
+    char *json;
+    size_t jl;
+    CHECK(ml_model_json(d, &json, &jl) == ML_OK);
+    CHECK(strstr(json, "\"term\":\"color=r\xc3\xa9""d\"") != NULL);
+    CHECK(strstr(json, "\"n\":20,\"n_skipped\":4") != NULL);
+    ml_free(json);
+  }
+  ml_model_free(d);
+
+  /* Every truncation is an error, never a read past the end. */
+  int all_refused = 1;
+  for (int64_t n = 0; n < len; n++) {
+    if (ml_model_decode(blob, n, &d, err, sizeof err) != ML_EINPUT) all_refused = 0;
+    ml_model_free(d);
+  }
+  CHECK(all_refused);
+
+  /* Every flipped bit is caught by the checksum. */
+  all_refused = 1;
+  for (int64_t i = 0; i < len * 8; i++) {
+    blob[i / 8] ^= (unsigned char)(1 << (i % 8));
+    if (ml_model_decode(blob, len, &d, err, sizeof err) != ML_EINPUT) all_refused = 0;
+    ml_model_free(d);
+    blob[i / 8] ^= (unsigned char)(1 << (i % 8));
+  }
+  CHECK(all_refused);
+  ml_free(blob);
+  ml_model_free(m);
+}
+
+/* Re-seals a BLOB after an edit, so the checks behind the checksum run. */
+static void reseal(unsigned char *z, int64_t n) {
+  for (int i = 0; i < 4; i++) z[8 + i] = (unsigned char)((uint64_t)n >> (8 * i));
+  uint32_t c = ml_crc32(z, (size_t)(n - 4));
+  for (int i = 0; i < 4; i++) z[n - 4 + i] = (unsigned char)(c >> (8 * i));
+}
+
+static void defences(void) {
+  CHECK(ml_crc32((const unsigned char *)"123456789", 9) == 0xCBF43926u);
+  ml_model *m = sample(), *d = NULL;
+  unsigned char *blob;
+  int64_t len;
+  char err[200];
+  CHECK(ml_model_encode(m, NULL, &blob, &len) == ML_OK);
+
+  /* A newer format says so. */
+  blob[4] = 2;
+  reseal(blob, len);
+  CHECK(ml_model_decode(blob, len, &d, err, sizeof err) == ML_EINPUT);
+  CHECK(strstr(err, "format version 2 is newer") != NULL);
+  blob[4] = 1;
+  reseal(blob, len);
+  CHECK(ml_model_decode(blob, len, &d, err, sizeof err) == ML_OK);
+  ml_model_free(d);
+
+  /* Not a model at all. */
+  CHECK(ml_model_decode((const unsigned char *)"hello, world, this is text", 26, &d, err,
+                        sizeof err) == ML_EINPUT);
+  CHECK(strstr(err, "bad magic") != NULL);
+
+  /* An unknown section: skipped if ancillary, refused if critical. */
+  int64_t n2 = len + 12;
+  unsigned char *b2 = malloc((size_t)n2);
+  memcpy(b2, blob, (size_t)(len - 4));
+  memcpy(b2 + len - 4, "xtra\x04\0\0\0abcd", 12);
+  reseal(b2, n2);
+  CHECK(ml_model_decode(b2, n2, &d, err, sizeof err) == ML_OK);
+  ml_model_free(d);
+  b2[len - 4] = 'X';
+  reseal(b2, n2);
+  CHECK(ml_model_decode(b2, n2, &d, err, sizeof err) == ML_EINPUT);
+  CHECK(strstr(err, "section 'Xtra'") != NULL);
+  free(b2);
+
+  /* Any byte changed behind the checksum: a clean answer, model or error. */
+  for (int64_t i = 12; i < len - 4; i++) {
+    for (int v = 0; v < 256; v += 51) {
+      unsigned char save = blob[i];
+      blob[i] = (unsigned char)(save ^ (v | 1));
+      reseal(blob, len);
+      int rc = ml_model_decode(blob, len, &d, err, sizeof err);
+      CHECK(rc == ML_OK || rc == ML_EINPUT);
+      ml_model_free(d);
+      blob[i] = save;
+    }
+  }
+  reseal(blob, len);
+
+  /* Out of memory at every allocation of a decode: reported, no leak. */
+  long before = mem_in_use();
+  for (long k = 0; k < 40; k++) {
+    mem_fail_after(k);
+    int rc = ml_model_decode(blob, len, &d, err, sizeof err);
+    mem_fail_after(-1);
+    CHECK(rc == ML_OK || rc == ML_NOMEM);
+    ml_model_free(d);
+    CHECK(mem_in_use() == before);
+  }
+  ml_free(blob);
+  ml_model_free(m);
+}
+
+void test_model(void) {
+  round_trip();
+  defences();
+}
