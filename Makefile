@@ -31,7 +31,7 @@ EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC))
 CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
-.PHONY: all deps deps-test demo test unit sql nist ref asan clean
+.PHONY: all deps deps-test demo test unit sql py nist ref asan clean
 
 all: $(SO)
 
@@ -52,7 +52,7 @@ $(SO): $(EXT_OBJ)
 demo: $(SO)
 	cd examples && $(SQLITE3) < demo.sql
 
-test: deps-test unit sql nist ref
+test: deps-test unit sql py nist ref
 
 $(B)/unit/test_core: $(UNIT_SRC) $(CORE_SRC) $(wildcard ext/*.h) $(wildcard tests/unit/*.h) | deps
 	@mkdir -p $(@D)
@@ -63,6 +63,12 @@ unit: $(B)/unit/test_core
 
 sql: $(SO)
 	$(RUN_ENV) $(PYTHON) tests/run_sql.py --sqlite3 $(SQLITE3) --ext $(SO) tests/sql/*.sql
+
+# Each tests/py/test_*.py takes --ext and --sqlite3, prints what it checked,
+# and exits nonzero on a failure.
+py: $(SO)
+	@for t in tests/py/test_*.py; do \
+	  echo "$(PYTHON) $$t"; $(RUN_ENV) $(PYTHON) $$t --ext $(SO) --sqlite3 $(SQLITE3) || exit 1; done
 
 nist: $(SO)
 	$(RUN_ENV) $(PYTHON) tests/nist/nist.py --ext $(SO)

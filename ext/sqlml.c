@@ -11,6 +11,7 @@
 */
 #include <stdio.h>
 
+#include "split.h"
 #include "sqlml_int.h"
 SQLITE_EXTENSION_INIT1
 
@@ -36,6 +37,8 @@ static const struct {
     {"ml_refine", -1, PURE, NULL, ml_refine_step, ml_refine_final},
     {"ml_predict", -1, PURE, ml_predict_func, NULL, NULL},
     {"ml_model_json", 1, PURE | SQLITE_RESULT_SUBTYPE, ml_model_json_func, NULL, NULL},
+    {"ml_split_of", 3, PURE, ml_split_of_func, NULL, NULL},
+    {"ml_split_of", 4, PURE, ml_split_of_func, NULL, NULL},
 };
 
 #ifdef _WIN32

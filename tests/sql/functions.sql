@@ -3,7 +3,8 @@
 SELECT 'function_list', group_concat(name || '/' || narg || '/' || type || '/' ||
          printf('%x', flags & 0x280800), ' ') =
        'ml_fit/-1/a/200800 ml_fit_opts/-1/a/200800 ml_merge/1/a/200800 ml_merge/2/s/200800 ' ||
-       'ml_model_json/1/s/200800 ml_predict/-1/s/200800 ml_refine/-1/a/200800 ml_version/0/s/200800'
+       'ml_model_json/1/s/200800 ml_predict/-1/s/200800 ml_refine/-1/a/200800 ' ||
+       'ml_split_of/3/s/200800 ml_split_of/4/s/200800 ml_version/0/s/200800'
   FROM (SELECT * FROM pragma_function_list WHERE name LIKE 'ml\_%' ESCAPE '\' ORDER BY name, narg);
 SELECT 'version', ml_version() GLOB '[0-9]*.[0-9]*.[0-9]*';
 -- Loading twice into one connection replaces the functions cleanly.

@@ -1,0 +1,42 @@
+/*
+** split.h: the train/test/valid assignment of a row, shared by ml_split_of,
+** the ml_split virtual table and ml_train.  It is a pure function of the
+** row's key, the seed and the fractions, fixed forever (a test pins it):
+**
+**   bytes = seed as 8 bytes little-endian, then a type tag and the key:
+**           1 + 8 bytes little-endian two's complement   INTEGER, and REAL
+**                                                      with an integer value
+**           2 + 8 bytes little-endian IEEE-754 bits      other REAL
+**           3 + the UTF-8 bytes                          TEXT
+**           4 + the bytes                                BLOB
+**   h     = FNV-1a 64 of bytes (offset 0xcbf29ce484222325, prime 0x100000001b3)
+**   h     = splitmix64's finalizer of h: h ^= h >> 30; h *= 0xbf58476d1ce4e5b9;
+**           h ^= h >> 27; h *= 0x94d049bb133111eb; h ^= h >> 31
+**   u     = (h >> 11) / 2^53, in [0, 1)
+**   side  = test if u < test_size, else valid if u < test_size + valid_size,
+**           else train
+**
+** A NULL key has no side: it is an error.
+*/
+#ifndef SQLML_SPLIT_H
+#define SQLML_SPLIT_H
+
+#include <stdint.h>
+
+#include "sqlml_int.h"
+
+enum { ML_SIDE_TRAIN = 0, ML_SIDE_TEST = 1, ML_SIDE_VALID = 2 };
+
+/* The side names, indexed by ML_SIDE_*. */
+extern const char *const ml_side_name[3];
+
+/* u in [0, 1) for a key value; returns 0, or -1 when the key is NULL. */
+int ml_split_u(sqlite3_value *key, int64_t seed, double *u);
+
+static inline int ml_split_side(double u, double test_size, double valid_size) {
+  return u < test_size ? ML_SIDE_TEST : u < test_size + valid_size ? ML_SIDE_VALID : ML_SIDE_TRAIN;
+}
+
+void ml_split_of_func(sqlite3_context *, int, sqlite3_value **);
+
+#endif

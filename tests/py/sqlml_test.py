@@ -1,0 +1,38 @@
+"""Shared helpers of the Python tests: arguments, a connection with the
+extension loaded, and checks that count and report."""
+import argparse
+import os
+import sqlite3
+import sys
+
+
+class Checker:
+    def __init__(self, name):
+        self.name, self.count, self.failures = name, 0, []
+
+    def check(self, ok, what):
+        self.count += 1
+        if not ok:
+            self.failures.append(what)
+            print("%s: FAIL %s" % (self.name, what))
+        return ok
+
+    def done(self):
+        print("%s: %d checks, %d failed" % (self.name, self.count, len(self.failures)))
+        sys.exit(1 if self.failures else 0)
+
+
+def args():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ext", required=True)
+    ap.add_argument("--sqlite3", default="sqlite3")
+    a = ap.parse_args()
+    a.ext = os.path.abspath(a.ext)
+    return a
+
+
+def connect(ext, path=":memory:", **kw):
+    con = sqlite3.connect(path, **kw)
+    con.enable_load_extension(True)
+    con.load_extension(ext)
+    return con
