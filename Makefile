@@ -27,7 +27,7 @@ DEBS_BUILD = gcc make libsqlite3-dev liblapacke-dev libopenblas0-serial sqlite3
 DEBS_TEST = python3 python3-mpmath r-base-core
 
 EXT_SRC = $(wildcard ext/*.c)
-EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC))
+EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
 CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
@@ -43,6 +43,16 @@ deps-test: deps
 
 $(B)/ext/%.o: ext/%.c $(wildcard ext/*.h) VERSION | deps
 	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(OPT) $(CFLAGS) -c $< -o $@
+
+# sql/registry.sql, embedded as the C string ml_registry_sql.
+$(B)/gen/registry_sql.c: sql/registry.sql
+	@mkdir -p $(@D)
+	{ echo '/* Generated from sql/registry.sql by the Makefile. */'; \
+	  echo 'const char ml_registry_sql[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/  "/' -e 's/$$/\\n"/' $<; echo ';'; } > $@
+
+$(B)/gen/%.o: $(B)/gen/%.c
 	$(CC) $(XCFLAGS) $(OPT) $(CFLAGS) -c $< -o $@
 
 $(SO): $(EXT_OBJ)

@@ -227,6 +227,7 @@ static ml_model *fit_model(sqlite3_context *ctx, fit_state *s) {
   m->n = s->acc.n;
   m->n_skipped = s->skipped;
   m->tol = s->tol;
+  rc = ml_model_set_name(m, -1, "y");
   for (int j = 0; j < s->k && !rc; j++) {
     char name[16];
     snprintf(name, sizeof name, "x%d", j + 1);

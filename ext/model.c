@@ -44,6 +44,7 @@ void ml_model_free(ml_model *m) {
   ml_free(m->R);
   ml_free(m->beta);
   ml_free(m->aliased);
+  ml_free(m->target);
   ml_free(m->version);
   ml_free(m);
 }
@@ -60,8 +61,9 @@ static char *dup_n(const char *z, size_t n) {
 int ml_model_set_name(ml_model *m, int j, const char *name) {
   char *s = dup_n(name, strlen(name));
   if (!s) return ML_NOMEM;
-  ml_free(m->feat[j].name);
-  m->feat[j].name = s;
+  char **slot = j < 0 ? &m->target : &m->feat[j].name;
+  ml_free(*slot);
+  *slot = s;
   return ML_OK;
 }
 
@@ -219,6 +221,12 @@ int ml_model_encode(const ml_model *m, const char *version, unsigned char **out,
   put_f64(&b, m->rss);
   end_section(&b, at);
 
+  if (m->target) {
+    at = begin_section(&b, "targ");
+    put_str(&b, m->target);
+    end_section(&b, at);
+  }
+
   if (version) {
     at = begin_section(&b, "info");
     put_str(&b, version);
@@ -342,7 +350,7 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
   if (crc != ml_crc32(z, (size_t)(n - 4))) BAD("invalid model BLOB: checksum mismatch (corrupted)");
   if (kind != ML_KIND_LINEAR) BAD("invalid model BLOB: unknown model kind %u", kind);
 
-  int seen_feat = 0, seen_rfac = 0, seen_coef = 0, seen_info = 0;
+  int seen_feat = 0, seen_rfac = 0, seen_coef = 0, seen_info = 0, seen_targ = 0;
   while (r.i < r.n) {
     char tag[5] = {0};
     if (!avail(&r, 8)) BAD("invalid model BLOB: truncated section header");
@@ -453,6 +461,14 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
         BAD("invalid model BLOB: bad residual sum of squares");
       if (isnan(m->rss) != !(m->flags & ML_MODEL_REFINED))
         BAD("invalid model BLOB: refined flag and residual sum of squares disagree");
+    } else if (strcmp(tag, "targ") == 0) {
+      if (seen_targ++) BAD("invalid model BLOB: repeated section targ");
+      m->target = get_str(&s, &oom);
+      if (oom) {
+        rc = ML_NOMEM;
+        goto out;
+      }
+      if (s.bad || s.i != s.n) BAD("invalid model BLOB: section targ is malformed");
     } else if (strcmp(tag, "info") == 0) {
       if (seen_info++) BAD("invalid model BLOB: repeated section info");
       m->version = get_str(&s, &oom);
@@ -514,6 +530,10 @@ int ml_model_json(const ml_model *m, char **out, size_t *len) {
   if (m->version) {
     ml_sb_puts(&b, ",\"sqlml_version\":");
     ml_sb_json_string(&b, m->version, strlen(m->version));
+  }
+  if (m->target) {
+    ml_sb_puts(&b, ",\"target\":");
+    ml_sb_json_string(&b, m->target, strlen(m->target));
   }
   ml_sb_printf(&b, ",\"n\":%lld,\"n_skipped\":%lld,\"intercept\":%s,\"refined\":%s",
                (long long)m->n, (long long)m->n_skipped,

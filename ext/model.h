@@ -18,6 +18,7 @@
 **   RFAC  the R factor of [X y], (p+1)(p+2)/2 f64, upper triangle by column
 **   COEF  p f64 estimates (0 where aliased) | p u8 aliased | f64 residual sum
 **         of squares of a refined fit (NaN: take it from R)
+**   targ  str name of the response (optional)
 **   info  str version of sqlml that wrote the model (optional)
 **
 ** where str is u32 byte length | UTF-8 bytes.  ml_model_decode() checks all
@@ -63,6 +64,7 @@ typedef struct ml_model {
   double *beta;            /* p; 0 where aliased, so predictions skip it */
   unsigned char *aliased;  /* p */
   double rss;              /* refined residual sum of squares, or NaN */
+  char *target;            /* name of the response, or NULL */
   char *version;           /* sqlml version that wrote it, or NULL */
 } ml_model;
 
@@ -70,7 +72,7 @@ typedef struct ml_model {
 ml_model *ml_model_new(int k, int p);
 void ml_model_free(ml_model *m);
 
-/* Set feature j's name (copied). */
+/* Set feature j's name (copied); j = -1 sets the target's. */
 int ml_model_set_name(ml_model *m, int j, const char *name);
 
 /* Solve R for beta and aliased (using m->tol); a refined fit becomes plain. */

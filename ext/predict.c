@@ -4,14 +4,17 @@
 **   SELECT ml_predict(model, x1, ..., xk) FROM t;  -- NULL if an x is NULL
 **   SELECT ml_model_json(model);                   -- coefficients and statistics
 **
-** A model argument is decoded once, not once per row.  When the argument is a
+** A model argument is a BLOB or a registry reference ('name', 'name@2',
+** 'name@alias'), decoded once, not once per row.  When the argument is a
 ** constant, SQLite keeps our decoded model with the statement (auxdata) and a
 ** row costs one pointer lookup and a dot product.  When it is not (a scalar
 ** subquery, a column), the connection's cache recognizes the same bytes with
-** a memcmp and hands back the model it decoded before.
+** a memcmp, or the same reference while the database's data version is
+** unchanged, and hands back the model it decoded before.
 */
 #include <string.h>
 
+#include "registry.h"
 #include "sqlml_int.h"
 
 #define CACHE_SLOTS 4
@@ -25,9 +28,17 @@ typedef struct shared_model {
   sqlite3_context *owner;  /* last call site given it as auxdata */
 } shared_model;
 
+/* A reference resolved to a model, valid while the data version holds. */
+typedef struct named_model {
+  char *ref;
+  shared_model *s;
+  unsigned data_version;
+} named_model;
+
 struct ml_conn {
   int refs;                          /* functions registered with it */
   shared_model *slot[CACHE_SLOTS];   /* most recently used first */
+  named_model names[CACHE_SLOTS];    /* most recently used first */
 };
 
 static void shared_unref(void *p) {
@@ -49,7 +60,11 @@ void ml_conn_ref(ml_conn *c) { c->refs++; }
 void ml_conn_unref(void *p) {
   ml_conn *c = p;
   if (!c || --c->refs > 0) return;
-  for (int i = 0; i < CACHE_SLOTS; i++) shared_unref(c->slot[i]);
+  for (int i = 0; i < CACHE_SLOTS; i++) {
+    shared_unref(c->slot[i]);
+    shared_unref(c->names[i].s);
+    sqlite3_free(c->names[i].ref);
+  }
   sqlite3_free(c);
 }
 
@@ -95,19 +110,67 @@ static shared_model *cache_get(sqlite3_context *ctx, const char *fname, int iArg
   return s;
 }
 
+/* The model a registry reference names now; NULL after reporting. */
+static shared_model *named_get(sqlite3_context *ctx, const char *fname, int iArg, const char *ref) {
+  ml_conn *c = sqlite3_user_data(ctx);
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  /* The data version moves with every commit, this connection's or another's. */
+  unsigned dv = 0;
+  int have_dv = sqlite3_file_control(db, "main", SQLITE_FCNTL_DATA_VERSION, &dv) == SQLITE_OK;
+  for (int i = 0; have_dv && i < CACHE_SLOTS; i++) {
+    named_model *e = &c->names[i];
+    if (e->ref && e->data_version == dv && strcmp(e->ref, ref) == 0) return e->s;
+  }
+  sqlite3_int64 version;
+  unsigned char *blob;
+  int n;
+  char *err;
+  int rc = ml_registry_find(db, fname, ref, &version, &blob, &n, &err);
+  if (rc != SQLITE_OK) {
+    if (err) {
+      sqlite3_result_error(ctx, err, -1);
+      sqlite3_free(err);
+    } else if (rc == SQLITE_NOMEM) {
+      sqlite3_result_error_nomem(ctx);
+    } else {
+      char *msg = sqlite3_mprintf("%s(): looking up model '%s': %s", fname, ref, sqlite3_errmsg(db));
+      sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
+      sqlite3_free(msg);
+      sqlite3_result_error_code(ctx, rc);
+    }
+    return NULL;
+  }
+  shared_model *s = cache_get(ctx, fname, iArg, blob, n);
+  sqlite3_free(blob);
+  if (!s || !have_dv) return s;
+  char *copy = sqlite3_mprintf("%s", ref);
+  if (!copy) return s; /* not cached: still a correct answer */
+  named_model *last = &c->names[CACHE_SLOTS - 1];
+  shared_unref(last->s);
+  sqlite3_free(last->ref);
+  memmove(c->names + 1, c->names, sizeof(c->names[0]) * (CACHE_SLOTS - 1));
+  s->refs++;
+  c->names[0] = (named_model){copy, s, dv};
+  return s;
+}
+
 const ml_model *ml_model_arg(sqlite3_context *ctx, const char *fname, sqlite3_value **argv,
                              int iArg) {
   shared_model *s = sqlite3_get_auxdata(ctx, iArg);
   if (s) return s->m;
   sqlite3_value *v = argv[iArg];
-  if (sqlite3_value_type(v) != SQLITE_BLOB) {
-    char *msg = sqlite3_mprintf("%s(): argument %d must be a model BLOB, got %s", fname, iArg + 1,
-                                sqlite3_value_type(v) == SQLITE_TEXT ? "text" : "a number");
+  int type = sqlite3_value_type(v);
+  if (type == SQLITE_BLOB) {
+    s = cache_get(ctx, fname, iArg, sqlite3_value_blob(v), sqlite3_value_bytes(v));
+  } else if (type == SQLITE_TEXT) {
+    s = named_get(ctx, fname, iArg, (const char *)sqlite3_value_text(v));
+  } else {
+    char *msg = sqlite3_mprintf("%s(): argument %d must be a model BLOB or a model name, got a number",
+                                fname, iArg + 1);
     sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
     sqlite3_free(msg);
     return NULL;
   }
-  s = cache_get(ctx, fname, iArg, sqlite3_value_blob(v), sqlite3_value_bytes(v));
   if (!s) return NULL;
   /* Offer it to the statement, unless this call site was given it before and
   ** did not keep it: then the argument is not a constant and every row

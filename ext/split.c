@@ -28,50 +28,64 @@ static uint64_t fnv_u64(uint64_t h, uint64_t v) {
   return fnv(h, b, 8);
 }
 
-int ml_split_u(sqlite3_value *key, int64_t seed, double *u) {
-  uint64_t h = fnv_u64(FNV_OFFSET, (uint64_t)seed);
+/* Folds one value's tag and bytes into h; -1 for NULL. */
+static int fold_value(uint64_t *h, sqlite3_value *key) {
   unsigned char tag;
   switch (sqlite3_value_type(key)) {
     case SQLITE_INTEGER:
       tag = 1;
-      h = fnv_u64(fnv(h, &tag, 1), (uint64_t)sqlite3_value_int64(key));
-      break;
+      *h = fnv_u64(fnv(*h, &tag, 1), (uint64_t)sqlite3_value_int64(key));
+      return 0;
     case SQLITE_FLOAT: {
       double d = sqlite3_value_double(key);
       /* 5.0 and 5 are the same key to SQL, so they get the same side. */
       if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 && d == (double)(int64_t)d) {
         tag = 1;
-        h = fnv_u64(fnv(h, &tag, 1), (uint64_t)(int64_t)d);
+        *h = fnv_u64(fnv(*h, &tag, 1), (uint64_t)(int64_t)d);
       } else {
         uint64_t bits;
         memcpy(&bits, &d, 8);
         tag = 2;
-        h = fnv_u64(fnv(h, &tag, 1), bits);
+        *h = fnv_u64(fnv(*h, &tag, 1), bits);
       }
-      break;
+      return 0;
     }
     case SQLITE_TEXT: {
       const unsigned char *z = sqlite3_value_text(key);
       tag = 3;
-      h = fnv(fnv(h, &tag, 1), z, (size_t)sqlite3_value_bytes(key));
-      break;
+      *h = fnv(fnv(*h, &tag, 1), z, (size_t)sqlite3_value_bytes(key));
+      return 0;
     }
     case SQLITE_BLOB: {
       const unsigned char *z = sqlite3_value_blob(key);
       tag = 4;
-      h = fnv(h, &tag, 1);
-      if (z) h = fnv(h, z, (size_t)sqlite3_value_bytes(key));
-      break;
+      *h = fnv(*h, &tag, 1);
+      if (z) *h = fnv(*h, z, (size_t)sqlite3_value_bytes(key));
+      return 0;
     }
     default:
       return -1;
   }
+}
+
+static double finish(uint64_t h) {
   h ^= h >> 30;
   h *= 0xbf58476d1ce4e5b9ull;
   h ^= h >> 27;
   h *= 0x94d049bb133111ebull;
   h ^= h >> 31;
-  *u = (double)(h >> 11) * (1.0 / 9007199254740992.0);
+  return (double)(h >> 11) * (1.0 / 9007199254740992.0);
+}
+
+int ml_split_u(sqlite3_value *key, int64_t seed, double *u) {
+  return ml_split_u_row(&key, 1, seed, u);
+}
+
+int ml_split_u_row(sqlite3_value **v, int n, int64_t seed, double *u) {
+  uint64_t h = fnv_u64(FNV_OFFSET, (uint64_t)seed);
+  for (int i = 0; i < n; i++)
+    if (fold_value(&h, v[i])) return -1;
+  *u = finish(h);
   return 0;
 }
 

@@ -16,7 +16,9 @@
 **   side  = test if u < test_size, else valid if u < test_size + valid_size,
 **           else train
 **
-** A NULL key has no side: it is an error.
+** A NULL key has no side: it is an error.  ml_train without a key (a view
+** or a query, which have no rowid) hashes the row's values one after the
+** other: seed, then tag and bytes of each value in turn.
 */
 #ifndef SQLML_SPLIT_H
 #define SQLML_SPLIT_H
@@ -32,6 +34,13 @@ extern const char *const ml_side_name[3];
 
 /* u in [0, 1) for a key value; returns 0, or -1 when the key is NULL. */
 int ml_split_u(sqlite3_value *key, int64_t seed, double *u);
+
+/*
+** u for a row without a key: the same hash over the n values one after the
+** other (each its type tag and bytes), so a row's own values are its key.
+** For n = 1 it equals ml_split_u().  Returns -1 if a value is NULL.
+*/
+int ml_split_u_row(sqlite3_value **v, int n, int64_t seed, double *u);
 
 static inline int ml_split_side(double u, double test_size, double valid_size) {
   return u < test_size ? ML_SIDE_TEST : u < test_size + valid_size ? ML_SIDE_VALID : ML_SIDE_TRAIN;

@@ -7,10 +7,16 @@
 **
 ** Flags follow what each function does: pure ones (from values to a value)
 ** are DETERMINISTIC and INNOCUOUS, so they work in views, indexes and
-** generated columns.
+** generated columns.  Functions that read user-named tables or write are
+** DIRECTONLY, so a hostile schema cannot call them from a trigger or view.
+** ml_predict and ml_model_json also take a model name, which resolves to a
+** different version after a retrain: not DETERMINISTIC, lest an index or a
+** generated column keep a stale prediction; INNOCUOUS, as what they read
+** (the registry) a schema could read anyway.
 */
 #include <stdio.h>
 
+#include "registry.h"
 #include "split.h"
 #include "sqlml_int.h"
 SQLITE_EXTENSION_INIT1
@@ -20,6 +26,8 @@ SQLITE_EXTENSION_INIT1
 #endif
 
 #define PURE (SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
+#define BY_NAME (SQLITE_UTF8 | SQLITE_INNOCUOUS)
+#define DIRECT (SQLITE_UTF8 | SQLITE_DIRECTONLY)
 
 static const struct {
   const char *name;
@@ -35,8 +43,14 @@ static const struct {
     {"ml_merge", 1, PURE, NULL, ml_merge_step, ml_merge_final},
     {"ml_merge", 2, PURE, ml_merge2_func, NULL, NULL},
     {"ml_refine", -1, PURE, NULL, ml_refine_step, ml_refine_final},
-    {"ml_predict", -1, PURE, ml_predict_func, NULL, NULL},
-    {"ml_model_json", 1, PURE | SQLITE_RESULT_SUBTYPE, ml_model_json_func, NULL, NULL},
+    {"ml_predict", -1, BY_NAME, ml_predict_func, NULL, NULL},
+    {"ml_model_json", 1, BY_NAME | SQLITE_RESULT_SUBTYPE, ml_model_json_func, NULL, NULL},
+    {"ml_train", -1, DIRECT | SQLITE_RESULT_SUBTYPE, ml_train_func, NULL, NULL},
+    {"ml_evaluate", 2, DIRECT | SQLITE_RESULT_SUBTYPE, ml_evaluate_func, NULL, NULL},
+    {"ml_evaluate", 3, DIRECT | SQLITE_RESULT_SUBTYPE, ml_evaluate_func, NULL, NULL},
+    {"ml_alias", 3, DIRECT, ml_alias_func, NULL, NULL},
+    {"ml_drop", 1, DIRECT, ml_drop_func, NULL, NULL},
+    {"ml_drop", 2, DIRECT, ml_drop_func, NULL, NULL},
     {"ml_split_of", 3, PURE, ml_split_of_func, NULL, NULL},
     {"ml_split_of", 4, PURE, ml_split_of_func, NULL, NULL},
 };
@@ -63,5 +77,8 @@ int sqlite3_sqlml_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines 
                                   sqlite3_errmsg(db));
   }
   ml_conn_unref(conn);
+  if (rc == SQLITE_OK) rc = ml_weights_register(db);
+  if (rc != SQLITE_OK && pzErrMsg && !*pzErrMsg)
+    *pzErrMsg = sqlite3_mprintf("sqlml: error creating module ml_weights: %s", sqlite3_errmsg(db));
   return rc;
 }

@@ -83,6 +83,11 @@ void ml_refine_final(sqlite3_context *);
 void ml_predict_func(sqlite3_context *, int, sqlite3_value **);
 void ml_model_json_func(sqlite3_context *, int, sqlite3_value **);
 void ml_version_func(sqlite3_context *, int, sqlite3_value **);
+void ml_train_func(sqlite3_context *, int, sqlite3_value **);
+void ml_evaluate_func(sqlite3_context *, int, sqlite3_value **);
+
+/* Virtual tables. */
+int ml_weights_register(sqlite3 *db);
 
 /* Encode m as the function's BLOB result. */
 void ml_result_model(sqlite3_context *ctx, const char *fname, const ml_model *m);

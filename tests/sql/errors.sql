@@ -44,7 +44,7 @@ SELECT ml_fit_opts('{}', y) FROM t;
 SELECT ml_predict(ml_fit(y, x), 1, 2) FROM t;
 -- error: ml_predict(): feature 1 (x1) is text ('abc'); expected a number (CAST it AS REAL, or give the column a numeric type)
 SELECT ml_predict((SELECT ml_fit(y, x) FROM t), 'abc');
--- error: ml_predict(): argument 1 must be a model BLOB, got a number
+-- error: ml_predict(): argument 1 must be a model BLOB or a model name, got a number
 SELECT ml_predict(42, 1);
 -- error: ml_predict(): argument 1: not an sqlml model BLOB (bad magic)
 SELECT ml_predict(x'0102030405060708090a0b0c0d0e0f10', 1);
@@ -54,7 +54,7 @@ SELECT ml_predict(x'010203', 1);
 SELECT ml_predict();
 -- A model with one byte cut off, or one byte changed.
 CREATE TABLE m AS SELECT ml_fit(y, x) AS m FROM t;
--- error: ml_predict(): argument 1: invalid model BLOB: 194 bytes where its header says 195 (truncated or padded)
+-- error: ml_predict(): argument 1: invalid model BLOB: 207 bytes where its header says 208 (truncated or padded)
 SELECT ml_predict(substr(m, 1, length(m) - 1), 1) FROM m;
 -- error: ml_model_json(): argument 1: invalid model BLOB: checksum mismatch (corrupted)
 SELECT ml_model_json(CAST(substr(m, 1, 40) || x'ff' || substr(m, 42) AS BLOB)) FROM m;

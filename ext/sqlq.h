@@ -1,0 +1,63 @@
+/*
+** sqlq.h: SQL text built from what users give: sources, identifiers, and
+** running small statements.  Identifiers only ever reach SQL quoted ("%w")
+** and values only ever bound.
+*/
+#ifndef SQLML_SQLQ_H
+#define SQLML_SQLQ_H
+
+#include "sqlml_int.h"
+
+/*
+** The FROM clause item of a source: a query (text starting with SELECT, WITH
+** or VALUES) becomes "(query)" after checking that it is one read-only
+** statement; anything else is a table or view name, taken literally (or
+** dequoted when written "..", [..] or `..`) and quoted, and *table is that
+** name (NULL for a query).  Returns the text, or NULL with *err set; the
+** caller sqlite3_free()s all three.
+*/
+char *ml_source_sql(sqlite3 *db, const char *fname, const char *source, char **table,
+                    char **err);
+
+/*
+** Does the table have a rowid (a rowid table, not a view, a query or WITHOUT
+** ROWID)?  If so and alias is not NULL, *alias is its INTEGER PRIMARY KEY
+** column, the rowid under another name, or NULL (sqlite3_free it).
+*/
+int ml_table_rowid(sqlite3 *db, const char *table, char **alias);
+
+/* The names of the columns of a FROM item, in order; NULL with *err set. */
+char **ml_source_columns(sqlite3 *db, const char *fname, const char *from, const char *source,
+                         int *ncol, char **err);
+void ml_free_names(char **names, int n);
+
+/* Index of name among names (case-insensitive, as SQL), or -1. */
+int ml_find_name(char **names, int n, const char *name);
+
+/* Run one statement with up to two text bindings and no result rows. */
+int ml_exec_bind(sqlite3 *db, const char *sql, const char *a, const char *b);
+
+/*
+** Making a function's writes atomic.  A function runs inside the statement
+** that calls it, and what it may open depends on that statement:
+**  - called from a statement that writes (CREATE TABLE .. AS SELECT ml_..,
+**    INSERT .. SELECT), SQLite refuses savepoints; that statement's own
+**    transaction already holds the write lock, and an error from the function
+**    fails the statement, which rolls back our writes with its own: NONE;
+**  - in autocommit mode otherwise: BEGIN IMMEDIATE, taking the write lock
+**    first, so a version number cannot race another writer and every read
+**    sees one snapshot: BEGIN;
+**  - inside the caller's transaction: a SAVEPOINT: SAVEPOINT.
+*/
+enum { ML_TXN_NONE, ML_TXN_BEGIN, ML_TXN_SAVEPOINT };
+int ml_txn_begin(sqlite3 *db, int *mode);
+/* Commits (ok) or rolls back; returns the commit's result code. */
+int ml_txn_end(sqlite3 *db, int mode, int ok);
+
+/* Report an SQLite failure of a nested statement on ctx: its code and message. */
+void ml_result_db_error(sqlite3_context *ctx, const char *fname, sqlite3 *db, int rc);
+
+/* sqlite3_mprintf into an error result; always returns -1. */
+int ml_error(sqlite3_context *ctx, const char *fmt, ...);
+
+#endif

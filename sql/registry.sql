@@ -1,0 +1,44 @@
+-- The model registry: created by sqlml on first use (ml_train), inside the
+-- database that holds the data.  Embedded into the extension at build time.
+-- Plain tables and a view: readable without sqlml loaded.
+
+-- One row per trained version of a model.
+CREATE TABLE IF NOT EXISTS ml_model_versions (
+  name          TEXT    NOT NULL,
+  version       INTEGER NOT NULL CHECK (version >= 1),
+  created_at    TEXT    NOT NULL,  -- UTC, ISO-8601: 2026-11-26T10:09:45Z
+  kind          TEXT    NOT NULL,  -- 'linear_regression'
+  source        TEXT    NOT NULL,  -- the table, view or query, as given
+  target        TEXT    NOT NULL,
+  features      TEXT    NOT NULL,  -- JSON array of column names
+  options       TEXT    NOT NULL,  -- JSON object, as given (defaults filled in)
+  n_train       INTEGER NOT NULL,
+  n_test        INTEGER NOT NULL,
+  n_skipped     INTEGER NOT NULL,
+  metrics       TEXT    NOT NULL,  -- JSON: {"train": {...}, "test": {...}}
+  data_hash     TEXT    NOT NULL,  -- fingerprint of the training rows (README)
+  sqlml_version TEXT    NOT NULL,
+  model         BLOB    NOT NULL,  -- the model BLOB (README: The model BLOB)
+  PRIMARY KEY (name, version)
+) WITHOUT ROWID;
+
+-- Named pointers to versions: 'house_price@production'.
+CREATE TABLE IF NOT EXISTS ml_aliases (
+  name    TEXT    NOT NULL,
+  alias   TEXT    NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY (name, alias)
+) WITHOUT ROWID;
+
+-- One row per version, with its aliases, without the BLOB.
+CREATE VIEW IF NOT EXISTS ml_models AS
+SELECT v.name, v.version, v.created_at, v.kind, v.target, v.features,
+       v.n_train, v.n_test, v.n_skipped,
+       json_extract(v.metrics, '$.train.r2') AS r2_train,
+       json_extract(v.metrics, '$.test.r2') AS r2_test,
+       json_extract(v.metrics, '$.test.rmse') AS rmse_test,
+       (SELECT json_group_array(a.alias) FROM
+          (SELECT alias FROM ml_aliases a WHERE a.name = v.name AND a.version = v.version
+           ORDER BY alias) AS a) AS aliases,
+       v.data_hash, v.metrics, v.options, v.source, v.sqlml_version
+  FROM ml_model_versions AS v;
