@@ -9,8 +9,8 @@
 ** constant, SQLite keeps our decoded model with the statement (auxdata) and a
 ** row costs one pointer lookup and a dot product.  When it is not (a scalar
 ** subquery, a column), the connection's cache recognizes the same bytes with
-** a memcmp, or the same reference while the database's data version is
-** unchanged, and hands back the model it decoded before.
+** a memcmp, or the same reference within a read transaction whose data
+** version is unchanged, and hands back the model it decoded before.
 */
 #include <string.h>
 
@@ -114,9 +114,12 @@ static shared_model *cache_get(sqlite3_context *ctx, const char *fname, int iArg
 static shared_model *named_get(sqlite3_context *ctx, const char *fname, int iArg, const char *ref) {
   ml_conn *c = sqlite3_user_data(ctx);
   sqlite3 *db = sqlite3_context_db_handle(ctx);
-  /* The data version moves with every commit, this connection's or another's. */
+  /* The data version moves with every commit, this connection's or another's,
+  ** but SQLite reads it afresh only when a read transaction starts: it can be
+  ** trusted only inside one, where it also fixes what the registry holds. */
   unsigned dv = 0;
-  int have_dv = sqlite3_file_control(db, "main", SQLITE_FCNTL_DATA_VERSION, &dv) == SQLITE_OK;
+  int have_dv = sqlite3_txn_state(db, "main") != SQLITE_TXN_NONE &&
+                sqlite3_file_control(db, "main", SQLITE_FCNTL_DATA_VERSION, &dv) == SQLITE_OK;
   for (int i = 0; have_dv && i < CACHE_SLOTS; i++) {
     named_model *e = &c->names[i];
     if (e->ref && e->data_version == dv && strcmp(e->ref, ref) == 0) return e->s;

@@ -7,7 +7,11 @@
 **   SELECT ml_drop('house_price');                       -- every version and alias
 **
 ** These write, so they are DIRECTONLY: a trigger or view in a database cannot
-** call them behind its user's back.  Each is atomic (see ml_txn_begin).
+** call them behind its user's back.  Each change is one statement, atomic
+** by SQLite's own guarantee (a dropped version's aliases go with it through
+** the registry's trigger).  Not a savepoint: after sqlite3_interrupt() no
+** ROLLBACK can run while the calling statement is still active, so a
+** savepoint or transaction opened here could be left open.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -117,64 +121,33 @@ int ml_registry_find(sqlite3 *db, const char *fname, const char *ref, sqlite3_in
   return rc;
 }
 
-/* Runs body() atomically: committed on success, rolled back on failure. */
-static int in_savepoint(sqlite3 *db, int (*body)(void *), void *arg) {
-  int mode, rc = ml_txn_begin(db, &mode);
-  if (rc != SQLITE_OK) return rc;
-  rc = body(arg);
-  int end = ml_txn_end(db, mode, rc == SQLITE_OK);
-  return rc != SQLITE_OK ? rc : end;
-}
-
-typedef struct alias_args {
-  sqlite3 *db;
-  const char *name, *alias;
-  sqlite3_int64 version;
-  int remove;
-  char *err;
-} alias_args;
-
-static int count_rows(sqlite3 *db, const char *sql, const char *a, const char *b,
-                      sqlite3_int64 v, sqlite3_int64 *out) {
+/* Runs one statement binding ?1 = a, ?2 = b (or the integer v), ?3 = the integer w. */
+static int run1(sqlite3 *db, const char *sql, const char *a, const char *b, sqlite3_int64 v,
+                sqlite3_int64 w, sqlite3_int64 *changes) {
   sqlite3_stmt *st;
   int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
   if (rc != SQLITE_OK) return rc;
   sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
   if (b) sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
   else sqlite3_bind_int64(st, 2, v);
+  if (sqlite3_bind_parameter_count(st) >= 3) sqlite3_bind_int64(st, 3, w);
   rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    *out = sqlite3_column_int64(st, 0);
-    rc = SQLITE_OK;
-  }
   sqlite3_finalize(st);
-  return rc;
+  if (changes) *changes = sqlite3_changes64(db);
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
-static int alias_body(void *p) {
-  alias_args *a = p;
-  int rc;
-  if (a->remove)
-    return ml_exec_bind(a->db, "DELETE FROM ml_aliases WHERE name = ?1 AND alias = ?2", a->name,
-                        a->alias);
-  sqlite3_int64 n = 0;
-  rc = count_rows(a->db, "SELECT count(*) FROM ml_model_versions WHERE name = ?1 AND version = ?2",
-                  a->name, NULL, a->version, &n);
-  if (rc != SQLITE_OK) return rc;
-  if (!n) {
-    a->err = sqlite3_mprintf("ml_alias(): model '%s' has no version %lld", a->name, a->version);
-    return SQLITE_ERROR;
-  }
+/* The value of a one-row, one-column query as text (sqlite3_free it), or NULL. */
+static char *query1(sqlite3 *db, const char *sql, const char *a, sqlite3_int64 v) {
   sqlite3_stmt *st;
-  rc = sqlite3_prepare_v2(a->db, "INSERT OR REPLACE INTO ml_aliases(name, alias, version) "
-                                 "VALUES (?1, ?2, ?3)", -1, &st, NULL);
-  if (rc != SQLITE_OK) return rc;
-  sqlite3_bind_text(st, 1, a->name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, a->alias, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, a->version);
-  rc = sqlite3_step(st);
+  char *out = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return NULL;
+  sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, v);
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+    out = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
   sqlite3_finalize(st);
-  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+  return out;
 }
 
 static const char *text_arg(sqlite3_value *v) {
@@ -184,101 +157,53 @@ static const char *text_arg(sqlite3_value *v) {
 void ml_alias_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   sqlite3 *db = sqlite3_context_db_handle(ctx);
-  alias_args a = {db, text_arg(argv[0]), text_arg(argv[1]), 0, 0, NULL};
-  if (!a.name || !a.name[0]) {
+  const char *name = text_arg(argv[0]), *alias = text_arg(argv[1]);
+  if (!name || !name[0]) {
     ml_error(ctx, "ml_alias(): argument 1 must be a model name");
     return;
   }
-  if (!a.alias || !a.alias[0]) {
+  if (!alias || !alias[0]) {
     ml_error(ctx, "ml_alias(): argument 2 must be an alias name");
     return;
   }
-  if (all_digits(a.alias) || strchr(a.alias, '@')) {
+  if (all_digits(alias) || strchr(alias, '@')) {
     ml_error(ctx, "ml_alias(): alias '%s' would read as a version; use a name with a letter "
-                  "and no '@'", a.alias);
+                  "and no '@'", alias);
     return;
   }
   int vt = sqlite3_value_type(argv[2]);
-  if (vt == SQLITE_NULL) {
-    a.remove = 1;
-  } else if (vt == SQLITE_INTEGER && sqlite3_value_int64(argv[2]) >= 1) {
-    a.version = sqlite3_value_int64(argv[2]);
-  } else {
+  sqlite3_int64 version = sqlite3_value_int64(argv[2]), n = 0;
+  if (vt != SQLITE_NULL && (vt != SQLITE_INTEGER || version < 1)) {
     ml_error(ctx, "ml_alias(): argument 3 must be a version number, or NULL to remove the alias");
     return;
   }
   int ex = ml_registry_exists(db);
   if (ex == 0) {
-    ml_error(ctx, "ml_alias(): no model named '%s'", a.name);
+    ml_error(ctx, "ml_alias(): no model named '%s'", name);
     return;
   }
-  int rc = ex < 0 ? sqlite3_errcode(db) : in_savepoint(db, alias_body, &a);
-  if (a.err) {
-    ml_error(ctx, "%s", a.err);
-    sqlite3_free(a.err);
-  } else if (rc != SQLITE_OK) {
+  int rc = ex < 0 ? sqlite3_errcode(db)
+           : vt == SQLITE_NULL
+               ? run1(db, "DELETE FROM ml_aliases WHERE name = ?1 AND alias = ?2", name, alias, 0, 0, &n)
+               : run1(db, "INSERT OR REPLACE INTO ml_aliases(name, alias, version) SELECT ?1, ?2, ?3 "
+                          "WHERE EXISTS (SELECT 1 FROM ml_model_versions WHERE name = ?1 AND "
+                          "version = ?3)", name, alias, 0, version, &n);
+  if (rc != SQLITE_OK) {
     ml_result_db_error(ctx, "ml_alias", db, rc);
-  } else if (a.remove) {
+  } else if (vt == SQLITE_NULL) {
     sqlite3_result_null(ctx);
+  } else if (n == 0) {
+    ml_error(ctx, "ml_alias(): model '%s' has no version %lld", name, version);
   } else {
-    sqlite3_result_int64(ctx, a.version);
+    sqlite3_result_int64(ctx, version);
   }
-}
-
-typedef struct drop_args {
-  sqlite3 *db;
-  const char *name;
-  sqlite3_int64 version; /* 0: all */
-  sqlite3_int64 dropped;
-  char *err;
-} drop_args;
-
-static int drop_body(void *p) {
-  drop_args *d = p;
-  sqlite3_stmt *st;
-  int rc;
-  if (d->version) {
-    /* A version an alias points to stays until the alias moves. */
-    rc = sqlite3_prepare_v2(d->db, "SELECT group_concat(alias, ', ') FROM "
-                                   "(SELECT alias FROM ml_aliases WHERE name = ?1 AND version = ?2 "
-                                   "ORDER BY alias)", -1, &st, NULL);
-    if (rc != SQLITE_OK) return rc;
-    sqlite3_bind_text(st, 1, d->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, d->version);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-      d->err = sqlite3_mprintf("ml_drop(): version %lld of '%s' is held by alias %s: move or "
-                               "remove it first (ml_alias)", d->version, d->name,
-                               sqlite3_column_text(st, 0));
-    rc = sqlite3_finalize(st);
-    if (d->err) return SQLITE_ERROR;
-    if (rc != SQLITE_OK) return rc;
-  }
-  rc = sqlite3_prepare_v2(d->db, d->version
-                                     ? "DELETE FROM ml_model_versions WHERE name = ?1 AND version = ?2"
-                                     : "DELETE FROM ml_model_versions WHERE name = ?1",
-                          -1, &st, NULL);
-  if (rc != SQLITE_OK) return rc;
-  sqlite3_bind_text(st, 1, d->name, -1, SQLITE_STATIC);
-  if (d->version) sqlite3_bind_int64(st, 2, d->version);
-  rc = sqlite3_step(st);
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) return rc;
-  d->dropped = sqlite3_changes64(d->db);
-  if (!d->dropped) {
-    d->err = d->version ? sqlite3_mprintf("ml_drop(): model '%s' has no version %lld", d->name,
-                                          d->version)
-                        : sqlite3_mprintf("ml_drop(): no model named '%s'", d->name);
-    return SQLITE_ERROR;
-  }
-  if (!d->version)
-    return ml_exec_bind(d->db, "DELETE FROM ml_aliases WHERE name = ?1", d->name, NULL);
-  return SQLITE_OK;
 }
 
 void ml_drop_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3 *db = sqlite3_context_db_handle(ctx);
-  drop_args d = {db, text_arg(argv[0]), 0, 0, NULL};
-  if (!d.name || !d.name[0]) {
+  const char *name = text_arg(argv[0]);
+  sqlite3_int64 version = 0, n = 0;
+  if (!name || !name[0]) {
     ml_error(ctx, "ml_drop(): argument 1 must be a model name");
     return;
   }
@@ -287,20 +212,39 @@ void ml_drop_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       ml_error(ctx, "ml_drop(): argument 2 must be a version number");
       return;
     }
-    d.version = sqlite3_value_int64(argv[1]);
+    version = sqlite3_value_int64(argv[1]);
   }
   int ex = ml_registry_exists(db);
   if (ex == 0) {
-    ml_error(ctx, "ml_drop(): no model named '%s'", d.name);
+    ml_error(ctx, "ml_drop(): no model named '%s'", name);
     return;
   }
-  int rc = ex < 0 ? sqlite3_errcode(db) : in_savepoint(db, drop_body, &d);
-  if (d.err) {
-    ml_error(ctx, "%s", d.err);
-    sqlite3_free(d.err);
-  } else if (rc != SQLITE_OK) {
+  /* One statement each: a version an alias points to stays until the alias
+  ** moves; dropping a name takes its aliases too (the registry's trigger). */
+  int rc = ex < 0 ? sqlite3_errcode(db)
+           : version
+               ? run1(db, "DELETE FROM ml_model_versions WHERE name = ?1 AND version = ?2 AND NOT "
+                          "EXISTS (SELECT 1 FROM ml_aliases WHERE name = ?1 AND version = ?2)",
+                      name, NULL, version, 0, &n)
+               : run1(db, "DELETE FROM ml_model_versions WHERE name = ?1", name, NULL, 0, 0, &n);
+  if (rc != SQLITE_OK) {
     ml_result_db_error(ctx, "ml_drop", db, rc);
-  } else {
-    sqlite3_result_int64(ctx, d.dropped);
+    return;
   }
+  if (n > 0) {
+    sqlite3_result_int64(ctx, n);
+    return;
+  }
+  char *held = version ? query1(db, "SELECT group_concat(alias, ', ') FROM (SELECT alias FROM "
+                                    "ml_aliases WHERE name = ?1 AND version = ?2 ORDER BY alias)",
+                                name, version)
+                       : NULL;
+  if (held)
+    ml_error(ctx, "ml_drop(): version %lld of '%s' is held by alias %s: move or remove it first "
+                  "(ml_alias)", version, name, held);
+  else if (version)
+    ml_error(ctx, "ml_drop(): model '%s' has no version %lld", name, version);
+  else
+    ml_error(ctx, "ml_drop(): no model named '%s'", name);
+  sqlite3_free(held);
 }

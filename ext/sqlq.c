@@ -201,25 +201,3 @@ int ml_table_rowid(sqlite3 *db, const char *table, char **alias) {
   sqlite3_free(schema);
   return yes;
 }
-
-int ml_txn_begin(sqlite3 *db, int *mode) {
-  *mode = ML_TXN_NONE;
-  for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st))
-    if (sqlite3_stmt_busy(st) && !sqlite3_stmt_readonly(st)) return SQLITE_OK;
-  int begin = sqlite3_get_autocommit(db);
-  int rc = sqlite3_exec(db, begin ? "BEGIN IMMEDIATE" : "SAVEPOINT ml_txn", NULL, NULL, NULL);
-  if (rc == SQLITE_OK) *mode = begin ? ML_TXN_BEGIN : ML_TXN_SAVEPOINT;
-  return rc;
-}
-
-int ml_txn_end(sqlite3 *db, int mode, int ok) {
-  int rc = SQLITE_OK;
-  if (mode == ML_TXN_BEGIN) {
-    if (ok) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    if (!ok || rc != SQLITE_OK) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-  } else if (mode == ML_TXN_SAVEPOINT) {
-    if (!ok) sqlite3_exec(db, "ROLLBACK TO ml_txn", NULL, NULL, NULL);
-    rc = sqlite3_exec(db, "RELEASE ml_txn", NULL, NULL, NULL);
-  }
-  return rc;
-}

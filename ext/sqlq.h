@@ -37,23 +37,6 @@ int ml_find_name(char **names, int n, const char *name);
 /* Run one statement with up to two text bindings and no result rows. */
 int ml_exec_bind(sqlite3 *db, const char *sql, const char *a, const char *b);
 
-/*
-** Making a function's writes atomic.  A function runs inside the statement
-** that calls it, and what it may open depends on that statement:
-**  - called from a statement that writes (CREATE TABLE .. AS SELECT ml_..,
-**    INSERT .. SELECT), SQLite refuses savepoints; that statement's own
-**    transaction already holds the write lock, and an error from the function
-**    fails the statement, which rolls back our writes with its own: NONE;
-**  - in autocommit mode otherwise: BEGIN IMMEDIATE, taking the write lock
-**    first, so a version number cannot race another writer and every read
-**    sees one snapshot: BEGIN;
-**  - inside the caller's transaction: a SAVEPOINT: SAVEPOINT.
-*/
-enum { ML_TXN_NONE, ML_TXN_BEGIN, ML_TXN_SAVEPOINT };
-int ml_txn_begin(sqlite3 *db, int *mode);
-/* Commits (ok) or rolls back; returns the commit's result code. */
-int ml_txn_end(sqlite3 *db, int mode, int ok);
-
 /* Report an SQLite failure of a nested statement on ctx: its code and message. */
 void ml_result_db_error(sqlite3_context *ctx, const char *fname, sqlite3 *db, int rc);
 

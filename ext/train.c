@@ -11,9 +11,13 @@
 ** fit and both sets' r2 and rmse come from that one pass.  A second pass runs
 ** only to refine a fit whose error bound says it needs it (or when asked),
 ** and for the metrics that are not sums of squares (mae, max_error).
-** All of it runs inside one transaction (see ml_txn_begin in sqlq.h): both
-** passes see the same rows, the new version number cannot race another
-** writer, and a failure leaves the registry as it was.
+** The only write is one INSERT of the new version (after creating the
+** registry tables if they are missing), numbered max + 1 inside that same
+** statement: atomic by SQLite's own guarantee, so a failure anywhere leaves
+** the registry as it was, and concurrent trainers get consecutive versions.
+** No transaction is held while reading (a SAVEPOINT could not be rolled back
+** after sqlite3_interrupt while the calling statement runs); a second pass
+** checks that it read the very rows the first did, by their fingerprint.
 */
 #define _POSIX_C_SOURCE 200809L /* gmtime_r */
 #include <float.h>
@@ -382,6 +386,15 @@ static void hash_double(uint64_t h[2], double d) {
   hash_u64(h, u);
 }
 
+#define HASH_SEED0 0x6A09E667F3BCC908ull
+#define HASH_SEED1 0xBB67AE8584CAA73Bull
+
+/* Folds one training row, as the fit sees it, into the fingerprint. */
+static void hash_row(uint64_t h[2], double y, const double *x, int p) {
+  hash_double(h, y);
+  for (int j = 0; j < p; j++) hash_double(h, x[j]);
+}
+
 static void progress(trainer *t, const char *what) {
   if (!t->o.progress || (t->nread & 0x3FFF)) return;
   time_t now = time(NULL);
@@ -415,8 +428,7 @@ static int pass_one(trainer *t) {
       rc = put_row(&t->test, t->x, y);
     } else {
       welford_add(&t->wtrain, y);
-      hash_double(t->hash, y);
-      for (int j = 0; j < p; j++) hash_double(t->hash, t->x[j]);
+      hash_row(t->hash, y, t->x, p);
       rc = put_row(&t->train, t->x, y);
     }
     if (rc) {
@@ -474,6 +486,7 @@ static int pass_two(trainer *t, int refine) {
   int rc, p = t->m->p;
   sqlite3_int64 ntrain = 0, ntest = 0;
   const double *b = t->m->beta;
+  uint64_t hash[2] = {HASH_SEED0, HASH_SEED1};
   t->nread = 0;
   sqlite3_reset(t->rows);
   while ((rc = sqlite3_step(t->rows)) == SQLITE_ROW) {
@@ -494,6 +507,7 @@ static int pass_two(trainer *t, int refine) {
       continue;
     }
     ntrain++;
+    hash_row(hash, y, t->x, p);
     if (refine) {
       for (int j = 0; j < p; j++) t->g[j] += e * t->x[j];
       t->g[p] += e * e;
@@ -503,8 +517,9 @@ static int pass_two(trainer *t, int refine) {
     ml_result_db_error(t->ctx, "ml_train", t->db, rc);
     return -1;
   }
-  if (ntrain != t->m->n || ntest != t->test.n)
-    return ml_error(t->ctx, "ml_train(): the source changed between passes");
+  if (ntrain != t->m->n || ntest != t->test.n || hash[0] != t->hash[0] || hash[1] != t->hash[1])
+    return ml_error(t->ctx, "ml_train(): the source changed while it was read twice (another "
+                            "connection wrote to it); train again");
   return 0;
 }
 
@@ -667,8 +682,8 @@ static int train(trainer *t, ml_sb *summary) {
     return -1;
   }
   memset(t->nulls, 0, sizeof(sqlite3_int64) * (size_t)(t->k + 1));
-  t->hash[0] = 0x6A09E667F3BCC908ull;
-  t->hash[1] = 0xBB67AE8584CAA73Bull;
+  t->hash[0] = HASH_SEED0;
+  t->hash[1] = HASH_SEED1;
   if (pass_one(t)) return -1;
   if (t->train.n == 0)
     return ml_error(t->ctx, "ml_train(): no rows to train on: %lld rows read, %lld skipped for a "
@@ -783,7 +798,7 @@ void ml_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   t.ctx = ctx;
   t.db = sqlite3_context_db_handle(ctx);
   char **cols = NULL, *err = NULL;
-  int ncol = 0, txn = -1;
+  int ncol = 0;
   ml_sb summary;
   ml_sb_init(&summary);
   if (argc < 3) {
@@ -808,13 +823,6 @@ void ml_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
   if (parse_options(&t, argc > 4 ? text_or_null(argv[4]) : NULL)) goto done;
 
-  /* Read everything inside one transaction: see the header comment. */
-  int rc = ml_txn_begin(t.db, &txn);
-  if (rc != SQLITE_OK) {
-    txn = -1;
-    ml_result_db_error(ctx, "ml_train", t.db, rc);
-    goto done;
-  }
   t.from = ml_source_sql(t.db, "ml_train", t.source, &t.table, &err);
   if (!t.from) goto fail;
   /* Without a key, '*' leaves out the rowid under its other name too. */
@@ -835,12 +843,6 @@ void ml_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (train(&t, &summary)) goto done;
   sqlite3_finalize(t.rows);
   t.rows = NULL;
-  rc = ml_txn_end(t.db, txn, 1);
-  txn = -1;
-  if (rc != SQLITE_OK) {
-    ml_result_db_error(ctx, "ml_train", t.db, rc);
-    goto done;
-  }
   size_t n;
   char *z = ml_sb_finish(&summary, &n);
   if (z) {
@@ -860,7 +862,6 @@ fail:
 done:
   sqlite3_finalize(t.rows);
   t.rows = NULL;
-  if (txn >= 0) ml_txn_end(t.db, txn, 0);
   ml_sb_reset(&summary);
   ml_free_names(cols, ncol);
   trainer_free(&t);

@@ -1,6 +1,8 @@
 -- The model registry: created by sqlml on first use (ml_train), inside the
 -- database that holds the data.  Embedded into the extension at build time.
--- Plain tables and a view: readable without sqlml loaded.
+-- Plain tables, a trigger and a view: readable without sqlml loaded.
+-- Every change sqlml makes to it is a single statement, so each is atomic
+-- by SQLite's own guarantee whatever the calling context (README).
 
 -- One row per trained version of a model.
 CREATE TABLE IF NOT EXISTS ml_model_versions (
@@ -29,6 +31,12 @@ CREATE TABLE IF NOT EXISTS ml_aliases (
   version INTEGER NOT NULL,
   PRIMARY KEY (name, alias)
 ) WITHOUT ROWID;
+
+-- A dropped version takes its aliases with it, in the same statement.
+CREATE TRIGGER IF NOT EXISTS ml_model_versions_drop AFTER DELETE ON ml_model_versions
+BEGIN
+  DELETE FROM ml_aliases WHERE name = old.name AND version = old.version;
+END;
 
 -- One row per version, with its aliases, without the BLOB.
 CREATE VIEW IF NOT EXISTS ml_models AS
