@@ -11,7 +11,7 @@
 VERSION := $(shell cat VERSION)
 OPT ?= -O2 -g
 XCFLAGS = -std=c11 -Wall -Wextra -fPIC -fvisibility=hidden -DSQLML_VERSION='"$(VERSION)"'
-LDLIBS = -llapacke -lm
+LDLIBS = -llapacke -lblas -lm
 
 # Build products; `make asan` points these elsewhere.
 B ?= build

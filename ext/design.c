@@ -41,6 +41,16 @@ void ml_result_code(sqlite3_context *ctx, const char *fname, int rc) {
   sqlite3_free(msg);
 }
 
+int ml_level_arg(sqlite3_context *ctx, const char *fname, sqlite3_value *v, double *level) {
+  int t = sqlite3_value_type(v);
+  *level = sqlite3_value_double(v);
+  if ((t == SQLITE_INTEGER || t == SQLITE_FLOAT) && *level > 0 && *level < 1) return 0;
+  char *msg = sqlite3_mprintf("%s(): level must be a number in (0, 1), like 0.95", fname);
+  sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
+  sqlite3_free(msg);
+  return -1;
+}
+
 /* Index of level z in the sorted levels of f, or -1. */
 static int find_level(const ml_feature *f, const char *z) {
   int lo = 0, hi = f->nlevels - 1;
@@ -62,7 +72,7 @@ int ml_design_row(sqlite3_context *ctx, const char *fname, const ml_model *m, sq
     int type = sqlite3_value_type(v[j]);
     if (type == SQLITE_NULL && !f->has_impute) {
       result = ML_V_NULL; /* keep checking: a bad value later in the row is still an error */
-      t += f->type == ML_FEAT_NUMERIC ? 1 : f->nlevels - 1;
+      t += ml_feature_terms(f);
       continue;
     }
     if (f->type == ML_FEAT_NUMERIC) {
@@ -77,7 +87,9 @@ int ml_design_row(sqlite3_context *ctx, const char *fname, const ml_model *m, sq
       x[t++] = d;
       continue;
     }
-    int level = 0; /* the reference level, also where an imputed NULL goes */
+    /* The level's index, nlevels for the NULL level, -1 for an unseen
+    ** level read as the reference (all dummies 0). */
+    int level = f->nlevels;
     if (type != SQLITE_NULL) {
       if (type == SQLITE_BLOB) {
         char *msg = sqlite3_mprintf("%s(): feature %d (%s) is a blob; expected a level", fname,
@@ -92,15 +104,17 @@ int ml_design_row(sqlite3_context *ctx, const char *fname, const ml_model *m, sq
         return -1;
       }
       level = find_level(f, z);
-      if (level < 0) {
-        char *msg = sqlite3_mprintf("%s(): feature %d (%s) has level '%s', unseen in training",
-                                    fname, j + 1, f->name, z);
+      if (level < 0 && !(m->flags & ML_MODEL_UNSEEN_ZERO)) {
+        char *msg = sqlite3_mprintf("%s(): feature %d (%s) has level '%s', unseen in training "
+                                    "(train with option \"unseen\":\"zero\" to read it as the "
+                                    "reference level)", fname, j + 1, f->name, z);
         sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
         sqlite3_free(msg);
         return -1;
       }
     }
-    for (int l = 1; l < f->nlevels; l++) x[t++] = l == level ? 1 : 0;
+    for (int l = f->full ? 0 : 1; l < f->nlevels; l++) x[t++] = l == level ? 1 : 0;
+    if (f->has_impute) x[t++] = level == f->nlevels ? 1 : 0;
   }
   return result;
 }

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include <cblas.h>
 #include <lapacke.h>
 
 #include "dist.h"
@@ -57,6 +58,122 @@ int ml_lsq_merge(ml_lsq *a, const double *R2, int ld2) {
                                         a->T, ML_LSQ_NB, a->work);
   ml_free(S);
   return info ? ML_ELAPACK : ML_OK;
+}
+
+int ml_lsq_insert_column(ml_lsq *a, int at) {
+  int rc = ml_lsq_fold(a);
+  if (rc) return rc;
+  int64_t m = a->m, m1 = m + 1;
+  double *R = ml_calloc(8 * m1 * m1);
+  double *B = ml_malloc(8 * m1 * ML_LSQ_BLOCK);
+  double *T = ml_malloc(8 * m1 * ML_LSQ_NB);
+  double *work = ml_malloc(8 * m1 * ML_LSQ_NB);
+  if (!R || !B || !T || !work) {
+    ml_free(R);
+    ml_free(B);
+    ml_free(T);
+    ml_free(work);
+    return ML_NOMEM;
+  }
+  for (int64_t j = 0; j < m; j++) {
+    int64_t jj = j < at ? j : j + 1;
+    for (int64_t i = 0; i <= j; i++) R[(i < at ? i : i + 1) + jj * m1] = a->R[i + j * m];
+  }
+  ml_free(a->R);
+  ml_free(a->B);
+  ml_free(a->T);
+  ml_free(a->work);
+  a->R = R;
+  a->B = B;
+  a->T = T;
+  a->work = work;
+  a->p++;
+  a->m++;
+  return ML_OK;
+}
+
+int ml_lsq_transform(const double *R, int m, const double *T, int mt, double *Rout) {
+  int64_t rows = m > mt ? m : mt;
+  double *A = ml_calloc(8 * (uint64_t)rows * (uint64_t)mt);
+  double *tau = ml_malloc(8 * (uint64_t)mt), q, *work = NULL;
+  int rc = ML_NOMEM;
+  if (!A || !tau) goto out;
+  /* A = R T, with R upper triangular: dtrmm on a copy of T. */
+  for (int j = 0; j < mt; j++) memcpy(A + (int64_t)j * rows, T + (int64_t)j * m, 8 * (size_t)m);
+  cblas_dtrmm(CblasColMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasNonUnit, m, mt, 1.0, R, m,
+              A, (int)rows);
+  rc = ML_ELAPACK;
+  if (LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (int)rows, mt, A, (int)rows, tau, &q, -1)) goto out;
+  lapack_int lwork = (lapack_int)q;
+  work = ml_malloc(8 * (uint64_t)(lwork > 1 ? lwork : 1));
+  if (!work) {
+    rc = ML_NOMEM;
+    goto out;
+  }
+  if (LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (int)rows, mt, A, (int)rows, tau, work, lwork)) goto out;
+  for (int j = 0; j < mt; j++)
+    for (int i = 0; i < mt; i++) Rout[i + (int64_t)j * mt] = i <= j ? A[i + (int64_t)j * rows] : 0;
+  rc = ML_OK;
+out:
+  ml_free(A);
+  ml_free(tau);
+  ml_free(work);
+  return rc;
+}
+
+int ml_lsq_ridge(const double *R, int m, double sw, double lambda, const unsigned char *aliased,
+                 double *b) {
+  int p = m - 1, rc = ML_NOMEM;
+  /* Rows: R (m), then one penalty row per penalized column (p - 1). */
+  int64_t rows = (int64_t)m + p;
+  double *A = ml_calloc(8 * (uint64_t)rows * (uint64_t)m);
+  double *tau = ml_malloc(8 * (uint64_t)m), q, *work = NULL;
+  if (!A || !tau) goto out;
+  for (int j = 0; j < m; j++)
+    for (int i = 0; i <= j; i++) A[i + (int64_t)j * rows] = R[i + (int64_t)j * m];
+  for (int j = 1; j < p; j++) {
+    /* Column j's spread about its mean is its part of R below the intercept's row. */
+    double ss = 0;
+    for (int i = 1; i <= j; i++) ss += R[i + (int64_t)j * m] * R[i + (int64_t)j * m];
+    double s = sqrt(ss / sw);
+    A[m + (j - 1) + (int64_t)j * rows] = sqrt(lambda) * (s > 0 ? s : 1);
+  }
+  (void)aliased;
+  rc = ML_ELAPACK;
+  if (LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (int)rows, m, A, (int)rows, tau, &q, -1)) goto out;
+  lapack_int lwork = (lapack_int)q;
+  work = ml_malloc(8 * (uint64_t)(lwork > 1 ? lwork : 1));
+  if (!work) {
+    rc = ML_NOMEM;
+    goto out;
+  }
+  if (LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (int)rows, m, A, (int)rows, tau, work, lwork)) goto out;
+  for (int i = 0; i < p; i++) b[i] = A[i + (int64_t)p * rows];
+  if (LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'N', 'N', p, 1, A, (int)rows, b, p) < 0) goto out;
+  rc = ML_OK;
+out:
+  ml_free(A);
+  ml_free(tau);
+  ml_free(work);
+  return rc;
+}
+
+int ml_lsq_sandwich(const double *W, int ldw, int r, const double *S, int lds, double *cov) {
+  if (r == 0) return ML_OK;
+  double *X = ml_malloc(8 * (uint64_t)r * (uint64_t)r);
+  if (!X) return ML_NOMEM;
+  /* X = W^-1 S', so that cov = X X'. */
+  for (int j = 0; j < r; j++)
+    for (int i = 0; i < r; i++) X[i + (int64_t)j * r] = j <= i ? S[j + (int64_t)i * lds] : 0;
+  int rc = ML_OK;
+  if (LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'N', 'N', r, r, W, ldw, X, r) < 0) rc = ML_ELAPACK;
+  if (!rc) {
+    cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, r, r, 1.0, X, r, 0.0, cov, r);
+    for (int j = 0; j < r; j++)
+      for (int i = j + 1; i < r; i++) cov[i + (int64_t)j * r] = cov[j + (int64_t)i * r];
+  }
+  ml_free(X);
+  return rc;
 }
 
 int ml_lsq_reduce(const double *R, int m, double tol, unsigned char *aliased, double *W,
@@ -160,10 +277,9 @@ void ml_lsq_stats_free(ml_lsq_stats *st) {
   memset(st, 0, sizeof *st);
 }
 
-int ml_lsq_stats_compute(const double *R, int m, int64_t n, int intercept,
-                         const unsigned char *aliased, const double *beta, double rss,
-                         ml_lsq_stats *st) {
-  int p = m - 1, r = 0, rc;
+int ml_lsq_stats_compute(const double *R, int m, const ml_lsq_fitinfo *fi, ml_lsq_stats *st) {
+  int p = m - 1, r = 0, rc, intercept = fi->intercept;
+  int64_t n = fi->n;
   memset(st, 0, sizeof *st);
   st->p = p;
   st->n = n;
@@ -177,20 +293,27 @@ int ml_lsq_stats_compute(const double *R, int m, int64_t n, int intercept,
   st->cov = ml_malloc(8 * (int64_t)p * p);
   rc = ML_NOMEM;
   if (!W || !Ri || !al || !pos || !st->se || !st->tstat || !st->pvalue || !st->cov) goto out;
-  memcpy(al, aliased, (size_t)p);
+  memcpy(al, fi->aliased, (size_t)p);
   rc = ml_lsq_reduce(R, m, -1, al, W, &r);
   if (rc) goto out;
   st->rank = r;
 
   const double *z = W + (int64_t)r * m; /* y's column: Q'y */
-  double tss = 0, mss = 0;
+  double tss = 0, mss = 0, rss = fi->rss;
   for (int i = intercept; i <= r; i++) tss += z[i] * z[i];
   for (int i = intercept; i < r; i++) mss += z[i] * z[i];
-  if (isnan(rss)) {
-    rss = z[r] * z[r];
-  } else {
-    mss = tss - rss;
+  if (isnan(rss) && fi->ridge) {
+    /* Ridge coefficients are not the least-squares ones: ||R [b; -1]||^2. */
+    long double s = 0;
+    for (int i = 0; i < m; i++) {
+      long double e = -R[i + (int64_t)p * m];
+      for (int j = i; j < p; j++) e += (long double)R[i + (int64_t)j * m] * fi->beta[j];
+      s += e * e;
+    }
+    rss = (double)s;
   }
+  if (isnan(rss)) rss = z[r] * z[r];
+  else mss = tss - rss;
   st->rss = rss;
   st->tss = tss;
   st->mss = mss;
@@ -199,16 +322,21 @@ int ml_lsq_stats_compute(const double *R, int m, int64_t n, int intercept,
   st->sigma = st->df_resid > 0 ? sqrt(rss / st->df_resid) : NAN;
   st->r2 = tss > 0 ? mss / tss : NAN;
   st->adj_r2 = st->df_resid > 0 ? 1 - (1 - st->r2) * ((double)(n - intercept) / st->df_resid) : NAN;
-  if (st->df_model > 0 && st->df_resid > 0) {
-    st->f = (mss / st->df_model) / (rss / st->df_resid);
-    st->f_pvalue = ml_pf_upper(st->f, st->df_model, st->df_resid);
-  } else {
-    st->f = st->f_pvalue = NAN;
-  }
   double dn = (double)n;
-  st->loglik = -0.5 * dn * (LN_2PI + 1 - log(dn) + log(rss));
-  st->aic = -2 * st->loglik + 2 * (r + 1);
-  st->bic = -2 * st->loglik + log(dn) * (r + 1);
+  if (fi->ridge) {
+    /* No least-squares inference for a penalized fit. */
+    st->f = st->f_pvalue = st->loglik = st->aic = st->bic = NAN;
+  } else {
+    if (st->df_model > 0 && st->df_resid > 0) {
+      st->f = (mss / st->df_model) / (rss / st->df_resid);
+      st->f_pvalue = ml_pf_upper(st->f, st->df_model, st->df_resid);
+    } else {
+      st->f = st->f_pvalue = NAN;
+    }
+    st->loglik = 0.5 * fi->sum_log_w - 0.5 * dn * (LN_2PI + 1 - log(dn) + log(rss));
+    st->aic = -2 * st->loglik + 2 * (r + 1);
+    st->bic = -2 * st->loglik + log(dn) * (r + 1);
+  }
 
   /* Unscaled covariance of the kept coefficients: W_xx^-1 W_xx^-T. */
   for (int j = 0; j < r; j++)
@@ -220,22 +348,22 @@ int ml_lsq_stats_compute(const double *R, int m, int64_t n, int intercept,
   }
   rc = condition(W, m, r, &st->cond);
   if (rc) goto out;
-  double s2 = st->sigma * st->sigma;
+  double s2 = fi->ridge ? NAN : st->sigma * st->sigma;
   for (int j = 0, k = 0; j < p; j++) pos[j] = al[j] ? -1 : k++;
   for (int j = 0; j < p; j++) {
     for (int i = 0; i < p; i++) {
       double v = NAN;
       if (pos[i] >= 0 && pos[j] >= 0) {
         int a = pos[i] < pos[j] ? pos[i] : pos[j], b = pos[i] < pos[j] ? pos[j] : pos[i];
-        v = s2 * Ri[a + (int64_t)b * r];
+        v = fi->hc ? fi->hc[i + (int64_t)j * p] : s2 * Ri[a + (int64_t)b * r];
       }
       st->cov[i + (int64_t)j * p] = v;
     }
-    if (pos[j] < 0) {
+    if (pos[j] < 0 || fi->ridge) {
       st->se[j] = st->tstat[j] = st->pvalue[j] = NAN;
     } else {
       st->se[j] = sqrt(st->cov[j + (int64_t)j * p]);
-      st->tstat[j] = beta[j] / st->se[j];
+      st->tstat[j] = fi->beta[j] / st->se[j];
       st->pvalue[j] = ml_pt_2sided(st->tstat[j], st->df_resid);
     }
   }

@@ -62,6 +62,40 @@ static inline int ml_lsq_commit(ml_lsq *a) {
 int ml_lsq_merge(ml_lsq *a, const double *R2, int ld2);
 
 /*
+** Add a column of zeros at index at (0..p) for the rows so far: what a new
+** categorical level is to the rows before its first appearance.  The factor
+** stays triangular; rows waiting are folded first.
+*/
+int ml_lsq_insert_column(ml_lsq *a, int at);
+
+/*
+** The factor of A T, where R (m x m) is the factor of A and T (m x mt,
+** column-major) maps A's columns to new ones: R_out (mt x mt, leading
+** dimension mt) is the triangle of the QR of R T.  Exact up to rounding:
+** (A T)'(A T) = T'R'R T.
+*/
+int ml_lsq_transform(const double *R, int m, const double *T, int mt, double *Rout);
+
+/*
+** Ridge coefficients of the kept columns, on the original scale, from the
+** factor R (m x m) of [1 X y] over rows of total weight sw:
+**   minimize  ||y - b0 - X b||^2 + lambda * sum_j (s_j b_j)^2
+** with s_j the standard deviation of column j (1 where it is 0): scikit-learn's
+** Ridge(alpha=lambda) on StandardScaler'd columns, mapped back.  The
+** intercept (column 0) is not penalized.  Solved as least squares on R
+** stacked over the rows sqrt(lambda) s_j e_j: no normal equations.
+*/
+int ml_lsq_ridge(const double *R, int m, double sw, double lambda, const unsigned char *aliased,
+                 double *b);
+
+/*
+** The sandwich covariance W^-1 S'S W^-T of the kept columns (r x r, into
+** cov), with W the fit's factor (leading dimension ldw) and S (r x r,
+** leading dimension lds) the factor of the rows sqrt(omega_i) W^-T x_i.
+*/
+int ml_lsq_sandwich(const double *W, int ldw, int r, const double *S, int lds, double *cov);
+
+/*
 ** Reduce R (m x m) to W, the factor of [X_kept y]: columns marked aliased are
 ** deleted and the rest re-triangularized.  With tol >= 0 the columns are
 ** judged in order and aliased[] is written; with tol < 0 aliased[] is read.
@@ -86,14 +120,20 @@ typedef struct ml_lsq_stats {
   double *cov;            /* p x p column-major; NaN in aliased rows and columns */
 } ml_lsq_stats;
 
-/*
-** Statistics of the fit with coefficients beta (p; ignored where aliased)
-** from factor R (m x m) over n rows.  rss is the residual sum of squares to
-** use, or NaN to take R_yy^2 (a refined fit knows it better).
-*/
-int ml_lsq_stats_compute(const double *R, int m, int64_t n, int intercept,
-                         const unsigned char *aliased, const double *beta, double rss,
-                         ml_lsq_stats *st);
+/* What ml_lsq_stats_compute needs beyond the factor. */
+typedef struct ml_lsq_fitinfo {
+  int64_t n;           /* rows (with a positive weight) */
+  int intercept;
+  const unsigned char *aliased;
+  const double *beta;  /* p; ignored where aliased */
+  double rss;          /* residual sum of squares to use, or NaN: ||R [b; -1]||^2 */
+  double sum_log_w;    /* weighted fits: sum of log weights, for the likelihood; else 0 */
+  int ridge;           /* ridge coefficients: no standard errors */
+  const double *hc;    /* a robust covariance (p x p) to report instead, or NULL */
+} ml_lsq_fitinfo;
+
+/* Statistics of a fit with factor R (m x m). */
+int ml_lsq_stats_compute(const double *R, int m, const ml_lsq_fitinfo *fi, ml_lsq_stats *st);
 void ml_lsq_stats_free(ml_lsq_stats *st);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dist.h"
 #include "lsq.h"
 #include "model.h"
 #include "strbuf.h"
@@ -44,6 +45,8 @@ void ml_model_free(ml_model *m) {
   ml_free(m->R);
   ml_free(m->beta);
   ml_free(m->aliased);
+  ml_free(m->hc);
+  ml_free(m->W);
   ml_free(m->target);
   ml_free(m->version);
   ml_free(m);
@@ -73,17 +76,56 @@ int ml_model_solve(ml_model *m) {
   double *b = ml_malloc(8 * (uint64_t)q);
   rc = ML_NOMEM;
   if (!W || !b) goto out;
-  rc = ml_lsq_reduce(m->R, q, m->tol, m->aliased, W, &rank);
-  if (rc) goto out;
-  rc = ml_lsq_coef(W, q, rank, b);
-  if (rc) goto out;
-  for (int j = 0, k = 0; j < m->p; j++) m->beta[j] = m->aliased[j] ? 0 : b[k++];
+  if (m->l2 > 0) {
+    /* A ridge fit keeps every column: the penalty makes the problem full rank. */
+    memset(m->aliased, 0, (size_t)m->p);
+    rc = ml_lsq_ridge(m->R, q, (m->flags & ML_MODEL_WEIGHTED) ? m->sum_w : (double)m->n, m->l2,
+                      m->aliased, m->beta);
+    if (rc) goto out;
+  } else {
+    rc = ml_lsq_reduce(m->R, q, m->tol, m->aliased, W, &rank);
+    if (rc) goto out;
+    rc = ml_lsq_coef(W, q, rank, b);
+    if (rc) goto out;
+    for (int j = 0, k = 0; j < m->p; j++) m->beta[j] = m->aliased[j] ? 0 : b[k++];
+  }
   m->flags &= ~ML_MODEL_REFINED;
   m->rss = NAN;
+  ml_free(m->hc);
+  m->hc = NULL;
 out:
   ml_free(W);
   ml_free(b);
   return rc;
+}
+
+int ml_model_prepare_intervals(ml_model *m) {
+  if (m->W) return ML_OK;
+  int q = m->p + 1;
+  unsigned char *al = ml_malloc((uint64_t)m->p);
+  double *W = ml_malloc(8 * (uint64_t)q * (uint64_t)q);
+  int rc = ML_NOMEM;
+  if (al && W) {
+    memcpy(al, m->aliased, (size_t)m->p);
+    rc = ml_lsq_reduce(m->R, q, -1, al, W, &m->rank);
+  }
+  ml_free(al);
+  if (rc) {
+    ml_free(W);
+    return rc;
+  }
+  double rss = isnan(m->rss) ? W[m->rank + (int64_t)m->rank * q] * W[m->rank + (int64_t)m->rank * q]
+                             : m->rss;
+  m->df_resid = (double)(m->n - m->rank);
+  m->sigma = m->df_resid > 0 ? sqrt(rss / m->df_resid) : NAN;
+  m->W = W;
+  return ML_OK;
+}
+
+int ml_model_stats(const ml_model *m, ml_lsq_stats *st) {
+  ml_lsq_fitinfo fi = {m->n, (m->flags & ML_MODEL_INTERCEPT) != 0, m->aliased, m->beta, m->rss,
+                       (m->flags & ML_MODEL_WEIGHTED) ? m->sum_log_w : 0, m->l2 > 0, m->hc};
+  return ml_lsq_stats_compute(m->R, m->p + 1, &fi, st);
 }
 
 int ml_model_compatible(const ml_model *a, const ml_model *b, char *err, size_t nerr) {
@@ -99,15 +141,17 @@ int ml_model_compatible(const ml_model *a, const ml_model *b, char *err, size_t 
     snprintf(err, nerr, "one model has an intercept and the other has not");
     return 0;
   }
-  if (a->tol != b->tol) {
-    snprintf(err, nerr, "the models use different aliasing tolerances");
+  if (a->tol != b->tol || a->l2 != b->l2 || a->robust != b->robust ||
+      (a->flags & (ML_MODEL_WEIGHTED | ML_MODEL_UNSEEN_ZERO)) !=
+          (b->flags & (ML_MODEL_WEIGHTED | ML_MODEL_UNSEEN_ZERO))) {
+    snprintf(err, nerr, "the models were fitted with different options");
     return 0;
   }
   for (int j = 0; j < a->k; j++) {
     const ml_feature *fa = &a->feat[j], *fb = &b->feat[j];
     int same = strcmp(fa->name, fb->name) == 0 && fa->type == fb->type &&
                fa->nlevels == fb->nlevels && fa->has_impute == fb->has_impute &&
-               (!fa->has_impute || fa->impute == fb->impute);
+               fa->full == fb->full && (!fa->has_impute || fa->impute == fb->impute);
     for (int i = 0; same && i < fa->nlevels; i++) same = strcmp(fa->levels[i], fb->levels[i]) == 0;
     if (!same) {
       snprintf(err, nerr, "feature %d differs between the models ('%s' and '%s')", j + 1,
@@ -203,8 +247,8 @@ int ml_model_encode(const ml_model *m, const char *version, unsigned char **out,
     const ml_feature *f = &m->feat[j];
     put_str(&b, f->name);
     put_u8(&b, (unsigned)f->type);
-    put_u8(&b, (unsigned)f->has_impute);
-    put_f64(&b, f->has_impute ? f->impute : 0);
+    put_u8(&b, (unsigned)(f->has_impute ? 1 : 0) | (f->full ? 2 : 0));
+    put_f64(&b, f->has_impute && f->type == ML_FEAT_NUMERIC ? f->impute : 0);
     put_u32(&b, (uint32_t)f->nlevels);
     for (int i = 0; i < f->nlevels; i++) put_str(&b, f->levels[i]);
   }
@@ -220,6 +264,28 @@ int ml_model_encode(const ml_model *m, const char *version, unsigned char **out,
   for (int j = 0; j < m->p; j++) put_u8(&b, m->aliased[j]);
   put_f64(&b, m->rss);
   end_section(&b, at);
+
+  if (m->flags & ML_MODEL_WEIGHTED) {
+    at = begin_section(&b, "WGHT");
+    put_f64(&b, m->sum_w);
+    put_f64(&b, m->sum_log_w);
+    end_section(&b, at);
+  }
+
+  if (m->l2 > 0) {
+    at = begin_section(&b, "RIDG");
+    put_f64(&b, m->l2);
+    end_section(&b, at);
+  }
+
+  if (m->robust) {
+    at = begin_section(&b, "ROBU");
+    put_u8(&b, (unsigned)(m->robust - 1));
+    put_u8(&b, m->hc ? 1 : 0);
+    if (m->hc)
+      for (int64_t i = 0; i < (int64_t)m->p * m->p; i++) put_f64(&b, m->hc[i]);
+    end_section(&b, at);
+  }
 
   if (m->target) {
     at = begin_section(&b, "targ");
@@ -351,6 +417,7 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
   if (kind != ML_KIND_LINEAR) BAD("invalid model BLOB: unknown model kind %u", kind);
 
   int seen_feat = 0, seen_rfac = 0, seen_coef = 0, seen_info = 0, seen_targ = 0;
+  int seen_wght = 0, seen_ridg = 0, seen_robu = 0;
   while (r.i < r.n) {
     char tag[5] = {0};
     if (!avail(&r, 8)) BAD("invalid model BLOB: truncated section header");
@@ -370,7 +437,7 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
       int64_t rows = (int64_t)get_u64(&s), skipped = (int64_t)get_u64(&s);
       double tol = get_f64(&s);
       if (s.bad || s.i != s.n) BAD("invalid model BLOB: section SHAP has the wrong length");
-      if (flags & ~(ML_MODEL_INTERCEPT | ML_MODEL_REFINED))
+      if (flags & ~(ML_MODEL_INTERCEPT | ML_MODEL_REFINED | ML_MODEL_WEIGHTED | ML_MODEL_UNSEEN_ZERO))
         BAD("invalid model BLOB: unknown flags 0x%x", (unsigned)flags);
       if (k < 1 || k > ML_MAX_TERMS || p < 1 || p > ML_MAX_TERMS)
         BAD("invalid model BLOB: %lu features and %lu terms are out of range", (unsigned long)k,
@@ -394,7 +461,9 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
         ml_feature *f = &m->feat[j];
         f->name = get_str(&s, &oom);
         f->type = (int)get_u8(&s);
-        f->has_impute = (int)get_u8(&s);
+        unsigned fflags = get_u8(&s);
+        f->has_impute = (fflags & 1) != 0;
+        f->full = (fflags & 2) != 0;
         f->impute = get_f64(&s);
         uint32_t nl = get_u32(&s);
         if (oom) {
@@ -405,8 +474,8 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
         if (!f->name[0]) BAD("invalid model BLOB: feature %d has no name", j + 1);
         if (f->type != ML_FEAT_NUMERIC && f->type != ML_FEAT_CATEGORICAL)
           BAD("invalid model BLOB: feature %d has unknown type %d", j + 1, f->type);
-        if (f->has_impute > 1 || (f->has_impute && !isfinite(f->impute)))
-          BAD("invalid model BLOB: feature %d has a bad imputed value", j + 1);
+        if ((fflags & ~3u) || (f->full && f->type != ML_FEAT_CATEGORICAL) || !isfinite(f->impute))
+          BAD("invalid model BLOB: feature %d has bad flags or imputed value", j + 1);
         if (f->type == ML_FEAT_NUMERIC ? nl != 0 : (nl < 1 || nl > ML_MAX_TERMS))
           BAD("invalid model BLOB: feature %d has %lu levels", j + 1, (unsigned long)nl);
         if ((int64_t)nl * 4 > s.n - s.i) BAD("invalid model BLOB: feature %d is truncated", j + 1);
@@ -428,7 +497,7 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
           if (i > 0 && strcmp(f->levels[i - 1], f->levels[i]) >= 0)
             BAD("invalid model BLOB: levels of feature %d are not sorted", j + 1);
         }
-        terms += f->type == ML_FEAT_NUMERIC ? 1 : f->nlevels - 1;
+        terms += ml_feature_terms(f);
         if (terms > m->p) break;
       }
       if (s.i != s.n) BAD("invalid model BLOB: section FEAT has the wrong length");
@@ -461,6 +530,32 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
         BAD("invalid model BLOB: bad residual sum of squares");
       if (isnan(m->rss) != !(m->flags & ML_MODEL_REFINED))
         BAD("invalid model BLOB: refined flag and residual sum of squares disagree");
+    } else if (strcmp(tag, "WGHT") == 0) {
+      if (seen_wght++) BAD("invalid model BLOB: repeated section WGHT");
+      m->sum_w = get_f64(&s);
+      m->sum_log_w = get_f64(&s);
+      if (s.bad || s.i != s.n || !(m->sum_w > 0) || !isfinite(m->sum_w) || !isfinite(m->sum_log_w))
+        BAD("invalid model BLOB: section WGHT is malformed");
+    } else if (strcmp(tag, "RIDG") == 0) {
+      if (seen_ridg++) BAD("invalid model BLOB: repeated section RIDG");
+      m->l2 = get_f64(&s);
+      if (s.bad || s.i != s.n || !(m->l2 > 0) || !isfinite(m->l2))
+        BAD("invalid model BLOB: section RIDG is malformed");
+    } else if (strcmp(tag, "ROBU") == 0) {
+      if (seen_robu++) BAD("invalid model BLOB: repeated section ROBU");
+      unsigned type = get_u8(&s), has = get_u8(&s);
+      if (s.bad || type > 3 || has > 1 ||
+          (int64_t)len != 2 + (has ? 8 * (int64_t)m->p * m->p : 0))
+        BAD("invalid model BLOB: section ROBU is malformed");
+      m->robust = (int)type + 1;
+      if (has) {
+        m->hc = ml_malloc(8 * (uint64_t)m->p * (uint64_t)m->p);
+        if (!m->hc) {
+          rc = ML_NOMEM;
+          goto out;
+        }
+        for (int64_t i = 0; i < (int64_t)m->p * m->p; i++) m->hc[i] = get_f64(&s);
+      }
     } else if (strcmp(tag, "targ") == 0) {
       if (seen_targ++) BAD("invalid model BLOB: repeated section targ");
       m->target = get_str(&s, &oom);
@@ -484,6 +579,8 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
   }
   if (!m || !seen_feat || !seen_rfac || !seen_coef)
     BAD("invalid model BLOB: a required section is missing");
+  if (!seen_wght != !(m->flags & ML_MODEL_WEIGHTED))
+    BAD("invalid model BLOB: weighted flag and section WGHT disagree");
   *out = m;
   m = NULL;
 out:
@@ -505,10 +602,11 @@ int ml_model_term_name(const ml_model *m, int j, char **out) {
     const ml_feature *ft = &m->feat[f];
     if (ft->type == ML_FEAT_NUMERIC) {
       if (t++ == j) ml_sb_puts(&b, ft->name);
-    } else {
-      for (int l = 1; l < ft->nlevels; l++)
-        if (t++ == j) ml_sb_printf(&b, "%s=%s", ft->name, ft->levels[l]);
+      continue;
     }
+    for (int l = ft->full ? 0 : 1; l < ft->nlevels; l++)
+      if (t++ == j) ml_sb_printf(&b, "%s=%s", ft->name, ft->levels[l]);
+    if (ft->has_impute && t++ == j) ml_sb_printf(&b, "%s IS NULL", ft->name);
   }
   *out = ml_sb_finish(&b, NULL);
   return *out ? ML_OK : ML_NOMEM;
@@ -519,11 +617,11 @@ static void json_key_num(ml_sb *b, const char *key, double v) {
   ml_sb_json_number(b, v);
 }
 
-int ml_model_json(const ml_model *m, char **out, size_t *len) {
+int ml_model_json(const ml_model *m, double level, char **out, size_t *len) {
   ml_lsq_stats st;
-  int rc = ml_lsq_stats_compute(m->R, m->p + 1, m->n, (m->flags & ML_MODEL_INTERCEPT) != 0,
-                                m->aliased, m->beta, m->rss, &st);
+  int rc = ml_model_stats(m, &st);
   if (rc) return rc;
+  double tq = ml_qt(0.5 + level / 2, st.df_resid);
   ml_sb b;
   ml_sb_init(&b);
   ml_sb_printf(&b, "{\"kind\":\"linear_regression\",\"format_version\":%d", m->format);
@@ -539,6 +637,14 @@ int ml_model_json(const ml_model *m, char **out, size_t *len) {
                (long long)m->n, (long long)m->n_skipped,
                (m->flags & ML_MODEL_INTERCEPT) ? "true" : "false",
                (m->flags & ML_MODEL_REFINED) ? "true" : "false");
+  ml_sb_printf(&b, ",\"weighted\":%s", (m->flags & ML_MODEL_WEIGHTED) ? "true" : "false");
+  if (m->l2 > 0) json_key_num(&b, "l2", m->l2);
+  if (m->robust) {
+    static const char *names[] = {"", "HC0", "HC1", "HC2", "HC3"};
+    ml_sb_printf(&b, ",\"robust\":\"%s\",\"robust_computed\":%s", names[m->robust],
+                 m->hc ? "true" : "false");
+  }
+  if (m->flags & ML_MODEL_UNSEEN_ZERO) ml_sb_puts(&b, ",\"unseen\":\"zero\"");
   ml_sb_printf(&b, ",\"rank\":%d", st.rank);
   json_key_num(&b, "df_model", st.df_model);
   json_key_num(&b, "df_resid", st.df_resid);
@@ -554,9 +660,13 @@ int ml_model_json(const ml_model *m, char **out, size_t *len) {
         if (l) ml_sb_puts(&b, ",");
         ml_sb_json_string(&b, f->levels[l], strlen(f->levels[l]));
       }
-      ml_sb_puts(&b, "]");
+      ml_sb_printf(&b, "],\"reference\":");
+      if (f->full) ml_sb_puts(&b, "null");
+      else ml_sb_json_string(&b, f->levels[0], strlen(f->levels[0]));
+      if (f->has_impute) ml_sb_puts(&b, ",\"null_level\":true");
+    } else if (f->has_impute) {
+      json_key_num(&b, "impute", f->impute);
     }
-    if (f->has_impute) json_key_num(&b, "impute", f->impute);
     ml_sb_puts(&b, "}");
   }
   ml_sb_puts(&b, "],\"coefficients\":[");
@@ -573,6 +683,8 @@ int ml_model_json(const ml_model *m, char **out, size_t *len) {
     json_key_num(&b, "std_error", st.se[j]);
     json_key_num(&b, "t_stat", st.tstat[j]);
     json_key_num(&b, "p_value", st.pvalue[j]);
+    json_key_num(&b, "conf_low", m->aliased[j] ? NAN : m->beta[j] - tq * st.se[j]);
+    json_key_num(&b, "conf_high", m->aliased[j] ? NAN : m->beta[j] + tq * st.se[j]);
     ml_sb_printf(&b, ",\"aliased\":%s}", m->aliased[j] ? "true" : "false");
   }
   ml_sb_puts(&b, "]");
@@ -588,6 +700,7 @@ int ml_model_json(const ml_model *m, char **out, size_t *len) {
   json_key_num(&b, "bic", st.bic);
   json_key_num(&b, "condition_number", st.cond);
   json_key_num(&b, "tolerance", m->tol);
+  json_key_num(&b, "level", level);
   ml_sb_puts(&b, ",\"covariance\":[");
   for (int i = 0; i < m->p; i++) {
     ml_sb_puts(&b, i ? ",[" : "[");

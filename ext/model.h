@@ -9,15 +9,22 @@
 **
 ** A tag whose first letter is upper case is critical: a reader that does not
 ** know it must refuse the model rather than misread it; a lower-case tag may
-** be skipped.  Format 1 sections, in this order:
+** be skipped.  Format 1 sections (SHAP first, the others in any order):
 **
-**   SHAP  u32 flags (1 intercept, 2 refined) | u32 k features | u32 p terms
+**   SHAP  u32 flags (1 intercept, 2 refined, 4 weighted, 8 unseen levels
+**         read as the reference) | u32 k features | u32 p terms
 **         | i64 n rows used | i64 n rows skipped | f64 aliasing tolerance
 **   FEAT  k times: str name | u8 type (0 numeric, 1 categorical)
-**         | u8 has imputed value | f64 imputed value | u32 levels | levels x str
+**         | u8 flags (1 NULL is imputed: numeric, by the value; categorical,
+**         as a level of its own; 2 categorical with a dummy for every level)
+**         | f64 imputed value | u32 levels | levels x str, sorted by bytes
 **   RFAC  the R factor of [X y], (p+1)(p+2)/2 f64, upper triangle by column
 **   COEF  p f64 estimates (0 where aliased) | p u8 aliased | f64 residual sum
 **         of squares of a refined fit (NaN: take it from R)
+**   WGHT  f64 total weight | f64 sum of log weights (weighted fits)
+**   RIDG  f64 lambda (ridge fits)
+**   ROBU  u8 type (0 HC0 .. 3 HC3) | u8 computed | p x p f64 covariance,
+**         column-major, when computed (robust standard errors)
 **   targ  str name of the response (optional)
 **   info  str version of sqlml that wrote the model (optional)
 **
@@ -44,12 +51,23 @@ typedef struct ml_feature {
   int type;        /* ML_FEAT_* */
   int nlevels;     /* categorical: sorted; level 0 is the reference */
   char **levels;
-  int has_impute;  /* a NULL input takes the value impute */
+  int has_impute;  /* NULL is imputed: numeric, as impute; categorical, as a level */
   double impute;
+  int full;        /* categorical: a dummy for every level, none left out */
 } ml_feature;
+
+/* Design terms of feature f: numeric 1; categorical its dummies. */
+static inline int ml_feature_terms(const ml_feature *f) {
+  if (f->type == ML_FEAT_NUMERIC) return 1;
+  return f->nlevels - (f->full ? 0 : 1) + (f->has_impute ? 1 : 0);
+}
 
 #define ML_MODEL_INTERCEPT 1u
 #define ML_MODEL_REFINED 2u
+#define ML_MODEL_WEIGHTED 4u
+#define ML_MODEL_UNSEEN_ZERO 8u
+
+enum { ML_ROBUST_NONE = 0, ML_ROBUST_HC0, ML_ROBUST_HC1, ML_ROBUST_HC2, ML_ROBUST_HC3 };
 
 typedef struct ml_model {
   int format;              /* format version of the BLOB it came from */
@@ -64,8 +82,17 @@ typedef struct ml_model {
   double *beta;            /* p; 0 where aliased, so predictions skip it */
   unsigned char *aliased;  /* p */
   double rss;              /* refined residual sum of squares, or NaN */
+  double sum_w;            /* weighted: total weight */
+  double sum_log_w;        /* weighted: sum of log weights */
+  double l2;               /* ridge penalty, or 0 */
+  int robust;              /* ML_ROBUST_* */
+  double *hc;              /* robust covariance (p x p), or NULL until computed */
   char *target;            /* name of the response, or NULL */
   char *version;           /* sqlml version that wrote it, or NULL */
+  /* Filled on demand by ml_model_prepare_intervals(), not stored: */
+  double *W;               /* the factor of the kept columns, (p+1)^2 */
+  int rank;
+  double sigma, df_resid;
 } ml_model;
 
 /* A model with k features and p terms, arrays allocated and zeroed. */
@@ -75,8 +102,19 @@ void ml_model_free(ml_model *m);
 /* Set feature j's name (copied); j = -1 sets the target's. */
 int ml_model_set_name(ml_model *m, int j, const char *name);
 
-/* Solve R for beta and aliased (using m->tol); a refined fit becomes plain. */
+/*
+** Solve R for beta and aliased (by m->tol), or for the ridge coefficients
+** when m->l2 > 0.  What a new factor invalidates goes: a refined fit
+** becomes plain, a robust covariance is dropped (it needs a pass).
+*/
 int ml_model_solve(ml_model *m);
+
+/* Computes m->W, rank, sigma and df_resid for prediction intervals, once. */
+int ml_model_prepare_intervals(ml_model *m);
+
+/* The model's statistics (see lsq.h); free with ml_lsq_stats_free. */
+struct ml_lsq_stats;
+int ml_model_stats(const ml_model *m, struct ml_lsq_stats *st);
 
 /*
 ** Can a and b be merged: same kind, features, levels and options?  If not,
@@ -87,8 +125,11 @@ int ml_model_compatible(const ml_model *a, const ml_model *b, char *err, size_t 
 int ml_model_encode(const ml_model *m, const char *version, unsigned char **out, int64_t *len);
 int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err, size_t nerr);
 
-/* The model and its statistics as a JSON object (free with ml_free). */
-int ml_model_json(const ml_model *m, char **out, size_t *len);
+/*
+** The model and its statistics as a JSON object (free with ml_free), with
+** confidence intervals of the coefficients at level (0 < level < 1).
+*/
+int ml_model_json(const ml_model *m, double level, char **out, size_t *len);
 
 /* Name of term j: "(Intercept)", a feature name, or "feature=level". */
 int ml_model_term_name(const ml_model *m, int j, char **out);

@@ -2,7 +2,8 @@
 ** predict.c: ml_predict, ml_model_json, and the per-connection model cache.
 **
 **   SELECT ml_predict(model, x1, ..., xk) FROM t;  -- NULL if an x is NULL
-**   SELECT ml_model_json(model);                   -- coefficients and statistics
+**   SELECT ml_model_json(model [, level]);         -- coefficients and statistics
+**   SELECT ml_predict_interval(model, level, x1, ..., xk);  -- fit and intervals
 **
 ** A model argument is a BLOB or a registry reference ('name', 'name@2',
 ** 'name@alias'), decoded once, not once per row.  When the argument is a
@@ -14,7 +15,11 @@
 */
 #include <string.h>
 
+#include <lapacke.h>
+
+#include "dist.h"
 #include "registry.h"
+#include "strbuf.h"
 #include "sqlml_int.h"
 
 #define CACHE_SLOTS 4
@@ -218,14 +223,92 @@ void ml_predict_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (x != small) sqlite3_free(x);
 }
 
-void ml_model_json_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  (void)argc;
+/*
+** The fitted value with its confidence interval (of the mean) and prediction
+** interval (of a new observation), as R's predict.lm(interval = ...):
+** se_fit = sigma ||W^-T x||, from the model's factor W of the kept columns.
+*/
+void ml_predict_interval_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  if (argc < 2) {
+    sqlite3_result_error(ctx, "ml_predict_interval(): expected a model, a level and its features", -1);
+    return;
+  }
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
+  double level;
+  if (ml_level_arg(ctx, "ml_predict_interval", argv[1], &level)) return;
+  ml_model *m = (ml_model *)ml_model_arg(ctx, "ml_predict_interval", argv, 0);
+  if (!m) return;
+  if (argc - 2 != m->k) {
+    char *msg = sqlite3_mprintf("ml_predict_interval(): the model expects %d feature%s, got %d",
+                                m->k, m->k == 1 ? "" : "s", argc - 2);
+    sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
+    sqlite3_free(msg);
+    return;
+  }
+  if (m->l2 > 0) {
+    sqlite3_result_error(ctx, "ml_predict_interval(): a ridge model has no least-squares intervals", -1);
+    return;
+  }
+  /* The model belongs to the cache, which keeps it for the statement: the
+  ** factor computed here serves every row after this one. */
+  int rc = ml_model_prepare_intervals(m);
+  if (rc) {
+    ml_result_code(ctx, "ml_predict_interval", rc);
+    return;
+  }
+  double *x = sqlite3_malloc64(16 * (sqlite3_uint64)m->p + 8);
+  if (!x) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  double *u = x + m->p;
+  int row = ml_design_row(ctx, "ml_predict_interval", m, argv + 2, x);
+  if (row == ML_V_NUM) {
+    double fit = 0;
+    for (int j = 0, k = 0; j < m->p; j++) {
+      fit += m->beta[j] * x[j];
+      if (!m->aliased[j]) u[k++] = x[j];
+    }
+    int q = m->p + 1;
+    double norm = 0;
+    if (m->rank > 0 &&
+        LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'T', 'N', m->rank, 1, m->W, q, u, m->rank) < 0) {
+      ml_result_code(ctx, "ml_predict_interval", ML_ELAPACK);
+    } else {
+      for (int k = 0; k < m->rank; k++) norm = hypot(norm, u[k]);
+      double se = m->sigma * norm, tq = ml_qt(0.5 + level / 2, m->df_resid);
+      double sp = sqrt(se * se + m->sigma * m->sigma);
+      const double v[6] = {fit, se, fit - tq * se, fit + tq * se, fit - tq * sp, fit + tq * sp};
+      static const char *keys[6] = {"fit", "se_fit", "conf_low", "conf_high", "pred_low", "pred_high"};
+      ml_sb b;
+      ml_sb_init(&b);
+      for (int i = 0; i < 6; i++) {
+        ml_sb_printf(&b, "%s\"%s\":", i ? "," : "{", keys[i]);
+        ml_sb_json_number(&b, v[i]);
+      }
+      ml_sb_puts(&b, "}");
+      size_t len;
+      char *json = ml_sb_finish(&b, &len);
+      if (json) {
+        sqlite3_result_text64(ctx, json, len, ml_free, SQLITE_UTF8);
+        sqlite3_result_subtype(ctx, 'J');
+      } else {
+        sqlite3_result_error_nomem(ctx);
+      }
+    }
+  }
+  sqlite3_free(x);
+}
+
+void ml_model_json_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
+  double level = 0.95;
+  if (argc > 1 && ml_level_arg(ctx, "ml_model_json", argv[1], &level)) return;
   const ml_model *m = ml_model_arg(ctx, "ml_model_json", argv, 0);
   if (!m) return;
   char *json;
   size_t len;
-  int rc = ml_model_json(m, &json, &len);
+  int rc = ml_model_json(m, level, &json, &len);
   if (rc) {
     ml_result_code(ctx, "ml_model_json", rc);
     return;

@@ -50,6 +50,9 @@ static inline int ml_value_num(sqlite3_value *v, double *out) {
 void ml_value_error(sqlite3_context *ctx, const char *fname, const char *what, int kind,
                     sqlite3_value *v, int64_t row);
 
+/* A confidence level argument, in (0, 1); -1 after reporting. */
+int ml_level_arg(sqlite3_context *ctx, const char *fname, sqlite3_value *v, double *level);
+
 /* Report a core result code (ML_NOMEM, ...) with the function's name. */
 void ml_result_code(sqlite3_context *ctx, const char *fname, int rc);
 
@@ -81,6 +84,7 @@ void ml_merge2_func(sqlite3_context *, int, sqlite3_value **);
 void ml_refine_step(sqlite3_context *, int, sqlite3_value **);
 void ml_refine_final(sqlite3_context *);
 void ml_predict_func(sqlite3_context *, int, sqlite3_value **);
+void ml_predict_interval_func(sqlite3_context *, int, sqlite3_value **);
 void ml_model_json_func(sqlite3_context *, int, sqlite3_value **);
 void ml_version_func(sqlite3_context *, int, sqlite3_value **);
 void ml_train_func(sqlite3_context *, int, sqlite3_value **);

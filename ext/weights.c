@@ -147,7 +147,7 @@ static int w_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, in
     int t = sqlite3_value_type(argv[1]);
     level = sqlite3_value_double(argv[1]);
     if ((t != SQLITE_INTEGER && t != SQLITE_FLOAT) || !(level > 0 && level < 1))
-      return w_error(cur, sqlite3_mprintf("ml_weights(): level must be a number in (0, 1)"));
+      return w_error(cur, sqlite3_mprintf("ml_weights(): level must be a number in (0, 1), like 0.95"));
   }
   sqlite3_value *v = argv[0];
   unsigned char *owned = NULL;
@@ -172,8 +172,7 @@ static int w_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, in
   if (rc == ML_NOMEM) return SQLITE_NOMEM;
   if (rc) return w_error(cur, sqlite3_mprintf("ml_weights(): %s", err));
   const ml_model *m = c->m;
-  rc = ml_lsq_stats_compute(m->R, m->p + 1, m->n, (m->flags & ML_MODEL_INTERCEPT) != 0, m->aliased,
-                            m->beta, m->rss, &c->st);
+  rc = ml_model_stats(m, &c->st);
   if (rc) return rc == ML_NOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
   c->tq = ml_qt(0.5 + level / 2, c->st.df_resid);
   return term_name(c);

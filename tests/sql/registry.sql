@@ -80,7 +80,7 @@ SELECT 'weights_level', conf_low < estimate AND estimate < conf_high
 SELECT 'weights_blob', count(*) = 2 FROM ml_weights((SELECT ml_fit(price, sqft) FROM houses));
 -- error: ml_weights(): no model named 'nope'
 SELECT * FROM ml_weights('nope');
--- error: ml_weights(): level must be a number in (0, 1)
+-- error: ml_weights(): level must be a number in (0, 1), like 0.95
 SELECT * FROM ml_weights('house_price', 2);
 
 -- ml_evaluate on new data.

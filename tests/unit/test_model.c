@@ -60,7 +60,7 @@ static void round_trip(void) {
     CHECK(strcmp(d->version, "9.9.9") == 0);
     char *json;
     size_t jl;
-    CHECK(ml_model_json(d, &json, &jl) == ML_OK);
+    CHECK(ml_model_json(d, 0.95, &json, &jl) == ML_OK);
     CHECK(strstr(json, "\"term\":\"color=r\xc3\xa9""d\"") != NULL);
     CHECK(strstr(json, "\"n\":20,\"n_skipped\":4") != NULL);
     ml_free(json);

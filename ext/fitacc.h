@@ -1,0 +1,92 @@
+/*
+** fitacc.h: a fit with options, row by row, for ml_train and ml_fit_opts.
+**
+** The raw design grows while the rows stream: a categorical level seen for
+** the first time becomes a new column (zero for the rows before it, which is
+** what dummy coding gives them), as does the NULL indicator of a feature
+** whose NULLs are imputed.  At the end, the raw factor maps to the model's
+** design (levels sorted, the reference left out, the mean imputed) by one
+** QR of R T (ml_lsq_transform): one pass whatever the options, never X'X.
+** Rows of a weighted fit enter scaled by sqrt(w).
+*/
+#ifndef SQLML_FITACC_H
+#define SQLML_FITACC_H
+
+#include "lsq.h"
+#include "sqlml_int.h"
+
+enum { ML_NULLS_SKIP, ML_NULLS_ERROR, ML_NULLS_MEAN };
+/* Feature types known before the first row. */
+enum { ML_TYPE_NUMERIC, ML_TYPE_CATEGORICAL, ML_TYPE_UNKNOWN };
+/* Results of ml_fitacc_add. */
+enum { ML_FA_USED = 0, ML_FA_SKIPPED = 100, ML_FA_ZERO_WEIGHT, ML_FA_ERROR };
+
+typedef struct ml_fitopts {
+  int intercept;
+  double tol;
+  int nulls;        /* ML_NULLS_* */
+  int weighted;     /* each row comes with a weight */
+  double l2;        /* ridge penalty, or 0 */
+  int robust;       /* ML_ROBUST_*: recorded in the model; the covariance needs a pass */
+  int unseen_zero;  /* an unseen level reads as the reference */
+} ml_fitopts;
+
+typedef struct fa_level fa_level;
+typedef struct fa_feature {
+  char *name;
+  int type;              /* ML_TYPE_* (UNKNOWN until the first value) */
+  int zcol;              /* numeric: raw column of the value, or -1 */
+  int ncol;              /* raw column of the NULL indicator, or -1 */
+  fa_level **levels;     /* categorical: in order of appearance */
+  int nlevels, cap;
+  int *slots;            /* hash table of levels: index + 1, 0 empty */
+  int nslots;
+  long double sum;       /* numeric values of the training rows used, */
+  int64_t count;         /* for the mean */
+  int64_t nulls;         /* NULLs seen */
+} fa_feature;
+
+typedef struct ml_fitacc {
+  ml_fitopts o;
+  int k;
+  fa_feature *f;
+  int mraw;              /* raw design columns (the response not counted) */
+  int sides;             /* 1: training only; 2: training and test */
+  ml_lsq acc[2];         /* training, test: the same raw columns */
+  double *row;           /* one raw row, mraw + 1 */
+  int rowcap;
+  int64_t used[2];       /* rows used, by side */
+  double sum_w[2];       /* their total weight, by side */
+  long double sum_log_w; /* training rows: sum of log weights */
+  int64_t skipped;       /* rows skipped for a NULL */
+  int64_t zero_weight;   /* rows with weight 0 */
+  /* After ML_FA_ERROR: the feature (-1 the response, -2 the weight) and what it was. */
+  int bad_col, bad_kind;
+} ml_fitacc;
+
+/*
+** names and types of the k features (copied).  sides: 1, or 2 to keep a test
+** factor too.  Returns ML_OK or ML_NOMEM.
+*/
+int ml_fitacc_init(ml_fitacc *a, int k, char *const *names, const int *types,
+                   const ml_fitopts *o, int sides);
+void ml_fitacc_free(ml_fitacc *a);
+
+/*
+** Adds one row to side 0 (training) or 1 (test): the k feature values v, the
+** response y (not NULL: the caller skips those) and the weight w (used when
+** o.weighted).  Returns ML_FA_USED, ML_FA_SKIPPED (a NULL, nulls = skip),
+** ML_FA_ZERO_WEIGHT, ML_FA_ERROR (see bad_col, bad_kind), or ML_NOMEM.
+*/
+int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w);
+
+/*
+** The model of the training rows (names, levels, imputed means, the factor,
+** solved), and, when there are test rows, their factor in the model's
+** columns ((p+1)^2, ml_free it) in *Rtest.  ML_EINPUT with err when the
+** model cannot be made (a feature without any value; a level only in test
+** rows without unseen = zero).
+*/
+int ml_fitacc_finish(ml_fitacc *a, ml_model **out, double **Rtest, char *err, size_t nerr);
+
+#endif
