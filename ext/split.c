@@ -5,6 +5,7 @@
 **   SELECT * FROM houses WHERE ml_split_of(rowid, 0.2, 42) = 'train';
 **   SELECT ml_split_of(id, 0.1, 0.1, 7);        -- 'train' | 'test' | 'valid'
 */
+#include <stdarg.h>
 #include <string.h>
 
 #include "split.h"
@@ -51,20 +52,24 @@ int ml_split_u(sqlite3_value *key, int64_t seed, double *u) {
       break;
     }
     case SQLITE_TEXT: {
+      /* NULL only when converting or terminating the text ran out of memory. */
       const unsigned char *z = sqlite3_value_text(key);
+      if (!z) return ML_SPLIT_NOMEM;
       tag = 3;
       h = fnv(fnv(h, &tag, 1), z, (size_t)sqlite3_value_bytes(key));
       break;
     }
     case SQLITE_BLOB: {
+      /* NULL for an empty blob, or when expanding a zeroblob() ran out of memory. */
       const unsigned char *z = sqlite3_value_blob(key);
+      size_t n = (size_t)sqlite3_value_bytes(key);
+      if (!z && n) return ML_SPLIT_NOMEM;
       tag = 4;
-      h = fnv(h, &tag, 1);
-      if (z) h = fnv(h, z, (size_t)sqlite3_value_bytes(key));
+      h = fnv(fnv(h, &tag, 1), z, n);
       break;
     }
     default:
-      return -1;
+      return ML_SPLIT_NULL_KEY;
   }
   h ^= h >> 30;
   h *= 0xbf58476d1ce4e5b9ull;
@@ -73,6 +78,35 @@ int ml_split_u(sqlite3_value *key, int64_t seed, double *u) {
   h ^= h >> 31;
   *u = (double)(h >> 11) * (1.0 / 9007199254740992.0);
   return 0;
+}
+
+/* How a value reads in an error message: NULL, a blob, or its text. */
+static const char *shown(sqlite3_value *v) {
+  switch (sqlite3_value_type(v)) {
+    case SQLITE_NULL:
+      return "NULL";
+    case SQLITE_BLOB:
+      return "a blob";
+    default: {
+      const char *z = (const char *)sqlite3_value_text(v);
+      return z ? z : "?";
+    }
+  }
+}
+
+/* Reports "ml_split_of(): <fmt>", or out of memory. */
+static void split_of_error(sqlite3_context *ctx, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *body = sqlite3_vmprintf(fmt, ap);
+  va_end(ap);
+  char *msg = body ? sqlite3_mprintf("ml_split_of(): %s", body) : NULL;
+  if (msg)
+    sqlite3_result_error(ctx, msg, -1);
+  else
+    sqlite3_result_error_nomem(ctx);
+  sqlite3_free(msg);
+  sqlite3_free(body);
 }
 
 /* A fraction argument: in (0, 1) when open0, else in [0, 1); -1 after reporting. */
@@ -84,12 +118,8 @@ static int fraction_arg(sqlite3_context *ctx, sqlite3_value *v, const char *what
     *out = d;
     return 0;
   }
-  char *msg = sqlite3_mprintf("ml_split_of(): %s must be a number in %s, got %s", what,
-                              open0 ? "(0, 1)" : "[0, 1)",
-                              t == SQLITE_NULL ? "NULL" : t == SQLITE_BLOB ? "a blob"
-                                                        : (const char *)sqlite3_value_text(v));
-  sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
-  sqlite3_free(msg);
+  split_of_error(ctx, "%s must be a number in %s, got %s", what, open0 ? "(0, 1)" : "[0, 1)",
+                 shown(v));
   return -1;
 }
 
@@ -98,17 +128,23 @@ void ml_split_of_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (fraction_arg(ctx, argv[1], "test_size", 1, &test)) return;
   if (argc == 4 && fraction_arg(ctx, argv[2], "valid_size", 0, &valid)) return;
   if (test + valid >= 1) {
-    sqlite3_result_error(ctx, "ml_split_of(): test_size + valid_size must be below 1", -1);
+    split_of_error(ctx, "test_size + valid_size must be below 1, got %s + %s", shown(argv[1]),
+                   shown(argv[2]));
     return;
   }
   sqlite3_value *seedv = argv[argc - 1];
   if (sqlite3_value_type(seedv) != SQLITE_INTEGER) {
-    sqlite3_result_error(ctx, "ml_split_of(): seed must be an integer", -1);
+    split_of_error(ctx, "seed must be an integer, got %s", shown(seedv));
     return;
   }
-  if (ml_split_u(argv[0], sqlite3_value_int64(seedv), &u)) {
-    sqlite3_result_error(ctx, "ml_split_of(): the key is NULL; a NULL key has no side", -1);
-    return;
+  switch (ml_split_u(argv[0], sqlite3_value_int64(seedv), &u)) {
+    case 0:
+      sqlite3_result_text(ctx, ml_side_name[ml_split_side(u, test, valid)], -1, SQLITE_STATIC);
+      break;
+    case ML_SPLIT_NULL_KEY:
+      split_of_error(ctx, "the key is NULL; a NULL key has no side");
+      break;
+    default:
+      sqlite3_result_error_nomem(ctx);
   }
-  sqlite3_result_text(ctx, ml_side_name[ml_split_side(u, test, valid)], -1, SQLITE_STATIC);
 }

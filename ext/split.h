@@ -17,6 +17,9 @@
 **           else train
 **
 ** A NULL key has no side: it is an error.
+**
+** The ml_split virtual table (split_vtab.c) is a live, read-only view of a
+** table or view with this side as one more column.
 */
 #ifndef SQLML_SPLIT_H
 #define SQLML_SPLIT_H
@@ -30,7 +33,13 @@ enum { ML_SIDE_TRAIN = 0, ML_SIDE_TEST = 1, ML_SIDE_VALID = 2 };
 /* The side names, indexed by ML_SIDE_*. */
 extern const char *const ml_side_name[3];
 
-/* u in [0, 1) for a key value; returns 0, or -1 when the key is NULL. */
+/* What ml_split_u returns besides 0. */
+enum { ML_SPLIT_NULL_KEY = -1, ML_SPLIT_NOMEM = -2 };
+
+/*
+** u in [0, 1) for a key value; returns 0, ML_SPLIT_NULL_KEY when the key is
+** NULL, or ML_SPLIT_NOMEM when SQLite could not give the key's bytes.
+*/
 int ml_split_u(sqlite3_value *key, int64_t seed, double *u);
 
 static inline int ml_split_side(double u, double test_size, double valid_size) {
@@ -38,5 +47,8 @@ static inline int ml_split_side(double u, double test_size, double valid_size) {
 }
 
 void ml_split_of_func(sqlite3_context *, int, sqlite3_value **);
+
+/* Registers the ml_split virtual table module on db. */
+int ml_split_register(sqlite3 *db);
 
 #endif
