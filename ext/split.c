@@ -29,8 +29,16 @@ static uint64_t fnv_u64(uint64_t h, uint64_t v) {
   return fnv(h, b, 8);
 }
 
+uint64_t ml_split_seeded(int64_t seed) {
+  return fnv_u64(FNV_OFFSET, (uint64_t)seed);
+}
+
 int ml_split_u(sqlite3_value *key, int64_t seed, double *u) {
-  uint64_t h = fnv_u64(FNV_OFFSET, (uint64_t)seed);
+  return ml_split_u_seeded(ml_split_seeded(seed), key, u);
+}
+
+int ml_split_u_seeded(uint64_t seeded, sqlite3_value *key, double *u) {
+  uint64_t h = seeded;
   unsigned char tag;
   switch (sqlite3_value_type(key)) {
     case SQLITE_INTEGER:

@@ -42,6 +42,11 @@ enum { ML_SPLIT_NULL_KEY = -1, ML_SPLIT_NOMEM = -2 };
 */
 int ml_split_u(sqlite3_value *key, int64_t seed, double *u);
 
+/* ml_split_u in two steps, for a scan that hashes every key with one seed:
+** the hash state after the seed's bytes, then the rest. */
+uint64_t ml_split_seeded(int64_t seed);
+int ml_split_u_seeded(uint64_t seeded, sqlite3_value *key, double *u);
+
 static inline int ml_split_side(double u, double test_size, double valid_size) {
   return u < test_size ? ML_SIDE_TEST : u < test_size + valid_size ? ML_SIDE_VALID : ML_SIDE_TRAIN;
 }

@@ -1,13 +1,14 @@
 /*
 ** sqlml.c: the entry point.  One table of the extension's SQL functions and
-** the loop that registers them; nothing else.
+** the loop that registers them, then the ml_split module; nothing else.
 **
 **   .load ./dist/sqlml
 **   SELECT ml_version();
 **
 ** Flags follow what each function does: pure ones (from values to a value)
 ** are DETERMINISTIC and INNOCUOUS, so they work in views, indexes and
-** generated columns.
+** generated columns.  The ml_split virtual table reads the tables it is
+** given, so it is DIRECTONLY (split_vtab.c).
 */
 #include <stdio.h>
 
@@ -63,5 +64,10 @@ int sqlite3_sqlml_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines 
                                   sqlite3_errmsg(db));
   }
   ml_conn_unref(conn);
+  if (rc == SQLITE_OK) {
+    rc = ml_split_register(db);
+    if (rc != SQLITE_OK && pzErrMsg)
+      *pzErrMsg = sqlite3_mprintf("sqlml: error creating module ml_split: %s", sqlite3_errmsg(db));
+  }
   return rc;
 }
