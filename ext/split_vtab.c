@@ -372,9 +372,9 @@ static int open_source(split_vtab *t, const char *vtab_schema, const char *vtab_
       goto done;
     }
     if (!t->zRowid) {
+      /* Not a table whose columns hide its rowid: the key would be that column. */
       rc = split_error(pzErr, "source %s is a %s, which has no rowid: give key=<column>", s.name,
-                       has_rowid ? "table whose columns hide its rowid"
-                       : s.without_rowid ? "WITHOUT ROWID table" : "view");
+                       s.without_rowid ? "WITHOUT ROWID table" : "view");
       goto done;
     }
   }
