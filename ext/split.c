@@ -88,17 +88,17 @@ int ml_split_u_seeded(uint64_t seeded, sqlite3_value *key, double *u) {
   return 0;
 }
 
-/* How a value reads in an error message: NULL, a blob, or its text. */
-static const char *shown(sqlite3_value *v) {
+/* How a value reads in an error message: NULL, a blob, a number, or 'text'. */
+static char *shown(sqlite3_value *v) {
   switch (sqlite3_value_type(v)) {
     case SQLITE_NULL:
-      return "NULL";
+      return sqlite3_mprintf("NULL");
     case SQLITE_BLOB:
-      return "a blob";
-    default: {
-      const char *z = (const char *)sqlite3_value_text(v);
-      return z ? z : "?";
-    }
+      return sqlite3_mprintf("a blob");
+    case SQLITE_TEXT:
+      return sqlite3_mprintf("%Q", sqlite3_value_text(v));
+    default:
+      return sqlite3_mprintf("%s", sqlite3_value_text(v));
   }
 }
 
@@ -126,7 +126,7 @@ static int fraction_arg(sqlite3_context *ctx, sqlite3_value *v, const char *what
     *out = d;
     return 0;
   }
-  split_of_error(ctx, "%s must be a number in %s, got %s", what, open0 ? "(0, 1)" : "[0, 1)",
+  split_of_error(ctx, "%s must be a number in %s, got %z", what, open0 ? "(0, 1)" : "[0, 1)",
                  shown(v));
   return -1;
 }
@@ -136,13 +136,13 @@ void ml_split_of_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (fraction_arg(ctx, argv[1], "test_size", 1, &test)) return;
   if (argc == 4 && fraction_arg(ctx, argv[2], "valid_size", 0, &valid)) return;
   if (test + valid >= 1) {
-    split_of_error(ctx, "test_size + valid_size must be below 1, got %s + %s", shown(argv[1]),
+    split_of_error(ctx, "test_size + valid_size must be below 1, got %z + %z", shown(argv[1]),
                    shown(argv[2]));
     return;
   }
   sqlite3_value *seedv = argv[argc - 1];
   if (sqlite3_value_type(seedv) != SQLITE_INTEGER) {
-    split_of_error(ctx, "seed must be an integer, got %s", shown(seedv));
+    split_of_error(ctx, "seed must be an integer, got %z", shown(seedv));
     return;
   }
   switch (ml_split_u(argv[0], sqlite3_value_int64(seedv), &u)) {
