@@ -78,8 +78,12 @@ static int split_error(char **pzErr, const char *fmt, ...) {
   return *pzErr ? SQLITE_ERROR : SQLITE_NOMEM;
 }
 
+static int is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 static const char *skip_space(const char *z) {
-  while (*z == ' ' || *z == '\t' || *z == '\n' || *z == '\r') z++;
+  while (is_space(*z)) z++;
   return z;
 }
 
@@ -116,8 +120,7 @@ static int name_part(const char **pz, int dot_ends, char **out) {
     const char *end = z;
     while (*end && !(dot_ends && *end == '.')) end++;
     const char *last = end;
-    while (last > z && (last[-1] == ' ' || last[-1] == '\t' || last[-1] == '\n' || last[-1] == '\r'))
-      last--;
+    while (last > z && is_space(last[-1])) last--;
     if (last == z) return SQLITE_OK;
     *out = sqlite3_mprintf("%.*s", (int)(last - z), z);
     z = end;
@@ -590,7 +593,10 @@ static int split_best_index(sqlite3_vtab *vt, sqlite3_index_info *info) {
   info->idxStr = zPlan;
   info->needToFreeIdxStr = 1;
   /* Reading costs a row per row read; returning one through xColumn as much again. */
-  double rows = how == COL_UNIQUE ? 1 : how == COL_INDEXED ? 10 : nArg ? ROWS_GUESS / 10 : ROWS_GUESS;
+  double rows = how == COL_UNIQUE    ? 1
+                : how == COL_INDEXED ? 10
+                : nArg               ? ROWS_GUESS / 10
+                                     : ROWS_GUESS;
   double read = how == COL_SCAN ? ROWS_GUESS : 20 + rows;
   if (idxNum & ~PUSHED) rows = rows > 2 ? rows / 2 : 1;
   info->estimatedRows = (sqlite3_int64)rows;
@@ -638,7 +644,8 @@ static int split_next(sqlite3_vtab_cursor *cur) {
       c->eof = 1;
       return sqlite3_reset(c->stmt);
     }
-    if (rc != SQLITE_ROW) return cursor_error(c, rc, "reading %s: %s", t->zName, sqlite3_errmsg(t->db));
+    if (rc != SQLITE_ROW)
+      return cursor_error(c, rc, "reading %s: %s", t->zName, sqlite3_errmsg(t->db));
     /* An unprotected value, which is safe here: this thread holds the
     ** connection's mutex for the whole of the outer statement's step. */
     double u;
@@ -650,8 +657,9 @@ static int split_next(sqlite3_vtab_cursor *cur) {
           return cursor_error(c, SQLITE_ERROR, "key %s is NULL in the row of %s with rowid %lld; "
                               "a NULL key has no side", t->zKey, t->zName,
                               sqlite3_column_int64(c->stmt, c->iRowidCol));
-        return cursor_error(c, SQLITE_ERROR, "key %s is NULL in a row of %s; a NULL key has no side",
-                            t->zKey, t->zName);
+        return cursor_error(c, SQLITE_ERROR,
+                            "key %s is NULL in a row of %s; a NULL key has no side", t->zKey,
+                            t->zName);
       default:
         return SQLITE_NOMEM;
     }
@@ -668,7 +676,8 @@ static unsigned side_bit(sqlite3_value *v) {
   if (sqlite3_value_type(v) != SQLITE_TEXT) return 0;
   const char *z = (const char *)sqlite3_value_text(v);
   for (int s = 0; z && s < 3; s++)
-    if (strcmp(z, ml_side_name[s]) == 0 && (size_t)sqlite3_value_bytes(v) == strlen(z)) return 1u << s;
+    if (strcmp(z, ml_side_name[s]) == 0 && (size_t)sqlite3_value_bytes(v) == strlen(z))
+      return 1u << s;
   return 0;
 }
 
@@ -737,7 +746,8 @@ static int split_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr
     case SPLIT_IN: {
       sqlite3_value *e;
       c->keep = 0;
-      for (rc = sqlite3_vtab_in_first(v, &e); rc == SQLITE_OK && e; rc = sqlite3_vtab_in_next(v, &e))
+      for (rc = sqlite3_vtab_in_first(v, &e); rc == SQLITE_OK && e;
+           rc = sqlite3_vtab_in_next(v, &e))
         c->keep |= side_bit(e);
       if (rc != SQLITE_OK && rc != SQLITE_DONE) return rc;
       break;
@@ -763,7 +773,8 @@ static int split_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr
     rc = prepare_source(c, plan);
   }
   int nPushed = (idxNum & PUSHED) ? argc - ((idxNum & ~PUSHED) ? 1 : 0) : 0;
-  for (int i = 0; rc == SQLITE_OK && i < nPushed; i++) rc = sqlite3_bind_value(c->stmt, i + 1, argv[i]);
+  for (int i = 0; rc == SQLITE_OK && i < nPushed; i++)
+    rc = sqlite3_bind_value(c->stmt, i + 1, argv[i]);
   if (rc == SQLITE_NOMEM) return rc;
   if (rc) return cursor_error(c, rc, "reading %s: %s", t->zName, sqlite3_errmsg(t->db));
   return split_next(cur);
