@@ -364,8 +364,8 @@ static int open_source(split_vtab *t, const char *vtab_schema, const char *vtab_
     }
 
   const char *key_name = key ? key : "rowid";
-  for (t->iKey = 0; t->iKey < t->nCol && sqlite3_stricmp(t->azCol[t->iKey], key_name); t->iKey++) {
-  }
+  t->iKey = 0;
+  while (t->iKey < t->nCol && sqlite3_stricmp(t->azCol[t->iKey], key_name)) t->iKey++;
   if (t->iKey == t->nCol) {
     int rowid_name = sqlite3_stricmp(key_name, "rowid") == 0 ||
                      sqlite3_stricmp(key_name, "_rowid_") == 0 ||
