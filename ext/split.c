@@ -5,6 +5,7 @@
 **   SELECT * FROM houses WHERE ml_split_of(rowid, 0.2, 42) = 'train';
 **   SELECT ml_split_of(id, 0.1, 0.1, 7);        -- 'train' | 'test' | 'valid'
 */
+#include <stdarg.h>
 #include <string.h>
 
 #include "split.h"
@@ -28,7 +29,15 @@ static uint64_t fnv_u64(uint64_t h, uint64_t v) {
   return fnv(h, b, 8);
 }
 
-/* Folds one value's tag and bytes into h; -1 for NULL. */
+uint64_t ml_split_seeded(int64_t seed) {
+  return fnv_u64(FNV_OFFSET, (uint64_t)seed);
+}
+
+int ml_split_u(sqlite3_value *key, int64_t seed, double *u) {
+  return ml_split_u_seeded(ml_split_seeded(seed), key, u);
+}
+
+/* Folds one value's type tag and bytes into h. */
 static int fold_value(uint64_t *h, sqlite3_value *key) {
   unsigned char tag;
   switch (sqlite3_value_type(key)) {
@@ -51,20 +60,24 @@ static int fold_value(uint64_t *h, sqlite3_value *key) {
       return 0;
     }
     case SQLITE_TEXT: {
+      /* NULL only when converting or terminating the text ran out of memory. */
       const unsigned char *z = sqlite3_value_text(key);
+      if (!z) return ML_SPLIT_NOMEM;
       tag = 3;
       *h = fnv(fnv(*h, &tag, 1), z, (size_t)sqlite3_value_bytes(key));
       return 0;
     }
     case SQLITE_BLOB: {
+      /* NULL for an empty blob, or when expanding a zeroblob() ran out of memory. */
       const unsigned char *z = sqlite3_value_blob(key);
+      size_t n = (size_t)sqlite3_value_bytes(key);
+      if (!z && n) return ML_SPLIT_NOMEM;
       tag = 4;
-      *h = fnv(*h, &tag, 1);
-      if (z) *h = fnv(*h, z, (size_t)sqlite3_value_bytes(key));
+      *h = fnv(fnv(*h, &tag, 1), z, n);
       return 0;
     }
     default:
-      return -1;
+      return ML_SPLIT_NULL_KEY;
   }
 }
 
@@ -77,16 +90,50 @@ static double finish(uint64_t h) {
   return (double)(h >> 11) * (1.0 / 9007199254740992.0);
 }
 
-int ml_split_u(sqlite3_value *key, int64_t seed, double *u) {
-  return ml_split_u_row(&key, 1, seed, u);
+int ml_split_u_seeded(uint64_t seeded, sqlite3_value *key, double *u) {
+  uint64_t h = seeded;
+  int rc = fold_value(&h, key);
+  if (rc == 0) *u = finish(h);
+  return rc;
 }
 
 int ml_split_u_row(sqlite3_value **v, int n, int64_t seed, double *u) {
-  uint64_t h = fnv_u64(FNV_OFFSET, (uint64_t)seed);
-  for (int i = 0; i < n; i++)
-    if (fold_value(&h, v[i])) return -1;
+  uint64_t h = ml_split_seeded(seed);
+  for (int i = 0; i < n; i++) {
+    int rc = fold_value(&h, v[i]);
+    if (rc) return rc;
+  }
   *u = finish(h);
   return 0;
+}
+
+/* How a value reads in an error message: NULL, a blob, a number, or 'text'. */
+static char *shown(sqlite3_value *v) {
+  switch (sqlite3_value_type(v)) {
+    case SQLITE_NULL:
+      return sqlite3_mprintf("NULL");
+    case SQLITE_BLOB:
+      return sqlite3_mprintf("a blob");
+    case SQLITE_TEXT:
+      return sqlite3_mprintf("%Q", sqlite3_value_text(v));
+    default:
+      return sqlite3_mprintf("%s", sqlite3_value_text(v));
+  }
+}
+
+/* Reports "ml_split_of(): <fmt>", or out of memory. */
+static void split_of_error(sqlite3_context *ctx, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *body = sqlite3_vmprintf(fmt, ap);
+  va_end(ap);
+  char *msg = body ? sqlite3_mprintf("ml_split_of(): %s", body) : NULL;
+  if (msg)
+    sqlite3_result_error(ctx, msg, -1);
+  else
+    sqlite3_result_error_nomem(ctx);
+  sqlite3_free(msg);
+  sqlite3_free(body);
 }
 
 /* A fraction argument: in (0, 1) when open0, else in [0, 1); -1 after reporting. */
@@ -98,12 +145,8 @@ static int fraction_arg(sqlite3_context *ctx, sqlite3_value *v, const char *what
     *out = d;
     return 0;
   }
-  char *msg = sqlite3_mprintf("ml_split_of(): %s must be a number in %s, got %s", what,
-                              open0 ? "(0, 1)" : "[0, 1)",
-                              t == SQLITE_NULL ? "NULL" : t == SQLITE_BLOB ? "a blob"
-                                                        : (const char *)sqlite3_value_text(v));
-  sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
-  sqlite3_free(msg);
+  split_of_error(ctx, "%s must be a number in %s, got %z", what, open0 ? "(0, 1)" : "[0, 1)",
+                 shown(v));
   return -1;
 }
 
@@ -112,17 +155,23 @@ void ml_split_of_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (fraction_arg(ctx, argv[1], "test_size", 1, &test)) return;
   if (argc == 4 && fraction_arg(ctx, argv[2], "valid_size", 0, &valid)) return;
   if (test + valid >= 1) {
-    sqlite3_result_error(ctx, "ml_split_of(): test_size + valid_size must be below 1", -1);
+    split_of_error(ctx, "test_size + valid_size must be below 1, got %z + %z", shown(argv[1]),
+                   shown(argv[2]));
     return;
   }
   sqlite3_value *seedv = argv[argc - 1];
   if (sqlite3_value_type(seedv) != SQLITE_INTEGER) {
-    sqlite3_result_error(ctx, "ml_split_of(): seed must be an integer", -1);
+    split_of_error(ctx, "seed must be an integer, got %z", shown(seedv));
     return;
   }
-  if (ml_split_u(argv[0], sqlite3_value_int64(seedv), &u)) {
-    sqlite3_result_error(ctx, "ml_split_of(): the key is NULL; a NULL key has no side", -1);
-    return;
+  switch (ml_split_u(argv[0], sqlite3_value_int64(seedv), &u)) {
+    case 0:
+      sqlite3_result_text(ctx, ml_side_name[ml_split_side(u, test, valid)], -1, SQLITE_STATIC);
+      break;
+    case ML_SPLIT_NULL_KEY:
+      split_of_error(ctx, "the key is NULL; a NULL key has no side");
+      break;
+    default:
+      sqlite3_result_error_nomem(ctx);
   }
-  sqlite3_result_text(ctx, ml_side_name[ml_split_side(u, test, valid)], -1, SQLITE_STATIC);
 }

@@ -19,6 +19,9 @@
 ** A NULL key has no side: it is an error.  ml_train without a key (a view
 ** or a query, which have no rowid) hashes the row's values one after the
 ** other: seed, then tag and bytes of each value in turn.
+**
+** The ml_split virtual table (split_vtab.c) is a live, read-only view of a
+** table or view with this side as one more column.
 */
 #ifndef SQLML_SPLIT_H
 #define SQLML_SPLIT_H
@@ -32,20 +35,34 @@ enum { ML_SIDE_TRAIN = 0, ML_SIDE_TEST = 1, ML_SIDE_VALID = 2 };
 /* The side names, indexed by ML_SIDE_*. */
 extern const char *const ml_side_name[3];
 
-/* u in [0, 1) for a key value; returns 0, or -1 when the key is NULL. */
+/* What ml_split_u returns besides 0. */
+enum { ML_SPLIT_NULL_KEY = -1, ML_SPLIT_NOMEM = -2 };
+
+/*
+** u in [0, 1) for a key value; returns 0, ML_SPLIT_NULL_KEY when the key is
+** NULL, or ML_SPLIT_NOMEM when SQLite could not give the key's bytes.
+*/
 int ml_split_u(sqlite3_value *key, int64_t seed, double *u);
 
 /*
 ** u for a row without a key: the same hash over the n values one after the
 ** other (each its type tag and bytes), so a row's own values are its key.
-** For n = 1 it equals ml_split_u().  Returns -1 if a value is NULL.
+** For n = 1 it equals ml_split_u().  Returns as ml_split_u.
 */
 int ml_split_u_row(sqlite3_value **v, int n, int64_t seed, double *u);
+
+/* ml_split_u in two steps, for a scan that hashes every key with one seed:
+** the hash state after the seed's bytes, then the rest. */
+uint64_t ml_split_seeded(int64_t seed);
+int ml_split_u_seeded(uint64_t seeded, sqlite3_value *key, double *u);
 
 static inline int ml_split_side(double u, double test_size, double valid_size) {
   return u < test_size ? ML_SIDE_TEST : u < test_size + valid_size ? ML_SIDE_VALID : ML_SIDE_TRAIN;
 }
 
 void ml_split_of_func(sqlite3_context *, int, sqlite3_value **);
+
+/* Registers the ml_split virtual table module on db. */
+int ml_split_register(sqlite3 *db);
 
 #endif

@@ -1,18 +1,18 @@
 /*
 ** sqlml.c: the entry point.  One table of the extension's SQL functions and
-** the loop that registers them; nothing else.
+** the loop that registers them, then the ml_split module; nothing else.
 **
 **   .load ./dist/sqlml
 **   SELECT ml_version();
 **
 ** Flags follow what each function does: pure ones (from values to a value)
 ** are DETERMINISTIC and INNOCUOUS, so they work in views, indexes and
-** generated columns.  Functions that read user-named tables or write are
-** DIRECTONLY, so a hostile schema cannot call them from a trigger or view.
-** ml_predict and ml_model_json also take a model name, which resolves to a
-** different version after a retrain: not DETERMINISTIC, lest an index or a
-** generated column keep a stale prediction; INNOCUOUS, as what they read
-** (the registry) a schema could read anyway.
+** generated columns.  Functions and virtual tables that read user-named
+** tables or write are DIRECTONLY, so a hostile schema cannot call them from
+** a trigger or view.  ml_predict and ml_model_json also take a model name,
+** which resolves to a different version after a retrain: not DETERMINISTIC,
+** lest an index or a generated column keep a stale prediction; INNOCUOUS,
+** as what they read (the registry) a schema could read anyway.
 */
 #include <stdio.h>
 
@@ -79,8 +79,15 @@ int sqlite3_sqlml_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines 
                                   sqlite3_errmsg(db));
   }
   ml_conn_unref(conn);
-  if (rc == SQLITE_OK) rc = ml_weights_register(db);
-  if (rc != SQLITE_OK && pzErrMsg && !*pzErrMsg)
-    *pzErrMsg = sqlite3_mprintf("sqlml: error creating module ml_weights: %s", sqlite3_errmsg(db));
+  static const struct {
+    const char *name;
+    int (*reg)(sqlite3 *);
+  } modules[] = {{"ml_split", ml_split_register}, {"ml_weights", ml_weights_register}};
+  for (size_t i = 0; rc == SQLITE_OK && i < sizeof modules / sizeof modules[0]; i++) {
+    rc = modules[i].reg(db);
+    if (rc != SQLITE_OK && pzErrMsg)
+      *pzErrMsg = sqlite3_mprintf("sqlml: error creating module %s: %s", modules[i].name,
+                                  sqlite3_errmsg(db));
+  }
   return rc;
 }
