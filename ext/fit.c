@@ -3,25 +3,27 @@
 **
 **   SELECT ml_fit(y, x1, ..., xk) FROM t;           -- model BLOB, with an intercept
 **   SELECT ml_fit_opts('{"intercept":false}', y, x1, ..., xk) FROM t;
+**   SELECT ml_fit_opts('{"weights":true}', w, y, x1, ..., xk) FROM t;
 **   SELECT g, ml_fit(y, x1, x2) FROM t GROUP BY g;  -- one model per group
 **   SELECT ml_merge(m) FROM fits;                   -- the fit of the union of the rows
 **   SELECT ml_merge(a, b);
-**   SELECT ml_refine(model, y, x1, ..., xk) FROM t; -- one step of iterative refinement
+**   SELECT ml_refine(model, y, x1, ..., xk) FROM t; -- refinement (and robust errors)
 **
-** Rows stream into the QR accumulator of lsq.c; a row with a NULL is skipped
-** and counted.  Aggregate contexts hold only a pointer to state allocated
-** apart: the context is merely 8-byte aligned, and the refinement state holds
-** long double.
+** ml_fit streams rows straight into the QR accumulator of lsq.c: the hot
+** path, no options.  ml_fit_opts goes through fitacc.c, which knows them
+** all.  A row with a NULL is skipped and counted.  Aggregate contexts hold
+** only a pointer to state allocated apart: the context is merely 8-byte
+** aligned.
 */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <lapacke.h>
-
+#include "fitacc.h"
 #include "json.h"
 #include "lsq.h"
+#include "refine.h"
 #include "sqlml_int.h"
 
 static void error_fmt(sqlite3_context *ctx, const char *fmt, ...) {
@@ -45,46 +47,138 @@ void ml_result_model(sqlite3_context *ctx, const char *fname, const ml_model *m)
   sqlite3_result_blob64(ctx, blob, (sqlite3_uint64)len, sqlite3_free);
 }
 
-/* ---- ml_fit, ml_fit_opts ---- */
+/* Names the features of an aggregate's model x1..xk and its response y. */
+static int name_features(ml_model *m) {
+  int rc = ml_model_set_name(m, -1, "y");
+  for (int j = 0; j < m->k && !rc; j++) {
+    char name[16];
+    snprintf(name, sizeof name, "x%d", j + 1);
+    rc = ml_model_set_name(m, j, name);
+  }
+  return rc;
+}
+
+/* ---- ml_fit ---- */
 
 typedef struct fit_state {
-  const char *fname;
   ml_lsq acc;
   int k;            /* features */
-  int intercept;
-  double tol;
   int64_t rows;     /* rows seen */
   int64_t skipped;  /* rows with a NULL */
-  char *opts;       /* ml_fit_opts: the options text, which must stay the same */
-  int nopts;
   int failed;       /* an error was reported: skip the work in xFinal */
 } fit_state;
 
-static void fit_state_free(fit_state *s) {
-  if (!s) return;
-  ml_lsq_free(&s->acc);
-  sqlite3_free(s->opts);
-  sqlite3_free(s);
+void ml_fit_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  fit_state **pp = sqlite3_aggregate_context(ctx, sizeof *pp);
+  if (!pp) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  fit_state *s = *pp;
+  if (!s) {
+    if (argc < 2) {
+      error_fmt(ctx, "ml_fit(): expected a response and at least one feature, got %d arguments", argc);
+      return;
+    }
+    s = *pp = sqlite3_malloc(sizeof *s);
+    if (!s) {
+      sqlite3_result_error_nomem(ctx);
+      return;
+    }
+    memset(s, 0, sizeof *s);
+    s->k = argc - 1;
+    if (ml_lsq_init(&s->acc, s->k + 1)) {
+      s->failed = 1;
+      sqlite3_result_error_nomem(ctx);
+      return;
+    }
+  }
+  if (s->failed) return;
+  ml_lsq *a = &s->acc;
+  int has_null = 0;
+  s->rows++;
+  for (int j = 0; j <= s->k; j++) {
+    double v;
+    int kind = ml_value_num(argv[j], &v);
+    if (kind == ML_V_NUM) {
+      ml_lsq_put(a, j ? j : a->p, v); /* x_j in column j (the intercept is 0), y last */
+    } else if (kind == ML_V_NULL) {
+      has_null = 1;
+    } else {
+      char what[32];
+      snprintf(what, sizeof what, "argument %d", j + 1);
+      ml_value_error(ctx, "ml_fit", what, kind, argv[j], s->rows);
+      s->failed = 1;
+      return;
+    }
+  }
+  if (has_null) {
+    s->skipped++;
+    return;
+  }
+  ml_lsq_put(a, 0, 1.0);
+  int rc = ml_lsq_commit(a);
+  if (rc) {
+    s->failed = 1;
+    ml_result_code(ctx, "ml_fit", rc);
+  }
 }
 
-/* Reads ml_fit_opts' JSON options into s; 0 or -1 after reporting. */
-static int fit_options(sqlite3_context *ctx, fit_state *s, sqlite3_value *v) {
-  if (sqlite3_value_type(v) != SQLITE_TEXT) {
-    error_fmt(ctx, "ml_fit_opts(): argument 1 must be a JSON object of options");
-    return -1;
+void ml_fit_final(sqlite3_context *ctx) {
+  fit_state **pp = sqlite3_aggregate_context(ctx, 0);
+  fit_state *s = pp ? *pp : NULL;
+  if (!s) {
+    sqlite3_result_error(ctx, "ml_fit(): no rows to fit", -1);
+    return;
   }
-  const char *z = (const char *)sqlite3_value_text(v);
-  int n = sqlite3_value_bytes(v);
-  s->opts = sqlite3_malloc(n + 1);
-  if (!s->opts) {
-    sqlite3_result_error_nomem(ctx);
-    return -1;
+  ml_model *m = NULL;
+  int rc = ML_OK;
+  if (s->failed) goto out;
+  if (s->acc.n == 0) {
+    error_fmt(ctx, "ml_fit(): no usable rows: all %lld rows have a NULL response or feature",
+              (long long)s->rows);
+    goto out;
   }
-  memcpy(s->opts, z, (size_t)n + 1);
-  s->nopts = n;
-  ml_json *o = NULL;
+  rc = ml_lsq_fold(&s->acc);
+  if (!rc && !(m = ml_model_new(s->k, s->acc.p))) rc = ML_NOMEM;
+  if (!rc) {
+    int q = s->acc.m;
+    memcpy(m->R, s->acc.R, 8 * (size_t)q * (size_t)q);
+    m->flags = ML_MODEL_INTERCEPT;
+    m->n = s->acc.n;
+    m->n_skipped = s->skipped;
+    rc = name_features(m);
+  }
+  if (!rc) rc = ml_model_solve(m);
+  if (rc) ml_result_code(ctx, "ml_fit", rc);
+  else ml_result_model(ctx, "ml_fit", m);
+out:
+  ml_model_free(m);
+  ml_lsq_free(&s->acc);
+  sqlite3_free(s);
+  *pp = NULL;
+}
+
+/* ---- ml_fit_opts ---- */
+
+typedef struct opts_state {
+  char *opts;       /* the options text, which must stay the same on every row */
+  int nopts;
+  ml_fitopts o;
+  ml_fitacc fa;
+  int k, first;     /* features; argument index of the first data argument */
+  int64_t rows, y_nulls;
+  int failed;
+} opts_state;
+
+/* Reads the options; 0, or -1 after reporting. */
+static int parse_fit_options(sqlite3_context *ctx, ml_fitopts *o, const char *z, int n) {
+  memset(o, 0, sizeof *o);
+  o->intercept = 1;
+  o->tol = ML_LSQ_TOL;
+  ml_json *j = NULL;
   char err[96];
-  int rc = ml_json_parse(z, (size_t)n, &o, err, sizeof err);
+  int rc = ml_json_parse(z, (size_t)n, &j, err, sizeof err);
   if (rc == -2) {
     sqlite3_result_error_nomem(ctx);
     return -1;
@@ -94,177 +188,214 @@ static int fit_options(sqlite3_context *ctx, fit_state *s, sqlite3_value *v) {
     return -1;
   }
   rc = -1;
-  if (o->type != ML_JSON_OBJECT) {
-    error_fmt(ctx, "ml_fit_opts(): options must be a JSON object, got %s",
-              ml_json_type_name(o->type));
+  if (j->type != ML_JSON_OBJECT) {
+    error_fmt(ctx, "ml_fit_opts(): options must be a JSON object, got %s", ml_json_type_name(j->type));
     goto out;
   }
-  for (const ml_json *c = o->child; c; c = c->next) {
-    if (strcmp(c->key, "intercept") == 0) {
-      if (c->type != ML_JSON_TRUE && c->type != ML_JSON_FALSE) {
-        error_fmt(ctx, "ml_fit_opts(): option intercept must be true or false");
+  for (const ml_json *c = j->child; c; c = c->next) {
+    int is_bool = c->type == ML_JSON_TRUE || c->type == ML_JSON_FALSE, yes = c->type == ML_JSON_TRUE;
+    const char *str = c->type == ML_JSON_STRING ? c->str : "";
+    if (strcmp(c->key, "intercept") == 0 || strcmp(c->key, "weights") == 0) {
+      if (!is_bool) {
+        error_fmt(ctx, "ml_fit_opts(): option %s must be true or false", c->key);
         goto out;
       }
-      s->intercept = c->type == ML_JSON_TRUE;
+      *(c->key[0] == 'i' ? &o->intercept : &o->weighted) = yes;
     } else if (strcmp(c->key, "tol") == 0) {
       if (c->type != ML_JSON_NUMBER || !(c->num >= 0 && c->num < 1)) {
         error_fmt(ctx, "ml_fit_opts(): option tol must be a number in [0, 1)");
         goto out;
       }
-      s->tol = c->num;
+      o->tol = c->num;
+    } else if (strcmp(c->key, "l2") == 0) {
+      if (c->type != ML_JSON_NUMBER || !(c->num >= 0) || !isfinite(c->num)) {
+        error_fmt(ctx, "ml_fit_opts(): option l2 must be a number >= 0");
+        goto out;
+      }
+      o->l2 = c->num;
+    } else if (strcmp(c->key, "nulls") == 0) {
+      if (strcmp(str, "skip") == 0) o->nulls = ML_NULLS_SKIP;
+      else if (strcmp(str, "error") == 0) o->nulls = ML_NULLS_ERROR;
+      else if (strcmp(str, "mean") == 0) o->nulls = ML_NULLS_MEAN;
+      else {
+        error_fmt(ctx, "ml_fit_opts(): option nulls must be \"skip\", \"error\" or \"mean\"");
+        goto out;
+      }
+    } else if (strcmp(c->key, "robust") == 0) {
+      static const char *hc[] = {"HC0", "HC1", "HC2", "HC3"};
+      for (int i = 0; i < 4; i++)
+        if (strcmp(str, hc[i]) == 0) o->robust = ML_ROBUST_HC0 + i;
+      if (!o->robust) {
+        error_fmt(ctx, "ml_fit_opts(): option robust must be \"HC0\", \"HC1\", \"HC2\" or \"HC3\"");
+        goto out;
+      }
     } else {
-      error_fmt(ctx, "ml_fit_opts(): unknown option '%s' (known: intercept, tol)", c->key);
+      error_fmt(ctx, "ml_fit_opts(): unknown option '%s' (known: intercept, weights, nulls, l2, "
+                     "robust, tol)", c->key);
       goto out;
     }
   }
+  if (o->l2 > 0 && !o->intercept) {
+    error_fmt(ctx, "ml_fit_opts(): option l2 needs the intercept (the one term it leaves unpenalized)");
+    goto out;
+  }
+  if (o->l2 > 0 && o->robust) {
+    error_fmt(ctx, "ml_fit_opts(): option robust does not apply to a ridge fit (l2)");
+    goto out;
+  }
   rc = 0;
 out:
-  ml_json_free(o);
+  ml_json_free(j);
   return rc;
 }
 
 /* The state of this group, created on its first row; NULL after reporting. */
-static fit_state *fit_begin(sqlite3_context *ctx, const char *fname, int argc,
-                            sqlite3_value **argv, int nopt) {
-  fit_state **pp = sqlite3_aggregate_context(ctx, sizeof *pp);
+static opts_state *opts_begin(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  opts_state **pp = sqlite3_aggregate_context(ctx, sizeof *pp);
   if (!pp) {
     sqlite3_result_error_nomem(ctx);
     return NULL;
   }
-  fit_state *s = *pp;
+  opts_state *s = *pp;
   if (s) {
     if (s->failed) return NULL;
-    if (nopt && (sqlite3_value_bytes(argv[0]) != s->nopts ||
-                 memcmp(sqlite3_value_text(argv[0]), s->opts, (size_t)s->nopts) != 0)) {
-      error_fmt(ctx, "%s(): the options changed between rows; they must be the same", fname);
+    if (sqlite3_value_bytes(argv[0]) != s->nopts ||
+        memcmp(sqlite3_value_text(argv[0]), s->opts, (size_t)s->nopts) != 0) {
+      error_fmt(ctx, "ml_fit_opts(): the options changed between rows; they must be the same");
       s->failed = 1;
       return NULL;
     }
     return s;
   }
-  int k = argc - nopt - 1;
-  if (k < 1) {
-    error_fmt(ctx, "%s(): expected %sa response and at least one feature, got %d arguments",
-              fname, nopt ? "options, " : "", argc);
+  if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+    error_fmt(ctx, "ml_fit_opts(): argument 1 must be a JSON object of options");
     return NULL;
   }
-  s = sqlite3_malloc(sizeof *s);
+  s = *pp = sqlite3_malloc(sizeof *s);
   if (!s) {
     sqlite3_result_error_nomem(ctx);
     return NULL;
   }
   memset(s, 0, sizeof *s);
-  *pp = s;
-  s->fname = fname;
-  s->k = k;
-  s->intercept = 1;
-  s->tol = ML_LSQ_TOL;
-  if (nopt && fit_options(ctx, s, argv[0])) {
-    s->failed = 1;
-    return NULL;
-  }
-  if (ml_lsq_init(&s->acc, k + s->intercept)) {
-    s->failed = 1;
+  s->failed = 1;
+  const char *z = (const char *)sqlite3_value_text(argv[0]);
+  s->nopts = sqlite3_value_bytes(argv[0]);
+  if (!z || !(s->opts = sqlite3_malloc(s->nopts + 1))) {
     sqlite3_result_error_nomem(ctx);
     return NULL;
   }
+  memcpy(s->opts, z, (size_t)s->nopts + 1);
+  if (parse_fit_options(ctx, &s->o, z, s->nopts)) return NULL;
+  s->first = 1 + s->o.weighted;
+  s->k = argc - s->first - 1;
+  if (s->k < 1) {
+    error_fmt(ctx, "ml_fit_opts(): expected options, %sa response and at least one feature, got %d "
+                   "arguments", s->o.weighted ? "a weight, " : "", argc);
+    return NULL;
+  }
+  char **names = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)s->k);
+  int *types = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)s->k);
+  int rc = ML_NOMEM;
+  if (names && types) {
+    memset(names, 0, sizeof(char *) * (size_t)s->k);
+    rc = ML_OK;
+    for (int j = 0; j < s->k && !rc; j++) {
+      names[j] = sqlite3_mprintf("x%d", j + 1);
+      types[j] = ML_TYPE_NUMERIC;
+      if (!names[j]) rc = ML_NOMEM;
+    }
+    if (!rc) rc = ml_fitacc_init(&s->fa, s->k, names, types, &s->o, 1);
+  }
+  for (int j = 0; names && j < s->k; j++) sqlite3_free(names[j]);
+  sqlite3_free(names);
+  sqlite3_free(types);
+  if (rc) {
+    sqlite3_result_error_nomem(ctx);
+    return NULL;
+  }
+  s->failed = 0;
   return s;
 }
 
-/* Adds one row: yx[0] is y, yx[1..k] the features (argument offset argoff). */
-static void fit_row(sqlite3_context *ctx, fit_state *s, sqlite3_value **yx, int argoff) {
-  ml_lsq *a = &s->acc;
-  int ic = s->intercept, has_null = 0;
+void ml_fit_opts_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  opts_state *s = opts_begin(ctx, argc, argv);
+  if (!s) return;
   s->rows++;
-  for (int j = 0; j <= s->k; j++) {
-    double v;
-    int kind = ml_value_num(yx[j], &v);
-    if (kind == ML_V_NUM) {
-      ml_lsq_put(a, j ? ic + j - 1 : a->p, v);
-    } else if (kind == ML_V_NULL) {
-      has_null = 1;
-    } else {
-      char what[32];
-      snprintf(what, sizeof what, "argument %d", argoff + j + 1);
-      ml_value_error(ctx, s->fname, what, kind, yx[j], s->rows);
-      s->failed = 1;
+  double y, w = 1;
+  int first = s->first;
+  /* The weight, then the response: NULL skips the row (or fails, nulls = error). */
+  for (int i = 1; i < first + 1; i++) {
+    int kind = ml_value_num(argv[i], i == first ? &y : &w);
+    if (kind == ML_V_NUM) continue;
+    if (kind == ML_V_NULL && s->o.nulls != ML_NULLS_ERROR) {
+      s->y_nulls++;
       return;
     }
-  }
-  if (has_null) {
-    s->skipped++;
-    return;
-  }
-  if (ic) ml_lsq_put(a, 0, 1.0);
-  int rc = ml_lsq_commit(a);
-  if (rc) {
+    char what[32];
+    snprintf(what, sizeof what, "argument %d", i + 1);
+    if (kind == ML_V_NULL)
+      error_fmt(ctx, "ml_fit_opts(): %s is NULL in row %lld, and option nulls is \"error\"", what,
+                (long long)s->rows);
+    else
+      ml_value_error(ctx, "ml_fit_opts", what, kind, argv[i], s->rows);
     s->failed = 1;
-    ml_result_code(ctx, s->fname, rc);
-  }
-}
-
-void ml_fit_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  fit_state *s = fit_begin(ctx, "ml_fit", argc, argv, 0);
-  if (s) fit_row(ctx, s, argv, 0);
-}
-
-void ml_fit_opts_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  fit_state *s = fit_begin(ctx, "ml_fit_opts", argc, argv, 1);
-  if (s) fit_row(ctx, s, argv + 1, 1);
-}
-
-/* A model for the accumulated factor of s, solved; NULL after reporting. */
-static ml_model *fit_model(sqlite3_context *ctx, fit_state *s) {
-  int rc = ml_lsq_fold(&s->acc);
-  ml_model *m = rc ? NULL : ml_model_new(s->k, s->acc.p);
-  if (!m) {
-    ml_result_code(ctx, s->fname, rc ? rc : ML_NOMEM);
-    return NULL;
-  }
-  int q = s->acc.m;
-  memcpy(m->R, s->acc.R, 8 * (size_t)q * (size_t)q);
-  m->flags = s->intercept ? ML_MODEL_INTERCEPT : 0;
-  m->n = s->acc.n;
-  m->n_skipped = s->skipped;
-  m->tol = s->tol;
-  rc = ml_model_set_name(m, -1, "y");
-  for (int j = 0; j < s->k && !rc; j++) {
-    char name[16];
-    snprintf(name, sizeof name, "x%d", j + 1);
-    rc = ml_model_set_name(m, j, name);
-  }
-  if (!rc) rc = ml_model_solve(m);
-  if (rc) {
-    ml_model_free(m);
-    ml_result_code(ctx, s->fname, rc);
-    return NULL;
-  }
-  return m;
-}
-
-static void fit_final(sqlite3_context *ctx, const char *fname) {
-  fit_state **pp = sqlite3_aggregate_context(ctx, 0);
-  fit_state *s = pp ? *pp : NULL;
-  if (!s) {
-    error_fmt(ctx, "%s(): no rows to fit", fname);
     return;
   }
-  if (!s->failed) {
-    if (s->acc.n == 0) {
-      error_fmt(ctx, "%s(): no usable rows: all %lld rows have a NULL response or feature",
-                s->fname, (long long)s->rows);
-    } else {
-      ml_model *m = fit_model(ctx, s);
-      if (m) ml_result_model(ctx, s->fname, m);
-      ml_model_free(m);
-    }
+  int r = ml_fitacc_add(&s->fa, 0, argv + first + 1, y, w);
+  if (r == ML_FA_ERROR) {
+    int c = s->fa.bad_col, arg = c == -2 ? 2 : c == -1 ? first + 1 : first + 2 + c;
+    char what[32];
+    snprintf(what, sizeof what, "argument %d", arg);
+    if (s->fa.bad_kind == ML_V_NULL)
+      error_fmt(ctx, "ml_fit_opts(): %s is NULL in row %lld, and option nulls is \"error\"", what,
+                (long long)s->rows);
+    else if (s->fa.bad_kind == ML_V_NUM)
+      error_fmt(ctx, "ml_fit_opts(): %s (the weight) is negative in row %lld; weights must be >= 0",
+                what, (long long)s->rows);
+    else
+      ml_value_error(ctx, "ml_fit_opts", what, s->fa.bad_kind, argv[arg - 1], s->rows);
+    s->failed = 1;
+  } else if (r == ML_NOMEM) {
+    sqlite3_result_error_nomem(ctx);
+    s->failed = 1;
   }
-  fit_state_free(s);
+}
+
+void ml_fit_opts_final(sqlite3_context *ctx) {
+  opts_state **pp = sqlite3_aggregate_context(ctx, 0);
+  opts_state *s = pp ? *pp : NULL;
+  if (!s) {
+    sqlite3_result_error(ctx, "ml_fit_opts(): no rows to fit", -1);
+    return;
+  }
+  ml_model *m = NULL;
+  double *Rtest = NULL;
+  if (s->failed) goto out;
+  if (s->fa.used[0] == 0) {
+    error_fmt(ctx, "ml_fit_opts(): no usable rows: all %lld rows have a NULL response or feature%s",
+              (long long)s->rows, s->o.weighted ? ", or a NULL or zero weight" : "");
+    goto out;
+  }
+  char err[300];
+  int rc = ml_fitacc_finish(&s->fa, &m, &Rtest, err, sizeof err);
+  if (rc == ML_EINPUT) {
+    error_fmt(ctx, "ml_fit_opts(): %s", err);
+    goto out;
+  }
+  if (!rc) {
+    m->n_skipped += s->y_nulls;
+    rc = name_features(m);
+  }
+  if (rc) ml_result_code(ctx, "ml_fit_opts", rc);
+  else ml_result_model(ctx, "ml_fit_opts", m);
+out:
+  ml_model_free(m);
+  ml_free(Rtest);
+  ml_fitacc_free(&s->fa);
+  sqlite3_free(s->opts);
+  sqlite3_free(s);
   *pp = NULL;
 }
-
-void ml_fit_final(sqlite3_context *ctx) { fit_final(ctx, "ml_fit"); }
-void ml_fit_opts_final(sqlite3_context *ctx) { fit_final(ctx, "ml_fit_opts"); }
 
 /* ---- ml_merge ---- */
 
@@ -382,30 +513,31 @@ void ml_merge2_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 /* ---- ml_refine ---- */
 
 /*
-** One step of iterative refinement by the corrected semi-normal equations
-** (Bjorck): with the residuals r = y - X b of the current coefficients,
-** accumulated in long double, the correction d solves R'R d = X'r using the
-** factor R of the fit, and b + d is the refined solution.  Each step shrinks
-** the error by about cond(X) * 2^-53, and the extended-precision residuals
-** carry the large-residual problems (NIST Wampler5) to full accuracy.
+** ml_refine(model, [w,] y, x1, ..., xk): the arguments after the model are
+** those of the fit (the weight first for a weighted model).  One pass over
+** the same rows: a refinement step (refine.c) and, for a model fitted with
+** option robust, its robust covariance, from the residuals of the
+** coefficients the pass starts with.
 */
 typedef struct refine_state {
   unsigned char *blob;  /* the model argument, which must not change */
   int nblob;
   ml_model *m;
   double *x;            /* design row */
-  long double *g;       /* X'r in g[0..p), r'r in g[p]: 16-byte aligned within mem, */
-  void *mem;            /* as SQLite's allocator only promises 8 (so no long double */
-  int64_t rows, skipped; /* in this struct either) */
+  ml_refiner ref;
+  ml_hcacc hc;
+  int64_t rows, used;
+  int first;            /* argument index of the response */
   int failed;
 } refine_state;
 
 static void refine_state_free(refine_state *s) {
   if (!s) return;
   ml_model_free(s->m);
+  ml_refiner_free(&s->ref);
+  ml_hcacc_free(&s->hc);
   sqlite3_free(s->blob);
   sqlite3_free(s->x);
-  sqlite3_free(s->mem);
   sqlite3_free(s);
 }
 
@@ -426,67 +558,75 @@ static refine_state *refine_begin(sqlite3_context *ctx, int argc, sqlite3_value 
     }
     return s;
   }
-  s = sqlite3_malloc(sizeof *s);
+  s = *pp = sqlite3_malloc(sizeof *s);
   if (!s) {
     sqlite3_result_error_nomem(ctx);
     return NULL;
   }
   memset(s, 0, sizeof *s);
-  *pp = s;
   s->failed = 1;
   s->m = decode_arg(ctx, "ml_refine", argv[0], 1);
   if (!s->m) return NULL;
-  if (argc - 2 != s->m->k) {
-    error_fmt(ctx, "ml_refine(): the model has %d features, got %d", s->m->k, argc - 2);
+  if (s->m->l2 > 0) {
+    error_fmt(ctx, "ml_refine(): a ridge model (l2) is not a least-squares solution to refine");
     return NULL;
   }
-  int p = s->m->p;
+  int weighted = (s->m->flags & ML_MODEL_WEIGHTED) != 0;
+  s->first = 1 + weighted;
+  if (argc - s->first - 1 != s->m->k) {
+    error_fmt(ctx, "ml_refine(): the model has %d features, got %d%s", s->m->k,
+              argc - s->first - 1, weighted ? " (after the weight and the response)" : "");
+    return NULL;
+  }
   s->nblob = sqlite3_value_bytes(argv[0]);
   s->blob = sqlite3_malloc64((sqlite3_uint64)s->nblob + 1);
-  s->x = sqlite3_malloc64(8 * (sqlite3_uint64)p);
-  s->mem = sqlite3_malloc64(sizeof(long double) * (sqlite3_uint64)(p + 2));
-  if (!s->blob || !s->x || !s->mem) {
+  s->x = sqlite3_malloc64(8 * (sqlite3_uint64)s->m->p);
+  if (!s->blob || !s->x || ml_refiner_init(&s->ref, s->m->p) ||
+      (s->m->robust && ml_hcacc_init(&s->hc, s->m))) {
     sqlite3_result_error_nomem(ctx);
     return NULL;
   }
   memcpy(s->blob, sqlite3_value_blob(argv[0]), (size_t)s->nblob);
-  /* SQLite's allocator aligns to 8 bytes; long double wants 16. */
-  s->g = (long double *)(((uintptr_t)s->mem + 15) & ~(uintptr_t)15);
-  memset(s->g, 0, sizeof(long double) * (size_t)(p + 1));
   s->failed = 0;
   return s;
 }
 
 void ml_refine_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (argc < 3) {
-    error_fmt(ctx, "ml_refine(): expected a model, a response and features, got %d arguments",
-              argc);
+    error_fmt(ctx, "ml_refine(): expected a model, a response and features, got %d arguments", argc);
     return;
   }
   refine_state *s = refine_begin(ctx, argc, argv);
   if (!s) return;
-  const ml_model *m = s->m;
   s->rows++;
-  double y;
-  int kind = ml_value_num(argv[1], &y);
-  if (kind != ML_V_NUM && kind != ML_V_NULL) {
-    ml_value_error(ctx, "ml_refine", "argument 2", kind, argv[1], s->rows);
-    s->failed = 1;
-    return;
+  double y, w = 1;
+  for (int i = 1; i <= s->first; i++) {
+    int kind = ml_value_num(argv[i], i == s->first ? &y : &w);
+    if (kind == ML_V_NULL) return;
+    if (kind != ML_V_NUM) {
+      char what[32];
+      snprintf(what, sizeof what, "argument %d", i + 1);
+      ml_value_error(ctx, "ml_refine", what, kind, argv[i], s->rows);
+      s->failed = 1;
+      return;
+    }
   }
-  int row = ml_design_row(ctx, "ml_refine", m, argv + 2, s->x);
+  if (w <= 0) return;
+  int row = ml_design_row(ctx, "ml_refine", s->m, argv + s->first + 1, s->x);
   if (row < 0) {
     s->failed = 1;
     return;
   }
-  if (row == ML_V_NULL || kind == ML_V_NULL) {
-    s->skipped++;
-    return;
+  if (row == ML_V_NULL) return;
+  s->used++;
+  ml_refiner_add(&s->ref, s->m, s->x, y, sqrt(w));
+  if (s->m->robust) {
+    int rc = ml_hcacc_add(&s->hc, s->m, s->x, y, sqrt(w));
+    if (rc) {
+      ml_result_code(ctx, "ml_refine", rc);
+      s->failed = 1;
+    }
   }
-  long double r = y;
-  for (int j = 0; j < m->p; j++) r -= (long double)m->beta[j] * s->x[j];
-  for (int j = 0; j < m->p; j++) s->g[j] += r * s->x[j];
-  s->g[m->p] += r * r;
 }
 
 void ml_refine_final(sqlite3_context *ctx) {
@@ -497,55 +637,17 @@ void ml_refine_final(sqlite3_context *ctx) {
     return;
   }
   ml_model *m = s->m;
-  double *W = NULL, *d = NULL;
   if (s->failed) goto out;
-  int64_t used = s->rows - s->skipped;
-  if (used != m->n || s->skipped != m->n_skipped) {
-    error_fmt(ctx,
-              "ml_refine(): the model was fit on %lld rows (%lld skipped), "
-              "but these are %lld rows (%lld skipped): refine over the same rows",
-              (long long)m->n, (long long)m->n_skipped, (long long)used, (long long)s->skipped);
+  if (s->used != m->n) {
+    error_fmt(ctx, "ml_refine(): the model was fit on %lld rows, but %lld of these rows are "
+                   "usable: refine over the same rows", (long long)m->n, (long long)s->used);
     goto out;
   }
-  int q = m->p + 1, rank, rc;
-  W = sqlite3_malloc64(8 * (sqlite3_uint64)q * (sqlite3_uint64)q);
-  d = sqlite3_malloc64(8 * (sqlite3_uint64)q);
-  if (!W || !d) {
-    sqlite3_result_error_nomem(ctx);
-    goto out;
-  }
-  rc = ml_lsq_reduce(m->R, q, -1, m->aliased, W, &rank);
-  if (rc) {
-    ml_result_code(ctx, "ml_refine", rc);
-    goto out;
-  }
-  /* d = (W'W)^-1 g over the kept columns: two triangular solves. */
-  for (int j = 0, k = 0; j < m->p; j++)
-    if (!m->aliased[j]) d[k++] = (double)s->g[j];
-  if (rank > 0 &&
-      (LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'T', 'N', rank, 1, W, q, d, rank) < 0 ||
-       LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'N', 'N', rank, 1, W, q, d, rank) < 0)) {
-    ml_result_code(ctx, "ml_refine", ML_ELAPACK);
-    goto out;
-  }
-  /* ||r - X d||^2 = r'r - 2 d'X'r + ||W d||^2, all in long double. */
-  long double rss = s->g[m->p], wd2 = 0;
-  for (int j = 0, k = 0; j < m->p; j++)
-    if (!m->aliased[j]) rss -= 2 * (long double)d[k++] * s->g[j];
-  for (int i = 0; i < rank; i++) {
-    long double wi = 0;
-    for (int j = i; j < rank; j++) wi += (long double)W[i + (int64_t)j * q] * d[j];
-    wd2 += wi * wi;
-  }
-  rss += wd2;
-  for (int j = 0, k = 0; j < m->p; j++)
-    if (!m->aliased[j]) m->beta[j] += d[k++];
-  m->rss = rss > 0 ? (double)rss : 0;
-  m->flags |= ML_MODEL_REFINED;
-  ml_result_model(ctx, "ml_refine", m);
+  int rc = m->robust ? ml_hcacc_finish(&s->hc, m) : ML_OK;
+  if (!rc) rc = ml_refiner_apply(&s->ref, m);
+  if (rc) ml_result_code(ctx, "ml_refine", rc);
+  else ml_result_model(ctx, "ml_refine", m);
 out:
-  sqlite3_free(W);
-  sqlite3_free(d);
   refine_state_free(s);
   *pp = NULL;
 }

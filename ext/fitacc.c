@@ -194,7 +194,7 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
       double d = sqlite3_value_double(v[j]);
       a->row[f->zcol] = d;
       if (side == 0) {
-        f->sum += d;
+        ml_ksum_add(&f->sum, d);
         f->count++;
       }
       continue;
@@ -214,7 +214,7 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
   if (rc) return rc;
   a->used[side]++;
   a->sum_w[side] += a->o.weighted ? w : 1;
-  if (side == 0 && a->o.weighted) a->sum_log_w += log(w);
+  if (side == 0 && a->o.weighted) ml_ksum_add(&a->sum_log_w, log(w));
   return ML_FA_USED;
 }
 
@@ -308,7 +308,7 @@ int ml_fitacc_finish(ml_fitacc *a, ml_model **out, double **Rtest, char *err, si
       if (f->ncol >= 0) {
         /* An imputed NULL is the training mean: the indicator times the mean. */
         mf->has_impute = 1;
-        mf->impute = (double)(f->sum / f->count);
+        mf->impute = ml_ksum_value(&f->sum) / (double)f->count;
         T[f->ncol + (int64_t)c * mr] = mf->impute;
       }
       c++;
@@ -353,7 +353,7 @@ int ml_fitacc_finish(ml_fitacc *a, ml_model **out, double **Rtest, char *err, si
   m->n_skipped = a->skipped;
   m->tol = a->o.tol;
   m->sum_w = a->sum_w[0];
-  m->sum_log_w = (double)a->sum_log_w;
+  m->sum_log_w = ml_ksum_value(&a->sum_log_w);
   m->l2 = a->o.l2;
   m->robust = a->o.robust;
   rc = ml_model_solve(m);

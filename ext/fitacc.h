@@ -31,6 +31,23 @@ typedef struct ml_fitopts {
   int unseen_zero;  /* an unseen level reads as the reference */
 } ml_fitopts;
 
+/*
+** A compensated (Neumaier) sum.  Not long double: these structs live in
+** memory from SQLite's allocator, which aligns to 8 bytes, and the compiler
+** may copy a long double member with 16-byte-aligned instructions.
+*/
+typedef struct ml_ksum {
+  double s, c;
+} ml_ksum;
+
+static inline void ml_ksum_add(ml_ksum *k, double v) {
+  double t = k->s + v;
+  k->c += fabs(k->s) >= fabs(v) ? (k->s - t) + v : (v - t) + k->s;
+  k->s = t;
+}
+
+static inline double ml_ksum_value(const ml_ksum *k) { return k->s + k->c; }
+
 typedef struct fa_level fa_level;
 typedef struct fa_feature {
   char *name;
@@ -41,7 +58,7 @@ typedef struct fa_feature {
   int nlevels, cap;
   int *slots;            /* hash table of levels: index + 1, 0 empty */
   int nslots;
-  long double sum;       /* numeric values of the training rows used, */
+  ml_ksum sum;           /* numeric values of the training rows used, */
   int64_t count;         /* for the mean */
   int64_t nulls;         /* NULLs seen */
 } fa_feature;
@@ -57,7 +74,7 @@ typedef struct ml_fitacc {
   int rowcap;
   int64_t used[2];       /* rows used, by side */
   double sum_w[2];       /* their total weight, by side */
-  long double sum_log_w; /* training rows: sum of log weights */
+  ml_ksum sum_log_w;     /* training rows: sum of log weights */
   int64_t skipped;       /* rows skipped for a NULL */
   int64_t zero_weight;   /* rows with weight 0 */
   /* After ML_FA_ERROR: the feature (-1 the response, -2 the weight) and what it was. */

@@ -2,22 +2,25 @@
 ** train.c: ml_train, a named model fitted where the data lives and kept as a
 ** new version in the registry.
 **
-**   SELECT ml_train('house_price', 'houses', 'price', '["sqft","rooms"]',
+**   SELECT ml_train('house_price', 'houses', 'price', '["sqft","rooms","city"]',
 **                   '{"test_size":0.2,"seed":42}');
 **
 ** One pass reads the source.  Each row goes, by the split of ml_split_of, to
 ** the training factor or to the test rows' own factor R_t, whose test
 ** residual sum of squares for any coefficients b is ||R_t [b; -1]||^2: so the
-** fit and both sets' r2 and rmse come from that one pass.  A second pass runs
-** only to refine a fit whose error bound says it needs it (or when asked),
-** and for the metrics that are not sums of squares (mae, max_error).
+** fit and both sets' r2 and rmse come from that one pass, categorical
+** levels and imputed means included (fitacc.c).  More passes run only when
+** asked for or needed: a refinement step when the one-pass error bound says
+** it would show, the metrics that are not sums of squares (mae, max_error),
+** robust standard errors.  Each later pass checks that it read the very
+** rows the first did, by their fingerprint.
+**
 ** The only write is one INSERT of the new version (after creating the
 ** registry tables if they are missing), numbered max + 1 inside that same
 ** statement: atomic by SQLite's own guarantee, so a failure anywhere leaves
 ** the registry as it was, and concurrent trainers get consecutive versions.
-** No transaction is held while reading (a SAVEPOINT could not be rolled back
-** after sqlite3_interrupt while the calling statement runs); a second pass
-** checks that it read the very rows the first did, by their fingerprint.
+** No transaction is held while reading: a SAVEPOINT could not be rolled back
+** after sqlite3_interrupt while the calling statement runs.
 */
 #define _POSIX_C_SOURCE 200809L /* gmtime_r */
 #include <float.h>
@@ -27,8 +30,9 @@
 
 #include <lapacke.h>
 
+#include "fitacc.h"
 #include "json.h"
-#include "lsq.h"
+#include "refine.h"
 #include "registry.h"
 #include "split.h"
 #include "sqlq.h"
@@ -40,28 +44,29 @@
 typedef struct train_opts {
   double test_size;
   sqlite3_int64 seed;
-  const char *key;   /* key column, "rowid", or NULL for the row itself */
-  int intercept;
-  int refine;        /* -1 auto, 0 never, 1 always */
+  char *key;          /* key column, "rowid", or NULL for the row itself */
+  char *weights;      /* weight column, or NULL */
+  char **categorical; /* columns forced categorical */
+  int ncategorical;
+  int refine;         /* -1 auto, 0 never, 1 always */
   int full_metrics;
   int progress;
-  double tol;
+  ml_fitopts fit;
 } train_opts;
 
-/* Running mean and sum of squared deviations (Welford), for SST. */
+/* Weighted running mean and sum of squared deviations (West), for SST. */
 typedef struct welford {
-  sqlite3_int64 n;
-  long double mean, m2;
+  long double w, mean, m2;
 } welford;
 
-static void welford_add(welford *w, double y) {
-  w->n++;
-  long double d = y - w->mean;
-  w->mean += d / w->n;
-  w->m2 += d * (y - w->mean);
+static void welford_add(welford *s, double y, double w) {
+  s->w += w;
+  long double d = y - s->mean;
+  s->mean += d * w / s->w;
+  s->m2 += w * d * (y - s->mean);
 }
 
-/* Sums for the non-quadratic metrics of one set. */
+/* Sums for the metrics that are not sums of squares. */
 typedef struct abs_err {
   long double sum;
   double max;
@@ -79,34 +84,39 @@ typedef struct trainer {
   int k;
   train_opts o;
   int has_key;            /* column 0 of the row statement is the key */
+  int cy, cw;             /* columns of the target and the weight (-1 none) */
   sqlite3_stmt *rows;
-  ml_lsq train, test;
+  ml_fitacc fa;
+  sqlite3_value **vals;   /* the features of the current row, k */
+  sqlite3_int64 nread, target_nulls, weight_nulls;
   welford wtrain, wtest;
-  sqlite3_int64 nread, nskipped, *nulls;  /* nulls[0] target, nulls[1..k] features */
   uint64_t hash[2];
   ml_model *m;
+  double *Rtest;          /* the test rows' factor in the model's columns */
   double *x;              /* design row, p */
-  sqlite3_value **vals;   /* a keyless row's values, k + 1 */
-  long double *g;         /* refinement: X'r (p), r'r (g[p]); 16-byte aligned in gmem */
-  void *gmem;
   abs_err etrain, etest;
-  int refined;
-  double rss_test;
   time_t last_progress;
 } trainer;
 
 /* ---- options ---- */
 
+static int bad_option(trainer *t, const char *what) {
+  return ml_error(t->ctx, "ml_train(): option %s", what);
+}
+
+/* Reports "ml_train(): option <rule>" and leaves parse_options. */
+#define FAIL(rule)        \
+  do {                    \
+    bad_option(t, rule);  \
+    goto out;             \
+  } while (0)
+
 static int parse_options(trainer *t, const char *text) {
   train_opts *o = &t->o;
   o->test_size = 0.2;
-  o->seed = 0;
-  o->key = NULL;
-  o->intercept = 1;
   o->refine = -1;
-  o->full_metrics = 0;
-  o->progress = 0;
-  o->tol = ML_LSQ_TOL;
+  o->fit.intercept = 1;
+  o->fit.tol = ML_LSQ_TOL;
   if (!text) return 0;
   ml_json *j;
   char err[96];
@@ -123,64 +133,80 @@ static int parse_options(trainer *t, const char *text) {
   }
   for (const ml_json *c = j->child; c; c = c->next) {
     const char *k = c->key;
-    int is_bool = c->type == ML_JSON_TRUE || c->type == ML_JSON_FALSE;
+    int is_bool = c->type == ML_JSON_TRUE || c->type == ML_JSON_FALSE, yes = c->type == ML_JSON_TRUE;
+    const char *str = c->type == ML_JSON_STRING ? c->str : NULL;
     if (strcmp(k, "test_size") == 0) {
-      if (c->type != ML_JSON_NUMBER || !(c->num >= 0 && c->num < 1)) {
-        ml_error(t->ctx, "ml_train(): option test_size must be a number in [0, 1)");
-        goto out;
-      }
+      if (c->type != ML_JSON_NUMBER || !(c->num >= 0 && c->num < 1))
+        FAIL("test_size must be a number in [0, 1)");
       o->test_size = c->num;
     } else if (strcmp(k, "seed") == 0) {
       if (c->type != ML_JSON_NUMBER || c->num != (double)(sqlite3_int64)c->num ||
-          c->num < -9007199254740992.0 || c->num > 9007199254740992.0) {
-        ml_error(t->ctx, "ml_train(): option seed must be an integer");
-        goto out;
-      }
+          fabs(c->num) > 9007199254740992.0)
+        FAIL("seed must be an integer");
       o->seed = (sqlite3_int64)c->num;
-    } else if (strcmp(k, "key") == 0) {
-      if (c->type != ML_JSON_STRING || !c->str[0]) {
-        ml_error(t->ctx, "ml_train(): option key must be a column name");
-        goto out;
-      }
-      o->key = sqlite3_mprintf("%s", c->str);
-      if (!o->key) {
-        sqlite3_result_error_nomem(t->ctx);
-        goto out;
-      }
-    } else if (strcmp(k, "intercept") == 0 || strcmp(k, "progress") == 0) {
-      if (!is_bool) {
-        ml_error(t->ctx, "ml_train(): option %s must be true or false", k);
-        goto out;
-      }
-      *(k[0] == 'i' ? &o->intercept : &o->progress) = c->type == ML_JSON_TRUE;
+    } else if (strcmp(k, "key") == 0 || strcmp(k, "weights") == 0) {
+      if (!str || !str[0]) FAIL(k[0] == 'k' ? "key must be a column name" : "weights must be a column name");
+      char **slot = k[0] == 'k' ? &o->key : &o->weights;
+      if (!(*slot = sqlite3_mprintf("%s", str))) goto nomem;
+    } else if (strcmp(k, "intercept") == 0) {
+      if (!is_bool) FAIL("intercept must be true or false");
+      o->fit.intercept = yes;
+    } else if (strcmp(k, "progress") == 0) {
+      if (!is_bool) FAIL("progress must be true or false");
+      o->progress = yes;
     } else if (strcmp(k, "refine") == 0) {
-      if (is_bool) {
-        o->refine = c->type == ML_JSON_TRUE;
-      } else if (c->type == ML_JSON_STRING && strcmp(c->str, "auto") == 0) {
-        o->refine = -1;
-      } else {
-        ml_error(t->ctx, "ml_train(): option refine must be true, false or \"auto\"");
-        goto out;
-      }
+      if (is_bool) o->refine = yes;
+      else if (str && strcmp(str, "auto") == 0) o->refine = -1;
+      else FAIL("refine must be true, false or \"auto\"");
     } else if (strcmp(k, "metrics") == 0) {
-      if (c->type != ML_JSON_STRING || (strcmp(c->str, "basic") && strcmp(c->str, "full"))) {
-        ml_error(t->ctx, "ml_train(): option metrics must be \"basic\" or \"full\"");
-        goto out;
-      }
-      o->full_metrics = strcmp(c->str, "full") == 0;
+      if (!str || (strcmp(str, "basic") && strcmp(str, "full")))
+        FAIL("metrics must be \"basic\" or \"full\"");
+      o->full_metrics = strcmp(str, "full") == 0;
     } else if (strcmp(k, "tol") == 0) {
-      if (c->type != ML_JSON_NUMBER || !(c->num >= 0 && c->num < 1)) {
-        ml_error(t->ctx, "ml_train(): option tol must be a number in [0, 1)");
-        goto out;
+      if (c->type != ML_JSON_NUMBER || !(c->num >= 0 && c->num < 1))
+        FAIL("tol must be a number in [0, 1)");
+      o->fit.tol = c->num;
+    } else if (strcmp(k, "nulls") == 0) {
+      if (str && strcmp(str, "skip") == 0) o->fit.nulls = ML_NULLS_SKIP;
+      else if (str && strcmp(str, "error") == 0) o->fit.nulls = ML_NULLS_ERROR;
+      else if (str && strcmp(str, "mean") == 0) o->fit.nulls = ML_NULLS_MEAN;
+      else FAIL("nulls must be \"skip\", \"error\" or \"mean\"");
+    } else if (strcmp(k, "unseen") == 0) {
+      if (str && strcmp(str, "error") == 0) o->fit.unseen_zero = 0;
+      else if (str && strcmp(str, "zero") == 0) o->fit.unseen_zero = 1;
+      else FAIL("unseen must be \"error\" or \"zero\"");
+    } else if (strcmp(k, "l2") == 0) {
+      if (c->type != ML_JSON_NUMBER || !(c->num >= 0) || !isfinite(c->num))
+        FAIL("l2 must be a number >= 0");
+      o->fit.l2 = c->num;
+    } else if (strcmp(k, "robust") == 0) {
+      static const char *hc[] = {"HC0", "HC1", "HC2", "HC3"};
+      o->fit.robust = 0;
+      for (int i = 0; str && i < 4; i++)
+        if (strcmp(str, hc[i]) == 0) o->fit.robust = ML_ROBUST_HC0 + i;
+      if (!o->fit.robust) FAIL("robust must be \"HC0\", \"HC1\", \"HC2\" or \"HC3\"");
+    } else if (strcmp(k, "categorical") == 0) {
+      if (c->type != ML_JSON_ARRAY) FAIL("categorical must be an array of column names");
+      o->categorical = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)(c->len ? c->len : 1));
+      if (!o->categorical) goto nomem;
+      for (const ml_json *e = c->child; e; e = e->next) {
+        if (e->type != ML_JSON_STRING) FAIL("categorical must be an array of column names");
+        if (!(o->categorical[o->ncategorical] = sqlite3_mprintf("%s", e->str))) goto nomem;
+        o->ncategorical++;
       }
-      o->tol = c->num;
     } else {
       ml_error(t->ctx, "ml_train(): unknown option '%s' (known: test_size, seed, key, intercept, "
-                       "refine, metrics, progress, tol)", k);
+                       "nulls, categorical, unseen, weights, l2, robust, refine, metrics, "
+                       "progress, tol)", k);
       goto out;
     }
   }
+  if (o->fit.l2 > 0 && !o->fit.intercept) FAIL("l2 needs the intercept (the one term it leaves unpenalized)");
+  if (o->fit.l2 > 0 && o->fit.robust) FAIL("robust does not apply to a ridge fit (l2)");
   rc = 0;
+  goto out;
+nomem:
+  sqlite3_result_error_nomem(t->ctx);
 out:
   ml_json_free(j);
   return rc;
@@ -189,20 +215,41 @@ out:
 /* The options as stored: every value, defaults filled in. */
 static void options_json(ml_sb *b, const trainer *t) {
   const train_opts *o = &t->o;
+  static const char *nulls[] = {"skip", "error", "mean"};
+  static const char *hc[] = {"", "HC0", "HC1", "HC2", "HC3"};
+  const char *key = t->has_key ? (o->key ? o->key : "rowid") : NULL;
   ml_sb_puts(b, "{\"test_size\":");
   ml_sb_json_number(b, o->test_size);
   ml_sb_printf(b, ",\"seed\":%lld,\"key\":", (long long)o->seed);
-  if (t->has_key) ml_sb_json_string(b, o->key ? o->key : "rowid", strlen(o->key ? o->key : "rowid"));
+  if (key) ml_sb_json_string(b, key, strlen(key));
   else ml_sb_puts(b, "null");
-  ml_sb_printf(b, ",\"intercept\":%s,\"refine\":%s,\"metrics\":\"%s\",\"tol\":",
-               o->intercept ? "true" : "false",
+  ml_sb_printf(b, ",\"intercept\":%s,\"nulls\":\"%s\",\"unseen\":\"%s\",\"categorical\":[",
+               o->fit.intercept ? "true" : "false", nulls[o->fit.nulls],
+               o->fit.unseen_zero ? "zero" : "error");
+  for (int i = 0; i < o->ncategorical; i++) {
+    if (i) ml_sb_puts(b, ",");
+    ml_sb_json_string(b, o->categorical[i], strlen(o->categorical[i]));
+  }
+  ml_sb_puts(b, "],\"weights\":");
+  if (o->weights) ml_sb_json_string(b, o->weights, strlen(o->weights));
+  else ml_sb_puts(b, "null");
+  ml_sb_puts(b, ",\"l2\":");
+  ml_sb_json_number(b, o->fit.l2);
+  if (o->fit.robust) ml_sb_printf(b, ",\"robust\":\"%s\"", hc[o->fit.robust]);
+  else ml_sb_puts(b, ",\"robust\":null");
+  ml_sb_printf(b, ",\"refine\":%s,\"metrics\":\"%s\",\"tol\":",
                o->refine < 0 ? "\"auto\"" : o->refine ? "true" : "false",
                o->full_metrics ? "full" : "basic");
-  ml_sb_json_number(b, o->tol);
+  ml_sb_json_number(b, o->fit.tol);
   ml_sb_puts(b, "}");
 }
 
 /* ---- source, features, the row statement ---- */
+
+static int is_special(const trainer *t, const char *col) {
+  return sqlite3_stricmp(col, t->target) == 0 || (t->o.key && sqlite3_stricmp(col, t->o.key) == 0) ||
+         (t->o.weights && sqlite3_stricmp(col, t->o.weights) == 0);
+}
 
 /* Reads the feature list: a JSON array, or '*' (also when v is NULL or absent). */
 static int parse_features(trainer *t, sqlite3_value *v, char **cols, int ncol) {
@@ -218,11 +265,9 @@ static int parse_features(trainer *t, sqlite3_value *v, char **cols, int ncol) {
       return -1;
     }
     for (int i = 0; i < ncol; i++) {
-      if (sqlite3_stricmp(cols[i], t->target) == 0) continue;
-      if (t->o.key && sqlite3_stricmp(cols[i], t->o.key) == 0) continue;
+      if (is_special(t, cols[i])) continue;
       if (t->rowid_alias && sqlite3_stricmp(cols[i], t->rowid_alias) == 0) continue;
-      t->feat[t->k] = sqlite3_mprintf("%s", cols[i]);
-      if (!t->feat[t->k]) {
+      if (!(t->feat[t->k] = sqlite3_mprintf("%s", cols[i]))) {
         sqlite3_result_error_nomem(t->ctx);
         return -1;
       }
@@ -259,25 +304,21 @@ static int parse_features(trainer *t, sqlite3_value *v, char **cols, int ncol) {
       ml_error(t->ctx, "ml_train(): the source '%s' has no column '%s'", t->source, c->str);
       goto out;
     }
-    if (sqlite3_stricmp(c->str, t->target) == 0) {
-      ml_error(t->ctx, "ml_train(): '%s' is the target; it cannot be a feature too", c->str);
+    if (is_special(t, c->str)) {
+      ml_error(t->ctx, "ml_train(): '%s' is the %s; it cannot be a feature too", c->str,
+               sqlite3_stricmp(c->str, t->target) == 0 ? "target"
+               : t->o.key && sqlite3_stricmp(c->str, t->o.key) == 0 ? "split key" : "weight");
       goto out;
     }
     if (ml_find_name(t->feat, t->k, c->str) >= 0) {
       ml_error(t->ctx, "ml_train(): feature '%s' is listed twice", c->str);
       goto out;
     }
-    t->feat[t->k] = sqlite3_mprintf("%s", cols[at]);
-    if (!t->feat[t->k]) {
+    if (!(t->feat[t->k] = sqlite3_mprintf("%s", cols[at]))) {
       sqlite3_result_error_nomem(t->ctx);
       goto out;
     }
     t->k++;
-  }
-  if (t->k + t->o.intercept > ML_MAX_TERMS) {
-    ml_error(t->ctx, "ml_train(): %d features is more than the %d a model can have", t->k,
-             ML_MAX_TERMS - t->o.intercept);
-    goto out;
   }
   rc = 0;
 out:
@@ -285,32 +326,48 @@ out:
   return rc;
 }
 
+/* Appends ", \"name\"" (or without the comma) to b. */
+static void put_col(ml_sb *b, const char *name, int comma) {
+  char *q = sqlite3_mprintf("%s\"%w\"", comma ? ", " : "", name);
+  if (q) ml_sb_puts(b, q);
+  else b->oom = 1;
+  sqlite3_free(q);
+}
+
+/* SELECT [key,] target, features... [, weight] FROM source. */
 static int prepare_rows(trainer *t, char **cols, int ncol) {
-  ml_sb b;
-  ml_sb_init(&b);
-  ml_sb_puts(&b, "SELECT ");
-  if (t->o.key && sqlite3_stricmp(t->o.key, "rowid") != 0) {
-    if (ml_find_name(cols, ncol, t->o.key) < 0)
+  const char *key = t->o.key;
+  if (key && sqlite3_stricmp(key, "rowid") != 0) {
+    if (ml_find_name(cols, ncol, key) < 0)
       return ml_error(t->ctx, "ml_train(): the source '%s' has no column '%s' (option key)",
-                      t->source, t->o.key);
+                      t->source, key);
     t->has_key = 1;
-  } else if (t->o.key || t->rowid) {
+  } else if (key || t->rowid) {
     if (!t->rowid)
       return ml_error(t->ctx, "ml_train(): the source '%s' has no rowid (option key)", t->source);
     t->has_key = 1;
   }
+  if (t->o.weights && ml_find_name(cols, ncol, t->o.weights) < 0)
+    return ml_error(t->ctx, "ml_train(): the source '%s' has no column '%s' (option weights)",
+                    t->source, t->o.weights);
+  for (int i = 0; i < t->o.ncategorical; i++)
+    if (ml_find_name(t->feat, t->k, t->o.categorical[i]) < 0)
+      return ml_error(t->ctx, "ml_train(): '%s' (option categorical) is not a feature",
+                      t->o.categorical[i]);
+  ml_sb b;
+  ml_sb_init(&b);
+  ml_sb_puts(&b, "SELECT ");
   if (t->has_key) {
-    char *q = t->o.key && sqlite3_stricmp(t->o.key, "rowid") != 0 ? sqlite3_mprintf("\"%w\", ", t->o.key)
-                                                                  : sqlite3_mprintf("rowid, ");
-    if (q) ml_sb_puts(&b, q);
-    else b.oom = 1;
-    sqlite3_free(q);
+    if (key && sqlite3_stricmp(key, "rowid") != 0) put_col(&b, key, 0);
+    else ml_sb_puts(&b, "rowid");
   }
-  for (int j = -1; j < t->k; j++) {
-    char *q = sqlite3_mprintf("%s\"%w\"", j < 0 ? "" : ", ", j < 0 ? t->target : t->feat[j]);
-    if (q) ml_sb_puts(&b, q);
-    else b.oom = 1;
-    sqlite3_free(q);
+  t->cy = t->has_key;
+  put_col(&b, t->target, t->has_key);
+  for (int j = 0; j < t->k; j++) put_col(&b, t->feat[j], 1);
+  t->cw = -1;
+  if (t->o.weights) {
+    put_col(&b, t->o.weights, 1);
+    t->cw = t->cy + 1 + t->k;
   }
   ml_sb_puts(&b, " FROM ");
   ml_sb_puts(&b, t->from);
@@ -328,50 +385,30 @@ static int prepare_rows(trainer *t, char **cols, int ncol) {
   return 0;
 }
 
+/*
+** A feature's type before the first row: categorical when the options say
+** so or its declared type has TEXT affinity (CHAR, CLOB, TEXT, as SQLite
+** reads declared types); numeric for any other declared type; unknown, and
+** decided by its first value, without one (an expression in a query).
+*/
+static int feature_type(trainer *t, int j) {
+  for (int i = 0; i < t->o.ncategorical; i++)
+    if (sqlite3_stricmp(t->o.categorical[i], t->feat[j]) == 0) return ML_TYPE_CATEGORICAL;
+  const char *d = sqlite3_column_decltype(t->rows, t->cy + 1 + j);
+  if (!d || !d[0]) return ML_TYPE_UNKNOWN;
+  char up[64];
+  size_t n = strlen(d) < sizeof up - 1 ? strlen(d) : sizeof up - 1;
+  for (size_t i = 0; i < n; i++) up[i] = (char)(d[i] >= 'a' && d[i] <= 'z' ? d[i] - 32 : d[i]);
+  up[n] = 0;
+  if (strstr(up, "INT")) return ML_TYPE_NUMERIC;
+  if (strstr(up, "CHAR") || strstr(up, "CLOB") || strstr(up, "TEXT")) return ML_TYPE_CATEGORICAL;
+  return ML_TYPE_NUMERIC;
+}
+
 /* ---- the passes ---- */
 
-/*
-** Reads the current row: y into *y, the design into t->x, its side into
-** *side.  Returns ML_V_NUM for a usable row, ML_V_NULL for a skipped one, or
-** -1 after reporting.
-*/
-static int read_row(trainer *t, double *y, int *side) {
-  int c0 = t->has_key, ic = t->o.intercept, any_null = 0;
-  if (ic) t->x[0] = 1;
-  for (int j = -1; j < t->k; j++) {
-    sqlite3_value *v = sqlite3_column_value(t->rows, c0 + 1 + j);
-    double d;
-    int kind = ml_value_num(v, &d);
-    if (kind == ML_V_NUM) {
-      if (j < 0) *y = d;
-      else t->x[ic + j] = d;
-    } else if (kind == ML_V_NULL) {
-      any_null = 1;
-    } else {
-      char what[160];
-      snprintf(what, sizeof what, "column '%.100s'", j < 0 ? t->target : t->feat[j]);
-      ml_value_error(t->ctx, "ml_train", what, kind, v, t->nread);
-      return -1;
-    }
-  }
-  *side = ML_SIDE_TRAIN;
-  if (any_null) return ML_V_NULL;
-  if (t->o.test_size > 0) {
-    double u;
-    if (t->has_key) {
-      if (ml_split_u(sqlite3_column_value(t->rows, 0), t->o.seed, &u))
-        return ml_error(t->ctx, "ml_train(): the key '%s' is NULL in row %lld; the split needs "
-                                "a key on every row", t->o.key ? t->o.key : "rowid",
-                        (long long)t->nread);
-    } else {
-      /* The row is its own key: its target and features, in order. */
-      for (int j = 0; j <= t->k; j++) t->vals[j] = sqlite3_column_value(t->rows, j);
-      ml_split_u_row(t->vals, t->k + 1, t->o.seed, &u);
-    }
-    *side = ml_split_side(u, t->o.test_size, 0);
-  }
-  return ML_V_NUM;
-}
+#define HASH_SEED0 0x6A09E667F3BCC908ull
+#define HASH_SEED1 0xBB67AE8584CAA73Bull
 
 static void hash_u64(uint64_t h[2], uint64_t v) {
   h[0] = (h[0] ^ v) * 0x9E3779B97F4A7C15ull;
@@ -380,19 +417,33 @@ static void hash_u64(uint64_t h[2], uint64_t v) {
   h[1] ^= h[1] >> 29;
 }
 
-static void hash_double(uint64_t h[2], double d) {
-  uint64_t u;
-  memcpy(&u, &d, 8);
-  hash_u64(h, u);
+/* Folds a value, by type, into the fingerprint. */
+static void hash_value(uint64_t h[2], sqlite3_value *v) {
+  int t = sqlite3_value_type(v);
+  hash_u64(h, (uint64_t)t);
+  if (t == SQLITE_INTEGER) {
+    hash_u64(h, (uint64_t)sqlite3_value_int64(v));
+  } else if (t == SQLITE_FLOAT) {
+    double d = sqlite3_value_double(v);
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    hash_u64(h, u);
+  } else if (t == SQLITE_TEXT || t == SQLITE_BLOB) {
+    const unsigned char *z = t == SQLITE_TEXT ? sqlite3_value_text(v) : sqlite3_value_blob(v);
+    int n = sqlite3_value_bytes(v);
+    hash_u64(h, (uint64_t)n);
+    for (int i = 0; z && i < n; i += 8) {
+      uint64_t w = 0;
+      for (int b = 0; b < 8 && i + b < n; b++) w |= (uint64_t)z[i + b] << (8 * b);
+      hash_u64(h, w);
+    }
+  }
 }
 
-#define HASH_SEED0 0x6A09E667F3BCC908ull
-#define HASH_SEED1 0xBB67AE8584CAA73Bull
-
-/* Folds one training row, as the fit sees it, into the fingerprint. */
-static void hash_row(uint64_t h[2], double y, const double *x, int p) {
-  hash_double(h, y);
-  for (int j = 0; j < p; j++) hash_double(h, x[j]);
+/* A training row, as the source gave it: the target, features and weight. */
+static void hash_row(trainer *t, uint64_t h[2]) {
+  int last = t->cw >= 0 ? t->cw : t->cy + t->k;
+  for (int c = t->cy; c <= last; c++) hash_value(h, sqlite3_column_value(t->rows, c));
 }
 
 static void progress(trainer *t, const char *what) {
@@ -403,37 +454,120 @@ static void progress(trainer *t, const char *what) {
   fprintf(stderr, "ml_train: %s: %lld rows read\n", what, (long long)t->nread);
 }
 
-static int put_row(ml_lsq *a, const double *x, double y) {
-  for (int j = 0; j < a->p; j++) ml_lsq_put(a, j, x[j]);
-  ml_lsq_put(a, a->p, y);
-  return ml_lsq_commit(a);
+/* "row 17 (id 42)": where a row is, for messages; sqlite3_free it. */
+static char *row_name(trainer *t) {
+  if (!t->has_key) return sqlite3_mprintf("row %lld", (long long)t->nread);
+  sqlite3_value *k = sqlite3_column_value(t->rows, 0);
+  return sqlite3_mprintf(sqlite3_value_type(k) == SQLITE_TEXT ? "row %lld (%s '%s')" : "row %lld (%s %s)",
+                         (long long)t->nread, t->o.key ? t->o.key : "rowid", sqlite3_value_text(k));
+}
+
+/* Reports a bad value in a column of the current row (kind from ml_value_num). */
+static int bad_value(trainer *t, const char *col, int kind, sqlite3_value *v) {
+  char *where = row_name(t);
+  int feature = ml_find_name(t->feat, t->k, col) >= 0;
+  if (kind == ML_V_NULL) {
+    ml_error(t->ctx, "ml_train(): column '%s' is NULL in %s, and option nulls is \"error\"", col,
+             where ? where : "a row");
+  } else if (kind == ML_V_NUM) {
+    ml_error(t->ctx, "ml_train(): column '%s' is negative in %s; weights must be >= 0", col,
+             where ? where : "a row");
+  } else if (kind == ML_V_TEXT && feature) {
+    /* The column was taken as numeric (by its declared type or first value). */
+    ml_error(t->ctx, "ml_train(): column '%s' is text ('%.20s') in %s, but numeric elsewhere: "
+                     "CAST it AS REAL, or list it in option categorical",
+             col, sqlite3_value_text(v), where ? where : "a row");
+  } else {
+    char what[160];
+    snprintf(what, sizeof what, "column '%.100s'", col);
+    ml_value_error(t->ctx, "ml_train", what, kind, v, t->nread);
+  }
+  sqlite3_free(where);
+  return -1;
+}
+
+/*
+** Reads the response and the weight of the current row.  Returns 1 for a
+** row to use, 0 for one to skip, -1 after reporting.
+*/
+static int read_yw(trainer *t, double *y, double *w) {
+  sqlite3_value *yv = sqlite3_column_value(t->rows, t->cy);
+  int kind = ml_value_num(yv, y);
+  if (kind == ML_V_NULL) {
+    if (t->o.fit.nulls == ML_NULLS_ERROR) return bad_value(t, t->target, ML_V_NULL, yv);
+    return 0;
+  }
+  if (kind != ML_V_NUM) return bad_value(t, t->target, kind, yv);
+  *w = 1;
+  if (t->cw >= 0) {
+    sqlite3_value *wv = sqlite3_column_value(t->rows, t->cw);
+    kind = ml_value_num(wv, w);
+    if (kind == ML_V_NULL) {
+      if (t->o.fit.nulls == ML_NULLS_ERROR) return bad_value(t, t->o.weights, ML_V_NULL, wv);
+      return 0;
+    }
+    if (kind != ML_V_NUM) return bad_value(t, t->o.weights, kind, wv);
+    if (*w < 0) return bad_value(t, t->o.weights, ML_V_NUM, wv);
+  }
+  return 1;
+}
+
+/* The side of the current row: ML_SIDE_*, or -1 after reporting. */
+static int row_side(trainer *t) {
+  if (t->o.test_size <= 0) return ML_SIDE_TRAIN;
+  double u;
+  int rc;
+  if (t->has_key) {
+    rc = ml_split_u(sqlite3_column_value(t->rows, 0), t->o.seed, &u);
+  } else {
+    /* The row is its own key: its target and features, in order. */
+    sqlite3_value *v[ML_MAX_TERMS + 1];
+    for (int j = 0; j <= t->k; j++) v[j] = sqlite3_column_value(t->rows, t->cy + j);
+    rc = ml_split_u_row(v, t->k + 1, t->o.seed, &u);
+    if (rc == ML_SPLIT_NULL_KEY) return ML_SIDE_TRAIN; /* a NULL feature: imputed or skipped */
+  }
+  if (rc == ML_SPLIT_NOMEM) {
+    sqlite3_result_error_nomem(t->ctx);
+    return -1;
+  }
+  if (rc)
+    return ml_error(t->ctx, "ml_train(): the key '%s' is NULL in row %lld; the split needs a key "
+                            "on every row", t->o.key ? t->o.key : "rowid", (long long)t->nread);
+  return ml_split_side(u, t->o.test_size, 0);
 }
 
 static int pass_one(trainer *t) {
-  int rc, p = t->train.p;
+  int rc;
   while ((rc = sqlite3_step(t->rows)) == SQLITE_ROW) {
     t->nread++;
     progress(t, "fitting");
-    double y;
-    int side, r = read_row(t, &y, &side);
-    if (r < 0) return -1;
-    if (r == ML_V_NULL) {
-      t->nskipped++;
-      for (int j = 0; j <= t->k; j++)
-        if (sqlite3_column_type(t->rows, t->has_key + j) == SQLITE_NULL) t->nulls[j]++;
+    double y, w;
+    int use = read_yw(t, &y, &w);
+    if (use < 0) return -1;
+    if (!use) {
+      if (sqlite3_column_type(t->rows, t->cy) == SQLITE_NULL) t->target_nulls++;
+      else t->weight_nulls++;
       continue;
     }
-    if (side == ML_SIDE_TEST) {
-      welford_add(&t->wtest, y);
-      rc = put_row(&t->test, t->x, y);
-    } else {
-      welford_add(&t->wtrain, y);
-      hash_row(t->hash, y, t->x, p);
-      rc = put_row(&t->train, t->x, y);
+    int side = row_side(t);
+    if (side < 0) return -1;
+    for (int j = 0; j < t->k; j++) t->vals[j] = sqlite3_column_value(t->rows, t->cy + 1 + j);
+    int r = ml_fitacc_add(&t->fa, side == ML_SIDE_TEST, t->vals, y, w);
+    if (r == ML_FA_ERROR) {
+      int c = t->fa.bad_col;
+      return bad_value(t, c == -2 ? t->o.weights : c == -1 ? t->target : t->feat[c], t->fa.bad_kind,
+                       sqlite3_column_value(t->rows, c == -2 ? t->cw : t->cy + 1 + c));
     }
-    if (rc) {
-      ml_result_code(t->ctx, "ml_train", rc);
+    if (r == ML_NOMEM) {
+      sqlite3_result_error_nomem(t->ctx);
       return -1;
+    }
+    if (r != ML_FA_USED) continue;
+    if (side == ML_SIDE_TEST) {
+      welford_add(&t->wtest, y, w);
+    } else {
+      welford_add(&t->wtrain, y, w);
+      hash_row(t, t->hash);
     }
   }
   if (rc != SQLITE_DONE) {
@@ -482,98 +616,67 @@ out:
   return need;
 }
 
-static int pass_two(trainer *t, int refine) {
-  int rc, p = t->m->p;
-  sqlite3_int64 ntrain = 0, ntest = 0;
-  const double *b = t->m->beta;
+/*
+** Another pass over the same rows, with the model's design: refinement (ref),
+** robust covariance (hc), errors for mae and max_error (measure).  Any may
+** be NULL/0.
+*/
+static int pass_again(trainer *t, ml_refiner *ref, ml_hcacc *hc, int measure) {
+  int rc;
+  sqlite3_int64 n[2] = {0, 0};
   uint64_t hash[2] = {HASH_SEED0, HASH_SEED1};
+  const ml_model *m = t->m;
   t->nread = 0;
   sqlite3_reset(t->rows);
   while ((rc = sqlite3_step(t->rows)) == SQLITE_ROW) {
     t->nread++;
-    progress(t, refine ? "refining" : "measuring");
-    double y;
-    int side, r = read_row(t, &y, &side);
+    progress(t, ref ? "refining" : hc ? "robust errors" : "measuring");
+    double y, w;
+    int use = read_yw(t, &y, &w);
+    if (use < 0) return -1;
+    if (!use || w == 0) continue;
+    int side = row_side(t);
+    if (side < 0) return -1;
+    for (int j = 0; j < t->k; j++) t->vals[j] = sqlite3_column_value(t->rows, t->cy + 1 + j);
+    int r = ml_design_row(t->ctx, "ml_train", m, t->vals, t->x);
     if (r < 0) return -1;
     if (r == ML_V_NULL) continue;
-    long double e = y;
-    for (int j = 0; j < p; j++) e -= (long double)b[j] * t->x[j];
-    abs_err *ae = side == ML_SIDE_TEST ? &t->etest : &t->etrain;
-    double ad = fabs((double)e);
-    ae->sum += ad;
-    if (ad > ae->max) ae->max = ad;
-    if (side == ML_SIDE_TEST) {
-      ntest++;
-      continue;
+    int test = side == ML_SIDE_TEST;
+    n[test]++;
+    double sw = sqrt(w);
+    if (measure) {
+      long double e = y;
+      for (int j = 0; j < m->p; j++) e -= (long double)m->beta[j] * t->x[j];
+      abs_err *ae = test ? &t->etest : &t->etrain;
+      double ad = fabs((double)e);
+      ae->sum += w * ad;
+      if (ad > ae->max) ae->max = ad;
     }
-    ntrain++;
-    hash_row(hash, y, t->x, p);
-    if (refine) {
-      for (int j = 0; j < p; j++) t->g[j] += e * t->x[j];
-      t->g[p] += e * e;
+    if (test) continue;
+    hash_row(t, hash);
+    if (ref) ml_refiner_add(ref, m, t->x, y, sw);
+    if (hc && (rc = ml_hcacc_add(hc, m, t->x, y, sw))) {
+      ml_result_code(t->ctx, "ml_train", rc);
+      return -1;
     }
   }
   if (rc != SQLITE_DONE) {
     ml_result_db_error(t->ctx, "ml_train", t->db, rc);
     return -1;
   }
-  if (ntrain != t->m->n || ntest != t->test.n || hash[0] != t->hash[0] || hash[1] != t->hash[1])
-    return ml_error(t->ctx, "ml_train(): the source changed while it was read twice (another "
+  if (n[0] != m->n || n[1] != t->fa.used[1] || hash[0] != t->hash[0] || hash[1] != t->hash[1])
+    return ml_error(t->ctx, "ml_train(): the source changed while it was read again (another "
                             "connection wrote to it); train again");
   return 0;
 }
 
-/* One refinement step from t->g (see ml_refine in fit.c for the method). */
-static int refine_step(trainer *t) {
-  ml_model *m = t->m;
-  int q = m->p + 1, rank;
-  double *W = sqlite3_malloc64(8 * (sqlite3_uint64)q * (sqlite3_uint64)q);
-  double *d = sqlite3_malloc64(8 * (sqlite3_uint64)q);
-  int rc = -1;
-  if (!W || !d) {
-    sqlite3_result_error_nomem(t->ctx);
-    goto out;
-  }
-  if (ml_lsq_reduce(m->R, q, -1, m->aliased, W, &rank)) {
-    sqlite3_result_error_nomem(t->ctx);
-    goto out;
-  }
-  for (int j = 0, k = 0; j < m->p; j++)
-    if (!m->aliased[j]) d[k++] = (double)t->g[j];
-  if (rank > 0 &&
-      (LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'T', 'N', rank, 1, W, q, d, rank) < 0 ||
-       LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'N', 'N', rank, 1, W, q, d, rank) < 0)) {
-    ml_result_code(t->ctx, "ml_train", ML_ELAPACK);
-    goto out;
-  }
-  long double rss = t->g[m->p], wd2 = 0;
-  for (int j = 0, k = 0; j < m->p; j++)
-    if (!m->aliased[j]) rss -= 2 * (long double)d[k++] * t->g[j];
-  for (int i = 0; i < rank; i++) {
-    long double wi = 0;
-    for (int j = i; j < rank; j++) wi += (long double)W[i + (int64_t)j * q] * d[j];
-    wd2 += wi * wi;
-  }
-  rss += wd2;
-  for (int j = 0, k = 0; j < m->p; j++)
-    if (!m->aliased[j]) m->beta[j] += d[k++];
-  m->rss = rss > 0 ? (double)rss : 0;
-  m->flags |= ML_MODEL_REFINED;
-  t->refined = 1;
-  rc = 0;
-out:
-  sqlite3_free(W);
-  sqlite3_free(d);
-  return rc;
-}
-
-/* ||R_t [b; -1]||^2: the test rows' residual sum of squares for b. */
-static double test_rss(const ml_lsq *a, const double *b) {
-  int m = a->m, p = a->p;
+/* ||R [b; -1]||^2: the residual sum of squares of b over the rows of R. */
+static double rss_of(const double *R, int p, const double *b) {
+  int m = p + 1;
   long double s = 0;
   for (int i = 0; i < m; i++) {
-    long double r = -a->R[i + (int64_t)p * m];
-    for (int j = i; j < p; j++) r += (long double)a->R[i + (int64_t)j * m] * b[j];
+    long double r = -R[i + (int64_t)p * m];
+    for (int j = i; j < p; j++) r += (long double)R[i + (int64_t)j * m] * b[j];
     s += r * r;
   }
   return (double)s;
@@ -584,10 +687,10 @@ static void metrics_set(ml_sb *b, const char *name, sqlite3_int64 n, double rss,
   ml_sb_printf(b, "\"%s\":{\"n\":%lld,\"r2\":", name, (long long)n);
   ml_sb_json_number(b, n > 0 && w->m2 > 0 ? 1 - rss / (double)w->m2 : NAN);
   ml_sb_puts(b, ",\"rmse\":");
-  ml_sb_json_number(b, n > 0 ? sqrt(rss / (double)n) : NAN);
+  ml_sb_json_number(b, n > 0 ? sqrt(rss / (double)w->w) : NAN);
   if (full) {
     ml_sb_puts(b, ",\"mae\":");
-    ml_sb_json_number(b, n > 0 ? (double)(ae->sum / n) : NAN);
+    ml_sb_json_number(b, n > 0 ? (double)(ae->sum / w->w) : NAN);
     ml_sb_puts(b, ",\"max_error\":");
     ml_sb_json_number(b, n > 0 ? ae->max : NAN);
   }
@@ -631,8 +734,8 @@ static int store(trainer *t, const unsigned char *blob, int64_t nblob, const cha
   sqlite3_bind_text(st, 5, features, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 6, options, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 7, t->m->n);
-  sqlite3_bind_int64(st, 8, t->test.n);
-  sqlite3_bind_int64(st, 9, t->nskipped);
+  sqlite3_bind_int64(st, 8, t->fa.used[1]);
+  sqlite3_bind_int64(st, 9, t->fa.skipped + t->target_nulls + t->weight_nulls);
   sqlite3_bind_text(st, 10, metrics, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 11, hash, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 12, SQLML_VERSION, -1, SQLITE_STATIC);
@@ -654,13 +757,13 @@ static void trainer_free(trainer *t) {
   sqlite3_free(t->table);
   sqlite3_free(t->rowid_alias);
   ml_free_names(t->feat, t->k);
-  sqlite3_free((char *)t->o.key);
-  sqlite3_free(t->nulls);
-  sqlite3_free(t->x);
+  sqlite3_free(t->o.key);
+  sqlite3_free(t->o.weights);
+  ml_free_names(t->o.categorical, t->o.ncategorical);
   sqlite3_free(t->vals);
-  sqlite3_free(t->gmem);
-  ml_lsq_free(&t->train);
-  ml_lsq_free(&t->test);
+  sqlite3_free(t->x);
+  ml_free(t->Rtest);
+  ml_fitacc_free(&t->fa);
   ml_model_free(t->m);
 }
 
@@ -668,70 +771,68 @@ static const char *text_or_null(sqlite3_value *v) {
   return sqlite3_value_type(v) == SQLITE_TEXT ? (const char *)sqlite3_value_text(v) : NULL;
 }
 
-/* Everything after the arguments are read, inside the transaction. */
+/* Fits, measures and stores; the summary goes to *summary. */
 static int train(trainer *t, ml_sb *summary) {
-  int rc, q, p = t->k + t->o.intercept;
+  int rc, *types = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)t->k);
   char *hash = NULL, *created = NULL, *features = NULL, *options = NULL, *metrics = NULL;
   unsigned char *blob = NULL;
   int64_t nblob;
-  t->x = sqlite3_malloc64(8 * (sqlite3_uint64)p);
-  t->vals = sqlite3_malloc64(sizeof(sqlite3_value *) * (sqlite3_uint64)(t->k + 1));
-  t->nulls = sqlite3_malloc64(sizeof(sqlite3_int64) * (sqlite3_uint64)(t->k + 1));
-  if (!t->x || !t->vals || !t->nulls || ml_lsq_init(&t->train, p) || ml_lsq_init(&t->test, p)) {
-    sqlite3_result_error_nomem(t->ctx);
-    return -1;
-  }
-  memset(t->nulls, 0, sizeof(sqlite3_int64) * (size_t)(t->k + 1));
+  ml_refiner ref = {0, NULL, NULL};
+  ml_hcacc hc;
+  memset(&hc, 0, sizeof hc);
+  t->vals = sqlite3_malloc64(sizeof(sqlite3_value *) * (sqlite3_uint64)t->k);
+  if (!types || !t->vals) goto nomem;
+  for (int j = 0; j < t->k; j++) types[j] = feature_type(t, j);
+  t->o.fit.weighted = t->o.weights != NULL;
+  rc = ml_fitacc_init(&t->fa, t->k, t->feat, types, &t->o.fit, 2);
+  sqlite3_free(types);
+  types = NULL;
+  if (rc) goto nomem;
   t->hash[0] = HASH_SEED0;
   t->hash[1] = HASH_SEED1;
   if (pass_one(t)) return -1;
-  if (t->train.n == 0)
+  if (t->fa.used[0] == 0)
     return ml_error(t->ctx, "ml_train(): no rows to train on: %lld rows read, %lld skipped for a "
                             "NULL, %lld in the test set", (long long)t->nread,
-                    (long long)t->nskipped, (long long)t->test.n);
-  if (ml_lsq_fold(&t->train) || ml_lsq_fold(&t->test)) {
-    ml_result_code(t->ctx, "ml_train", ML_ELAPACK);
-    return -1;
-  }
-  t->m = ml_model_new(t->k, p);
-  if (!t->m) {
-    sqlite3_result_error_nomem(t->ctx);
-    return -1;
-  }
-  ml_model *m = t->m;
-  q = p + 1;
-  memcpy(m->R, t->train.R, 8 * (size_t)q * (size_t)q);
-  m->flags = t->o.intercept ? ML_MODEL_INTERCEPT : 0;
-  m->n = t->train.n;
-  m->n_skipped = t->nskipped;
-  m->tol = t->o.tol;
-  rc = ml_model_set_name(m, -1, t->target);
-  for (int j = 0; j < t->k && !rc; j++) rc = ml_model_set_name(m, j, t->feat[j]);
-  if (!rc) rc = ml_model_solve(m);
+                    (long long)(t->fa.skipped + t->target_nulls + t->weight_nulls),
+                    (long long)t->fa.used[1]);
+  char err[300];
+  rc = ml_fitacc_finish(&t->fa, &t->m, &t->Rtest, err, sizeof err);
+  if (rc == ML_EINPUT) return ml_error(t->ctx, "ml_train(): %s", err);
   if (rc) {
     ml_result_code(t->ctx, "ml_train", rc);
     return -1;
   }
+  ml_model *m = t->m;
+  if ((rc = ml_model_set_name(m, -1, t->target))) goto code;
+  t->x = sqlite3_malloc64(8 * (sqlite3_uint64)m->p);
+  if (!t->x) goto nomem;
 
-  int refine = t->o.refine < 0 ? needs_refinement(m) : t->o.refine;
-  if (refine || t->o.full_metrics) {
-    t->gmem = sqlite3_malloc64(sizeof(long double) * (sqlite3_uint64)(p + 2));
-    if (!t->gmem) {
-      sqlite3_result_error_nomem(t->ctx);
-      return -1;
-    }
-    /* SQLite's allocator aligns to 8 bytes; long double wants 16. */
-    t->g = (long double *)(((uintptr_t)t->gmem + 15) & ~(uintptr_t)15);
-    memset(t->g, 0, sizeof(long double) * (size_t)(p + 1));
-    if (pass_two(t, refine)) return -1;
-    if (refine && refine_step(t)) return -1;
+  /* The passes after the first: refinement and the full metrics share one;
+  ** robust errors need the final coefficients, so they come after it. */
+  int refine = m->l2 > 0 ? 0 : t->o.refine < 0 ? needs_refinement(m) : t->o.refine;
+  int measure = t->o.full_metrics;
+  if (refine || (measure && !m->robust)) {
+    if (refine && (rc = ml_refiner_init(&ref, m->p))) goto code;
+    if (pass_again(t, refine ? &ref : NULL, NULL, measure && !m->robust)) goto fail;
+    if (refine && (rc = ml_refiner_apply(&ref, m))) goto code;
   }
-  double rss_train = t->refined ? m->rss : test_rss(&t->train, m->beta);
-  t->rss_test = t->test.n ? test_rss(&t->test, m->beta) : NAN;
+  if (m->robust) {
+    if ((rc = ml_hcacc_init(&hc, m))) goto code;
+    memset(&t->etrain, 0, sizeof t->etrain);
+    memset(&t->etest, 0, sizeof t->etest);
+    if (pass_again(t, NULL, &hc, measure)) goto fail;
+    if ((rc = ml_hcacc_finish(&hc, m))) goto code;
+  }
+  double rss_train = (m->flags & ML_MODEL_REFINED) ? m->rss : rss_of(m->R, m->p, m->beta);
+  double rss_test = t->Rtest ? rss_of(t->Rtest, m->p, m->beta) : NAN;
 
   /* The fingerprint: training values in scan order, then what decided the split. */
   hash_u64(t->hash, (uint64_t)m->n);
-  hash_double(t->hash, t->o.test_size);
+  double ts = t->o.test_size;
+  uint64_t tsb;
+  memcpy(&tsb, &ts, 8);
+  hash_u64(t->hash, tsb);
   hash_u64(t->hash, (uint64_t)t->o.seed);
   const char *kn = t->has_key ? (t->o.key ? t->o.key : "rowid") : "";
   for (const char *c = kn; *c; c++) hash_u64(t->hash, (unsigned char)*c);
@@ -751,38 +852,56 @@ static int train(trainer *t, ml_sb *summary) {
   options_json(&b, t);
   options = ml_sb_finish(&b, NULL);
   ml_sb_puts(&b, "{");
-  metrics_set(&b, "train", m->n, rss_train, &t->wtrain, &t->etrain, t->o.full_metrics);
+  metrics_set(&b, "train", m->n, rss_train, &t->wtrain, &t->etrain, measure);
   ml_sb_puts(&b, ",");
-  metrics_set(&b, "test", t->test.n, t->rss_test, &t->wtest, &t->etest, t->o.full_metrics);
+  metrics_set(&b, "test", t->fa.used[1], rss_test, &t->wtest, &t->etest, measure);
   ml_sb_puts(&b, "}");
   metrics = ml_sb_finish(&b, NULL);
-  rc = -1;
   if (!hash || !created || !features || !options || !metrics ||
-      ml_model_encode(m, SQLML_VERSION, &blob, &nblob)) {
-    sqlite3_result_error_nomem(t->ctx);
-    goto out;
-  }
+      ml_model_encode(m, SQLML_VERSION, &blob, &nblob))
+    goto nomem;
   sqlite3_int64 version = 0;
   int src = store(t, blob, nblob, features, options, metrics, hash, created, &version);
   if (src != SQLITE_OK) {
     ml_result_db_error(t->ctx, "ml_train", t->db, src);
-    goto out;
+    goto fail;
   }
   ml_sb_puts(summary, "{\"model\":");
   ml_sb_json_string(summary, t->name, strlen(t->name));
   ml_sb_printf(summary, ",\"version\":%lld,\"n_train\":%lld,\"n_test\":%lld,\"n_skipped\":%lld",
-               (long long)version, (long long)m->n, (long long)t->test.n, (long long)t->nskipped);
-  ml_sb_puts(summary, ",\"nulls\":{");
-  for (int j = -1; j < t->k; j++) {
-    const char *c = j < 0 ? t->target : t->feat[j];
-    if (j >= 0) ml_sb_puts(summary, ",");
-    ml_sb_json_string(summary, c, strlen(c));
-    ml_sb_printf(summary, ":%lld", (long long)t->nulls[j + 1]);
+               (long long)version, (long long)m->n, (long long)t->fa.used[1],
+               (long long)(t->fa.skipped + t->target_nulls + t->weight_nulls));
+  if (t->o.weights) ml_sb_printf(summary, ",\"n_zero_weight\":%lld", (long long)t->fa.zero_weight);
+  ml_sb_printf(summary, ",\"terms\":%d,\"nulls\":{", m->p);
+  ml_sb_json_string(summary, t->target, strlen(t->target));
+  ml_sb_printf(summary, ":%lld", (long long)t->target_nulls);
+  for (int j = 0; j < t->k; j++) {
+    ml_sb_puts(summary, ",");
+    ml_sb_json_string(summary, t->feat[j], strlen(t->feat[j]));
+    ml_sb_printf(summary, ":%lld", (long long)t->fa.f[j].nulls);
   }
-  ml_sb_printf(summary, "},\"refined\":%s,\"metrics\":%s,\"data_hash\":\"%s\",\"created_at\":\"%s\"}",
-               t->refined ? "true" : "false", metrics, hash, created);
+  if (t->o.weights) {
+    ml_sb_puts(summary, ",");
+    ml_sb_json_string(summary, t->o.weights, strlen(t->o.weights));
+    ml_sb_printf(summary, ":%lld", (long long)t->weight_nulls);
+  }
+  ml_sb_printf(summary, "},\"nulls_policy\":\"%s\",\"refined\":%s,\"metrics\":%s,\"data_hash\":\"%s\","
+               "\"created_at\":\"%s\"}",
+               t->o.fit.nulls == ML_NULLS_MEAN ? "mean" : t->o.fit.nulls == ML_NULLS_ERROR ? "error" : "skip",
+               (m->flags & ML_MODEL_REFINED) ? "true" : "false", metrics, hash, created);
   rc = 0;
+  goto out;
+code:
+  ml_result_code(t->ctx, "ml_train", rc);
+  goto fail;
+nomem:
+  sqlite3_result_error_nomem(t->ctx);
+fail:
+  rc = -1;
 out:
+  sqlite3_free(types);
+  ml_refiner_free(&ref);
+  ml_hcacc_free(&hc);
   sqlite3_free(hash);
   sqlite3_free(created);
   ml_free(features);
@@ -822,7 +941,6 @@ void ml_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     goto done;
   }
   if (parse_options(&t, argc > 4 ? text_or_null(argv[4]) : NULL)) goto done;
-
   t.from = ml_source_sql(t.db, "ml_train", t.source, &t.table, &err);
   if (!t.from) goto fail;
   /* Without a key, '*' leaves out the rowid under its other name too. */
@@ -841,8 +959,6 @@ void ml_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (parse_features(&t, argc > 3 ? argv[3] : NULL, cols, ncol)) goto done;
   if (prepare_rows(&t, cols, ncol)) goto done;
   if (train(&t, &summary)) goto done;
-  sqlite3_finalize(t.rows);
-  t.rows = NULL;
   size_t n;
   char *z = ml_sb_finish(&summary, &n);
   if (z) {
@@ -860,8 +976,6 @@ fail:
     sqlite3_result_error_nomem(ctx);
   }
 done:
-  sqlite3_finalize(t.rows);
-  t.rows = NULL;
   ml_sb_reset(&summary);
   ml_free_names(cols, ncol);
   trainer_free(&t);

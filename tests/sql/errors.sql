@@ -23,7 +23,7 @@ SELECT ml_fit(y, x) FROM empty;
 SELECT ml_fit(y, x) FROM nulls;
 -- error: ml_fit_opts(): no rows to fit
 SELECT ml_fit_opts('{}', y, x) FROM empty;
--- error: ml_fit_opts(): unknown option 'intercpt' (known: intercept, tol)
+-- error: ml_fit_opts(): unknown option 'intercpt' (known: intercept, weights, nulls, l2, robust, tol)
 SELECT ml_fit_opts('{"intercpt":false}', y, x) FROM t;
 -- error: ml_fit_opts(): options are not valid JSON: expected ',' or '}' at offset 18
 SELECT ml_fit_opts('{"intercept":false', y, x) FROM t;
@@ -66,7 +66,7 @@ SELECT ml_merge(a.m, b.m) FROM (SELECT ml_fit(y, x) AS m FROM t) a, (SELECT ml_f
 -- error: ml_merge(): cannot merge: one model has an intercept and the other has not
 SELECT ml_merge(m) FROM (SELECT ml_fit(y, x) AS m FROM t UNION ALL SELECT ml_fit_opts('{"intercept":false}', y, x) FROM t);
 
--- error: ml_refine(): the model was fit on 3 rows (0 skipped), but these are 2 rows (0 skipped): refine over the same rows
+-- error: ml_refine(): the model was fit on 3 rows, but 2 of these rows are usable: refine over the same rows
 SELECT ml_refine((SELECT m FROM m), y, x) FROM t WHERE rowid < 3;
 -- error: ml_refine(): the model has 1 features, got 2
 SELECT ml_refine((SELECT m FROM m), y, x, x) FROM t;

@@ -1,0 +1,143 @@
+/*
+** refine.c: refinement and robust covariance passes.  See refine.h.
+*/
+#include <math.h>
+#include <string.h>
+
+#include <cblas.h>
+#include <lapacke.h>
+
+#include "refine.h"
+
+int ml_refiner_init(ml_refiner *r, int p) {
+  r->p = p;
+  r->mem = ml_malloc(sizeof(long double) * (uint64_t)(p + 2));
+  if (!r->mem) return ML_NOMEM;
+  r->g = (long double *)(((uintptr_t)r->mem + 15) & ~(uintptr_t)15);
+  memset(r->g, 0, sizeof(long double) * (size_t)(p + 1));
+  return ML_OK;
+}
+
+void ml_refiner_free(ml_refiner *r) {
+  ml_free(r->mem);
+  memset(r, 0, sizeof *r);
+}
+
+void ml_refiner_add(ml_refiner *r, const ml_model *m, const double *x, double y, double sw) {
+  long double e = y;
+  for (int j = 0; j < m->p; j++) e -= (long double)m->beta[j] * x[j];
+  e *= sw;
+  for (int j = 0; j < m->p; j++) r->g[j] += e * (sw * x[j]);
+  r->g[m->p] += e * e;
+}
+
+int ml_refiner_apply(ml_refiner *r, ml_model *m) {
+  int q = m->p + 1, rank, rc;
+  double *W = ml_malloc(8 * (uint64_t)q * (uint64_t)q), *d = ml_malloc(8 * (uint64_t)q);
+  rc = ML_NOMEM;
+  if (!W || !d) goto out;
+  rc = ml_lsq_reduce(m->R, q, -1, m->aliased, W, &rank);
+  if (rc) goto out;
+  /* d = (W'W)^-1 g over the kept columns: two triangular solves. */
+  for (int j = 0, k = 0; j < m->p; j++)
+    if (!m->aliased[j]) d[k++] = (double)r->g[j];
+  rc = ML_ELAPACK;
+  if (rank > 0 &&
+      (LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'T', 'N', rank, 1, W, q, d, rank) < 0 ||
+       LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'N', 'N', rank, 1, W, q, d, rank) < 0))
+    goto out;
+  /* ||r - X d||^2 = r'r - 2 d'X'r + ||W d||^2, all in long double. */
+  long double rss = r->g[m->p], wd2 = 0;
+  for (int j = 0, k = 0; j < m->p; j++)
+    if (!m->aliased[j]) rss -= 2 * (long double)d[k++] * r->g[j];
+  for (int i = 0; i < rank; i++) {
+    long double wi = 0;
+    for (int j = i; j < rank; j++) wi += (long double)W[i + (int64_t)j * q] * d[j];
+    wd2 += wi * wi;
+  }
+  rss += wd2;
+  for (int j = 0, k = 0; j < m->p; j++)
+    if (!m->aliased[j]) m->beta[j] += d[k++];
+  m->rss = rss > 0 ? (double)rss : 0;
+  m->flags |= ML_MODEL_REFINED;
+  rc = ML_OK;
+out:
+  ml_free(W);
+  ml_free(d);
+  return rc;
+}
+
+int ml_hcacc_init(ml_hcacc *h, const ml_model *m) {
+  memset(h, 0, sizeof *h);
+  h->type = m->robust;
+  h->q = m->p + 1;
+  unsigned char *al = ml_malloc((uint64_t)m->p);
+  h->W = ml_malloc(8 * (uint64_t)h->q * (uint64_t)h->q);
+  h->u = ml_malloc(8 * (uint64_t)h->q);
+  int rc = ML_NOMEM;
+  if (al && h->W && h->u) {
+    memcpy(al, m->aliased, (size_t)m->p);
+    rc = ml_lsq_reduce(m->R, h->q, -1, al, h->W, &h->r);
+  }
+  /* The meat's factor: r columns, the last one in the accumulator's y slot. */
+  if (!rc && h->r > 0) rc = ml_lsq_init(&h->S, h->r - 1);
+  ml_free(al);
+  if (rc) ml_hcacc_free(h);
+  return rc;
+}
+
+void ml_hcacc_free(ml_hcacc *h) {
+  ml_free(h->W);
+  ml_free(h->u);
+  ml_lsq_free(&h->S);
+  memset(h, 0, sizeof *h);
+}
+
+int ml_hcacc_add(ml_hcacc *h, const ml_model *m, const double *x, double y, double sw) {
+  if (h->r == 0) return ML_OK;
+  double e = y;
+  for (int j = 0, k = 0; j < m->p; j++) {
+    e -= m->beta[j] * x[j];
+    if (!m->aliased[j]) h->u[k++] = sw * x[j];
+  }
+  e *= sw;
+  cblas_dtrsv(CblasColMajor, CblasUpper, CblasTrans, CblasNonUnit, h->r, h->W, h->q, h->u, 1);
+  double lev = 0;
+  for (int k = 0; k < h->r; k++) lev += h->u[k] * h->u[k];
+  double w = e * e;
+  if (h->type == ML_ROBUST_HC2) w /= 1 - lev;
+  else if (h->type == ML_ROBUST_HC3) w /= (1 - lev) * (1 - lev);
+  double s = sqrt(w);
+  for (int k = 0; k < h->r; k++) ml_lsq_put(&h->S, k, s * h->u[k]);
+  return ml_lsq_commit(&h->S);
+}
+
+int ml_hcacc_finish(ml_hcacc *h, ml_model *m) {
+  int p = m->p, r = h->r, rc = ml_lsq_fold(&h->S);
+  if (rc) return rc;
+  double *cov = ml_malloc(8 * (uint64_t)(r ? r : 1) * (uint64_t)(r ? r : 1));
+  double *hc = ml_malloc(8 * (uint64_t)p * (uint64_t)p);
+  if (!cov || !hc) {
+    ml_free(cov);
+    ml_free(hc);
+    return ML_NOMEM;
+  }
+  rc = ml_lsq_sandwich(h->W, h->q, r, h->S.R, r, cov);
+  if (!rc) {
+    double scale = h->type == ML_ROBUST_HC1 && m->n > r ? (double)m->n / (double)(m->n - r) : 1;
+    for (int j = 0, kj = 0; j < p; j++) {
+      for (int i = 0, ki = 0; i < p; i++) {
+        int in = !m->aliased[i] && !m->aliased[j];
+        hc[i + (int64_t)j * p] = in ? scale * cov[ki + (int64_t)kj * r] : NAN;
+        if (!m->aliased[i]) ki++;
+      }
+      if (!m->aliased[j]) kj++;
+    }
+    ml_free(m->hc);
+    m->hc = hc;
+    hc = NULL;
+  }
+  ml_free(cov);
+  ml_free(hc);
+  return rc;
+}
