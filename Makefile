@@ -24,7 +24,7 @@ RUN_ENV ?=
 # OpenBLAS (serial: no thread pool inside the host application) is the BLAS
 # under LAPACK; the README says why.
 DEBS_BUILD = gcc make libsqlite3-dev liblapacke-dev libopenblas0-serial sqlite3
-DEBS_TEST = python3 python3-mpmath r-base-core
+DEBS_TEST = python3 python3-mpmath python3-sklearn r-base-core r-cran-sandwich
 
 EXT_SRC = $(wildcard ext/*.c)
 EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
@@ -83,7 +83,8 @@ py: $(SO)
 nist: $(SO)
 	$(RUN_ENV) $(PYTHON) tests/nist/nist.py --ext $(SO)
 
-# Against R (Debian r-base-core): p-value functions, then whole fits.
+# Against R (Debian r-base-core, r-cran-sandwich) and scikit-learn: p-value
+# functions, whole fits, then every option.
 $(B)/ref/dist_check: tests/ref/dist_check.c ext/dist.c ext/dist.h | deps
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -Wall -Wextra $(OPT) $(CFLAGS) -Iext -o $@ tests/ref/dist_check.c ext/dist.c -lm
@@ -92,6 +93,7 @@ ref: $(SO) $(B)/ref/dist_check
 	@if command -v Rscript >/dev/null; then Rscript tests/ref/dist.R | $(RUN_ENV) $(B)/ref/dist_check; \
 	 else echo "dist: SKIPPED: Rscript not found (Debian r-base-core)"; fi
 	$(RUN_ENV) $(PYTHON) tests/ref/lm_vs_r.py --ext $(SO)
+	$(RUN_ENV) $(PYTHON) tests/ref/options_vs_r.py --ext $(SO)
 
 # The shell and Python are not instrumented, so the sanitizer runtime is
 # preloaded into them; leaks are checked in the C unit tests, where all
