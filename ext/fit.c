@@ -430,6 +430,8 @@ static int merge_in(sqlite3_context *ctx, const char *fname, merge_state *s, ml_
   }
   s->m->n += (*o)->n;
   s->m->n_skipped += (*o)->n_skipped;
+  s->m->sum_w += (*o)->sum_w;
+  s->m->sum_log_w += (*o)->sum_log_w;
   return 0;
 }
 

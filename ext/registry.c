@@ -106,9 +106,7 @@ int ml_registry_find(sqlite3 *db, const char *fname, const char *ref, sqlite3_in
       }
       sqlite3_finalize(q);
     }
-    if (!hi)
-      *err = sqlite3_mprintf("%s(): no model named '%s'", fname, name);
-    else if (!sel)
+    if (!hi || !sel)
       *err = sqlite3_mprintf("%s(): no model named '%s'", fname, name);
     else if (all_digits(sel))
       *err = sqlite3_mprintf("%s(): model '%s' has no version %s (versions %lld to %lld)", fname,

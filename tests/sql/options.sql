@@ -129,3 +129,11 @@ SELECT 'fit_opts_mean', json_extract(ml_model_json(ml_fit_opts('{"nulls":"mean"}
 SELECT ml_fit_opts('{"nulls":"error"}', price, sqft) FROM hn;
 -- error: ml_refine(): a ridge model (l2) is not a least-squares solution to refine
 SELECT ml_refine((SELECT ml_fit_opts('{"l2":1}', price, sqft) FROM h), price, sqft) FROM h;
+
+-- Weighted shards merge into the weighted fit of all rows, likelihood included.
+CREATE TABLE wshards AS SELECT id % 3 AS s, ml_fit_opts('{"weights":true}', w, price, sqft) AS m FROM h GROUP BY id % 3;
+SELECT 'merge_weighted', abs(json_extract(ml_model_json(ml_merge(m)), '$.loglik')
+                             - (SELECT json_extract(ml_model_json(ml_fit_opts('{"weights":true}', w, price, sqft)), '$.loglik') FROM h)) < 1e-8
+   AND abs(json_extract(ml_model_json(ml_merge(m)), '$.coefficients[1].estimate')
+           - (SELECT json_extract(ml_model_json(ml_fit_opts('{"weights":true}', w, price, sqft)), '$.coefficients[1].estimate') FROM h)) < 1e-12
+  FROM wshards;
