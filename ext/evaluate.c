@@ -52,7 +52,7 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   double *x = NULL;
   char *from = ml_source_sql(db, "ml_evaluate", source, &table, &err);
   if (!from) goto fail;
-  cols = ml_source_columns(db, "ml_evaluate", from, source, &ncol, &err);
+  cols = ml_source_columns(db, "ml_evaluate", from, source, &ncol, &err, NULL);
   if (!cols) goto fail;
   ml_sb b;
   ml_sb_init(&b);

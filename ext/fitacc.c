@@ -21,7 +21,8 @@ int ml_fitacc_init(ml_fitacc *a, int k, char *const *names, const int *types,
   a->k = k;
   a->sides = sides;
   a->f = ml_calloc(sizeof(fa_feature) * (uint64_t)k);
-  if (!a->f) return ML_NOMEM;
+  a->types = ml_malloc(sizeof(int) * (uint64_t)k);
+  if (!a->f || !a->types) return ML_NOMEM;
   int col = o->intercept;
   for (int j = 0; j < k; j++) {
     fa_feature *f = &a->f[j];
@@ -56,6 +57,7 @@ void ml_fitacc_free(ml_fitacc *a) {
     }
   }
   ml_free(a->f);
+  ml_free(a->types);
   ml_free(a->row);
   for (int s = 0; s < 2; s++) ml_lsq_free(&a->acc[s]);
   memset(a, 0, sizeof *a);
@@ -153,11 +155,14 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
     sw = sqrt(w);
   }
   if (!isfinite(y)) return fail(a, -1, ML_V_NONFINITE);
-  /* Check the whole row before changing anything: a skipped row adds no level. */
+  /* Check the whole row before changing anything (a skipped row adds no
+  ** level and no column); numbers go straight to the row buffer. */
   int has_null = 0;
+  memset(a->row, 0, 8 * (size_t)a->mraw);
+  if (a->o.intercept) a->row[0] = 1;
   for (int j = 0; j < a->k; j++) {
     const fa_feature *f = &a->f[j];
-    int t = sqlite3_value_type(v[j]);
+    int t = a->types[j] = sqlite3_value_type(v[j]);
     if (t == SQLITE_NULL) {
       if (a->o.nulls == ML_NULLS_ERROR) return fail(a, j, ML_V_NULL);
       has_null = 1;
@@ -165,22 +170,22 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
       return fail(a, j, ML_V_BLOB);
     } else if (f->type == ML_TYPE_NUMERIC) {
       if (t == SQLITE_TEXT) return fail(a, j, ML_V_TEXT);
-      if (!isfinite(sqlite3_value_double(v[j]))) return fail(a, j, ML_V_NONFINITE);
+      double d = sqlite3_value_double(v[j]);
+      if (!isfinite(d)) return fail(a, j, ML_V_NONFINITE);
+      if (f->zcol >= 0) a->row[f->zcol] = d;
     } else if (t == SQLITE_FLOAT && !isfinite(sqlite3_value_double(v[j]))) {
       return fail(a, j, ML_V_NONFINITE);
     }
   }
   if (has_null && a->o.nulls == ML_NULLS_SKIP) {
     for (int j = 0; j < a->k; j++)
-      if (sqlite3_value_type(v[j]) == SQLITE_NULL) a->f[j].nulls++;
+      if (a->types[j] == SQLITE_NULL) a->f[j].nulls++;
     a->skipped++;
     return ML_FA_SKIPPED;
   }
-  memset(a->row, 0, 8 * (size_t)a->mraw);
-  if (a->o.intercept) a->row[0] = 1;
   for (int j = 0; j < a->k; j++) {
     fa_feature *f = &a->f[j];
-    int t = sqlite3_value_type(v[j]);
+    int t = a->types[j];
     if (t == SQLITE_NULL) {
       f->nulls++;
       if (f->ncol < 0 && (f->ncol = add_column(a)) < 0) return ML_NOMEM;
@@ -190,11 +195,12 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
     if (f->type == ML_TYPE_UNKNOWN) f->type = t == SQLITE_TEXT ? ML_TYPE_CATEGORICAL : ML_TYPE_NUMERIC;
     if (f->type == ML_TYPE_NUMERIC) {
       if (t == SQLITE_TEXT) return fail(a, j, ML_V_TEXT);
-      if (f->zcol < 0 && (f->zcol = add_column(a)) < 0) return ML_NOMEM;
-      double d = sqlite3_value_double(v[j]);
-      a->row[f->zcol] = d;
+      if (f->zcol < 0) {
+        if ((f->zcol = add_column(a)) < 0) return ML_NOMEM;
+        a->row[f->zcol] = sqlite3_value_double(v[j]);
+      }
       if (side == 0) {
-        ml_ksum_add(&f->sum, d);
+        ml_ksum_add(&f->sum, a->row[f->zcol]);
         f->count++;
       }
       continue;
@@ -208,8 +214,13 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
     if (side == 0) l->train = 1;
   }
   ml_lsq *acc = &a->acc[side];
-  for (int j = 0; j < a->mraw; j++) ml_lsq_put(acc, j, sw * a->row[j]);
-  ml_lsq_put(acc, a->mraw, sw * y);
+  if (sw == 1) {
+    for (int j = 0; j < a->mraw; j++) ml_lsq_put(acc, j, a->row[j]);
+    ml_lsq_put(acc, a->mraw, y);
+  } else {
+    for (int j = 0; j < a->mraw; j++) ml_lsq_put(acc, j, sw * a->row[j]);
+    ml_lsq_put(acc, a->mraw, sw * y);
+  }
   int rc = ml_lsq_commit(acc);
   if (rc) return rc;
   a->used[side]++;

@@ -71,6 +71,7 @@ typedef struct ml_fitacc {
   int sides;             /* 1: training only; 2: training and test */
   ml_lsq acc[2];         /* training, test: the same raw columns */
   double *row;           /* one raw row, mraw + 1 */
+  int *types;            /* the current row's value types, k */
   int rowcap;
   int64_t used[2];       /* rows used, by side */
   double sum_w[2];       /* their total weight, by side */

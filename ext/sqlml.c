@@ -48,6 +48,8 @@ static const struct {
     {"ml_model_json", 1, BY_NAME | SQLITE_RESULT_SUBTYPE, ml_model_json_func, NULL, NULL},
     {"ml_model_json", 2, BY_NAME | SQLITE_RESULT_SUBTYPE, ml_model_json_func, NULL, NULL},
     {"ml_train", -1, DIRECT | SQLITE_RESULT_SUBTYPE, ml_train_func, NULL, NULL},
+    /* Internal to ml_train (train.c): its passes read rows through it. */
+    {"ml__pass", -1, DIRECT, NULL, ml_pass_step, ml_pass_final},
     {"ml_evaluate", 2, DIRECT | SQLITE_RESULT_SUBTYPE, ml_evaluate_func, NULL, NULL},
     {"ml_evaluate", 3, DIRECT | SQLITE_RESULT_SUBTYPE, ml_evaluate_func, NULL, NULL},
     {"ml_alias", 3, DIRECT, ml_alias_func, NULL, NULL},

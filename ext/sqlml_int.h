@@ -88,6 +88,8 @@ void ml_predict_interval_func(sqlite3_context *, int, sqlite3_value **);
 void ml_model_json_func(sqlite3_context *, int, sqlite3_value **);
 void ml_version_func(sqlite3_context *, int, sqlite3_value **);
 void ml_train_func(sqlite3_context *, int, sqlite3_value **);
+void ml_pass_step(sqlite3_context *, int, sqlite3_value **);
+void ml_pass_final(sqlite3_context *);
 void ml_evaluate_func(sqlite3_context *, int, sqlite3_value **);
 
 /* Virtual tables. */

@@ -115,8 +115,10 @@ void ml_free_names(char **names, int n) {
 }
 
 char **ml_source_columns(sqlite3 *db, const char *fname, const char *from, const char *source,
-                         int *ncol, char **err) {
+                         int *ncol, char **err, char ***decls) {
   *err = NULL;
+  *ncol = 0;
+  if (decls) *decls = NULL;
   char *sql = sqlite3_mprintf("SELECT * FROM %s", from);
   if (!sql) return NULL;
   sqlite3_stmt *st = NULL;
@@ -130,21 +132,28 @@ char **ml_source_columns(sqlite3 *db, const char *fname, const char *from, const
       *err = sqlite3_mprintf("%s(): cannot read the source '%s': %s", fname, source, m);
     return NULL;
   }
-  int n = sqlite3_column_count(st);
+  int n = sqlite3_column_count(st), ok = 1;
   char **names = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)(n ? n : 1));
-  if (names) {
+  char **types = decls ? sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)(n ? n : 1)) : NULL;
+  if (!names || (decls && !types)) ok = 0;
+  if (ok) {
     memset(names, 0, sizeof(char *) * (size_t)n);
-    for (int i = 0; i < n; i++) {
+    if (types) memset(types, 0, sizeof(char *) * (size_t)n);
+    for (int i = 0; i < n && ok; i++) {
       names[i] = sqlite3_mprintf("%s", sqlite3_column_name(st, i));
-      if (!names[i]) {
-        ml_free_names(names, n);
-        names = NULL;
-        break;
-      }
+      const char *d = sqlite3_column_decltype(st, i);
+      if (types && d) types[i] = sqlite3_mprintf("%s", d);
+      ok = names[i] && (!types || !d || types[i]);
     }
   }
   sqlite3_finalize(st);
+  if (!ok) {
+    ml_free_names(names, n);
+    ml_free_names(types, n);
+    return NULL;
+  }
   *ncol = n;
+  if (decls) *decls = types;
   return names;
 }
 

@@ -26,9 +26,12 @@ char *ml_source_sql(sqlite3 *db, const char *fname, const char *source, char **t
 */
 int ml_table_rowid(sqlite3 *db, const char *table, char **alias);
 
-/* The names of the columns of a FROM item, in order; NULL with *err set. */
+/*
+** The names of the columns of a FROM item, in order; NULL with *err set.
+** With decls, also their declared types (NULL where there is none).
+*/
 char **ml_source_columns(sqlite3 *db, const char *fname, const char *from, const char *source,
-                         int *ncol, char **err);
+                         int *ncol, char **err, char ***decls);
 void ml_free_names(char **names, int n);
 
 /* Index of name among names (case-insensitive, as SQL), or -1. */

@@ -15,6 +15,12 @@
 ** robust standard errors.  Each later pass checks that it read the very
 ** rows the first did, by their fingerprint.
 **
+** A pass is one statement, SELECT ml__pass(?1, key, target, features...,
+** weight) FROM source, whose internal aggregate hands each row's values to
+** the trainer bound as a pointer in ?1: the values arrive as arguments, as
+** they do for ml_fit, instead of one sqlite3_column_value() call (and one
+** trip through the connection's mutex) per value.
+**
 ** The only write is one INSERT of the new version (after creating the
 ** registry tables if they are missing), numbered max + 1 inside that same
 ** statement: atomic by SQLite's own guarantee, so a failure anywhere leaves
@@ -72,7 +78,8 @@ typedef struct abs_err {
   double max;
 } abs_err;
 
-typedef struct trainer {
+typedef struct trainer trainer;
+struct trainer {
   sqlite3_context *ctx;
   sqlite3 *db;
   const char *name, *source, *target;
@@ -87,7 +94,18 @@ typedef struct trainer {
   int cy, cw;             /* columns of the target and the weight (-1 none) */
   sqlite3_stmt *rows;
   ml_fitacc fa;
-  sqlite3_value **vals;   /* the features of the current row, k */
+  sqlite3_value **vals;   /* the current row's values: ml__pass's arguments */
+  uint64_t seeded;        /* the split hash's state after the seed */
+  char **cols, **decls;   /* the source's columns and their declared types */
+  int ncol;
+  int (*on_row)(struct trainer *);  /* what the current pass does with a row */
+  int failed;             /* on_row reported an error on ctx */
+  /* The passes after the first: what they do and what they count. */
+  ml_refiner *ref;
+  ml_hcacc *hc;
+  int measure;
+  sqlite3_int64 again_n[2];
+  uint64_t again_hash[2];
   sqlite3_int64 nread, target_nulls, weight_nulls;
   welford wtrain, wtest;
   uint64_t hash[2];
@@ -96,7 +114,7 @@ typedef struct trainer {
   double *x;              /* design row, p */
   abs_err etrain, etest;
   time_t last_progress;
-} trainer;
+};
 
 /* ---- options ---- */
 
@@ -334,7 +352,7 @@ static void put_col(ml_sb *b, const char *name, int comma) {
   sqlite3_free(q);
 }
 
-/* SELECT [key,] target, features... [, weight] FROM source. */
+/* SELECT ml__pass(?1, [key,] target, features... [, weight]) FROM source. */
 static int prepare_rows(trainer *t, char **cols, int ncol) {
   const char *key = t->o.key;
   if (key && sqlite3_stricmp(key, "rowid") != 0) {
@@ -356,7 +374,7 @@ static int prepare_rows(trainer *t, char **cols, int ncol) {
                       t->o.categorical[i]);
   ml_sb b;
   ml_sb_init(&b);
-  ml_sb_puts(&b, "SELECT ");
+  ml_sb_puts(&b, "SELECT ml__pass(?1, ");
   if (t->has_key) {
     if (key && sqlite3_stricmp(key, "rowid") != 0) put_col(&b, key, 0);
     else ml_sb_puts(&b, "rowid");
@@ -369,7 +387,7 @@ static int prepare_rows(trainer *t, char **cols, int ncol) {
     put_col(&b, t->o.weights, 1);
     t->cw = t->cy + 1 + t->k;
   }
-  ml_sb_puts(&b, " FROM ");
+  ml_sb_puts(&b, ") FROM ");
   ml_sb_puts(&b, t->from);
   char *sql = ml_sb_finish(&b, NULL);
   if (!sql) {
@@ -394,7 +412,8 @@ static int prepare_rows(trainer *t, char **cols, int ncol) {
 static int feature_type(trainer *t, int j) {
   for (int i = 0; i < t->o.ncategorical; i++)
     if (sqlite3_stricmp(t->o.categorical[i], t->feat[j]) == 0) return ML_TYPE_CATEGORICAL;
-  const char *d = sqlite3_column_decltype(t->rows, t->cy + 1 + j);
+  int at = ml_find_name(t->cols, t->ncol, t->feat[j]);
+  const char *d = at >= 0 && t->decls ? t->decls[at] : NULL;
   if (!d || !d[0]) return ML_TYPE_UNKNOWN;
   char up[64];
   size_t n = strlen(d) < sizeof up - 1 ? strlen(d) : sizeof up - 1;
@@ -443,7 +462,7 @@ static void hash_value(uint64_t h[2], sqlite3_value *v) {
 /* A training row, as the source gave it: the target, features and weight. */
 static void hash_row(trainer *t, uint64_t h[2]) {
   int last = t->cw >= 0 ? t->cw : t->cy + t->k;
-  for (int c = t->cy; c <= last; c++) hash_value(h, sqlite3_column_value(t->rows, c));
+  for (int c = t->cy; c <= last; c++) hash_value(h, t->vals[c]);
 }
 
 static void progress(trainer *t, const char *what) {
@@ -457,7 +476,7 @@ static void progress(trainer *t, const char *what) {
 /* "row 17 (id 42)": where a row is, for messages; sqlite3_free it. */
 static char *row_name(trainer *t) {
   if (!t->has_key) return sqlite3_mprintf("row %lld", (long long)t->nread);
-  sqlite3_value *k = sqlite3_column_value(t->rows, 0);
+  sqlite3_value *k = t->vals[0];
   return sqlite3_mprintf(sqlite3_value_type(k) == SQLITE_TEXT ? "row %lld (%s '%s')" : "row %lld (%s %s)",
                          (long long)t->nread, t->o.key ? t->o.key : "rowid", sqlite3_value_text(k));
 }
@@ -491,7 +510,7 @@ static int bad_value(trainer *t, const char *col, int kind, sqlite3_value *v) {
 ** row to use, 0 for one to skip, -1 after reporting.
 */
 static int read_yw(trainer *t, double *y, double *w) {
-  sqlite3_value *yv = sqlite3_column_value(t->rows, t->cy);
+  sqlite3_value *yv = t->vals[t->cy];
   int kind = ml_value_num(yv, y);
   if (kind == ML_V_NULL) {
     if (t->o.fit.nulls == ML_NULLS_ERROR) return bad_value(t, t->target, ML_V_NULL, yv);
@@ -500,7 +519,7 @@ static int read_yw(trainer *t, double *y, double *w) {
   if (kind != ML_V_NUM) return bad_value(t, t->target, kind, yv);
   *w = 1;
   if (t->cw >= 0) {
-    sqlite3_value *wv = sqlite3_column_value(t->rows, t->cw);
+    sqlite3_value *wv = t->vals[t->cw];
     kind = ml_value_num(wv, w);
     if (kind == ML_V_NULL) {
       if (t->o.fit.nulls == ML_NULLS_ERROR) return bad_value(t, t->o.weights, ML_V_NULL, wv);
@@ -518,12 +537,10 @@ static int row_side(trainer *t) {
   double u;
   int rc;
   if (t->has_key) {
-    rc = ml_split_u(sqlite3_column_value(t->rows, 0), t->o.seed, &u);
+    rc = ml_split_u_seeded(t->seeded, t->vals[0], &u);
   } else {
     /* The row is its own key: its target and features, in order. */
-    sqlite3_value *v[ML_MAX_TERMS + 1];
-    for (int j = 0; j <= t->k; j++) v[j] = sqlite3_column_value(t->rows, t->cy + j);
-    rc = ml_split_u_row(v, t->k + 1, t->o.seed, &u);
+    rc = ml_split_u_row(t->vals + t->cy, t->k + 1, t->o.seed, &u);
     if (rc == ML_SPLIT_NULL_KEY) return ML_SIDE_TRAIN; /* a NULL feature: imputed or skipped */
   }
   if (rc == ML_SPLIT_NOMEM) {
@@ -536,45 +553,72 @@ static int row_side(trainer *t) {
   return ml_split_side(u, t->o.test_size, 0);
 }
 
-static int pass_one(trainer *t) {
-  int rc;
-  while ((rc = sqlite3_step(t->rows)) == SQLITE_ROW) {
-    t->nread++;
-    progress(t, "fitting");
-    double y, w;
-    int use = read_yw(t, &y, &w);
-    if (use < 0) return -1;
-    if (!use) {
-      if (sqlite3_column_type(t->rows, t->cy) == SQLITE_NULL) t->target_nulls++;
-      else t->weight_nulls++;
-      continue;
-    }
-    int side = row_side(t);
-    if (side < 0) return -1;
-    for (int j = 0; j < t->k; j++) t->vals[j] = sqlite3_column_value(t->rows, t->cy + 1 + j);
-    int r = ml_fitacc_add(&t->fa, side == ML_SIDE_TEST, t->vals, y, w);
-    if (r == ML_FA_ERROR) {
-      int c = t->fa.bad_col;
-      return bad_value(t, c == -2 ? t->o.weights : c == -1 ? t->target : t->feat[c], t->fa.bad_kind,
-                       sqlite3_column_value(t->rows, c == -2 ? t->cw : t->cy + 1 + c));
-    }
-    if (r == ML_NOMEM) {
-      sqlite3_result_error_nomem(t->ctx);
-      return -1;
-    }
-    if (r != ML_FA_USED) continue;
-    if (side == ML_SIDE_TEST) {
-      welford_add(&t->wtest, y, w);
-    } else {
-      welford_add(&t->wtrain, y, w);
-      hash_row(t, t->hash);
-    }
+/* The first pass, row by row: split, fit, count, fingerprint. */
+static int first_row(trainer *t) {
+  progress(t, "fitting");
+  double y, w;
+  int use = read_yw(t, &y, &w);
+  if (use < 0) return -1;
+  if (!use) {
+    if (sqlite3_value_type(t->vals[t->cy]) == SQLITE_NULL) t->target_nulls++;
+    else t->weight_nulls++;
+    return 0;
   }
-  if (rc != SQLITE_DONE) {
-    ml_result_db_error(t->ctx, "ml_train", t->db, rc);
+  int side = row_side(t);
+  if (side < 0) return -1;
+  int r = ml_fitacc_add(&t->fa, side == ML_SIDE_TEST, t->vals + t->cy + 1, y, w);
+  if (r == ML_FA_ERROR) {
+    int c = t->fa.bad_col;
+    return bad_value(t, c == -2 ? t->o.weights : c == -1 ? t->target : t->feat[c], t->fa.bad_kind,
+                     t->vals[c == -2 ? t->cw : t->cy + 1 + c]);
+  }
+  if (r == ML_NOMEM) {
+    sqlite3_result_error_nomem(t->ctx);
     return -1;
   }
+  if (r != ML_FA_USED) return 0;
+  if (side == ML_SIDE_TEST) {
+    welford_add(&t->wtest, y, w);
+  } else {
+    welford_add(&t->wtrain, y, w);
+    hash_row(t, t->hash);
+  }
   return 0;
+}
+
+/*
+** ml__pass(trainer, values...): the internal aggregate every pass of
+** ml_train runs (see the header comment).  The trainer is a pointer only
+** ml_train can bind, so from SQL it is an error.
+*/
+void ml_pass_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  trainer *t = sqlite3_value_pointer(argv[0], "sqlml_trainer");
+  if (!t) {
+    sqlite3_result_error(ctx, "ml__pass(): internal to ml_train", -1);
+    return;
+  }
+  if (t->failed) return;
+  t->vals = argv + 1;
+  t->nread++;
+  if (t->on_row(t)) {
+    t->failed = 1;
+    sqlite3_result_error(ctx, "ml_train: stopped", -1);
+  }
+}
+
+void ml_pass_final(sqlite3_context *ctx) { (void)ctx; }
+
+/* Runs every row of the source through fn; 0, or -1 after reporting. */
+static int run_pass(trainer *t, int (*fn)(trainer *)) {
+  t->on_row = fn;
+  t->nread = 0;
+  sqlite3_reset(t->rows);
+  int rc = sqlite3_bind_pointer(t->rows, 1, t, "sqlml_trainer", NULL);
+  while (rc == SQLITE_OK && (rc = sqlite3_step(t->rows)) == SQLITE_ROW) rc = SQLITE_OK;
+  if (rc == SQLITE_DONE) return 0;
+  if (!t->failed) ml_result_db_error(t->ctx, "ml_train", t->db, rc);
+  return -1;
 }
 
 /*
@@ -617,54 +661,54 @@ out:
 }
 
 /*
-** Another pass over the same rows, with the model's design: refinement (ref),
-** robust covariance (hc), errors for mae and max_error (measure).  Any may
-** be NULL/0.
+** A later pass, row by row, with the model's design: refinement (t->ref),
+** robust covariance (t->hc), errors for mae and max_error (t->measure).
 */
-static int pass_again(trainer *t, ml_refiner *ref, ml_hcacc *hc, int measure) {
-  int rc;
-  sqlite3_int64 n[2] = {0, 0};
-  uint64_t hash[2] = {HASH_SEED0, HASH_SEED1};
+static int again_row(trainer *t) {
   const ml_model *m = t->m;
-  t->nread = 0;
-  sqlite3_reset(t->rows);
-  while ((rc = sqlite3_step(t->rows)) == SQLITE_ROW) {
-    t->nread++;
-    progress(t, ref ? "refining" : hc ? "robust errors" : "measuring");
-    double y, w;
-    int use = read_yw(t, &y, &w);
-    if (use < 0) return -1;
-    if (!use || w == 0) continue;
-    int side = row_side(t);
-    if (side < 0) return -1;
-    for (int j = 0; j < t->k; j++) t->vals[j] = sqlite3_column_value(t->rows, t->cy + 1 + j);
-    int r = ml_design_row(t->ctx, "ml_train", m, t->vals, t->x);
-    if (r < 0) return -1;
-    if (r == ML_V_NULL) continue;
-    int test = side == ML_SIDE_TEST;
-    n[test]++;
-    double sw = sqrt(w);
-    if (measure) {
-      long double e = y;
-      for (int j = 0; j < m->p; j++) e -= (long double)m->beta[j] * t->x[j];
-      abs_err *ae = test ? &t->etest : &t->etrain;
-      double ad = fabs((double)e);
-      ae->sum += w * ad;
-      if (ad > ae->max) ae->max = ad;
-    }
-    if (test) continue;
-    hash_row(t, hash);
-    if (ref) ml_refiner_add(ref, m, t->x, y, sw);
-    if (hc && (rc = ml_hcacc_add(hc, m, t->x, y, sw))) {
-      ml_result_code(t->ctx, "ml_train", rc);
-      return -1;
-    }
+  progress(t, t->ref ? "refining" : t->hc ? "robust errors" : "measuring");
+  double y, w;
+  int use = read_yw(t, &y, &w);
+  if (use < 0) return -1;
+  if (!use || w == 0) return 0;
+  int side = row_side(t);
+  if (side < 0) return -1;
+  int r = ml_design_row(t->ctx, "ml_train", m, t->vals + t->cy + 1, t->x);
+  if (r < 0) return -1;
+  if (r == ML_V_NULL) return 0;
+  int test = side == ML_SIDE_TEST;
+  t->again_n[test]++;
+  double sw = sqrt(w);
+  if (t->measure) {
+    long double e = y;
+    for (int j = 0; j < m->p; j++) e -= (long double)m->beta[j] * t->x[j];
+    abs_err *ae = test ? &t->etest : &t->etrain;
+    double ad = fabs((double)e);
+    ae->sum += w * ad;
+    if (ad > ae->max) ae->max = ad;
   }
-  if (rc != SQLITE_DONE) {
-    ml_result_db_error(t->ctx, "ml_train", t->db, rc);
+  if (test) return 0;
+  hash_row(t, t->again_hash);
+  if (t->ref) ml_refiner_add(t->ref, m, t->x, y, sw);
+  int rc = t->hc ? ml_hcacc_add(t->hc, m, t->x, y, sw) : ML_OK;
+  if (rc) {
+    ml_result_code(t->ctx, "ml_train", rc);
     return -1;
   }
-  if (n[0] != m->n || n[1] != t->fa.used[1] || hash[0] != t->hash[0] || hash[1] != t->hash[1])
+  return 0;
+}
+
+/* Another pass over the same rows; checks they are the rows of the first. */
+static int pass_again(trainer *t, ml_refiner *ref, ml_hcacc *hc, int measure) {
+  t->ref = ref;
+  t->hc = hc;
+  t->measure = measure;
+  t->again_n[0] = t->again_n[1] = 0;
+  t->again_hash[0] = HASH_SEED0;
+  t->again_hash[1] = HASH_SEED1;
+  if (run_pass(t, again_row)) return -1;
+  if (t->again_n[0] != t->m->n || t->again_n[1] != t->fa.used[1] ||
+      t->again_hash[0] != t->hash[0] || t->again_hash[1] != t->hash[1])
     return ml_error(t->ctx, "ml_train(): the source changed while it was read again (another "
                             "connection wrote to it); train again");
   return 0;
@@ -760,7 +804,6 @@ static void trainer_free(trainer *t) {
   sqlite3_free(t->o.key);
   sqlite3_free(t->o.weights);
   ml_free_names(t->o.categorical, t->o.ncategorical);
-  sqlite3_free(t->vals);
   sqlite3_free(t->x);
   ml_free(t->Rtest);
   ml_fitacc_free(&t->fa);
@@ -780,8 +823,8 @@ static int train(trainer *t, ml_sb *summary) {
   ml_refiner ref = {0, NULL, NULL};
   ml_hcacc hc;
   memset(&hc, 0, sizeof hc);
-  t->vals = sqlite3_malloc64(sizeof(sqlite3_value *) * (sqlite3_uint64)t->k);
-  if (!types || !t->vals) goto nomem;
+  t->seeded = ml_split_seeded(t->o.seed);
+  if (!types) goto nomem;
   for (int j = 0; j < t->k; j++) types[j] = feature_type(t, j);
   t->o.fit.weighted = t->o.weights != NULL;
   rc = ml_fitacc_init(&t->fa, t->k, t->feat, types, &t->o.fit, 2);
@@ -790,7 +833,7 @@ static int train(trainer *t, ml_sb *summary) {
   if (rc) goto nomem;
   t->hash[0] = HASH_SEED0;
   t->hash[1] = HASH_SEED1;
-  if (pass_one(t)) return -1;
+  if (run_pass(t, first_row)) return -1;
   if (t->fa.used[0] == 0)
     return ml_error(t->ctx, "ml_train(): no rows to train on: %lld rows read, %lld skipped for a "
                             "NULL, %lld in the test set", (long long)t->nread,
@@ -945,7 +988,8 @@ void ml_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (!t.from) goto fail;
   /* Without a key, '*' leaves out the rowid under its other name too. */
   t.rowid = ml_table_rowid(t.db, t.table, t.o.key ? NULL : &t.rowid_alias);
-  cols = ml_source_columns(t.db, "ml_train", t.from, t.source, &ncol, &err);
+  cols = t.cols = ml_source_columns(t.db, "ml_train", t.from, t.source, &ncol, &err, &t.decls);
+  t.ncol = ncol;
   if (!cols) goto fail;
   if (ml_find_name(cols, ncol, t.target) < 0) {
     err = sqlite3_mprintf("ml_train(): the source '%s' has no column '%s' (the target)", t.source,
@@ -978,5 +1022,6 @@ fail:
 done:
   ml_sb_reset(&summary);
   ml_free_names(cols, ncol);
+  ml_free_names(t.decls, ncol);
   trainer_free(&t);
 }

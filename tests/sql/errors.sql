@@ -78,3 +78,7 @@ SELECT ml_refine((SELECT m FROM m), y) FROM t;
 
 -- error: wrong number of arguments to function ml_model_json()
 SELECT ml_model_json();
+
+-- The internal aggregate of ml_train's passes is of no use from SQL.
+-- error: ml__pass(): internal to ml_train
+SELECT ml__pass(1, 2, 3) FROM t;

@@ -137,3 +137,7 @@ SELECT 'merge_weighted', abs(json_extract(ml_model_json(ml_merge(m)), '$.loglik'
    AND abs(json_extract(ml_model_json(ml_merge(m)), '$.coefficients[1].estimate')
            - (SELECT json_extract(ml_model_json(ml_fit_opts('{"weights":true}', w, price, sqft)), '$.coefficients[1].estimate') FROM h)) < 1e-12
   FROM wshards;
+
+-- A later pass skips zero-weight rows too (a refined weighted fit once came back NULL).
+SELECT 'weights_refined', json_extract(j, '$.refined') = 1 AND json_extract(j, '$.n_train') = 294
+  FROM (SELECT ml_train('wref', 'h', 'price', '["sqft"]', '{"test_size":0,"weights":"w","refine":true,"metrics":"full"}') AS j);
