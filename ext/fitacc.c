@@ -10,6 +10,7 @@
 struct fa_level {
   char *text;
   int len;
+  uint64_t h;  /* hash of the text, for the fingerprint */
   int col;    /* raw column */
   int train;  /* seen in a training row that was used */
 };
@@ -35,6 +36,8 @@ int ml_fitacc_init(ml_fitacc *a, int k, char *const *names, const int *types,
     f->ncol = -1;
   }
   a->mraw = col;
+  a->hash[0] = ML_HASH_SEED0;
+  a->hash[1] = ML_HASH_SEED1;
   a->rowcap = col + 16;
   a->row = ml_malloc(8 * (uint64_t)a->rowcap);
   if (!a->row) return ML_NOMEM;
@@ -125,6 +128,8 @@ static fa_level *level_of(ml_fitacc *a, fa_feature *f, const char *z, int n) {
   memcpy(l->text, z, (size_t)n);
   l->text[n] = 0;
   l->len = n;
+  l->h = 0xcbf29ce484222325ull;
+  for (int i = 0; i < n; i++) l->h = (l->h ^ (unsigned char)z[i]) * 0x100000001b3ull;
   l->col = add_column(a);
   if (l->col < 0) {
     ml_free(l->text);
@@ -144,6 +149,43 @@ static int fail(ml_fitacc *a, int col, int kind) {
   return ML_FA_ERROR;
 }
 
+/* The level z[0..n) of f if it exists, else NULL. */
+static const fa_level *find_level(const fa_feature *f, const char *z, int n) {
+  if (!f->nslots) return NULL;
+  for (uint32_t i = hash_text(z, n) & (uint32_t)(f->nslots - 1);; i = (i + 1) & (uint32_t)(f->nslots - 1)) {
+    int s = f->slots[i];
+    if (!s) return NULL;
+    const fa_level *l = f->levels[s - 1];
+    if (l->len == n && memcmp(l->text, z, (size_t)n) == 0) return l;
+  }
+}
+
+/* Folds the response, weight and the row's type codes into h; the values
+** follow, by the caller, feature by feature. */
+static void fingerprint_head(const ml_fitacc *a, uint64_t h[2], double y, double w) {
+  ml_hash_double(h, y);
+  if (a->o.weighted) ml_hash_double(h, w);
+}
+
+int ml_fitacc_fingerprint(const ml_fitacc *a, sqlite3_value **v, double y, double w, uint64_t h[2]) {
+  fingerprint_head(a, h, y, w);
+  for (int j = 0; j < a->k; j++) {
+    const fa_feature *f = &a->f[j];
+    int t = sqlite3_value_type(v[j]);
+    ml_hash_u64(h, (uint64_t)t);
+    if (t == SQLITE_NULL) continue;
+    if (f->type != ML_TYPE_CATEGORICAL) {
+      ml_hash_double(h, sqlite3_value_double(v[j]));
+      continue;
+    }
+    const char *z = (const char *)sqlite3_value_text(v[j]);
+    const fa_level *l = z ? find_level(f, z, sqlite3_value_bytes(v[j])) : NULL;
+    if (!l) return -1;
+    ml_hash_u64(h, l->h);
+  }
+  return 0;
+}
+
 int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w) {
   double sw = 1;
   if (a->o.weighted) {
@@ -156,7 +198,8 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
   }
   if (!isfinite(y)) return fail(a, -1, ML_V_NONFINITE);
   /* Check the whole row before changing anything (a skipped row adds no
-  ** level and no column); numbers go straight to the row buffer. */
+  ** level and no column); numbers of numeric features go straight to the
+  ** row buffer, read once. */
   int has_null = 0;
   memset(a->row, 0, 8 * (size_t)a->mraw);
   if (a->o.intercept) a->row[0] = 1;
@@ -168,13 +211,14 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
       has_null = 1;
     } else if (t == SQLITE_BLOB) {
       return fail(a, j, ML_V_BLOB);
-    } else if (f->type == ML_TYPE_NUMERIC) {
+    } else if (f->type == ML_TYPE_NUMERIC && f->zcol >= 0) {
       if (t == SQLITE_TEXT) return fail(a, j, ML_V_TEXT);
       double d = sqlite3_value_double(v[j]);
       if (!isfinite(d)) return fail(a, j, ML_V_NONFINITE);
-      if (f->zcol >= 0) a->row[f->zcol] = d;
-    } else if (t == SQLITE_FLOAT && !isfinite(sqlite3_value_double(v[j]))) {
-      return fail(a, j, ML_V_NONFINITE);
+      a->row[f->zcol] = d;
+    } else {
+      if (t == SQLITE_FLOAT && !isfinite(sqlite3_value_double(v[j]))) return fail(a, j, ML_V_NONFINITE);
+      if (t == SQLITE_TEXT && f->type == ML_TYPE_NUMERIC) return fail(a, j, ML_V_TEXT);
     }
   }
   if (has_null && a->o.nulls == ML_NULLS_SKIP) {
@@ -183,9 +227,11 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
     a->skipped++;
     return ML_FA_SKIPPED;
   }
+  if (side == 0) fingerprint_head(a, a->hash, y, w);
   for (int j = 0; j < a->k; j++) {
     fa_feature *f = &a->f[j];
     int t = a->types[j];
+    if (side == 0) ml_hash_u64(a->hash, (uint64_t)t);
     if (t == SQLITE_NULL) {
       f->nulls++;
       if (f->ncol < 0 && (f->ncol = add_column(a)) < 0) return ML_NOMEM;
@@ -194,13 +240,13 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
     }
     if (f->type == ML_TYPE_UNKNOWN) f->type = t == SQLITE_TEXT ? ML_TYPE_CATEGORICAL : ML_TYPE_NUMERIC;
     if (f->type == ML_TYPE_NUMERIC) {
-      if (t == SQLITE_TEXT) return fail(a, j, ML_V_TEXT);
       if (f->zcol < 0) {
         if ((f->zcol = add_column(a)) < 0) return ML_NOMEM;
         a->row[f->zcol] = sqlite3_value_double(v[j]);
       }
       if (side == 0) {
-        ml_ksum_add(&f->sum, a->row[f->zcol]);
+        ml_hash_double(a->hash, a->row[f->zcol]);
+        if (a->o.nulls == ML_NULLS_MEAN) ml_ksum_add(&f->sum, a->row[f->zcol]);
         f->count++;
       }
       continue;
@@ -211,7 +257,10 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
     fa_level *l = level_of(a, f, z, sqlite3_value_bytes(v[j]));
     if (!l) return ML_NOMEM;
     a->row[l->col] = 1;
-    if (side == 0) l->train = 1;
+    if (side == 0) {
+      l->train = 1;
+      ml_hash_u64(a->hash, l->h);
+    }
   }
   ml_lsq *acc = &a->acc[side];
   if (sw == 1) {

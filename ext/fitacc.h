@@ -12,6 +12,8 @@
 #ifndef SQLML_FITACC_H
 #define SQLML_FITACC_H
 
+#include <string.h>
+
 #include "lsq.h"
 #include "sqlml_int.h"
 
@@ -58,8 +60,8 @@ typedef struct fa_feature {
   int nlevels, cap;
   int *slots;            /* hash table of levels: index + 1, 0 empty */
   int nslots;
-  ml_ksum sum;           /* numeric values of the training rows used, */
-  int64_t count;         /* for the mean */
+  ml_ksum sum;           /* numeric values of the training rows used, for the */
+  int64_t count;         /* mean (nulls = mean); count whatever the policy */
   int64_t nulls;         /* NULLs seen */
 } fa_feature;
 
@@ -77,6 +79,7 @@ typedef struct ml_fitacc {
   double sum_w[2];       /* their total weight, by side */
   ml_ksum sum_log_w;     /* training rows: sum of log weights */
   int64_t skipped;       /* rows skipped for a NULL */
+  uint64_t hash[2];      /* fingerprint of the training rows used (ml_fitacc_fingerprint) */
   int64_t zero_weight;   /* rows with weight 0 */
   /* After ML_FA_ERROR: the feature (-1 the response, -2 the weight) and what it was. */
   int bad_col, bad_kind;
@@ -97,6 +100,32 @@ void ml_fitacc_free(ml_fitacc *a);
 ** ML_FA_ZERO_WEIGHT, ML_FA_ERROR (see bad_col, bad_kind), or ML_NOMEM.
 */
 int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w);
+
+/*
+** The fingerprint of a training row, as ml_fitacc_add folds it into a->hash
+** for the rows it uses: the response, the weight, then each feature's type
+** and number (its double's bits) or level (a hash of its text).  For a
+** later pass to check it reads the same rows: folds the row into h, or
+** returns -1 for a level the accumulator never saw.
+*/
+int ml_fitacc_fingerprint(const ml_fitacc *a, sqlite3_value **v, double y, double w, uint64_t h[2]);
+
+/* The 128-bit mixing step of fingerprints. */
+static inline void ml_hash_u64(uint64_t h[2], uint64_t v) {
+  h[0] = (h[0] ^ v) * 0x9E3779B97F4A7C15ull;
+  h[0] ^= h[0] >> 32;
+  h[1] = (h[1] ^ (v + 0x632BE59BD9B4E019ull)) * 0xC2B2AE3D27D4EB4Full;
+  h[1] ^= h[1] >> 29;
+}
+
+static inline void ml_hash_double(uint64_t h[2], double d) {
+  uint64_t u;
+  memcpy(&u, &d, 8);
+  ml_hash_u64(h, u);
+}
+
+#define ML_HASH_SEED0 0x6A09E667F3BCC908ull
+#define ML_HASH_SEED1 0xBB67AE8584CAA73Bull
 
 /*
 ** The model of the training rows (names, levels, imputed means, the factor,

@@ -108,7 +108,6 @@ struct trainer {
   uint64_t again_hash[2];
   sqlite3_int64 nread, target_nulls, weight_nulls;
   welford wtrain, wtest;
-  uint64_t hash[2];
   ml_model *m;
   double *Rtest;          /* the test rows' factor in the model's columns */
   double *x;              /* design row, p */
@@ -426,45 +425,6 @@ static int feature_type(trainer *t, int j) {
 
 /* ---- the passes ---- */
 
-#define HASH_SEED0 0x6A09E667F3BCC908ull
-#define HASH_SEED1 0xBB67AE8584CAA73Bull
-
-static void hash_u64(uint64_t h[2], uint64_t v) {
-  h[0] = (h[0] ^ v) * 0x9E3779B97F4A7C15ull;
-  h[0] ^= h[0] >> 32;
-  h[1] = (h[1] ^ (v + 0x632BE59BD9B4E019ull)) * 0xC2B2AE3D27D4EB4Full;
-  h[1] ^= h[1] >> 29;
-}
-
-/* Folds a value, by type, into the fingerprint. */
-static void hash_value(uint64_t h[2], sqlite3_value *v) {
-  int t = sqlite3_value_type(v);
-  hash_u64(h, (uint64_t)t);
-  if (t == SQLITE_INTEGER) {
-    hash_u64(h, (uint64_t)sqlite3_value_int64(v));
-  } else if (t == SQLITE_FLOAT) {
-    double d = sqlite3_value_double(v);
-    uint64_t u;
-    memcpy(&u, &d, 8);
-    hash_u64(h, u);
-  } else if (t == SQLITE_TEXT || t == SQLITE_BLOB) {
-    const unsigned char *z = t == SQLITE_TEXT ? sqlite3_value_text(v) : sqlite3_value_blob(v);
-    int n = sqlite3_value_bytes(v);
-    hash_u64(h, (uint64_t)n);
-    for (int i = 0; z && i < n; i += 8) {
-      uint64_t w = 0;
-      for (int b = 0; b < 8 && i + b < n; b++) w |= (uint64_t)z[i + b] << (8 * b);
-      hash_u64(h, w);
-    }
-  }
-}
-
-/* A training row, as the source gave it: the target, features and weight. */
-static void hash_row(trainer *t, uint64_t h[2]) {
-  int last = t->cw >= 0 ? t->cw : t->cy + t->k;
-  for (int c = t->cy; c <= last; c++) hash_value(h, t->vals[c]);
-}
-
 static void progress(trainer *t, const char *what) {
   if (!t->o.progress || (t->nread & 0x3FFF)) return;
   time_t now = time(NULL);
@@ -577,12 +537,7 @@ static int first_row(trainer *t) {
     return -1;
   }
   if (r != ML_FA_USED) return 0;
-  if (side == ML_SIDE_TEST) {
-    welford_add(&t->wtest, y, w);
-  } else {
-    welford_add(&t->wtrain, y, w);
-    hash_row(t, t->hash);
-  }
+  welford_add(side == ML_SIDE_TEST ? &t->wtest : &t->wtrain, y, w);
   return 0;
 }
 
@@ -688,7 +643,7 @@ static int again_row(trainer *t) {
     if (ad > ae->max) ae->max = ad;
   }
   if (test) return 0;
-  hash_row(t, t->again_hash);
+  if (ml_fitacc_fingerprint(&t->fa, t->vals + t->cy + 1, y, w, t->again_hash)) t->again_n[0] = -1;
   if (t->ref) ml_refiner_add(t->ref, m, t->x, y, sw);
   int rc = t->hc ? ml_hcacc_add(t->hc, m, t->x, y, sw) : ML_OK;
   if (rc) {
@@ -704,11 +659,11 @@ static int pass_again(trainer *t, ml_refiner *ref, ml_hcacc *hc, int measure) {
   t->hc = hc;
   t->measure = measure;
   t->again_n[0] = t->again_n[1] = 0;
-  t->again_hash[0] = HASH_SEED0;
-  t->again_hash[1] = HASH_SEED1;
+  t->again_hash[0] = ML_HASH_SEED0;
+  t->again_hash[1] = ML_HASH_SEED1;
   if (run_pass(t, again_row)) return -1;
   if (t->again_n[0] != t->m->n || t->again_n[1] != t->fa.used[1] ||
-      t->again_hash[0] != t->hash[0] || t->again_hash[1] != t->hash[1])
+      t->again_hash[0] != t->fa.hash[0] || t->again_hash[1] != t->fa.hash[1])
     return ml_error(t->ctx, "ml_train(): the source changed while it was read again (another "
                             "connection wrote to it); train again");
   return 0;
@@ -831,8 +786,6 @@ static int train(trainer *t, ml_sb *summary) {
   sqlite3_free(types);
   types = NULL;
   if (rc) goto nomem;
-  t->hash[0] = HASH_SEED0;
-  t->hash[1] = HASH_SEED1;
   if (run_pass(t, first_row)) return -1;
   if (t->fa.used[0] == 0)
     return ml_error(t->ctx, "ml_train(): no rows to train on: %lld rows read, %lld skipped for a "
@@ -871,16 +824,13 @@ static int train(trainer *t, ml_sb *summary) {
   double rss_test = t->Rtest ? rss_of(t->Rtest, m->p, m->beta) : NAN;
 
   /* The fingerprint: training values in scan order, then what decided the split. */
-  hash_u64(t->hash, (uint64_t)m->n);
-  double ts = t->o.test_size;
-  uint64_t tsb;
-  memcpy(&tsb, &ts, 8);
-  hash_u64(t->hash, tsb);
-  hash_u64(t->hash, (uint64_t)t->o.seed);
+  uint64_t *h = t->fa.hash;
+  ml_hash_u64(h, (uint64_t)m->n);
+  ml_hash_double(h, t->o.test_size);
+  ml_hash_u64(h, (uint64_t)t->o.seed);
   const char *kn = t->has_key ? (t->o.key ? t->o.key : "rowid") : "";
-  for (const char *c = kn; *c; c++) hash_u64(t->hash, (unsigned char)*c);
-  hash = sqlite3_mprintf("%016llx%016llx", (unsigned long long)t->hash[0],
-                         (unsigned long long)t->hash[1]);
+  for (const char *c = kn; *c; c++) ml_hash_u64(h, (unsigned char)*c);
+  hash = sqlite3_mprintf("%016llx%016llx", (unsigned long long)h[0], (unsigned long long)h[1]);
   created = utc_now();
 
   ml_sb b;

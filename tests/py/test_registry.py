@@ -145,13 +145,13 @@ c.check(con.execute("PRAGMA integrity_check").fetchone()[0] == "ok", "integrity 
 
 # ---- an interrupt stops ml_train and leaves the registry as it was ----
 before = con.execute("SELECT count(*) FROM ml_model_versions").fetchone()[0]
-con.execute("CREATE TABLE big AS SELECT * FROM d, (SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 "
-            "UNION ALL SELECT 4 UNION ALL SELECT 5)")
+con.execute("CREATE TABLE big AS SELECT d.* FROM d, (WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL "
+            "SELECT i + 1 FROM c WHERE i < 10) SELECT i FROM c)")
 stopped = {}
 
 
 def stop():
-    time.sleep(0.3)
+    time.sleep(0.1)
     stopped["at"] = time.monotonic()
     con.interrupt()
 
