@@ -1,6 +1,6 @@
 # sqlml: linear regression inside SQLite.  See README.md.
 #
-#   make          build dist/sqlml.so
+#   make          build dist/sqlml.so, and dist/libsqlml.a and dist/sqlml.h to link it statically
 #   make demo     build, then run examples/demo.sql in the sqlite3 shell
 #   make test     build, then run every test
 #   make asan     the tests again, under address and undefined-behaviour sanitizers
@@ -16,6 +16,8 @@ LDLIBS = -llapacke -lm
 # Build products; `make asan` points these elsewhere.
 B ?= build
 SO ?= dist/sqlml.so
+LIB ?= dist/libsqlml.a
+HDR = dist/sqlml.h
 SQLITE3 ?= sqlite3
 PYTHON ?= /usr/bin/python3
 RUN_ENV ?=
@@ -23,7 +25,7 @@ RUN_ENV ?=
 # Debian packages: to build and run; to test (R and mpmath compute reference values).
 # OpenBLAS (serial: no thread pool inside the host application) is the BLAS
 # under LAPACK; the README says why.
-DEBS_BUILD = gcc make libsqlite3-dev liblapacke-dev libopenblas0-serial sqlite3
+DEBS_BUILD = gcc make binutils libsqlite3-dev liblapacke-dev libopenblas0-serial sqlite3
 DEBS_TEST = python3 python3-mpmath r-base-core
 
 EXT_SRC = $(wildcard ext/*.c)
@@ -31,9 +33,11 @@ EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
 CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
-.PHONY: all deps deps-test demo test unit sql py nist ref asan clean
+.PHONY: all lib deps deps-test demo test unit sql py nist ref asan clean
 
-all: $(SO)
+all: $(SO) lib
+
+lib: $(LIB) $(HDR)
 
 deps:
 	@tools/need-debs $(DEBS_BUILD)
@@ -58,6 +62,33 @@ $(B)/gen/%.o: $(B)/gen/%.c
 $(SO): $(EXT_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(OPT) $(LDFLAGS) -shared -o $@ $(EXT_OBJ) $(LDLIBS)
+
+# The static library: the same sources built with -DSQLITE_CORE, so they call
+# the application's SQLite directly instead of through the loader's table of
+# routines.  The objects are linked into one (ld -r) whose hidden symbols
+# objcopy makes local: the archive defines sqlite3_sqlml_init and nothing else
+# an application could collide with (`nm -g --defined-only` shows it).
+STATIC_OBJ = $(patsubst ext/%.c,$(B)/static/%.o,$(EXT_SRC)) $(B)/static/registry_sql.o
+OBJCOPY ?= objcopy
+
+$(B)/static/%.o: ext/%.c $(wildcard ext/*.h) VERSION | deps
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) -DSQLITE_CORE $(OPT) $(CFLAGS) -c $< -o $@
+
+$(B)/static/registry_sql.o: $(B)/gen/registry_sql.c
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) -DSQLITE_CORE $(OPT) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(STATIC_OBJ)
+	@mkdir -p $(@D)
+	$(LD) -r -o $(B)/libsqlml.o $(STATIC_OBJ)
+	$(OBJCOPY) --localize-hidden $(B)/libsqlml.o
+	rm -f $@
+	$(AR) rcs $@ $(B)/libsqlml.o
+
+$(HDR): ext/sqlml.h
+	@mkdir -p $(@D)
+	cp ext/sqlml.h $@
 
 demo: $(SO)
 	cd examples && $(SQLITE3) < demo.sql
@@ -98,7 +129,7 @@ ref: $(SO) $(B)/ref/dist_check
 # memory is ours.
 ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)
 asan:
-	$(MAKE) test B=build/asan SO=build/asan/sqlml.so \
+	$(MAKE) test B=build/asan SO=build/asan/sqlml.so LIB=build/asan/libsqlml.a \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  RUN_ENV="LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1"
 
