@@ -4,6 +4,8 @@
 #   make demo     build, then run examples/demo.sql in the sqlite3 shell
 #   make test     build, then run every test
 #   make asan     the tests again, under address and undefined-behaviour sanitizers
+#   make install  (PREFIX=/usr/local, DESTDIR) the extension, libsqlml.a, sqlml.h, sqlml.pc
+#   make uninstall
 #
 # Missing Debian packages are installed when run as root (tools/need-debs);
 # otherwise the exact apt-get command is printed.
@@ -22,6 +24,16 @@ SQLITE3 ?= sqlite3
 PYTHON ?= /usr/bin/python3
 RUN_ENV ?=
 
+# Where `make install` puts things (under $(DESTDIR), for staged installs).
+# The loadable extension goes to a directory of its own, as Debian's
+# sqlite3-pcre has /usr/lib/sqlite3/pcre.so, not among the libraries the
+# linker searches.
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+EXTDIR ?= $(LIBDIR)/sqlite3
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+
 # Debian packages: to build and run; to test (R and mpmath compute reference values).
 # OpenBLAS (serial: no thread pool inside the host application) is the BLAS
 # under LAPACK; the README says why.
@@ -33,7 +45,7 @@ EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
 CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
-.PHONY: all lib deps deps-test demo test unit sql py nist ref asan clean
+.PHONY: all lib deps deps-test demo test unit sql py nist ref asan install uninstall clean
 
 all: $(SO) lib
 
@@ -132,6 +144,25 @@ asan:
 	$(MAKE) test B=build/asan SO=build/asan/sqlml.so LIB=build/asan/libsqlml.a \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  RUN_ENV="LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1"
+
+# Paths under PREFIX go into sqlml.pc as ${prefix}/..., so that pkg-config can
+# relocate them (--define-prefix, --define-variable=prefix=...).
+pc_path = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+
+install: $(SO) $(LIB) $(HDR)
+	install -d $(DESTDIR)$(EXTDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 755 $(SO) $(DESTDIR)$(EXTDIR)/sqlml.so
+	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libsqlml.a
+	install -m 644 $(HDR) $(DESTDIR)$(INCLUDEDIR)/sqlml.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(call pc_path,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(call pc_path,$(INCLUDEDIR))|' -e 's|@EXTDIR@|$(call pc_path,$(EXTDIR))|' \
+	    -e 's|@VERSION@|$(VERSION)|' ext/sqlml.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/sqlml.pc
+
+# Removes what install put there, and the extension's directory if now empty.
+uninstall:
+	rm -f $(DESTDIR)$(EXTDIR)/sqlml.so $(DESTDIR)$(LIBDIR)/libsqlml.a \
+	      $(DESTDIR)$(INCLUDEDIR)/sqlml.h $(DESTDIR)$(PKGCONFIGDIR)/sqlml.pc
+	rmdir $(DESTDIR)$(EXTDIR) 2>/dev/null || true
 
 clean:
 	rm -rf build dist
