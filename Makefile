@@ -20,6 +20,7 @@ B ?= build
 SO ?= dist/sqlml.so
 LIB ?= dist/libsqlml.a
 HDR = dist/sqlml.h
+NODE_DIR = build/node
 SQLITE3 ?= sqlite3
 PYTHON ?= /usr/bin/python3
 RUN_ENV ?=
@@ -38,14 +39,14 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 # OpenBLAS (serial: no thread pool inside the host application) is the BLAS
 # under LAPACK; the README says why.
 DEBS_BUILD = gcc make binutils libsqlite3-dev liblapacke-dev libopenblas0-serial sqlite3
-DEBS_TEST = python3 python3-mpmath r-base-core
+DEBS_TEST = python3 python3-mpmath r-base-core pkg-config
 
 EXT_SRC = $(wildcard ext/*.c)
 EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
 CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
-.PHONY: all lib deps deps-test demo test unit sql py nist ref asan install uninstall clean
+.PHONY: all lib deps deps-test demo test unit sql py nist ref embed asan install uninstall clean
 
 all: $(SO) lib
 
@@ -105,7 +106,7 @@ $(HDR): ext/sqlml.h
 demo: $(SO)
 	cd examples && $(SQLITE3) < demo.sql
 
-test: deps-test unit sql py nist ref
+test: deps-test unit sql py nist ref embed
 
 $(B)/unit/test_core: $(UNIT_SRC) $(CORE_SRC) $(wildcard ext/*.h) $(wildcard tests/unit/*.h) | deps
 	@mkdir -p $(@D)
@@ -135,6 +136,29 @@ ref: $(SO) $(B)/ref/dist_check
 	@if command -v Rscript >/dev/null; then Rscript tests/ref/dist.R | $(RUN_ENV) $(B)/ref/dist_check; \
 	 else echo "dist: SKIPPED: Rscript not found (Debian r-base-core)"; fi
 	$(RUN_ENV) $(PYTHON) tests/ref/lm_vs_r.py --ext $(SO)
+
+# Use from applications (README, "Use from your app"): the Python, Node and C
+# examples run and must print what exact arithmetic says; the C one is linked
+# statically, then against a `make install` into a scratch DESTDIR.
+embed: $(SO) $(LIB) $(HDR) $(NODE_DIR)/ready
+	$(RUN_ENV) $(PYTHON) tests/embed/test_python.py --ext $(SO)
+	$(RUN_ENV) $(PYTHON) tests/embed/test_node.py --ext $(SO) --node-modules $(NODE_DIR)/node_modules
+	$(RUN_ENV) $(PYTHON) tests/embed/test_c.py --ext $(SO) --lib $(LIB) --include $(dir $(HDR)) \
+	  --cc "$(CC)" --cflags "$(OPT) $(CFLAGS)"
+	$(RUN_ENV) $(PYTHON) tests/embed/test_install.py --ext $(SO) --make "$(MAKE)" \
+	  --cc "$(CC)" --cflags "$(OPT) $(CFLAGS)"
+
+# better-sqlite3 for the Node example, as examples/node/package-lock.json
+# pins it, in build/node (whatever B is: one install serves `make asan` too),
+# out of the source tree.  Node.js and npm come from Debian if missing;
+# better-sqlite3 12 needs Node.js 20, without which the Node test is skipped.
+$(NODE_DIR)/ready: examples/node/package.json examples/node/package-lock.json
+	@command -v npm >/dev/null || tools/need-debs nodejs npm
+	@mkdir -p $(NODE_DIR)
+	cp examples/node/package.json examples/node/package-lock.json $(NODE_DIR)/
+	@if node -e 'process.exit(+(process.versions.node.split(".")[0] < 20))'; then \
+	  echo "cd $(NODE_DIR) && npm ci"; cd $(NODE_DIR) && npm ci --no-audit --no-fund && touch ready; \
+	else echo "embed: Node.js $$(node --version) is older than 20, which better-sqlite3 12 needs"; fi
 
 # The shell and Python are not instrumented, so the sanitizer runtime is
 # preloaded into them; leaks are checked in the C unit tests, where all
