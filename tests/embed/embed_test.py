@@ -62,7 +62,8 @@ def expected_output(ext):
         return sum(bj * xj for bj, xj in zip(b, x))
 
     mean = sum(y for _, y, _, _ in test) / len(test)
-    r2 = 1 - sum((y - predict(x)) ** 2 for _, y, x, _ in test) / sum((y - mean) ** 2 for _, y, _, _ in test)
+    sse = sum((y - predict(x)) ** 2 for _, y, x, _ in test)
+    r2 = 1 - sse / sum((y - mean) ** 2 for _, y, _, _ in test)
     lines = ["trained house_price version 1 on %d rows; test r2 %.4f on %d rows"
              % (len(train), float(r2), len(test))]
     for i, _, x, city in rows:

@@ -20,8 +20,9 @@ version = open(os.path.join(ROOT, "VERSION")).read().strip()
 def build(source, out):
     """cc -Idist -o app SOURCE dist/libsqlml.a -lsqlite3 -llapacke -lm (as the README
     says), with this build's flags (the sanitizers') and warnings on."""
-    cmd = (shlex.split(a.cc or "cc") + shlex.split(a.cflags) + ["-std=c11", "-Wall", "-Wextra",
-           "-Wpedantic", "-I" + a.include, "-o", out, source, a.lib, "-lsqlite3", "-llapacke", "-lm"])
+    cmd = (shlex.split(a.cc or "cc") + shlex.split(a.cflags)
+           + ["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-I" + a.include, "-o", out, source,
+              a.lib, "-lsqlite3", "-llapacke", "-lm"])
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     c.check(p.returncode == 0 and p.stderr == "", "%s builds without a warning: %s\n%s"
             % (source, " ".join(cmd), p.stderr))
@@ -51,7 +52,8 @@ if build("tests/embed/static_check.c", check):
     c.check(p.returncode == 0, "static_check passes")
 
 lib_syms = global_symbols("-g", "--defined-only", a.lib)
-c.check(lib_syms == ["sqlite3_sqlml_init"], "%s defines one global symbol: %s" % (a.lib, lib_syms[:10]))
+c.check(lib_syms == ["sqlite3_sqlml_init"],
+        "%s defines one global symbol: %s" % (a.lib, lib_syms[:10]))
 all_syms = subprocess.run(["nm", a.lib], capture_output=True, text=True).stdout
 c.check("sqlite3_api" not in all_syms, "the archive calls SQLite directly (SQLITE_CORE), "
         "not through a table of routines")

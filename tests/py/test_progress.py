@@ -22,8 +22,8 @@ def source(n):
 
 def run(n, options):
     """Trains on n rows in the shell; returns (seconds, stdout, [(seconds, stderr line)])."""
-    sql = ".load %s\nSELECT json_extract(ml_train('p', '%s', 'y', '[\"x\",\"z\"]', '%s'), '$.n_train') > 0;\n" % (
-        a.ext, source(n).replace("'", "''"), options)
+    sql = (".load %s\nSELECT json_extract(ml_train('p', '%s', 'y', '[\"x\",\"z\"]', '%s'), "
+           "'$.n_train') > 0;\n" % (a.ext, source(n).replace("'", "''"), options))
     start = time.monotonic()
     p = subprocess.Popen([a.sqlite3, "-batch", ":memory:"], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -63,9 +63,9 @@ c.check(counts == sorted(set(counts)) and all(0 < k <= n for k in counts),
 times = [t for t, _ in lines]
 c.check(not times or times[0] >= 1.0, "the first line comes after a second: %r" % times)
 gaps = [b - t for t, b in zip(times, times[1:])]
-# The reports are a second apart by a monotonic clock; a pipe can delay a line
-# a little, never by 0.1 s on an idle reader.
-c.check(all(g >= 0.9 for g in gaps), "lines at most once a second: gaps %r" % gaps)
+# The reports leave a second apart by a monotonic clock; a busy machine can
+# delay a line's arrival a little (the old code's gaps were 0.5 s and less).
+c.check(all(g >= 0.8 for g in gaps), "lines at most once a second: gaps %r" % gaps)
 c.check(len(lines) <= elapsed, "no more lines than seconds: %d in %.2f s" % (len(lines), elapsed))
 print("progress: %d rows in %.2f s, %d lines at %s s" % (n, elapsed, len(lines),
       ", ".join("%.2f" % t for t in times)))
