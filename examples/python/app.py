@@ -1,6 +1,6 @@
 """sqlml from Python's standard sqlite3 module: train a model, predict inside
 an ordinary query, read the registry.  From the repository root, after make:
-    python3 examples/python/app.py"""
+    /usr/bin/python3 examples/python/app.py"""
 import json
 import sqlite3
 import sys
