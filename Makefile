@@ -1,9 +1,11 @@
 # sqlml: linear regression inside SQLite.  See README.md.
 #
-#   make          build dist/sqlml.so
+#   make          build dist/sqlml.so, and dist/libsqlml.a and dist/sqlml.h to link it statically
 #   make demo     build, then run examples/demo.sql in the sqlite3 shell
 #   make test     build, then run every test
 #   make asan     the tests again, under address and undefined-behaviour sanitizers
+#   make install  (PREFIX=/usr/local, DESTDIR) the extension, libsqlml.a, sqlml.h, sqlml.pc
+#   make uninstall
 #
 # Missing Debian packages are installed when run as root (tools/need-debs);
 # otherwise the exact apt-get command is printed.
@@ -16,24 +18,40 @@ LDLIBS = -llapacke -lblas -lm
 # Build products; `make asan` points these elsewhere.
 B ?= build
 SO ?= dist/sqlml.so
+LIB ?= dist/libsqlml.a
+HDR = dist/sqlml.h
+NODE_DIR = build/node
 SQLITE3 ?= sqlite3
 PYTHON ?= /usr/bin/python3
 RUN_ENV ?=
 
-# Debian packages: to build and run; to test (R and mpmath compute reference values).
+# Where `make install` puts things (under $(DESTDIR), for staged installs).
+# The loadable extension goes to a directory of its own, as Debian's
+# sqlite3-pcre has /usr/lib/sqlite3/pcre.so, not among the libraries the
+# linker searches.
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+EXTDIR ?= $(LIBDIR)/sqlite3
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+
+# Debian packages: to build and run; to test (R, mpmath and scikit-learn compute
+# reference values).
 # OpenBLAS (serial: no thread pool inside the host application) is the BLAS
 # under LAPACK; the README says why.
-DEBS_BUILD = gcc make libsqlite3-dev liblapacke-dev libopenblas0-serial sqlite3
-DEBS_TEST = python3 python3-mpmath python3-sklearn r-base-core r-cran-sandwich
+DEBS_BUILD = gcc make binutils libsqlite3-dev liblapacke-dev libopenblas0-serial sqlite3
+DEBS_TEST = python3 python3-mpmath python3-sklearn r-base-core r-cran-sandwich pkg-config
 
 EXT_SRC = $(wildcard ext/*.c)
 EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
 CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
-.PHONY: all deps deps-test demo test unit sql py nist ref asan clean
+.PHONY: all lib deps deps-test demo test unit sql py nist ref embed asan install uninstall clean
 
-all: $(SO)
+all: $(SO) lib
+
+lib: $(LIB) $(HDR)
 
 deps:
 	@tools/need-debs $(DEBS_BUILD)
@@ -59,10 +77,37 @@ $(SO): $(EXT_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(OPT) $(LDFLAGS) -shared -o $@ $(EXT_OBJ) $(LDLIBS)
 
+# The static library: the same sources built with -DSQLITE_CORE, so they call
+# the application's SQLite directly instead of through the loader's table of
+# routines.  The objects are linked into one (ld -r) whose hidden symbols
+# objcopy makes local: the archive defines sqlite3_sqlml_init and nothing else
+# an application could collide with (`nm -g --defined-only` shows it).
+STATIC_OBJ = $(patsubst ext/%.c,$(B)/static/%.o,$(EXT_SRC)) $(B)/static/registry_sql.o
+OBJCOPY ?= objcopy
+
+$(B)/static/%.o: ext/%.c $(wildcard ext/*.h) VERSION | deps
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) -DSQLITE_CORE $(OPT) $(CFLAGS) -c $< -o $@
+
+$(B)/static/registry_sql.o: $(B)/gen/registry_sql.c
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) -DSQLITE_CORE $(OPT) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(STATIC_OBJ)
+	@mkdir -p $(@D)
+	$(LD) -r -o $(B)/libsqlml.o $(STATIC_OBJ)
+	$(OBJCOPY) --localize-hidden $(B)/libsqlml.o
+	rm -f $@
+	$(AR) rcs $@ $(B)/libsqlml.o
+
+$(HDR): ext/sqlml.h
+	@mkdir -p $(@D)
+	cp ext/sqlml.h $@
+
 demo: $(SO)
 	cd examples && $(SQLITE3) < demo.sql
 
-test: deps-test unit sql py nist ref
+test: deps-test unit sql py nist ref embed
 
 $(B)/unit/test_core: $(UNIT_SRC) $(CORE_SRC) $(wildcard ext/*.h) $(wildcard tests/unit/*.h) | deps
 	@mkdir -p $(@D)
@@ -95,14 +140,56 @@ ref: $(SO) $(B)/ref/dist_check
 	$(RUN_ENV) $(PYTHON) tests/ref/lm_vs_r.py --ext $(SO)
 	$(RUN_ENV) $(PYTHON) tests/ref/options_vs_r.py --ext $(SO)
 
+# Use from applications (README, "Use from your app"): the Python, Node and C
+# examples run and must print what exact arithmetic says; the C one is linked
+# statically, then against a `make install` into a scratch DESTDIR.
+embed: $(SO) $(LIB) $(HDR) $(NODE_DIR)/ready
+	$(RUN_ENV) $(PYTHON) tests/embed/test_python.py --ext $(SO)
+	$(RUN_ENV) $(PYTHON) tests/embed/test_node.py --ext $(SO) --node-modules $(NODE_DIR)/node_modules
+	$(RUN_ENV) $(PYTHON) tests/embed/test_c.py --ext $(SO) --lib $(LIB) --include $(dir $(HDR)) \
+	  --cc "$(CC)" --cflags "$(OPT) $(CFLAGS)"
+	$(RUN_ENV) $(PYTHON) tests/embed/test_install.py --ext $(SO) --make "$(MAKE)" \
+	  --cc "$(CC)" --cflags "$(OPT) $(CFLAGS)"
+
+# better-sqlite3 for the Node example, as examples/node/package-lock.json
+# pins it, in build/node (whatever B is: one install serves `make asan` too),
+# out of the source tree.  Node.js and npm come from Debian if missing;
+# better-sqlite3 12 needs Node.js 20, without which the Node test is skipped.
+$(NODE_DIR)/ready: examples/node/package.json examples/node/package-lock.json
+	@command -v npm >/dev/null || tools/need-debs nodejs npm
+	@mkdir -p $(NODE_DIR)
+	cp examples/node/package.json examples/node/package-lock.json $(NODE_DIR)/
+	@if node -e 'process.exit(+(process.versions.node.split(".")[0] < 20))'; then \
+	  echo "cd $(NODE_DIR) && npm ci"; cd $(NODE_DIR) && npm ci --no-audit --no-fund && touch ready; \
+	else echo "embed: Node.js $$(node --version) is older than 20, which better-sqlite3 12 needs"; fi
+
 # The shell and Python are not instrumented, so the sanitizer runtime is
 # preloaded into them; leaks are checked in the C unit tests, where all
 # memory is ours.
 ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)
 asan:
-	$(MAKE) test B=build/asan SO=build/asan/sqlml.so \
+	$(MAKE) test B=build/asan SO=build/asan/sqlml.so LIB=build/asan/libsqlml.a \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  RUN_ENV="LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1"
+
+# Paths under PREFIX go into sqlml.pc as ${prefix}/..., so that pkg-config can
+# relocate them (--define-prefix, --define-variable=prefix=...).
+pc_path = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+
+install: $(SO) $(LIB) $(HDR)
+	install -d $(DESTDIR)$(EXTDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 755 $(SO) $(DESTDIR)$(EXTDIR)/sqlml.so
+	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libsqlml.a
+	install -m 644 $(HDR) $(DESTDIR)$(INCLUDEDIR)/sqlml.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(call pc_path,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(call pc_path,$(INCLUDEDIR))|' -e 's|@EXTDIR@|$(call pc_path,$(EXTDIR))|' \
+	    -e 's|@VERSION@|$(VERSION)|' ext/sqlml.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/sqlml.pc
+
+# Removes what install put there, and the extension's directory if now empty.
+uninstall:
+	rm -f $(DESTDIR)$(EXTDIR)/sqlml.so $(DESTDIR)$(LIBDIR)/libsqlml.a \
+	      $(DESTDIR)$(INCLUDEDIR)/sqlml.h $(DESTDIR)$(PKGCONFIGDIR)/sqlml.pc
+	rmdir $(DESTDIR)$(EXTDIR) 2>/dev/null || true
 
 clean:
 	rm -rf build dist

@@ -18,6 +18,7 @@
 
 #include "registry.h"
 #include "split.h"
+#include "sqlml.h" /* the public declaration of sqlite3_sqlml_init, checked here */
 #include "sqlml_int.h"
 SQLITE_EXTENSION_INIT1
 
