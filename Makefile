@@ -4,6 +4,7 @@
 #   make demo     build, then run examples/demo.sql in the sqlite3 shell
 #   make test     build, then run every test
 #   make asan     the tests again, under address and undefined-behaviour sanitizers
+#   make bench    speed and memory against the floor and the pandas pipeline (bench/)
 #
 # Missing Debian packages are installed when run as root (tools/need-debs);
 # otherwise the exact apt-get command is printed.
@@ -31,7 +32,7 @@ EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
 CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
-.PHONY: all deps deps-test demo test unit sql py nist ref asan clean
+.PHONY: all deps deps-test demo test unit sql py nist ref asan bench bench-quick clean
 
 all: $(SO)
 
@@ -101,6 +102,22 @@ asan:
 	$(MAKE) test B=build/asan SO=build/asan/sqlml.so \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  RUN_ENV="LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1"
+
+# Benchmarks (bench/bench.py): sqlml against the floor scan and the pandas +
+# scikit-learn pipeline, as ratios; results in $(B)/bench/results.md.
+# bench-quick runs the same cases on small data, to check that each one runs.
+DEBS_BENCH = python3 python3-pandas python3-sklearn time
+BENCH = $(PYTHON) bench/bench.py --ext $(SO) --sqlite3 $(SQLITE3) --out $(B)/bench \
+	--lsq-bench $(B)/bench/lsq_bench
+
+$(B)/bench/lsq_bench: bench/lsq_bench.c $(CORE_SRC) tests/unit/mem_libc.c $(wildcard ext/*.h) | deps
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -Wall -Wextra $(OPT) $(CFLAGS) -Iext -Itests/unit -o $@ $< $(CORE_SRC) \
+	  tests/unit/mem_libc.c $(LDLIBS)
+
+bench bench-quick: $(SO) $(B)/bench/lsq_bench
+	@tools/need-debs $(DEBS_BENCH)
+	$(BENCH) --command "make $@" $(if $(filter bench-quick,$@),--quick)
 
 clean:
 	rm -rf build dist
