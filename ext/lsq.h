@@ -34,9 +34,16 @@
 ** (bench/lsq_bench.c).
 */
 #define ML_LSQ_LDB (ML_LSQ_BLOCK + 8)
-/* Rows of dtpqrt's block reflector. */
+/*
+** Columns per panel of dtpqrt (its NB; up to 8 columns, [X y] is one panel).
+** A panel is factored by level-2 BLAS and the columns after it are updated
+** by level-3 (dgemm), so narrow panels put more of the work in the faster
+** kernel: 8 was fastest from p = 10 to 100, a third faster than 32 at p = 50
+** and 100 (bench/lsq_bench.c).  4 is as fast but loses digits on NIST's
+** Longley and Wampler5.
+*/
 #ifndef ML_LSQ_NB
-#define ML_LSQ_NB 32
+#define ML_LSQ_NB 8
 #endif
 /*
 ** A column is aliased (linearly dependent on the ones before it) when its
@@ -53,7 +60,7 @@ typedef struct ml_lsq {
   int64_t n;     /* rows accumulated, folded or waiting */
   double *R;     /* m x m column-major; its upper triangle is R of [X y] */
   double *B;     /* ML_LSQ_BLOCK x m column-major, leading dimension ML_LSQ_LDB: rows waiting */
-  double *T;     /* ML_LSQ_NB x m: dtpqrt's block reflector */
+  double *T;     /* ML_LSQ_NB x m: dtpqrt's block reflectors */
   double *work;  /* ML_LSQ_NB x m */
 } ml_lsq;
 
