@@ -466,11 +466,11 @@ class Bench:
     def markdown(self, info, elapsed):
         z, cfg = self.size, self.cfg
         lines = [
-            "Machine: %s, %s cores, %s RAM; %s; %s." % (info["cpu"], info["cores"], info["memory"],
+            "- Machine: %s, %s cores, %s RAM; %s; %s." % (info["cpu"], info["cores"], info["memory"],
                                                         info["os"], info["kernel"]),
-            "Software: SQLite %s; LAPACK %s; Python %s, pandas %s, scikit-learn %s." % (
+            "- Software: SQLite %s; LAPACK %s; Python %s, pandas %s, scikit-learn %s." % (
                 info["sqlite"], info["lapack"], info["python"], info["pandas"], info["sklearn"]),
-            "Run: `%s` on %s, %d timed runs of each side (alternating, after one untimed run), "
+            "- Run: `%s` on %s, %d timed runs of each side (alternating, after one untimed run), "
             "medians; %.0f s in all." % (cfg.command, datetime.datetime.now(datetime.timezone.utc)
                                          .strftime("%Y-%m-%d %H:%M UTC"), z["reps"], elapsed),
             "",
