@@ -6,6 +6,7 @@
 #   make asan     the tests again, under address and undefined-behaviour sanitizers
 #   make install  (PREFIX=/usr/local, DESTDIR) the extension, libsqlml.a, sqlml.h, sqlml.pc
 #   make uninstall
+#   make bench    speed and memory against the floor and the pandas pipeline (bench/)
 #
 # Missing Debian packages are installed when run as root (tools/need-debs);
 # otherwise the exact apt-get command is printed.
@@ -47,7 +48,7 @@ EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
 CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
-.PHONY: all lib deps deps-test demo test unit sql py nist ref embed asan install uninstall clean
+.PHONY: all lib deps deps-test demo test unit sql py nist ref embed asan install uninstall bench bench-quick clean
 
 all: $(SO) lib
 
@@ -190,6 +191,22 @@ uninstall:
 	rm -f $(DESTDIR)$(EXTDIR)/sqlml.so $(DESTDIR)$(LIBDIR)/libsqlml.a \
 	      $(DESTDIR)$(INCLUDEDIR)/sqlml.h $(DESTDIR)$(PKGCONFIGDIR)/sqlml.pc
 	rmdir $(DESTDIR)$(EXTDIR) 2>/dev/null || true
+
+# Benchmarks (bench/bench.py): sqlml against the floor scan and the pandas +
+# scikit-learn pipeline, as ratios; results in $(B)/bench/results.md.
+# bench-quick runs the same cases on small data, to check that each one runs.
+DEBS_BENCH = python3 python3-pandas python3-sklearn time
+BENCH = $(PYTHON) bench/bench.py --ext $(SO) --sqlite3 $(SQLITE3) --out $(B)/bench \
+	--lsq-bench $(B)/bench/lsq_bench
+
+$(B)/bench/lsq_bench: bench/lsq_bench.c $(CORE_SRC) tests/unit/mem_libc.c $(wildcard ext/*.h) | deps
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -Wall -Wextra $(OPT) $(CFLAGS) -Iext -Itests/unit -o $@ $< $(CORE_SRC) \
+	  tests/unit/mem_libc.c $(LDLIBS)
+
+bench bench-quick: $(SO) $(B)/bench/lsq_bench
+	@tools/need-debs $(DEBS_BENCH)
+	$(BENCH) --command "make $@" $(if $(filter bench-quick,$@),--quick)
 
 clean:
 	rm -rf build dist

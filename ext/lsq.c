@@ -18,7 +18,7 @@ int ml_lsq_init(ml_lsq *a, int p) {
   a->m = p + 1;
   int64_t m = a->m;
   a->R = ml_calloc(8 * m * m);
-  a->B = ml_malloc(8 * m * ML_LSQ_BLOCK);
+  a->B = ml_malloc(8 * m * ML_LSQ_LDB);
   a->T = ml_malloc(8 * m * ML_LSQ_NB);
   a->work = ml_malloc(8 * m * ML_LSQ_NB);
   if (!a->R || !a->B || !a->T || !a->work) {
@@ -41,7 +41,7 @@ static int nb_for(int m) { return m < ML_LSQ_NB ? m : ML_LSQ_NB; }
 int ml_lsq_fold(ml_lsq *a) {
   if (a->nb == 0) return ML_OK;
   lapack_int info = LAPACKE_dtpqrt_work(LAPACK_COL_MAJOR, a->nb, a->m, 0, nb_for(a->m), a->R,
-                                        a->m, a->B, ML_LSQ_BLOCK, a->T, ML_LSQ_NB, a->work);
+                                        a->m, a->B, ML_LSQ_LDB, a->T, ML_LSQ_NB, a->work);
   a->nb = 0;
   return info ? ML_ELAPACK : ML_OK;
 }
@@ -65,7 +65,7 @@ int ml_lsq_insert_column(ml_lsq *a, int at) {
   if (rc) return rc;
   int64_t m = a->m, m1 = m + 1;
   double *R = ml_calloc(8 * m1 * m1);
-  double *B = ml_malloc(8 * m1 * ML_LSQ_BLOCK);
+  double *B = ml_malloc(8 * m1 * ML_LSQ_LDB);
   double *T = ml_malloc(8 * m1 * ML_LSQ_NB);
   double *work = ml_malloc(8 * m1 * ML_LSQ_NB);
   if (!R || !B || !T || !work) {

@@ -19,10 +19,32 @@
 
 #include "mem.h"
 
-/* Rows per block: measured best for dtpqrt with p from 2 to 100 (make bench). */
+/*
+** Rows per block: measured best for dtpqrt with p from 2 to 100 (bench/lsq_bench.c;
+** -DML_LSQ_BLOCK=... and -DML_LSQ_NB=... rebuild it with other values).
+*/
+#ifndef ML_LSQ_BLOCK
 #define ML_LSQ_BLOCK 256
-/* Rows of dtpqrt's block reflector. */
-#define ML_LSQ_NB 32
+#endif
+/*
+** Leading dimension of the block.  With a power of two (256 doubles, 2 KiB)
+** the same row of every column falls in the same cache sets, and dtpqrt,
+** which walks rows across columns, keeps evicting its own data: one cache
+** line of padding made the updates 30% faster at p = 50 and 15% at p = 100
+** (bench/lsq_bench.c).
+*/
+#define ML_LSQ_LDB (ML_LSQ_BLOCK + 8)
+/*
+** Columns per panel of dtpqrt (its NB; up to 8 columns, [X y] is one panel).
+** A panel is factored by level-2 BLAS and the columns after it are updated
+** by level-3 (dgemm), so narrow panels put more of the work in the faster
+** kernel: 8 was fastest from p = 10 to 100, a third faster than 32 at p = 50
+** and 100 (bench/lsq_bench.c).  4 is as fast but loses digits on NIST's
+** Longley and Wampler5.
+*/
+#ifndef ML_LSQ_NB
+#define ML_LSQ_NB 8
+#endif
 /*
 ** A column is aliased (linearly dependent on the ones before it) when its
 ** part orthogonal to them is below this fraction of its norm.  R's lm uses
@@ -37,8 +59,8 @@ typedef struct ml_lsq {
   int nb;        /* rows waiting in the block */
   int64_t n;     /* rows accumulated, folded or waiting */
   double *R;     /* m x m column-major; its upper triangle is R of [X y] */
-  double *B;     /* ML_LSQ_BLOCK x m column-major: rows waiting */
-  double *T;     /* ML_LSQ_NB x m: dtpqrt's block reflector */
+  double *B;     /* ML_LSQ_BLOCK x m column-major, leading dimension ML_LSQ_LDB: rows waiting */
+  double *T;     /* ML_LSQ_NB x m: dtpqrt's block reflectors */
   double *work;  /* ML_LSQ_NB x m */
 } ml_lsq;
 
@@ -50,7 +72,7 @@ void ml_lsq_free(ml_lsq *a);
 ** then ml_lsq_commit().  A row given up half-written is simply not committed.
 */
 static inline void ml_lsq_put(ml_lsq *a, int j, double v) {
-  a->B[a->nb + (int64_t)j * ML_LSQ_BLOCK] = v;
+  a->B[a->nb + (int64_t)j * ML_LSQ_LDB] = v;
 }
 int ml_lsq_fold(ml_lsq *a);
 static inline int ml_lsq_commit(ml_lsq *a) {

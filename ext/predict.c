@@ -24,13 +24,19 @@
 
 #define CACHE_SLOTS 4
 
-/* A decoded model, shared by the cache and statements' auxdata. */
+/*
+** A decoded model, shared by the cache and statements' auxdata.  Only its
+** connection uses it, one call at a time, so x is scratch space for any
+** call: no row allocates.
+*/
 typedef struct shared_model {
   int refs;
   ml_model *m;
   unsigned char *key;      /* the BLOB it was decoded from */
   int nkey;
   sqlite3_context *owner;  /* last call site given it as auxdata */
+  int numeric;             /* every feature is numeric: one term per argument */
+  double *x;               /* a design row, p */
 } shared_model;
 
 /* A reference resolved to a model, valid while the data version holds. */
@@ -51,6 +57,7 @@ static void shared_unref(void *p) {
   if (!s || --s->refs > 0) return;
   ml_model_free(s->m);
   sqlite3_free(s->key);
+  sqlite3_free(s->x);
   sqlite3_free(s);
 }
 
@@ -100,15 +107,19 @@ static shared_model *cache_get(sqlite3_context *ctx, const char *fname, int iArg
   }
   shared_model *s = sqlite3_malloc(sizeof *s);
   unsigned char *key = sqlite3_malloc(n);
-  if (!s || !key) {
+  double *x = sqlite3_malloc64(8 * (sqlite3_uint64)m->p);
+  if (!s || !key || !x) {
     sqlite3_free(s);
     sqlite3_free(key);
+    sqlite3_free(x);
     ml_model_free(m);
     sqlite3_result_error_nomem(ctx);
     return NULL;
   }
   memcpy(key, z, (size_t)n);
-  *s = (shared_model){1, m, key, n, NULL};
+  int numeric = 1;
+  for (int j = 0; j < m->k; j++) numeric &= m->feat[j].type == ML_FEAT_NUMERIC;
+  *s = (shared_model){1, m, key, n, NULL, numeric, x};
   shared_unref(c->slot[CACHE_SLOTS - 1]);
   memmove(c->slot + 1, c->slot, sizeof(c->slot[0]) * (CACHE_SLOTS - 1));
   c->slot[0] = s;
@@ -162,10 +173,11 @@ static shared_model *named_get(sqlite3_context *ctx, const char *fname, int iArg
   return s;
 }
 
-const ml_model *ml_model_arg(sqlite3_context *ctx, const char *fname, sqlite3_value **argv,
-                             int iArg) {
+/* The shared model of argument iArg; NULL after reporting. */
+static shared_model *model_arg(sqlite3_context *ctx, const char *fname, sqlite3_value **argv,
+                               int iArg) {
   shared_model *s = sqlite3_get_auxdata(ctx, iArg);
-  if (s) return s->m;
+  if (s) return s;
   sqlite3_value *v = argv[iArg];
   int type = sqlite3_value_type(v);
   if (type == SQLITE_BLOB) {
@@ -188,7 +200,13 @@ const ml_model *ml_model_arg(sqlite3_context *ctx, const char *fname, sqlite3_va
     s->refs++;
     sqlite3_set_auxdata(ctx, iArg, s, shared_unref);
   }
-  return s->m;
+  return s;
+}
+
+const ml_model *ml_model_arg(sqlite3_context *ctx, const char *fname, sqlite3_value **argv,
+                             int iArg) {
+  shared_model *s = model_arg(ctx, fname, argv, iArg);
+  return s ? s->m : NULL;
 }
 
 void ml_predict_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
@@ -197,8 +215,9 @@ void ml_predict_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
-  const ml_model *m = ml_model_arg(ctx, "ml_predict", argv, 0);
-  if (!m) return;
+  shared_model *s = model_arg(ctx, "ml_predict", argv, 0);
+  if (!s) return;
+  const ml_model *m = s->m;
   if (argc - 1 != m->k) {
     char *msg = sqlite3_mprintf("ml_predict(): the model expects %d feature%s, got %d", m->k,
                                 m->k == 1 ? "" : "s", argc - 1);
@@ -206,21 +225,25 @@ void ml_predict_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     sqlite3_free(msg);
     return;
   }
-  double small[64], *x = small;
-  if (m->p > 64) {
-    x = sqlite3_malloc64(8 * (sqlite3_uint64)m->p);
-    if (!x) {
-      sqlite3_result_error_nomem(ctx);
+  int ic = (m->flags & ML_MODEL_INTERCEPT) != 0;
+  if (s->numeric) {
+    /* Each argument is its term: numbers go straight into the sum, in the
+    ** order and with the result of the general path below.  Anything else
+    ** (a NULL to impute or refuse, a value to report) takes that path. */
+    double yhat = 0, d;
+    if (ic) yhat += m->beta[0]; /* as 0 + beta_0 * 1 there, down to the sign of a zero */
+    int j = 0;
+    while (j < m->k && ml_value_num(argv[1 + j], &d) == ML_V_NUM) yhat += m->beta[ic + j++] * d;
+    if (j == m->k) {
+      sqlite3_result_double(ctx, yhat);
       return;
     }
   }
-  int row = ml_design_row(ctx, "ml_predict", m, argv + 1, x);
-  if (row == ML_V_NUM) {
+  if (ml_design_row(ctx, "ml_predict", m, argv + 1, s->x) == ML_V_NUM) {
     double yhat = 0;
-    for (int j = 0; j < m->p; j++) yhat += m->beta[j] * x[j];
+    for (int j = 0; j < m->p; j++) yhat += m->beta[j] * s->x[j];
     sqlite3_result_double(ctx, yhat);
   }
-  if (x != small) sqlite3_free(x);
 }
 
 /*

@@ -44,6 +44,8 @@ SELECT ml_fit_opts('{}', y) FROM t;
 SELECT ml_predict(ml_fit(y, x), 1, 2) FROM t;
 -- error: ml_predict(): feature 1 (x1) is text ('abc'); expected a number (CAST it AS REAL, or give the column a numeric type)
 SELECT ml_predict((SELECT ml_fit(y, x) FROM t), 'abc');
+-- error: ml_predict(): feature 2 (x2) is infinite; values must be finite
+SELECT ml_predict((SELECT ml_fit(y, x, x * x) FROM t), 1, 1e999);
 -- error: ml_predict(): argument 1 must be a model BLOB or a model name, got a number
 SELECT ml_predict(42, 1);
 -- error: ml_predict(): argument 1: not an sqlml model BLOB (bad magic)

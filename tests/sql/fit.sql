@@ -46,6 +46,8 @@ SELECT 'predict_join', max(abs(ml_predict(m, x1, x2) - y)) < 1e-10
   FROM t, fits WHERE y IS NOT NULL AND x1 IS NOT NULL AND x2 IS NOT NULL;
 SELECT 'predict_value', abs(ml_predict(m, 1.5, 2.0) - (2 + 4.5 - 1)) < 1e-12 FROM fits;
 SELECT 'predict_null', ml_predict(m, NULL, 2) IS NULL FROM fits;
+SELECT 'predict_null_last', ml_predict(m, 1.5, NULL) IS NULL FROM fits;
+SELECT 'predict_integers', abs(ml_predict(m, 3, 2) - (2 + 9 - 1)) < 1e-12 FROM fits;
 SELECT 'predict_null_model', ml_predict(NULL, 1, 2) IS NULL;
 SELECT 'predict_per_group', count(*) = 1000 AND max(abs(ml_predict(m, x1, x2) - y - (t.g = 'a') * x1)) < 1e-10
   FROM t JOIN byg USING (g) WHERE y IS NOT NULL AND x1 IS NOT NULL AND x2 IS NOT NULL;
