@@ -160,24 +160,30 @@ static const fa_level *find_level(const fa_feature *f, const char *z, int n) {
   }
 }
 
-/* Folds the response, weight and the row's type codes into h; the values
-** follow, by the caller, feature by feature. */
-static void fingerprint_head(const ml_fitacc *a, uint64_t h[2], double y, double w) {
-  ml_hash_double(h, y);
-  if (a->o.weighted) ml_hash_double(h, w);
+/*
+** The fingerprint of a row, in this order: the response; the weight; for
+** each feature, one word (a number's double bits marked by its type, or
+** the type alone for NULL and text); then, for each categorical value, its
+** level's text hash.  The same words whether a feature's type is known yet
+** or not, so a later pass recomputes exactly what the first folded.
+*/
+static uint64_t type_mark(int t) { return (uint64_t)t * 0x9E3779B97F4A7C15ull; }
+
+static uint64_t value_word(sqlite3_value *v, int t) {
+  if (t != SQLITE_INTEGER && t != SQLITE_FLOAT) return type_mark(t);
+  double d = sqlite3_value_double(v);
+  uint64_t u;
+  memcpy(&u, &d, 8);
+  return u ^ type_mark(t);
 }
 
 int ml_fitacc_fingerprint(const ml_fitacc *a, sqlite3_value **v, double y, double w, uint64_t h[2]) {
-  fingerprint_head(a, h, y, w);
+  ml_hash_double(h, y);
+  if (a->o.weighted) ml_hash_double(h, w);
+  for (int j = 0; j < a->k; j++) ml_hash_u64(h, value_word(v[j], sqlite3_value_type(v[j])));
   for (int j = 0; j < a->k; j++) {
     const fa_feature *f = &a->f[j];
-    int t = sqlite3_value_type(v[j]);
-    ml_hash_u64(h, (uint64_t)t);
-    if (t == SQLITE_NULL) continue;
-    if (f->type != ML_TYPE_CATEGORICAL) {
-      ml_hash_double(h, sqlite3_value_double(v[j]));
-      continue;
-    }
+    if (f->type != ML_TYPE_CATEGORICAL || sqlite3_value_type(v[j]) == SQLITE_NULL) continue;
     const char *z = (const char *)sqlite3_value_text(v[j]);
     const fa_level *l = z ? find_level(f, z, sqlite3_value_bytes(v[j])) : NULL;
     if (!l) return -1;
@@ -198,17 +204,25 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
   }
   if (!isfinite(y)) return fail(a, -1, ML_V_NONFINITE);
   /* Check the whole row before changing anything (a skipped row adds no
-  ** level and no column); numbers of numeric features go straight to the
-  ** row buffer, read once. */
-  int has_null = 0;
+  ** level and no column).  Numbers of numeric features go straight to the
+  ** row buffer, read once, and into a copy of the fingerprint kept only if
+  ** the row is used; NULLs, levels and types still unknown take a second
+  ** loop, which a row of numbers does without. */
+  int has_null = 0, second = 0, train = side == 0;
+  uint64_t h[2] = {a->hash[0], a->hash[1]};
+  if (train) {
+    ml_hash_double(h, y);
+    if (a->o.weighted) ml_hash_double(h, w);
+  }
   memset(a->row, 0, 8 * (size_t)a->mraw);
   if (a->o.intercept) a->row[0] = 1;
   for (int j = 0; j < a->k; j++) {
-    const fa_feature *f = &a->f[j];
+    fa_feature *f = &a->f[j];
     int t = a->types[j] = sqlite3_value_type(v[j]);
     if (t == SQLITE_NULL) {
       if (a->o.nulls == ML_NULLS_ERROR) return fail(a, j, ML_V_NULL);
-      has_null = 1;
+      has_null = second = 1;
+      if (train) ml_hash_u64(h, type_mark(t));
     } else if (t == SQLITE_BLOB) {
       return fail(a, j, ML_V_BLOB);
     } else if (f->type == ML_TYPE_NUMERIC && f->zcol >= 0) {
@@ -216,9 +230,17 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
       double d = sqlite3_value_double(v[j]);
       if (!isfinite(d)) return fail(a, j, ML_V_NONFINITE);
       a->row[f->zcol] = d;
+      if (train) {
+        uint64_t u;
+        memcpy(&u, &d, 8);
+        ml_hash_u64(h, u ^ type_mark(t));
+        if (a->o.nulls == ML_NULLS_MEAN) ml_ksum_add(&f->sum, d);
+      }
     } else {
-      if (t == SQLITE_FLOAT && !isfinite(sqlite3_value_double(v[j]))) return fail(a, j, ML_V_NONFINITE);
       if (t == SQLITE_TEXT && f->type == ML_TYPE_NUMERIC) return fail(a, j, ML_V_TEXT);
+      if (t == SQLITE_FLOAT && !isfinite(sqlite3_value_double(v[j]))) return fail(a, j, ML_V_NONFINITE);
+      if (train) ml_hash_u64(h, value_word(v[j], t));
+      second = 1;
     }
   }
   if (has_null && a->o.nulls == ML_NULLS_SKIP) {
@@ -227,28 +249,23 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
     a->skipped++;
     return ML_FA_SKIPPED;
   }
-  if (side == 0) fingerprint_head(a, a->hash, y, w);
-  for (int j = 0; j < a->k; j++) {
+  for (int j = 0; second && j < a->k; j++) {
     fa_feature *f = &a->f[j];
     int t = a->types[j];
-    if (side == 0) ml_hash_u64(a->hash, (uint64_t)t);
     if (t == SQLITE_NULL) {
       f->nulls++;
+      if (train) f->nulls_train++;
       if (f->ncol < 0 && (f->ncol = add_column(a)) < 0) return ML_NOMEM;
       a->row[f->ncol] = 1;
       continue;
     }
+    if (f->type == ML_TYPE_NUMERIC && f->zcol >= 0) continue; /* done above */
     if (f->type == ML_TYPE_UNKNOWN) f->type = t == SQLITE_TEXT ? ML_TYPE_CATEGORICAL : ML_TYPE_NUMERIC;
     if (f->type == ML_TYPE_NUMERIC) {
-      if (f->zcol < 0) {
-        if ((f->zcol = add_column(a)) < 0) return ML_NOMEM;
-        a->row[f->zcol] = sqlite3_value_double(v[j]);
-      }
-      if (side == 0) {
-        ml_hash_double(a->hash, a->row[f->zcol]);
-        if (a->o.nulls == ML_NULLS_MEAN) ml_ksum_add(&f->sum, a->row[f->zcol]);
-        f->count++;
-      }
+      if (t == SQLITE_TEXT) return fail(a, j, ML_V_TEXT);
+      if ((f->zcol = add_column(a)) < 0) return ML_NOMEM;
+      a->row[f->zcol] = sqlite3_value_double(v[j]);
+      if (train && a->o.nulls == ML_NULLS_MEAN) ml_ksum_add(&f->sum, a->row[f->zcol]);
       continue;
     }
     /* Categorical: a number is the level of its text, as SQL writes it. */
@@ -257,9 +274,9 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
     fa_level *l = level_of(a, f, z, sqlite3_value_bytes(v[j]));
     if (!l) return ML_NOMEM;
     a->row[l->col] = 1;
-    if (side == 0) {
+    if (train) {
       l->train = 1;
-      ml_hash_u64(a->hash, l->h);
+      ml_hash_u64(h, l->h);
     }
   }
   ml_lsq *acc = &a->acc[side];
@@ -274,7 +291,11 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
   if (rc) return rc;
   a->used[side]++;
   a->sum_w[side] += a->o.weighted ? w : 1;
-  if (side == 0 && a->o.weighted) ml_ksum_add(&a->sum_log_w, log(w));
+  if (train) {
+    a->hash[0] = h[0];
+    a->hash[1] = h[1];
+    if (a->o.weighted) ml_ksum_add(&a->sum_log_w, log(w));
+  }
   return ML_FA_USED;
 }
 
@@ -307,7 +328,7 @@ int ml_fitacc_finish(ml_fitacc *a, ml_model **out, double **Rtest, char *err, si
       goto out;
     }
     if (f->type == ML_TYPE_NUMERIC) {
-      if (f->count == 0) {
+      if (a->used[0] - f->nulls_train == 0) {
         snprintf(err, nerr, "feature '%s' has no value in the training rows", f->name);
         rc = ML_EINPUT;
         goto out;
@@ -368,7 +389,7 @@ int ml_fitacc_finish(ml_fitacc *a, ml_model **out, double **Rtest, char *err, si
       if (f->ncol >= 0) {
         /* An imputed NULL is the training mean: the indicator times the mean. */
         mf->has_impute = 1;
-        mf->impute = ml_ksum_value(&f->sum) / (double)f->count;
+        mf->impute = ml_ksum_value(&f->sum) / (double)(a->used[0] - f->nulls_train);
         T[f->ncol + (int64_t)c * mr] = mf->impute;
       }
       c++;

@@ -60,9 +60,9 @@ typedef struct fa_feature {
   int nlevels, cap;
   int *slots;            /* hash table of levels: index + 1, 0 empty */
   int nslots;
-  ml_ksum sum;           /* numeric values of the training rows used, for the */
-  int64_t count;         /* mean (nulls = mean); count whatever the policy */
+  ml_ksum sum;           /* numeric values of the training rows used (nulls = mean) */
   int64_t nulls;         /* NULLs seen */
+  int64_t nulls_train;   /* NULLs in the training rows used */
 } fa_feature;
 
 typedef struct ml_fitacc {
@@ -103,10 +103,9 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
 
 /*
 ** The fingerprint of a training row, as ml_fitacc_add folds it into a->hash
-** for the rows it uses: the response, the weight, then each feature's type
-** and number (its double's bits) or level (a hash of its text).  For a
-** later pass to check it reads the same rows: folds the row into h, or
-** returns -1 for a level the accumulator never saw.
+** for the rows it uses (fitacc.c says what goes in).  For a later pass to
+** check it reads the same rows: folds the row into h, or returns -1 for a
+** level the accumulator never saw.
 */
 int ml_fitacc_fingerprint(const ml_fitacc *a, sqlite3_value **v, double y, double w, uint64_t h[2]);
 

@@ -23,10 +23,13 @@ static uint64_t fnv(uint64_t h, const unsigned char *z, size_t n) {
   return h;
 }
 
+/* FNV-1a over v's 8 bytes, least significant first (little-endian order). */
 static uint64_t fnv_u64(uint64_t h, uint64_t v) {
-  unsigned char b[8];
-  for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
-  return fnv(h, b, 8);
+  for (int i = 0; i < 64; i += 8) {
+    h ^= (v >> i) & 0xFF;
+    h *= FNV_PRIME;
+  }
+  return h;
 }
 
 uint64_t ml_split_seeded(int64_t seed) {

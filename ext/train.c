@@ -62,12 +62,12 @@ typedef struct train_opts {
 
 /* Weighted running mean and sum of squared deviations (West), for SST. */
 typedef struct welford {
-  long double w, mean, m2;
+  double w, mean, m2;
 } welford;
 
 static void welford_add(welford *s, double y, double w) {
   s->w += w;
-  long double d = y - s->mean;
+  double d = y - s->mean;
   s->mean += d * w / s->w;
   s->m2 += w * d * (y - s->mean);
 }
