@@ -36,6 +36,7 @@ int ml_fitacc_init(ml_fitacc *a, int k, char *const *names, const int *types,
     f->ncol = -1;
   }
   a->mraw = col;
+  a->dense = col == o->intercept + k && o->nulls != ML_NULLS_MEAN;
   a->hash[0] = ML_HASH_SEED0;
   a->hash[1] = ML_HASH_SEED1;
   a->rowcap = col + 16;
@@ -78,6 +79,7 @@ static int add_column(ml_fitacc *a) {
   for (int s = 0; s < a->sides; s++)
     if (ml_lsq_insert_column(&a->acc[s], a->mraw)) return -1;
   a->row[a->mraw] = 0;
+  a->dense = 0;
   return a->mraw++;
 }
 
@@ -192,6 +194,49 @@ int ml_fitacc_fingerprint(const ml_fitacc *a, sqlite3_value **v, double y, doubl
   return 0;
 }
 
+/*
+** The common row, fast: every feature numeric and every raw column one of
+** theirs (no levels, no NULL indicators: a->dense), and every value a
+** finite number.  Values go straight into the accumulator's block, without
+** the row buffer, and the row is committed.  Returns 0 when it is not such
+** a row (the general path then writes the same slot), else 1 with *rc the
+** commit's result.
+*/
+static int dense_row(ml_fitacc *a, int side, sqlite3_value **v, double y, double w, double sw,
+                     int *rc) {
+  ml_lsq *acc = &a->acc[side];
+  int train = side == 0;
+  uint64_t h[2] = {a->hash[0], a->hash[1]};
+  if (train) {
+    ml_hash_double(h, y);
+    if (a->o.weighted) ml_hash_double(h, w);
+  }
+  for (int j = 0; j < a->k; j++) {
+    int t = sqlite3_value_type(v[j]);
+    if (t != SQLITE_INTEGER && t != SQLITE_FLOAT) return 0;
+    double d = sqlite3_value_double(v[j]);
+    if (!isfinite(d)) return 0;
+    ml_lsq_put(acc, a->f[j].zcol, sw * d);
+    if (train) {
+      uint64_t u;
+      memcpy(&u, &d, 8);
+      ml_hash_u64(h, u ^ type_mark(t));
+    }
+  }
+  if (a->o.intercept) ml_lsq_put(acc, 0, sw);
+  ml_lsq_put(acc, a->mraw, sw * y);
+  *rc = ml_lsq_commit(acc);
+  if (*rc) return 1;
+  a->used[side]++;
+  a->sum_w[side] += a->o.weighted ? w : 1;
+  if (train) {
+    a->hash[0] = h[0];
+    a->hash[1] = h[1];
+    if (a->o.weighted) ml_ksum_add(&a->sum_log_w, log(w));
+  }
+  return 1;
+}
+
 int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w) {
   double sw = 1;
   if (a->o.weighted) {
@@ -203,6 +248,8 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
     sw = sqrt(w);
   }
   if (!isfinite(y)) return fail(a, -1, ML_V_NONFINITE);
+  int rc;
+  if (a->dense && dense_row(a, side, v, y, w, sw, &rc)) return rc ? rc : ML_FA_USED;
   /* Check the whole row before changing anything (a skipped row adds no
   ** level and no column).  Numbers of numeric features go straight to the
   ** row buffer, read once, and into a copy of the fingerprint kept only if
@@ -287,7 +334,7 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
     for (int j = 0; j < a->mraw; j++) ml_lsq_put(acc, j, sw * a->row[j]);
     ml_lsq_put(acc, a->mraw, sw * y);
   }
-  int rc = ml_lsq_commit(acc);
+  rc = ml_lsq_commit(acc);
   if (rc) return rc;
   a->used[side]++;
   a->sum_w[side] += a->o.weighted ? w : 1;

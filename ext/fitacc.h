@@ -70,6 +70,7 @@ typedef struct ml_fitacc {
   int k;
   fa_feature *f;
   int mraw;              /* raw design columns (the response not counted) */
+  int dense;             /* every raw column is a numeric feature's (see dense_row) */
   int sides;             /* 1: training only; 2: training and test */
   ml_lsq acc[2];         /* training, test: the same raw columns */
   double *row;           /* one raw row, mraw + 1 */
