@@ -4,6 +4,8 @@
 #   make demo     build, then run examples/demo.sql in the sqlite3 shell
 #   make test     build, then run every test
 #   make asan     the tests again, under address and undefined-behaviour sanitizers
+#   make valgrind the C tests and the SQL tests under valgrind's memcheck
+#   make fuzz     each libFuzzer target for FUZZ_SECONDS (fuzz-ci: 20 s each)
 #
 # Missing Debian packages are installed when run as root (tools/need-debs);
 # otherwise the exact apt-get command is printed.
@@ -31,7 +33,7 @@ EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
 CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
-.PHONY: all deps deps-test demo test unit sql py nist ref asan clean
+.PHONY: all deps deps-test demo test unit sql py nist ref asan clean regress oom valgrind fuzz fuzz-ci
 
 all: $(SO)
 
@@ -62,7 +64,7 @@ $(SO): $(EXT_OBJ)
 demo: $(SO)
 	cd examples && $(SQLITE3) < demo.sql
 
-test: deps-test unit sql py nist ref
+test: deps-test unit regress sql py nist ref
 
 $(B)/unit/test_core: $(UNIT_SRC) $(CORE_SRC) $(wildcard ext/*.h) $(wildcard tests/unit/*.h) | deps
 	@mkdir -p $(@D)
@@ -103,6 +105,57 @@ asan:
 	$(MAKE) test B=build/asan SO=build/asan/sqlml.so \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  RUN_ENV="LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1"
+
+# ---- hardening (README: Testing) ----
+
+# The fuzz targets and the OOM test build the extension's sources in, with
+# -DSQLITE_CORE, against the system libsqlite3 (fuzz/fuzz.h says why).
+CORE_BUILD_SRC = $(EXT_SRC) $(B)/gen/registry_sql.c
+FUZZ_TARGETS = model split train sql registry
+
+# Every committed fuzz input and every input that once crashed a target
+# (tests/regress/<target>/), replayed by a plain main.
+$(B)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/fuzz.h fuzz/replay.c $(CORE_BUILD_SRC) $(wildcard ext/*.h) | deps
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -Wall -Wextra $(OPT) $(CFLAGS) -DSQLITE_CORE -DSQLML_VERSION='"$(VERSION)"' -Iext \
+	  -o $@ $< fuzz/replay.c $(CORE_BUILD_SRC) -lsqlite3 $(LDLIBS)
+
+regress: $(patsubst %,$(B)/fuzz/replay_%,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+	  $(RUN_ENV) $(B)/fuzz/replay_$$t fuzz/corpus/$$t tests/regress/$$t || exit 1; done
+
+# Out-of-memory at every allocation of each scenario (tests/oom/oom.c).
+$(B)/oom/oom: tests/oom/oom.c $(CORE_BUILD_SRC) $(wildcard ext/*.h) | deps
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -Wall -Wextra $(OPT) $(CFLAGS) -DSQLITE_CORE -DSQLML_VERSION='"$(VERSION)"' -Iext \
+	  -o $@ tests/oom/oom.c $(CORE_BUILD_SRC) -lsqlite3 $(LDLIBS)
+
+oom: $(B)/oom/oom
+	$(RUN_ENV) $(B)/oom/oom $(OOM_ARGS)
+
+# libFuzzer: clang with -fsanitize=fuzzer,address,undefined.  New inputs go
+# to build/fuzz/corpus/<target>; crashes to build/fuzz/crash-<target>-*.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+  -DSQLITE_CORE -DSQLML_VERSION='"$(VERSION)"' -Iext
+
+build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(EXT_SRC) build/gen/registry_sql.c $(wildcard ext/*.h)
+	@tools/need-debs clang libclang-rt-dev
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(EXT_SRC) build/gen/registry_sql.c -lsqlite3 $(LDLIBS)
+
+fuzz: $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do mkdir -p build/fuzz/corpus/$$t; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=4096 \
+	    -print_final_stats=1 -artifact_prefix=build/fuzz/crash-$$t- \
+	    build/fuzz/corpus/$$t fuzz/corpus/$$t 2>build/fuzz/$$t.log || \
+	    { tail -40 build/fuzz/$$t.log; exit 1; }; \
+	  grep -E '^stat::number_of_executed_units|^stat::peak_rss' build/fuzz/$$t.log; done
+
+fuzz-ci:
+	$(MAKE) fuzz FUZZ_SECONDS=20
 
 clean:
 	rm -rf build dist
