@@ -423,6 +423,11 @@ static int merge_in(sqlite3_context *ctx, const char *fname, merge_state *s, ml_
     error_fmt(ctx, "%s(): cannot merge: %s", fname, err);
     return -1;
   }
+  /* Counts come from BLOBs, which may say anything up to 2^63 - 1. */
+  if ((*o)->n > INT64_MAX - s->m->n || (*o)->n_skipped > INT64_MAX - s->m->n_skipped) {
+    error_fmt(ctx, "%s(): cannot merge: the row counts add up to more than 2^63 - 1", fname);
+    return -1;
+  }
   int rc = ml_lsq_merge(&s->acc, (*o)->R, (*o)->p + 1);
   if (rc) {
     ml_result_code(ctx, fname, rc);
@@ -430,6 +435,10 @@ static int merge_in(sqlite3_context *ctx, const char *fname, merge_state *s, ml_
   }
   s->m->n += (*o)->n;
   s->m->n_skipped += (*o)->n_skipped;
+  /* A weighted fit's total weight scales the ridge penalty and its log
+  ** weights enter the likelihood: both are sums over the rows. */
+  s->m->sum_w += (*o)->sum_w;
+  s->m->sum_log_w += (*o)->sum_log_w;
   return 0;
 }
 
