@@ -251,6 +251,11 @@ out:
 
 /* The state of this group, created on its first row; NULL after reporting. */
 static opts_state *opts_begin(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  if (argc < 1) {
+    error_fmt(ctx, "ml_fit_opts(): expected options, a response and at least one feature, got 0 "
+                   "arguments");
+    return NULL;
+  }
   opts_state **pp = sqlite3_aggregate_context(ctx, sizeof *pp);
   if (!pp) {
     sqlite3_result_error_nomem(ctx);
@@ -296,8 +301,8 @@ static opts_state *opts_begin(sqlite3_context *ctx, int argc, sqlite3_value **ar
   char **names = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)s->k);
   int *types = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)s->k);
   int rc = ML_NOMEM;
+  if (names) memset(names, 0, sizeof(char *) * (size_t)s->k); /* freed below, even without types */
   if (names && types) {
-    memset(names, 0, sizeof(char *) * (size_t)s->k);
     rc = ML_OK;
     for (int j = 0; j < s->k && !rc; j++) {
       names[j] = sqlite3_mprintf("x%d", j + 1);
