@@ -64,7 +64,7 @@ $(SO): $(EXT_OBJ)
 demo: $(SO)
 	cd examples && $(SQLITE3) < demo.sql
 
-test: deps-test unit regress sql py nist ref
+test: deps-test unit regress oom sql py nist ref
 
 $(B)/unit/test_core: $(UNIT_SRC) $(CORE_SRC) $(wildcard ext/*.h) $(wildcard tests/unit/*.h) | deps
 	@mkdir -p $(@D)
@@ -132,6 +132,7 @@ $(B)/oom/oom: tests/oom/oom.c $(CORE_BUILD_SRC) $(wildcard ext/*.h) | deps
 
 oom: $(B)/oom/oom
 	$(RUN_ENV) $(B)/oom/oom $(OOM_ARGS)
+	$(RUN_ENV) $(B)/oom/oom --persistent $(OOM_ARGS)
 
 # libFuzzer: clang with -fsanitize=fuzzer,address,undefined.  New inputs go
 # to build/fuzz/corpus/<target>; crashes to build/fuzz/crash-<target>-*.

@@ -140,8 +140,9 @@ static int parse_options(trainer *t, const char *text) {
         FAIL("test_size must be a number in [0, 1)");
       o->test_size = c->num;
     } else if (strcmp(k, "seed") == 0) {
-      if (c->type != ML_JSON_NUMBER || c->num != (double)(sqlite3_int64)c->num ||
-          fabs(c->num) > 9007199254740992.0)
+      /* The range first: converting a double beyond int64 is undefined. */
+      if (c->type != ML_JSON_NUMBER || !(fabs(c->num) <= 9007199254740992.0) ||
+          c->num != (double)(sqlite3_int64)c->num)
         FAIL("seed must be an integer");
       o->seed = (sqlite3_int64)c->num;
     } else if (strcmp(k, "key") == 0 || strcmp(k, "weights") == 0) {
@@ -584,15 +585,23 @@ static int pass_one(trainer *t) {
 ** scaled to unit columns.  Below REFINE_ABOVE a refinement step cannot move
 ** the coefficients in the digits anyone reads; above, it runs.
 */
+/* 1 or 0; or minus a core code (ML_NOMEM): the answer must not depend on memory. */
 static int needs_refinement(const ml_model *m) {
-  int q = m->p + 1, r, need = 1;
+  int q = m->p + 1, r, need = -ML_NOMEM;
   double *W = sqlite3_malloc64(8 * (sqlite3_uint64)q * (sqlite3_uint64)q);
   double *work = sqlite3_malloc64(8 * 3 * (sqlite3_uint64)q);
   lapack_int *iwork = sqlite3_malloc64(sizeof(lapack_int) * (sqlite3_uint64)q);
   unsigned char *al = sqlite3_malloc64((sqlite3_uint64)m->p);
   if (!W || !work || !iwork || !al) goto out;
   memcpy(al, m->aliased, (size_t)m->p);
-  if (ml_lsq_reduce(m->R, q, -1, al, W, &r) || r == 0) goto out;
+  int rc = ml_lsq_reduce(m->R, q, -1, al, W, &r);
+  if (rc) {
+    need = -rc;
+    goto out;
+  }
+  /* From here, whatever the estimate cannot say means: refine. */
+  need = 1;
+  if (r == 0) goto out;
   double bn = 0, rcond;
   for (int j = 0, k = 0; j < m->p; j++) {
     if (m->aliased[j]) continue;
@@ -771,8 +780,8 @@ static const char *text_or_null(sqlite3_value *v) {
   return sqlite3_value_type(v) == SQLITE_TEXT ? (const char *)sqlite3_value_text(v) : NULL;
 }
 
-/* Fits, measures and stores; the summary goes to *summary. */
-static int train(trainer *t, ml_sb *summary) {
+/* Fits, measures and stores; the summary goes to *summary (ml_free it). */
+static int train(trainer *t, char **summary, size_t *len) {
   int rc, *types = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)t->k);
   char *hash = NULL, *created = NULL, *features = NULL, *options = NULL, *metrics = NULL;
   unsigned char *blob = NULL;
@@ -811,6 +820,10 @@ static int train(trainer *t, ml_sb *summary) {
   /* The passes after the first: refinement and the full metrics share one;
   ** robust errors need the final coefficients, so they come after it. */
   int refine = m->l2 > 0 ? 0 : t->o.refine < 0 ? needs_refinement(m) : t->o.refine;
+  if (refine < 0) {
+    rc = -refine;
+    goto code;
+  }
   int measure = t->o.full_metrics;
   if (refine || (measure && !m->robust)) {
     if (refine && (rc = ml_refiner_init(&ref, m->p))) goto code;
@@ -860,35 +873,60 @@ static int train(trainer *t, ml_sb *summary) {
   if (!hash || !created || !features || !options || !metrics ||
       ml_model_encode(m, SQLML_VERSION, &blob, &nblob))
     goto nomem;
-  sqlite3_int64 version = 0;
-  int src = store(t, blob, nblob, features, options, metrics, hash, created, &version);
-  if (src != SQLITE_OK) {
-    ml_result_db_error(t->ctx, "ml_train", t->db, src);
-    goto fail;
-  }
-  ml_sb_puts(summary, "{\"model\":");
-  ml_sb_json_string(summary, t->name, strlen(t->name));
-  ml_sb_printf(summary, ",\"version\":%lld,\"n_train\":%lld,\"n_test\":%lld,\"n_skipped\":%lld",
-               (long long)version, (long long)m->n, (long long)t->fa.used[1],
+  /* The summary is made before the version is stored, with the version
+  ** number left to fill in: once the INSERT has committed, nothing may fail,
+  ** or an error would be reported for a version that was kept. */
+  ml_sb pre, post;
+  ml_sb_init(&pre);
+  ml_sb_init(&post);
+  ml_sb_puts(&pre, "{\"model\":");
+  ml_sb_json_string(&pre, t->name, strlen(t->name));
+  ml_sb_puts(&pre, ",\"version\":");
+  ml_sb_printf(&post, ",\"n_train\":%lld,\"n_test\":%lld,\"n_skipped\":%lld",
+               (long long)m->n, (long long)t->fa.used[1],
                (long long)(t->fa.skipped + t->target_nulls + t->weight_nulls));
-  if (t->o.weights) ml_sb_printf(summary, ",\"n_zero_weight\":%lld", (long long)t->fa.zero_weight);
-  ml_sb_printf(summary, ",\"terms\":%d,\"nulls\":{", m->p);
-  ml_sb_json_string(summary, t->target, strlen(t->target));
-  ml_sb_printf(summary, ":%lld", (long long)t->target_nulls);
+  if (t->o.weights) ml_sb_printf(&post, ",\"n_zero_weight\":%lld", (long long)t->fa.zero_weight);
+  ml_sb_printf(&post, ",\"terms\":%d,\"nulls\":{", m->p);
+  ml_sb_json_string(&post, t->target, strlen(t->target));
+  ml_sb_printf(&post, ":%lld", (long long)t->target_nulls);
   for (int j = 0; j < t->k; j++) {
-    ml_sb_puts(summary, ",");
-    ml_sb_json_string(summary, t->feat[j], strlen(t->feat[j]));
-    ml_sb_printf(summary, ":%lld", (long long)t->fa.f[j].nulls);
+    ml_sb_puts(&post, ",");
+    ml_sb_json_string(&post, t->feat[j], strlen(t->feat[j]));
+    ml_sb_printf(&post, ":%lld", (long long)t->fa.f[j].nulls);
   }
   if (t->o.weights) {
-    ml_sb_puts(summary, ",");
-    ml_sb_json_string(summary, t->o.weights, strlen(t->o.weights));
-    ml_sb_printf(summary, ":%lld", (long long)t->weight_nulls);
+    ml_sb_puts(&post, ",");
+    ml_sb_json_string(&post, t->o.weights, strlen(t->o.weights));
+    ml_sb_printf(&post, ":%lld", (long long)t->weight_nulls);
   }
-  ml_sb_printf(summary, "},\"nulls_policy\":\"%s\",\"refined\":%s,\"metrics\":%s,\"data_hash\":\"%s\","
+  ml_sb_printf(&post, "},\"nulls_policy\":\"%s\",\"refined\":%s,\"metrics\":%s,\"data_hash\":\"%s\","
                "\"created_at\":\"%s\"}",
                t->o.fit.nulls == ML_NULLS_MEAN ? "mean" : t->o.fit.nulls == ML_NULLS_ERROR ? "error" : "skip",
                (m->flags & ML_MODEL_REFINED) ? "true" : "false", metrics, hash, created);
+  size_t npre, npost;
+  char *zpre = ml_sb_finish(&pre, &npre), *zpost = ml_sb_finish(&post, &npost);
+  *summary = zpre && zpost ? ml_malloc(npre + 21 + npost + 1) : NULL;
+  if (!*summary) {
+    ml_free(zpre);
+    ml_free(zpost);
+    goto nomem;
+  }
+  sqlite3_int64 version = 0;
+  int src = store(t, blob, nblob, features, options, metrics, hash, created, &version);
+  if (src != SQLITE_OK) {
+    ml_free(zpre);
+    ml_free(zpost);
+    ml_free(*summary);
+    *summary = NULL;
+    ml_result_db_error(t->ctx, "ml_train", t->db, src);
+    goto fail;
+  }
+  memcpy(*summary, zpre, npre);
+  int nv = snprintf(*summary + npre, 21, "%lld", (long long)version);
+  memcpy(*summary + npre + nv, zpost, npost + 1);
+  *len = npre + (size_t)nv + npost;
+  ml_free(zpre);
+  ml_free(zpost);
   rc = 0;
   goto out;
 code:
@@ -918,8 +956,6 @@ void ml_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   t.db = sqlite3_context_db_handle(ctx);
   char **cols = NULL, *err = NULL;
   int ncol = 0;
-  ml_sb summary;
-  ml_sb_init(&summary);
   if (argc < 3) {
     ml_error(ctx, "ml_train(): expected a name, a source and a target, got %d arguments", argc);
     return;
@@ -944,7 +980,11 @@ void ml_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   t.from = ml_source_sql(t.db, "ml_train", t.source, &t.table, &err);
   if (!t.from) goto fail;
   /* Without a key, '*' leaves out the rowid under its other name too. */
-  t.rowid = ml_table_rowid(t.db, t.table, t.o.key ? NULL : &t.rowid_alias);
+  int rc = ml_table_rowid(t.db, t.table, &t.rowid, t.o.key ? NULL : &t.rowid_alias);
+  if (rc != SQLITE_OK) {
+    ml_result_db_error(ctx, "ml_train", t.db, rc);
+    goto done;
+  }
   cols = ml_source_columns(t.db, "ml_train", t.from, t.source, &ncol, &err);
   if (!cols) goto fail;
   if (ml_find_name(cols, ncol, t.target) < 0) {
@@ -958,15 +998,12 @@ void ml_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
   if (parse_features(&t, argc > 3 ? argv[3] : NULL, cols, ncol)) goto done;
   if (prepare_rows(&t, cols, ncol)) goto done;
-  if (train(&t, &summary)) goto done;
-  size_t n;
-  char *z = ml_sb_finish(&summary, &n);
-  if (z) {
-    sqlite3_result_text64(ctx, z, n, ml_free, SQLITE_UTF8);
-    sqlite3_result_subtype(ctx, 'J');
-  } else {
-    sqlite3_result_error_nomem(ctx);
-  }
+  char *json = NULL;
+  size_t n = 0;
+  if (train(&t, &json, &n)) goto done;
+  /* Hands the text over: no allocation, so no failure after the commit. */
+  sqlite3_result_text64(ctx, json, n, ml_free, SQLITE_UTF8);
+  sqlite3_result_subtype(ctx, 'J');
   goto done;
 fail:
   if (err) {
@@ -976,7 +1013,6 @@ fail:
     sqlite3_result_error_nomem(ctx);
   }
 done:
-  ml_sb_reset(&summary);
   ml_free_names(cols, ncol);
   trainer_free(&t);
 }

@@ -19,3 +19,11 @@ SELECT 'merge_weighted_loglik',
 SELECT 'merge_weighted_ridge',
        abs(json_extract(ml_model_json((SELECT ml_merge(r) FROM shards)), '$.coefficients[1].estimate')
            - json_extract(ml_model_json(r), '$.coefficients[1].estimate')) < 1e-12 FROM whole;
+
+-- ml_fit_opts() without arguments read argv[0]: the host crashed.
+-- error: ml_fit_opts(): expected options, a response and at least one feature, got 0 arguments
+SELECT ml_fit_opts() FROM t;
+
+-- A seed beyond int64 was converted before its range was checked (undefined).
+-- error: ml_train(): option seed must be an integer
+SELECT ml_train('m', 't', 'y', '["x"]', '{"seed":1e300}');
