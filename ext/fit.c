@@ -363,6 +363,11 @@ void ml_fit_opts_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   } else if (r == ML_NOMEM) {
     sqlite3_result_error_nomem(ctx);
     s->failed = 1;
+  } else if (r == ML_FA_TOO_WIDE) {
+    /* Not with numeric features, which are all ml_fit_opts has; said all the same. */
+    error_fmt(ctx, "ml_fit_opts(): argument %d has too many levels in row %lld", first + 2 + s->fa.bad_col,
+              (long long)s->rows);
+    s->failed = 1;
   }
 }
 

@@ -563,6 +563,10 @@ static int pass_one(trainer *t) {
       sqlite3_result_error_nomem(t->ctx);
       return -1;
     }
+    if (r == ML_FA_TOO_WIDE)
+      return ml_error(t->ctx, "ml_train(): feature '%s' has too many levels (%d by row %lld): a "
+                              "model holds at most %d terms", t->feat[t->fa.bad_col],
+                      t->fa.f[t->fa.bad_col].nlevels, (long long)t->nread, ML_MAX_TERMS);
     if (r != ML_FA_USED) continue;
     if (side == ML_SIDE_TEST) {
       welford_add(&t->wtest, y, w);
@@ -997,6 +1001,13 @@ void ml_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     goto done;
   }
   if (parse_features(&t, argc > 3 ? argv[3] : NULL, cols, ncol)) goto done;
+  /* A query can have 2000 columns (SQLITE_MAX_COLUMN); a model, 1000 terms.
+  ** row_side() keeps a row's values on the stack for this many. */
+  if (t.k > ML_MAX_TERMS) {
+    ml_error(ctx, "ml_train(): %d features, more than the %d terms a model can hold", t.k,
+             ML_MAX_TERMS);
+    goto done;
+  }
   if (prepare_rows(&t, cols, ncol)) goto done;
   char *json = NULL;
   size_t n = 0;
