@@ -456,7 +456,9 @@ static int merge_in(sqlite3_context *ctx, const char *fname, merge_state *s, ml_
 static ml_model *decode_arg(sqlite3_context *ctx, const char *fname, sqlite3_value *v, int i) {
   if (sqlite3_value_type(v) != SQLITE_BLOB) {
     error_fmt(ctx, "%s(): argument %d must be a model BLOB, got %s", fname, i,
-              sqlite3_value_type(v) == SQLITE_TEXT ? "text" : "a number");
+              sqlite3_value_type(v) == SQLITE_TEXT   ? "text"
+              : sqlite3_value_type(v) == SQLITE_NULL ? "NULL"
+                                                     : "a number");
     return NULL;
   }
   ml_model *m;

@@ -79,7 +79,7 @@ int ml_registry_find(sqlite3 *db, const char *fname, const char *ref, sqlite3_in
   if (!name) return SQLITE_NOMEM;
   const char *sel = at ? at + 1 : NULL;
   if (!ex) {
-    *err = sqlite3_mprintf("%s(): no model named '%s' (this database has no models yet: "
+    *err = sqlite3_mprintf("%s(): no model named '%!.80s' (this database has no models yet: "
                            "ml_train() makes one)", fname, name);
     sqlite3_free(name);
     return SQLITE_ERROR;
@@ -125,14 +125,14 @@ int ml_registry_find(sqlite3 *db, const char *fname, const char *ref, sqlite3_in
       sqlite3_finalize(q);
     }
     if (!hi)
-      *err = sqlite3_mprintf("%s(): no model named '%s'", fname, name);
+      *err = sqlite3_mprintf("%s(): no model named '%!.80s'", fname, name);
     else if (!sel)
-      *err = sqlite3_mprintf("%s(): no model named '%s'", fname, name);
+      *err = sqlite3_mprintf("%s(): no model named '%!.80s'", fname, name);
     else if (all_digits(sel))
-      *err = sqlite3_mprintf("%s(): model '%s' has no version %s (versions %lld to %lld)", fname,
+      *err = sqlite3_mprintf("%s(): model '%s' has no version %!.30s (versions %lld to %lld)", fname,
                              name, sel, lo, hi);
     else
-      *err = sqlite3_mprintf("%s(): model '%s' has no alias '%s'", fname, name, sel);
+      *err = sqlite3_mprintf("%s(): model '%s' has no alias '%!.80s'", fname, name, sel);
   }
   sqlite3_finalize(st);
   sqlite3_free(name);

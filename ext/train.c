@@ -475,7 +475,7 @@ static int bad_value(trainer *t, const char *col, int kind, sqlite3_value *v) {
              where ? where : "a row");
   } else if (kind == ML_V_TEXT && feature) {
     /* The column was taken as numeric (by its declared type or first value). */
-    ml_error(t->ctx, "ml_train(): column '%s' is text ('%.20s') in %s, but numeric elsewhere: "
+    ml_error(t->ctx, "ml_train(): column '%s' is text ('%!.20s') in %s, but numeric elsewhere: "
                      "CAST it AS REAL, or list it in option categorical",
              col, sqlite3_value_text(v), where ? where : "a row");
   } else {
@@ -960,8 +960,9 @@ void ml_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   t.db = sqlite3_context_db_handle(ctx);
   char **cols = NULL, *err = NULL;
   int ncol = 0;
-  if (argc < 3) {
-    ml_error(ctx, "ml_train(): expected a name, a source and a target, got %d arguments", argc);
+  if (argc < 3 || argc > 5) {
+    ml_error(ctx, "ml_train(): expected a name, a source, a target, [features, [options]], got %d "
+                  "arguments", argc);
     return;
   }
   t.name = text_or_null(argv[0]);
