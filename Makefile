@@ -134,6 +134,17 @@ oom: $(B)/oom/oom
 	$(RUN_ENV) $(B)/oom/oom $(OOM_ARGS)
 	$(RUN_ENV) $(B)/oom/oom --persistent $(OOM_ARGS)
 
+# valgrind's memcheck on the C tests (unit, fuzz replay, OOM: every 17th
+# allocation) and on the sqlite3 shell running the SQL tests.  Definite leaks
+# and every memory error fail; tests/valgrind.supp says what is suppressed.
+VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+  --show-leak-kinds=definite \
+  --suppressions=tests/valgrind.supp
+valgrind:
+	@tools/need-debs valgrind
+	$(MAKE) unit regress oom B=build/valgrind RUN_ENV="$(VALGRIND)" OOM_ARGS="--stride 17"
+	$(MAKE) sql SQLITE3="$(VALGRIND) $(SQLITE3)"
+
 # libFuzzer: clang with -fsanitize=fuzzer,address,undefined.  New inputs go
 # to build/fuzz/corpus/<target>; crashes to build/fuzz/crash-<target>-*.
 FUZZ_SECONDS ?= 60

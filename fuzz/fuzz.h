@@ -30,16 +30,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Progress handler calls (every 1000 VM steps) before a statement is stopped. */
 #define FUZZ_STEP_LIMIT 20000
 
-static int fuzz_progress(void *p) { return ++*(int *)p > FUZZ_STEP_LIMIT; }
+static inline int fuzz_progress(void *p) { return ++*(int *)p > FUZZ_STEP_LIMIT; }
 static int fuzz_ticks;
 
-static void fuzz_fail(const char *what, const char *detail) {
+static inline void fuzz_fail(const char *what, const char *detail) {
   fprintf(stderr, "fuzz: %s: %s\n", what, detail ? detail : "");
   abort();
 }
 
 /* A :memory: connection with sqlml registered, or the image given loaded into it. */
-static sqlite3 *fuzz_open(const unsigned char *image, sqlite3_int64 n) {
+static inline sqlite3 *fuzz_open(const unsigned char *image, sqlite3_int64 n) {
   sqlite3 *db;
   if (sqlite3_open(":memory:", &db) != SQLITE_OK) fuzz_fail("open", sqlite3_errmsg(db));
   char *err = NULL;
@@ -59,21 +59,21 @@ static sqlite3 *fuzz_open(const unsigned char *image, sqlite3_int64 n) {
 }
 
 /* Runs sql, which must succeed: the fixture a target builds. */
-static void fuzz_exec(sqlite3 *db, const char *sql) {
+static inline void fuzz_exec(sqlite3 *db, const char *sql) {
   char *err = NULL;
   fuzz_ticks = 0;
   if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) fuzz_fail(sql, err);
 }
 
 /* The database as bytes, to start each input from a copy (sqlite3_free it). */
-static unsigned char *fuzz_image(sqlite3 *db, sqlite3_int64 *n) {
+static inline unsigned char *fuzz_image(sqlite3 *db, sqlite3_int64 *n) {
   unsigned char *z = sqlite3_serialize(db, "main", n, 0);
   if (!z) fuzz_fail("serialize", sqlite3_errmsg(db));
   return z;
 }
 
 /* Is this answer acceptable?  Aborts on one that is not. */
-static void fuzz_check(sqlite3 *db, int rc, const char *sql) {
+static inline void fuzz_check(sqlite3 *db, int rc, const char *sql) {
   int code = rc & 0xff;
   if (code == SQLITE_MISUSE || code == SQLITE_INTERNAL) fuzz_fail(sqlite3_errmsg(db), sql);
   if (code == SQLITE_ERROR) {
@@ -90,7 +90,7 @@ static void fuzz_check(sqlite3 *db, int rc, const char *sql) {
 }
 
 /* Steps st to the end (at most 1000 rows), reading every column; the final code. */
-static int fuzz_step_all(sqlite3 *db, sqlite3_stmt *st, const char *sql) {
+static inline int fuzz_step_all(sqlite3 *db, sqlite3_stmt *st, const char *sql) {
   int rc, rows = 0;
   fuzz_ticks = 0;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW && ++rows < 1000) {
@@ -109,7 +109,7 @@ static int fuzz_step_all(sqlite3 *db, sqlite3_stmt *st, const char *sql) {
 }
 
 /* Prepares and runs sql with the values bound in order; the final code. */
-static int fuzz_query(sqlite3 *db, const char *sql, sqlite3_value **vals, int n) {
+static inline int fuzz_query(sqlite3 *db, const char *sql, sqlite3_value **vals, int n) {
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
   fuzz_check(db, rc, sql);
@@ -122,7 +122,7 @@ static int fuzz_query(sqlite3 *db, const char *sql, sqlite3_value **vals, int n)
 }
 
 /* CRC-32 (IEEE) as the model BLOB's trailer has it. */
-static uint32_t fuzz_crc32(const unsigned char *z, size_t n) {
+static inline uint32_t fuzz_crc32(const unsigned char *z, size_t n) {
   uint32_t c = 0xFFFFFFFFu;
   for (size_t i = 0; i < n; i++) {
     c ^= z[i];
@@ -135,7 +135,7 @@ static uint32_t fuzz_crc32(const unsigned char *z, size_t n) {
 ** Makes a model BLOB's length field and checksum agree with its bytes, so
 ** the decoder's checks behind them run.  Needs 16 bytes or more.
 */
-static void fuzz_reseal(unsigned char *z, size_t n) {
+static inline void fuzz_reseal(unsigned char *z, size_t n) {
   if (n < 16) return;
   for (int i = 0; i < 4; i++) z[8 + i] = (unsigned char)((uint64_t)n >> (8 * i));
   uint32_t c = fuzz_crc32(z, n - 4);
