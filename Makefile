@@ -74,7 +74,7 @@ unit: $(B)/unit/test_core
 	$(RUN_ENV) $(B)/unit/test_core
 
 sql: $(SO)
-	$(RUN_ENV) $(PYTHON) tests/run_sql.py --sqlite3 $(SQLITE3) --ext $(SO) tests/sql/*.sql
+	$(RUN_ENV) $(PYTHON) tests/run_sql.py --sqlite3 "$(SQLITE3)" --ext $(SO) tests/sql/*.sql
 
 # Each tests/py/test_*.py takes --ext and --sqlite3, prints what it checked,
 # and exits nonzero on a failure.
@@ -139,7 +139,7 @@ oom: $(B)/oom/oom
 # and every memory error fail; tests/valgrind.supp says what is suppressed.
 VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
   --show-leak-kinds=definite \
-  --suppressions=tests/valgrind.supp
+  --suppressions=$(CURDIR)/tests/valgrind.supp
 valgrind:
 	@tools/need-debs valgrind
 	$(MAKE) unit regress oom B=build/valgrind RUN_ENV="$(VALGRIND)" OOM_ARGS="--stride 17"

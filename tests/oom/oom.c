@@ -338,8 +338,8 @@ int main(int argc, char **argv) {
     long nomem = 0, errors = 0;
     long runs = scenario(s, stride, &nomem, &errors);
     total += runs;
-    printf("oom: %-12s %5ld failing allocations: %5ld SQLITE_NOMEM, %4ld other errors\n", s->name,
-           runs - 1, nomem, errors);
+    printf("oom: %-12s %5ld runs with a failing allocation: %5ld SQLITE_NOMEM, %4ld other errors\n",
+           s->name, runs - 1, nomem, errors);
   }
   printf("oom: %s, %ld runs, %d problems\n", persistent ? "persistent" : "transient", total, problems);
   return problems != 0;
