@@ -93,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     size_t n = (size_t)sqlite3_column_bytes(q, 2);
     unsigned char *z = malloc(n + 2);
-    memcpy(z, sqlite3_column_blob(q, 2), n);
+    if (n) memcpy(z, sqlite3_column_blob(q, 2), n);
     char *name = sqlite3_mprintf("%s", sqlite3_column_text(q, 0));
     sqlite3_int64 version = sqlite3_column_int64(q, 1);
     sqlite3_finalize(q);
