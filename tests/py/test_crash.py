@@ -120,7 +120,8 @@ path = os.path.join(tmp, "crash-wal.db")
 con = connect(a.ext, path, check_same_thread=False)
 before = registry(con)
 lags = []
-for d in (0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9):
+# At fractions of the time a whole ml_train took (measured above, by a child).
+for d in [run * f for f in (0.02, 0.1, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8)]:
     stopped = {}
 
     def stop():
@@ -141,7 +142,7 @@ for d in (0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9):
         th.join()
     c.check(registry(con) == before, "interrupted after %.2f s: the registry is as it was" % d)
     c.check(not con.in_transaction, "no transaction left open")
-c.check(len(lags) >= 4, "%d of 8 runs were interrupted" % len(lags))
+c.check(len(lags) >= 5, "%d of 8 runs were interrupted" % len(lags))
 lags.sort()
 c.check(lags and lags[-1] < 0.25, "ml_train returns within 250 ms of sqlite3_interrupt")
 print("crash: %d interrupts; ml_train returned %.2f ms (median) and %.2f ms (worst) after "
