@@ -7,6 +7,8 @@
 #   make install  (PREFIX=/usr/local, DESTDIR) the extension, libsqlml.a, sqlml.h, sqlml.pc
 #   make uninstall
 #   make bench    speed and memory against the floor and the pandas pipeline (bench/)
+#   make valgrind the C tests and the SQL tests under valgrind's memcheck
+#   make fuzz     each libFuzzer target for FUZZ_SECONDS (fuzz-ci: 20 s each)
 #
 # Missing Debian packages are installed when run as root (tools/need-debs);
 # otherwise the exact apt-get command is printed.
@@ -48,7 +50,8 @@ EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
 CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
-.PHONY: all lib deps deps-test demo test unit sql py nist ref embed asan install uninstall bench bench-quick clean
+.PHONY: all lib deps deps-test demo test unit regress oom sql py nist ref embed asan valgrind \
+	fuzz fuzz-ci install uninstall bench bench-quick clean
 
 all: $(SO) lib
 
@@ -108,7 +111,7 @@ $(HDR): ext/sqlml.h
 demo: $(SO)
 	cd examples && $(SQLITE3) < demo.sql
 
-test: deps-test unit sql py nist ref embed
+test: deps-test unit regress oom sql py nist ref embed
 
 $(B)/unit/test_core: $(UNIT_SRC) $(CORE_SRC) $(wildcard ext/*.h) $(wildcard tests/unit/*.h) | deps
 	@mkdir -p $(@D)
@@ -118,7 +121,7 @@ unit: $(B)/unit/test_core
 	$(RUN_ENV) $(B)/unit/test_core
 
 sql: $(SO)
-	$(RUN_ENV) $(PYTHON) tests/run_sql.py --sqlite3 $(SQLITE3) --ext $(SO) tests/sql/*.sql
+	$(RUN_ENV) $(PYTHON) tests/run_sql.py --sqlite3 "$(SQLITE3)" --ext $(SO) tests/sql/*.sql
 
 # Each tests/py/test_*.py takes --ext and --sqlite3, prints what it checked,
 # and exits nonzero on a failure.
@@ -207,6 +210,69 @@ $(B)/bench/lsq_bench: bench/lsq_bench.c $(CORE_SRC) tests/unit/mem_libc.c $(wild
 bench bench-quick: $(SO) $(B)/bench/lsq_bench
 	@tools/need-debs $(DEBS_BENCH)
 	$(BENCH) --command "make $@" $(if $(filter bench-quick,$@),--quick)
+
+# ---- hardening (README: Testing) ----
+
+# The fuzz targets and the OOM test build the extension's sources in, with
+# -DSQLITE_CORE, against the system libsqlite3 (fuzz/fuzz.h says why).
+CORE_BUILD_SRC = $(EXT_SRC) $(B)/gen/registry_sql.c
+FUZZ_TARGETS = model split train sql registry
+
+# Every committed fuzz input and every input that once crashed a target
+# (tests/regress/<target>/), replayed by a plain main.
+$(B)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/fuzz.h fuzz/replay.c $(CORE_BUILD_SRC) $(wildcard ext/*.h) | deps
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -Wall -Wextra $(OPT) $(CFLAGS) -DSQLITE_CORE -DSQLML_VERSION='"$(VERSION)"' -Iext \
+	  -o $@ $< fuzz/replay.c $(CORE_BUILD_SRC) -lsqlite3 $(LDLIBS)
+
+regress: $(patsubst %,$(B)/fuzz/replay_%,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+	  $(RUN_ENV) $(B)/fuzz/replay_$$t fuzz/corpus/$$t tests/regress/$$t || exit 1; done
+
+# Out-of-memory at every allocation of each scenario (tests/oom/oom.c).
+$(B)/oom/oom: tests/oom/oom.c $(CORE_BUILD_SRC) $(wildcard ext/*.h) | deps
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -Wall -Wextra $(OPT) $(CFLAGS) -DSQLITE_CORE -DSQLML_VERSION='"$(VERSION)"' -Iext \
+	  -o $@ tests/oom/oom.c $(CORE_BUILD_SRC) -lsqlite3 $(LDLIBS)
+
+oom: $(B)/oom/oom
+	$(RUN_ENV) $(B)/oom/oom $(OOM_ARGS)
+	$(RUN_ENV) $(B)/oom/oom --persistent $(OOM_ARGS)
+
+# valgrind's memcheck on the C tests (unit, fuzz replay, OOM: every 17th
+# allocation) and on the sqlite3 shell running the SQL tests.  Definite leaks
+# and every memory error fail; tests/valgrind.supp says what is suppressed.
+VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+  --show-leak-kinds=definite \
+  --suppressions=$(CURDIR)/tests/valgrind.supp
+valgrind:
+	@tools/need-debs valgrind
+	$(MAKE) unit regress oom B=build/valgrind RUN_ENV="$(VALGRIND)" OOM_ARGS="--stride 17"
+	$(MAKE) sql SQLITE3="$(VALGRIND) $(SQLITE3)"
+
+# libFuzzer: clang with -fsanitize=fuzzer,address,undefined.  New inputs go
+# to build/fuzz/corpus/<target>; crashes to build/fuzz/crash-<target>-*.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+  -DSQLITE_CORE -DSQLML_VERSION='"$(VERSION)"' -Iext
+
+build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(EXT_SRC) build/gen/registry_sql.c $(wildcard ext/*.h)
+	@tools/need-debs clang libclang-rt-dev
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(EXT_SRC) build/gen/registry_sql.c -lsqlite3 $(LDLIBS)
+
+fuzz: $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do mkdir -p build/fuzz/corpus/$$t; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=4096 \
+	    -print_final_stats=1 -artifact_prefix=build/fuzz/crash-$$t- \
+	    build/fuzz/corpus/$$t fuzz/corpus/$$t 2>build/fuzz/$$t.log || \
+	    { tail -40 build/fuzz/$$t.log; exit 1; }; \
+	  grep -E '^stat::number_of_executed_units|^stat::peak_rss' build/fuzz/$$t.log; done
+
+fuzz-ci:
+	$(MAKE) fuzz FUZZ_SECONDS=20
 
 clean:
 	rm -rf build dist

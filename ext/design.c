@@ -17,7 +17,8 @@ void ml_value_error(sqlite3_context *ctx, const char *fname, const char *what, i
     msg = sqlite3_mprintf("%s(): %s is %s%s; values must be finite", fname, what,
                           isnan(sqlite3_value_double(v)) ? "NaN" : "infinite", at);
   } else if (kind == ML_V_TEXT) {
-    msg = sqlite3_mprintf("%s(): %s is text ('%.20s')%s; expected a number "
+    /* %!.20s: 20 characters, not bytes, so a cut never splits one. */
+    msg = sqlite3_mprintf("%s(): %s is text ('%!.20s')%s; expected a number "
                           "(CAST it AS REAL, or give the column a numeric type)",
                           fname, what, (const char *)sqlite3_value_text(v), at);
   } else {
@@ -105,7 +106,7 @@ int ml_design_row(sqlite3_context *ctx, const char *fname, const ml_model *m, sq
       }
       level = find_level(f, z);
       if (level < 0 && !(m->flags & ML_MODEL_UNSEEN_ZERO)) {
-        char *msg = sqlite3_mprintf("%s(): feature %d (%s) has level '%s', unseen in training "
+        char *msg = sqlite3_mprintf("%s(): feature %d (%s) has level '%!.80s', unseen in training "
                                     "(train with option \"unseen\":\"zero\" to read it as the "
                                     "reference level)", fname, j + 1, f->name, z);
         sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);

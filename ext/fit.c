@@ -251,6 +251,11 @@ out:
 
 /* The state of this group, created on its first row; NULL after reporting. */
 static opts_state *opts_begin(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  if (argc < 1) {
+    error_fmt(ctx, "ml_fit_opts(): expected options, a response and at least one feature, got 0 "
+                   "arguments");
+    return NULL;
+  }
   opts_state **pp = sqlite3_aggregate_context(ctx, sizeof *pp);
   if (!pp) {
     sqlite3_result_error_nomem(ctx);
@@ -296,8 +301,8 @@ static opts_state *opts_begin(sqlite3_context *ctx, int argc, sqlite3_value **ar
   char **names = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)s->k);
   int *types = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)s->k);
   int rc = ML_NOMEM;
+  if (names) memset(names, 0, sizeof(char *) * (size_t)s->k); /* freed below, even without types */
   if (names && types) {
-    memset(names, 0, sizeof(char *) * (size_t)s->k);
     rc = ML_OK;
     for (int j = 0; j < s->k && !rc; j++) {
       names[j] = sqlite3_mprintf("x%d", j + 1);
@@ -357,6 +362,11 @@ void ml_fit_opts_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     s->failed = 1;
   } else if (r == ML_NOMEM) {
     sqlite3_result_error_nomem(ctx);
+    s->failed = 1;
+  } else if (r == ML_FA_TOO_WIDE) {
+    /* Not with numeric features, which are all ml_fit_opts has; said all the same. */
+    error_fmt(ctx, "ml_fit_opts(): argument %d has too many levels in row %lld", first + 2 + s->fa.bad_col,
+              (long long)s->rows);
     s->failed = 1;
   }
 }
@@ -423,6 +433,11 @@ static int merge_in(sqlite3_context *ctx, const char *fname, merge_state *s, ml_
     error_fmt(ctx, "%s(): cannot merge: %s", fname, err);
     return -1;
   }
+  /* Counts come from BLOBs, which may say anything up to 2^63 - 1. */
+  if ((*o)->n > INT64_MAX - s->m->n || (*o)->n_skipped > INT64_MAX - s->m->n_skipped) {
+    error_fmt(ctx, "%s(): cannot merge: the row counts add up to more than 2^63 - 1", fname);
+    return -1;
+  }
   int rc = ml_lsq_merge(&s->acc, (*o)->R, (*o)->p + 1);
   if (rc) {
     ml_result_code(ctx, fname, rc);
@@ -430,6 +445,8 @@ static int merge_in(sqlite3_context *ctx, const char *fname, merge_state *s, ml_
   }
   s->m->n += (*o)->n;
   s->m->n_skipped += (*o)->n_skipped;
+  /* A weighted fit's total weight scales the ridge penalty and its log
+  ** weights enter the likelihood: both are sums over the rows. */
   s->m->sum_w += (*o)->sum_w;
   s->m->sum_log_w += (*o)->sum_log_w;
   return 0;
@@ -439,7 +456,9 @@ static int merge_in(sqlite3_context *ctx, const char *fname, merge_state *s, ml_
 static ml_model *decode_arg(sqlite3_context *ctx, const char *fname, sqlite3_value *v, int i) {
   if (sqlite3_value_type(v) != SQLITE_BLOB) {
     error_fmt(ctx, "%s(): argument %d must be a model BLOB, got %s", fname, i,
-              sqlite3_value_type(v) == SQLITE_TEXT ? "text" : "a number");
+              sqlite3_value_type(v) == SQLITE_TEXT   ? "text"
+              : sqlite3_value_type(v) == SQLITE_NULL ? "NULL"
+                                                     : "a number");
     return NULL;
   }
   ml_model *m;

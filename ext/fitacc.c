@@ -89,21 +89,33 @@ static uint32_t hash_text(const char *z, int n) {
   return h;
 }
 
-/* The level z[0..n) of f, added (with a new column) if new; NULL out of memory. */
-static fa_level *level_of(ml_fitacc *a, fa_feature *f, const char *z, int n) {
+/*
+** The level z[0..n) of f, added (with a new column) if new, in *out.
+** Returns ML_OK, ML_NOMEM, or ML_FA_TOO_WIDE when a new column would make a
+** design no model can hold: each level is a column, and without this bound
+** a text column of distinct values (a name, an id) grew the factor to
+** gigabytes, at a cost cubic in the levels, before the term limit was seen.
+*/
+static int level_of(ml_fitacc *a, fa_feature *f, const char *z, int n, fa_level **out) {
   if (f->nslots) {
     for (uint32_t i = hash_text(z, n) & (uint32_t)(f->nslots - 1);; i = (i + 1) & (uint32_t)(f->nslots - 1)) {
       int s = f->slots[i];
       if (!s) break;
       fa_level *l = f->levels[s - 1];
-      if (l->len == n && memcmp(l->text, z, (size_t)n) == 0) return l;
+      if (l->len == n && memcmp(l->text, z, (size_t)n) == 0) {
+        *out = l;
+        return ML_OK;
+      }
     }
   }
+  /* Each feature leaves out at most one column (its reference level): past
+  ** this many raw columns, the model would have more than ML_MAX_TERMS. */
+  if (a->mraw >= ML_MAX_TERMS + a->k) return ML_FA_TOO_WIDE;
   /* New: grow the table to stay at most half full, then add. */
   if (2 * (f->nlevels + 1) > f->nslots) {
     int ns = f->nslots ? 2 * f->nslots : 16;
     int *slots = ml_calloc(sizeof(int) * (uint64_t)ns);
-    if (!slots) return NULL;
+    if (!slots) return ML_NOMEM;
     for (int l = 0; l < f->nlevels; l++) {
       uint32_t i = hash_text(f->levels[l]->text, f->levels[l]->len) & (uint32_t)(ns - 1);
       while (slots[i]) i = (i + 1) & (uint32_t)(ns - 1);
@@ -116,16 +128,16 @@ static fa_level *level_of(ml_fitacc *a, fa_feature *f, const char *z, int n) {
   if (f->nlevels == f->cap) {
     int cap = f->cap ? 2 * f->cap : 8;
     fa_level **lv = ml_realloc(f->levels, sizeof(fa_level *) * (uint64_t)cap);
-    if (!lv) return NULL;
+    if (!lv) return ML_NOMEM;
     f->levels = lv;
     f->cap = cap;
   }
   fa_level *l = ml_calloc(sizeof *l);
-  if (!l) return NULL;
+  if (!l) return ML_NOMEM;
   l->text = ml_malloc((uint64_t)n + 1);
   if (!l->text) {
     ml_free(l);
-    return NULL;
+    return ML_NOMEM;
   }
   memcpy(l->text, z, (size_t)n);
   l->text[n] = 0;
@@ -136,13 +148,14 @@ static fa_level *level_of(ml_fitacc *a, fa_feature *f, const char *z, int n) {
   if (l->col < 0) {
     ml_free(l->text);
     ml_free(l);
-    return NULL;
+    return ML_NOMEM;
   }
   uint32_t i = hash_text(z, n) & (uint32_t)(f->nslots - 1);
   while (f->slots[i]) i = (i + 1) & (uint32_t)(f->nslots - 1);
   f->slots[i] = f->nlevels + 1;
   f->levels[f->nlevels++] = l;
-  return l;
+  *out = l;
+  return ML_OK;
 }
 
 static int fail(ml_fitacc *a, int col, int kind) {
@@ -318,8 +331,10 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
     /* Categorical: a number is the level of its text, as SQL writes it. */
     const char *z = (const char *)sqlite3_value_text(v[j]);
     if (!z) return ML_NOMEM;
-    fa_level *l = level_of(a, f, z, sqlite3_value_bytes(v[j]));
-    if (!l) return ML_NOMEM;
+    fa_level *l;
+    int rc = level_of(a, f, z, sqlite3_value_bytes(v[j]), &l);
+    if (rc == ML_FA_TOO_WIDE) a->bad_col = j;
+    if (rc) return rc;
     a->row[l->col] = 1;
     if (train) {
       l->train = 1;

@@ -21,7 +21,7 @@ enum { ML_NULLS_SKIP, ML_NULLS_ERROR, ML_NULLS_MEAN };
 /* Feature types known before the first row. */
 enum { ML_TYPE_NUMERIC, ML_TYPE_CATEGORICAL, ML_TYPE_UNKNOWN };
 /* Results of ml_fitacc_add. */
-enum { ML_FA_USED = 0, ML_FA_SKIPPED = 100, ML_FA_ZERO_WEIGHT, ML_FA_ERROR };
+enum { ML_FA_USED = 0, ML_FA_SKIPPED = 100, ML_FA_ZERO_WEIGHT, ML_FA_ERROR, ML_FA_TOO_WIDE };
 
 typedef struct ml_fitopts {
   int intercept;
@@ -98,7 +98,8 @@ void ml_fitacc_free(ml_fitacc *a);
 ** Adds one row to side 0 (training) or 1 (test): the k feature values v, the
 ** response y (not NULL: the caller skips those) and the weight w (used when
 ** o.weighted).  Returns ML_FA_USED, ML_FA_SKIPPED (a NULL, nulls = skip),
-** ML_FA_ZERO_WEIGHT, ML_FA_ERROR (see bad_col, bad_kind), or ML_NOMEM.
+** ML_FA_ZERO_WEIGHT, ML_FA_ERROR (see bad_col, bad_kind), ML_FA_TOO_WIDE
+** (feature bad_col has more levels than a model can hold), or ML_NOMEM.
 */
 int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w);
 

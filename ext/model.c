@@ -444,6 +444,11 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
             (unsigned long)p);
       if (rows < 0 || skipped < 0) BAD("invalid model BLOB: negative row count");
       if (!(tol >= 0 && tol < 1)) BAD("invalid model BLOB: aliasing tolerance out of range");
+      /* Sections RFAC and COEF are required: a BLOB without room for them is
+      ** refused before allocating for p terms (60 bytes could ask for 8 MB). */
+      if (8 * ((int64_t)p + 1) * ((int64_t)p + 2) / 2 + 9 * (int64_t)p + 8 + 16 > r.n - r.i)
+        BAD("invalid model BLOB: %lu terms do not fit in its %lld bytes", (unsigned long)p,
+            (long long)n);
       m = ml_model_new((int)k, (int)p);
       if (!m) {
         rc = ML_NOMEM;

@@ -185,8 +185,8 @@ static shared_model *model_arg(sqlite3_context *ctx, const char *fname, sqlite3_
   } else if (type == SQLITE_TEXT) {
     s = named_get(ctx, fname, iArg, (const char *)sqlite3_value_text(v));
   } else {
-    char *msg = sqlite3_mprintf("%s(): argument %d must be a model BLOB or a model name, got a number",
-                                fname, iArg + 1);
+    char *msg = sqlite3_mprintf("%s(): argument %d must be a model BLOB or a model name, got %s",
+                                fname, iArg + 1, type == SQLITE_NULL ? "NULL" : "a number");
     sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
     sqlite3_free(msg);
     return NULL;

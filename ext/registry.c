@@ -31,8 +31,25 @@ int ml_registry_exists(sqlite3 *db) {
   return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
+/*
+** The script's statements each commit on their own (a function cannot hold
+** a transaction safely: see train.c), so running out of memory half-way
+** leaves some of the objects made.  Every one is IF NOT EXISTS: the set is
+** checked whole, and the next write completes it.
+*/
 int ml_registry_ensure(sqlite3 *db) {
-  return ml_registry_exists(db) == 1 ? SQLITE_OK : sqlite3_exec(db, ml_registry_sql, NULL, NULL, NULL);
+  sqlite3_stmt *st;
+  int rc = sqlite3_prepare_v2(db,
+                              "SELECT count(*) FROM main.sqlite_schema WHERE name IN "
+                              "('ml_model_versions', 'ml_aliases', 'ml_model_versions_drop', "
+                              "'ml_models')",
+                              -1, &st, NULL);
+  if (rc != SQLITE_OK) return rc;
+  rc = sqlite3_step(st);
+  int complete = rc == SQLITE_ROW && sqlite3_column_int(st, 0) == 4;
+  sqlite3_finalize(st);
+  if (rc != SQLITE_ROW) return rc == SQLITE_DONE ? SQLITE_ERROR : rc;
+  return complete ? SQLITE_OK : sqlite3_exec(db, ml_registry_sql, NULL, NULL, NULL);
 }
 
 char *ml_check_model_name(const char *fname, const char *name) {
@@ -62,7 +79,7 @@ int ml_registry_find(sqlite3 *db, const char *fname, const char *ref, sqlite3_in
   if (!name) return SQLITE_NOMEM;
   const char *sel = at ? at + 1 : NULL;
   if (!ex) {
-    *err = sqlite3_mprintf("%s(): no model named '%s' (this database has no models yet: "
+    *err = sqlite3_mprintf("%s(): no model named '%!.80s' (this database has no models yet: "
                            "ml_train() makes one)", fname, name);
     sqlite3_free(name);
     return SQLITE_ERROR;
@@ -90,7 +107,8 @@ int ml_registry_find(sqlite3 *db, const char *fname, const char *ref, sqlite3_in
     *version = sqlite3_column_int64(st, 0);
     *nblob = sqlite3_column_bytes(st, 1);
     *blob = sqlite3_malloc64((sqlite3_uint64)*nblob + 1);
-    if (*blob) memcpy(*blob, sqlite3_column_blob(st, 1), (size_t)*nblob);
+    /* An empty value (a damaged row) has no bytes to copy: NULL, not a pointer. */
+    if (*blob && *nblob) memcpy(*blob, sqlite3_column_blob(st, 1), (size_t)*nblob);
     rc = *blob ? SQLITE_OK : SQLITE_NOMEM;
   } else if (rc == SQLITE_DONE) {
     rc = SQLITE_ERROR;
@@ -107,12 +125,12 @@ int ml_registry_find(sqlite3 *db, const char *fname, const char *ref, sqlite3_in
       sqlite3_finalize(q);
     }
     if (!hi || !sel)
-      *err = sqlite3_mprintf("%s(): no model named '%s'", fname, name);
+      *err = sqlite3_mprintf("%s(): no model named '%!.80s'", fname, name);
     else if (all_digits(sel))
-      *err = sqlite3_mprintf("%s(): model '%s' has no version %s (versions %lld to %lld)", fname,
+      *err = sqlite3_mprintf("%s(): model '%s' has no version %!.30s (versions %lld to %lld)", fname,
                              name, sel, lo, hi);
     else
-      *err = sqlite3_mprintf("%s(): model '%s' has no alias '%s'", fname, name, sel);
+      *err = sqlite3_mprintf("%s(): model '%s' has no alias '%!.80s'", fname, name, sel);
   }
   sqlite3_finalize(st);
   sqlite3_free(name);

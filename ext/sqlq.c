@@ -135,10 +135,10 @@ char **ml_source_columns(sqlite3 *db, const char *fname, const char *from, const
   int n = sqlite3_column_count(st), ok = 1;
   char **names = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)(n ? n : 1));
   char **types = decls ? sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)(n ? n : 1)) : NULL;
+  if (names) memset(names, 0, sizeof(char *) * (size_t)n);
+  if (types) memset(types, 0, sizeof(char *) * (size_t)n);
   if (!names || (decls && !types)) ok = 0;
   if (ok) {
-    memset(names, 0, sizeof(char *) * (size_t)n);
-    if (types) memset(types, 0, sizeof(char *) * (size_t)n);
     for (int i = 0; i < n && ok; i++) {
       names[i] = sqlite3_mprintf("%s", sqlite3_column_name(st, i));
       const char *d = sqlite3_column_decltype(st, i);
@@ -175,38 +175,47 @@ int ml_exec_bind(sqlite3 *db, const char *sql, const char *a, const char *b) {
   return rc == SQLITE_DONE ? frc : rc;
 }
 
-int ml_table_rowid(sqlite3 *db, const char *table, char **alias) {
+int ml_table_rowid(sqlite3 *db, const char *table, int *has_rowid, char **alias) {
+  *has_rowid = 0;
   if (alias) *alias = NULL;
-  if (!table) return 0;
+  if (!table) return SQLITE_OK;
   /* The table SQL would find: temp first, then main, then attached. */
   sqlite3_stmt *st;
   int rc = sqlite3_prepare_v2(db,
                               "SELECT type, wr, schema FROM pragma_table_list WHERE name = ?1 "
                               "ORDER BY schema = 'temp' DESC, schema = 'main' DESC LIMIT 1",
                               -1, &st, NULL);
-  if (rc != SQLITE_OK) return 0;
+  if (rc != SQLITE_OK) return rc;
   sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-  int yes = 0;
   char *schema = NULL;
-  if (sqlite3_step(st) == SQLITE_ROW) {
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
     const char *type = (const char *)sqlite3_column_text(st, 0);
-    yes = type && (strcmp(type, "table") == 0 || strcmp(type, "virtual") == 0) &&
-          sqlite3_column_int(st, 1) == 0;
+    *has_rowid = type && (strcmp(type, "table") == 0 || strcmp(type, "virtual") == 0) &&
+                 sqlite3_column_int(st, 1) == 0;
     schema = sqlite3_mprintf("%s", sqlite3_column_text(st, 2));
+    rc = schema ? SQLITE_DONE : SQLITE_NOMEM;
   }
   sqlite3_finalize(st);
-  if (yes && alias && schema) {
-    char *sql = sqlite3_mprintf("SELECT name FROM pragma_table_info(?1, ?2) WHERE pk = 1 "
+  if (rc != SQLITE_DONE) return rc;
+  rc = SQLITE_OK;
+  if (*has_rowid && alias) {
+    rc = sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info(?1, ?2) WHERE pk = 1 "
                                 "AND upper(type) = 'INTEGER' AND (SELECT count(*) FROM "
-                                "pragma_table_info(?1, ?2) WHERE pk > 0) = 1");
-    if (sql && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+                                "pragma_table_info(?1, ?2) WHERE pk > 0) = 1",
+                            -1, &st, NULL);
+    if (rc == SQLITE_OK) {
       sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
       sqlite3_bind_text(st, 2, schema, -1, SQLITE_STATIC);
-      if (sqlite3_step(st) == SQLITE_ROW) *alias = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
+      rc = sqlite3_step(st);
+      if (rc == SQLITE_ROW) {
+        *alias = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
+        rc = *alias ? SQLITE_DONE : SQLITE_NOMEM;
+      }
       sqlite3_finalize(st);
+      if (rc == SQLITE_DONE) rc = SQLITE_OK;
     }
-    sqlite3_free(sql);
   }
   sqlite3_free(schema);
-  return yes;
+  return rc;
 }

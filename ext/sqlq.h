@@ -21,10 +21,12 @@ char *ml_source_sql(sqlite3 *db, const char *fname, const char *source, char **t
 
 /*
 ** Does the table have a rowid (a rowid table, not a view, a query or WITHOUT
-** ROWID)?  If so and alias is not NULL, *alias is its INTEGER PRIMARY KEY
-** column, the rowid under another name, or NULL (sqlite3_free it).
+** ROWID)?  *has_rowid says; if it does and alias is not NULL, *alias is its
+** INTEGER PRIMARY KEY column, the rowid under another name, or NULL
+** (sqlite3_free it).  Returns SQLITE_OK or the error of the lookup: a
+** failed lookup must not pass for "no rowid", which changes the split.
 */
-int ml_table_rowid(sqlite3 *db, const char *table, char **alias);
+int ml_table_rowid(sqlite3 *db, const char *table, int *has_rowid, char **alias);
 
 /*
 ** The names of the columns of a FROM item, in order; NULL with *err set.

@@ -19,7 +19,9 @@
 ** weight) FROM source, whose internal aggregate hands each row's values to
 ** the trainer bound as a pointer in ?1: the values arrive as arguments, as
 ** they do for ml_fit, instead of one sqlite3_column_value() call (and one
-** trip through the connection's mutex) per value.
+** trip through the connection's mutex) per value.  Rows too wide for a
+** function's arguments (SQLITE_LIMIT_FUNCTION_ARG) are stepped and read
+** column by column instead.
 **
 ** The only write is one INSERT of the new version (after creating the
 ** registry tables if they are missing), numbered max + 1 inside that same
@@ -94,7 +96,9 @@ struct trainer {
   int cy, cw;             /* columns of the target and the weight (-1 none) */
   sqlite3_stmt *rows;
   ml_fitacc fa;
-  sqlite3_value **vals;   /* the current row's values: ml__pass's arguments */
+  sqlite3_value **vals;   /* the current row's values: ml__pass's arguments, */
+  sqlite3_value **colv;   /* or read into here column by column (!by_agg) */
+  int ncols, by_agg;
   uint64_t seeded;        /* the split hash's state after the seed */
   char **cols, **decls;   /* the source's columns and their declared types */
   int ncol;
@@ -157,8 +161,9 @@ static int parse_options(trainer *t, const char *text) {
         FAIL("test_size must be a number in [0, 1)");
       o->test_size = c->num;
     } else if (strcmp(k, "seed") == 0) {
-      if (c->type != ML_JSON_NUMBER || c->num != (double)(sqlite3_int64)c->num ||
-          fabs(c->num) > 9007199254740992.0)
+      /* The range first: converting a double beyond int64 is undefined. */
+      if (c->type != ML_JSON_NUMBER || !(fabs(c->num) <= 9007199254740992.0) ||
+          c->num != (double)(sqlite3_int64)c->num)
         FAIL("seed must be an integer");
       o->seed = (sqlite3_int64)c->num;
     } else if (strcmp(k, "key") == 0 || strcmp(k, "weights") == 0) {
@@ -351,7 +356,10 @@ static void put_col(ml_sb *b, const char *name, int comma) {
   sqlite3_free(q);
 }
 
-/* SELECT ml__pass(?1, [key,] target, features... [, weight]) FROM source. */
+/*
+** SELECT ml__pass(?1, [key,] target, features... [, weight]) FROM source,
+** or without ml__pass when the columns are more than a function takes.
+*/
 static int prepare_rows(trainer *t, char **cols, int ncol) {
   const char *key = t->o.key;
   if (key && sqlite3_stricmp(key, "rowid") != 0) {
@@ -371,9 +379,11 @@ static int prepare_rows(trainer *t, char **cols, int ncol) {
     if (ml_find_name(t->feat, t->k, t->o.categorical[i]) < 0)
       return ml_error(t->ctx, "ml_train(): '%s' (option categorical) is not a feature",
                       t->o.categorical[i]);
+  t->ncols = t->has_key + 1 + t->k + (t->o.weights != NULL);
+  t->by_agg = t->ncols + 1 <= sqlite3_limit(t->db, SQLITE_LIMIT_FUNCTION_ARG, -1);
   ml_sb b;
   ml_sb_init(&b);
-  ml_sb_puts(&b, "SELECT ml__pass(?1, ");
+  ml_sb_puts(&b, t->by_agg ? "SELECT ml__pass(?1, " : "SELECT ");
   if (t->has_key) {
     if (key && sqlite3_stricmp(key, "rowid") != 0) put_col(&b, key, 0);
     else ml_sb_puts(&b, "rowid");
@@ -386,7 +396,7 @@ static int prepare_rows(trainer *t, char **cols, int ncol) {
     put_col(&b, t->o.weights, 1);
     t->cw = t->cy + 1 + t->k;
   }
-  ml_sb_puts(&b, ") FROM ");
+  ml_sb_puts(&b, t->by_agg ? ") FROM " : " FROM ");
   ml_sb_puts(&b, t->from);
   char *sql = ml_sb_finish(&b, NULL);
   if (!sql) {
@@ -472,7 +482,7 @@ static int bad_value(trainer *t, const char *col, int kind, sqlite3_value *v) {
              where ? where : "a row");
   } else if (kind == ML_V_TEXT && feature) {
     /* The column was taken as numeric (by its declared type or first value). */
-    ml_error(t->ctx, "ml_train(): column '%s' is text ('%.20s') in %s, but numeric elsewhere: "
+    ml_error(t->ctx, "ml_train(): column '%s' is text ('%!.20s') in %s, but numeric elsewhere: "
                      "CAST it AS REAL, or list it in option categorical",
              col, sqlite3_value_text(v), where ? where : "a row");
   } else {
@@ -555,6 +565,10 @@ static int first_row(trainer *t) {
     sqlite3_result_error_nomem(t->ctx);
     return -1;
   }
+  if (r == ML_FA_TOO_WIDE)
+    return ml_error(t->ctx, "ml_train(): feature '%s' has too many levels (%d by row %lld): a "
+                            "model holds at most %d terms", t->feat[t->fa.bad_col],
+                    t->fa.f[t->fa.bad_col].nlevels, (long long)t->nread, ML_MAX_TERMS);
   if (r != ML_FA_USED) return 0;
   welford_add(side == ML_SIDE_TEST ? &t->wtest : &t->wtrain, y, w);
   return 0;
@@ -588,8 +602,18 @@ static int run_pass(trainer *t, int (*fn)(trainer *)) {
   t->on_row = fn;
   t->nread = 0;
   sqlite3_reset(t->rows);
-  int rc = sqlite3_bind_pointer(t->rows, 1, t, "sqlml_trainer", NULL);
-  while (rc == SQLITE_OK && (rc = sqlite3_step(t->rows)) == SQLITE_ROW) rc = SQLITE_OK;
+  int rc = SQLITE_OK;
+  if (t->by_agg) {
+    rc = sqlite3_bind_pointer(t->rows, 1, t, "sqlml_trainer", NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(t->rows)) == SQLITE_ROW) rc = SQLITE_OK;
+  } else {
+    t->vals = t->colv;
+    while ((rc = sqlite3_step(t->rows)) == SQLITE_ROW) {
+      for (int c = 0; c < t->ncols; c++) t->colv[c] = sqlite3_column_value(t->rows, c);
+      t->nread++;
+      if (fn(t)) return -1;
+    }
+  }
   if (rc == SQLITE_DONE) return 0;
   if (!t->failed) ml_result_db_error(t->ctx, "ml_train", t->db, rc);
   return -1;
@@ -602,15 +626,23 @@ static int run_pass(trainer *t, int (*fn)(trainer *)) {
 ** scaled to unit columns.  Below REFINE_ABOVE a refinement step cannot move
 ** the coefficients in the digits anyone reads; above, it runs.
 */
+/* 1 or 0; or minus a core code (ML_NOMEM): the answer must not depend on memory. */
 static int needs_refinement(const ml_model *m) {
-  int q = m->p + 1, r, need = 1;
+  int q = m->p + 1, r, need = -ML_NOMEM;
   double *W = sqlite3_malloc64(8 * (sqlite3_uint64)q * (sqlite3_uint64)q);
   double *work = sqlite3_malloc64(8 * 3 * (sqlite3_uint64)q);
   lapack_int *iwork = sqlite3_malloc64(sizeof(lapack_int) * (sqlite3_uint64)q);
   unsigned char *al = sqlite3_malloc64((sqlite3_uint64)m->p);
   if (!W || !work || !iwork || !al) goto out;
   memcpy(al, m->aliased, (size_t)m->p);
-  if (ml_lsq_reduce(m->R, q, -1, al, W, &r) || r == 0) goto out;
+  int rc = ml_lsq_reduce(m->R, q, -1, al, W, &r);
+  if (rc) {
+    need = -rc;
+    goto out;
+  }
+  /* From here, whatever the estimate cannot say means: refine. */
+  need = 1;
+  if (r == 0) goto out;
   double bn = 0, rcond;
   for (int j = 0, k = 0; j < m->p; j++) {
     if (m->aliased[j]) continue;
@@ -779,6 +811,7 @@ static void trainer_free(trainer *t) {
   sqlite3_free(t->o.weights);
   ml_free_names(t->o.categorical, t->o.ncategorical);
   sqlite3_free(t->x);
+  sqlite3_free(t->colv);
   ml_free(t->Rtest);
   ml_fitacc_free(&t->fa);
   ml_model_free(t->m);
@@ -788,8 +821,8 @@ static const char *text_or_null(sqlite3_value *v) {
   return sqlite3_value_type(v) == SQLITE_TEXT ? (const char *)sqlite3_value_text(v) : NULL;
 }
 
-/* Fits, measures and stores; the summary goes to *summary. */
-static int train(trainer *t, ml_sb *summary) {
+/* Fits, measures and stores; the summary goes to *summary (ml_free it). */
+static int train(trainer *t, char **summary, size_t *len) {
   int rc, *types = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)t->k);
   char *hash = NULL, *created = NULL, *features = NULL, *options = NULL, *metrics = NULL;
   unsigned char *blob = NULL;
@@ -798,7 +831,8 @@ static int train(trainer *t, ml_sb *summary) {
   ml_hcacc hc;
   memset(&hc, 0, sizeof hc);
   t->seeded = ml_split_seeded(t->o.seed);
-  if (!types) goto nomem;
+  t->colv = sqlite3_malloc64(sizeof(sqlite3_value *) * (sqlite3_uint64)t->ncols);
+  if (!types || !t->colv) goto nomem;
   for (int j = 0; j < t->k; j++) types[j] = feature_type(t, j);
   t->o.fit.weighted = t->o.weights != NULL;
   rc = ml_fitacc_init(&t->fa, t->k, t->feat, types, &t->o.fit, 2);
@@ -827,6 +861,10 @@ static int train(trainer *t, ml_sb *summary) {
   /* The passes after the first: refinement and the full metrics share one;
   ** robust errors need the final coefficients, so they come after it. */
   int refine = m->l2 > 0 ? 0 : t->o.refine < 0 ? needs_refinement(m) : t->o.refine;
+  if (refine < 0) {
+    rc = -refine;
+    goto code;
+  }
   int measure = t->o.full_metrics;
   if (refine || (measure && !m->robust)) {
     if (refine && (rc = ml_refiner_init(&ref, m->p))) goto code;
@@ -873,35 +911,60 @@ static int train(trainer *t, ml_sb *summary) {
   if (!hash || !created || !features || !options || !metrics ||
       ml_model_encode(m, SQLML_VERSION, &blob, &nblob))
     goto nomem;
-  sqlite3_int64 version = 0;
-  int src = store(t, blob, nblob, features, options, metrics, hash, created, &version);
-  if (src != SQLITE_OK) {
-    ml_result_db_error(t->ctx, "ml_train", t->db, src);
-    goto fail;
-  }
-  ml_sb_puts(summary, "{\"model\":");
-  ml_sb_json_string(summary, t->name, strlen(t->name));
-  ml_sb_printf(summary, ",\"version\":%lld,\"n_train\":%lld,\"n_test\":%lld,\"n_skipped\":%lld",
-               (long long)version, (long long)m->n, (long long)t->fa.used[1],
+  /* The summary is made before the version is stored, with the version
+  ** number left to fill in: once the INSERT has committed, nothing may fail,
+  ** or an error would be reported for a version that was kept. */
+  ml_sb pre, post;
+  ml_sb_init(&pre);
+  ml_sb_init(&post);
+  ml_sb_puts(&pre, "{\"model\":");
+  ml_sb_json_string(&pre, t->name, strlen(t->name));
+  ml_sb_puts(&pre, ",\"version\":");
+  ml_sb_printf(&post, ",\"n_train\":%lld,\"n_test\":%lld,\"n_skipped\":%lld",
+               (long long)m->n, (long long)t->fa.used[1],
                (long long)(t->fa.skipped + t->target_nulls + t->weight_nulls));
-  if (t->o.weights) ml_sb_printf(summary, ",\"n_zero_weight\":%lld", (long long)t->fa.zero_weight);
-  ml_sb_printf(summary, ",\"terms\":%d,\"nulls\":{", m->p);
-  ml_sb_json_string(summary, t->target, strlen(t->target));
-  ml_sb_printf(summary, ":%lld", (long long)t->target_nulls);
+  if (t->o.weights) ml_sb_printf(&post, ",\"n_zero_weight\":%lld", (long long)t->fa.zero_weight);
+  ml_sb_printf(&post, ",\"terms\":%d,\"nulls\":{", m->p);
+  ml_sb_json_string(&post, t->target, strlen(t->target));
+  ml_sb_printf(&post, ":%lld", (long long)t->target_nulls);
   for (int j = 0; j < t->k; j++) {
-    ml_sb_puts(summary, ",");
-    ml_sb_json_string(summary, t->feat[j], strlen(t->feat[j]));
-    ml_sb_printf(summary, ":%lld", (long long)t->fa.f[j].nulls);
+    ml_sb_puts(&post, ",");
+    ml_sb_json_string(&post, t->feat[j], strlen(t->feat[j]));
+    ml_sb_printf(&post, ":%lld", (long long)t->fa.f[j].nulls);
   }
   if (t->o.weights) {
-    ml_sb_puts(summary, ",");
-    ml_sb_json_string(summary, t->o.weights, strlen(t->o.weights));
-    ml_sb_printf(summary, ":%lld", (long long)t->weight_nulls);
+    ml_sb_puts(&post, ",");
+    ml_sb_json_string(&post, t->o.weights, strlen(t->o.weights));
+    ml_sb_printf(&post, ":%lld", (long long)t->weight_nulls);
   }
-  ml_sb_printf(summary, "},\"nulls_policy\":\"%s\",\"refined\":%s,\"metrics\":%s,\"data_hash\":\"%s\","
+  ml_sb_printf(&post, "},\"nulls_policy\":\"%s\",\"refined\":%s,\"metrics\":%s,\"data_hash\":\"%s\","
                "\"created_at\":\"%s\"}",
                t->o.fit.nulls == ML_NULLS_MEAN ? "mean" : t->o.fit.nulls == ML_NULLS_ERROR ? "error" : "skip",
                (m->flags & ML_MODEL_REFINED) ? "true" : "false", metrics, hash, created);
+  size_t npre, npost;
+  char *zpre = ml_sb_finish(&pre, &npre), *zpost = ml_sb_finish(&post, &npost);
+  *summary = zpre && zpost ? ml_malloc(npre + 21 + npost + 1) : NULL;
+  if (!*summary) {
+    ml_free(zpre);
+    ml_free(zpost);
+    goto nomem;
+  }
+  sqlite3_int64 version = 0;
+  int src = store(t, blob, nblob, features, options, metrics, hash, created, &version);
+  if (src != SQLITE_OK) {
+    ml_free(zpre);
+    ml_free(zpost);
+    ml_free(*summary);
+    *summary = NULL;
+    ml_result_db_error(t->ctx, "ml_train", t->db, src);
+    goto fail;
+  }
+  memcpy(*summary, zpre, npre);
+  int nv = snprintf(*summary + npre, 21, "%lld", (long long)version);
+  memcpy(*summary + npre + nv, zpost, npost + 1);
+  *len = npre + (size_t)nv + npost;
+  ml_free(zpre);
+  ml_free(zpost);
   rc = 0;
   goto out;
 code:
@@ -931,10 +994,9 @@ void ml_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   t.db = sqlite3_context_db_handle(ctx);
   char **cols = NULL, *err = NULL;
   int ncol = 0;
-  ml_sb summary;
-  ml_sb_init(&summary);
-  if (argc < 3) {
-    ml_error(ctx, "ml_train(): expected a name, a source and a target, got %d arguments", argc);
+  if (argc < 3 || argc > 5) {
+    ml_error(ctx, "ml_train(): expected a name, a source, a target, [features, [options]], got %d "
+                  "arguments", argc);
     return;
   }
   t.name = text_or_null(argv[0]);
@@ -957,7 +1019,11 @@ void ml_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   t.from = ml_source_sql(t.db, "ml_train", t.source, &t.table, &err);
   if (!t.from) goto fail;
   /* Without a key, '*' leaves out the rowid under its other name too. */
-  t.rowid = ml_table_rowid(t.db, t.table, t.o.key ? NULL : &t.rowid_alias);
+  int rc = ml_table_rowid(t.db, t.table, &t.rowid, t.o.key ? NULL : &t.rowid_alias);
+  if (rc != SQLITE_OK) {
+    ml_result_db_error(ctx, "ml_train", t.db, rc);
+    goto done;
+  }
   cols = t.cols = ml_source_columns(t.db, "ml_train", t.from, t.source, &ncol, &err, &t.decls);
   t.ncol = ncol;
   if (!cols) goto fail;
@@ -971,16 +1037,20 @@ void ml_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     goto done;
   }
   if (parse_features(&t, argc > 3 ? argv[3] : NULL, cols, ncol)) goto done;
-  if (prepare_rows(&t, cols, ncol)) goto done;
-  if (train(&t, &summary)) goto done;
-  size_t n;
-  char *z = ml_sb_finish(&summary, &n);
-  if (z) {
-    sqlite3_result_text64(ctx, z, n, ml_free, SQLITE_UTF8);
-    sqlite3_result_subtype(ctx, 'J');
-  } else {
-    sqlite3_result_error_nomem(ctx);
+  /* A query can have 2000 columns (SQLITE_MAX_COLUMN); a model, 1000 terms.
+  ** row_side() keeps a row's values on the stack for this many. */
+  if (t.k > ML_MAX_TERMS) {
+    ml_error(ctx, "ml_train(): %d features, more than the %d terms a model can hold", t.k,
+             ML_MAX_TERMS);
+    goto done;
   }
+  if (prepare_rows(&t, cols, ncol)) goto done;
+  char *json = NULL;
+  size_t n = 0;
+  if (train(&t, &json, &n)) goto done;
+  /* Hands the text over: no allocation, so no failure after the commit. */
+  sqlite3_result_text64(ctx, json, n, ml_free, SQLITE_UTF8);
+  sqlite3_result_subtype(ctx, 'J');
   goto done;
 fail:
   if (err) {
@@ -990,7 +1060,6 @@ fail:
     sqlite3_result_error_nomem(ctx);
   }
 done:
-  ml_sb_reset(&summary);
   ml_free_names(cols, ncol);
   ml_free_names(t.decls, ncol);
   trainer_free(&t);

@@ -17,6 +17,7 @@ fixtures by relative path; $EXT in a file is replaced by the extension path.
 import argparse
 import os
 import re
+import shlex
 import subprocess
 import sys
 
@@ -40,7 +41,8 @@ def expected_errors(lines):
 def run(path, sqlite3, ext):
     text = open(path).read().replace("$EXT", ext)
     want = expected_errors(text.splitlines())
-    p = subprocess.run([sqlite3, "-batch", "-cmd", ".load " + ext, ":memory:"], input=text,
+    # sqlite3 may be a command with arguments: `make valgrind` runs the shell under valgrind.
+    p = subprocess.run(shlex.split(sqlite3) + ["-batch", "-cmd", ".load " + ext, ":memory:"], input=text,
                        capture_output=True, text=True, cwd=os.path.dirname(path) or ".",
                        timeout=600)
     problems, got, nchecks = [], {}, 0

@@ -31,4 +31,20 @@ try:
     c.check(False, "127 features is refused by SQLite")
 except Exception as e:
     c.check("too many arguments" in str(e), "127 features: %s" % e)
+
+# Through ml_train the limit is the model's 1000 terms, not SQLite's 127
+# arguments: 150 features are read column by column.
+k2 = 150
+cols2 = ["z%d" % (j + 1) for j in range(k2)]
+con.execute("CREATE TABLE t2(y REAL, %s)" % ", ".join(cols2))
+rows2 = []
+for i in range(600):
+    x = [r.uniform(-1, 1) for _ in range(k2)]
+    rows2.append([2 + sum((j % 5 - 2) * v for j, v in enumerate(x))] + x)
+con.executemany("INSERT INTO t2 VALUES (%s)" % ",".join("?" * (k2 + 1)), rows2)
+con.execute("SELECT ml_train('wide', 't2', 'y', '*', '{\"test_size\":0.1}')").fetchone()
+est = [e for (e,) in con.execute("SELECT estimate FROM ml_weights('wide')")]
+c.check(len(est) == k2 + 1 and abs(est[0] - 2) < 1e-9 and
+        all(abs(e - (j % 5 - 2)) < 1e-9 for j, e in enumerate(est[1:])),
+        "ml_train recovers all 150 slopes")
 c.done()

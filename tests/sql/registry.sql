@@ -156,7 +156,7 @@ SELECT ml_train('house_price', 'houses', 'price', '["sqft"]', '{"test_size":1}')
 SELECT ml_train('house_price', 'SELECT price, CASE WHEN id = 1000 THEN ''big'' ELSE sqft END AS sqft FROM houses', 'price');
 -- error: ml_train(): no rows to train on: 0 rows read, 0 skipped for a NULL, 0 in the test set
 SELECT ml_train('house_price', 'SELECT * FROM houses WHERE 0', 'price', '["sqft"]');
--- error: ml_train(): expected a name, a source and a target, got 2 arguments
+-- error: ml_train(): expected a name, a source, a target, [features, [options]], got 2 arguments
 SELECT ml_train('house_price', 'houses');
 SELECT 'atomic', (SELECT count(*) FROM before) = (SELECT count(*) FROM ml_model_versions)
    AND NOT EXISTS (SELECT name, version FROM ml_model_versions EXCEPT SELECT * FROM before);

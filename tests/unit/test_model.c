@@ -113,6 +113,18 @@ static void defences(void) {
   CHECK(ml_model_decode(blob, len, &d, err, sizeof err) == ML_OK);
   ml_model_free(d);
 
+  /* A count of terms the BLOB has no room for is refused before allocating. */
+  unsigned char save[4];
+  memcpy(save, blob + 28, 4); /* SHAP: magic..length (12), tag, length, flags, k, then p */
+  blob[28] = 0xE8;            /* p = 1000 */
+  blob[29] = 0x03;
+  blob[30] = blob[31] = 0;
+  reseal(blob, len);
+  CHECK(ml_model_decode(blob, len, &d, err, sizeof err) == ML_EINPUT);
+  CHECK(strstr(err, "1000 terms do not fit") != NULL);
+  memcpy(blob + 28, save, 4);
+  reseal(blob, len);
+
   /* Not a model at all. */
   CHECK(ml_model_decode((const unsigned char *)"hello, world, this is text", 26, &d, err,
                         sizeof err) == ML_EINPUT);
