@@ -15,7 +15,6 @@
 ** only a pointer to state allocated apart: the context is merely 8-byte
 ** aligned.
 */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,17 +23,8 @@
 #include "json.h"
 #include "lsq.h"
 #include "refine.h"
+#include "sqlq.h"
 #include "sqlml_int.h"
-
-static void error_fmt(sqlite3_context *ctx, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *msg = sqlite3_vmprintf(fmt, ap);
-  va_end(ap);
-  if (msg) sqlite3_result_error(ctx, msg, -1);
-  else sqlite3_result_error_nomem(ctx);
-  sqlite3_free(msg);
-}
 
 void ml_result_model(sqlite3_context *ctx, const char *fname, const ml_model *m) {
   unsigned char *blob;
@@ -77,7 +67,7 @@ void ml_fit_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   fit_state *s = *pp;
   if (!s) {
     if (argc < 2) {
-      error_fmt(ctx, "ml_fit(): expected a response and at least one feature, got %d arguments", argc);
+      ml_error(ctx, "ml_fit(): expected a response and at least one feature, got %d arguments", argc);
       return;
     }
     s = *pp = sqlite3_malloc(sizeof *s);
@@ -135,7 +125,7 @@ void ml_fit_final(sqlite3_context *ctx) {
   int rc = ML_OK;
   if (s->failed) goto out;
   if (s->acc.n == 0) {
-    error_fmt(ctx, "ml_fit(): no usable rows: all %lld rows have a NULL response or feature",
+    ml_error(ctx, "ml_fit(): no usable rows: all %lld rows have a NULL response or feature",
               (long long)s->rows);
     goto out;
   }
@@ -176,20 +166,11 @@ static int parse_fit_options(sqlite3_context *ctx, ml_fitopts *o, const char *z,
   memset(o, 0, sizeof *o);
   o->intercept = 1;
   o->tol = ML_LSQ_TOL;
-  ml_json *j = NULL;
-  char err[96];
-  int rc = ml_json_parse(z, (size_t)n, &j, err, sizeof err);
-  if (rc == -2) {
-    sqlite3_result_error_nomem(ctx);
-    return -1;
-  }
-  if (rc) {
-    error_fmt(ctx, "ml_fit_opts(): options are not valid JSON: %s", err);
-    return -1;
-  }
-  rc = -1;
+  ml_json *j = ml_json_arg(ctx, "ml_fit_opts", "options", z, (size_t)n);
+  if (!j) return -1;
+  int rc = -1;
   if (j->type != ML_JSON_OBJECT) {
-    error_fmt(ctx, "ml_fit_opts(): options must be a JSON object, got %s", ml_json_type_name(j->type));
+    ml_error(ctx, "ml_fit_opts(): options must be a JSON object, got %s", ml_json_type_name(j->type));
     goto out;
   }
   for (const ml_json *c = j->child; c; c = c->next) {
@@ -197,19 +178,19 @@ static int parse_fit_options(sqlite3_context *ctx, ml_fitopts *o, const char *z,
     const char *str = c->type == ML_JSON_STRING ? c->str : "";
     if (strcmp(c->key, "intercept") == 0 || strcmp(c->key, "weights") == 0) {
       if (!is_bool) {
-        error_fmt(ctx, "ml_fit_opts(): option %s must be true or false", c->key);
+        ml_error(ctx, "ml_fit_opts(): option %s must be true or false", c->key);
         goto out;
       }
       *(c->key[0] == 'i' ? &o->intercept : &o->weighted) = yes;
     } else if (strcmp(c->key, "tol") == 0) {
       if (c->type != ML_JSON_NUMBER || !(c->num >= 0 && c->num < 1)) {
-        error_fmt(ctx, "ml_fit_opts(): option tol must be a number in [0, 1)");
+        ml_error(ctx, "ml_fit_opts(): option tol must be a number in [0, 1)");
         goto out;
       }
       o->tol = c->num;
     } else if (strcmp(c->key, "l2") == 0) {
       if (c->type != ML_JSON_NUMBER || !(c->num >= 0) || !isfinite(c->num)) {
-        error_fmt(ctx, "ml_fit_opts(): option l2 must be a number >= 0");
+        ml_error(ctx, "ml_fit_opts(): option l2 must be a number >= 0");
         goto out;
       }
       o->l2 = c->num;
@@ -218,7 +199,7 @@ static int parse_fit_options(sqlite3_context *ctx, ml_fitopts *o, const char *z,
       else if (strcmp(str, "error") == 0) o->nulls = ML_NULLS_ERROR;
       else if (strcmp(str, "mean") == 0) o->nulls = ML_NULLS_MEAN;
       else {
-        error_fmt(ctx, "ml_fit_opts(): option nulls must be \"skip\", \"error\" or \"mean\"");
+        ml_error(ctx, "ml_fit_opts(): option nulls must be \"skip\", \"error\" or \"mean\"");
         goto out;
       }
     } else if (strcmp(c->key, "robust") == 0) {
@@ -226,21 +207,21 @@ static int parse_fit_options(sqlite3_context *ctx, ml_fitopts *o, const char *z,
       for (int i = 0; i < 4; i++)
         if (strcmp(str, hc[i]) == 0) o->robust = ML_ROBUST_HC0 + i;
       if (!o->robust) {
-        error_fmt(ctx, "ml_fit_opts(): option robust must be \"HC0\", \"HC1\", \"HC2\" or \"HC3\"");
+        ml_error(ctx, "ml_fit_opts(): option robust must be \"HC0\", \"HC1\", \"HC2\" or \"HC3\"");
         goto out;
       }
     } else {
-      error_fmt(ctx, "ml_fit_opts(): unknown option '%s' (known: intercept, weights, nulls, l2, "
+      ml_error(ctx, "ml_fit_opts(): unknown option '%s' (known: intercept, weights, nulls, l2, "
                      "robust, tol)", c->key);
       goto out;
     }
   }
   if (o->l2 > 0 && !o->intercept) {
-    error_fmt(ctx, "ml_fit_opts(): option l2 needs the intercept (the one term it leaves unpenalized)");
+    ml_error(ctx, "ml_fit_opts(): option l2 needs the intercept (the one term it leaves unpenalized)");
     goto out;
   }
   if (o->l2 > 0 && o->robust) {
-    error_fmt(ctx, "ml_fit_opts(): option robust does not apply to a ridge fit (l2)");
+    ml_error(ctx, "ml_fit_opts(): option robust does not apply to a ridge fit (l2)");
     goto out;
   }
   rc = 0;
@@ -252,7 +233,7 @@ out:
 /* The state of this group, created on its first row; NULL after reporting. */
 static opts_state *opts_begin(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (argc < 1) {
-    error_fmt(ctx, "ml_fit_opts(): expected options, a response and at least one feature, got 0 "
+    ml_error(ctx, "ml_fit_opts(): expected options, a response and at least one feature, got 0 "
                    "arguments");
     return NULL;
   }
@@ -266,14 +247,14 @@ static opts_state *opts_begin(sqlite3_context *ctx, int argc, sqlite3_value **ar
     if (s->failed) return NULL;
     if (sqlite3_value_bytes(argv[0]) != s->nopts ||
         memcmp(sqlite3_value_text(argv[0]), s->opts, (size_t)s->nopts) != 0) {
-      error_fmt(ctx, "ml_fit_opts(): the options changed between rows; they must be the same");
+      ml_error(ctx, "ml_fit_opts(): the options changed between rows; they must be the same");
       s->failed = 1;
       return NULL;
     }
     return s;
   }
   if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
-    error_fmt(ctx, "ml_fit_opts(): argument 1 must be a JSON object of options");
+    ml_error(ctx, "ml_fit_opts(): argument 1 must be a JSON object of options");
     return NULL;
   }
   s = *pp = sqlite3_malloc(sizeof *s);
@@ -294,7 +275,7 @@ static opts_state *opts_begin(sqlite3_context *ctx, int argc, sqlite3_value **ar
   s->first = 1 + s->o.weighted;
   s->k = argc - s->first - 1;
   if (s->k < 1) {
-    error_fmt(ctx, "ml_fit_opts(): expected options, %sa response and at least one feature, got %d "
+    ml_error(ctx, "ml_fit_opts(): expected options, %sa response and at least one feature, got %d "
                    "arguments", s->o.weighted ? "a weight, " : "", argc);
     return NULL;
   }
@@ -339,7 +320,7 @@ void ml_fit_opts_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     char what[32];
     snprintf(what, sizeof what, "argument %d", i + 1);
     if (kind == ML_V_NULL)
-      error_fmt(ctx, "ml_fit_opts(): %s is NULL in row %lld, and option nulls is \"error\"", what,
+      ml_error(ctx, "ml_fit_opts(): %s is NULL in row %lld, and option nulls is \"error\"", what,
                 (long long)s->rows);
     else
       ml_value_error(ctx, "ml_fit_opts", what, kind, argv[i], s->rows);
@@ -352,10 +333,10 @@ void ml_fit_opts_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     char what[32];
     snprintf(what, sizeof what, "argument %d", arg);
     if (s->fa.bad_kind == ML_V_NULL)
-      error_fmt(ctx, "ml_fit_opts(): %s is NULL in row %lld, and option nulls is \"error\"", what,
+      ml_error(ctx, "ml_fit_opts(): %s is NULL in row %lld, and option nulls is \"error\"", what,
                 (long long)s->rows);
     else if (s->fa.bad_kind == ML_V_NUM)
-      error_fmt(ctx, "ml_fit_opts(): %s (the weight) is negative in row %lld; weights must be >= 0",
+      ml_error(ctx, "ml_fit_opts(): %s (the weight) is negative in row %lld; weights must be >= 0",
                 what, (long long)s->rows);
     else
       ml_value_error(ctx, "ml_fit_opts", what, s->fa.bad_kind, argv[arg - 1], s->rows);
@@ -365,7 +346,7 @@ void ml_fit_opts_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     s->failed = 1;
   } else if (r == ML_FA_TOO_WIDE) {
     /* Not with numeric features, which are all ml_fit_opts has; said all the same. */
-    error_fmt(ctx, "ml_fit_opts(): argument %d has too many levels in row %lld", first + 2 + s->fa.bad_col,
+    ml_error(ctx, "ml_fit_opts(): argument %d has too many levels in row %lld", first + 2 + s->fa.bad_col,
               (long long)s->rows);
     s->failed = 1;
   }
@@ -382,14 +363,14 @@ void ml_fit_opts_final(sqlite3_context *ctx) {
   double *Rtest = NULL;
   if (s->failed) goto out;
   if (s->fa.used[0] == 0) {
-    error_fmt(ctx, "ml_fit_opts(): no usable rows: all %lld rows have a NULL response or feature%s",
+    ml_error(ctx, "ml_fit_opts(): no usable rows: all %lld rows have a NULL response or feature%s",
               (long long)s->rows, s->o.weighted ? ", or a NULL or zero weight" : "");
     goto out;
   }
   char err[300];
   int rc = ml_fitacc_finish(&s->fa, &m, &Rtest, err, sizeof err);
   if (rc == ML_EINPUT) {
-    error_fmt(ctx, "ml_fit_opts(): %s", err);
+    ml_error(ctx, "ml_fit_opts(): %s", err);
     goto out;
   }
   if (!rc) {
@@ -430,12 +411,12 @@ static int merge_in(sqlite3_context *ctx, const char *fname, merge_state *s, ml_
     return 0;
   }
   if (!ml_model_compatible(s->m, *o, err, sizeof err)) {
-    error_fmt(ctx, "%s(): cannot merge: %s", fname, err);
+    ml_error(ctx, "%s(): cannot merge: %s", fname, err);
     return -1;
   }
   /* Counts come from BLOBs, which may say anything up to 2^63 - 1. */
   if ((*o)->n > INT64_MAX - s->m->n || (*o)->n_skipped > INT64_MAX - s->m->n_skipped) {
-    error_fmt(ctx, "%s(): cannot merge: the row counts add up to more than 2^63 - 1", fname);
+    ml_error(ctx, "%s(): cannot merge: the row counts add up to more than 2^63 - 1", fname);
     return -1;
   }
   int rc = ml_lsq_merge(&s->acc, (*o)->R, (*o)->p + 1);
@@ -455,7 +436,7 @@ static int merge_in(sqlite3_context *ctx, const char *fname, merge_state *s, ml_
 /* Decodes argument i as a model; NULL after reporting (or for a NULL value). */
 static ml_model *decode_arg(sqlite3_context *ctx, const char *fname, sqlite3_value *v, int i) {
   if (sqlite3_value_type(v) != SQLITE_BLOB) {
-    error_fmt(ctx, "%s(): argument %d must be a model BLOB, got %s", fname, i,
+    ml_error(ctx, "%s(): argument %d must be a model BLOB, got %s", fname, i,
               sqlite3_value_type(v) == SQLITE_TEXT   ? "text"
               : sqlite3_value_type(v) == SQLITE_NULL ? "NULL"
                                                      : "a number");
@@ -466,7 +447,7 @@ static ml_model *decode_arg(sqlite3_context *ctx, const char *fname, sqlite3_val
   const unsigned char *z = sqlite3_value_blob(v);
   int rc = ml_model_decode(z, sqlite3_value_bytes(v), &m, err, sizeof err);
   if (rc == ML_NOMEM) sqlite3_result_error_nomem(ctx);
-  else if (rc) error_fmt(ctx, "%s(): argument %d: %s", fname, i, err);
+  else if (rc) ml_error(ctx, "%s(): argument %d: %s", fname, i, err);
   return rc ? NULL : m;
 }
 
@@ -573,7 +554,7 @@ static refine_state *refine_begin(sqlite3_context *ctx, int argc, sqlite3_value 
     if (s->failed) return NULL;
     if (sqlite3_value_bytes(argv[0]) != s->nblob ||
         memcmp(sqlite3_value_blob(argv[0]), s->blob, (size_t)s->nblob) != 0) {
-      error_fmt(ctx, "ml_refine(): the model changed between rows; it must be the same");
+      ml_error(ctx, "ml_refine(): the model changed between rows; it must be the same");
       s->failed = 1;
       return NULL;
     }
@@ -589,13 +570,13 @@ static refine_state *refine_begin(sqlite3_context *ctx, int argc, sqlite3_value 
   s->m = decode_arg(ctx, "ml_refine", argv[0], 1);
   if (!s->m) return NULL;
   if (s->m->l2 > 0) {
-    error_fmt(ctx, "ml_refine(): a ridge model (l2) is not a least-squares solution to refine");
+    ml_error(ctx, "ml_refine(): a ridge model (l2) is not a least-squares solution to refine");
     return NULL;
   }
   int weighted = (s->m->flags & ML_MODEL_WEIGHTED) != 0;
   s->first = 1 + weighted;
   if (argc - s->first - 1 != s->m->k) {
-    error_fmt(ctx, "ml_refine(): the model has %d features, got %d%s", s->m->k,
+    ml_error(ctx, "ml_refine(): the model has %d features, got %d%s", s->m->k,
               argc - s->first - 1, weighted ? " (after the weight and the response)" : "");
     return NULL;
   }
@@ -614,7 +595,7 @@ static refine_state *refine_begin(sqlite3_context *ctx, int argc, sqlite3_value 
 
 void ml_refine_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (argc < 3) {
-    error_fmt(ctx, "ml_refine(): expected a model, a response and features, got %d arguments", argc);
+    ml_error(ctx, "ml_refine(): expected a model, a response and features, got %d arguments", argc);
     return;
   }
   refine_state *s = refine_begin(ctx, argc, argv);
@@ -660,7 +641,7 @@ void ml_refine_final(sqlite3_context *ctx) {
   ml_model *m = s->m;
   if (s->failed) goto out;
   if (s->used != m->n) {
-    error_fmt(ctx, "ml_refine(): the model was fit on %lld rows, but %lld of these rows are "
+    ml_error(ctx, "ml_refine(): the model was fit on %lld rows, but %lld of these rows are "
                    "usable: refine over the same rows", (long long)m->n, (long long)s->used);
     goto out;
   }

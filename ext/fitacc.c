@@ -207,6 +207,21 @@ int ml_fitacc_fingerprint(const ml_fitacc *a, sqlite3_value **v, double y, doubl
   return 0;
 }
 
+/* Commits the row written in side's block, and counts it: its weight, and
+** for a training row its fingerprint h and log weight. */
+static int commit_row(ml_fitacc *a, int side, double w, const uint64_t h[2]) {
+  int rc = ml_lsq_commit(&a->acc[side]);
+  if (rc) return rc;
+  a->used[side]++;
+  a->sum_w[side] += a->o.weighted ? w : 1;
+  if (side == 0) {
+    a->hash[0] = h[0];
+    a->hash[1] = h[1];
+    if (a->o.weighted) ml_ksum_add(&a->sum_log_w, log(w));
+  }
+  return ML_OK;
+}
+
 /*
 ** The common row, fast: every feature numeric and every raw column one of
 ** theirs (no levels, no NULL indicators: a->dense), and every value a
@@ -238,15 +253,7 @@ static int dense_row(ml_fitacc *a, int side, sqlite3_value **v, double y, double
   }
   if (a->o.intercept) ml_lsq_put(acc, 0, sw);
   ml_lsq_put(acc, a->mraw, sw * y);
-  *rc = ml_lsq_commit(acc);
-  if (*rc) return 1;
-  a->used[side]++;
-  a->sum_w[side] += a->o.weighted ? w : 1;
-  if (train) {
-    a->hash[0] = h[0];
-    a->hash[1] = h[1];
-    if (a->o.weighted) ml_ksum_add(&a->sum_log_w, log(w));
-  }
+  *rc = commit_row(a, side, w, h);
   return 1;
 }
 
@@ -349,16 +356,8 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
     for (int j = 0; j < a->mraw; j++) ml_lsq_put(acc, j, sw * a->row[j]);
     ml_lsq_put(acc, a->mraw, sw * y);
   }
-  rc = ml_lsq_commit(acc);
-  if (rc) return rc;
-  a->used[side]++;
-  a->sum_w[side] += a->o.weighted ? w : 1;
-  if (train) {
-    a->hash[0] = h[0];
-    a->hash[1] = h[1];
-    if (a->o.weighted) ml_ksum_add(&a->sum_log_w, log(w));
-  }
-  return ML_FA_USED;
+  rc = commit_row(a, side, w, h);
+  return rc ? rc : ML_FA_USED;
 }
 
 static int by_text(const void *x, const void *y) {

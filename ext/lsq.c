@@ -92,43 +92,50 @@ int ml_lsq_insert_column(ml_lsq *a, int at) {
   return ML_OK;
 }
 
-int ml_lsq_transform(const double *R, int m, const double *T, int mt, double *Rout) {
-  int64_t rows = m > mt ? m : mt;
-  double *A = ml_calloc(8 * (uint64_t)rows * (uint64_t)mt);
-  double *tau = ml_malloc(8 * (uint64_t)mt), q, *work = NULL;
+/* The QR of A (rows x cols, leading dimension rows) in place: R in its upper triangle. */
+static int qr_in_place(double *A, int64_t rows, int cols) {
+  double *tau = ml_malloc(8 * (uint64_t)cols), q, *work = NULL;
   int rc = ML_NOMEM;
-  if (!A || !tau) goto out;
-  /* A = R T, with R upper triangular: dtrmm on a copy of T. */
-  for (int j = 0; j < mt; j++) memcpy(A + (int64_t)j * rows, T + (int64_t)j * m, 8 * (size_t)m);
-  cblas_dtrmm(CblasColMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasNonUnit, m, mt, 1.0, R, m,
-              A, (int)rows);
+  if (!tau) goto out;
   rc = ML_ELAPACK;
-  if (LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (int)rows, mt, A, (int)rows, tau, &q, -1)) goto out;
+  if (LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (int)rows, cols, A, (int)rows, tau, &q, -1)) goto out;
   lapack_int lwork = (lapack_int)q;
   work = ml_malloc(8 * (uint64_t)(lwork > 1 ? lwork : 1));
   if (!work) {
     rc = ML_NOMEM;
     goto out;
   }
-  if (LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (int)rows, mt, A, (int)rows, tau, work, lwork)) goto out;
-  for (int j = 0; j < mt; j++)
-    for (int i = 0; i < mt; i++) Rout[i + (int64_t)j * mt] = i <= j ? A[i + (int64_t)j * rows] : 0;
-  rc = ML_OK;
+  rc = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (int)rows, cols, A, (int)rows, tau, work, lwork)
+           ? ML_ELAPACK
+           : ML_OK;
 out:
-  ml_free(A);
   ml_free(tau);
   ml_free(work);
   return rc;
 }
 
-int ml_lsq_ridge(const double *R, int m, double sw, double lambda, const unsigned char *aliased,
-                 double *b) {
-  int p = m - 1, rc = ML_NOMEM;
+int ml_lsq_transform(const double *R, int m, const double *T, int mt, double *Rout) {
+  int64_t rows = m > mt ? m : mt;
+  double *A = ml_calloc(8 * (uint64_t)rows * (uint64_t)mt);
+  if (!A) return ML_NOMEM;
+  /* A = R T, with R upper triangular: dtrmm on a copy of T. */
+  for (int j = 0; j < mt; j++) memcpy(A + (int64_t)j * rows, T + (int64_t)j * m, 8 * (size_t)m);
+  cblas_dtrmm(CblasColMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasNonUnit, m, mt, 1.0, R, m,
+              A, (int)rows);
+  int rc = qr_in_place(A, rows, mt);
+  if (!rc)
+    for (int j = 0; j < mt; j++)
+      for (int i = 0; i < mt; i++) Rout[i + (int64_t)j * mt] = i <= j ? A[i + (int64_t)j * rows] : 0;
+  ml_free(A);
+  return rc;
+}
+
+int ml_lsq_ridge(const double *R, int m, double sw, double lambda, double *b) {
+  int p = m - 1;
   /* Rows: R (m), then one penalty row per penalized column (p - 1). */
   int64_t rows = (int64_t)m + p;
   double *A = ml_calloc(8 * (uint64_t)rows * (uint64_t)m);
-  double *tau = ml_malloc(8 * (uint64_t)m), q, *work = NULL;
-  if (!A || !tau) goto out;
+  if (!A) return ML_NOMEM;
   for (int j = 0; j < m; j++)
     for (int i = 0; i <= j; i++) A[i + (int64_t)j * rows] = R[i + (int64_t)j * m];
   for (int j = 1; j < p; j++) {
@@ -138,23 +145,13 @@ int ml_lsq_ridge(const double *R, int m, double sw, double lambda, const unsigne
     double s = sqrt(ss / sw);
     A[m + (j - 1) + (int64_t)j * rows] = sqrt(lambda) * (s > 0 ? s : 1);
   }
-  (void)aliased;
-  rc = ML_ELAPACK;
-  if (LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (int)rows, m, A, (int)rows, tau, &q, -1)) goto out;
-  lapack_int lwork = (lapack_int)q;
-  work = ml_malloc(8 * (uint64_t)(lwork > 1 ? lwork : 1));
-  if (!work) {
-    rc = ML_NOMEM;
-    goto out;
+  int rc = qr_in_place(A, rows, m);
+  if (!rc) {
+    for (int i = 0; i < p; i++) b[i] = A[i + (int64_t)p * rows];
+    if (LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'N', 'N', p, 1, A, (int)rows, b, p) < 0)
+      rc = ML_ELAPACK;
   }
-  if (LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (int)rows, m, A, (int)rows, tau, work, lwork)) goto out;
-  for (int i = 0; i < p; i++) b[i] = A[i + (int64_t)p * rows];
-  if (LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'N', 'N', p, 1, A, (int)rows, b, p) < 0) goto out;
-  rc = ML_OK;
-out:
   ml_free(A);
-  ml_free(tau);
-  ml_free(work);
   return rc;
 }
 

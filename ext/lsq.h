@@ -107,8 +107,7 @@ int ml_lsq_transform(const double *R, int m, const double *T, int mt, double *Ro
 ** intercept (column 0) is not penalized.  Solved as least squares on R
 ** stacked over the rows sqrt(lambda) s_j e_j: no normal equations.
 */
-int ml_lsq_ridge(const double *R, int m, double sw, double lambda, const unsigned char *aliased,
-                 double *b);
+int ml_lsq_ridge(const double *R, int m, double sw, double lambda, double *b);
 
 /*
 ** The sandwich covariance W^-1 S'S W^-T of the kept columns (r x r, into

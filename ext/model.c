@@ -80,7 +80,7 @@ int ml_model_solve(ml_model *m) {
     /* A ridge fit keeps every column: the penalty makes the problem full rank. */
     memset(m->aliased, 0, (size_t)m->p);
     rc = ml_lsq_ridge(m->R, q, (m->flags & ML_MODEL_WEIGHTED) ? m->sum_w : (double)m->n, m->l2,
-                      m->aliased, m->beta);
+                      m->beta);
     if (rc) goto out;
   } else {
     rc = ml_lsq_reduce(m->R, q, m->tol, m->aliased, W, &rank);

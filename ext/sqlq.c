@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "json.h"
 #include "sqlq.h"
 
 int ml_error(sqlite3_context *ctx, const char *fmt, ...) {
@@ -16,6 +17,16 @@ int ml_error(sqlite3_context *ctx, const char *fmt, ...) {
   else sqlite3_result_error_nomem(ctx);
   sqlite3_free(msg);
   return -1;
+}
+
+ml_json *ml_json_arg(sqlite3_context *ctx, const char *fname, const char *what, const char *z,
+                     size_t n) {
+  ml_json *j;
+  char err[96];
+  int rc = ml_json_parse(z, n, &j, err, sizeof err);
+  if (rc == -2) sqlite3_result_error_nomem(ctx);
+  else if (rc) ml_error(ctx, "%s(): %s are not valid JSON: %s", fname, what, err);
+  return rc ? NULL : j;
 }
 
 void ml_result_db_error(sqlite3_context *ctx, const char *fname, sqlite3 *db, int rc) {

@@ -139,15 +139,9 @@ static int parse_options(trainer *t, const char *text) {
   o->fit.intercept = 1;
   o->fit.tol = ML_LSQ_TOL;
   if (!text) return 0;
-  ml_json *j;
-  char err[96];
-  int rc = ml_json_parse(text, strlen(text), &j, err, sizeof err);
-  if (rc == -2) {
-    sqlite3_result_error_nomem(t->ctx);
-    return -1;
-  }
-  if (rc) return ml_error(t->ctx, "ml_train(): options are not valid JSON: %s", err);
-  rc = -1;
+  ml_json *j = ml_json_arg(t->ctx, "ml_train", "options", text, strlen(text));
+  if (!j) return -1;
+  int rc = -1;
   if (j->type != ML_JSON_OBJECT) {
     ml_error(t->ctx, "ml_train(): options must be a JSON object, got %s", ml_json_type_name(j->type));
     goto out;
@@ -298,15 +292,9 @@ static int parse_features(trainer *t, sqlite3_value *v, char **cols, int ncol) {
     if (t->k == 0) return ml_error(t->ctx, "ml_train(): the source has no column besides the target");
     return 0;
   }
-  ml_json *j;
-  char err[96];
-  int rc = ml_json_parse(text, strlen(text), &j, err, sizeof err);
-  if (rc == -2) {
-    sqlite3_result_error_nomem(t->ctx);
-    return -1;
-  }
-  if (rc) return ml_error(t->ctx, "ml_train(): features are not valid JSON: %s", err);
-  rc = -1;
+  ml_json *j = ml_json_arg(t->ctx, "ml_train", "features", text, strlen(text));
+  if (!j) return -1;
+  int rc = -1;
   if (j->type != ML_JSON_ARRAY || j->len == 0) {
     ml_error(t->ctx, "ml_train(): features must be a JSON array of column names, or '*'");
     goto out;

@@ -46,6 +46,7 @@ def datasets():
 
 
 def rel(a, b):
+    """Relative difference of a from b; None (a NULL or NA) only equals None."""
     if a is None or b is None:
         return 0.0 if a is None and b is None else math.inf
     if a == b:

@@ -24,16 +24,10 @@ import subprocess
 import sys
 import tempfile
 
+from lm_vs_r import rel
+
 TOL = 1e-8
 LEVELS = ["b", "a", "c", "Zed", "\u00e9t\u00e9"]
-
-
-def rel(a, b):
-    if a is None or b is None:
-        return 0.0 if a is None and b is None else math.inf
-    if a == b:
-        return 0.0
-    return abs(a - b) / max(abs(b), 1e-300)
 
 
 def dataset(name, r):
