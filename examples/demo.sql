@@ -13,11 +13,13 @@ INSERT INTO data(feature1, feature2, target) SELECT * FROM csv;
 SELECT count(*) AS rows, ml_version() AS sqlml FROM data;
 
 -- 2. The split: 20% test, by a hash of each row's id and the seed.  A row
---    keeps its side when rows are added: it depends on nothing else.
-SELECT ml_split_of(id, 0.2, 42) AS side, count(*) AS rows FROM data GROUP BY side;
+--    keeps its side when rows are added: it depends on nothing else.  The
+--    ml_split table is a live view of data with its side as a column.
+CREATE VIRTUAL TABLE temp.data_split USING ml_split(data, test_size=0.2, seed=42);
+SELECT split, count(*) AS rows FROM data_split GROUP BY split;
 
--- 3. Train: fit on the training rows, measure on the test rows, store
---    version 1 of 'demo' in this database.
+-- 3. Train: fit on the training rows, measure on the test rows (the same
+--    split: ml_train uses the same assignment), store version 1 of 'demo'.
 SELECT json_extract(j, '$.version') AS version, json_extract(j, '$.n_train') AS n_train,
        json_extract(j, '$.n_test') AS n_test,
        printf('%.4f', json_extract(j, '$.metrics.test.r2')) AS test_r2,
