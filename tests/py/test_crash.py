@@ -10,7 +10,9 @@ committed before, or those and one more complete version when the kill came
 after the commit; every stored model must decode and predict.
 
 Then sqlite3_interrupt, from another thread, at times spread over a run:
-ml_train must stop (report how long after the call) and store nothing.
+ml_train must stop (report how long after the call) and store nothing; once
+it has returned its row, its version is stored, whatever the statement's
+next step reports.
 """
 import os
 import signal
@@ -132,17 +134,38 @@ for d in [run * f for f in (0.02, 0.1, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8)]:
     th = threading.Thread(target=stop)
     th.start()
     try:
-        con.execute(TRAIN).fetchone()
-        th.join()
-        con.execute("DELETE FROM ml_model_versions WHERE version > 2")
-        con.commit()
+        cur = con.execute(TRAIN)  # the first step, which runs ml_train to its row
     except sqlite3.Error as e:
         lags.append(time.monotonic() - stopped["at"])
         c.check("interrupted" in str(e), "interrupted after %.2f s: %s" % (d, e))
         th.join()
-    c.check(registry(con) == before, "interrupted after %.2f s: the registry is as it was" % d)
+        c.check(registry(con) == before, "interrupted after %.2f s: the registry is as it was" % d)
+    else:
+        # ml_train returned its row, so its version is committed.  Python
+        # steps once more to look for another row, and an interrupt landing
+        # now is reported by SQLite for the statement, with the version stored.
+        try:
+            cur.fetchone()
+        except sqlite3.Error as e:
+            c.check("interrupted" in str(e), "interrupted after the row: %s" % e)
+        th.join()
+        c.check(len(registry(con)) == len(before) + 1,
+                "ml_train returned its row before %.2f s: one version stored" % d)
+        con.execute("DELETE FROM ml_model_versions WHERE version > 2")
+        con.commit()
     c.check(not con.in_transaction, "no transaction left open")
 c.check(len(lags) >= 5, "%d of 8 runs were interrupted" % len(lags))
+# The same, made certain: the interrupt comes between the row and the next step.
+cur = con.execute(TRAIN)
+con.interrupt()
+try:
+    cur.fetchone()
+    c.check(False, "an interrupt after the row is reported by the next step")
+except sqlite3.Error as e:
+    c.check("interrupted" in str(e), "interrupt after the row: %s" % e)
+c.check(len(registry(con)) == len(before) + 1, "interrupt after the row: the version is stored")
+con.execute("DELETE FROM ml_model_versions WHERE version > 2")
+con.commit()
 lags.sort()
 c.check(lags and lags[-1] < 0.25, "ml_train returns within 250 ms of sqlite3_interrupt")
 print("crash: %d interrupts; ml_train returned %.2f ms (median) and %.2f ms (worst) after "
