@@ -561,22 +561,16 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
         }
         for (int64_t i = 0; i < (int64_t)m->p * m->p; i++) m->hc[i] = get_f64(&s);
       }
-    } else if (strcmp(tag, "targ") == 0) {
-      if (seen_targ++) BAD("invalid model BLOB: repeated section targ");
-      m->target = get_str(&s, &oom);
+    } else if (strcmp(tag, "targ") == 0 || strcmp(tag, "info") == 0) {
+      /* One string each: the target's name, the version that wrote it. */
+      int targ = tag[0] == 't', *seen = targ ? &seen_targ : &seen_info;
+      if ((*seen)++) BAD("invalid model BLOB: repeated section %s", tag);
+      *(targ ? &m->target : &m->version) = get_str(&s, &oom);
       if (oom) {
         rc = ML_NOMEM;
         goto out;
       }
-      if (s.bad || s.i != s.n) BAD("invalid model BLOB: section targ is malformed");
-    } else if (strcmp(tag, "info") == 0) {
-      if (seen_info++) BAD("invalid model BLOB: repeated section info");
-      m->version = get_str(&s, &oom);
-      if (oom) {
-        rc = ML_NOMEM;
-        goto out;
-      }
-      if (s.bad || s.i != s.n) BAD("invalid model BLOB: section info is malformed");
+      if (s.bad || s.i != s.n) BAD("invalid model BLOB: section %s is malformed", tag);
     } else if (tag[0] >= 'A' && tag[0] <= 'Z') {
       BAD("model BLOB has section '%s', unknown to this sqlml: it was written by a newer version",
           tag);

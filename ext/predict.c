@@ -36,7 +36,8 @@ typedef struct shared_model {
   int nkey;
   sqlite3_context *owner;  /* last call site given it as auxdata */
   int numeric;             /* every feature is numeric: one term per argument */
-  double *x;               /* a design row, p */
+  double *x;               /* scratch: a design row, p, and its solve, p */
+  double tq_level, tq;     /* the last t-quantile ml_predict_interval() needed */
 } shared_model;
 
 /* A reference resolved to a model, valid while the data version holds. */
@@ -107,7 +108,7 @@ static shared_model *cache_get(sqlite3_context *ctx, const char *fname, int iArg
   }
   shared_model *s = sqlite3_malloc(sizeof *s);
   unsigned char *key = sqlite3_malloc(n);
-  double *x = sqlite3_malloc64(8 * (sqlite3_uint64)m->p);
+  double *x = sqlite3_malloc64(16 * (sqlite3_uint64)m->p + 8);
   if (!s || !key || !x) {
     sqlite3_free(s);
     sqlite3_free(key);
@@ -119,7 +120,7 @@ static shared_model *cache_get(sqlite3_context *ctx, const char *fname, int iArg
   memcpy(key, z, (size_t)n);
   int numeric = 1;
   for (int j = 0; j < m->k; j++) numeric &= m->feat[j].type == ML_FEAT_NUMERIC;
-  *s = (shared_model){1, m, key, n, NULL, numeric, x};
+  *s = (shared_model){1, m, key, n, NULL, numeric, x, NAN, NAN};
   shared_unref(c->slot[CACHE_SLOTS - 1]);
   memmove(c->slot + 1, c->slot, sizeof(c->slot[0]) * (CACHE_SLOTS - 1));
   c->slot[0] = s;
@@ -259,8 +260,9 @@ void ml_predict_interval_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
   double level;
   if (ml_level_arg(ctx, "ml_predict_interval", argv[1], &level)) return;
-  ml_model *m = (ml_model *)ml_model_arg(ctx, "ml_predict_interval", argv, 0);
-  if (!m) return;
+  shared_model *s = model_arg(ctx, "ml_predict_interval", argv, 0);
+  if (!s) return;
+  ml_model *m = s->m;
   if (argc - 2 != m->k) {
     char *msg = sqlite3_mprintf("ml_predict_interval(): the model expects %d feature%s, got %d",
                                 m->k, m->k == 1 ? "" : "s", argc - 2);
@@ -273,54 +275,50 @@ void ml_predict_interval_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
     return;
   }
   /* The model belongs to the cache, which keeps it for the statement: the
-  ** factor computed here serves every row after this one. */
+  ** factor computed here, and the quantile, serve every row after this one. */
   int rc = ml_model_prepare_intervals(m);
   if (rc) {
     ml_result_code(ctx, "ml_predict_interval", rc);
     return;
   }
-  double *x = sqlite3_malloc64(16 * (sqlite3_uint64)m->p + 8);
-  if (!x) {
+  if (s->tq_level != level) {
+    s->tq = ml_qt(0.5 + level / 2, m->df_resid);
+    s->tq_level = level;
+  }
+  double *x = s->x, *u = x + m->p, tq = s->tq;
+  if (ml_design_row(ctx, "ml_predict_interval", m, argv + 2, x) != ML_V_NUM) return;
+  double fit = 0;
+  for (int j = 0, k = 0; j < m->p; j++) {
+    fit += m->beta[j] * x[j];
+    if (!m->aliased[j]) u[k++] = x[j];
+  }
+  int q = m->p + 1;
+  if (m->rank > 0 &&
+      LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'T', 'N', m->rank, 1, m->W, q, u, m->rank) < 0) {
+    ml_result_code(ctx, "ml_predict_interval", ML_ELAPACK);
+    return;
+  }
+  double norm = 0;
+  for (int k = 0; k < m->rank; k++) norm = hypot(norm, u[k]);
+  double se = m->sigma * norm;
+  double sp = sqrt(se * se + m->sigma * m->sigma);
+  const double v[6] = {fit, se, fit - tq * se, fit + tq * se, fit - tq * sp, fit + tq * sp};
+  static const char *keys[6] = {"fit", "se_fit", "conf_low", "conf_high", "pred_low", "pred_high"};
+  ml_sb b;
+  ml_sb_init(&b);
+  for (int i = 0; i < 6; i++) {
+    ml_sb_printf(&b, "%s\"%s\":", i ? "," : "{", keys[i]);
+    ml_sb_json_number(&b, v[i]);
+  }
+  ml_sb_puts(&b, "}");
+  size_t len;
+  char *json = ml_sb_finish(&b, &len);
+  if (!json) {
     sqlite3_result_error_nomem(ctx);
     return;
   }
-  double *u = x + m->p;
-  int row = ml_design_row(ctx, "ml_predict_interval", m, argv + 2, x);
-  if (row == ML_V_NUM) {
-    double fit = 0;
-    for (int j = 0, k = 0; j < m->p; j++) {
-      fit += m->beta[j] * x[j];
-      if (!m->aliased[j]) u[k++] = x[j];
-    }
-    int q = m->p + 1;
-    double norm = 0;
-    if (m->rank > 0 &&
-        LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'T', 'N', m->rank, 1, m->W, q, u, m->rank) < 0) {
-      ml_result_code(ctx, "ml_predict_interval", ML_ELAPACK);
-    } else {
-      for (int k = 0; k < m->rank; k++) norm = hypot(norm, u[k]);
-      double se = m->sigma * norm, tq = ml_qt(0.5 + level / 2, m->df_resid);
-      double sp = sqrt(se * se + m->sigma * m->sigma);
-      const double v[6] = {fit, se, fit - tq * se, fit + tq * se, fit - tq * sp, fit + tq * sp};
-      static const char *keys[6] = {"fit", "se_fit", "conf_low", "conf_high", "pred_low", "pred_high"};
-      ml_sb b;
-      ml_sb_init(&b);
-      for (int i = 0; i < 6; i++) {
-        ml_sb_printf(&b, "%s\"%s\":", i ? "," : "{", keys[i]);
-        ml_sb_json_number(&b, v[i]);
-      }
-      ml_sb_puts(&b, "}");
-      size_t len;
-      char *json = ml_sb_finish(&b, &len);
-      if (json) {
-        sqlite3_result_text64(ctx, json, len, ml_free, SQLITE_UTF8);
-        sqlite3_result_subtype(ctx, 'J');
-      } else {
-        sqlite3_result_error_nomem(ctx);
-      }
-    }
-  }
-  sqlite3_free(x);
+  sqlite3_result_text64(ctx, json, len, ml_free, SQLITE_UTF8);
+  sqlite3_result_subtype(ctx, 'J');
 }
 
 void ml_model_json_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {

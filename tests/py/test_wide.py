@@ -8,14 +8,23 @@ a = args()
 c = Checker("wide")
 con = connect(a.ext)
 r = random.Random(7)
+
+
+def wide_table(name, prefix, k, n, intercept, period):
+    """Table name(y, prefix1..prefixk) of n rows, y exactly
+    intercept + sum((j % period - period // 2) * x_j)."""
+    cols = ["%s%d" % (prefix, j + 1) for j in range(k)]
+    con.execute("CREATE TABLE %s(y REAL, %s)" % (name, ", ".join(cols)))
+    rows = []
+    for i in range(n):
+        x = [r.uniform(-1, 1) for _ in range(k)]
+        rows.append([intercept + sum((j % period - period // 2) * v for j, v in enumerate(x))] + x)
+    con.executemany("INSERT INTO %s VALUES (%s)" % (name, ",".join("?" * (k + 1))), rows)
+    return cols, rows
+
+
 k = 126
-cols = ["x%d" % (j + 1) for j in range(k)]
-con.execute("CREATE TABLE t(y REAL, %s)" % ", ".join(cols))
-rows = []
-for i in range(400):
-    x = [r.uniform(-1, 1) for _ in range(k)]
-    rows.append([1 + sum((j % 7 - 3) * v for j, v in enumerate(x))] + x)
-con.executemany("INSERT INTO t VALUES (%s)" % ",".join("?" * (k + 1)), rows)
+cols, rows = wide_table("t", "x", k, 400, 1, 7)
 blob = con.execute("SELECT ml_fit(y, %s) FROM t" % ", ".join(cols)).fetchone()[0]
 est = con.execute("SELECT json_extract(ml_model_json(?), '$.coefficients')", (blob,)).fetchone()[0]
 import json
@@ -35,13 +44,7 @@ except Exception as e:
 # Through ml_train the limit is the model's 1000 terms, not SQLite's 127
 # arguments: 150 features are read column by column.
 k2 = 150
-cols2 = ["z%d" % (j + 1) for j in range(k2)]
-con.execute("CREATE TABLE t2(y REAL, %s)" % ", ".join(cols2))
-rows2 = []
-for i in range(600):
-    x = [r.uniform(-1, 1) for _ in range(k2)]
-    rows2.append([2 + sum((j % 5 - 2) * v for j, v in enumerate(x))] + x)
-con.executemany("INSERT INTO t2 VALUES (%s)" % ",".join("?" * (k2 + 1)), rows2)
+wide_table("t2", "z", k2, 600, 2, 5)
 con.execute("SELECT ml_train('wide', 't2', 'y', '*', '{\"test_size\":0.1}')").fetchone()
 est = [e for (e,) in con.execute("SELECT estimate FROM ml_weights('wide')")]
 c.check(len(est) == k2 + 1 and abs(est[0] - 2) < 1e-9 and

@@ -54,6 +54,14 @@ def rel(a, b):
     return abs(a - b) / max(abs(b), 1e-300)
 
 
+def connect(ext):
+    """An in-memory database with the extension at path ext loaded."""
+    con = sqlite3.connect(":memory:")
+    con.enable_load_extension(True)
+    con.load_extension(os.path.abspath(ext))
+    return con
+
+
 def r_values(rscript, here, tmp, name, intercept, rows):
     path = os.path.join(tmp, name + ".csv")
     with open(path, "w") as f:
@@ -84,9 +92,7 @@ def main():
         print("lm_vs_r: SKIPPED: Rscript not found (Debian r-base-core)")
         return 0
     here = os.path.dirname(os.path.abspath(__file__))
-    con = sqlite3.connect(":memory:")
-    con.enable_load_extension(True)
-    con.load_extension(os.path.abspath(args.ext))
+    con = connect(args.ext)
     failures, compared = [], 0
     with tempfile.TemporaryDirectory() as tmp:
         for name, intercept, rows in datasets():

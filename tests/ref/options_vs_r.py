@@ -15,16 +15,14 @@ only: without them this test says SKIPPED.
 """
 import argparse
 import json
-import math
 import os
 import random
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
 
-from lm_vs_r import rel
+from lm_vs_r import connect, rel
 
 TOL = 1e-8
 LEVELS = ["b", "a", "c", "Zed", "\u00e9t\u00e9"]
@@ -96,9 +94,7 @@ def main():
               "(Debian r-base-core, r-cran-sandwich)")
         return 0
     here = os.path.dirname(os.path.abspath(__file__))
-    con = sqlite3.connect(":memory:")
-    con.enable_load_extension(True)
-    con.load_extension(os.path.abspath(args.ext))
+    con = connect(args.ext)
     failures, compared = [], 0
     r = random.Random(5)
     new_rows = [{"x": 0.5, "z": 2.0, "city": "a"}, {"x": -2.0, "z": 7.5, "city": "Zed"},
