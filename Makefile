@@ -111,7 +111,12 @@ $(HDR): ext/sqlml.h
 demo: $(SO)
 	cd examples && $(SQLITE3) < demo.sql
 
-test: deps-test unit regress oom sql py nist ref embed
+# Every suite runs, past a failing one; the last line counts them
+# (tests/run_suites.py).  Each tests/py/test_*.py is a suite of its own.
+PY_SUITES = $(patsubst tests/py/%.py,py-%,$(wildcard tests/py/test_*.py))
+SUITES = unit regress oom sql $(PY_SUITES) nist ref embed
+test: deps-test
+	@$(PYTHON) tests/run_suites.py --make "$(MAKE)" $(SUITES)
 
 $(B)/unit/test_core: $(UNIT_SRC) $(CORE_SRC) $(wildcard ext/*.h) $(wildcard tests/unit/*.h) | deps
 	@mkdir -p $(@D)
@@ -125,9 +130,10 @@ sql: $(SO)
 
 # Each tests/py/test_*.py takes --ext and --sqlite3, prints what it checked,
 # and exits nonzero on a failure.
-py: $(SO)
-	@for t in tests/py/test_*.py; do \
-	  echo "$(PYTHON) $$t"; $(RUN_ENV) $(PYTHON) $$t --ext $(SO) --sqlite3 $(SQLITE3) || exit 1; done
+py: $(PY_SUITES)
+
+py-%: $(SO)
+	$(RUN_ENV) $(PYTHON) tests/py/$*.py --ext $(SO) --sqlite3 $(SQLITE3)
 
 nist: $(SO)
 	$(RUN_ENV) $(PYTHON) tests/nist/nist.py --ext $(SO)
