@@ -14,6 +14,7 @@
 */
 #include <string.h>
 
+#include "guard.h"
 #include "sqlq.h"
 #include "strbuf.h"
 
@@ -46,7 +47,7 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   char *table = NULL, *err = NULL, **cols = NULL, *sql = NULL;
-  int ncol = 0;
+  int ncol = 0, nested = 0;
   sqlite3_stmt *st = NULL;
   sqlite3_value **vals = NULL;
   double *x = NULL;
@@ -85,6 +86,11 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   long double sae = 0, sape = 0, sse = 0;
   sqlite3_int64 nape = 0, skipped = 0, row = 0;
   double maxe = 0;
+  if (ml_nest_enter()) {
+    ml_error(ctx, "ml_evaluate(): " ML_NEST_MSG);
+    goto done;
+  }
+  nested = 1;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     row++;
     sqlite3_value *yv = sqlite3_column_value(st, 0);
@@ -116,6 +122,8 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       nape++;
     }
   }
+  ml_nest_leave();
+  nested = 0;
   if (rc != SQLITE_DONE) {
     ml_result_db_error(ctx, "ml_evaluate", db, rc);
     goto done;
@@ -144,6 +152,7 @@ fail:
   if (err) sqlite3_result_error(ctx, err, -1);
   else sqlite3_result_error_nomem(ctx);
 done:
+  if (nested) ml_nest_leave();
   sqlite3_finalize(st);
   sqlite3_free(err);
   sqlite3_free(table);

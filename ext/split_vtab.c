@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guard.h"
 #include "split.h"
 
 /* How an equality on a source column can be answered at the source. */
@@ -630,7 +631,8 @@ static int cursor_error(split_cursor *c, int rc, const char *fmt, ...) {
   char *body = sqlite3_vmprintf(fmt, ap);
   va_end(ap);
   sqlite3_free(vt->zErrMsg);
-  vt->zErrMsg = body ? sqlite3_mprintf("ml_split: %s", body) : NULL;
+  vt->zErrMsg = !body ? NULL : ml_is_own_error(body) ? sqlite3_mprintf("%s", body)
+                                                      : sqlite3_mprintf("ml_split: %s", body);
   sqlite3_free(body);
   return vt->zErrMsg ? rc : SQLITE_NOMEM;
 }
@@ -639,11 +641,15 @@ static int split_next(sqlite3_vtab_cursor *cur) {
   split_cursor *c = (split_cursor *)cur;
   split_vtab *t = (split_vtab *)cur->pVtab;
   for (;;) {
+    if (ml_nest_enter()) return cursor_error(c, SQLITE_ERROR, "%s", ML_NEST_MSG);
     int rc = sqlite3_step(c->stmt);
+    ml_nest_leave();
     if (rc == SQLITE_DONE) {
       c->eof = 1;
       return sqlite3_reset(c->stmt);
     }
+    if (rc != SQLITE_ROW && ml_is_own_error(sqlite3_errmsg(t->db)))
+      return cursor_error(c, rc, "%s", sqlite3_errmsg(t->db));
     if (rc != SQLITE_ROW)
       return cursor_error(c, rc, "reading %s: %s", t->zName, sqlite3_errmsg(t->db));
     /* An unprotected value, which is safe here: this thread holds the

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "guard.h"
 #include "json.h"
 #include "sqlq.h"
 
@@ -38,6 +39,8 @@ void ml_result_db_error(sqlite3_context *ctx, const char *fname, sqlite3 *db, in
     ml_error(ctx, "%s(): interrupted", fname);
   } else if ((rc & 0xff) == SQLITE_BUSY) {
     ml_error(ctx, "%s(): the database is busy (another connection is writing); try again", fname);
+  } else if (ml_is_own_error(sqlite3_errmsg(db))) {
+    ml_error(ctx, "%s", sqlite3_errmsg(db));
   } else {
     ml_error(ctx, "%s(): %s", fname, sqlite3_errmsg(db));
   }

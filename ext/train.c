@@ -39,6 +39,7 @@
 #include <lapacke.h>
 
 #include "fitacc.h"
+#include "guard.h"
 #include "json.h"
 #include "refine.h"
 #include "registry.h"
@@ -568,9 +569,11 @@ static int first_row(trainer *t) {
 ** ml_train can bind, so from SQL it is an error.
 */
 void ml_pass_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  (void)argc;
   trainer *t = sqlite3_value_pointer(argv[0], "sqlml_trainer");
-  if (!t) {
+  /* Only ml_train binds the pointer, and only to its own statement, whose
+  ** call has one argument per column it reads; a source cannot take
+  ** parameters (sqlq.c), so any other call is from SQL text. */
+  if (!t || argc != t->ncols + 1 || !t->on_row) {
     sqlite3_result_error(ctx, "ml__pass(): internal to ml_train", -1);
     return;
   }
@@ -585,8 +588,21 @@ void ml_pass_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 
 void ml_pass_final(sqlite3_context *ctx) { (void)ctx; }
 
+static int step_rows(trainer *t, int (*fn)(trainer *));
+
 /* Runs every row of the source through fn; 0, or -1 after reporting. */
 static int run_pass(trainer *t, int (*fn)(trainer *)) {
+  if (ml_nest_enter()) return ml_error(t->ctx, "ml_train(): " ML_NEST_MSG);
+  int rc = step_rows(t, fn);
+  ml_nest_leave();
+  t->on_row = NULL;
+  if (rc == SQLITE_DONE) return 0;
+  if (rc > 0 && !t->failed) ml_result_db_error(t->ctx, "ml_train", t->db, rc);
+  return -1;
+}
+
+/* The loop of run_pass: SQLITE_DONE, another SQLite code, or -1 after fn reported. */
+static int step_rows(trainer *t, int (*fn)(trainer *)) {
   t->on_row = fn;
   t->nread = 0;
   sqlite3_reset(t->rows);
@@ -602,9 +618,7 @@ static int run_pass(trainer *t, int (*fn)(trainer *)) {
       if (fn(t)) return -1;
     }
   }
-  if (rc == SQLITE_DONE) return 0;
-  if (!t->failed) ml_result_db_error(t->ctx, "ml_train", t->db, rc);
-  return -1;
+  return rc;
 }
 
 /*
@@ -985,6 +999,15 @@ void ml_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (argc < 3 || argc > 5) {
     ml_error(ctx, "ml_train(): expected a name, a source, a target, [features, [options]], got %d "
                   "arguments", argc);
+    return;
+  }
+  if (ml_refuse_in_source(ctx, "ml_train")) return;
+  int reads = ml_running_stmt_reads(t.db, "ml_model_versions");
+  if (reads) {
+    if (reads < 0) ml_result_db_error(ctx, "ml_train", t.db, -reads);
+    else ml_error(ctx, "ml_train(): the statement that calls it reads the model registry, and "
+                       "would read the versions it adds without end; select what it needs into "
+                       "a table first");
     return;
   }
   t.name = text_or_null(argv[0]);
