@@ -222,7 +222,7 @@ bench bench-quick: $(SO) $(B)/bench/lsq_bench
 # The fuzz targets and the OOM test build the extension's sources in, with
 # -DSQLITE_CORE, against the system libsqlite3 (fuzz/fuzz.h says why).
 CORE_BUILD_SRC = $(EXT_SRC) $(B)/gen/registry_sql.c
-FUZZ_TARGETS = model split train sql registry
+FUZZ_TARGETS = model split train sql registry nest
 
 # Every committed fuzz input and every input that once crashed a target
 # (tests/regress/<target>/), replayed by a plain main.

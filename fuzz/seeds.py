@@ -135,4 +135,16 @@ write("registry", [bytes(e) for e in [
     [4, 0, 0, 0, 4], [5, 0, 0, 0, 5], [6, 30, 0, 2, 1, 6, 31, 0, 0, 7], [0, 0, 0, 20, 8],
     [0, 0, 0, 0, 9], [1, 12, 0, 0x7f, 6, 1, 200, 0, 0x80, 6],
 ]])
+# nest: statement programs (fuzz_nest.c): the attacks of issue 12 and their neighbours
+write("nest", [bytes(e) for e in [
+    [0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 4, 2, 0, 4],         # a split table whose source reads it
+    [0, 0, 1, 7, 1, 0, 2, 0, 1],                         # a view that trains on itself
+    [0, 0, 1, 6, 1, 0, 5, 0, 1, 1],                      # a view that evaluates on itself
+    [3, 0, 0, 1, 10, 0, 0, 0, 1],                        # ?1 in a source
+    [3, 0, 0, 1, 4, 0, 0, 1, 1],                         # ml_drop in a source, ';'
+    [4, 0, 0, 2, 5, 0, 11, 6, 0, 3, 0],                  # ml_alias and a subquery, comments
+    [5, 0, 0, 1, 12, 0, 0, 4],                           # ml_fit in a source; two statements
+    [1, 1, 0, 6, 0, 0, 1, 1, 5, 6, 0, 1, 5],             # split over t, predictions over it
+    [2, 0, 6, 2, 0, 7, 3, 0, 1, 6],                      # the registry as a source
+]])
 print("seeds written")
