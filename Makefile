@@ -1,6 +1,7 @@
 # sqlml: linear regression inside SQLite.  See README.md.
 #
 #   make          build dist/sqlml.so, and dist/libsqlml.a and dist/sqlml.h to link it statically
+#   make deps     install the Debian packages the build needs (make itself installs nothing)
 #   make demo     build, then run examples/demo.sql in the sqlite3 shell
 #   make test     build, then run every test
 #   make asan     the tests again, under address and undefined-behaviour sanitizers
@@ -10,13 +11,18 @@
 #   make valgrind the C tests and the SQL tests under valgrind's memcheck
 #   make fuzz     each libFuzzer target for FUZZ_SECONDS (fuzz-ci: 20 s each)
 #
-# Missing Debian packages are installed when run as root (tools/need-debs);
-# otherwise the exact apt-get command is printed.
+# make deps, demo and test install missing Debian packages when run as root
+# (tools/need-debs); otherwise they print the exact apt-get command.
 
 VERSION := $(shell cat VERSION)
 OPT ?= -O2 -g
-XCFLAGS = -std=c11 -Wall -Wextra -fPIC -fvisibility=hidden -DSQLML_VERSION='"$(VERSION)"'
-LDLIBS = -llapacke -lblas -lm
+XCFLAGS = -std=c11 -Wall -Wextra -fPIC -fvisibility=hidden -DSQLML_VERSION='"$(VERSION)"' $(DEP_CFLAGS)
+# LAPACKE, BLAS and SQLite's headers and libraries, as pkg-config knows them
+# (override on the command line: make LDLIBS=... SQLITE_LIBS=...).
+PKG_CONFIG ?= pkg-config
+DEP_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags sqlite3 lapacke blas 2>/dev/null)
+LDLIBS ?= $(or $(shell $(PKG_CONFIG) --libs lapacke blas 2>/dev/null),-llapacke -lblas) -lm
+SQLITE_LIBS ?= $(or $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null),-lsqlite3)
 
 # Build products; `make asan` points these elsewhere.
 B ?= build
@@ -63,7 +69,7 @@ deps:
 deps-test: deps
 	@tools/need-debs $(DEBS_TEST)
 
-$(B)/ext/%.o: ext/%.c $(wildcard ext/*.h) VERSION | deps
+$(B)/ext/%.o: ext/%.c $(wildcard ext/*.h) VERSION
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) $(OPT) $(CFLAGS) -c $< -o $@
 
@@ -89,7 +95,7 @@ $(SO): $(EXT_OBJ)
 STATIC_OBJ = $(patsubst ext/%.c,$(B)/static/%.o,$(EXT_SRC)) $(B)/static/registry_sql.o
 OBJCOPY ?= objcopy
 
-$(B)/static/%.o: ext/%.c $(wildcard ext/*.h) VERSION | deps
+$(B)/static/%.o: ext/%.c $(wildcard ext/*.h) VERSION
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) -DSQLITE_CORE $(OPT) $(CFLAGS) -c $< -o $@
 
@@ -108,7 +114,10 @@ $(HDR): ext/sqlml.h
 	@mkdir -p $(@D)
 	cp ext/sqlml.h $@
 
-demo: $(SO)
+# demo and test install missing Debian packages first (as root; otherwise
+# they print the apt-get command); plain make installs nothing.
+demo: deps
+	@$(MAKE) --no-print-directory $(SO)
 	cd examples && $(SQLITE3) < demo.sql
 
 # Every suite runs, past a failing one; the last line counts them
@@ -118,7 +127,7 @@ SUITES = unit regress oom sql $(PY_SUITES) nist ref embed
 test: deps-test
 	@$(PYTHON) tests/run_suites.py --make "$(MAKE)" $(SUITES)
 
-$(B)/unit/test_core: $(UNIT_SRC) $(CORE_SRC) $(wildcard ext/*.h) $(wildcard tests/unit/*.h) | deps
+$(B)/unit/test_core: $(UNIT_SRC) $(CORE_SRC) $(wildcard ext/*.h) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -Wall -Wextra $(OPT) $(CFLAGS) -Iext -o $@ $(UNIT_SRC) $(CORE_SRC) $(LDLIBS)
 
@@ -140,7 +149,7 @@ nist: $(SO)
 
 # Against R (Debian r-base-core, r-cran-sandwich) and scikit-learn: p-value
 # functions, whole fits, then every option.
-$(B)/ref/dist_check: tests/ref/dist_check.c ext/dist.c ext/dist.h | deps
+$(B)/ref/dist_check: tests/ref/dist_check.c ext/dist.c ext/dist.h
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -Wall -Wextra $(OPT) $(CFLAGS) -Iext -o $@ tests/ref/dist_check.c ext/dist.c -lm
 
@@ -208,7 +217,7 @@ DEBS_BENCH = python3 python3-pandas python3-sklearn time
 BENCH = $(PYTHON) bench/bench.py --ext $(SO) --sqlite3 $(SQLITE3) --out $(B)/bench \
 	--lsq-bench $(B)/bench/lsq_bench
 
-$(B)/bench/lsq_bench: bench/lsq_bench.c $(CORE_SRC) tests/unit/mem_libc.c $(wildcard ext/*.h) | deps
+$(B)/bench/lsq_bench: bench/lsq_bench.c $(CORE_SRC) tests/unit/mem_libc.c $(wildcard ext/*.h)
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -Wall -Wextra $(OPT) $(CFLAGS) -Iext -Itests/unit -o $@ $< $(CORE_SRC) \
 	  tests/unit/mem_libc.c $(LDLIBS)
@@ -219,27 +228,27 @@ bench bench-quick: $(SO) $(B)/bench/lsq_bench
 
 # ---- hardening (README: Testing) ----
 
-# The fuzz targets and the OOM test build the extension's sources in, with
-# -DSQLITE_CORE, against the system libsqlite3 (fuzz/fuzz.h says why).
-CORE_BUILD_SRC = $(EXT_SRC) $(B)/gen/registry_sql.c
+# The fuzz replays and the OOM test link the static library's objects (built
+# with -DSQLITE_CORE) against the system libsqlite3 (fuzz/fuzz.h says why);
+# the libFuzzer targets compile the sources again with clang's instrumentation.
 FUZZ_TARGETS = model split train sql registry nest
 
 # Every committed fuzz input and every input that once crashed a target
 # (tests/regress/<target>/), replayed by a plain main.
-$(B)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/fuzz.h fuzz/replay.c $(CORE_BUILD_SRC) $(wildcard ext/*.h) | deps
+$(B)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/fuzz.h fuzz/replay.c $(STATIC_OBJ) $(wildcard ext/*.h)
 	@mkdir -p $(@D)
-	$(CC) -std=c11 -Wall -Wextra $(OPT) $(CFLAGS) -DSQLITE_CORE -DSQLML_VERSION='"$(VERSION)"' -Iext \
-	  -o $@ $< fuzz/replay.c $(CORE_BUILD_SRC) -lsqlite3 $(LDLIBS)
+	$(CC) -std=c11 -Wall -Wextra $(OPT) $(CFLAGS) $(DEP_CFLAGS) -DSQLITE_CORE -Iext \
+	  -o $@ $< fuzz/replay.c $(STATIC_OBJ) $(SQLITE_LIBS) $(LDLIBS)
 
 regress: $(patsubst %,$(B)/fuzz/replay_%,$(FUZZ_TARGETS))
 	@for t in $(FUZZ_TARGETS); do \
 	  $(RUN_ENV) $(B)/fuzz/replay_$$t fuzz/corpus/$$t tests/regress/$$t || exit 1; done
 
 # Out-of-memory at every allocation of each scenario (tests/oom/oom.c).
-$(B)/oom/oom: tests/oom/oom.c $(CORE_BUILD_SRC) $(wildcard ext/*.h) | deps
+$(B)/oom/oom: tests/oom/oom.c $(STATIC_OBJ) $(wildcard ext/*.h)
 	@mkdir -p $(@D)
-	$(CC) -std=c11 -Wall -Wextra $(OPT) $(CFLAGS) -DSQLITE_CORE -DSQLML_VERSION='"$(VERSION)"' -Iext \
-	  -o $@ tests/oom/oom.c $(CORE_BUILD_SRC) -lsqlite3 $(LDLIBS)
+	$(CC) -std=c11 -Wall -Wextra $(OPT) $(CFLAGS) $(DEP_CFLAGS) -DSQLITE_CORE -Iext \
+	  -o $@ tests/oom/oom.c $(STATIC_OBJ) $(SQLITE_LIBS) $(LDLIBS)
 
 oom: $(B)/oom/oom
 	$(RUN_ENV) $(B)/oom/oom $(OOM_ARGS)
@@ -266,7 +275,7 @@ FUZZ_FLAGS = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-r
 build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(EXT_SRC) build/gen/registry_sql.c $(wildcard ext/*.h)
 	@tools/need-debs clang libclang-rt-dev
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(EXT_SRC) build/gen/registry_sql.c -lsqlite3 $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(EXT_SRC) build/gen/registry_sql.c $(SQLITE_LIBS) $(LDLIBS)
 
 fuzz: $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
 	@for t in $(FUZZ_TARGETS); do mkdir -p build/fuzz/corpus/$$t; \

@@ -51,12 +51,12 @@ int ml_refuse_in_source(sqlite3_context *ctx, const char *fname);
 int ml_is_own_error(const char *msg);
 
 /*
-** Does a statement of db that is running now (other than the internal ones
-** sqlml is stepping) read the b-tree of main's table `table`?  For ml_train:
-** a statement that scans the registry and trains on each row would see the
-** versions it adds, and never end.  Reads its EXPLAIN.  1, 0, or an SQLite
-** error code (negative).
+** Does a statement of db that is running now call ml_train once per row of
+** main's table `table`?  For ml_train: a statement that scans the registry
+** and trains on each row would see the versions it adds, and never end.
+** Reads the EXPLAIN of each running statement.  1, 0, or minus an SQLite
+** error code.
 */
-int ml_running_stmt_reads(sqlite3 *db, const char *table);
+int ml_stmt_trains_per_row(sqlite3 *db, const char *table);
 
 #endif

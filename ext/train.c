@@ -1002,7 +1002,7 @@ void ml_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   if (ml_refuse_in_source(ctx, "ml_train")) return;
-  int reads = ml_running_stmt_reads(t.db, "ml_model_versions");
+  int reads = ml_stmt_trains_per_row(t.db, "ml_model_versions");
   if (reads) {
     if (reads < 0) ml_result_db_error(ctx, "ml_train", t.db, -reads);
     else ml_error(ctx, "ml_train(): the statement that calls it reads the model registry, and "

@@ -120,4 +120,10 @@ c.check(con.execute("SELECT count(ml_alias('prod', 'side_' || split, 1)) FROM s"
         "a writer in the outer statement over a split table runs")
 c.check(con.execute("SELECT json_extract(ml_evaluate('prod', 's'), '$.n')").fetchone()[0] == 20,
         "ml_evaluate over a split table")
+c.check(con.execute("SELECT json_extract(ml_train('once', 't', 'y'), '$.version') = 1 AND "
+                    "(SELECT count(*) FROM ml_models WHERE name = 'once') = 1").fetchone()[0] == 1,
+        "ml_train with a subquery on the registry (no loop over it) runs")
+c.check(con.execute("SELECT count(ml_train(name || '_copy', 't', 'y')) FROM "
+                    "(SELECT name FROM ml_models GROUP BY name)").fetchone()[0] == 3,
+        "ml_train per row of the registry's names, grouped first (no loop over the registry) runs")
 c.done()
