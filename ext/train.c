@@ -769,6 +769,10 @@ static int store(trainer *t, const unsigned char *blob, int64_t nblob, const cha
                  sqlite3_int64 *version) {
   int rc = ml_registry_ensure(t->db);
   if (rc != SQLITE_OK) return rc;
+  /* A read-only statement sees a pending interrupt without ending the
+  ** caller's transaction, as the INSERT below would (report_store_error). */
+  if ((rc = ml_exec_bind(t->db, "SELECT 1 FROM main.sqlite_schema", NULL, NULL)) != SQLITE_OK)
+    return rc;
   sqlite3_stmt *st;
   rc = sqlite3_prepare_v2(t->db,
                           "INSERT INTO ml_model_versions(name, version, created_at, kind, source, "
@@ -792,13 +796,34 @@ static int store(trainer *t, const unsigned char *blob, int64_t nblob, const cha
   sqlite3_bind_text(st, 11, hash, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 12, SQLML_VERSION, -1, SQLITE_STATIC);
   sqlite3_bind_blob64(st, 13, blob, (sqlite3_uint64)nblob, SQLITE_STATIC);
+  /* The INSERT is done when its RETURNING row comes (SQLite makes every
+  ** change of such a statement in its first step): the statement is ended
+  ** there, so no interrupt can land in a second step and fail a version
+  ** that is stored. */
   rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    *version = sqlite3_column_int64(st, 0);
-    rc = sqlite3_step(st);
-  }
+  if (rc == SQLITE_ROW) *version = sqlite3_column_int64(st, 0);
   int frc = sqlite3_finalize(st);
-  return rc == SQLITE_DONE ? frc : rc;
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? frc : rc;
+}
+
+/*
+** An INSERT that fails for an interrupt, a full disk, an I/O error or out of
+** memory makes SQLite roll back the whole transaction it ran in, the
+** caller's uncommitted changes with it (sqlite3VdbeHalt); nothing here can
+** keep that transaction.  store() makes the window small (it checks for a
+** pending interrupt just before writing); when it happens all the same, the
+** error says so.
+*/
+static void report_store_error(trainer *t, int rc, int was_in_txn) {
+  if (!was_in_txn || !sqlite3_get_autocommit(t->db)) {
+    ml_result_db_error(t->ctx, "ml_train", t->db, rc);
+    return;
+  }
+  ml_error(t->ctx, "ml_train(): %s while storing the version; SQLite rolled back the whole "
+                   "transaction this statement ran in: its uncommitted changes are lost, and the "
+                   "statements after it run in autocommit mode",
+           rc == SQLITE_INTERRUPT ? "interrupted" : sqlite3_errstr(rc));
+  sqlite3_result_error_code(t->ctx, rc);
 }
 
 /* ---- ml_train ---- */
@@ -952,13 +977,14 @@ static int train(trainer *t, char **summary, size_t *len) {
     goto nomem;
   }
   sqlite3_int64 version = 0;
+  int in_txn = !sqlite3_get_autocommit(t->db);
   int src = store(t, blob, nblob, features, options, metrics, hash, created, &version);
   if (src != SQLITE_OK) {
     ml_free(zpre);
     ml_free(zpost);
     ml_free(*summary);
     *summary = NULL;
-    ml_result_db_error(t->ctx, "ml_train", t->db, src);
+    report_store_error(t, src, in_txn);
     goto fail;
   }
   memcpy(*summary, zpre, npre);

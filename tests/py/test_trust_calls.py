@@ -11,10 +11,15 @@ registry as it was.
   registry (sqlite3_stmt_readonly cannot see what a function does).
 - SELECT ml_train(...) FROM ml_model_versions read its own new versions
   without end.
+- An interrupt while ml_train stored its version, inside the caller's BEGIN,
+  rolled back the caller's whole transaction without saying so.  SQLite does
+  that for any write interrupted (sqlite3VdbeHalt); the error now says so,
+  and an interrupt before the write leaves the transaction as it was.
 
 Each risky statement runs in a child sqlite3 shell too, so a crash shows as
 a signal instead of taking this test with it.
 """
+import sqlite3
 import subprocess
 
 from sqlml_test import Checker, args, connect
@@ -126,4 +131,58 @@ c.check(con.execute("SELECT json_extract(ml_train('once', 't', 'y'), '$.version'
 c.check(con.execute("SELECT count(ml_train(name || '_copy', 't', 'y')) FROM "
                     "(SELECT name FROM ml_models GROUP BY name)").fetchone()[0] == 3,
         "ml_train per row of the registry's names, grouped first (no loop over the registry) runs")
+
+# The caller's transaction and an interrupt at every point of ml_train (a
+# progress handler that interrupts after `limit` steps, from 1 step up to a
+# run that completes).
+LOST = ("ml_train(): interrupted while storing the version; SQLite rolled back the whole "
+        "transaction this statement ran in: its uncommitted changes are lost, and the statements "
+        "after it run in autocommit mode")
+kept = lost = after = 0
+limit = 1
+while True:
+    con = connect(a.ext, isolation_level=None)
+    con.executescript(FIXTURE + "CREATE TABLE mine(a);")
+    con.execute("BEGIN")
+    con.execute("INSERT INTO mine VALUES (1)")
+    steps = [0]
+
+    def interrupt_at(limit=limit):
+        steps[0] += 1
+        return 1 if steps[0] >= limit else 0
+    con.set_progress_handler(interrupt_at, 1)
+    try:
+        j = con.execute("SELECT ml_train('prod', 't', 'y', '[\"x\"]', '{\"test_size\":0}')").fetchone()[0]
+        err = None
+    except sqlite3.Error as e:
+        err = str(e)
+    con.set_progress_handler(None, 1)
+    versions = con.execute("SELECT count(*) FROM ml_model_versions WHERE name = 'prod'").fetchone()[0]
+    mine = con.execute("SELECT count(*) FROM mine").fetchone()[0]
+    if err is None:
+        c.check(con.in_transaction and versions == 2 and mine == 1,
+                "limit %d: trained inside the caller's transaction" % limit)
+        break
+    if err == "interrupted" and versions == 2:
+        # SQLite's own message: the calling statement was interrupted after
+        # ml_train had returned its row, so the version stands (README).
+        after += 1
+        c.check(con.in_transaction and mine == 1, "limit %d: interrupted after the row" % limit)
+    elif con.in_transaction:
+        kept += 1
+        if not c.check(versions == 1 and mine == 1,
+                       "limit %d: %r: nothing stored, the caller's row kept" % (limit, err)):
+            break
+    else:
+        lost += 1
+        if not c.check(err == LOST and versions == 1 and mine == 0,
+                       "limit %d: the transaction was rolled back, and the error says so: %r"
+                       % (limit, err)):
+            break
+    con.close()
+    limit += 1
+c.check(kept > 0 and lost > 0, "interrupts before the write keep the transaction (%d), during it "
+        "the error says it was lost (%d)" % (kept, lost))
+print("trust_calls: interrupts at %d points: %d kept the caller's transaction, %d rolled it back "
+      "and said so, %d came after the version was stored" % (kept + lost + after, kept, lost, after))
 c.done()
