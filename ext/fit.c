@@ -161,14 +161,99 @@ typedef struct opts_state {
   int failed;
 } opts_state;
 
-/* Reads the options; 0, or -1 after reporting. */
-static int parse_fit_options(sqlite3_context *ctx, ml_fitopts *o, const char *z, int n) {
+/* The features as the options describe them: k names and ML_TYPE_* types. */
+typedef struct opts_features {
+  int k;
+  char **names;
+  int *types;
+} opts_features;
+
+static void opts_features_free(opts_features *f) {
+  for (int j = 0; f->names && j < f->k; j++) sqlite3_free(f->names[j]);
+  sqlite3_free(f->names);
+  sqlite3_free(f->types);
+  memset(f, 0, sizeof *f);
+}
+
+/*
+** Option names (one per feature, in argument order; x1..xk without it) and
+** option categorical (names or 1-based positions), for k features.  0, or
+** -1 after reporting.  The texts follow ml_train's for the same options.
+*/
+static int parse_features_options(sqlite3_context *ctx, const ml_json *names,
+                                  const ml_json *cat, int k, opts_features *f) {
+  f->k = k;
+  f->names = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)k);
+  f->types = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)k);
+  if (!f->names || !f->types) {
+    sqlite3_free(f->names);
+    f->names = NULL;
+    sqlite3_result_error_nomem(ctx);
+    return -1;
+  }
+  memset(f->names, 0, sizeof(char *) * (size_t)k);
+  if (names) {
+    if (names->type != ML_JSON_ARRAY)
+      return ml_error(ctx, "ml_fit_opts(): option names must be an array of feature names, "
+                           "one per feature, got %s", ml_json_type_name(names->type));
+    if ((int)names->len != k)
+      return ml_error(ctx, "ml_fit_opts(): option names has %d name%s for %d feature%s",
+                      (int)names->len, names->len == 1 ? "" : "s", k, k == 1 ? "" : "s");
+    int j = 0;
+    for (const ml_json *e = names->child; e; e = e->next, j++) {
+      if (e->type != ML_JSON_STRING || !e->str[0])
+        return ml_error(ctx, "ml_fit_opts(): option names must be an array of non-empty strings, "
+                             "got %s at position %d", e->type == ML_JSON_STRING ? "\"\"" :
+                             ml_json_type_name(e->type), j + 1);
+      if (ml_find_name(f->names, j, e->str) >= 0)
+        return ml_error(ctx, "ml_fit_opts(): option names has '%s' twice", e->str);
+      if (!(f->names[j] = sqlite3_mprintf("%s", e->str))) goto nomem;
+    }
+  } else {
+    for (int j = 0; j < k; j++)
+      if (!(f->names[j] = sqlite3_mprintf("x%d", j + 1))) goto nomem;
+  }
+  for (int j = 0; j < k; j++) f->types[j] = ML_TYPE_NUMERIC;
+  if (!cat) return 0;
+  if (cat->type != ML_JSON_ARRAY) goto bad_cat;
+  for (const ml_json *e = cat->child; e; e = e->next) {
+    int j;
+    if (e->type == ML_JSON_STRING) {
+      if ((j = ml_find_name(f->names, k, e->str)) < 0)
+        return ml_error(ctx, "ml_fit_opts(): '%s' (option categorical) is not a feature%s", e->str,
+                        names ? "" : " (without option names the features are x1, x2, ...)");
+    } else if (e->type == ML_JSON_NUMBER) {
+      if (!(e->num >= 1 && e->num <= k) || e->num != (double)(int)e->num)
+        return ml_error(ctx, "ml_fit_opts(): %g (option categorical) is not a feature position: "
+                             "expected 1 to %d", e->num, k);
+      j = (int)e->num - 1;
+    } else {
+      goto bad_cat;
+    }
+    f->types[j] = ML_TYPE_CATEGORICAL;
+  }
+  return 0;
+bad_cat:
+  return ml_error(ctx, "ml_fit_opts(): option categorical must be an array of feature names or "
+                       "1-based positions");
+nomem:
+  sqlite3_result_error_nomem(ctx);
+  return -1;
+}
+
+/*
+** Reads the options of a call with argc arguments, and the features they
+** describe into *f; 0, or -1 after reporting.
+*/
+static int parse_fit_options(sqlite3_context *ctx, ml_fitopts *o, const char *z, int n, int argc,
+                             opts_features *f) {
   memset(o, 0, sizeof *o);
   o->intercept = 1;
   o->tol = ML_LSQ_TOL;
   ml_json *j = ml_json_arg(ctx, "ml_fit_opts", "options", z, (size_t)n);
   if (!j) return -1;
   int rc = -1;
+  const ml_json *names = NULL, *cat = NULL;
   if (j->type != ML_JSON_OBJECT) {
     ml_error(ctx, "ml_fit_opts(): options must be a JSON object, got %s", ml_json_type_name(j->type));
     goto out;
@@ -210,9 +295,18 @@ static int parse_fit_options(sqlite3_context *ctx, ml_fitopts *o, const char *z,
         ml_error(ctx, "ml_fit_opts(): option robust must be \"HC0\", \"HC1\", \"HC2\" or \"HC3\"");
         goto out;
       }
+    } else if (strcmp(c->key, "names") == 0 || strcmp(c->key, "categorical") == 0) {
+      *(c->key[0] == 'n' ? &names : &cat) = c; /* read once the feature count is known */
+    } else if (strcmp(c->key, "unseen") == 0) {
+      if (strcmp(str, "error") == 0) o->unseen_zero = 0;
+      else if (strcmp(str, "zero") == 0) o->unseen_zero = 1;
+      else {
+        ml_error(ctx, "ml_fit_opts(): option unseen must be \"error\" or \"zero\"");
+        goto out;
+      }
     } else {
-      ml_error(ctx, "ml_fit_opts(): unknown option '%s' (known: intercept, weights, nulls, l2, "
-                     "robust, tol)", c->key);
+      ml_error(ctx, "ml_fit_opts(): unknown option '%s' (known: intercept, weights, names, "
+                     "categorical, unseen, nulls, l2, robust, tol)", c->key);
       goto out;
     }
   }
@@ -224,7 +318,13 @@ static int parse_fit_options(sqlite3_context *ctx, ml_fitopts *o, const char *z,
     ml_error(ctx, "ml_fit_opts(): option robust does not apply to a ridge fit (l2)");
     goto out;
   }
-  rc = 0;
+  int k = argc - (1 + o->weighted) - 1;
+  if (k < 1) {
+    ml_error(ctx, "ml_fit_opts(): expected options, %sa response and at least one feature, got %d "
+                   "arguments", o->weighted ? "a weight, " : "", argc);
+    goto out;
+  }
+  rc = parse_features_options(ctx, names, cat, k, f);
 out:
   ml_json_free(j);
   return rc;
@@ -271,30 +371,15 @@ static opts_state *opts_begin(sqlite3_context *ctx, int argc, sqlite3_value **ar
     return NULL;
   }
   memcpy(s->opts, z, (size_t)s->nopts + 1);
-  if (parse_fit_options(ctx, &s->o, z, s->nopts)) return NULL;
-  s->first = 1 + s->o.weighted;
-  s->k = argc - s->first - 1;
-  if (s->k < 1) {
-    ml_error(ctx, "ml_fit_opts(): expected options, %sa response and at least one feature, got %d "
-                   "arguments", s->o.weighted ? "a weight, " : "", argc);
+  opts_features f = {0, NULL, NULL};
+  if (parse_fit_options(ctx, &s->o, z, s->nopts, argc, &f)) {
+    opts_features_free(&f);
     return NULL;
   }
-  char **names = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)s->k);
-  int *types = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)s->k);
-  int rc = ML_NOMEM;
-  if (names) memset(names, 0, sizeof(char *) * (size_t)s->k); /* freed below, even without types */
-  if (names && types) {
-    rc = ML_OK;
-    for (int j = 0; j < s->k && !rc; j++) {
-      names[j] = sqlite3_mprintf("x%d", j + 1);
-      types[j] = ML_TYPE_NUMERIC;
-      if (!names[j]) rc = ML_NOMEM;
-    }
-    if (!rc) rc = ml_fitacc_init(&s->fa, s->k, names, types, &s->o, 1);
-  }
-  for (int j = 0; names && j < s->k; j++) sqlite3_free(names[j]);
-  sqlite3_free(names);
-  sqlite3_free(types);
+  s->first = 1 + s->o.weighted;
+  s->k = f.k;
+  int rc = ml_fitacc_init(&s->fa, s->k, f.names, f.types, &s->o, 1);
+  opts_features_free(&f);
   if (rc) {
     sqlite3_result_error_nomem(ctx);
     return NULL;
@@ -345,9 +430,10 @@ void ml_fit_opts_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     sqlite3_result_error_nomem(ctx);
     s->failed = 1;
   } else if (r == ML_FA_TOO_WIDE) {
-    /* Not with numeric features, which are all ml_fit_opts has; said all the same. */
-    ml_error(ctx, "ml_fit_opts(): argument %d has too many levels in row %lld", first + 2 + s->fa.bad_col,
-              (long long)s->rows);
+    int c = s->fa.bad_col;
+    ml_error(ctx, "ml_fit_opts(): feature '%s' (argument %d) has too many levels (%d by row %lld): "
+                   "a model holds at most %d terms", s->fa.f[c].name, first + 2 + c,
+              s->fa.f[c].nlevels, (long long)s->rows, ML_MAX_TERMS);
     s->failed = 1;
   }
 }
@@ -375,7 +461,7 @@ void ml_fit_opts_final(sqlite3_context *ctx) {
   }
   if (!rc) {
     m->n_skipped += s->y_nulls;
-    rc = name_features(m);
+    rc = ml_model_set_name(m, -1, "y");
   }
   if (rc) ml_result_code(ctx, "ml_fit_opts", rc);
   else ml_result_model(ctx, "ml_fit_opts", m);
@@ -576,8 +662,14 @@ static refine_state *refine_begin(sqlite3_context *ctx, int argc, sqlite3_value 
   int weighted = (s->m->flags & ML_MODEL_WEIGHTED) != 0;
   s->first = 1 + weighted;
   if (argc - s->first - 1 != s->m->k) {
-    ml_error(ctx, "ml_refine(): the model has %d features, got %d%s", s->m->k,
-              argc - s->first - 1, weighted ? " (after the weight and the response)" : "");
+    char *names = ml_model_feature_list(s->m, ML_LIST_NAMES);
+    if (names)
+      ml_error(ctx, "ml_refine(): the model has %d feature%s (%s), got %d%s", s->m->k,
+                s->m->k == 1 ? "" : "s", names, argc - s->first - 1,
+                weighted ? " (after the weight and the response)" : "");
+    else
+      sqlite3_result_error_nomem(ctx);
+    ml_free(names);
     return NULL;
   }
   s->nblob = sqlite3_value_bytes(argv[0]);

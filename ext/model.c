@@ -714,3 +714,13 @@ int ml_model_json(const ml_model *m, double level, char **out, size_t *len) {
   *out = ml_sb_finish(&b, len);
   return *out ? ML_OK : ML_NOMEM;
 }
+
+/* ---- feature names, for messages ---- */
+
+char *ml_model_feature_list(const ml_model *m, int max) {
+  ml_sb b;
+  ml_sb_init(&b);
+  for (int j = 0; j < m->k && j < max; j++) ml_sb_printf(&b, "%s%s", j ? ", " : "", m->feat[j].name);
+  if (m->k > max) ml_sb_puts(&b, ", ...");
+  return ml_sb_finish(&b, NULL);
+}

@@ -136,4 +136,9 @@ int ml_model_term_name(const ml_model *m, int j, char **out);
 
 uint32_t ml_crc32(const unsigned char *z, size_t n);
 
+/* "sqft, rooms, city": the first max feature names, then ", ..." if there
+** are more (ml_free it), for messages that say what a model expects. */
+char *ml_model_feature_list(const ml_model *m, int max);
+#define ML_LIST_NAMES 10
+
 #endif

@@ -23,7 +23,7 @@ SELECT ml_fit(y, x) FROM empty;
 SELECT ml_fit(y, x) FROM nulls;
 -- error: ml_fit_opts(): no rows to fit
 SELECT ml_fit_opts('{}', y, x) FROM empty;
--- error: ml_fit_opts(): unknown option 'intercpt' (known: intercept, weights, nulls, l2, robust, tol)
+-- error: ml_fit_opts(): unknown option 'intercpt' (known: intercept, weights, names, categorical, unseen, nulls, l2, robust, tol)
 SELECT ml_fit_opts('{"intercpt":false}', y, x) FROM t;
 -- error: ml_fit_opts(): options are not valid JSON: expected ',' or '}' at offset 18
 SELECT ml_fit_opts('{"intercept":false', y, x) FROM t;
@@ -40,7 +40,7 @@ SELECT ml_fit_opts(CASE WHEN rowid = 1 THEN '{}' ELSE '{"tol":0}' END, y, x) FRO
 -- error: ml_fit_opts(): expected options, a response and at least one feature, got 2 arguments
 SELECT ml_fit_opts('{}', y) FROM t;
 
--- error: ml_predict(): the model expects 1 feature, got 2
+-- error: ml_predict(): the model expects 1 feature (x1), got 2
 SELECT ml_predict(ml_fit(y, x), 1, 2) FROM t;
 -- error: ml_predict(): feature 1 (x1) is text ('abc'); expected a number (CAST it AS REAL, or give the column a numeric type)
 SELECT ml_predict((SELECT ml_fit(y, x) FROM t), 'abc');
@@ -70,7 +70,7 @@ SELECT ml_merge(m) FROM (SELECT ml_fit(y, x) AS m FROM t UNION ALL SELECT ml_fit
 
 -- error: ml_refine(): the model was fit on 3 rows, but 2 of these rows are usable: refine over the same rows
 SELECT ml_refine((SELECT m FROM m), y, x) FROM t WHERE rowid < 3;
--- error: ml_refine(): the model has 1 features, got 2
+-- error: ml_refine(): the model has 1 feature (x1), got 2
 SELECT ml_refine((SELECT m FROM m), y, x, x) FROM t;
 -- error: ml_refine(): the model changed between rows; it must be the same
 SELECT ml_refine(CASE WHEN rowid = 1 THEN (SELECT m FROM m)

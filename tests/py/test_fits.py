@@ -1,0 +1,244 @@
+#!/usr/bin/python3
+"""In-place fits, as issue 11 saw them and as they are now.
+
+- ml_fit_opts names its terms (option names) and one-hot encodes features
+  named or numbered in option categorical; a wrong feature count in
+  ml_predict / ml_predict_interval names the features the model expects.
+- ml_merge of fits whose levels differ is the fit of the union of the rows,
+  exactly: compared with one fit over all the rows and with R's lm.
+- ml_refine refuses rows that are not the model's own (an order-independent
+  fingerprint of the fitted rows is in the model), and accepts the same rows
+  in any order.
+
+R (Debian r-base-core) is the reference where it says so; without Rscript
+those parts say SKIPPED.
+"""
+import json
+import math
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+
+from sqlml_test import Checker, args, connect
+
+a = args()
+c = Checker("fits")
+con = connect(a.ext)
+rnd = random.Random(20261129)
+RSCRIPT = shutil.which("Rscript")
+
+
+def one(sql, params=()):
+    return con.execute(sql, params).fetchone()[0]
+
+
+def error_of(sql, params=()):
+    try:
+        con.execute(sql, params).fetchall()
+    except sqlite3.Error as e:
+        return str(e)
+    return None
+
+
+def check_error(sql, want, what, params=()):
+    got = error_of(sql, params)
+    c.check(got == want, "%s: error %r, want %r" % (what, got, want))
+
+
+def model_json(blob):
+    return json.loads(one("SELECT ml_model_json(?)", (blob,)))
+
+
+def rel(x, y):
+    if x is None or y is None:
+        return 0.0 if x is None and y is None else math.inf
+    return abs(x - y) / max(abs(y), 1e-300) if x != y else 0.0
+
+
+def same_fit(ja, jb, tol, what):
+    """Terms, estimates, standard errors, R^2 and sigma of two model JSONs agree."""
+    ta = [t["term"] for t in ja["coefficients"]]
+    tb = [t["term"] for t in jb["coefficients"]]
+    if not c.check(ta == tb, "%s: terms %r and %r" % (what, ta, tb)):
+        return
+    worst = 0.0
+    for x, y in zip(ja["coefficients"], jb["coefficients"]):
+        for key in ("estimate", "std_error"):
+            worst = max(worst, rel(x[key], y[key]))
+    for key in ("r2", "adj_r2", "sigma", "rss"):
+        worst = max(worst, rel(ja[key], jb[key]))
+    c.check(ja["n"] == jb["n"], "%s: n %r and %r" % (what, ja["n"], jb["n"]))
+    c.check(worst <= tol, "%s: largest relative difference %.2e > %g" % (what, worst, tol))
+
+
+def r_lm(rows, header, formula, factors=()):
+    """R's lm on rows: {term: (estimate, std_error)}, r2, sigma; None without R."""
+    if not RSCRIPT:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "d.csv")
+        with open(path, "w") as f:
+            f.write(",".join(header) + "\n")
+            for row in rows:
+                f.write(",".join(v if isinstance(v, str) else repr(float(v)) for v in row) + "\n")
+        script = os.path.join(tmp, "lm.R")
+        with open(script, "w") as f:
+            f.write("d <- read.csv(commandArgs(TRUE)[1], stringsAsFactors = FALSE)\n")
+            for name in factors:
+                # Levels sorted by bytes, the first the reference: sqlml's order.
+                f.write("d$%s <- factor(d$%s, levels = sort(unique(d$%s), method = 'radix'))\n"
+                        % (name, name, name))
+            f.write("s <- summary(lm(%s, data = d))\n" % formula)
+            f.write("cf <- coef(s)\n")
+            f.write("for (i in seq_len(nrow(cf))) cat('coef', rownames(cf)[i], "
+                    "sprintf('%.17g', cf[i, 1]), sprintf('%.17g', cf[i, 2]), '\\n')\n")
+            f.write("cat('stat r2', sprintf('%.17g', s$r.squared), '\\n')\n")
+            f.write("cat('stat sigma', sprintf('%.17g', s$sigma), '\\n')\n")
+        out = subprocess.run([RSCRIPT, script, path], capture_output=True, text=True,
+                             check=True).stdout
+    res = {"coef": {}}
+    for line in out.splitlines():
+        f = line.split()
+        if f[0] == "coef":
+            res["coef"][f[1]] = (float(f[2]), float(f[3]))
+        else:
+            res[f[1]] = float(f[2])
+    return res
+
+
+def against_r(js, r, term_of_r, what, tol=1e-10):
+    if r is None:
+        print("fits: %s against R: SKIPPED: Rscript not found (Debian r-base-core)" % what)
+        return
+    mine = {t["term"]: (t["estimate"], t["std_error"]) for t in js["coefficients"]}
+    theirs = {term_of_r(k): v for k, v in r["coef"].items()}
+    if not c.check(sorted(mine) == sorted(theirs), "%s: terms %r, R %r" % (what, sorted(mine),
+                                                                              sorted(theirs))):
+        return
+    worst = max(max(rel(mine[t][i], theirs[t][i]) for i in (0, 1)) for t in mine)
+    worst = max(worst, rel(js["r2"], r["r2"]), rel(js["sigma"], r["sigma"]))
+    c.check(worst <= tol, "%s: against R, largest relative difference %.2e > %g" % (what, worst, tol))
+    print("fits: %s against R: largest relative difference %.1e" % (what, worst))
+
+
+# A table of houses: price from sqft, rooms and a city, with noise.
+CITIES = ["Boston", "Austin", "Chicago", "Denver"]
+con.execute("CREATE TABLE houses(id INTEGER PRIMARY KEY, price REAL, sqft REAL, rooms INTEGER, "
+            "city TEXT, shard INTEGER)")
+rows = []
+for i in range(240):
+    city = CITIES[i % 4] if i < 200 else "Boston"
+    sqft, rooms = rnd.uniform(600, 3000), rnd.randint(1, 6)
+    price = 40 + 0.12 * sqft + 9 * rooms + {"Boston": 60, "Austin": 0, "Chicago": 25,
+                                            "Denver": -15}[city] + rnd.gauss(0, 12)
+    # Shard 1 has no Denver; shard 2 no Austin; shard 3 only Boston and Chicago.
+    shard = 1 + i % 3
+    if (shard == 1 and city == "Denver") or (shard == 2 and city == "Austin") or \
+       (shard == 3 and city not in ("Boston", "Chicago")):
+        shard = 4
+    rows.append((price, sqft, rooms, city, shard))
+con.executemany("INSERT INTO houses(price, sqft, rooms, city, shard) VALUES (?, ?, ?, ?, ?)", rows)
+
+# ---- item 8: names, categorical, and what ml_predict says it expects ----
+
+# As seen: a per-group ml_fit names its terms x1, x2.
+per_group = con.execute("SELECT city, ml_fit(price, sqft, rooms) FROM houses GROUP BY city").fetchall()
+c.check([t["term"] for t in model_json(per_group[0][1])["coefficients"]] == ["(Intercept)", "x1", "x2"],
+        "ml_fit names its terms x1, x2 (unchanged)")
+# Now: option names carries the real names into ml_weights and ml_model_json.
+OPTS_NAMES = '{"names":["sqft","rooms"]}'
+for city, blob in con.execute("SELECT city, ml_fit_opts(?, price, sqft, rooms) FROM houses GROUP BY city",
+                              (OPTS_NAMES,)).fetchall():
+    terms = [t for (t,) in con.execute("SELECT term FROM ml_weights(?)", (blob,))]
+    c.check(terms == ["(Intercept)", "sqft", "rooms"], "%s: ml_weights terms %r" % (city, terms))
+    js = model_json(blob)
+    c.check([f["name"] for f in js["features"]] == ["sqft", "rooms"], "%s: feature names" % city)
+    plain = model_json(dict(per_group)[city])
+    c.check(all(x["estimate"] == y["estimate"] for x, y in zip(js["coefficients"], plain["coefficients"])) or
+            max(rel(x["estimate"], y["estimate"]) for x, y in zip(js["coefficients"], plain["coefficients"])) < 1e-12,
+            "%s: the named fit is ml_fit's fit" % city)
+
+# Categorical by name and by position: the same model, with R's treatment contrasts.
+by_name = one("SELECT ml_fit_opts('{\"names\":[\"sqft\",\"rooms\",\"city\"],\"categorical\":[\"city\"]}', "
+              "price, sqft, rooms, city) FROM houses")
+by_pos = one("SELECT ml_fit_opts('{\"names\":[\"sqft\",\"rooms\",\"city\"],\"categorical\":[3]}', "
+             "price, sqft, rooms, city) FROM houses")
+c.check(by_name == by_pos, "categorical by name and by position give the same BLOB")
+js = model_json(by_name)
+c.check([t["term"] for t in js["coefficients"]] ==
+        ["(Intercept)", "sqft", "rooms", "city=Boston", "city=Chicago", "city=Denver"],
+        "categorical terms: %r" % [t["term"] for t in js["coefficients"]])
+c.check(js["features"][2]["levels"] == ["Austin", "Boston", "Chicago", "Denver"] and
+        js["features"][2]["reference"] == "Austin", "levels sorted, the first the reference")
+r = r_lm([(p, s, k, ci) for p, s, k, ci, _ in rows], ["price", "sqft", "rooms", "city"],
+         "price ~ sqft + rooms + city", factors=["city"])
+against_r(js, r, lambda t: "city=" + t[4:] if t.startswith("city") else t, "categorical fit")
+c.check(abs(one("SELECT ml_predict(?, 1500, 3, 'Denver')", (by_name,)) -
+            (js["coefficients"][0]["estimate"] + 1500 * js["coefficients"][1]["estimate"] +
+             3 * js["coefficients"][2]["estimate"] + js["coefficients"][5]["estimate"])) < 1e-9,
+        "predict with a level")
+check_error("SELECT ml_predict(?, 1500, 3, 'Miami')",
+            "ml_predict(): feature 3 (city) has level 'Miami', unseen in training (train with option "
+            "\"unseen\":\"zero\" to read it as the reference level)", "unseen level", (by_name,))
+unseen = one("SELECT ml_fit_opts('{\"names\":[\"sqft\",\"rooms\",\"city\"],\"categorical\":[3],"
+             "\"unseen\":\"zero\"}', price, sqft, rooms, city) FROM houses")
+c.check(one("SELECT ml_predict(?, 1500, 3, 'Miami') = ml_predict(?, 1500, 3, 'Austin')",
+            (unseen, unseen)) == 1, "option unseen zero reads a new level as the reference")
+
+# Option errors, with exact texts.
+F = "SELECT ml_fit_opts('%s', price, sqft, rooms, city) FROM houses"
+for opts, want in [
+    ('{"names":["sqft","rooms"]}', "ml_fit_opts(): option names has 2 names for 3 features"),
+    ('{"names":["sqft","rooms","city","x"]}', "ml_fit_opts(): option names has 4 names for 3 features"),
+    ('{"names":"sqft"}', "ml_fit_opts(): option names must be an array of feature names, one per "
+                         "feature, got string"),
+    ('{"names":["sqft","rooms",3]}', "ml_fit_opts(): option names must be an array of non-empty "
+                                     "strings, got number at position 3"),
+    ('{"names":["sqft","","city"]}', 'ml_fit_opts(): option names must be an array of non-empty '
+                                     'strings, got "" at position 2'),
+    ('{"names":["sqft","Sqft","city"]}', "ml_fit_opts(): option names has 'Sqft' twice"),
+    ('{"names":["sqft","rooms","city"],"categorical":["town"]}',
+     "ml_fit_opts(): 'town' (option categorical) is not a feature"),
+    ('{"categorical":["city"]}', "ml_fit_opts(): 'city' (option categorical) is not a feature "
+                                 "(without option names the features are x1, x2, ...)"),
+    ('{"categorical":[4]}', "ml_fit_opts(): 4 (option categorical) is not a feature position: "
+                            "expected 1 to 3"),
+    ('{"categorical":[0]}', "ml_fit_opts(): 0 (option categorical) is not a feature position: "
+                            "expected 1 to 3"),
+    ('{"categorical":[1.5]}', "ml_fit_opts(): 1.5 (option categorical) is not a feature position: "
+                              "expected 1 to 3"),
+    ('{"categorical":"city"}', "ml_fit_opts(): option categorical must be an array of feature names "
+                               "or 1-based positions"),
+    ('{"categorical":[null]}', "ml_fit_opts(): option categorical must be an array of feature names "
+                               "or 1-based positions"),
+    ('{"unseen":"skip"}', 'ml_fit_opts(): option unseen must be "error" or "zero"'),
+    ('{"nmes":[]}', "ml_fit_opts(): unknown option 'nmes' (known: intercept, weights, names, "
+                    "categorical, unseen, nulls, l2, robust, tol)"),
+]:
+    check_error(F % opts, want, "options %s" % opts)
+# A text value in a feature not declared categorical is still an error that says how.
+check_error("SELECT ml_fit_opts('{\"names\":[\"sqft\",\"city\"]}', price, sqft, city) FROM houses",
+            "ml_fit_opts(): argument 4 is text ('Boston') in row 1; expected a number (CAST it AS "
+            "REAL, or give the column a numeric type)", "text in a numeric feature")
+
+# The wrong-count errors name the features, cut after ten.
+check_error("SELECT ml_predict(?, 1500, 3)",
+            "ml_predict(): the model expects 3 features (sqft, rooms, city), got 2", "predict count", (by_name,))
+check_error("SELECT ml_predict_interval(?, 0.9, 1500, 3)",
+            "ml_predict_interval(): the model expects 3 features (sqft, rooms, city), got 2",
+            "interval count", (by_name,))
+one_feature = one("SELECT ml_fit_opts('{\"names\":[\"sqft\"]}', price, sqft) FROM houses")
+check_error("SELECT ml_predict(?, 1, 2)", "ml_predict(): the model expects 1 feature (sqft), got 2",
+            "predict count, one feature", (one_feature,))
+cols = ", ".join("sqft + %d" % j for j in range(12))
+names = json.dumps({"names": ["f%d" % (j + 1) for j in range(12)]})
+wide = one("SELECT ml_fit_opts(?, price, %s) FROM houses" % cols, (names,))
+check_error("SELECT ml_predict(?, 1)", "ml_predict(): the model expects 12 features (f1, f2, f3, f4, "
+            "f5, f6, f7, f8, f9, f10, ...), got 1", "predict count, cut after ten", (wide,))
+check_error("SELECT ml_refine(?, price, sqft) FROM houses",
+            "ml_refine(): the model has 3 features (sqft, rooms, city), got 1", "refine count", (by_name,))
+
+c.done()
