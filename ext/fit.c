@@ -482,6 +482,57 @@ typedef struct merge_state {
   int failed;
 } merge_state;
 
+/*
+** Levels differ: both sides go to the design of the union of their levels,
+** where a level one side lacks is a column of zeros for its rows: the state
+** becomes the union model, its factor mapped, and o's factor mapped too and
+** folded in.  Exact (to rounding): the union's rows are linear maps of each
+** side's.  0, or -1 after reporting.
+*/
+static int merge_remap(sqlite3_context *ctx, const char *fname, merge_state *s, const ml_model *o) {
+  char err[160];
+  ml_model *u = NULL;
+  double *Ts = NULL, *To = NULL, *Rs = NULL, *Ro = NULL;
+  ml_lsq acc;
+  memset(&acc, 0, sizeof acc);
+  int rc = ml_model_union(s->m, o, &u, err, sizeof err);
+  if (rc == ML_EINPUT) {
+    ml_error(ctx, "%s(): cannot merge: %s", fname, err);
+    return -1;
+  }
+  int q = u ? u->p + 1 : 0;
+  if (!rc) rc = ml_model_design_map(s->m, u, &Ts);
+  if (!rc) rc = ml_model_design_map(o, u, &To);
+  if (!rc) rc = ml_lsq_fold(&s->acc);
+  if (!rc && (!(Rs = ml_malloc(8 * (uint64_t)q * (uint64_t)q)) ||
+              !(Ro = ml_malloc(8 * (uint64_t)q * (uint64_t)q))))
+    rc = ML_NOMEM;
+  if (!rc) rc = ml_lsq_transform(s->acc.R, s->acc.m, Ts, q, Rs);
+  if (!rc) rc = ml_lsq_transform(o->R, o->p + 1, To, q, Ro);
+  if (!rc) rc = ml_lsq_init(&acc, u->p);
+  if (!rc) {
+    memcpy(acc.R, Rs, 8 * (size_t)q * (size_t)q);
+    rc = ml_lsq_merge(&acc, Ro, q);
+  }
+  if (!rc) {
+    ml_lsq_free(&s->acc);
+    s->acc = acc;
+    memset(&acc, 0, sizeof acc);
+    ml_model_free(s->m);
+    s->m = u;
+    u = NULL;
+  } else {
+    ml_result_code(ctx, fname, rc);
+  }
+  ml_lsq_free(&acc);
+  ml_model_free(u);
+  ml_free(Ts);
+  ml_free(To);
+  ml_free(Rs);
+  ml_free(Ro);
+  return rc ? -1 : 0;
+}
+
 /* Folds model o into the state (taking o's features if it is the first). */
 static int merge_in(sqlite3_context *ctx, const char *fname, merge_state *s, ml_model **o) {
   char err[160];
@@ -496,7 +547,8 @@ static int merge_in(sqlite3_context *ctx, const char *fname, merge_state *s, ml_
     *o = NULL;
     return 0;
   }
-  if (!ml_model_compatible(s->m, *o, err, sizeof err)) {
+  int remap;
+  if (!ml_model_compatible(s->m, *o, &remap, err, sizeof err)) {
     ml_error(ctx, "%s(): cannot merge: %s", fname, err);
     return -1;
   }
@@ -505,10 +557,14 @@ static int merge_in(sqlite3_context *ctx, const char *fname, merge_state *s, ml_
     ml_error(ctx, "%s(): cannot merge: the row counts add up to more than 2^63 - 1", fname);
     return -1;
   }
-  int rc = ml_lsq_merge(&s->acc, (*o)->R, (*o)->p + 1);
-  if (rc) {
-    ml_result_code(ctx, fname, rc);
-    return -1;
+  if (remap) {
+    if (merge_remap(ctx, fname, s, *o)) return -1;
+  } else {
+    int rc = ml_lsq_merge(&s->acc, (*o)->R, (*o)->p + 1);
+    if (rc) {
+      ml_result_code(ctx, fname, rc);
+      return -1;
+    }
   }
   s->m->n += (*o)->n;
   s->m->n_skipped += (*o)->n_skipped;

@@ -117,10 +117,12 @@ struct ml_lsq_stats;
 int ml_model_stats(const ml_model *m, struct ml_lsq_stats *st);
 
 /*
-** Can a and b be merged: same kind, features, levels and options?  If not,
-** err says what differs.
+** Can a and b be merged: same kind, features and options?  If not, err says
+** what differs.  Categorical levels may differ: then *remap is set, and both
+** map exactly to the design of the union of their levels (ml_model_union,
+** ml_model_design_map).
 */
-int ml_model_compatible(const ml_model *a, const ml_model *b, char *err, size_t nerr);
+int ml_model_compatible(const ml_model *a, const ml_model *b, int *remap, char *err, size_t nerr);
 
 int ml_model_encode(const ml_model *m, const char *version, unsigned char **out, int64_t *len);
 int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err, size_t nerr);
@@ -140,5 +142,23 @@ uint32_t ml_crc32(const unsigned char *z, size_t n);
 ** are more (ml_free it), for messages that say what a model expects. */
 char *ml_model_feature_list(const ml_model *m, int max);
 #define ML_LIST_NAMES 10
+
+/*
+** For merging models whose categorical levels differ (ml_model_compatible
+** said so): a model with a's features, options and counts, each factor with
+** the sorted union of a's and b's levels (and a NULL level if either has
+** one), and no factor yet (R, beta zero).  ML_EINPUT with err when the
+** union has more terms than a model can hold.
+*/
+int ml_model_union(const ml_model *a, const ml_model *b, ml_model **out, char *err, size_t nerr);
+
+/*
+** The map T ((a->p + 1) x (u->p + 1), column-major; ml_free it) from a's
+** design [X y] to u's, u from ml_model_union: for every row a can have,
+** u's row is T' times a's.  A level a lacks is a column of zeros; a's
+** reference level, when it is not u's, is 1 minus a's other indicators.
+** Exact, so ml_lsq_transform(a->R, T) is the factor of a's rows in u.
+*/
+int ml_model_design_map(const ml_model *a, const ml_model *u, double **T);
 
 #endif

@@ -241,4 +241,88 @@ check_error("SELECT ml_predict(?, 1)", "ml_predict(): the model expects 12 featu
 check_error("SELECT ml_refine(?, price, sqft) FROM houses",
             "ml_refine(): the model has 3 features (sqft, rooms, city), got 1", "refine count", (by_name,))
 
+# ---- item 7: ml_merge of fits whose levels differ ----
+
+CAT = '{"names":["sqft","rooms","city"],"categorical":["city"]}'
+shards = con.execute("SELECT shard, ml_fit_opts(?, price, sqft, rooms, city) FROM houses GROUP BY shard "
+                     "ORDER BY shard", (CAT,)).fetchall()
+levels = [model_json(m)["features"][2]["levels"] for _, m in shards]
+c.check(levels == [["Austin", "Boston", "Chicago"], ["Boston", "Chicago", "Denver"], ["Boston", "Chicago"],
+                   ["Austin", "Denver"]], "the shards have different levels: %r" % levels)
+# As seen: 'feature 2 differs between the models ('Type' and 'Type')'.  Now exact.
+con.execute("CREATE TABLE shard_fits AS SELECT shard, ml_fit_opts(?, price, sqft, rooms, city) AS m "
+            "FROM houses GROUP BY shard", (CAT,))
+merged = model_json(one("SELECT ml_merge(m) FROM shard_fits"))
+direct = model_json(by_name)
+same_fit(merged, direct, 1e-12, "merge of four shards with different levels vs one fit")
+against_r(merged, r, lambda t: "city=" + t[4:] if t.startswith("city") else t, "merged fit")
+# Any order, and the scalar form, pair by pair; a merge with a NULL is NULL.
+merged_rev = model_json(one("SELECT ml_merge(m) FROM (SELECT m FROM shard_fits ORDER BY shard DESC)"))
+same_fit(merged_rev, direct, 1e-12, "merge in the other order")
+pair = model_json(one("SELECT ml_merge(ml_merge(a.m, b.m), ml_merge(c.m, d.m)) FROM shard_fits a, "
+                      "shard_fits b, shard_fits c, shard_fits d WHERE a.shard = 3 AND b.shard = 2 AND "
+                      "c.shard = 4 AND d.shard = 1"))
+same_fit(pair, direct, 1e-12, "scalar merges, pair by pair")
+two = model_json(one("SELECT ml_merge(a.m, b.m) FROM shard_fits a, shard_fits b "
+                     "WHERE a.shard = 1 AND b.shard = 3"))
+same_fit(two, model_json(one("SELECT ml_fit_opts(?, price, sqft, rooms, city) FROM houses "
+                             "WHERE shard IN (1, 3)", (CAT,))), 1e-12, "two shards, one level fewer")
+c.check(model_json(one("SELECT ml_merge(m) FROM shard_fits WHERE shard = 3"))["features"][2]["levels"] ==
+        ["Boston", "Chicago"], "a merge of one model keeps its levels")
+
+# Without an intercept the first factor has every level, the second a
+# reference; NULL as a level (nulls mean) in one shard only.
+con.execute("CREATE TABLE g(y REAL, x REAL, a TEXT, b TEXT, part INTEGER)")
+grows = []
+for i in range(150):
+    ga, gb = "pqrs"[i % 4], "uvw"[(i // 4) % 3]
+    part = 1 + i % 3
+    if part == 1 and ga == "s": part = 2
+    if part == 2 and gb == "u": part = 3
+    if part == 3 and ga == "p": part = 1
+    x = rnd.uniform(-3, 3)
+    y = 2 * x + {"p": 1, "q": -2, "r": 0.5, "s": 3}[ga] + {"u": 0, "v": 1.5, "w": -1}[gb] + rnd.gauss(0, 0.3)
+    gb_value = None if part == 1 and i % 7 == 0 else gb
+    grows.append((y, x, ga, gb_value, part))
+con.executemany("INSERT INTO g VALUES (?, ?, ?, ?, ?)", grows)
+G = '{"intercept":false,"nulls":"mean","names":["x","a","b"],"categorical":["a","b"]}'
+gparts = con.execute("SELECT ml_fit_opts(?, y, x, a, b) FROM g GROUP BY part", (G,)).fetchall()
+gj = [model_json(m) for (m,) in gparts]
+c.check([j["features"][1]["levels"] for j in gj] == [["p", "q", "r"], ["p", "r", "s"], ["q", "r", "s"]] and
+        [j["features"][2]["levels"] for j in gj] == [["u", "v", "w"], ["v", "w"], ["u", "v", "w"]] and
+        [j["features"][2].get("null_level", False) for j in gj] == [True, False, False],
+        "no-intercept parts: levels and NULL level differ: %r" %
+        [(j["features"][1]["levels"], j["features"][2]["levels"], j["features"][2].get("null_level")) for j in gj])
+gm = model_json(one("SELECT ml_merge(m) FROM (SELECT ml_fit_opts(?, y, x, a, b) AS m FROM g GROUP BY part "
+                    "ORDER BY part DESC)", (G,)))
+gd = model_json(one("SELECT ml_fit_opts(?, y, x, a, b) FROM g", (G,)))
+same_fit(gm, gd, 1e-12, "no intercept, two factors, a NULL level: merge vs one fit")
+
+# What still cannot merge, said exactly.
+m_sqft = one("SELECT ml_fit_opts('{\"names\":[\"sqft\",\"rooms\"]}', price, sqft, rooms) FROM houses")
+m_size = one("SELECT ml_fit_opts('{\"names\":[\"size\",\"rooms\"]}', price, sqft, rooms) FROM houses")
+check_error("SELECT ml_merge(?, ?)", "ml_merge(): cannot merge: feature 1 is 'sqft' in one model and "
+            "'size' in the other", "merge names", (m_sqft, m_size))
+m_num = one("SELECT ml_fit_opts('{\"names\":[\"sqft\",\"rooms\"]}', price, sqft, rooms) FROM houses")
+m_cat = one("SELECT ml_fit_opts('{\"names\":[\"sqft\",\"rooms\"],\"categorical\":[2]}', price, sqft, "
+            "rooms) FROM houses")
+check_error("SELECT ml_merge(?, ?)", "ml_merge(): cannot merge: feature 2 (rooms) is numeric in one model "
+            "and categorical in the other", "merge types", (m_num, m_cat))
+MEAN = '{"nulls":"mean","names":["sqft","rooms"]}'
+m1 = one("SELECT ml_fit_opts(?, price, CASE WHEN id % 5 = 0 THEN NULL ELSE sqft END, rooms) FROM houses "
+         "WHERE id <= 100", (MEAN,))
+m2 = one("SELECT ml_fit_opts(?, price, CASE WHEN id % 5 = 0 THEN NULL ELSE sqft END, rooms) FROM houses "
+         "WHERE id > 100", (MEAN,))
+check_error("SELECT ml_merge(?, ?)", "ml_merge(): cannot merge: feature 1 (sqft) reads NULL as its mean, "
+            "which differs between the models: the merge would not be the fit of the union of the rows",
+            "merge imputed means", (m1, m2))
+# A union of levels wider than a model: 600 levels each, 1200 together.
+con.execute("CREATE TABLE many(y REAL, x REAL, lvl TEXT, part INTEGER)")
+con.executemany("INSERT INTO many VALUES (?, ?, ?, ?)",
+                [(rnd.gauss(0, 1), rnd.gauss(0, 1), "L%04d" % (i % 1200), i % 1200 // 600)
+                 for i in range(2400)])
+check_error("SELECT ml_merge(m) FROM (SELECT ml_fit_opts('{\"categorical\":[2]}', y, x, lvl) AS m "
+            "FROM many GROUP BY part)", "ml_merge(): cannot merge: the union of their levels makes 1201 "
+            "terms, more than the 1000 a model can have", "merge too wide")
+
 c.done()
