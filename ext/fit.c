@@ -23,6 +23,7 @@
 #include "json.h"
 #include "lsq.h"
 #include "refine.h"
+#include "rowhash.h"
 #include "sqlq.h"
 #include "sqlml_int.h"
 
@@ -55,6 +56,7 @@ typedef struct fit_state {
   int k;            /* features */
   int64_t rows;     /* rows seen */
   int64_t skipped;  /* rows with a NULL */
+  uint64_t rows_hash; /* the fingerprint of the rows used (rowhash.h) */
   int failed;       /* an error was reported: skip the work in xFinal */
 } fit_state;
 
@@ -86,12 +88,14 @@ void ml_fit_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (s->failed) return;
   ml_lsq *a = &s->acc;
   int has_null = 0;
+  uint64_t h = ML_ROWHASH_SEED;
   s->rows++;
   for (int j = 0; j <= s->k; j++) {
     double v;
     int kind = ml_value_num(argv[j], &v);
     if (kind == ML_V_NUM) {
       ml_lsq_put(a, j ? j : a->p, v); /* x_j in column j (the intercept is 0), y last */
+      h = ml_rowhash_num(h, v);
     } else if (kind == ML_V_NULL) {
       has_null = 1;
     } else {
@@ -107,6 +111,7 @@ void ml_fit_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   ml_lsq_put(a, 0, 1.0);
+  s->rows_hash += ml_rowhash_end(h);
   int rc = ml_lsq_commit(a);
   if (rc) {
     s->failed = 1;
@@ -137,6 +142,8 @@ void ml_fit_final(sqlite3_context *ctx) {
     m->flags = ML_MODEL_INTERCEPT;
     m->n = s->acc.n;
     m->n_skipped = s->skipped;
+    m->has_rows_hash = 1;
+    m->rows_hash = s->rows_hash;
     rc = name_features(m);
   }
   if (!rc) rc = ml_model_solve(m);
@@ -158,6 +165,7 @@ typedef struct opts_state {
   ml_fitacc fa;
   int k, first;     /* features; argument index of the first data argument */
   int64_t rows, y_nulls;
+  uint64_t rows_hash; /* the fingerprint of the rows used (rowhash.h) */
   int failed;
 } opts_state;
 
@@ -413,7 +421,9 @@ void ml_fit_opts_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   int r = ml_fitacc_add(&s->fa, 0, argv + first + 1, y, w);
-  if (r == ML_FA_ERROR) {
+  if (r == ML_FA_USED) {
+    s->rows_hash += ml_rowhash(s->o.weighted ? &w : NULL, y, argv + first + 1, s->k);
+  } else if (r == ML_FA_ERROR) {
     int c = s->fa.bad_col, arg = c == -2 ? 2 : c == -1 ? first + 1 : first + 2 + c;
     char what[32];
     snprintf(what, sizeof what, "argument %d", arg);
@@ -461,6 +471,8 @@ void ml_fit_opts_final(sqlite3_context *ctx) {
   }
   if (!rc) {
     m->n_skipped += s->y_nulls;
+    m->has_rows_hash = 1;
+    m->rows_hash = s->rows_hash;
     rc = ml_model_set_name(m, -1, "y");
   }
   if (rc) ml_result_code(ctx, "ml_fit_opts", rc);
@@ -572,6 +584,9 @@ static int merge_in(sqlite3_context *ctx, const char *fname, merge_state *s, ml_
   ** weights enter the likelihood: both are sums over the rows. */
   s->m->sum_w += (*o)->sum_w;
   s->m->sum_log_w += (*o)->sum_log_w;
+  /* Fingerprints are sums over rows: they add (mod 2^64), if both have one. */
+  s->m->has_rows_hash = s->m->has_rows_hash && (*o)->has_rows_hash;
+  s->m->rows_hash = s->m->has_rows_hash ? s->m->rows_hash + (*o)->rows_hash : 0;
   return 0;
 }
 
@@ -671,6 +686,7 @@ typedef struct refine_state {
   ml_refiner ref;
   ml_hcacc hc;
   int64_t rows, used;
+  uint64_t rows_hash;   /* the fingerprint of the rows used, as the fit's (rowhash.h) */
   int first;            /* argument index of the response */
   int failed;
 } refine_state;
@@ -769,6 +785,7 @@ void ml_refine_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
   if (row == ML_V_NULL) return;
   s->used++;
+  s->rows_hash += ml_rowhash(s->first > 1 ? &w : NULL, y, argv + s->first + 1, s->m->k);
   ml_refiner_add(&s->ref, s->m, s->x, y, sqrt(w));
   if (s->m->robust) {
     int rc = ml_hcacc_add(&s->hc, s->m, s->x, y, sqrt(w));
@@ -791,6 +808,14 @@ void ml_refine_final(sqlite3_context *ctx) {
   if (s->used != m->n) {
     ml_error(ctx, "ml_refine(): the model was fit on %lld rows, but %lld of these rows are "
                    "usable: refine over the same rows", (long long)m->n, (long long)s->used);
+    goto out;
+  }
+  /* As many rows, but others (another column, other values): a refinement
+  ** would fit them to a factor that is not theirs, with R^2 = 1 and garbage
+  ** coefficients.  Models without a fingerprint are taken at their count. */
+  if (m->has_rows_hash && s->rows_hash != m->rows_hash) {
+    ml_error(ctx, "ml_refine(): these are not the rows the model was fitted on (n and fingerprint "
+                   "differ); refine over the same query");
     goto out;
   }
   int rc = m->robust ? ml_hcacc_finish(&s->hc, m) : ML_OK;

@@ -316,6 +316,14 @@ int ml_model_encode(const ml_model *m, const char *version, unsigned char **out,
     end_section(&b, at);
   }
 
+  /* The fitted rows' fingerprint, for ml_refine. */
+  if (m->has_rows_hash) {
+    at = begin_section(&b, "rfpr");
+    put_u32(&b, ML_ROWHASH_SCHEME);
+    put_u64(&b, m->rows_hash);
+    end_section(&b, at);
+  }
+
   if (!b.oom) {
     uint32_t total = (uint32_t)(b.n + 4);
     for (int i = 0; i < 4; i++) b.z[8 + i] = (char)(total >> (8 * i));
@@ -435,6 +443,7 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
 
   int seen_feat = 0, seen_rfac = 0, seen_coef = 0, seen_info = 0, seen_targ = 0;
   int seen_wght = 0, seen_ridg = 0, seen_robu = 0;
+  int seen_rfpr = 0;
   while (r.i < r.n) {
     char tag[5] = {0};
     if (!avail(&r, 8)) BAD("invalid model BLOB: truncated section header");
@@ -588,6 +597,14 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
         goto out;
       }
       if (s.bad || s.i != s.n) BAD("invalid model BLOB: section %s is malformed", tag);
+    } else if (strcmp(tag, "rfpr") == 0) {
+      /* The fitted rows' fingerprint; one of another scheme is as none. */
+      if (seen_rfpr++) BAD("invalid model BLOB: repeated section rfpr");
+      uint32_t scheme = get_u32(&s);
+      uint64_t sum = get_u64(&s);
+      if (s.bad || s.i != s.n) BAD("invalid model BLOB: section rfpr is malformed");
+      m->has_rows_hash = scheme == ML_ROWHASH_SCHEME;
+      m->rows_hash = m->has_rows_hash ? sum : 0;
     } else if (tag[0] >= 'A' && tag[0] <= 'Z') {
       BAD("model BLOB has section '%s', unknown to this sqlml: it was written by a newer version",
           tag);
@@ -810,6 +827,8 @@ int ml_model_union(const ml_model *a, const ml_model *b, ml_model **out, char *e
   u->sum_log_w = a->sum_log_w;
   u->l2 = a->l2;
   u->robust = a->robust;
+  u->has_rows_hash = a->has_rows_hash;
+  u->rows_hash = a->rows_hash;
   *out = u;
   return ML_OK;
 }

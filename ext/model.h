@@ -27,6 +27,9 @@
 **         column-major, when computed (robust standard errors)
 **   targ  str name of the response (optional)
 **   info  str version of sqlml that wrote the model (optional)
+**   rfpr  u32 scheme (1) | u64 sum mod 2^64 of the hashes of the n fitted
+**         rows (rowhash.h), for ml_refine to know them (optional; another
+**         scheme is read as no fingerprint)
 **
 ** where str is u32 byte length | UTF-8 bytes.  ml_model_decode() checks all
 ** of it, checksum first, and never reads out of bounds.
@@ -41,6 +44,8 @@
 
 #define ML_FORMAT_VERSION 1
 #define ML_KIND_LINEAR 1
+/* How rows are hashed for section rfpr (rowhash.h). */
+#define ML_ROWHASH_SCHEME 1
 /* Design columns, the intercept included: R alone is 8 MB at this size. */
 #define ML_MAX_TERMS 1000
 
@@ -93,6 +98,10 @@ typedef struct ml_model {
   double *W;               /* the factor of the kept columns, (p+1)^2 */
   int rank;
   double sigma, df_resid;
+  /* The fitted rows' fingerprint (section rfpr, rowhash.h): the sum mod 2^64
+  ** of their hashes, with n rows; has_rows_hash 0 for models without it. */
+  int has_rows_hash;
+  uint64_t rows_hash;
 } ml_model;
 
 /* A model with k features and p terms, arrays allocated and zeroed. */

@@ -32,7 +32,7 @@ RSCRIPT = shutil.which("Rscript")
 
 
 def one(sql, params=()):
-    return con.execute(sql, params).fetchone()[0]
+    return con.execute(sql, params).fetchall()[0][0]
 
 
 def error_of(sql, params=()):
@@ -324,5 +324,112 @@ con.executemany("INSERT INTO many VALUES (?, ?, ?, ?)",
 check_error("SELECT ml_merge(m) FROM (SELECT ml_fit_opts('{\"categorical\":[2]}', y, x, lvl) AS m "
             "FROM many GROUP BY part)", "ml_merge(): cannot merge: the union of their levels makes 1201 "
             "terms, more than the 1000 a model can have", "merge too wide")
+
+# ---- item 5: ml_refine refuses rows that are not the model's own ----
+
+NOT_OURS = ("ml_refine(): these are not the rows the model was fitted on (n and fingerprint differ); "
+            "refine over the same query")
+con.execute("CREATE TABLE fit1 AS SELECT ml_fit(price, sqft, rooms) AS m FROM houses")
+M = "(SELECT m FROM fit1)"
+# As seen: another column over as many rows gave garbage with r2 = 1.  Now refused.
+check_error("SELECT ml_refine(%s, price, sqft, shard) FROM houses" % M, NOT_OURS, "another column")
+check_error("SELECT ml_refine(%s, price, rooms, sqft) FROM houses" % M, NOT_OURS, "columns swapped")
+check_error("SELECT ml_refine(%s, sqft, price, rooms) FROM houses" % M, NOT_OURS, "response swapped")
+# The same columns, each with its values, but paired with other rows: y shifted by one row.
+check_error("SELECT ml_refine(%s, (SELECT price FROM houses h2 WHERE h2.id = 1 + h.id %% 240), sqft, rooms) "
+            "FROM houses h" % M, NOT_OURS, "response paired with other rows")
+check_error("SELECT ml_refine(%s, price + CASE WHEN id = 17 THEN 1e-9 ELSE 0 END, sqft, rooms) FROM houses"
+            % M, NOT_OURS, "one value off by 1e-9")
+check_error("SELECT ml_refine(%s, price, sqft, rooms) FROM houses WHERE id <= 200" % M,
+            "ml_refine(): the model was fit on 240 rows, but 200 of these rows are usable: refine over "
+            "the same rows", "fewer rows (unchanged)")
+# The same rows: refined, in any order; integers and equal reals are the same values.
+ref = model_json(one("SELECT ml_refine(%s, price, sqft, rooms) FROM houses" % M))
+c.check(ref["refined"] is True and ref["n"] == 240, "the model's own rows refine")
+same_fit(ref, model_json(one("SELECT m FROM fit1")), 1e-12, "refined vs fitted (a well-conditioned fit)")
+for order in ("sqft DESC", "random()", "city, price"):
+    other = model_json(one("SELECT ml_refine(%s, price, sqft, rooms) FROM (SELECT * FROM houses ORDER BY %s)"
+                           % (M, order)))
+    same_fit(other, ref, 1e-12, "refined over the rows ordered by %s" % order)
+c.check(model_json(one("SELECT ml_refine(%s, price, sqft, CAST(rooms AS REAL)) FROM houses" % M))["refined"],
+        "an integer column given as reals is the same rows")
+# A per-group fit refines over its group; GROUP BY builds the same sums.
+con.execute("CREATE TABLE gfits AS SELECT city, ml_fit_opts(?, price, sqft, rooms) AS m FROM houses "
+            "GROUP BY city", (OPTS_NAMES,))
+refined = con.execute("SELECT h.city, ml_refine(g.m, price, sqft, rooms) FROM houses h JOIN gfits g "
+                      "USING (city) GROUP BY h.city").fetchall()
+c.check(len(refined) == 4 and all(model_json(b)["refined"] for _, b in refined), "per-group refine")
+check_error("SELECT ml_refine((SELECT m FROM gfits WHERE city = 'Austin'), price, sqft, rooms) FROM houses "
+            "WHERE city = 'Chicago'", NOT_OURS, "another group's rows, as many")
+# A merge's fingerprint is the sum of its parts': the union of the rows refines, other rows do not.
+merged_blob = one("SELECT ml_merge(m) FROM shard_fits")
+c.check(model_json(one("SELECT ml_refine(?, price, sqft, rooms, city) FROM houses ORDER BY random()",
+                       (merged_blob,)))["refined"], "merged shards (levels differ) refine over all rows")
+check_error("SELECT ml_refine(?, price, sqft, rooms, CASE WHEN id = 5 THEN 'Denver' ELSE city END) "
+            "FROM houses", NOT_OURS, "merged model, one level changed", (merged_blob,))
+# Options: weights, NULL as the mean, categorical: the values as the fit had them.
+W = '{"weights":true,"nulls":"mean","names":["sqft","city"],"categorical":["city"]}'
+con.execute("CREATE TABLE wfit AS SELECT ml_fit_opts(?, 1 + id % 3, price, "
+            "CASE WHEN id % 11 = 0 THEN NULL ELSE sqft END, city) AS m FROM houses", (W,))
+WM = "(SELECT m FROM wfit)"
+c.check(model_json(one("SELECT ml_refine(%s, 1 + id %% 3, price, CASE WHEN id %% 11 = 0 THEN NULL ELSE sqft "
+                       "END, city) FROM (SELECT * FROM houses ORDER BY price)" % WM))["refined"],
+        "weighted, imputed, categorical: the same rows refine")
+check_error("SELECT ml_refine(%s, 2 * (1 + id %% 3), price, CASE WHEN id %% 11 = 0 THEN NULL ELSE sqft END, "
+            "city) FROM houses" % WM, NOT_OURS, "weights doubled")
+check_error("SELECT ml_refine(%s, 1 + id %% 3, price, CASE WHEN id %% 11 = 1 THEN NULL ELSE sqft END, "
+            "city) FROM houses" % WM, NOT_OURS, "NULLs in other rows")
+
+
+def sections(blob):
+    """The sections of a model BLOB: [(tag, payload)]."""
+    out, i = [], 12
+    while i < len(blob) - 4:
+        tag, n = blob[i:i + 4].decode(), int.from_bytes(blob[i + 4:i + 8], "little")
+        out.append((tag, blob[i + 8:i + 8 + n]))
+        i += 8 + n
+    return out
+
+
+def build(blob, secs):
+    """A BLOB with blob's header and these sections, its length and checksum right."""
+    import zlib
+    body = b"".join(t.encode() + len(p).to_bytes(4, "little") + p for t, p in secs)
+    head = blob[:8] + (12 + len(body) + 4).to_bytes(4, "little")
+    return head + body + zlib.crc32(head + body).to_bytes(4, "little")
+
+
+blob = one("SELECT m FROM fit1")
+secs = sections(blob)
+c.check(build(blob, secs) == blob, "the BLOB rebuilds byte for byte")
+rfpr = [p for t, p in secs if t == "rfpr"]
+c.check(len(rfpr) == 1 and len(rfpr[0]) == 12 and int.from_bytes(rfpr[0][:4], "little") == 1,
+        "section rfpr: scheme 1 and a 64-bit sum")
+# Older BLOBs (no rfpr, as every release before wrote them): today's behaviour, the count only.
+old = build(blob, [(t, p) for t, p in secs if t != "rfpr"])
+old_ref = model_json(one("SELECT ml_refine(?, price, sqft, rooms) FROM houses", (old,)))
+same_fit(old_ref, ref, 0, "a model without a fingerprint refines over its rows as before")
+c.check(one("SELECT ml_refine(?, price, sqft, shard) FROM houses", (old,)) is not None,
+        "a model without a fingerprint is taken at its row count (documented)")
+c.check(sections(one("SELECT ml_refine(?, price, sqft, rooms) FROM houses", (old,)))[-1][0] != "rfpr",
+        "refining an old model does not invent a fingerprint")
+c.check(one("SELECT ml_merge(?, m) FROM fit1", (old,)) is not None and
+        "rfpr" not in [t for t, _ in sections(one("SELECT ml_merge(?, m) FROM fit1", (old,)))],
+        "a merge with an old model has no fingerprint")
+# The fixture written by an older release reads and refines over its rows.
+fixture = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "models-v1.db")
+con.commit()
+con.execute("ATTACH ? AS v1", ("file:%s?mode=ro" % fixture,))
+c.check(model_json(one("SELECT ml_refine((SELECT m FROM v1.blobs WHERE what = 'fit'), price, sqft, rooms) "
+                       "FROM v1.flats"))["refined"], "a format-1 model of an older release refines")
+con.execute("DETACH v1")
+# Another scheme is read as no fingerprint; a malformed or repeated section is refused.
+other_scheme = build(blob, [(t, (2).to_bytes(4, "little") + p[4:] if t == "rfpr" else p) for t, p in secs])
+c.check(one("SELECT ml_refine(?, price, sqft, shard) FROM houses", (other_scheme,)) is not None,
+        "a fingerprint of another scheme is as none")
+check_error("SELECT ml_model_json(?)", "ml_model_json(): argument 1: invalid model BLOB: section rfpr is "
+            "malformed", "short rfpr", (build(blob, [(t, p[:8] if t == "rfpr" else p) for t, p in secs]),))
+check_error("SELECT ml_model_json(?)", "ml_model_json(): argument 1: invalid model BLOB: repeated section "
+            "rfpr", "repeated rfpr", (build(blob, secs + [("rfpr", rfpr[0])]),))
 
 c.done()
