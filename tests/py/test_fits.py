@@ -324,6 +324,9 @@ con.executemany("INSERT INTO many VALUES (?, ?, ?, ?)",
 check_error("SELECT ml_merge(m) FROM (SELECT ml_fit_opts('{\"categorical\":[2]}', y, x, lvl) AS m "
             "FROM many GROUP BY part)", "ml_merge(): cannot merge: the union of their levels makes 1201 "
             "terms, more than the 1000 a model can have", "merge too wide")
+check_error("SELECT ml_fit_opts('{\"names\":[\"x\",\"lvl\"],\"categorical\":[\"lvl\"]}', y, x, lvl) "
+            "FROM many", "ml_fit_opts(): feature 'lvl' (argument 4) has too many levels (1000 by row 1001): "
+            "a model holds at most 1000 terms", "a categorical feature too wide for a model")
 
 # ---- item 5: ml_refine refuses rows that are not the model's own ----
 
