@@ -4,6 +4,7 @@
 **   SELECT ml_fit(y, x1, ..., xk) FROM t;           -- model BLOB, with an intercept
 **   SELECT ml_fit_opts('{"intercept":false}', y, x1, ..., xk) FROM t;
 **   SELECT ml_fit_opts('{"weights":true}', w, y, x1, ..., xk) FROM t;
+**   SELECT ml_fit_opts('{"names":["sqft","city"],"categorical":["city"]}', price, sqft, city) FROM t;
 **   SELECT g, ml_fit(y, x1, x2) FROM t GROUP BY g;  -- one model per group
 **   SELECT ml_merge(m) FROM fits;                   -- the fit of the union of the rows
 **   SELECT ml_merge(a, b);
@@ -13,7 +14,8 @@
 ** path, no options.  ml_fit_opts goes through fitacc.c, which knows them
 ** all.  A row with a NULL is skipped and counted.  Aggregate contexts hold
 ** only a pointer to state allocated apart: the context is merely 8-byte
-** aligned.
+** aligned.  Every fit keeps its rows' fingerprint (rowhash.h), which
+** ml_merge adds up and ml_refine checks.
 */
 #include <stdint.h>
 #include <stdio.h>
@@ -676,7 +678,8 @@ void ml_merge2_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 ** those of the fit (the weight first for a weighted model).  One pass over
 ** the same rows: a refinement step (refine.c) and, for a model fitted with
 ** option robust, its robust covariance, from the residuals of the
-** coefficients the pass starts with.
+** coefficients the pass starts with.  The same rows means as many, and,
+** for a model with a fingerprint, the same multiset of rows.
 */
 typedef struct refine_state {
   unsigned char *blob;  /* the model argument, which must not change */
