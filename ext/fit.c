@@ -4,6 +4,7 @@
 **   SELECT ml_fit(y, x1, ..., xk) FROM t;           -- model BLOB, with an intercept
 **   SELECT ml_fit_opts('{"intercept":false}', y, x1, ..., xk) FROM t;
 **   SELECT ml_fit_opts('{"weights":true}', w, y, x1, ..., xk) FROM t;
+**   SELECT ml_fit_opts('{"names":["sqft","city"],"categorical":["city"]}', price, sqft, city) FROM t;
 **   SELECT g, ml_fit(y, x1, x2) FROM t GROUP BY g;  -- one model per group
 **   SELECT ml_merge(m) FROM fits;                   -- the fit of the union of the rows
 **   SELECT ml_merge(a, b);
@@ -13,7 +14,8 @@
 ** path, no options.  ml_fit_opts goes through fitacc.c, which knows them
 ** all.  A row with a NULL is skipped and counted.  Aggregate contexts hold
 ** only a pointer to state allocated apart: the context is merely 8-byte
-** aligned.
+** aligned.  Every fit keeps its rows' fingerprint (rowhash.h), which
+** ml_merge adds up and ml_refine checks.
 */
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 #include "json.h"
 #include "lsq.h"
 #include "refine.h"
+#include "rowhash.h"
 #include "sqlq.h"
 #include "sqlml_int.h"
 
@@ -55,6 +58,7 @@ typedef struct fit_state {
   int k;            /* features */
   int64_t rows;     /* rows seen */
   int64_t skipped;  /* rows with a NULL */
+  uint64_t rows_hash; /* the fingerprint of the rows used (rowhash.h) */
   int failed;       /* an error was reported: skip the work in xFinal */
 } fit_state;
 
@@ -86,12 +90,14 @@ void ml_fit_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (s->failed) return;
   ml_lsq *a = &s->acc;
   int has_null = 0;
+  uint64_t h = ML_ROWHASH_SEED;
   s->rows++;
   for (int j = 0; j <= s->k; j++) {
     double v;
     int kind = ml_value_num(argv[j], &v);
     if (kind == ML_V_NUM) {
       ml_lsq_put(a, j ? j : a->p, v); /* x_j in column j (the intercept is 0), y last */
+      h = ml_rowhash_num(h, v);
     } else if (kind == ML_V_NULL) {
       has_null = 1;
     } else {
@@ -107,6 +113,7 @@ void ml_fit_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   ml_lsq_put(a, 0, 1.0);
+  s->rows_hash += ml_rowhash_end(h);
   int rc = ml_lsq_commit(a);
   if (rc) {
     s->failed = 1;
@@ -137,6 +144,8 @@ void ml_fit_final(sqlite3_context *ctx) {
     m->flags = ML_MODEL_INTERCEPT;
     m->n = s->acc.n;
     m->n_skipped = s->skipped;
+    m->has_rows_hash = 1;
+    m->rows_hash = s->rows_hash;
     rc = name_features(m);
   }
   if (!rc) rc = ml_model_solve(m);
@@ -158,17 +167,103 @@ typedef struct opts_state {
   ml_fitacc fa;
   int k, first;     /* features; argument index of the first data argument */
   int64_t rows, y_nulls;
+  uint64_t rows_hash; /* the fingerprint of the rows used (rowhash.h) */
   int failed;
 } opts_state;
 
-/* Reads the options; 0, or -1 after reporting. */
-static int parse_fit_options(sqlite3_context *ctx, ml_fitopts *o, const char *z, int n) {
+/* The features as the options describe them: k names and ML_TYPE_* types. */
+typedef struct opts_features {
+  int k;
+  char **names;
+  int *types;
+} opts_features;
+
+static void opts_features_free(opts_features *f) {
+  for (int j = 0; f->names && j < f->k; j++) sqlite3_free(f->names[j]);
+  sqlite3_free(f->names);
+  sqlite3_free(f->types);
+  memset(f, 0, sizeof *f);
+}
+
+/*
+** Option names (one per feature, in argument order; x1..xk without it) and
+** option categorical (names or 1-based positions), for k features.  0, or
+** -1 after reporting.  The texts follow ml_train's for the same options.
+*/
+static int parse_features_options(sqlite3_context *ctx, const ml_json *names,
+                                  const ml_json *cat, int k, opts_features *f) {
+  f->k = k;
+  f->names = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)k);
+  f->types = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)k);
+  if (!f->names || !f->types) {
+    sqlite3_free(f->names);
+    f->names = NULL;
+    sqlite3_result_error_nomem(ctx);
+    return -1;
+  }
+  memset(f->names, 0, sizeof(char *) * (size_t)k);
+  if (names) {
+    if (names->type != ML_JSON_ARRAY)
+      return ml_error(ctx, "ml_fit_opts(): option names must be an array of feature names, "
+                           "one per feature, got %s", ml_json_type_name(names->type));
+    if ((int)names->len != k)
+      return ml_error(ctx, "ml_fit_opts(): option names has %d name%s for %d feature%s",
+                      (int)names->len, names->len == 1 ? "" : "s", k, k == 1 ? "" : "s");
+    int j = 0;
+    for (const ml_json *e = names->child; e; e = e->next, j++) {
+      if (e->type != ML_JSON_STRING || !e->str[0])
+        return ml_error(ctx, "ml_fit_opts(): option names must be an array of non-empty strings, "
+                             "got %s at position %d", e->type == ML_JSON_STRING ? "\"\"" :
+                             ml_json_type_name(e->type), j + 1);
+      if (ml_find_name(f->names, j, e->str) >= 0)
+        return ml_error(ctx, "ml_fit_opts(): option names has '%s' twice", e->str);
+      if (!(f->names[j] = sqlite3_mprintf("%s", e->str))) goto nomem;
+    }
+  } else {
+    for (int j = 0; j < k; j++)
+      if (!(f->names[j] = sqlite3_mprintf("x%d", j + 1))) goto nomem;
+  }
+  for (int j = 0; j < k; j++) f->types[j] = ML_TYPE_NUMERIC;
+  if (!cat) return 0;
+  if (cat->type != ML_JSON_ARRAY) goto bad_cat;
+  for (const ml_json *e = cat->child; e; e = e->next) {
+    int j;
+    if (e->type == ML_JSON_STRING) {
+      if ((j = ml_find_name(f->names, k, e->str)) < 0)
+        return ml_error(ctx, "ml_fit_opts(): '%s' (option categorical) is not a feature%s", e->str,
+                        names ? "" : " (without option names the features are x1, x2, ...)");
+    } else if (e->type == ML_JSON_NUMBER) {
+      if (!(e->num >= 1 && e->num <= k) || e->num != (double)(int)e->num)
+        return ml_error(ctx, "ml_fit_opts(): %g (option categorical) is not a feature position: "
+                             "expected 1 to %d", e->num, k);
+      j = (int)e->num - 1;
+    } else {
+      goto bad_cat;
+    }
+    f->types[j] = ML_TYPE_CATEGORICAL;
+  }
+  return 0;
+bad_cat:
+  return ml_error(ctx, "ml_fit_opts(): option categorical must be an array of feature names or "
+                       "1-based positions");
+nomem:
+  sqlite3_result_error_nomem(ctx);
+  return -1;
+}
+
+/*
+** Reads the options of a call with argc arguments, and the features they
+** describe into *f; 0, or -1 after reporting.
+*/
+static int parse_fit_options(sqlite3_context *ctx, ml_fitopts *o, const char *z, int n, int argc,
+                             opts_features *f) {
   memset(o, 0, sizeof *o);
   o->intercept = 1;
   o->tol = ML_LSQ_TOL;
   ml_json *j = ml_json_arg(ctx, "ml_fit_opts", "options", z, (size_t)n);
   if (!j) return -1;
   int rc = -1;
+  const ml_json *names = NULL, *cat = NULL;
   if (j->type != ML_JSON_OBJECT) {
     ml_error(ctx, "ml_fit_opts(): options must be a JSON object, got %s", ml_json_type_name(j->type));
     goto out;
@@ -210,9 +305,18 @@ static int parse_fit_options(sqlite3_context *ctx, ml_fitopts *o, const char *z,
         ml_error(ctx, "ml_fit_opts(): option robust must be \"HC0\", \"HC1\", \"HC2\" or \"HC3\"");
         goto out;
       }
+    } else if (strcmp(c->key, "names") == 0 || strcmp(c->key, "categorical") == 0) {
+      *(c->key[0] == 'n' ? &names : &cat) = c; /* read once the feature count is known */
+    } else if (strcmp(c->key, "unseen") == 0) {
+      if (strcmp(str, "error") == 0) o->unseen_zero = 0;
+      else if (strcmp(str, "zero") == 0) o->unseen_zero = 1;
+      else {
+        ml_error(ctx, "ml_fit_opts(): option unseen must be \"error\" or \"zero\"");
+        goto out;
+      }
     } else {
-      ml_error(ctx, "ml_fit_opts(): unknown option '%s' (known: intercept, weights, nulls, l2, "
-                     "robust, tol)", c->key);
+      ml_error(ctx, "ml_fit_opts(): unknown option '%s' (known: intercept, weights, names, "
+                     "categorical, unseen, nulls, l2, robust, tol)", c->key);
       goto out;
     }
   }
@@ -224,7 +328,13 @@ static int parse_fit_options(sqlite3_context *ctx, ml_fitopts *o, const char *z,
     ml_error(ctx, "ml_fit_opts(): option robust does not apply to a ridge fit (l2)");
     goto out;
   }
-  rc = 0;
+  int k = argc - (1 + o->weighted) - 1;
+  if (k < 1) {
+    ml_error(ctx, "ml_fit_opts(): expected options, %sa response and at least one feature, got %d "
+                   "arguments", o->weighted ? "a weight, " : "", argc);
+    goto out;
+  }
+  rc = parse_features_options(ctx, names, cat, k, f);
 out:
   ml_json_free(j);
   return rc;
@@ -271,30 +381,15 @@ static opts_state *opts_begin(sqlite3_context *ctx, int argc, sqlite3_value **ar
     return NULL;
   }
   memcpy(s->opts, z, (size_t)s->nopts + 1);
-  if (parse_fit_options(ctx, &s->o, z, s->nopts)) return NULL;
-  s->first = 1 + s->o.weighted;
-  s->k = argc - s->first - 1;
-  if (s->k < 1) {
-    ml_error(ctx, "ml_fit_opts(): expected options, %sa response and at least one feature, got %d "
-                   "arguments", s->o.weighted ? "a weight, " : "", argc);
+  opts_features f = {0, NULL, NULL};
+  if (parse_fit_options(ctx, &s->o, z, s->nopts, argc, &f)) {
+    opts_features_free(&f);
     return NULL;
   }
-  char **names = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)s->k);
-  int *types = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)s->k);
-  int rc = ML_NOMEM;
-  if (names) memset(names, 0, sizeof(char *) * (size_t)s->k); /* freed below, even without types */
-  if (names && types) {
-    rc = ML_OK;
-    for (int j = 0; j < s->k && !rc; j++) {
-      names[j] = sqlite3_mprintf("x%d", j + 1);
-      types[j] = ML_TYPE_NUMERIC;
-      if (!names[j]) rc = ML_NOMEM;
-    }
-    if (!rc) rc = ml_fitacc_init(&s->fa, s->k, names, types, &s->o, 1);
-  }
-  for (int j = 0; names && j < s->k; j++) sqlite3_free(names[j]);
-  sqlite3_free(names);
-  sqlite3_free(types);
+  s->first = 1 + s->o.weighted;
+  s->k = f.k;
+  int rc = ml_fitacc_init(&s->fa, s->k, f.names, f.types, &s->o, 1);
+  opts_features_free(&f);
   if (rc) {
     sqlite3_result_error_nomem(ctx);
     return NULL;
@@ -328,7 +423,9 @@ void ml_fit_opts_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   int r = ml_fitacc_add(&s->fa, 0, argv + first + 1, y, w);
-  if (r == ML_FA_ERROR) {
+  if (r == ML_FA_USED) {
+    s->rows_hash += ml_rowhash(s->o.weighted ? &w : NULL, y, argv + first + 1, s->k);
+  } else if (r == ML_FA_ERROR) {
     int c = s->fa.bad_col, arg = c == -2 ? 2 : c == -1 ? first + 1 : first + 2 + c;
     char what[32];
     snprintf(what, sizeof what, "argument %d", arg);
@@ -345,9 +442,10 @@ void ml_fit_opts_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     sqlite3_result_error_nomem(ctx);
     s->failed = 1;
   } else if (r == ML_FA_TOO_WIDE) {
-    /* Not with numeric features, which are all ml_fit_opts has; said all the same. */
-    ml_error(ctx, "ml_fit_opts(): argument %d has too many levels in row %lld", first + 2 + s->fa.bad_col,
-              (long long)s->rows);
+    int c = s->fa.bad_col;
+    ml_error(ctx, "ml_fit_opts(): feature '%s' (argument %d) has too many levels (%d by row %lld): "
+                   "a model holds at most %d terms", s->fa.f[c].name, first + 2 + c,
+              s->fa.f[c].nlevels, (long long)s->rows, ML_MAX_TERMS);
     s->failed = 1;
   }
 }
@@ -375,7 +473,9 @@ void ml_fit_opts_final(sqlite3_context *ctx) {
   }
   if (!rc) {
     m->n_skipped += s->y_nulls;
-    rc = name_features(m);
+    m->has_rows_hash = 1;
+    m->rows_hash = s->rows_hash;
+    rc = ml_model_set_name(m, -1, "y");
   }
   if (rc) ml_result_code(ctx, "ml_fit_opts", rc);
   else ml_result_model(ctx, "ml_fit_opts", m);
@@ -396,6 +496,57 @@ typedef struct merge_state {
   int failed;
 } merge_state;
 
+/*
+** Levels differ: both sides go to the design of the union of their levels,
+** where a level one side lacks is a column of zeros for its rows: the state
+** becomes the union model, its factor mapped, and o's factor mapped too and
+** folded in.  Exact (to rounding): the union's rows are linear maps of each
+** side's.  0, or -1 after reporting.
+*/
+static int merge_remap(sqlite3_context *ctx, const char *fname, merge_state *s, const ml_model *o) {
+  char err[160];
+  ml_model *u = NULL;
+  double *Ts = NULL, *To = NULL, *Rs = NULL, *Ro = NULL;
+  ml_lsq acc;
+  memset(&acc, 0, sizeof acc);
+  int rc = ml_model_union(s->m, o, &u, err, sizeof err);
+  if (rc == ML_EINPUT) {
+    ml_error(ctx, "%s(): cannot merge: %s", fname, err);
+    return -1;
+  }
+  int q = u ? u->p + 1 : 0;
+  if (!rc) rc = ml_model_design_map(s->m, u, &Ts);
+  if (!rc) rc = ml_model_design_map(o, u, &To);
+  if (!rc) rc = ml_lsq_fold(&s->acc);
+  if (!rc && (!(Rs = ml_malloc(8 * (uint64_t)q * (uint64_t)q)) ||
+              !(Ro = ml_malloc(8 * (uint64_t)q * (uint64_t)q))))
+    rc = ML_NOMEM;
+  if (!rc) rc = ml_lsq_transform(s->acc.R, s->acc.m, Ts, q, Rs);
+  if (!rc) rc = ml_lsq_transform(o->R, o->p + 1, To, q, Ro);
+  if (!rc) rc = ml_lsq_init(&acc, u->p);
+  if (!rc) {
+    memcpy(acc.R, Rs, 8 * (size_t)q * (size_t)q);
+    rc = ml_lsq_merge(&acc, Ro, q);
+  }
+  if (!rc) {
+    ml_lsq_free(&s->acc);
+    s->acc = acc;
+    memset(&acc, 0, sizeof acc);
+    ml_model_free(s->m);
+    s->m = u;
+    u = NULL;
+  } else {
+    ml_result_code(ctx, fname, rc);
+  }
+  ml_lsq_free(&acc);
+  ml_model_free(u);
+  ml_free(Ts);
+  ml_free(To);
+  ml_free(Rs);
+  ml_free(Ro);
+  return rc ? -1 : 0;
+}
+
 /* Folds model o into the state (taking o's features if it is the first). */
 static int merge_in(sqlite3_context *ctx, const char *fname, merge_state *s, ml_model **o) {
   char err[160];
@@ -410,7 +561,8 @@ static int merge_in(sqlite3_context *ctx, const char *fname, merge_state *s, ml_
     *o = NULL;
     return 0;
   }
-  if (!ml_model_compatible(s->m, *o, err, sizeof err)) {
+  int remap;
+  if (!ml_model_compatible(s->m, *o, &remap, err, sizeof err)) {
     ml_error(ctx, "%s(): cannot merge: %s", fname, err);
     return -1;
   }
@@ -419,10 +571,14 @@ static int merge_in(sqlite3_context *ctx, const char *fname, merge_state *s, ml_
     ml_error(ctx, "%s(): cannot merge: the row counts add up to more than 2^63 - 1", fname);
     return -1;
   }
-  int rc = ml_lsq_merge(&s->acc, (*o)->R, (*o)->p + 1);
-  if (rc) {
-    ml_result_code(ctx, fname, rc);
-    return -1;
+  if (remap) {
+    if (merge_remap(ctx, fname, s, *o)) return -1;
+  } else {
+    int rc = ml_lsq_merge(&s->acc, (*o)->R, (*o)->p + 1);
+    if (rc) {
+      ml_result_code(ctx, fname, rc);
+      return -1;
+    }
   }
   s->m->n += (*o)->n;
   s->m->n_skipped += (*o)->n_skipped;
@@ -430,6 +586,9 @@ static int merge_in(sqlite3_context *ctx, const char *fname, merge_state *s, ml_
   ** weights enter the likelihood: both are sums over the rows. */
   s->m->sum_w += (*o)->sum_w;
   s->m->sum_log_w += (*o)->sum_log_w;
+  /* Fingerprints are sums over rows: they add (mod 2^64), if both have one. */
+  s->m->has_rows_hash = s->m->has_rows_hash && (*o)->has_rows_hash;
+  s->m->rows_hash = s->m->has_rows_hash ? s->m->rows_hash + (*o)->rows_hash : 0;
   return 0;
 }
 
@@ -519,7 +678,8 @@ void ml_merge2_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 ** those of the fit (the weight first for a weighted model).  One pass over
 ** the same rows: a refinement step (refine.c) and, for a model fitted with
 ** option robust, its robust covariance, from the residuals of the
-** coefficients the pass starts with.
+** coefficients the pass starts with.  The same rows means as many, and,
+** for a model with a fingerprint, the same multiset of rows.
 */
 typedef struct refine_state {
   unsigned char *blob;  /* the model argument, which must not change */
@@ -529,6 +689,7 @@ typedef struct refine_state {
   ml_refiner ref;
   ml_hcacc hc;
   int64_t rows, used;
+  uint64_t rows_hash;   /* the fingerprint of the rows used, as the fit's (rowhash.h) */
   int first;            /* argument index of the response */
   int failed;
 } refine_state;
@@ -576,8 +737,14 @@ static refine_state *refine_begin(sqlite3_context *ctx, int argc, sqlite3_value 
   int weighted = (s->m->flags & ML_MODEL_WEIGHTED) != 0;
   s->first = 1 + weighted;
   if (argc - s->first - 1 != s->m->k) {
-    ml_error(ctx, "ml_refine(): the model has %d features, got %d%s", s->m->k,
-              argc - s->first - 1, weighted ? " (after the weight and the response)" : "");
+    char *names = ml_model_feature_list(s->m, ML_LIST_NAMES);
+    if (names)
+      ml_error(ctx, "ml_refine(): the model has %d feature%s (%s), got %d%s", s->m->k,
+                s->m->k == 1 ? "" : "s", names, argc - s->first - 1,
+                weighted ? " (after the weight and the response)" : "");
+    else
+      sqlite3_result_error_nomem(ctx);
+    ml_free(names);
     return NULL;
   }
   s->nblob = sqlite3_value_bytes(argv[0]);
@@ -621,6 +788,7 @@ void ml_refine_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
   if (row == ML_V_NULL) return;
   s->used++;
+  s->rows_hash += ml_rowhash(s->first > 1 ? &w : NULL, y, argv + s->first + 1, s->m->k);
   ml_refiner_add(&s->ref, s->m, s->x, y, sqrt(w));
   if (s->m->robust) {
     int rc = ml_hcacc_add(&s->hc, s->m, s->x, y, sqrt(w));
@@ -643,6 +811,14 @@ void ml_refine_final(sqlite3_context *ctx) {
   if (s->used != m->n) {
     ml_error(ctx, "ml_refine(): the model was fit on %lld rows, but %lld of these rows are "
                    "usable: refine over the same rows", (long long)m->n, (long long)s->used);
+    goto out;
+  }
+  /* As many rows, but others (another column, other values): a refinement
+  ** would fit them to a factor that is not theirs, with R^2 = 1 and garbage
+  ** coefficients.  Models without a fingerprint are taken at their count. */
+  if (m->has_rows_hash && s->rows_hash != m->rows_hash) {
+    ml_error(ctx, "ml_refine(): these are not the rows the model was fitted on (n and fingerprint "
+                   "differ); refine over the same query");
     goto out;
   }
   int rc = m->robust ? ml_hcacc_finish(&s->hc, m) : ML_OK;

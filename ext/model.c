@@ -128,7 +128,8 @@ int ml_model_stats(const ml_model *m, ml_lsq_stats *st) {
   return ml_lsq_stats_compute(m->R, m->p + 1, &fi, st);
 }
 
-int ml_model_compatible(const ml_model *a, const ml_model *b, char *err, size_t nerr) {
+int ml_model_compatible(const ml_model *a, const ml_model *b, int *remap, char *err, size_t nerr) {
+  *remap = 0;
   if (a->kind != b->kind) {
     snprintf(err, nerr, "the models are of different kinds");
     return 0;
@@ -149,15 +150,31 @@ int ml_model_compatible(const ml_model *a, const ml_model *b, char *err, size_t 
   }
   for (int j = 0; j < a->k; j++) {
     const ml_feature *fa = &a->feat[j], *fb = &b->feat[j];
-    int same = strcmp(fa->name, fb->name) == 0 && fa->type == fb->type &&
-               fa->nlevels == fb->nlevels && fa->has_impute == fb->has_impute &&
-               fa->full == fb->full && (!fa->has_impute || fa->impute == fb->impute);
-    for (int i = 0; same && i < fa->nlevels; i++) same = strcmp(fa->levels[i], fb->levels[i]) == 0;
-    if (!same) {
-      snprintf(err, nerr, "feature %d differs between the models ('%s' and '%s')", j + 1,
-               fa->name, fb->name);
+    if (strcmp(fa->name, fb->name) != 0) {
+      snprintf(err, nerr, "feature %d is '%s' in one model and '%s' in the other", j + 1, fa->name,
+               fb->name);
       return 0;
     }
+    if (fa->type != fb->type || fa->full != fb->full) {
+      snprintf(err, nerr, "feature %d (%s) is %s in one model and %s in the other", j + 1, fa->name,
+               fa->type == ML_FEAT_NUMERIC ? "numeric" : "categorical",
+               fb->type == ML_FEAT_NUMERIC ? "numeric" : "categorical");
+      return 0;
+    }
+    if (fa->type == ML_FEAT_NUMERIC) {
+      /* An imputed value is the mean of one model's rows: the union's differs. */
+      if (fa->has_impute != fb->has_impute || (fa->has_impute && fa->impute != fb->impute)) {
+        snprintf(err, nerr, "feature %d (%s) reads NULL as its mean, which differs between the "
+                            "models: the merge would not be the fit of the union of the rows",
+                 j + 1, fa->name);
+        return 0;
+      }
+      continue;
+    }
+    /* Levels (and the NULL level) may differ: the union design holds both. */
+    int same = fa->nlevels == fb->nlevels && fa->has_impute == fb->has_impute;
+    for (int i = 0; same && i < fa->nlevels; i++) same = strcmp(fa->levels[i], fb->levels[i]) == 0;
+    if (!same) *remap = 1;
   }
   return 1;
 }
@@ -299,6 +316,14 @@ int ml_model_encode(const ml_model *m, const char *version, unsigned char **out,
     end_section(&b, at);
   }
 
+  /* The fitted rows' fingerprint, for ml_refine. */
+  if (m->has_rows_hash) {
+    at = begin_section(&b, "rfpr");
+    put_u32(&b, ML_ROWHASH_SCHEME);
+    put_u64(&b, m->rows_hash);
+    end_section(&b, at);
+  }
+
   if (!b.oom) {
     uint32_t total = (uint32_t)(b.n + 4);
     for (int i = 0; i < 4; i++) b.z[8 + i] = (char)(total >> (8 * i));
@@ -418,6 +443,7 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
 
   int seen_feat = 0, seen_rfac = 0, seen_coef = 0, seen_info = 0, seen_targ = 0;
   int seen_wght = 0, seen_ridg = 0, seen_robu = 0;
+  int seen_rfpr = 0;
   while (r.i < r.n) {
     char tag[5] = {0};
     if (!avail(&r, 8)) BAD("invalid model BLOB: truncated section header");
@@ -571,6 +597,14 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
         goto out;
       }
       if (s.bad || s.i != s.n) BAD("invalid model BLOB: section %s is malformed", tag);
+    } else if (strcmp(tag, "rfpr") == 0) {
+      /* The fitted rows' fingerprint; one of another scheme is as none. */
+      if (seen_rfpr++) BAD("invalid model BLOB: repeated section rfpr");
+      uint32_t scheme = get_u32(&s);
+      uint64_t sum = get_u64(&s);
+      if (s.bad || s.i != s.n) BAD("invalid model BLOB: section rfpr is malformed");
+      m->has_rows_hash = scheme == ML_ROWHASH_SCHEME;
+      m->rows_hash = m->has_rows_hash ? sum : 0;
     } else if (tag[0] >= 'A' && tag[0] <= 'Z') {
       BAD("model BLOB has section '%s', unknown to this sqlml: it was written by a newer version",
           tag);
@@ -713,4 +747,165 @@ int ml_model_json(const ml_model *m, double level, char **out, size_t *len) {
   ml_lsq_stats_free(&st);
   *out = ml_sb_finish(&b, len);
   return *out ? ML_OK : ML_NOMEM;
+}
+
+/* ---- feature names, for messages ---- */
+
+char *ml_model_feature_list(const ml_model *m, int max) {
+  ml_sb b;
+  ml_sb_init(&b);
+  for (int j = 0; j < m->k && j < max; j++) ml_sb_printf(&b, "%s%s", j ? ", " : "", m->feat[j].name);
+  if (m->k > max) ml_sb_puts(&b, ", ...");
+  return ml_sb_finish(&b, NULL);
+}
+
+/* ---- the union of two models' levels, for exact merges ---- */
+
+/* The sorted union of the sorted levels of a and b, into u (allocated). */
+static int union_levels(const ml_feature *a, const ml_feature *b, ml_feature *u) {
+  u->levels = ml_calloc(sizeof(char *) * (uint64_t)(a->nlevels + b->nlevels));
+  if (!u->levels) return ML_NOMEM;
+  int i = 0, j = 0;
+  while (i < a->nlevels || j < b->nlevels) {
+    int c = i == a->nlevels ? 1 : j == b->nlevels ? -1 : strcmp(a->levels[i], b->levels[j]);
+    const char *z = c <= 0 ? a->levels[i] : b->levels[j];
+    if (c <= 0) i++;
+    if (c >= 0) j++;
+    if (!(u->levels[u->nlevels] = dup_n(z, strlen(z)))) return ML_NOMEM;
+    u->nlevels++;
+  }
+  return ML_OK;
+}
+
+int ml_model_union(const ml_model *a, const ml_model *b, ml_model **out, char *err, size_t nerr) {
+  *out = NULL;
+  int p = (a->flags & ML_MODEL_INTERCEPT) ? 1 : 0;
+  for (int j = 0; j < a->k; j++) {
+    const ml_feature *fa = &a->feat[j], *fb = &b->feat[j];
+    if (fa->type == ML_FEAT_NUMERIC) {
+      p++;
+      continue;
+    }
+    /* Levels in both models count once: add b's that a lacks. */
+    int n = fa->nlevels;
+    for (int i = 0, l = 0; i < fb->nlevels; i++) {
+      while (l < fa->nlevels && strcmp(fa->levels[l], fb->levels[i]) < 0) l++;
+      if (l == fa->nlevels || strcmp(fa->levels[l], fb->levels[i]) != 0) n++;
+    }
+    p += n - (fa->full ? 0 : 1) + (fa->has_impute || fb->has_impute ? 1 : 0);
+  }
+  if (p > ML_MAX_TERMS) {
+    snprintf(err, nerr, "the union of their levels makes %d terms, more than the %d a model can "
+                        "have", p, ML_MAX_TERMS);
+    return ML_EINPUT;
+  }
+  ml_model *u = ml_model_new(a->k, p);
+  if (!u) return ML_NOMEM;
+  int rc = ML_OK;
+  for (int j = 0; j < a->k && !rc; j++) {
+    const ml_feature *fa = &a->feat[j], *fb = &b->feat[j];
+    ml_feature *f = &u->feat[j];
+    f->type = fa->type;
+    f->full = fa->full;
+    f->has_impute = fa->has_impute || fb->has_impute;
+    f->impute = fa->impute;
+    if (!(f->name = dup_n(fa->name, strlen(fa->name)))) rc = ML_NOMEM;
+    if (!rc && f->type == ML_FEAT_CATEGORICAL) rc = union_levels(fa, fb, f);
+  }
+  if (!rc && a->target && !(u->target = dup_n(a->target, strlen(a->target)))) rc = ML_NOMEM;
+  if (rc) {
+    ml_model_free(u);
+    return rc;
+  }
+  u->format = a->format;
+  u->kind = a->kind;
+  u->flags = a->flags;
+  u->n = a->n;
+  u->n_skipped = a->n_skipped;
+  u->tol = a->tol;
+  u->sum_w = a->sum_w;
+  u->sum_log_w = a->sum_log_w;
+  u->l2 = a->l2;
+  u->robust = a->robust;
+  u->has_rows_hash = a->has_rows_hash;
+  u->rows_hash = a->rows_hash;
+  *out = u;
+  return ML_OK;
+}
+
+/* First design column of each feature of m, into start[0..k). */
+static void feature_starts(const ml_model *m, int *start) {
+  int t = (m->flags & ML_MODEL_INTERCEPT) ? 1 : 0;
+  for (int j = 0; j < m->k; j++) {
+    start[j] = t;
+    t += ml_feature_terms(&m->feat[j]);
+  }
+}
+
+/* Index of level z among f's sorted levels, or -1. */
+static int level_index(const ml_feature *f, const char *z) {
+  int lo = 0, hi = f->nlevels - 1;
+  while (lo <= hi) {
+    int mid = (lo + hi) / 2, c = strcmp(f->levels[mid], z);
+    if (c == 0) return mid;
+    if (c < 0) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+int ml_model_design_map(const ml_model *a, const ml_model *u, double **out) {
+  int qa = a->p + 1, qu = u->p + 1;
+  double *T = ml_calloc(8 * (uint64_t)qa * (uint64_t)qu);
+  int *sa = ml_malloc(sizeof(int) * (uint64_t)a->k), *su = ml_malloc(sizeof(int) * (uint64_t)u->k);
+  int rc = ML_NOMEM;
+  if (!T || !sa || !su) goto out;
+  feature_starts(a, sa);
+  feature_starts(u, su);
+#define T_(i, c) T[(i) + (int64_t)(c) * qa]
+  int ic = (a->flags & ML_MODEL_INTERCEPT) != 0;
+  if (ic) T_(0, 0) = 1;
+  /* The constant 1 in a's columns: the intercept, or else the sum of the
+  ** columns of the factor with a dummy for every level (and its NULL level),
+  ** one of which is 1 in every row. */
+  int full = -1;
+  for (int j = 0; j < a->k && !ic && full < 0; j++)
+    if (a->feat[j].full) full = j;
+  for (int j = 0; j < a->k; j++) {
+    const ml_feature *fa = &a->feat[j], *fu = &u->feat[j];
+    int ca = sa[j], cu = su[j];
+    if (fa->type == ML_FEAT_NUMERIC) {
+      T_(ca, cu) = 1;
+      continue;
+    }
+    int skip = fa->full ? 0 : 1; /* a's columns start at its level skip */
+    for (int l = fu->full ? 0 : 1; l < fu->nlevels; l++, cu++) {
+      int i = level_index(fa, fu->levels[l]);
+      if (i < 0) continue; /* a level a never saw: 0 in all of a's rows */
+      if (i >= skip) {
+        T_(ca + i - skip, cu) = 1;
+        continue;
+      }
+      /* a's reference level, not the union's: 1 minus a's other indicators. */
+      if (ic) {
+        T_(0, cu) = 1;
+      } else if (full >= 0) {
+        for (int t = 0; t < ml_feature_terms(&a->feat[full]); t++) T_(sa[full] + t, cu) = 1;
+      } else {
+        rc = ML_EINPUT; /* no such model: a factor without an intercept has every dummy */
+        goto out;
+      }
+      for (int t = 0; t < ml_feature_terms(fa); t++) T_(ca + t, cu) = -1;
+    }
+    if (fu->has_impute && fa->has_impute) T_(ca + ml_feature_terms(fa) - 1, cu) = 1;
+  }
+  T_(qa - 1, qu - 1) = 1; /* the response */
+#undef T_
+  rc = ML_OK;
+out:
+  ml_free(sa);
+  ml_free(su);
+  if (rc) ml_free(T);
+  else *out = T;
+  return rc;
 }

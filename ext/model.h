@@ -27,6 +27,9 @@
 **         column-major, when computed (robust standard errors)
 **   targ  str name of the response (optional)
 **   info  str version of sqlml that wrote the model (optional)
+**   rfpr  u32 scheme (1) | u64 sum mod 2^64 of the hashes of the n fitted
+**         rows (rowhash.h), for ml_refine to know them (optional; another
+**         scheme is read as no fingerprint)
 **
 ** where str is u32 byte length | UTF-8 bytes.  ml_model_decode() checks all
 ** of it, checksum first, and never reads out of bounds.
@@ -41,6 +44,8 @@
 
 #define ML_FORMAT_VERSION 1
 #define ML_KIND_LINEAR 1
+/* How rows are hashed for section rfpr (rowhash.h). */
+#define ML_ROWHASH_SCHEME 1
 /* Design columns, the intercept included: R alone is 8 MB at this size. */
 #define ML_MAX_TERMS 1000
 
@@ -93,6 +98,10 @@ typedef struct ml_model {
   double *W;               /* the factor of the kept columns, (p+1)^2 */
   int rank;
   double sigma, df_resid;
+  /* The fitted rows' fingerprint (section rfpr, rowhash.h): the sum mod 2^64
+  ** of their hashes, with n rows; has_rows_hash 0 for models without it. */
+  int has_rows_hash;
+  uint64_t rows_hash;
 } ml_model;
 
 /* A model with k features and p terms, arrays allocated and zeroed. */
@@ -117,10 +126,12 @@ struct ml_lsq_stats;
 int ml_model_stats(const ml_model *m, struct ml_lsq_stats *st);
 
 /*
-** Can a and b be merged: same kind, features, levels and options?  If not,
-** err says what differs.
+** Can a and b be merged: same kind, features and options?  If not, err says
+** what differs.  Categorical levels may differ: then *remap is set, and both
+** map exactly to the design of the union of their levels (ml_model_union,
+** ml_model_design_map).
 */
-int ml_model_compatible(const ml_model *a, const ml_model *b, char *err, size_t nerr);
+int ml_model_compatible(const ml_model *a, const ml_model *b, int *remap, char *err, size_t nerr);
 
 int ml_model_encode(const ml_model *m, const char *version, unsigned char **out, int64_t *len);
 int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err, size_t nerr);
@@ -135,5 +146,28 @@ int ml_model_json(const ml_model *m, double level, char **out, size_t *len);
 int ml_model_term_name(const ml_model *m, int j, char **out);
 
 uint32_t ml_crc32(const unsigned char *z, size_t n);
+
+/* "sqft, rooms, city": the first max feature names, then ", ..." if there
+** are more (ml_free it), for messages that say what a model expects. */
+char *ml_model_feature_list(const ml_model *m, int max);
+#define ML_LIST_NAMES 10
+
+/*
+** For merging models whose categorical levels differ (ml_model_compatible
+** said so): a model with a's features, options and counts, each factor with
+** the sorted union of a's and b's levels (and a NULL level if either has
+** one), and no factor yet (R, beta zero).  ML_EINPUT with err when the
+** union has more terms than a model can hold.
+*/
+int ml_model_union(const ml_model *a, const ml_model *b, ml_model **out, char *err, size_t nerr);
+
+/*
+** The map T ((a->p + 1) x (u->p + 1), column-major; ml_free it) from a's
+** design [X y] to u's, u from ml_model_union: for every row a can have,
+** u's row is T' times a's.  A level a lacks is a column of zeros; a's
+** reference level, when it is not u's, is 1 minus a's other indicators.
+** Exact, so ml_lsq_transform(a->R, T) is the factor of a's rows in u.
+*/
+int ml_model_design_map(const ml_model *a, const ml_model *u, double **T);
 
 #endif

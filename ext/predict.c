@@ -220,10 +220,12 @@ void ml_predict_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (!s) return;
   const ml_model *m = s->m;
   if (argc - 1 != m->k) {
-    char *msg = sqlite3_mprintf("ml_predict(): the model expects %d feature%s, got %d", m->k,
-                                m->k == 1 ? "" : "s", argc - 1);
+    char *names = ml_model_feature_list(m, ML_LIST_NAMES);
+    char *msg = names ? sqlite3_mprintf("ml_predict(): the model expects %d feature%s (%s), got %d",
+                                        m->k, m->k == 1 ? "" : "s", names, argc - 1) : NULL;
     sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
     sqlite3_free(msg);
+    ml_free(names);
     return;
   }
   int ic = (m->flags & ML_MODEL_INTERCEPT) != 0;
@@ -264,10 +266,13 @@ void ml_predict_interval_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
   if (!s) return;
   ml_model *m = s->m;
   if (argc - 2 != m->k) {
-    char *msg = sqlite3_mprintf("ml_predict_interval(): the model expects %d feature%s, got %d",
-                                m->k, m->k == 1 ? "" : "s", argc - 2);
+    char *names = ml_model_feature_list(m, ML_LIST_NAMES);
+    char *msg = names ? sqlite3_mprintf("ml_predict_interval(): the model expects %d feature%s "
+                                        "(%s), got %d", m->k, m->k == 1 ? "" : "s", names, argc - 2)
+                      : NULL;
     sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
     sqlite3_free(msg);
+    ml_free(names);
     return;
   }
   if (m->l2 > 0) {

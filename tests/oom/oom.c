@@ -195,9 +195,12 @@ static const struct scenario {
     {"fit", "", "SELECT hex(ml_fit(y, a, b)) FROM t; SELECT hex(ml_fit(y, a)) FROM t GROUP BY g"},
     {"fit_opts", "",
      "SELECT hex(ml_fit_opts('{\"weights\":true,\"nulls\":\"mean\",\"robust\":\"HC1\"}', w, y, a, b)) FROM t;"
-     "SELECT hex(ml_fit_opts('{\"intercept\":false,\"l2\":0}', y, a)) FROM t"},
+     "SELECT hex(ml_fit_opts('{\"intercept\":false,\"l2\":0}', y, a)) FROM t;"
+     "SELECT hex(ml_fit_opts('{\"names\":[\"a\",\"c\"],\"categorical\":[2]}', y, a, c)) FROM t"},
     {"merge", "",
      "SELECT hex(ml_merge(m)) FROM (SELECT ml_fit(y, a, b) AS m FROM t GROUP BY g);"
+     "SELECT hex(ml_merge(m)) FROM (SELECT ml_fit_opts('{\"names\":[\"a\",\"c\"],\"categorical\":[\"c\"]}',"
+     " y, a, c) AS m FROM t GROUP BY g);"
      "SELECT hex(ml_merge((SELECT ml_fit(y, a) FROM t WHERE g = 0), (SELECT ml_fit(y, a) FROM t WHERE g = 1)))"},
     {"refine", "",
      "SELECT hex(ml_refine((SELECT ml_fit_opts('{\"robust\":\"HC3\"}', y, a, b) FROM t), y, a, b)) FROM t"},

@@ -83,7 +83,7 @@ CASES = [
     ("SELECT ml_refine('m', y, x) FROM t", E('ml_refine(): argument 1 must be a model BLOB, got text')),
     ('SELECT ml_predict(NULL, 1)', None),
     ("SELECT ml_predict('', 1)", E("ml_predict(): no model named ''")),
-    ("SELECT ml_predict('m')", E('ml_predict(): the model expects 1 feature, got 0')),
+    ("SELECT ml_predict('m')", E('ml_predict(): the model expects 1 feature (x), got 0')),
     ("SELECT ml_predict('m', NULL)", None),
     ("SELECT ml_predict('m', '')", E("ml_predict(): feature 1 (x) is text (''); expected a number (CAST it AS REAL, or give the column a numeric type)")),
     ("SELECT ml_predict('m', 1e999)", E('ml_predict(): feature 1 (x) is infinite; values must be finite')),

@@ -23,7 +23,7 @@ SELECT ml_fit(y, x) FROM empty;
 SELECT ml_fit(y, x) FROM nulls;
 -- error: ml_fit_opts(): no rows to fit
 SELECT ml_fit_opts('{}', y, x) FROM empty;
--- error: ml_fit_opts(): unknown option 'intercpt' (known: intercept, weights, nulls, l2, robust, tol)
+-- error: ml_fit_opts(): unknown option 'intercpt' (known: intercept, weights, names, categorical, unseen, nulls, l2, robust, tol)
 SELECT ml_fit_opts('{"intercpt":false}', y, x) FROM t;
 -- error: ml_fit_opts(): options are not valid JSON: expected ',' or '}' at offset 18
 SELECT ml_fit_opts('{"intercept":false', y, x) FROM t;
@@ -40,7 +40,7 @@ SELECT ml_fit_opts(CASE WHEN rowid = 1 THEN '{}' ELSE '{"tol":0}' END, y, x) FRO
 -- error: ml_fit_opts(): expected options, a response and at least one feature, got 2 arguments
 SELECT ml_fit_opts('{}', y) FROM t;
 
--- error: ml_predict(): the model expects 1 feature, got 2
+-- error: ml_predict(): the model expects 1 feature (x1), got 2
 SELECT ml_predict(ml_fit(y, x), 1, 2) FROM t;
 -- error: ml_predict(): feature 1 (x1) is text ('abc'); expected a number (CAST it AS REAL, or give the column a numeric type)
 SELECT ml_predict((SELECT ml_fit(y, x) FROM t), 'abc');
@@ -56,7 +56,7 @@ SELECT ml_predict(x'010203', 1);
 SELECT ml_predict();
 -- A model with one byte cut off, or one byte changed.
 CREATE TABLE m AS SELECT ml_fit(y, x) AS m FROM t;
--- error: ml_predict(): argument 1: invalid model BLOB: 207 bytes where its header says 208 (truncated or padded)
+-- error: ml_predict(): argument 1: invalid model BLOB: 227 bytes where its header says 228 (truncated or padded)
 SELECT ml_predict(substr(m, 1, length(m) - 1), 1) FROM m;
 -- error: ml_model_json(): argument 1: invalid model BLOB: checksum mismatch (corrupted)
 SELECT ml_model_json(CAST(substr(m, 1, 40) || x'ff' || substr(m, 42) AS BLOB)) FROM m;
@@ -67,11 +67,23 @@ SELECT ml_merge('abc');
 SELECT ml_merge(a.m, b.m) FROM (SELECT ml_fit(y, x) AS m FROM t) a, (SELECT ml_fit(y, x, x * x) AS m FROM t) b;
 -- error: ml_merge(): cannot merge: one model has an intercept and the other has not
 SELECT ml_merge(m) FROM (SELECT ml_fit(y, x) AS m FROM t UNION ALL SELECT ml_fit_opts('{"intercept":false}', y, x) FROM t);
+-- error: ml_merge(): cannot merge: feature 1 is 'x1' in one model and 'x' in the other
+SELECT ml_merge(m) FROM (SELECT ml_fit(y, x) AS m FROM t UNION ALL SELECT ml_fit_opts('{"names":["x"]}', y, x) FROM t);
+-- error: ml_fit_opts(): option names has 1 name for 2 features
+SELECT ml_fit_opts('{"names":["x"]}', y, x, x * x) FROM t;
+-- error: ml_fit_opts(): 's' (option categorical) is not a feature
+SELECT ml_fit_opts('{"names":["x","t"],"categorical":["s"]}', y, x, s) FROM t;
+SELECT 'merge_levels', json_extract(ml_model_json(ml_merge(m)), '$.features[1].levels') = '["1.5","a","b"]'
+  FROM (SELECT ml_fit_opts('{"names":["x","s"],"categorical":["s"]}', y, x, s) AS m FROM t GROUP BY rowid = 1);
 
 -- error: ml_refine(): the model was fit on 3 rows, but 2 of these rows are usable: refine over the same rows
 SELECT ml_refine((SELECT m FROM m), y, x) FROM t WHERE rowid < 3;
--- error: ml_refine(): the model has 1 features, got 2
+-- error: ml_refine(): the model has 1 feature (x1), got 2
 SELECT ml_refine((SELECT m FROM m), y, x, x) FROM t;
+-- error: ml_refine(): these are not the rows the model was fitted on (n and fingerprint differ); refine over the same query
+SELECT ml_refine((SELECT m FROM m), y, x * 2) FROM t;
+SELECT 'refine_any_order', json_extract(ml_model_json(ml_refine((SELECT m FROM m), y, x)), '$.refined')
+  FROM (SELECT * FROM t ORDER BY y DESC);
 -- error: ml_refine(): the model changed between rows; it must be the same
 SELECT ml_refine(CASE WHEN rowid = 1 THEN (SELECT m FROM m)
                  ELSE (SELECT ml_fit(y, x) FROM t WHERE rowid < 3) END, y, x) FROM t;

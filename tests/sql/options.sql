@@ -113,7 +113,7 @@ SELECT 'interval_fit', abs(json_extract(j, '$.fit') - ml_predict('cat', 1500, 'B
 SELECT 'interval_null', ml_predict_interval('cat', 0.9, NULL, 'Boston') IS NULL;
 -- error: ml_predict_interval(): level must be a number in (0, 1), like 0.95
 SELECT ml_predict_interval('cat', 95, 1500, 'Boston');
--- error: ml_predict_interval(): the model expects 2 features, got 1
+-- error: ml_predict_interval(): the model expects 2 features (sqft, city), got 1
 SELECT ml_predict_interval('cat', 0.95, 1500);
 SELECT 'json_level', json_extract(ml_model_json('cat', 0.5), '$.level') = 0.5
    AND json_extract(ml_model_json('cat', 0.5), '$.coefficients[1].conf_low') >

@@ -67,7 +67,7 @@ SELECT ml_predict('house_price@7', 1, 2);
 SELECT ml_predict('house_price@staging', 1, 2);
 -- error: ml_predict(): no model named 'nope'
 SELECT ml_predict('nope', 1, 2);
--- error: ml_predict(): the model expects 2 features, got 1
+-- error: ml_predict(): the model expects 2 features (sqft, rooms), got 1
 SELECT ml_predict('house_price', 1);
 
 -- ml_weights: one row per term.

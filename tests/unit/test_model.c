@@ -172,7 +172,85 @@ static void defences(void) {
   ml_model_free(m);
 }
 
+/* The rows' fingerprint (section rfpr) survives the codec; without it, none. */
+static void fingerprint(void) {
+  ml_model *m = sample(), *d = NULL;
+  unsigned char *blob;
+  int64_t len;
+  char err[200];
+  for (int has = 0; has < 2; has++) {
+    m->has_rows_hash = has;
+    m->rows_hash = has ? 0xFEDCBA9876543210ull : 0;
+    CHECK(ml_model_encode(m, NULL, &blob, &len) == ML_OK);
+    CHECK(ml_model_decode(blob, len, &d, err, sizeof err) == ML_OK);
+    CHECK(d && d->has_rows_hash == has && d->rows_hash == m->rows_hash);
+    ml_model_free(d);
+    ml_free(blob);
+  }
+  ml_model_free(m);
+}
+
+/* Levels {blue, green, réd} (a, from sample) and {azure, green} (b): the
+** union design, and maps that give each model's rows their union rows. */
+static void union_map(void) {
+  ml_model *a = sample(), *b = ml_model_new(2, 3), *u = NULL;
+  char err[200];
+  CHECK(b != NULL);
+  b->flags = ML_MODEL_INTERCEPT;
+  CHECK(ml_model_set_name(b, 0, "x") == ML_OK && ml_model_set_name(b, 1, "color") == ML_OK);
+  b->feat[0].has_impute = 1;
+  b->feat[0].impute = 2.5;
+  ml_feature *f = &b->feat[1];
+  f->type = ML_FEAT_CATEGORICAL;
+  f->nlevels = 2;
+  f->levels = ml_calloc(2 * sizeof(char *));
+  f->levels[0] = ml_malloc(6);
+  strcpy(f->levels[0], "azure");
+  f->levels[1] = ml_malloc(6);
+  strcpy(f->levels[1], "green");
+  int remap = -1;
+  CHECK(ml_model_compatible(a, b, &remap, err, sizeof err) && remap == 1);
+  CHECK(ml_model_compatible(a, a, &remap, err, sizeof err) && remap == 0);
+  CHECK(ml_model_union(a, b, &u, err, sizeof err) == ML_OK);
+  if (u) {
+    const ml_feature *fu = &u->feat[1];
+    CHECK(u->p == 5 && fu->nlevels == 4 && strcmp(fu->levels[0], "azure") == 0 &&
+          strcmp(fu->levels[1], "blue") == 0 && strcmp(fu->levels[2], "green") == 0 &&
+          strcmp(fu->levels[3], "r\xc3\xa9""d") == 0);
+    /* Each level of each model: its row [1, x, dummies, y] mapped by T' is
+    ** the union's row [1, x, azure? no: blue, green, réd, y], exactly. */
+    const ml_model *ms[2] = {a, b};
+    for (int w = 0; w < 2; w++) {
+      const ml_model *m = ms[w];
+      double *T = NULL;
+      CHECK(ml_model_design_map(m, u, &T) == ML_OK);
+      if (!T) continue;
+      int qa = m->p + 1;
+      for (int l = 0; l < m->feat[1].nlevels; l++) {
+        double xa[5] = {1, 1.75}, xu[6] = {1, 1.75}, got[6];
+        for (int i = 1; i < m->feat[1].nlevels; i++) xa[1 + i] = i == l;
+        xa[qa - 1] = -3.5;
+        for (int i = 1; i < 4; i++) xu[1 + i] = strcmp(fu->levels[i], m->feat[1].levels[l]) == 0;
+        xu[5] = -3.5;
+        int same = 1;
+        for (int c = 0; c < 6; c++) {
+          got[c] = 0;
+          for (int i = 0; i < qa; i++) got[c] += T[i + (int64_t)c * qa] * xa[i];
+          same &= got[c] == xu[c];
+        }
+        CHECK(same);
+      }
+      ml_free(T);
+    }
+  }
+  ml_model_free(a);
+  ml_model_free(b);
+  ml_model_free(u);
+}
+
 void test_model(void) {
   round_trip();
   defences();
+  fingerprint();
+  union_map();
 }
