@@ -7,6 +7,8 @@
 #   make asan     the tests again, under address and undefined-behaviour sanitizers
 #   make install  (PREFIX=/usr/local, DESTDIR) the extension, libsqlml.a, sqlml.h, sqlml.pc
 #   make uninstall
+#   make deb      dist/sqlml_VERSION_ARCH.deb, a Debian binary package
+#   make python-package  dist/sqlml-VERSION-py3-none-linux_MACHINE.whl, for pip
 #   make bench    speed and memory against the floor and the pandas pipeline (bench/)
 #   make valgrind the C tests and the SQL tests under valgrind's memcheck
 #   make fuzz     each libFuzzer target for FUZZ_SECONDS (fuzz-ci: 20 s each)
@@ -45,11 +47,13 @@ EXTDIR ?= $(LIBDIR)/sqlite3
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
 # Debian packages: to build and run; to test (R, mpmath and scikit-learn compute
-# reference values).
+# reference values; dpkg-dev, pip, setuptools, wheel and venv build and
+# install the packages).
 # OpenBLAS (serial: no thread pool inside the host application) is the BLAS
 # under LAPACK; the README says why.
 DEBS_BUILD = gcc make binutils libsqlite3-dev liblapacke-dev libopenblas0-serial sqlite3
-DEBS_TEST = python3 python3-mpmath python3-sklearn r-base-core r-cran-sandwich pkg-config
+DEBS_TEST = python3 python3-mpmath python3-sklearn r-base-core r-cran-sandwich pkg-config \
+	dpkg-dev python3-pip python3-setuptools python3-wheel python3-venv
 
 EXT_SRC = $(wildcard ext/*.c)
 EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
@@ -57,7 +61,7 @@ CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
 .PHONY: all lib deps deps-test demo test unit regress oom sql py nist ref embed asan valgrind \
-	fuzz fuzz-ci install uninstall bench bench-quick clean
+	fuzz fuzz-ci install uninstall bench bench-quick clean deb python-package npm-package packages
 
 all: $(SO) lib
 
@@ -123,7 +127,7 @@ demo: deps
 # Every suite runs, past a failing one; the last line counts them
 # (tests/run_suites.py).  Each tests/py/test_*.py is a suite of its own.
 PY_SUITES = $(patsubst tests/py/%.py,py-%,$(wildcard tests/py/test_*.py))
-SUITES = unit regress oom sql $(PY_SUITES) nist ref embed
+SUITES = unit regress oom sql $(PY_SUITES) nist ref embed packages
 test: deps-test
 	@$(PYTHON) tests/run_suites.py --make "$(MAKE)" $(SUITES)
 
@@ -209,6 +213,66 @@ uninstall:
 	rm -f $(DESTDIR)$(EXTDIR)/sqlml.so $(DESTDIR)$(LIBDIR)/libsqlml.a \
 	      $(DESTDIR)$(INCLUDEDIR)/sqlml.h $(DESTDIR)$(PKGCONFIGDIR)/sqlml.pc
 	rmdir $(DESTDIR)$(EXTDIR) 2>/dev/null || true
+
+# ---- packages (README: Use from your app) ----
+
+# The Debian binary package, from a `make install` staged with Debian's paths:
+# the extension in /usr/lib/sqlite3 (as sqlite3-pcre's pcre.so), the static
+# library and sqlml.pc in the multiarch directory, where pkg-config looks.
+# packaging/debian/ has the control file, changelog (whose top entry must be
+# VERSION) and copyright; dpkg-shlibdeps derives the library dependencies,
+# and OpenBLAS serial is put first among the BLASes that provide libblas.so.3.
+# Each package is written next to the extension it ships: dist/, or
+# build/asan/ under `make asan`.
+PKG_OUT = $(patsubst %/,%,$(dir $(SO)))
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB = $(PKG_OUT)/sqlml_$(VERSION)_$(DEB_ARCH).deb
+DEB_DIR = $(B)/deb
+DEB_ROOT = $(DEB_DIR)/debian/sqlml
+deb: $(DEB)
+
+$(DEB): $(SO) $(LIB) $(HDR) ext/sqlml.pc.in $(wildcard packaging/debian/*) VERSION
+	@tools/need-debs dpkg-dev binutils
+	@v=$$(dpkg-parsechangelog -l packaging/debian/changelog -SVersion); [ "$$v" = "$(VERSION)" ] || \
+	  { echo "packaging/debian/changelog: the top entry is $$v, VERSION is $(VERSION)" >&2; exit 1; }
+	rm -rf $(DEB_DIR)
+	umask 022 && $(MAKE) --no-print-directory -s install DESTDIR=$(CURDIR)/$(DEB_ROOT) PREFIX=/usr \
+	  LIBDIR=/usr/lib/$$(dpkg-architecture -qDEB_HOST_MULTIARCH) EXTDIR=/usr/lib/sqlite3
+	strip --strip-unneeded --remove-section=.comment --remove-section=.note $(DEB_ROOT)/usr/lib/sqlite3/sqlml.so
+	strip --strip-debug --enable-deterministic-archives $(DEB_ROOT)/usr/lib/*/libsqlml.a
+	umask 022 && mkdir -p $(DEB_ROOT)/DEBIAN $(DEB_ROOT)/usr/share/doc/sqlml && \
+	  cp packaging/debian/control packaging/debian/changelog $(DEB_DIR)/debian/ && \
+	  install -m 644 packaging/debian/copyright $(DEB_ROOT)/usr/share/doc/sqlml/ && \
+	  gzip -9n < packaging/debian/changelog > $(DEB_ROOT)/usr/share/doc/sqlml/changelog.gz
+	cd $(DEB_DIR) && dpkg-shlibdeps -Tdebian/sqlml.substvars debian/sqlml/usr/lib/sqlite3/sqlml.so
+	sed -i 's/libblas3 | libblas.so.3/libopenblas0-serial | &/' $(DEB_DIR)/debian/sqlml.substvars
+	cd $(DEB_DIR) && dpkg-gencontrol -psqlml -Tdebian/sqlml.substvars -Pdebian/sqlml
+	cd $(DEB_ROOT) && find usr -type f | LC_ALL=C sort | xargs md5sum > DEBIAN/md5sums
+	chmod 644 $(DEB_ROOT)/DEBIAN/control $(DEB_ROOT)/DEBIAN/md5sums
+	@mkdir -p $(@D)
+	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $@
+
+# The Python package: bindings/python with the extension inside, as a wheel
+# tagged py3-none-linux_<machine> (any Python 3 loads it through sqlite3),
+# built offline by Debian's pip, setuptools and wheel in a copy under $(B).
+WHEEL = $(PKG_OUT)/sqlml-$(VERSION)-py3-none-linux_$(shell uname -m).whl
+python-package: $(WHEEL)
+
+$(WHEEL): $(SO) $(wildcard bindings/python/* bindings/python/sqlml/*) VERSION
+	@tools/need-debs python3-pip python3-setuptools python3-wheel binutils
+	rm -rf $(B)/python && mkdir -p $(B)/python $(@D)
+	cp -R bindings/python/. $(B)/python/
+	cp VERSION $(B)/python/
+	install -m 755 $(SO) $(B)/python/sqlml/sqlml.so
+	strip --strip-unneeded $(B)/python/sqlml/sqlml.so
+	cd $(B)/python && $(PYTHON) -m pip wheel -q --no-deps --no-build-isolation --no-index \
+	  -w $(CURDIR)/$(@D) .
+
+# The packages built, inspected, installed into scratch places (never onto
+# this machine) and used: tests/embed/test_deb.py, test_pypkg.py.
+packages: $(SO) $(DEB) $(WHEEL)
+	$(RUN_ENV) $(PYTHON) tests/embed/test_deb.py --ext $(SO) --deb $(DEB) --sqlite3 "$(SQLITE3)"
+	$(RUN_ENV) $(PYTHON) tests/embed/test_pypkg.py --ext $(SO) --wheel $(WHEEL)
 
 # Benchmarks (bench/bench.py): sqlml against the floor scan and the pandas +
 # scikit-learn pipeline, as ratios; results in $(B)/bench/results.md.
