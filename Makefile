@@ -9,6 +9,7 @@
 #   make uninstall
 #   make deb      dist/sqlml_VERSION_ARCH.deb, a Debian binary package
 #   make python-package  dist/sqlml-VERSION-py3-none-linux_MACHINE.whl, for pip
+#   make npm-package     dist/sqlml-VERSION.tgz, for npm
 #   make bench    speed and memory against the floor and the pandas pipeline (bench/)
 #   make valgrind the C tests and the SQL tests under valgrind's memcheck
 #   make fuzz     each libFuzzer target for FUZZ_SECONDS (fuzz-ci: 20 s each)
@@ -268,11 +269,30 @@ $(WHEEL): $(SO) $(wildcard bindings/python/* bindings/python/sqlml/*) VERSION
 	cd $(B)/python && $(PYTHON) -m pip wheel -q --no-deps --no-build-isolation --no-index \
 	  -w $(CURDIR)/$(@D) .
 
+# The npm package: bindings/node with the extension inside, packed by npm
+# from a copy under $(B) that gets sqlml's version and this machine's cpu.
+NPM_TGZ = $(PKG_OUT)/sqlml-$(VERSION).tgz
+npm-package: $(NPM_TGZ)
+NPM_SET_VERSION = const fs = require("fs"), f = process.argv[1], p = JSON.parse(fs.readFileSync(f)); \
+  fs.writeFileSync(f, JSON.stringify({ ...p, version: process.argv[2], cpu: [process.arch] }, null, 2) + "\n");
+
+$(NPM_TGZ): $(SO) $(wildcard bindings/node/*) VERSION
+	@command -v npm >/dev/null || tools/need-debs nodejs npm
+	@tools/need-debs binutils
+	rm -rf $(B)/npm && mkdir -p $(B)/npm $(@D)
+	cp -R bindings/node/. $(B)/npm/
+	install -m 755 $(SO) $(B)/npm/sqlml.so
+	strip --strip-unneeded $(B)/npm/sqlml.so
+	node -e '$(NPM_SET_VERSION)' $(B)/npm/package.json $(VERSION)
+	cd $(B)/npm && npm pack --silent --pack-destination $(CURDIR)/$(@D) >/dev/null
+
 # The packages built, inspected, installed into scratch places (never onto
-# this machine) and used: tests/embed/test_deb.py, test_pypkg.py.
-packages: $(SO) $(DEB) $(WHEEL)
+# this machine) and used: tests/embed/test_deb.py, test_pypkg.py, test_npmpkg.py.
+packages: $(SO) $(DEB) $(WHEEL) $(NPM_TGZ) $(NODE_DIR)/ready
 	$(RUN_ENV) $(PYTHON) tests/embed/test_deb.py --ext $(SO) --deb $(DEB) --sqlite3 "$(SQLITE3)"
 	$(RUN_ENV) $(PYTHON) tests/embed/test_pypkg.py --ext $(SO) --wheel $(WHEEL)
+	$(RUN_ENV) $(PYTHON) tests/embed/test_npmpkg.py --ext $(SO) --tgz $(NPM_TGZ) \
+	  --node-modules $(NODE_DIR)/node_modules
 
 # Benchmarks (bench/bench.py): sqlml against the floor scan and the pandas +
 # scikit-learn pipeline, as ratios; results in $(B)/bench/results.md.
