@@ -6,15 +6,17 @@ changelog policy asks for; apt accepts it on this machine (a simulated
 install); unpacked into a scratch root (dpkg -x, which changes nothing on
 the machine) its extension loads into the sqlite3 shell with
 `.load <root>/usr/lib/sqlite3/sqlml` and predicts what exact arithmetic
-says, and its sqlml.pc points pkg-config at the files it unpacked."""
+says, and its sqlml.pc points pkg-config at the files it unpacked, with
+which examples/c/app.c builds and prints the same."""
 import gzip
 import os
+import shlex
 import subprocess
 import tempfile
 
 from embed_test import HOUSES, ROOT, Checker, args, expected_output
 
-a = args("deb", "sqlite3")
+a = args("deb", "sqlite3", "cc", "cflags")
 c = Checker("embed deb")
 version = open(os.path.join(ROOT, "VERSION")).read().strip()
 arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True,
@@ -105,9 +107,21 @@ c.check(p.stdout == want, "the packaged extension prints\n%s\nexpected\n%s" % (p
 # sqlml.pc, relocated into the scratch root as pkg-config does for any sysroot.
 env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(root, "usr/lib", multiarch, "pkgconfig"),
            PKG_CONFIG_SYSROOT_DIR=root)
-for what, want in (("--variable=extensiondir", root + "/usr/lib/sqlite3"),
-                   ("--libs-only-L", "-L%s/usr/lib/%s" % (root, multiarch))):
+for what, path in (("--variable=extensiondir", root + "/usr/lib/sqlite3"),
+                   ("--libs-only-L", "-L%s/usr/lib/%s" % (root, multiarch)),
+                   ("--cflags-only-I", "-I%s/usr/include" % root)):
     p = subprocess.run(["pkg-config", what, "sqlml"], env=env, capture_output=True, text=True)
-    c.check(p.stdout.strip() == want, "pkg-config %s sqlml: %r, expected %r%s"
-            % (what, p.stdout.strip(), want, p.stderr))
+    c.check(p.stdout.strip() == path, "pkg-config %s sqlml: %r, expected %r%s"
+            % (what, p.stdout.strip(), path, p.stderr))
+p = subprocess.run(["pkg-config", "--cflags", "--libs", "sqlml"], env=env, capture_output=True,
+                   text=True)
+app = os.path.join(root, "app")
+cmd = (shlex.split(a.cc or "cc") + shlex.split(a.cflags) + ["-o", app, "examples/c/app.c"]
+       + shlex.split(p.stdout))
+p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+if c.check(p.returncode == 0, "the C example builds against the package: %s\n%s"
+           % (" ".join(cmd), p.stderr)):
+    p = subprocess.run([app], capture_output=True, text=True)
+    c.check(p.stdout == want and p.returncode == 0,
+            "the C example linked with the package's libsqlml.a prints\n%s%s" % (p.stdout, p.stderr))
 c.done()
