@@ -49,12 +49,13 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
 # Debian packages: to build and run; to test (R, mpmath and scikit-learn compute
 # reference values; dpkg-dev, pip, setuptools, wheel and venv build and
-# install the packages).
+# install the packages; Go and mattn/go-sqlite3 build the Go example).
 # OpenBLAS (serial: no thread pool inside the host application) is the BLAS
 # under LAPACK; the README says why.
 DEBS_BUILD = gcc make binutils libsqlite3-dev liblapacke-dev libopenblas0-serial sqlite3
 DEBS_TEST = python3 python3-mpmath python3-sklearn r-base-core r-cran-sandwich pkg-config \
-	dpkg-dev python3-pip python3-setuptools python3-wheel python3-venv
+	dpkg-dev python3-pip python3-setuptools python3-wheel python3-venv \
+	golang-go golang-github-mattn-go-sqlite3-dev
 
 EXT_SRC = $(wildcard ext/*.c)
 EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
@@ -164,12 +165,16 @@ ref: $(SO) $(B)/ref/dist_check
 	$(RUN_ENV) $(PYTHON) tests/ref/lm_vs_r.py --ext $(SO)
 	$(RUN_ENV) $(PYTHON) tests/ref/options_vs_r.py --ext $(SO)
 
-# Use from applications (README, "Use from your app"): the Python, Node and C
-# examples run and must print what exact arithmetic says; the C one is linked
-# statically, then against a `make install` into a scratch DESTDIR.
+# Use from applications (README, "Use from your app"): the Python, Node, Go
+# and C examples run and must print what exact arithmetic says; the C one is
+# linked statically, then against a `make install` into a scratch DESTDIR.
+# Go builds in GOPATH mode, offline, against Debian's mattn/go-sqlite3; its
+# cache, like better-sqlite3, is shared by every build directory.
+GO_CACHE = build/go/cache
 embed: $(SO) $(LIB) $(HDR) $(NODE_DIR)/ready
 	$(RUN_ENV) $(PYTHON) tests/embed/test_python.py --ext $(SO)
 	$(RUN_ENV) $(PYTHON) tests/embed/test_node.py --ext $(SO) --node-modules $(NODE_DIR)/node_modules
+	$(RUN_ENV) $(PYTHON) tests/embed/test_go.py --ext $(SO) --gocache $(GO_CACHE)
 	$(RUN_ENV) $(PYTHON) tests/embed/test_c.py --ext $(SO) --lib $(LIB) --include $(dir $(HDR)) \
 	  --cc "$(CC)" --cflags "$(OPT) $(CFLAGS)"
 	$(RUN_ENV) $(PYTHON) tests/embed/test_install.py --ext $(SO) --make "$(MAKE)" \
@@ -289,7 +294,8 @@ $(NPM_TGZ): $(SO) $(wildcard bindings/node/*) VERSION
 # The packages built, inspected, installed into scratch places (never onto
 # this machine) and used: tests/embed/test_deb.py, test_pypkg.py, test_npmpkg.py.
 packages: $(SO) $(DEB) $(WHEEL) $(NPM_TGZ) $(NODE_DIR)/ready
-	$(RUN_ENV) $(PYTHON) tests/embed/test_deb.py --ext $(SO) --deb $(DEB) --sqlite3 "$(SQLITE3)"
+	$(RUN_ENV) $(PYTHON) tests/embed/test_deb.py --ext $(SO) --deb $(DEB) --sqlite3 "$(SQLITE3)" \
+	  --cc "$(CC)" --cflags "$(OPT) $(CFLAGS)"
 	$(RUN_ENV) $(PYTHON) tests/embed/test_pypkg.py --ext $(SO) --wheel $(WHEEL)
 	$(RUN_ENV) $(PYTHON) tests/embed/test_npmpkg.py --ext $(SO) --tgz $(NPM_TGZ) \
 	  --node-modules $(NODE_DIR)/node_modules
