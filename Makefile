@@ -222,15 +222,17 @@ uninstall:
 
 # ---- packages (README: Use from your app) ----
 
+# Each package is written next to the extension it ships: dist/, or
+# build/asan/ under `make asan`.  Each is made from a copy under $(B), so
+# nothing generated lands in the source tree.
+PKG_OUT = $(patsubst %/,%,$(dir $(SO)))
+
 # The Debian binary package, from a `make install` staged with Debian's paths:
 # the extension in /usr/lib/sqlite3 (as sqlite3-pcre's pcre.so), the static
 # library and sqlml.pc in the multiarch directory, where pkg-config looks.
 # packaging/debian/ has the control file, changelog (whose top entry must be
 # VERSION) and copyright; dpkg-shlibdeps derives the library dependencies,
 # and OpenBLAS serial is put first among the BLASes that provide libblas.so.3.
-# Each package is written next to the extension it ships: dist/, or
-# build/asan/ under `make asan`.
-PKG_OUT = $(patsubst %/,%,$(dir $(SO)))
 DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
 DEB = $(PKG_OUT)/sqlml_$(VERSION)_$(DEB_ARCH).deb
 DEB_DIR = $(B)/deb
@@ -260,7 +262,7 @@ $(DEB): $(SO) $(LIB) $(HDR) ext/sqlml.pc.in $(wildcard packaging/debian/*) VERSI
 
 # The Python package: bindings/python with the extension inside, as a wheel
 # tagged py3-none-linux_<machine> (any Python 3 loads it through sqlite3),
-# built offline by Debian's pip, setuptools and wheel in a copy under $(B).
+# built offline by Debian's pip, setuptools and wheel.
 WHEEL = $(PKG_OUT)/sqlml-$(VERSION)-py3-none-linux_$(shell uname -m).whl
 python-package: $(WHEEL)
 
@@ -274,8 +276,8 @@ $(WHEEL): $(SO) $(wildcard bindings/python/* bindings/python/sqlml/*) VERSION
 	cd $(B)/python && $(PYTHON) -m pip wheel -q --no-deps --no-build-isolation --no-index \
 	  -w $(CURDIR)/$(@D) .
 
-# The npm package: bindings/node with the extension inside, packed by npm
-# from a copy under $(B) that gets sqlml's version and this machine's cpu.
+# The npm package: bindings/node with the extension inside, packed by npm;
+# the copy's package.json gets sqlml's version and this machine's cpu.
 NPM_TGZ = $(PKG_OUT)/sqlml-$(VERSION).tgz
 npm-package: $(NPM_TGZ)
 NPM_SET_VERSION = const fs = require("fs"), f = process.argv[1], p = JSON.parse(fs.readFileSync(f)); \
