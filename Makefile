@@ -233,6 +233,8 @@ PKG_OUT = $(patsubst %/,%,$(dir $(SO)))
 # packaging/debian/ has the control file, changelog (whose top entry must be
 # VERSION) and copyright; dpkg-shlibdeps derives the library dependencies,
 # and OpenBLAS serial is put first among the BLASes that provide libblas.so.3.
+# Binaries are stripped and the extension is not executable (mode 644), as
+# dh_strip and dh_fixperms leave them in Debian's packages (sqlite3-pcre's).
 DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
 DEB = $(PKG_OUT)/sqlml_$(VERSION)_$(DEB_ARCH).deb
 DEB_DIR = $(B)/deb
@@ -247,7 +249,9 @@ $(DEB): $(SO) $(LIB) $(HDR) ext/sqlml.pc.in $(wildcard packaging/debian/*) VERSI
 	umask 022 && $(MAKE) --no-print-directory -s install DESTDIR=$(CURDIR)/$(DEB_ROOT) PREFIX=/usr \
 	  LIBDIR=/usr/lib/$$(dpkg-architecture -qDEB_HOST_MULTIARCH) EXTDIR=/usr/lib/sqlite3
 	strip --strip-unneeded --remove-section=.comment --remove-section=.note $(DEB_ROOT)/usr/lib/sqlite3/sqlml.so
-	strip --strip-debug --enable-deterministic-archives $(DEB_ROOT)/usr/lib/*/libsqlml.a
+	strip --strip-debug --remove-section=.comment --enable-deterministic-archives \
+	  $(DEB_ROOT)/usr/lib/*/libsqlml.a
+	chmod 644 $(DEB_ROOT)/usr/lib/sqlite3/sqlml.so
 	umask 022 && mkdir -p $(DEB_ROOT)/DEBIAN $(DEB_ROOT)/usr/share/doc/sqlml && \
 	  cp packaging/debian/control packaging/debian/changelog $(DEB_DIR)/debian/ && \
 	  install -m 644 packaging/debian/copyright $(DEB_ROOT)/usr/share/doc/sqlml/ && \
