@@ -7,6 +7,9 @@
 #   make asan     the tests again, under address and undefined-behaviour sanitizers
 #   make install  (PREFIX=/usr/local, DESTDIR) the extension, libsqlml.a, sqlml.h, sqlml.pc
 #   make uninstall
+#   make deb      dist/sqlml_VERSION_ARCH.deb, a Debian binary package
+#   make python-package  dist/sqlml-VERSION-py3-none-linux_MACHINE.whl, for pip
+#   make npm-package     dist/sqlml-VERSION.tgz, for npm
 #   make bench    speed and memory against the floor and the pandas pipeline (bench/)
 #   make valgrind the C tests and the SQL tests under valgrind's memcheck
 #   make fuzz     each libFuzzer target for FUZZ_SECONDS (fuzz-ci: 20 s each)
@@ -45,11 +48,14 @@ EXTDIR ?= $(LIBDIR)/sqlite3
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
 # Debian packages: to build and run; to test (R, mpmath and scikit-learn compute
-# reference values).
+# reference values; dpkg-dev, pip, setuptools, wheel and venv build and
+# install the packages; Go and mattn/go-sqlite3 build the Go example).
 # OpenBLAS (serial: no thread pool inside the host application) is the BLAS
 # under LAPACK; the README says why.
 DEBS_BUILD = gcc make binutils libsqlite3-dev liblapacke-dev libopenblas0-serial sqlite3
-DEBS_TEST = python3 python3-mpmath python3-sklearn r-base-core r-cran-sandwich pkg-config
+DEBS_TEST = python3 python3-mpmath python3-sklearn r-base-core r-cran-sandwich pkg-config \
+	dpkg-dev python3-pip python3-setuptools python3-wheel python3-venv \
+	golang-go golang-github-mattn-go-sqlite3-dev
 
 EXT_SRC = $(wildcard ext/*.c)
 EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
@@ -57,7 +63,7 @@ CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
 .PHONY: all lib deps deps-test demo test unit regress oom sql py nist ref embed asan valgrind \
-	fuzz fuzz-ci install uninstall bench bench-quick clean
+	fuzz fuzz-ci install uninstall bench bench-quick clean deb python-package npm-package packages
 
 all: $(SO) lib
 
@@ -123,7 +129,7 @@ demo: deps
 # Every suite runs, past a failing one; the last line counts them
 # (tests/run_suites.py).  Each tests/py/test_*.py is a suite of its own.
 PY_SUITES = $(patsubst tests/py/%.py,py-%,$(wildcard tests/py/test_*.py))
-SUITES = unit regress oom sql $(PY_SUITES) nist ref embed
+SUITES = unit regress oom sql $(PY_SUITES) nist ref embed packages
 test: deps-test
 	@$(PYTHON) tests/run_suites.py --make "$(MAKE)" $(SUITES)
 
@@ -159,12 +165,16 @@ ref: $(SO) $(B)/ref/dist_check
 	$(RUN_ENV) $(PYTHON) tests/ref/lm_vs_r.py --ext $(SO)
 	$(RUN_ENV) $(PYTHON) tests/ref/options_vs_r.py --ext $(SO)
 
-# Use from applications (README, "Use from your app"): the Python, Node and C
-# examples run and must print what exact arithmetic says; the C one is linked
-# statically, then against a `make install` into a scratch DESTDIR.
+# Use from applications (README, "Use from your app"): the Python, Node, Go
+# and C examples run and must print what exact arithmetic says; the C one is
+# linked statically, then against a `make install` into a scratch DESTDIR.
+# Go builds in GOPATH mode, offline, against Debian's mattn/go-sqlite3; its
+# cache, like better-sqlite3, is shared by every build directory.
+GO_CACHE = build/go/cache
 embed: $(SO) $(LIB) $(HDR) $(NODE_DIR)/ready
 	$(RUN_ENV) $(PYTHON) tests/embed/test_python.py --ext $(SO)
 	$(RUN_ENV) $(PYTHON) tests/embed/test_node.py --ext $(SO) --node-modules $(NODE_DIR)/node_modules
+	$(RUN_ENV) $(PYTHON) tests/embed/test_go.py --ext $(SO) --gocache $(GO_CACHE)
 	$(RUN_ENV) $(PYTHON) tests/embed/test_c.py --ext $(SO) --lib $(LIB) --include $(dir $(HDR)) \
 	  --cc "$(CC)" --cflags "$(OPT) $(CFLAGS)"
 	$(RUN_ENV) $(PYTHON) tests/embed/test_install.py --ext $(SO) --make "$(MAKE)" \
@@ -209,6 +219,92 @@ uninstall:
 	rm -f $(DESTDIR)$(EXTDIR)/sqlml.so $(DESTDIR)$(LIBDIR)/libsqlml.a \
 	      $(DESTDIR)$(INCLUDEDIR)/sqlml.h $(DESTDIR)$(PKGCONFIGDIR)/sqlml.pc
 	rmdir $(DESTDIR)$(EXTDIR) 2>/dev/null || true
+
+# ---- packages (README: Use from your app) ----
+
+# Each package is written next to the extension it ships: dist/, or
+# build/asan/ under `make asan`.  Each is made from a copy under $(B), so
+# nothing generated lands in the source tree.
+PKG_OUT = $(patsubst %/,%,$(dir $(SO)))
+
+# The Debian binary package, from a `make install` staged with Debian's paths:
+# the extension in /usr/lib/sqlite3 (as sqlite3-pcre's pcre.so), the static
+# library and sqlml.pc in the multiarch directory, where pkg-config looks.
+# packaging/debian/ has the control file, changelog (whose top entry must be
+# VERSION) and copyright; dpkg-shlibdeps derives the library dependencies,
+# and OpenBLAS serial is put first among the BLASes that provide libblas.so.3.
+# Binaries are stripped and the extension is not executable (mode 644), as
+# dh_strip and dh_fixperms leave them in Debian's packages (sqlite3-pcre's).
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB = $(PKG_OUT)/sqlml_$(VERSION)_$(DEB_ARCH).deb
+DEB_DIR = $(B)/deb
+DEB_ROOT = $(DEB_DIR)/debian/sqlml
+deb: $(DEB)
+
+$(DEB): $(SO) $(LIB) $(HDR) ext/sqlml.pc.in $(wildcard packaging/debian/*) VERSION
+	@tools/need-debs dpkg-dev binutils
+	@v=$$(dpkg-parsechangelog -l packaging/debian/changelog -SVersion); [ "$$v" = "$(VERSION)" ] || \
+	  { echo "packaging/debian/changelog: the top entry is $$v, VERSION is $(VERSION)" >&2; exit 1; }
+	rm -rf $(DEB_DIR)
+	umask 022 && $(MAKE) --no-print-directory -s install DESTDIR=$(CURDIR)/$(DEB_ROOT) PREFIX=/usr \
+	  LIBDIR=/usr/lib/$$(dpkg-architecture -qDEB_HOST_MULTIARCH) EXTDIR=/usr/lib/sqlite3
+	strip --strip-unneeded --remove-section=.comment --remove-section=.note $(DEB_ROOT)/usr/lib/sqlite3/sqlml.so
+	strip --strip-debug --remove-section=.comment --enable-deterministic-archives \
+	  $(DEB_ROOT)/usr/lib/*/libsqlml.a
+	chmod 644 $(DEB_ROOT)/usr/lib/sqlite3/sqlml.so
+	umask 022 && mkdir -p $(DEB_ROOT)/DEBIAN $(DEB_ROOT)/usr/share/doc/sqlml && \
+	  cp packaging/debian/control packaging/debian/changelog $(DEB_DIR)/debian/ && \
+	  install -m 644 packaging/debian/copyright $(DEB_ROOT)/usr/share/doc/sqlml/ && \
+	  gzip -9n < packaging/debian/changelog > $(DEB_ROOT)/usr/share/doc/sqlml/changelog.gz
+	cd $(DEB_DIR) && dpkg-shlibdeps -Tdebian/sqlml.substvars debian/sqlml/usr/lib/sqlite3/sqlml.so
+	sed -i 's/libblas3 | libblas.so.3/libopenblas0-serial | &/' $(DEB_DIR)/debian/sqlml.substvars
+	cd $(DEB_DIR) && dpkg-gencontrol -psqlml -Tdebian/sqlml.substvars -Pdebian/sqlml
+	cd $(DEB_ROOT) && find usr -type f | LC_ALL=C sort | xargs md5sum > DEBIAN/md5sums
+	chmod 644 $(DEB_ROOT)/DEBIAN/control $(DEB_ROOT)/DEBIAN/md5sums
+	@mkdir -p $(@D)
+	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $@
+
+# The Python package: bindings/python with the extension inside, as a wheel
+# tagged py3-none-linux_<machine> (any Python 3 loads it through sqlite3),
+# built offline by Debian's pip, setuptools and wheel.
+WHEEL = $(PKG_OUT)/sqlml-$(VERSION)-py3-none-linux_$(shell uname -m).whl
+python-package: $(WHEEL)
+
+$(WHEEL): $(SO) $(wildcard bindings/python/* bindings/python/sqlml/*) VERSION
+	@tools/need-debs python3-pip python3-setuptools python3-wheel binutils
+	rm -rf $(B)/python && mkdir -p $(B)/python $(@D)
+	cp -R bindings/python/. $(B)/python/
+	cp VERSION $(B)/python/
+	install -m 755 $(SO) $(B)/python/sqlml/sqlml.so
+	strip --strip-unneeded $(B)/python/sqlml/sqlml.so
+	cd $(B)/python && $(PYTHON) -m pip wheel -q --no-deps --no-build-isolation --no-index \
+	  -w $(CURDIR)/$(@D) .
+
+# The npm package: bindings/node with the extension inside, packed by npm;
+# the copy's package.json gets sqlml's version and this machine's cpu.
+NPM_TGZ = $(PKG_OUT)/sqlml-$(VERSION).tgz
+npm-package: $(NPM_TGZ)
+NPM_SET_VERSION = const fs = require("fs"), f = process.argv[1], p = JSON.parse(fs.readFileSync(f)); \
+  fs.writeFileSync(f, JSON.stringify({ ...p, version: process.argv[2], cpu: [process.arch] }, null, 2) + "\n");
+
+$(NPM_TGZ): $(SO) $(wildcard bindings/node/*) VERSION
+	@command -v npm >/dev/null || tools/need-debs nodejs npm
+	@tools/need-debs binutils
+	rm -rf $(B)/npm && mkdir -p $(B)/npm $(@D)
+	cp -R bindings/node/. $(B)/npm/
+	install -m 755 $(SO) $(B)/npm/sqlml.so
+	strip --strip-unneeded $(B)/npm/sqlml.so
+	node -e '$(NPM_SET_VERSION)' $(B)/npm/package.json $(VERSION)
+	cd $(B)/npm && npm pack --silent --pack-destination $(CURDIR)/$(@D) >/dev/null
+
+# The packages built, inspected, installed into scratch places (never onto
+# this machine) and used: tests/embed/test_deb.py, test_pypkg.py, test_npmpkg.py.
+packages: $(SO) $(DEB) $(WHEEL) $(NPM_TGZ) $(NODE_DIR)/ready
+	$(RUN_ENV) $(PYTHON) tests/embed/test_deb.py --ext $(SO) --deb $(DEB) --sqlite3 "$(SQLITE3)" \
+	  --cc "$(CC)" --cflags "$(OPT) $(CFLAGS)"
+	$(RUN_ENV) $(PYTHON) tests/embed/test_pypkg.py --ext $(SO) --wheel $(WHEEL)
+	$(RUN_ENV) $(PYTHON) tests/embed/test_npmpkg.py --ext $(SO) --tgz $(NPM_TGZ) \
+	  --node-modules $(NODE_DIR)/node_modules
 
 # Benchmarks (bench/bench.py): sqlml against the floor scan and the pandas +
 # scikit-learn pipeline, as ratios; results in $(B)/bench/results.md.
