@@ -750,41 +750,23 @@ static char *utc_now(void) {
   return sqlite3_mprintf("%s", buf);
 }
 
+/* Stores the version (ml_registry_insert); reports its own errors. */
 static int store(trainer *t, const unsigned char *blob, int64_t nblob, const char *features,
                  const char *options, const char *metrics, const char *hash, const char *created,
                  sqlite3_int64 *version) {
-  int rc = ml_registry_ensure(t->db);
-  if (rc != SQLITE_OK) return rc;
-  sqlite3_stmt *st;
-  rc = sqlite3_prepare_v2(t->db,
-                          "INSERT INTO ml_model_versions(name, version, created_at, kind, source, "
-                          "target, features, options, n_train, n_test, n_skipped, metrics, "
-                          "data_hash, sqlml_version, model) "
-                          "SELECT ?1, coalesce(max(version), 0) + 1, ?2, 'linear_regression', ?3, "
-                          "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 "
-                          "FROM ml_model_versions WHERE name = ?1 RETURNING version",
-                          -1, &st, NULL);
-  if (rc != SQLITE_OK) return rc;
-  sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, created, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, t->source, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 4, t->target, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 5, features, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 6, options, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 7, t->m->n);
-  sqlite3_bind_int64(st, 8, t->fa.used[1]);
-  sqlite3_bind_int64(st, 9, t->fa.skipped + t->target_nulls + t->weight_nulls);
-  sqlite3_bind_text(st, 10, metrics, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 11, hash, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 12, SQLML_VERSION, -1, SQLITE_STATIC);
-  sqlite3_bind_blob64(st, 13, blob, (sqlite3_uint64)nblob, SQLITE_STATIC);
-  rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    *version = sqlite3_column_int64(st, 0);
-    rc = sqlite3_step(st);
-  }
-  int frc = sqlite3_finalize(st);
-  return rc == SQLITE_DONE ? frc : rc;
+  ml_version_row row = {.name = t->name, .created_at = created, .source = t->source,
+                        .target = t->target, .features = features, .options = options,
+                        .metrics = metrics, .data_hash = hash, .n_train = t->m->n,
+                        .n_test = t->fa.used[1],
+                        .n_skipped = t->fa.skipped + t->target_nulls + t->weight_nulls,
+                        .model = blob, .nmodel = nblob};
+  char *err = NULL;
+  int rc = ml_registry_insert(t->db, sqlite3_user_data(t->ctx), "ml_train", &row, version, &err);
+  if (rc == SQLITE_OK) return rc;
+  if (err) sqlite3_result_error(t->ctx, err, -1);
+  else ml_result_db_error(t->ctx, "ml_train", t->db, rc);
+  sqlite3_free(err);
+  return rc;
 }
 
 /* ---- ml_train ---- */
@@ -944,7 +926,6 @@ static int train(trainer *t, char **summary, size_t *len) {
     ml_free(zpost);
     ml_free(*summary);
     *summary = NULL;
-    ml_result_db_error(t->ctx, "ml_train", t->db, src);
     goto fail;
   }
   memcpy(*summary, zpre, npre);
