@@ -97,38 +97,41 @@ static const struct {
 };
 
 /*
-** Is text what SQLite keeps for the statement of ml_registry_sql at s?
-** It keeps "CREATE VIEW IF NOT EXISTS main.ml_models AS ..." as
-** "CREATE VIEW ml_models AS ...", without the semicolon.
+** After "CREATE KIND name" in text, or NULL if text does not start so.
+** The name may be quoted ("name"): ALTER TABLE ... RENAME TO writes it so,
+** and a registry table renamed away and back is still the same table.
 */
-static int is_statement(const char *text, const char *s) {
-  static const char qualified[] = "IF NOT EXISTS main.";
-  const char *q = strstr(s, qualified), *eol = strchr(s, '\n');
-  if (!q || (eol && eol < q)) return 0;
-  size_t head = (size_t)(q - s);
-  if (strncmp(text, s, head) != 0) return 0;
-  text += head;
-  s = q + sizeof qualified - 1;
-  size_t n = strlen(text);
-  return strncmp(text, s, n) == 0 && s[n] == ';';
+static const char *after_name(const char *text, const char *create, const char *name) {
+  size_t nk = strlen(create), nn = strlen(name);
+  if (strncmp(text, create, nk) != 0) return NULL;
+  text += nk;
+  int quoted = *text == '"';
+  if (strncmp(text + quoted, name, nn) != 0 || (quoted && text[1 + nn] != '"')) return NULL;
+  return text + nn + 2 * quoted;
 }
 
 /*
 ** The ML_REG_ bits of text if sqlml creates or created it for object i of
 ** registry_objects, else 0.  The text names its object ("CREATE TABLE
 ** ml_aliases ..."): the row's name and type columns must agree with it.
+** SQLite keeps "CREATE VIEW IF NOT EXISTS main.ml_models AS ...;" of
+** ml_registry_sql as "CREATE VIEW ml_models AS ...", without the semicolon.
 */
 static int sqlml_text(const char *text, size_t i) {
-  const char *create = registry_objects[i].create;
-  size_t nk = strlen(create), nn = strlen(registry_objects[i].name);
-  if (strncmp(text, create, nk) != 0 || strncmp(text + nk, registry_objects[i].name, nn) != 0 ||
-      (text[nk + nn] != ' ' && text[nk + nn] != '\n'))
-    return 0;
+  const char *create = registry_objects[i].create, *name = registry_objects[i].name;
+  const char *tail = after_name(text, create, name);
+  if (!tail || (*tail != ' ' && *tail != '\n')) return 0;
+  char head[64];
+  sqlite3_snprintf(sizeof head, head, "%sIF NOT EXISTS main.%s", create, name);
+  size_t nh = strlen(head), nt = strlen(tail);
   for (const char *s = ml_registry_sql; s; s = strchr(s, '\n'), s = s ? s + 1 : NULL)
-    if (strncmp(s, "CREATE ", 7) == 0 && is_statement(text, s)) return registry_objects[i].bit;
-  for (size_t j = 0; j < sizeof earlier_texts / sizeof earlier_texts[0]; j++)
-    if ((earlier_texts[j].bit & registry_objects[i].bit) && strcmp(text, earlier_texts[j].sql) == 0)
+    if (strncmp(s, head, nh) == 0 && strncmp(s + nh, tail, nt) == 0 && s[nh + nt] == ';')
+      return registry_objects[i].bit;
+  for (size_t j = 0; j < sizeof earlier_texts / sizeof earlier_texts[0]; j++) {
+    const char *t = after_name(earlier_texts[j].sql, create, name);
+    if ((earlier_texts[j].bit & registry_objects[i].bit) && t && strcmp(tail, t) == 0)
       return earlier_texts[j].bit;
+  }
   return 0;
 }
 
