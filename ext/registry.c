@@ -178,11 +178,16 @@ int ml_registry_check(sqlite3 *db, ml_conn *conn, const char *fname, int *object
     return SQLITE_OK;
   }
   sqlite3_stmt *st;
+  /* Names compare as SQLite compares identifiers (ASCII case aside), and
+  ** by = rather than IN: an IN list costs an ephemeral table, whose page
+  ** cache is allocated afresh for every check inside a write transaction. */
   int rc = sqlite3_prepare_v2(db,
                               "SELECT type, name, tbl_name, sql FROM main.sqlite_schema "
-                              "WHERE name COLLATE NOCASE IN ('ml_model_versions', 'ml_aliases', "
-                              "'ml_model_versions_drop', 'ml_models') OR tbl_name COLLATE NOCASE IN "
-                              "('ml_model_versions', 'ml_aliases', 'ml_models')",
+                              "WHERE name = 'ml_model_versions_drop' COLLATE NOCASE "
+                              "OR name = 'ml_models' COLLATE NOCASE "
+                              "OR tbl_name = 'ml_model_versions' COLLATE NOCASE "
+                              "OR tbl_name = 'ml_aliases' COLLATE NOCASE "
+                              "OR tbl_name = 'ml_models' COLLATE NOCASE",
                               -1, &st, NULL);
   if (rc != SQLITE_OK) return rc;
   char *why = NULL;
