@@ -144,11 +144,18 @@ static shared_model *cache_get(sqlite3_context *ctx, const char *fname, int iArg
 static shared_model *named_get(sqlite3_context *ctx, const char *fname, int iArg, const char *ref) {
   ml_conn *c = sqlite3_user_data(ctx);
   sqlite3 *db = sqlite3_context_db_handle(ctx);
+  /* A statement that reads no table of main (SELECT ml_predict('m', 1))
+  ** holds no transaction there: open one, or nothing could be trusted. */
+  sqlite3_stmt *hold;
+  ml_registry_hold(db, &hold);
   ml_registry_mark now;
   ml_registry_mark_now(db, &now);
   for (int i = 0; now.valid && i < CACHE_SLOTS; i++) {
     named_model *e = &c->names[i];
-    if (e->ref && ml_registry_mark_same(&e->mark, &now) && strcmp(e->ref, ref) == 0) return e->s;
+    if (e->ref && ml_registry_mark_same(&e->mark, &now) && strcmp(e->ref, ref) == 0) {
+      sqlite3_finalize(hold);
+      return e->s;
+    }
   }
   sqlite3_int64 version;
   unsigned char *blob;
@@ -168,8 +175,10 @@ static shared_model *named_get(sqlite3_context *ctx, const char *fname, int iArg
       sqlite3_free(msg);
       sqlite3_result_error_code(ctx, rc);
     }
+    sqlite3_finalize(hold); /* after sqlite3_errmsg: finalizing resets it */
     return NULL;
   }
+  sqlite3_finalize(hold);
   shared_model *s = cache_get(ctx, fname, iArg, blob, n);
   sqlite3_free(blob);
   if (!s || !mark.valid) return s;

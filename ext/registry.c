@@ -37,6 +37,16 @@ void ml_registry_mark_now(sqlite3 *db, ml_registry_mark *mark) {
   mark->valid = 1;
 }
 
+void ml_registry_hold(sqlite3 *db, sqlite3_stmt **hold) {
+  *hold = NULL;
+  if (sqlite3_txn_state(db, "main") != SQLITE_TXN_NONE) return;
+  if (sqlite3_prepare_v2(db, "PRAGMA main.schema_version", -1, hold, NULL) == SQLITE_OK &&
+      sqlite3_step(*hold) == SQLITE_ROW)
+    return;
+  sqlite3_finalize(*hold);
+  *hold = NULL;
+}
+
 int ml_registry_mark_same(const ml_registry_mark *a, const ml_registry_mark *b) {
   return a->valid && b->valid && a->data_version == b->data_version && a->changes == b->changes;
 }

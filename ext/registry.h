@@ -36,6 +36,15 @@ typedef struct ml_registry_mark {
 
 void ml_registry_mark_now(sqlite3 *db, ml_registry_mark *mark);
 
+/*
+** Opens a read transaction on main when none is open, so that a mark can
+** be read before the registry is looked at, and the check and the lookup
+** see one snapshot: *hold is a statement left running (sqlite3_finalize it
+** when done), or NULL when a transaction was open already or none could be
+** opened (the lookup then reports why).
+*/
+void ml_registry_hold(sqlite3 *db, sqlite3_stmt **hold);
+
 /* Do two marks say the registry is the same?  Never when either is not valid. */
 int ml_registry_mark_same(const ml_registry_mark *a, const ml_registry_mark *b);
 

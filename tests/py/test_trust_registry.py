@@ -67,9 +67,12 @@ TRAIN3 = "SELECT ml_train('m', 't3', 'y', '[\"x\"]', '{\"test_size\":0}')"
 
 
 def by_name(con, ref="m"):
-    """The prediction at x = 10 through the cache (a name from a column)."""
+    """The prediction at x = 10 through the cache: a name from a column of a
+    main table, and a bound name in a statement that reads no table."""
     rows = con.execute("SELECT ml_predict(n || ?, 10) FROM names", (ref[1:],)).fetchall()
-    c.check(len(set(r[0] for r in rows)) == 1, "one answer for every row of a statement: %r" % rows)
+    single = one(con, "SELECT ml_predict(?, 10)", ref)
+    c.check(len(set(r[0] for r in rows)) == 1 and rows[0][0] == single,
+            "one answer for every row of a statement, and alone: %r, %r" % (rows, single))
     return rows[0][0]
 
 
