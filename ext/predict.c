@@ -10,8 +10,18 @@
 ** constant, SQLite keeps our decoded model with the statement (auxdata) and a
 ** row costs one pointer lookup and a dot product.  When it is not (a scalar
 ** subquery, a column), the connection's cache recognizes the same bytes with
-** a memcmp, or the same reference within a read transaction whose data
-** version is unchanged, and hands back the model it decoded before.
+** a memcmp, or the same reference while the registry is unchanged, and
+** hands back the model it decoded before.
+**
+** A reference means what the registry holds as this connection sees it
+** now, committed or not.  The cache keeps a reference's model with the
+** registry's mark (registry.h: the data version, which any commit moves,
+** and the connection's change count, which its own writes move even when a
+** ROLLBACK undoes them).  Inside a write transaction on main neither number
+** says what the transaction has changed, so there every lookup is made
+** afresh (a constant reference still once per statement, by auxdata).  No
+** commit or rollback hook: an application may own them, and they do not
+** chain.
 */
 #include <string.h>
 
@@ -40,17 +50,18 @@ typedef struct shared_model {
   double tq_level, tq;     /* the last t-quantile ml_predict_interval() needed */
 } shared_model;
 
-/* A reference resolved to a model, valid while the data version holds. */
+/* A reference resolved to a model, valid while the registry's mark holds. */
 typedef struct named_model {
   char *ref;
   shared_model *s;
-  unsigned data_version;
+  ml_registry_mark mark;
 } named_model;
 
 struct ml_conn {
   int refs;                          /* functions registered with it */
   shared_model *slot[CACHE_SLOTS];   /* most recently used first */
   named_model names[CACHE_SLOTS];    /* most recently used first */
+  ml_registry_seen seen;             /* the registry's objects are sqlml's */
 };
 
 static void shared_unref(void *p) {
@@ -69,6 +80,8 @@ ml_conn *ml_conn_new(void) {
 }
 
 void ml_conn_ref(ml_conn *c) { c->refs++; }
+
+ml_registry_seen *ml_conn_registry_seen(ml_conn *c) { return &c->seen; }
 
 void ml_conn_unref(void *p) {
   ml_conn *c = p;
@@ -131,21 +144,25 @@ static shared_model *cache_get(sqlite3_context *ctx, const char *fname, int iArg
 static shared_model *named_get(sqlite3_context *ctx, const char *fname, int iArg, const char *ref) {
   ml_conn *c = sqlite3_user_data(ctx);
   sqlite3 *db = sqlite3_context_db_handle(ctx);
-  /* The data version moves with every commit, this connection's or another's,
-  ** but SQLite reads it afresh only when a read transaction starts: it can be
-  ** trusted only inside one, where it also fixes what the registry holds. */
-  unsigned dv = 0;
-  int have_dv = sqlite3_txn_state(db, "main") != SQLITE_TXN_NONE &&
-                sqlite3_file_control(db, "main", SQLITE_FCNTL_DATA_VERSION, &dv) == SQLITE_OK;
-  for (int i = 0; have_dv && i < CACHE_SLOTS; i++) {
+  /* A statement that reads no table of main (SELECT ml_predict('m', 1))
+  ** holds no transaction there: open one, or nothing could be trusted. */
+  sqlite3_stmt *hold;
+  ml_registry_hold(db, &hold);
+  ml_registry_mark now;
+  ml_registry_mark_now(db, &now);
+  for (int i = 0; now.valid && i < CACHE_SLOTS; i++) {
     named_model *e = &c->names[i];
-    if (e->ref && e->data_version == dv && strcmp(e->ref, ref) == 0) return e->s;
+    if (e->ref && ml_registry_mark_same(&e->mark, &now) && strcmp(e->ref, ref) == 0) {
+      sqlite3_finalize(hold);
+      return e->s;
+    }
   }
   sqlite3_int64 version;
   unsigned char *blob;
   int n;
   char *err;
-  int rc = ml_registry_find(db, fname, ref, &version, &blob, &n, &err);
+  ml_registry_mark mark;
+  int rc = ml_registry_find(db, c, fname, ref, &version, &blob, &n, &mark, &err);
   if (rc != SQLITE_OK) {
     if (err) {
       sqlite3_result_error(ctx, err, -1);
@@ -158,11 +175,13 @@ static shared_model *named_get(sqlite3_context *ctx, const char *fname, int iArg
       sqlite3_free(msg);
       sqlite3_result_error_code(ctx, rc);
     }
+    sqlite3_finalize(hold); /* after sqlite3_errmsg: finalizing resets it */
     return NULL;
   }
+  sqlite3_finalize(hold);
   shared_model *s = cache_get(ctx, fname, iArg, blob, n);
   sqlite3_free(blob);
-  if (!s || !have_dv) return s;
+  if (!s || !mark.valid) return s;
   char *copy = sqlite3_mprintf("%s", ref);
   if (!copy) return s; /* not cached: still a correct answer */
   named_model *last = &c->names[CACHE_SLOTS - 1];
@@ -170,7 +189,7 @@ static shared_model *named_get(sqlite3_context *ctx, const char *fname, int iArg
   sqlite3_free(last->ref);
   memmove(c->names + 1, c->names, sizeof(c->names[0]) * (CACHE_SLOTS - 1));
   s->refs++;
-  c->names[0] = (named_model){copy, s, dv};
+  c->names[0] = (named_model){copy, s, mark};
   return s;
 }
 

@@ -12,6 +12,15 @@
 ** the registry's trigger).  Not a savepoint: after sqlite3_interrupt() no
 ** ROLLBACK can run while the calling statement is still active, so a
 ** savepoint or transaction opened here could be left open.
+**
+** Trust.  A database file is data, and anyone may have written it: before
+** any read or write, ml_registry_check compares what main.sqlite_schema
+** holds under the registry's names, and everything attached to the
+** registry's tables, with the texts sqlml creates.  A trigger on
+** ml_model_versions would otherwise run with the user's rights on every
+** ml_train, an index or a changed table would change what a lookup means,
+** and a view in place of a table would make anything a model.  Every
+** statement names main: a TEMP table of the same name is not the registry.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -20,37 +29,219 @@
 #include "registry.h"
 #include "sqlq.h"
 
-int ml_registry_exists(sqlite3 *db) {
+void ml_registry_mark_now(sqlite3 *db, ml_registry_mark *mark) {
+  mark->valid = 0;
+  if (sqlite3_txn_state(db, "main") != SQLITE_TXN_READ) return;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_DATA_VERSION, &mark->data_version) != SQLITE_OK)
+    return;
+  mark->changes = sqlite3_total_changes64(db);
+  mark->valid = 1;
+}
+
+void ml_registry_hold(sqlite3 *db, sqlite3_stmt **hold) {
+  *hold = NULL;
+  if (sqlite3_txn_state(db, "main") != SQLITE_TXN_NONE) return;
+  if (sqlite3_prepare_v2(db, "PRAGMA main.schema_version", -1, hold, NULL) == SQLITE_OK &&
+      sqlite3_step(*hold) == SQLITE_ROW)
+    return;
+  sqlite3_finalize(*hold);
+  *hold = NULL;
+}
+
+int ml_registry_mark_same(const ml_registry_mark *a, const ml_registry_mark *b) {
+  return a->valid && b->valid && a->data_version == b->data_version && a->changes == b->changes;
+}
+
+/* ---- is the registry sqlml's? ---- */
+
+static const struct {
+  const char *type, *name, *create;
+  int bit;
+} registry_objects[] = {
+    {"table", "ml_model_versions", "CREATE TABLE ", ML_REG_VERSIONS},
+    {"table", "ml_aliases", "CREATE TABLE ", ML_REG_ALIASES},
+    {"trigger", "ml_model_versions_drop", "CREATE TRIGGER ", ML_REG_TRIGGER},
+    {"view", "ml_models", "CREATE VIEW ", ML_REG_VIEW},
+};
+
+/*
+** Texts sqlml 0.1.0 created that sql/registry.sql no longer does, as
+** sqlite_schema keeps them.  Registries it made keep working: the table
+** as it is (lookups skip versions that are not integers), the view until
+** the next write replaces it (ml_registry_ensure).
+*/
+static const struct {
+  int bit;
+  const char *sql;
+} earlier_texts[] = {
+    {ML_REG_VERSIONS,
+     "CREATE TABLE ml_model_versions (\n"
+     "  name          TEXT    NOT NULL,\n"
+     "  version       INTEGER NOT NULL CHECK (version >= 1),\n"
+     "  created_at    TEXT    NOT NULL,  -- UTC, ISO-8601: 2026-11-26T10:09:45Z\n"
+     "  kind          TEXT    NOT NULL,  -- 'linear_regression'\n"
+     "  source        TEXT    NOT NULL,  -- the table, view or query, as given\n"
+     "  target        TEXT    NOT NULL,\n"
+     "  features      TEXT    NOT NULL,  -- JSON array of column names\n"
+     "  options       TEXT    NOT NULL,  -- JSON object, as given (defaults filled in)\n"
+     "  n_train       INTEGER NOT NULL,\n"
+     "  n_test        INTEGER NOT NULL,\n"
+     "  n_skipped     INTEGER NOT NULL,\n"
+     "  metrics       TEXT    NOT NULL,  -- JSON: {\"train\": {...}, \"test\": {...}}\n"
+     "  data_hash     TEXT    NOT NULL,  -- fingerprint of the training rows (README)\n"
+     "  sqlml_version TEXT    NOT NULL,\n"
+     "  model         BLOB    NOT NULL,  -- the model BLOB (README: The model BLOB)\n"
+     "  PRIMARY KEY (name, version)\n"
+     ") WITHOUT ROWID"},
+    {ML_REG_VIEW | ML_REG_OLD_VIEW,
+     "CREATE VIEW ml_models AS\n"
+     "SELECT v.name, v.version, v.created_at, v.kind, v.target, v.features,\n"
+     "       v.n_train, v.n_test, v.n_skipped,\n"
+     "       json_extract(v.metrics, '$.train.r2') AS r2_train,\n"
+     "       json_extract(v.metrics, '$.test.r2') AS r2_test,\n"
+     "       json_extract(v.metrics, '$.test.rmse') AS rmse_test,\n"
+     "       (SELECT json_group_array(a.alias) FROM\n"
+     "          (SELECT alias FROM ml_aliases a WHERE a.name = v.name AND a.version = v.version\n"
+     "           ORDER BY alias) AS a) AS aliases,\n"
+     "       v.data_hash, v.metrics, v.options, v.source, v.sqlml_version\n"
+     "  FROM ml_model_versions AS v"},
+};
+
+/*
+** After "CREATE KIND name" in text, or NULL if text does not start so.
+** The name may be quoted ("name"): ALTER TABLE ... RENAME TO writes it so,
+** and a registry table renamed away and back is still the same table.
+*/
+static const char *after_name(const char *text, const char *create, const char *name) {
+  size_t nk = strlen(create), nn = strlen(name);
+  if (strncmp(text, create, nk) != 0) return NULL;
+  text += nk;
+  int quoted = *text == '"';
+  if (strncmp(text + quoted, name, nn) != 0 || (quoted && text[1 + nn] != '"')) return NULL;
+  return text + nn + 2 * quoted;
+}
+
+/*
+** The ML_REG_ bits of text if sqlml creates or created it for object i of
+** registry_objects, else 0.  The text names its object ("CREATE TABLE
+** ml_aliases ..."): the row's name and type columns must agree with it.
+** SQLite keeps "CREATE VIEW IF NOT EXISTS main.ml_models AS ...;" of
+** ml_registry_sql as "CREATE VIEW ml_models AS ...", without the semicolon.
+*/
+static int sqlml_text(const char *text, size_t i) {
+  const char *create = registry_objects[i].create, *name = registry_objects[i].name;
+  const char *tail = after_name(text, create, name);
+  if (!tail || (*tail != ' ' && *tail != '\n')) return 0;
+  char head[64];
+  sqlite3_snprintf(sizeof head, head, "%sIF NOT EXISTS main.%s", create, name);
+  size_t nh = strlen(head), nt = strlen(tail);
+  for (const char *s = ml_registry_sql; s; s = strchr(s, '\n'), s = s ? s + 1 : NULL)
+    if (strncmp(s, head, nh) == 0 && strncmp(s + nh, tail, nt) == 0 && s[nh + nt] == ';')
+      return registry_objects[i].bit;
+  for (size_t j = 0; j < sizeof earlier_texts / sizeof earlier_texts[0]; j++) {
+    const char *t = after_name(earlier_texts[j].sql, create, name);
+    if ((earlier_texts[j].bit & registry_objects[i].bit) && t && strcmp(tail, t) == 0)
+      return earlier_texts[j].bit;
+  }
+  return 0;
+}
+
+/*
+** Judges one row of sqlite_schema: 0 if it is sqlml's (its ML_REG_ bits
+** added to *objects), else 1 with *why saying what is wrong and what to do
+** (NULL when out of memory).
+*/
+static int judge(const char *type, const char *name, const char *tbl, const char *sql,
+                 int *objects, char **why) {
+  const char *drop = strcmp(type, "index") == 0 ? "INDEX" : strcmp(type, "view") == 0 ? "VIEW"
+                                                                                       : "TRIGGER";
+  for (size_t i = 0; i < sizeof registry_objects / sizeof registry_objects[0]; i++) {
+    if (sqlite3_stricmp(name, registry_objects[i].name) != 0) continue;
+    int bits = sql && strcmp(type, registry_objects[i].type) == 0 ? sqlml_text(sql, i) : 0;
+    if (bits) {
+      *objects |= bits;
+      return 0;
+    }
+    const char *differs = strcmp(type, registry_objects[i].type) == 0 ? " (its definition differs)" : "";
+    if (strcmp(type, "table") == 0)
+      *why = sqlite3_mprintf("table '%s' is not the %s sqlml creates%s; rename it (ALTER TABLE "
+                             "\"%w\" RENAME TO ...) or use another database",
+                             name, registry_objects[i].type, differs, name);
+    else
+      *why = sqlite3_mprintf("%s '%s' is not the %s sqlml creates%s; remove it (DROP %s \"%w\") or "
+                             "use another database",
+                             type, name, registry_objects[i].type, differs, drop, name);
+    return 1;
+  }
+  *why = sqlite3_mprintf("%s '%s' on %s is not sqlml's; remove it (DROP %s \"%w\") or use another "
+                         "database", type, name, tbl, drop, name);
+  return 1;
+}
+
+int ml_registry_check(sqlite3 *db, ml_conn *conn, const char *fname, int *objects, char **err) {
+  *err = NULL;
+  *objects = 0;
+  ml_registry_seen *seen = conn ? ml_conn_registry_seen(conn) : NULL;
+  ml_registry_mark now;
+  ml_registry_mark_now(db, &now);
+  if (seen && ml_registry_mark_same(&seen->mark, &now)) {
+    *objects = seen->objects;
+    return SQLITE_OK;
+  }
   sqlite3_stmt *st;
+  /* Names compare as SQLite compares identifiers (ASCII case aside), and
+  ** by = rather than IN: an IN list costs an ephemeral table, whose page
+  ** cache is allocated afresh for every check inside a write transaction. */
   int rc = sqlite3_prepare_v2(db,
-                              "SELECT 1 FROM main.sqlite_schema "
-                              "WHERE type = 'table' AND name = 'ml_model_versions'",
+                              "SELECT type, name, tbl_name, sql FROM main.sqlite_schema "
+                              "WHERE name = 'ml_model_versions_drop' COLLATE NOCASE "
+                              "OR name = 'ml_models' COLLATE NOCASE "
+                              "OR tbl_name = 'ml_model_versions' COLLATE NOCASE "
+                              "OR tbl_name = 'ml_aliases' COLLATE NOCASE "
+                              "OR tbl_name = 'ml_models' COLLATE NOCASE",
                               -1, &st, NULL);
-  if (rc != SQLITE_OK) return -1;
-  rc = sqlite3_step(st);
+  if (rc != SQLITE_OK) return rc;
+  char *why = NULL;
+  int bad = 0, marked = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    /* Read while the statement holds the read transaction it looked in. */
+    if (!marked++) ml_registry_mark_now(db, &now);
+    const char *type = (const char *)sqlite3_column_text(st, 0);
+    const char *name = (const char *)sqlite3_column_text(st, 1);
+    const char *tbl = (const char *)sqlite3_column_text(st, 2);
+    const char *sql = (const char *)sqlite3_column_text(st, 3);
+    if (!type || !name || !tbl || (!sql && sqlite3_column_type(st, 3) != SQLITE_NULL)) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    if ((bad = judge(type, name, tbl, sql, objects, &why))) break;
+  }
+  if (!marked) ml_registry_mark_now(db, &now);
   sqlite3_finalize(st);
-  return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+  if (bad) {
+    *err = why ? sqlite3_mprintf("%s(): the registry in this database was not made by sqlml: %s",
+                                 fname, why)
+               : NULL;
+    sqlite3_free(why);
+    return *err ? SQLITE_ERROR : SQLITE_NOMEM;
+  }
+  if (rc != SQLITE_DONE) return rc;
+  if (seen) *seen = (ml_registry_seen){now, *objects};
+  return SQLITE_OK;
 }
 
 /*
 ** The script's statements each commit on their own (a function cannot hold
-** a transaction safely: see train.c), so running out of memory half-way
-** leaves some of the objects made.  Every one is IF NOT EXISTS: the set is
-** checked whole, and the next write completes it.
+** a transaction safely: see above), so running out of memory half-way
+** leaves some of the objects made.  Every one is IF NOT EXISTS, and a
+** missing object is no harm to ml_registry_check: the next write completes
+** the set.  The view of sqlml 0.1.0 is dropped and made again.
 */
-int ml_registry_ensure(sqlite3 *db) {
-  sqlite3_stmt *st;
-  int rc = sqlite3_prepare_v2(db,
-                              "SELECT count(*) FROM main.sqlite_schema WHERE name IN "
-                              "('ml_model_versions', 'ml_aliases', 'ml_model_versions_drop', "
-                              "'ml_models')",
-                              -1, &st, NULL);
-  if (rc != SQLITE_OK) return rc;
-  rc = sqlite3_step(st);
-  int complete = rc == SQLITE_ROW && sqlite3_column_int(st, 0) == 4;
-  sqlite3_finalize(st);
-  if (rc != SQLITE_ROW) return rc == SQLITE_DONE ? SQLITE_ERROR : rc;
-  return complete ? SQLITE_OK : sqlite3_exec(db, ml_registry_sql, NULL, NULL, NULL);
+int ml_registry_ensure(sqlite3 *db, ml_conn *conn, const char *fname, char **err) {
+  int objects, rc = ml_registry_check(db, conn, fname, &objects, err);
+  if (rc != SQLITE_OK || objects == ML_REG_ALL) return rc;
+  if (objects & ML_REG_OLD_VIEW) rc = sqlite3_exec(db, "DROP VIEW main.ml_models", NULL, NULL, NULL);
+  return rc == SQLITE_OK ? sqlite3_exec(db, ml_registry_sql, NULL, NULL, NULL) : rc;
 }
 
 char *ml_check_model_name(const char *fname, const char *name) {
@@ -69,17 +260,18 @@ static int all_digits(const char *z) {
   return 1;
 }
 
-int ml_registry_find(sqlite3 *db, const char *fname, const char *ref, sqlite3_int64 *version,
-                     unsigned char **blob, int *nblob, char **err) {
-  *err = NULL;
+int ml_registry_find(sqlite3 *db, ml_conn *conn, const char *fname, const char *ref,
+                     sqlite3_int64 *version, unsigned char **blob, int *nblob,
+                     ml_registry_mark *mark, char **err) {
   *blob = NULL;
-  int ex = ml_registry_exists(db);
-  if (ex < 0) return sqlite3_errcode(db);
+  if (mark) mark->valid = 0;
+  int objects, rc = ml_registry_check(db, conn, fname, &objects, err);
+  if (rc != SQLITE_OK) return rc;
   const char *at = strrchr(ref, '@');
   char *name = at ? sqlite3_mprintf("%.*s", (int)(at - ref), ref) : sqlite3_mprintf("%s", ref);
   if (!name) return SQLITE_NOMEM;
   const char *sel = at ? at + 1 : NULL;
-  if (!ex) {
+  if (!(objects & ML_REG_VERSIONS)) {
     *err = sqlite3_mprintf("%s(): no model named '%!.80s' (this database has no models yet: "
                            "ml_train() makes one)", fname, name);
     sqlite3_free(name);
@@ -87,16 +279,20 @@ int ml_registry_find(sqlite3 *db, const char *fname, const char *ref, sqlite3_in
   }
   const char *sql;
   if (!sel) {
-    sql = "SELECT version, model FROM ml_model_versions WHERE name = ?1 "
-          "ORDER BY version DESC LIMIT 1";
+    sql = "SELECT version, model FROM main.ml_model_versions WHERE name = ?1 AND "
+          "typeof(version) = 'integer' ORDER BY version DESC LIMIT 1";
   } else if (all_digits(sel)) {
-    sql = "SELECT version, model FROM ml_model_versions WHERE name = ?1 AND version = ?2";
+    sql = "SELECT version, model FROM main.ml_model_versions WHERE name = ?1 AND version = ?2 AND "
+          "typeof(version) = 'integer'";
+  } else if (objects & ML_REG_ALIASES) {
+    sql = "SELECT v.version, v.model FROM main.ml_aliases a JOIN main.ml_model_versions v "
+          "ON v.name = a.name AND v.version = a.version WHERE a.name = ?1 AND a.alias = ?2 AND "
+          "typeof(v.version) = 'integer'";
   } else {
-    sql = "SELECT v.version, v.model FROM ml_aliases a JOIN ml_model_versions v "
-          "ON v.name = a.name AND v.version = a.version WHERE a.name = ?1 AND a.alias = ?2";
+    sql = "SELECT 1, NULL WHERE 0"; /* no alias table yet (ml_registry_ensure): no alias */
   }
   sqlite3_stmt *st;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+  rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
   if (rc != SQLITE_OK) {
     sqlite3_free(name);
     return rc;
@@ -104,6 +300,8 @@ int ml_registry_find(sqlite3 *db, const char *fname, const char *ref, sqlite3_in
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
   if (sel) sqlite3_bind_text(st, 2, sel, -1, SQLITE_STATIC);
   rc = sqlite3_step(st);
+  /* Read while the statement holds the read transaction it looked in. */
+  if (mark) ml_registry_mark_now(db, mark);
   if (rc == SQLITE_ROW) {
     *version = sqlite3_column_int64(st, 0);
     *nblob = sqlite3_column_bytes(st, 1);
@@ -116,8 +314,9 @@ int ml_registry_find(sqlite3 *db, const char *fname, const char *ref, sqlite3_in
     /* Say which part is missing: the name, the version or the alias. */
     sqlite3_stmt *q;
     sqlite3_int64 lo = 0, hi = 0;
-    if (sqlite3_prepare_v2(db, "SELECT min(version), max(version) FROM ml_model_versions "
-                               "WHERE name = ?1", -1, &q, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT min(version), max(version) FROM main.ml_model_versions "
+                               "WHERE name = ?1 AND typeof(version) = 'integer'",
+                           -1, &q, NULL) == SQLITE_OK) {
       sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
       if (sqlite3_step(q) == SQLITE_ROW) {
         lo = sqlite3_column_int64(q, 0);
@@ -135,6 +334,62 @@ int ml_registry_find(sqlite3 *db, const char *fname, const char *ref, sqlite3_in
   }
   sqlite3_finalize(st);
   sqlite3_free(name);
+  return rc;
+}
+
+int ml_registry_insert(sqlite3 *db, ml_conn *conn, const char *fname, const ml_version_row *row,
+                       sqlite3_int64 *version, char **err) {
+  int rc = ml_registry_ensure(db, conn, fname, err);
+  if (rc != SQLITE_OK) return rc;
+  /* A read-only statement sees a pending interrupt without ending the
+  ** caller's transaction, as the INSERT below would (train.c,
+  ** report_store_error). */
+  if ((rc = ml_exec_bind(db, "SELECT 1 FROM main.sqlite_schema", NULL, NULL)) != SQLITE_OK)
+    return rc;
+  sqlite3_stmt *st;
+  rc = sqlite3_prepare_v2(db,
+                          "INSERT INTO main.ml_model_versions(name, version, created_at, kind, "
+                          "source, target, features, options, n_train, n_test, n_skipped, metrics, "
+                          "data_hash, sqlml_version, model) "
+                          "SELECT ?1, coalesce(max(version), 0) + 1, ?2, 'linear_regression', ?3, "
+                          "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 FROM main.ml_model_versions "
+                          "WHERE name = ?1 AND typeof(version) = 'integer' RETURNING version",
+                          -1, &st, NULL);
+  if (rc != SQLITE_OK) return rc;
+  sqlite3_bind_text(st, 1, row->name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, row->created_at, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, row->source, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 4, row->target, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 5, row->features, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 6, row->options, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 7, row->n_train);
+  sqlite3_bind_int64(st, 8, row->n_test);
+  sqlite3_bind_int64(st, 9, row->n_skipped);
+  sqlite3_bind_text(st, 10, row->metrics, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 11, row->data_hash, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 12, SQLML_VERSION, -1, SQLITE_STATIC);
+  sqlite3_bind_blob64(st, 13, row->model, (sqlite3_uint64)row->nmodel, SQLITE_STATIC);
+  /* The INSERT is done when its RETURNING row comes (SQLite makes every
+  ** change of such a statement in its first step): the statement is ended
+  ** there, so no interrupt can land in a second step and fail a version
+  ** that is stored. */
+  int stored = 0;
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    stored = 1;
+    *version = sqlite3_column_int64(st, 0);
+  }
+  int frc = sqlite3_finalize(st);
+  rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? frc : rc;
+  /* Nothing stored and no error: a trigger said RAISE(IGNORE).  The main
+  ** schema has none (ml_registry_check), so it is one of this connection's
+  ** TEMP triggers on the registry. */
+  if (rc == SQLITE_OK && !stored) {
+    *err = sqlite3_mprintf("%s(): the new version of '%s' was not stored: a trigger on "
+                           "ml_model_versions discarded it (a TEMP trigger: see sqlite_temp_schema)",
+                           fname, row->name);
+    rc = *err ? SQLITE_ERROR : SQLITE_NOMEM;
+  }
   return rc;
 }
 
@@ -171,6 +426,30 @@ static const char *text_arg(sqlite3_value *v) {
   return sqlite3_value_type(v) == SQLITE_TEXT ? (const char *)sqlite3_value_text(v) : NULL;
 }
 
+/*
+** Before ml_alias or ml_drop changes the registry of model name: is there
+** one, and is it sqlml's?  Completes it (ml_registry_ensure) so that the
+** trigger that takes a dropped version's aliases is there.  0 to go on;
+** -1 after reporting.
+*/
+static int registry_for_write(sqlite3_context *ctx, const char *fname, const char *name) {
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  ml_conn *conn = sqlite3_user_data(ctx);
+  char *err = NULL;
+  int objects, rc = ml_registry_check(db, conn, fname, &objects, &err);
+  if (rc == SQLITE_OK && !(objects & ML_REG_VERSIONS))
+    return ml_error(ctx, "%s(): no model named '%s'", fname, name);
+  if (rc == SQLITE_OK) rc = ml_registry_ensure(db, conn, fname, &err);
+  if (rc == SQLITE_OK) return 0;
+  if (err) {
+    sqlite3_result_error(ctx, err, -1);
+    sqlite3_free(err);
+  } else {
+    ml_result_db_error(ctx, fname, db, rc);
+  }
+  return -1;
+}
+
 void ml_alias_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   if (ml_refuse_in_source(ctx, "ml_alias")) return;
@@ -195,17 +474,14 @@ void ml_alias_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     ml_error(ctx, "ml_alias(): argument 3 must be a version number, or NULL to remove the alias");
     return;
   }
-  int ex = ml_registry_exists(db);
-  if (ex == 0) {
-    ml_error(ctx, "ml_alias(): no model named '%s'", name);
-    return;
-  }
-  int rc = ex < 0 ? sqlite3_errcode(db)
-           : vt == SQLITE_NULL
-               ? run1(db, "DELETE FROM ml_aliases WHERE name = ?1 AND alias = ?2", name, alias, 0, 0, &n)
-               : run1(db, "INSERT OR REPLACE INTO ml_aliases(name, alias, version) SELECT ?1, ?2, ?3 "
-                          "WHERE EXISTS (SELECT 1 FROM ml_model_versions WHERE name = ?1 AND "
-                          "version = ?3)", name, alias, 0, version, &n);
+  if (registry_for_write(ctx, "ml_alias", name)) return;
+  int rc = vt == SQLITE_NULL
+               ? run1(db, "DELETE FROM main.ml_aliases WHERE name = ?1 AND alias = ?2", name, alias,
+                      0, 0, &n)
+               : run1(db, "INSERT OR REPLACE INTO main.ml_aliases(name, alias, version) SELECT ?1, "
+                          "?2, ?3 WHERE EXISTS (SELECT 1 FROM main.ml_model_versions WHERE name = ?1 "
+                          "AND version = ?3 AND typeof(version) = 'integer')",
+                      name, alias, 0, version, &n);
   if (rc != SQLITE_OK) {
     ml_result_db_error(ctx, "ml_alias", db, rc);
   } else if (vt == SQLITE_NULL) {
@@ -233,19 +509,14 @@ void ml_drop_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     }
     version = sqlite3_value_int64(argv[1]);
   }
-  int ex = ml_registry_exists(db);
-  if (ex == 0) {
-    ml_error(ctx, "ml_drop(): no model named '%s'", name);
-    return;
-  }
+  if (registry_for_write(ctx, "ml_drop", name)) return;
   /* One statement each: a version an alias points to stays until the alias
   ** moves; dropping a name takes its aliases too (the registry's trigger). */
-  int rc = ex < 0 ? sqlite3_errcode(db)
-           : version
-               ? run1(db, "DELETE FROM ml_model_versions WHERE name = ?1 AND version = ?2 AND NOT "
-                          "EXISTS (SELECT 1 FROM ml_aliases WHERE name = ?1 AND version = ?2)",
+  int rc = version
+               ? run1(db, "DELETE FROM main.ml_model_versions WHERE name = ?1 AND version = ?2 AND "
+                          "NOT EXISTS (SELECT 1 FROM main.ml_aliases WHERE name = ?1 AND version = ?2)",
                       name, NULL, version, 0, &n)
-               : run1(db, "DELETE FROM ml_model_versions WHERE name = ?1", name, NULL, 0, 0, &n);
+               : run1(db, "DELETE FROM main.ml_model_versions WHERE name = ?1", name, NULL, 0, 0, &n);
   if (rc != SQLITE_OK) {
     ml_result_db_error(ctx, "ml_drop", db, rc);
     return;
@@ -255,7 +526,7 @@ void ml_drop_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   char *held = version ? query1(db, "SELECT group_concat(alias, ', ') FROM (SELECT alias FROM "
-                                    "ml_aliases WHERE name = ?1 AND version = ?2 ORDER BY alias)",
+                                    "main.ml_aliases WHERE name = ?1 AND version = ?2 ORDER BY alias)",
                                 name, version)
                        : NULL;
   if (held)

@@ -9,10 +9,15 @@
 ** are DETERMINISTIC and INNOCUOUS, so they work in views, indexes and
 ** generated columns.  Functions and virtual tables that read user-named
 ** tables or write are DIRECTONLY, so a hostile schema cannot call them from
-** a trigger or view.  ml_predict and ml_model_json also take a model name,
-** which resolves to a different version after a retrain: not DETERMINISTIC,
-** lest an index or a generated column keep a stale prediction; INNOCUOUS,
-** as what they read (the registry) a schema could read anyway.
+** a trigger or view.  ml_predict, ml_predict_interval and ml_model_json
+** also take a model name, which resolves to a different version after a
+** retrain: not DETERMINISTIC, lest an index or a generated column keep a
+** stale prediction.  Nor INNOCUOUS: by name they read the registry, a table
+** of the main database, and a trigger or view of an ATTACHed database could
+** copy what they read into its own tables (ml_model_json('secret') holds
+** the coefficients).  So, as for any function that reads tables, under
+** PRAGMA trusted_schema=OFF no trigger or view may call them; with the
+** default (ON) the application trusts its schemas, as SQLite documents.
 */
 #include <stdio.h>
 
@@ -27,7 +32,7 @@ SQLITE_EXTENSION_INIT1
 #endif
 
 #define PURE (SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
-#define BY_NAME (SQLITE_UTF8 | SQLITE_INNOCUOUS)
+#define BY_NAME SQLITE_UTF8
 #define DIRECT (SQLITE_UTF8 | SQLITE_DIRECTONLY)
 
 static const struct {

@@ -764,48 +764,6 @@ static char *utc_now(void) {
   return sqlite3_mprintf("%s", buf);
 }
 
-static int store(trainer *t, const unsigned char *blob, int64_t nblob, const char *features,
-                 const char *options, const char *metrics, const char *hash, const char *created,
-                 sqlite3_int64 *version) {
-  int rc = ml_registry_ensure(t->db);
-  if (rc != SQLITE_OK) return rc;
-  /* A read-only statement sees a pending interrupt without ending the
-  ** caller's transaction, as the INSERT below would (report_store_error). */
-  if ((rc = ml_exec_bind(t->db, "SELECT 1 FROM main.sqlite_schema", NULL, NULL)) != SQLITE_OK)
-    return rc;
-  sqlite3_stmt *st;
-  rc = sqlite3_prepare_v2(t->db,
-                          "INSERT INTO ml_model_versions(name, version, created_at, kind, source, "
-                          "target, features, options, n_train, n_test, n_skipped, metrics, "
-                          "data_hash, sqlml_version, model) "
-                          "SELECT ?1, coalesce(max(version), 0) + 1, ?2, 'linear_regression', ?3, "
-                          "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 "
-                          "FROM ml_model_versions WHERE name = ?1 RETURNING version",
-                          -1, &st, NULL);
-  if (rc != SQLITE_OK) return rc;
-  sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, created, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, t->source, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 4, t->target, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 5, features, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 6, options, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 7, t->m->n);
-  sqlite3_bind_int64(st, 8, t->fa.used[1]);
-  sqlite3_bind_int64(st, 9, t->fa.skipped + t->target_nulls + t->weight_nulls);
-  sqlite3_bind_text(st, 10, metrics, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 11, hash, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 12, SQLML_VERSION, -1, SQLITE_STATIC);
-  sqlite3_bind_blob64(st, 13, blob, (sqlite3_uint64)nblob, SQLITE_STATIC);
-  /* The INSERT is done when its RETURNING row comes (SQLite makes every
-  ** change of such a statement in its first step): the statement is ended
-  ** there, so no interrupt can land in a second step and fail a version
-  ** that is stored. */
-  rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) *version = sqlite3_column_int64(st, 0);
-  int frc = sqlite3_finalize(st);
-  return rc == SQLITE_ROW || rc == SQLITE_DONE ? frc : rc;
-}
-
 /*
 ** An INSERT that fails for an interrupt, a full disk, an I/O error or out of
 ** memory makes SQLite roll back the whole transaction it ran in, the
@@ -824,6 +782,28 @@ static void report_store_error(trainer *t, int rc, int was_in_txn) {
                    "statements after it run in autocommit mode",
            rc == SQLITE_INTERRUPT ? "interrupted" : sqlite3_errstr(rc));
   sqlite3_result_error_code(t->ctx, rc);
+}
+
+/*
+** Stores the version (ml_registry_insert); reports its own errors.  in_txn:
+** the caller had a transaction open before ml_train began.
+*/
+static int store(trainer *t, const unsigned char *blob, int64_t nblob, const char *features,
+                 const char *options, const char *metrics, const char *hash, const char *created,
+                 sqlite3_int64 *version, int in_txn) {
+  ml_version_row row = {.name = t->name, .created_at = created, .source = t->source,
+                        .target = t->target, .features = features, .options = options,
+                        .metrics = metrics, .data_hash = hash, .n_train = t->m->n,
+                        .n_test = t->fa.used[1],
+                        .n_skipped = t->fa.skipped + t->target_nulls + t->weight_nulls,
+                        .model = blob, .nmodel = nblob};
+  char *err = NULL;
+  int rc = ml_registry_insert(t->db, sqlite3_user_data(t->ctx), "ml_train", &row, version, &err);
+  if (rc == SQLITE_OK) return rc;
+  if (err) sqlite3_result_error(t->ctx, err, -1);
+  else report_store_error(t, rc, in_txn);
+  sqlite3_free(err);
+  return rc;
 }
 
 /* ---- ml_train ---- */
@@ -978,13 +958,12 @@ static int train(trainer *t, char **summary, size_t *len) {
   }
   sqlite3_int64 version = 0;
   int in_txn = !sqlite3_get_autocommit(t->db);
-  int src = store(t, blob, nblob, features, options, metrics, hash, created, &version);
+  int src = store(t, blob, nblob, features, options, metrics, hash, created, &version, in_txn);
   if (src != SQLITE_OK) {
     ml_free(zpre);
     ml_free(zpost);
     ml_free(*summary);
     *summary = NULL;
-    report_store_error(t, src, in_txn);
     goto fail;
   }
   memcpy(*summary, zpre, npre);

@@ -156,8 +156,8 @@ static int w_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, in
   if (sqlite3_value_type(v) == SQLITE_TEXT) {
     sqlite3_int64 version;
     char *err;
-    rc = ml_registry_find(((weights_vtab *)cur->pVtab)->db, "ml_weights",
-                          (const char *)sqlite3_value_text(v), &version, &owned, &n, &err);
+    rc = ml_registry_find(((weights_vtab *)cur->pVtab)->db, NULL, "ml_weights",
+                          (const char *)sqlite3_value_text(v), &version, &owned, &n, NULL, &err);
     if (rc != SQLITE_OK) return err ? w_error(cur, err) : rc;
     z = owned;
   } else if (sqlite3_value_type(v) == SQLITE_BLOB) {

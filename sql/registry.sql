@@ -3,11 +3,19 @@
 -- Plain tables, a trigger and a view: readable without sqlml loaded.
 -- Every change sqlml makes to it is a single statement, so each is atomic
 -- by SQLite's own guarantee whatever the calling context (README).
+--
+-- sqlml trusts these objects only as written here (registry.c compares
+-- sqlite_schema with this text): each statement starts a line with CREATE
+-- and names its object `IF NOT EXISTS main.name`, which SQLite stores as
+-- plain `name`.  A text changed here must leave the old one accepted
+-- (registry.c lists the texts of earlier releases).
 
--- One row per trained version of a model.
-CREATE TABLE IF NOT EXISTS ml_model_versions (
+-- One row per trained version of a model.  A version is an integer, by a
+-- CHECK rather than STRICT: a STRICT table makes the whole file unreadable
+-- to SQLite before 3.37.
+CREATE TABLE IF NOT EXISTS main.ml_model_versions (
   name          TEXT    NOT NULL,
-  version       INTEGER NOT NULL CHECK (version >= 1),
+  version       INTEGER NOT NULL CHECK (typeof(version) = 'integer' AND version >= 1),
   created_at    TEXT    NOT NULL,  -- UTC, ISO-8601: 2026-11-26T10:09:45Z
   kind          TEXT    NOT NULL,  -- 'linear_regression'
   source        TEXT    NOT NULL,  -- the table, view or query, as given
@@ -25,7 +33,7 @@ CREATE TABLE IF NOT EXISTS ml_model_versions (
 ) WITHOUT ROWID;
 
 -- Named pointers to versions: 'house_price@production'.
-CREATE TABLE IF NOT EXISTS ml_aliases (
+CREATE TABLE IF NOT EXISTS main.ml_aliases (
   name    TEXT    NOT NULL,
   alias   TEXT    NOT NULL,
   version INTEGER NOT NULL,
@@ -33,18 +41,19 @@ CREATE TABLE IF NOT EXISTS ml_aliases (
 ) WITHOUT ROWID;
 
 -- A dropped version takes its aliases with it, in the same statement.
-CREATE TRIGGER IF NOT EXISTS ml_model_versions_drop AFTER DELETE ON ml_model_versions
+CREATE TRIGGER IF NOT EXISTS main.ml_model_versions_drop AFTER DELETE ON ml_model_versions
 BEGIN
   DELETE FROM ml_aliases WHERE name = old.name AND version = old.version;
 END;
 
--- One row per version, with its aliases, without the BLOB.
-CREATE VIEW IF NOT EXISTS ml_models AS
+-- One row per version, with its aliases, without the BLOB.  A row whose
+-- metrics are not JSON shows NULL metrics rather than failing the view.
+CREATE VIEW IF NOT EXISTS main.ml_models AS
 SELECT v.name, v.version, v.created_at, v.kind, v.target, v.features,
        v.n_train, v.n_test, v.n_skipped,
-       json_extract(v.metrics, '$.train.r2') AS r2_train,
-       json_extract(v.metrics, '$.test.r2') AS r2_test,
-       json_extract(v.metrics, '$.test.rmse') AS rmse_test,
+       CASE WHEN json_valid(v.metrics) THEN json_extract(v.metrics, '$.train.r2') END AS r2_train,
+       CASE WHEN json_valid(v.metrics) THEN json_extract(v.metrics, '$.test.r2') END AS r2_test,
+       CASE WHEN json_valid(v.metrics) THEN json_extract(v.metrics, '$.test.rmse') END AS rmse_test,
        (SELECT json_group_array(a.alias) FROM
           (SELECT alias FROM ml_aliases a WHERE a.name = v.name AND a.version = v.version
            ORDER BY alias) AS a) AS aliases,

@@ -193,3 +193,22 @@ SELECT 'drop_all', ml_drop('house_price') = 2
    AND (SELECT count(*) FROM ml_aliases WHERE name = 'house_price') = 0;
 -- error: ml_drop(): no model named 'house_price'
 SELECT ml_drop('house_price');
+
+-- Registry integrity: an object sqlml did not make stops the registry until
+-- it is removed; here a trigger that would discard every new version.
+CREATE TRIGGER keep_out BEFORE INSERT ON ml_model_versions BEGIN SELECT RAISE(IGNORE); END;
+-- error: ml_train(): the registry in this database was not made by sqlml: trigger 'keep_out' on ml_model_versions is not sqlml's; remove it (DROP TRIGGER "keep_out") or use another database
+SELECT ml_train('again', 'houses', 'price', '["sqft"]');
+-- error: ml_predict(): the registry in this database was not made by sqlml: trigger 'keep_out' on ml_model_versions is not sqlml's; remove it (DROP TRIGGER "keep_out") or use another database
+SELECT ml_predict('again', 1000, 3);
+DROP TRIGGER keep_out;
+SELECT 'integrity_restored', json_extract(ml_train('again', 'houses', 'price', '["sqft"]'), '$.version') = 4;
+-- A version is an integer (a CHECK: readable by any SQLite, unlike STRICT).
+-- error: CHECK constraint failed: typeof(version) = 'integer' AND version >= 1 (19)
+UPDATE ml_model_versions SET version = 4.5 WHERE name = 'again' AND version = 4;
+-- A TEMP table of the same name is not the registry.
+CREATE TEMP TABLE ml_model_versions(name, version, model);
+SELECT 'temp_shadow', json_extract(ml_train('again', 'houses', 'price', '["sqft"]'), '$.version') = 5
+   AND (SELECT count(*) FROM temp.ml_model_versions) = 0
+   AND abs(ml_predict('again@5', 1000) - ml_predict('again@4', 1000)) < 1e-9;
+DROP TABLE temp.ml_model_versions;
