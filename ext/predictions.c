@@ -198,6 +198,16 @@ static int nested_error(pred_cursor *c, int rc) {
   return rc == SQLITE_ROW || rc == SQLITE_DONE || rc == SQLITE_OK ? SQLITE_ERROR : rc;
 }
 
+/*
+** Binds the model argument.  A name goes in NUL-terminated, so that the
+** functions reading it get its text without a conversion that could fail.
+*/
+static int bind_model(sqlite3_stmt *st, sqlite3_value *model) {
+  if (sqlite3_value_type(model) != SQLITE_TEXT) return sqlite3_bind_value(st, 1, model);
+  const char *z = (const char *)sqlite3_value_text(model);
+  return z ? sqlite3_bind_text(st, 1, z, -1, SQLITE_TRANSIENT) : SQLITE_NOMEM;
+}
+
 /* The model's feature names, in order, from ml_model_json; NULL after reporting. */
 static char **model_features(pred_cursor *c, sqlite3_value *model, int *k, int *rc) {
   sqlite3 *db = ((pred_vtab *)c->base.pVtab)->db;
@@ -212,8 +222,8 @@ static char **model_features(pred_cursor *c, sqlite3_value *model, int *k, int *
     *rc = nested_error(c, *rc);
     return NULL;
   }
-  sqlite3_bind_value(st, 1, model);
-  while ((*rc = sqlite3_step(st)) == SQLITE_ROW) {
+  if ((*rc = bind_model(st, model)) == SQLITE_OK) *rc = SQLITE_ROW;
+  while (*rc == SQLITE_ROW && (*rc = sqlite3_step(st)) == SQLITE_ROW) {
     if (n == cap) {
       cap = cap ? 2 * cap : 16;
       char **grown = sqlite3_realloc64(feat, sizeof(char *) * (sqlite3_uint64)cap);
@@ -371,8 +381,9 @@ static int prepare_scan(pred_cursor *c, int idxNum, sqlite3_value **argv, int ar
     rc = nested_error(c, rc);
     goto done;
   }
-  sqlite3_bind_value(c->stmt, 1, model);
-  if (level > 0) sqlite3_bind_double(c->stmt, 2, level);
+  rc = bind_model(c->stmt, model);
+  if (rc == SQLITE_OK && level > 0) rc = sqlite3_bind_double(c->stmt, 2, level);
+  if (rc) goto done;
   c->ncol = sqlite3_column_count(c->stmt);
   c->iRowid = rowid_name ? 0 : -1;
   c->interval = level > 0;
