@@ -9,8 +9,8 @@
 **
 ** For each scenario (fit, fit with options, merge, refine, train, predict,
 ** evaluate, split, predictions, sources, alias and drop), N = 0, 1, 2, ...
-** until a run completes
-** with no failure injected; each run on a fresh connection:
+** until a run completes with no failure injected; each run on a fresh
+** connection:
 **
 **   - the fixture is built with the allocator working;
 **   - the countdown is armed and the scenario's statements run;
