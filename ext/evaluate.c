@@ -51,7 +51,12 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3_value **vals = NULL;
   double *x = NULL;
   ml_source src;
-  if (ml_source_open(db, "ml_evaluate()", source, NULL, &src, &err)) goto fail;
+  int rc = ml_source_open(db, "ml_evaluate()", source, NULL, &src, &err);
+  if (rc != SQLITE_OK && !err && rc != SQLITE_NOMEM) {
+    ml_result_db_error(ctx, "ml_evaluate", db, rc);
+    goto done;
+  }
+  if (rc) goto fail;
   cols = ml_source_columns(db, "ml_evaluate", src.from, source, &ncol, &err, NULL);
   if (!cols) goto fail;
   ml_sb b;
@@ -76,7 +81,7 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   vals = sqlite3_malloc64(sizeof(sqlite3_value *) * (sqlite3_uint64)m->k);
   x = sqlite3_malloc64(8 * (sqlite3_uint64)m->p);
   if (!sql || !vals || !x) goto fail;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+  rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
   if (rc != SQLITE_OK) {
     ml_result_db_error(ctx, "ml_evaluate", db, rc);
     goto done;

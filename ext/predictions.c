@@ -329,6 +329,7 @@ static int prepare_scan(pred_cursor *c, int idxNum, sqlite3_value **argv, int ar
   char *err = NULL, **feat = NULL, **cols = NULL, *sql = NULL;
   int k = 0, ncol = 0;
   rc = ml_source_open(db, "ml_predictions()", source, NULL, &src, &err);
+  if (rc != SQLITE_OK && !err) rc = nested_error(c, rc);
   if (rc) goto done;
   cols = ml_source_columns(db, "ml_predictions", src.from, source, &ncol, &err, NULL);
   if (!cols) {

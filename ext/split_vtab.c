@@ -322,8 +322,12 @@ static int open_source(split_vtab *t, const char *vtab_schema, const char *vtab_
   rc = ml_source_open(t->db, "ml_split", text ? text : source,
                       sqlite3_stricmp(vtab_schema, "temp") ? vtab_schema : NULL, &s, &err);
   if (rc) {
-    sqlite3_free(*pzErr);
-    *pzErr = err;
+    if (err) {
+      sqlite3_free(*pzErr);
+      *pzErr = err;
+    } else if (rc != SQLITE_NOMEM) {
+      split_error(pzErr, "reading the schema: %s", sqlite3_errmsg(t->db));
+    }
     goto done;
   }
   if (s.name && sqlite3_stricmp(s.schema, vtab_schema) == 0 &&

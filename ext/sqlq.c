@@ -217,8 +217,9 @@ int ml_source_open(sqlite3 *db, const char *who, const char *source, const char 
   if (!src->from) rc = SQLITE_NOMEM;
   goto done;
 db_error:
-  if (rc != SQLITE_NOMEM)
-    rc = source_error(err, who, "looking up the source '%s': %s", source, sqlite3_errmsg(db));
+  /* The lookup's own failure (a locked schema, say): its code, and its
+  ** message in sqlite3_errmsg(db), for the caller to report as it reports
+  ** the other failures of its statements. */
 done:
   sqlite3_free(part1);
   sqlite3_free(part2);

@@ -31,10 +31,11 @@ typedef struct ml_source {
 } ml_source;
 
 /*
-** Resolves source into *src.  Errors read "<who>: <what went wrong>", so
-** who is "ml_train()" for a function, "ml_split" for a virtual table.
-** Returns SQLITE_OK, or an error code with *err set (NULL when out of
-** memory); ml_source_free(src) either way.
+** Resolves source into *src.  Returns SQLITE_OK; or SQLITE_ERROR with
+** *err, which reads "<who>: <what is wrong with the source>" (who is
+** "ml_train()" for a function, "ml_split" for a virtual table); or the
+** code of a failed lookup (SQLITE_NOMEM, SQLITE_BUSY, ...) with *err NULL
+** and the message in sqlite3_errmsg(db).  ml_source_free(src) either way.
 */
 int ml_source_open(sqlite3 *db, const char *who, const char *source, const char *schema_default,
                    ml_source *src, char **err);

@@ -1013,7 +1013,7 @@ void ml_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (rc == SQLITE_OK && !t.o.key) rc = ml_source_rowid_alias(t.db, &src, &t.rowid_alias);
   ml_source_free(&src);
   if (err || rc == SQLITE_NOMEM) goto fail;
-  if (rc != SQLITE_OK) {
+  if (rc != SQLITE_OK) { /* the lookup's own failure, or the alias's */
     ml_result_db_error(ctx, "ml_train", t.db, rc);
     goto done;
   }

@@ -238,21 +238,25 @@ got = err("SELECT ml_train('p', 'SELECT ?1 AS y, x FROM t', 'y', '[\"x\"]')")
 c.check(got == "ml_train(): the source query has a parameter (?1); write its value into the query",
         "a source with ?1 is refused: %r" % got)
 
-# ---- a locked database: the error says what is known ----
+# ---- a locked database: the error says what is known, with SQLITE_BUSY ----
 path = os.path.join(tempfile.mkdtemp(), "locked.db")
 w = connect(a.ext, path, timeout=0, isolation_level=None)
 w.execute("CREATE TABLE t(y REAL, x REAL)")
 w.executemany("INSERT INTO t VALUES (?, ?)", [(1 + 2 * i, i) for i in range(20)])
-w.execute("SELECT ml_train('m', 't', 'y')").fetchall()
+blob = w.execute("SELECT ml_fit(y, x) FROM t").fetchone()[0]
 r = connect(a.ext, path, timeout=0, isolation_level=None)
 w.execute("BEGIN EXCLUSIVE")
-got = None
-try:
-    r.execute("SELECT ml_evaluate('m', 't')").fetchall()
-except sqlite3.Error as e:
-    got = str(e)
-c.check(got is not None and "another connection is writing" not in got and "locked" in got,
-        "a locked database is not said to be written: %r" % got)
+for sql, params, fn in [("SELECT ml_evaluate(?, 't')", (blob,), "ml_evaluate"),
+                        ("SELECT ml_train('m', 't', 'y')", (), "ml_train")]:
+    got, code = None, None
+    try:
+        r.execute(sql, params).fetchall()
+    except sqlite3.Error as e:
+        got, code = str(e), getattr(e, "sqlite_errorcode", None)
+    c.check(got == "%s(): the database is locked by another connection; try again" % fn,
+            "%s on a locked database: %r" % (fn, got))
+    c.check(code is not None and code & 0xff == 5,
+            "%s on a locked database: code %r, want SQLITE_BUSY (5)" % (fn, code))
 w.execute("ROLLBACK")
 w.close()
 r.close()
