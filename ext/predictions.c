@@ -26,6 +26,19 @@
 ** known, so the source's own columns cannot be among them: the rowid, or
 ** row, joins the prediction back to them.
 **
+** For the source's own columns, a named table (as ml_split is one):
+**
+**   CREATE VIRTUAL TABLE temp.scored USING ml_predictions(mpg, new_cars
+**                                                        [, interval=0.95]);
+**   SELECT * FROM scored;  -- every column of new_cars, then prediction
+**                          -- (and se_fit .. pred_high with an interval)
+**
+** Its arguments: model=..., source=... (the two may come first without
+** their names; a source in a string is its text, as ml_train takes it),
+** interval=level.  Its columns are the source's when it was created; the
+** model is looked up at each scan, so a moved alias or a retrain shows.
+** Its rowid is the source's (a rowid lookup is one at the source).
+**
 ** The rows come from one statement on the source that calls ml_predict
 ** (or ml_predict_interval) with the feature columns in the model's order,
 ** so the model is looked up, cached and applied exactly as ml_predict does
@@ -33,6 +46,7 @@
 ** trigger written by whoever wrote the file) may not use it.
 */
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
@@ -69,6 +83,14 @@ enum { PLAN_MODEL = 1, PLAN_SOURCE = 2, PLAN_OPTIONS = 4, PLAN_ROWID = 8, PLAN_R
 typedef struct {
   sqlite3_vtab base;
   sqlite3 *db;
+  /* A named table (CREATE VIRTUAL TABLE ... USING ml_predictions(...)); all
+  ** 0 for the function.  Its columns: the source's, then prediction and
+  ** the interval's. */
+  char *zModel, *zSource;
+  char *zSchema;   /* where an unqualified source is looked up; NULL: as SQL does */
+  double level;    /* of the interval; 0 for none */
+  int nCol;        /* the source's columns */
+  char **azCol;
 } pred_vtab;
 
 typedef struct {
@@ -87,33 +109,200 @@ typedef struct {
   sqlite3_value *was_model, *was_source, *was_options;
 } pred_cursor;
 
+static const char *const value_cols[] = {"prediction", "se_fit", "conf_low", "conf_high",
+                                          "pred_low", "pred_high"};
+
+static int pred_disconnect(sqlite3_vtab *vt) {
+  pred_vtab *t = (pred_vtab *)vt;
+  sqlite3_free(t->zModel);
+  sqlite3_free(t->zSource);
+  sqlite3_free(t->zSchema);
+  ml_free_names(t->azCol, t->nCol);
+  sqlite3_free(t);
+  return SQLITE_OK;
+}
+
+static int connect_error(char **pzErr, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *msg = sqlite3_vmprintf(fmt, ap);
+  va_end(ap);
+  sqlite3_free(*pzErr);
+  *pzErr = msg;
+  return msg ? SQLITE_ERROR : SQLITE_NOMEM;
+}
+
+/*
+** A value as written in CREATE VIRTUAL TABLE: quoted ('..', "..", `..`,
+** [..], a doubled quote standing for one) loses its quotes, unless keep
+** and it is not a string; bare, it is taken as it is, blanks trimmed.
+*/
+static char *arg_value(const char *z, int keep_identifiers) {
+  while (*z == ' ' || *z == '\t' || *z == '\n' || *z == '\r') z++;
+  size_t n = strlen(z);
+  while (n && (z[n - 1] == ' ' || z[n - 1] == '\t' || z[n - 1] == '\n' || z[n - 1] == '\r')) n--;
+  char open = n ? z[0] : 0, close = open == '[' ? ']' : open;
+  int quoted = n >= 2 && (open == '\'' || open == '"' || open == '`' || open == '[') &&
+               z[n - 1] == close;
+  if (!quoted || (keep_identifiers && open != '\'')) return sqlite3_mprintf("%.*s", (int)n, z);
+  char *out = sqlite3_malloc64(n);
+  if (!out) return NULL;
+  size_t o = 0;
+  for (size_t i = 1; i < n - 1; i++) {
+    out[o++] = z[i];
+    if (z[i] == close && close != ']' && z[i + 1] == close) i++;
+  }
+  out[o] = 0;
+  return out;
+}
+
+/*
+** The named table's arguments: model=..., source=..., interval=level, in
+** any order; model and source may come first without their names.
+*/
+static int named_args(pred_vtab *t, int argc, const char *const *argv, char **pzErr) {
+  int positional = 0;
+  for (int i = 3; i < argc; i++) {
+    const char *z = argv[i];
+    while (*z == ' ' || *z == '\t' || *z == '\n' || *z == '\r') z++;
+    size_t n = 0;
+    while ((z[n] >= 'a' && z[n] <= 'z') || (z[n] >= 'A' && z[n] <= 'Z') || z[n] == '_') n++;
+    const char *v = z + n;
+    while (*v == ' ' || *v == '\t') v++;
+    const char *key = NULL;
+    if (n && *v == '=') {
+      key = z;
+      z = v + 1;
+    } else if (positional < 2) {
+      key = positional++ ? "source" : "model";
+      n = strlen(key);
+    } else {
+      return connect_error(pzErr, "ml_predictions(): argument '%s' has no name (expected "
+                                  "model=, source= or interval=)", argv[i]);
+    }
+    char **slot = NULL;
+    if (n == 5 && sqlite3_strnicmp(key, "model", 5) == 0) slot = &t->zModel;
+    else if (n == 6 && sqlite3_strnicmp(key, "source", 6) == 0) slot = &t->zSource;
+    if (slot) {
+      if (*slot)
+        return connect_error(pzErr, "ml_predictions(): more than one %.*s argument", (int)n, key);
+      /* The source keeps its identifiers' quotes: "a.b" is one name. */
+      if (!(*slot = arg_value(z, slot == &t->zSource))) return SQLITE_NOMEM;
+    } else if (n == 8 && sqlite3_strnicmp(key, "interval", 8) == 0) {
+      char *text = arg_value(z, 0), *end;
+      if (!text) return SQLITE_NOMEM;
+      double level = strtod(text, &end);
+      int ok = end != text && !*end && level > 0 && level < 1 && !t->level;
+      sqlite3_free(text);
+      if (!ok)
+        return connect_error(pzErr, "ml_predictions(): interval must be a level in (0, 1), "
+                                    "e.g. 0.95, given once");
+      t->level = level;
+    } else {
+      return connect_error(pzErr, "ml_predictions(): unknown argument '%.*s' (expected model, "
+                                  "source or interval)", (int)n, key);
+    }
+  }
+  if (!t->zModel || !t->zSource)
+    return connect_error(pzErr, "ml_predictions(): expected CREATE VIRTUAL TABLE name USING "
+                                "ml_predictions(model, source [, interval=level])");
+  return SQLITE_OK;
+}
+
+/* Declares the named table: the source's columns, then the prediction's. */
+static int declare_named(pred_vtab *t, char **pzErr) {
+  ml_source src;
+  char *err = NULL, **decls = NULL, *decl = NULL;
+  int rc = ml_source_open(t->db, "ml_predictions()", t->zSource, t->zSchema, &src, &err);
+  if (rc == SQLITE_OK)
+    t->azCol = ml_source_columns(t->db, "ml_predictions", src.from, t->zSource, &t->nCol, &err,
+                                 &decls);
+  if (rc == SQLITE_OK && !t->azCol) rc = err ? SQLITE_ERROR : SQLITE_NOMEM;
+  if (rc != SQLITE_OK && !err && rc != SQLITE_NOMEM)
+    err = sqlite3_mprintf("ml_predictions(): reading the schema: %s", sqlite3_errmsg(t->db));
+  int nvalue = t->level > 0 ? NINTERVAL + 1 : 1;
+  for (int i = 0; rc == SQLITE_OK && i < nvalue; i++)
+    if (ml_find_name(t->azCol, t->nCol, value_cols[i]) >= 0) {
+      err = sqlite3_mprintf("ml_predictions(): the source '%s' already has a column named %s",
+                            t->zSource, value_cols[i]);
+      rc = SQLITE_ERROR;
+    }
+  if (rc == SQLITE_OK) {
+    sqlite3_str *s = sqlite3_str_new(t->db);
+    sqlite3_str_appendall(s, "CREATE TABLE x(");
+    for (int i = 0; i < t->nCol; i++)
+      sqlite3_str_appendf(s, decls[i] ? "\"%w\" \"%w\", " : "\"%w\", ", t->azCol[i], decls[i]);
+    for (int i = 0; i < nvalue; i++) sqlite3_str_appendf(s, i ? ", %s REAL" : "%s REAL", value_cols[i]);
+    sqlite3_str_appendall(s, ")");
+    rc = sqlite3_str_errcode(s);
+    decl = sqlite3_str_finish(s);
+    if (rc == SQLITE_OK) rc = sqlite3_declare_vtab(t->db, decl);
+    if (rc != SQLITE_OK && rc != SQLITE_NOMEM)
+      err = sqlite3_mprintf("ml_predictions(): cannot declare the columns of %s: %s", t->zSource,
+                            sqlite3_errmsg(t->db));
+  }
+  if (err) {
+    sqlite3_free(*pzErr);
+    *pzErr = err;
+  } else if (rc != SQLITE_OK) {
+    rc = SQLITE_NOMEM;
+  }
+  sqlite3_free(decl);
+  ml_free_names(decls, t->nCol);
+  ml_source_free(&src);
+  return rc;
+}
+
+/*
+** Without arguments (the function, as SQLite connects it), the function's
+** columns; with them (CREATE VIRTUAL TABLE), the named table's.
+*/
 static int pred_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                         sqlite3_vtab **ppVtab, char **pzErr) {
   (void)aux;
-  (void)argc;
-  (void)argv;
-  (void)pzErr;
-  int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(source_rowid INTEGER, prediction REAL, "
-                                    "se_fit REAL, conf_low REAL, conf_high REAL, pred_low REAL, "
-                                    "pred_high REAL, row TEXT, model HIDDEN, source HIDDEN, "
-                                    "options HIDDEN)");
-  if (rc == SQLITE_OK) rc = sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
-  if (rc != SQLITE_OK) return rc;
+  *ppVtab = NULL;
   pred_vtab *t = sqlite3_malloc(sizeof *t);
   if (!t) return SQLITE_NOMEM;
   memset(t, 0, sizeof *t);
   t->db = db;
+  int rc;
+  if (argc <= 3) {
+    rc = sqlite3_declare_vtab(db, "CREATE TABLE x(source_rowid INTEGER, prediction REAL, "
+                                  "se_fit REAL, conf_low REAL, conf_high REAL, pred_low REAL, "
+                                  "pred_high REAL, row TEXT, model HIDDEN, source HIDDEN, "
+                                  "options HIDDEN)");
+  } else {
+    rc = named_args(t, argc, argv, pzErr);
+    /* Unqualified, in the table's schema, unless that is temp (as ml_split). */
+    if (rc == SQLITE_OK && sqlite3_stricmp(argv[1], "temp") != 0 &&
+        !(t->zSchema = sqlite3_mprintf("%s", argv[1])))
+      rc = SQLITE_NOMEM;
+    if (rc == SQLITE_OK) rc = declare_named(t, pzErr);
+  }
+  /* It reads the tables it is named: not from a schema's views or triggers. */
+  if (rc == SQLITE_OK) rc = sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  if (rc != SQLITE_OK) {
+    pred_disconnect(&t->base);
+    return rc;
+  }
   *ppVtab = &t->base;
   return SQLITE_OK;
 }
 
-static int pred_disconnect(sqlite3_vtab *vt) {
-  sqlite3_free(vt);
-  return SQLITE_OK;
-}
-
 static int pred_best_index(sqlite3_vtab *vt, sqlite3_index_info *info) {
-  (void)vt;
+  if (((pred_vtab *)vt)->zModel) {
+    /* A named table: a scan of its source, or one row by its rowid. */
+    int at = -1;
+    for (int i = 0; i < info->nConstraint; i++)
+      if (info->aConstraint[i].usable && info->aConstraint[i].iColumn < 0 &&
+          info->aConstraint[i].op == SQLITE_INDEX_CONSTRAINT_EQ)
+        at = i;
+    if (at >= 0) info->aConstraintUsage[at].argvIndex = 1;
+    info->idxNum = at >= 0 ? PLAN_ROWID : 0;
+    info->estimatedCost = at >= 0 ? 25 : 1e6;
+    info->estimatedRows = at >= 0 ? 1 : 1000000;
+    return SQLITE_OK;
+  }
   static const int bit[] = {PLAN_MODEL, PLAN_SOURCE, PLAN_OPTIONS};
   int at[4] = {-1, -1, -1, -1}, unusable = 0;
   for (int i = 0; i < info->nConstraint; i++) {
@@ -202,14 +391,14 @@ static int nested_error(pred_cursor *c, int rc) {
 ** Binds the model argument.  A name goes in NUL-terminated, so that the
 ** functions reading it get its text without a conversion that could fail.
 */
-static int bind_model(sqlite3_stmt *st, sqlite3_value *model) {
-  if (sqlite3_value_type(model) != SQLITE_TEXT) return sqlite3_bind_value(st, 1, model);
-  const char *z = (const char *)sqlite3_value_text(model);
-  return z ? sqlite3_bind_text(st, 1, z, -1, SQLITE_TRANSIENT) : SQLITE_NOMEM;
+static int bind_model(sqlite3_stmt *st, sqlite3_value *model, const char *name) {
+  if (name) return sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+  return sqlite3_bind_value(st, 1, model);
 }
 
 /* The model's feature names, in order, from ml_model_json; NULL after reporting. */
-static char **model_features(pred_cursor *c, sqlite3_value *model, int *k, int *rc) {
+static char **model_features(pred_cursor *c, sqlite3_value *model, const char *name, int *k,
+                             int *rc) {
   sqlite3 *db = ((pred_vtab *)c->base.pVtab)->db;
   sqlite3_stmt *st;
   char **feat = NULL;
@@ -222,7 +411,7 @@ static char **model_features(pred_cursor *c, sqlite3_value *model, int *k, int *
     *rc = nested_error(c, *rc);
     return NULL;
   }
-  if ((*rc = bind_model(st, model)) == SQLITE_OK) *rc = SQLITE_ROW;
+  if ((*rc = bind_model(st, model, name)) == SQLITE_OK) *rc = SQLITE_ROW;
   while (*rc == SQLITE_ROW && (*rc = sqlite3_step(st)) == SQLITE_ROW) {
     if (n == cap) {
       cap = cap ? 2 * cap : 16;
@@ -299,36 +488,20 @@ static const char *visible_rowid(char **cols, int ncol) {
 
 /*
 ** Prepares the statement of a scan:
-**   SELECT rowid, ml_predict(?1, "f1", ...)[, *] FROM source
+**   SELECT rowid, ml_predict(?1, "f1", ...)[, columns] FROM source
 **     [WHERE rowid <= (SELECT max(rowid) FROM source)] [AND rowid = ?3]
-** with ml_predict_interval(?1, ?2, ...) for an interval.
+** with ml_predict_interval(?1, ?2, ...) for an interval.  The model is
+** model_v, or the name model_text; columns are the ones named (ncol of
+** them), or all of them (*) when ncol < 0, or none.
 */
-static int prepare_scan(pred_cursor *c, int idxNum, sqlite3_value **argv, int argc) {
+static int open_scan(pred_cursor *c, sqlite3_value *model_v, const char *model_text,
+                     const char *source, const char *schema, double level, char **columns,
+                     int ncolumns, int rowid) {
   sqlite3 *db = ((pred_vtab *)c->base.pVtab)->db;
-  int a = 0;
-  sqlite3_value *model = (idxNum & PLAN_MODEL) ? argv[a++] : NULL;
-  sqlite3_value *sourcev = (idxNum & PLAN_SOURCE) ? argv[a++] : NULL;
-  sqlite3_value *options = (idxNum & PLAN_OPTIONS) ? argv[a++] : NULL;
-  sqlite3_value *rowid = (idxNum & PLAN_ROWID) ? argv[a++] : NULL;
-  (void)argc;
-  if (!model || !sourcev)
-    return pred_error(c, "ml_predictions(): expected ml_predictions(model, source [, options])");
-  int mtype = sqlite3_value_type(model);
-  if (mtype != SQLITE_TEXT && mtype != SQLITE_BLOB)
-    return pred_error(c, "ml_predictions(): argument 1 must be a model BLOB or a model name, "
-                         "got %s", mtype == SQLITE_NULL ? "NULL" : "a number");
-  if (sqlite3_value_type(sourcev) != SQLITE_TEXT)
-    return pred_error(c, "ml_predictions(): argument 2 must be a table, a view or a query");
-  const char *source = (const char *)sqlite3_value_text(sourcev);
-  if (!source) return SQLITE_NOMEM;
-  double level;
-  int rc = parse_options(c, options, &level);
-  if (rc) return rc == -2 ? SQLITE_NOMEM : SQLITE_ERROR;
-
   ml_source src;
   char *err = NULL, **feat = NULL, **cols = NULL, *sql = NULL;
   int k = 0, ncol = 0;
-  rc = ml_source_open(db, "ml_predictions()", source, NULL, &src, &err);
+  int rc = ml_source_open(db, "ml_predictions()", source, schema, &src, &err);
   if (rc != SQLITE_OK && !err) rc = nested_error(c, rc);
   if (rc) goto done;
   cols = ml_source_columns(db, "ml_predictions", src.from, source, &ncol, &err, NULL);
@@ -336,8 +509,8 @@ static int prepare_scan(pred_cursor *c, int idxNum, sqlite3_value **argv, int ar
     rc = err ? SQLITE_ERROR : SQLITE_NOMEM;
     goto done;
   }
-  feat = model_features(c, model, &k, &rc);
-  if (!feat) goto done;
+  feat = model_features(c, model_v, model_text, &k, &rc);
+  if (rc) goto done;
   for (int j = 0; j < k; j++) {
     if (ml_find_name(cols, ncol, feat[j]) >= 0) continue;
     sqlite3_str *needs = sqlite3_str_new(db);
@@ -347,9 +520,9 @@ static int prepare_scan(pred_cursor *c, int idxNum, sqlite3_value **argv, int ar
       rc = SQLITE_NOMEM;
       goto done;
     }
-    if (mtype == SQLITE_TEXT)
+    if (model_text)
       err = sqlite3_mprintf("ml_predictions(): the source '%s' has no column '%s' (the model "
-                            "'%s' needs %s)", source, feat[j], sqlite3_value_text(model), list);
+                            "'%s' needs %s)", source, feat[j], model_text, list);
     else
       err = sqlite3_mprintf("ml_predictions(): the source '%s' has no column '%s' (the model "
                             "needs %s)", source, feat[j], list);
@@ -362,7 +535,9 @@ static int prepare_scan(pred_cursor *c, int idxNum, sqlite3_value **argv, int ar
   sqlite3_str_appendf(s, "SELECT %s, %s(?1%s", rowid_name ? rowid_name : "NULL",
                       level > 0 ? "ml_predict_interval" : "ml_predict", level > 0 ? ", ?2" : "");
   for (int j = 0; j < k; j++) sqlite3_str_appendf(s, ", \"%w\"", feat[j]);
-  sqlite3_str_appendf(s, ")%s FROM %s", (idxNum & PLAN_ROW) ? ", *" : "", src.from);
+  sqlite3_str_appendall(s, ncolumns < 0 ? "), *" : ")");
+  for (int i = 0; i < ncolumns; i++) sqlite3_str_appendf(s, ", \"%w\"", columns[i]);
+  sqlite3_str_appendf(s, " FROM %s", src.from);
   /* SQLite cannot see that a statement reading this function reads the
   ** source: INSERT INTO source SELECT ... FROM ml_predictions(...) would read
   ** back the rows it inserts, without end.  A scan of a table stops at the
@@ -382,7 +557,7 @@ static int prepare_scan(pred_cursor *c, int idxNum, sqlite3_value **argv, int ar
     rc = nested_error(c, rc);
     goto done;
   }
-  rc = bind_model(c->stmt, model);
+  rc = bind_model(c->stmt, model_v, model_text);
   if (rc == SQLITE_OK && level > 0) rc = sqlite3_bind_double(c->stmt, 2, level);
   if (rc) goto done;
   c->ncol = sqlite3_column_count(c->stmt);
@@ -398,6 +573,32 @@ done:
   ml_free_names(cols, ncol);
   sqlite3_free(sql);
   return rc;
+}
+
+/* The function's scan: its arguments, checked, then open_scan. */
+static int prepare_scan(pred_cursor *c, int idxNum, sqlite3_value **argv) {
+  int a = 0;
+  sqlite3_value *model = (idxNum & PLAN_MODEL) ? argv[a++] : NULL;
+  sqlite3_value *sourcev = (idxNum & PLAN_SOURCE) ? argv[a++] : NULL;
+  sqlite3_value *options = (idxNum & PLAN_OPTIONS) ? argv[a++] : NULL;
+  sqlite3_value *rowid = (idxNum & PLAN_ROWID) ? argv[a++] : NULL;
+  if (!model || !sourcev)
+    return pred_error(c, "ml_predictions(): expected ml_predictions(model, source [, options])");
+  int mtype = sqlite3_value_type(model);
+  if (mtype != SQLITE_TEXT && mtype != SQLITE_BLOB)
+    return pred_error(c, "ml_predictions(): argument 1 must be a model BLOB or a model name, "
+                         "got %s", mtype == SQLITE_NULL ? "NULL" : "a number");
+  if (sqlite3_value_type(sourcev) != SQLITE_TEXT)
+    return pred_error(c, "ml_predictions(): argument 2 must be a table, a view or a query");
+  const char *source = (const char *)sqlite3_value_text(sourcev);
+  if (!source) return SQLITE_NOMEM;
+  double level;
+  int rc = parse_options(c, options, &level);
+  if (rc) return rc == -2 ? SQLITE_NOMEM : SQLITE_ERROR;
+  const char *name = mtype == SQLITE_TEXT ? (const char *)sqlite3_value_text(model) : NULL;
+  if (mtype == SQLITE_TEXT && !name) return SQLITE_NOMEM;
+  return open_scan(c, name ? NULL : model, name, source, NULL, level, NULL,
+                   (idxNum & PLAN_ROW) ? -1 : 0, rowid != NULL);
 }
 
 /* Reads the interval of the current row from ml_predict_interval's JSON. */
@@ -450,6 +651,7 @@ static int same_value(sqlite3_value *a, sqlite3_value *b) {
 static int pred_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, int argc,
                        sqlite3_value **argv) {
   (void)idxStr;
+  (void)argc;
   pred_cursor *c = (pred_cursor *)cur;
   c->eof = 1;
   c->iRow = 0;
@@ -465,7 +667,10 @@ static int pred_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
     if (rc) return nested_error(c, rc);
   } else {
     forget_plan(c);
-    rc = prepare_scan(c, idxNum, argv, argc);
+    pred_vtab *t = (pred_vtab *)cur->pVtab;
+    rc = t->zModel ? open_scan(c, NULL, t->zModel, t->zSource, t->zSchema, t->level, t->azCol,
+                               t->nCol, rowid != NULL)
+                   : prepare_scan(c, idxNum, argv);
     if (rc) {
       forget_plan(c);
       return rc;
@@ -539,6 +744,15 @@ static int row_json(pred_cursor *c, sqlite3_context *ctx) {
 
 static int pred_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
   pred_cursor *c = (pred_cursor *)cur;
+  const pred_vtab *t = (const pred_vtab *)cur->pVtab;
+  if (t->zModel) {
+    /* The named table: the source's columns, after the rowid and the prediction. */
+    if (i < t->nCol) {
+      sqlite3_result_value(ctx, sqlite3_column_value(c->stmt, 2 + i));
+      return SQLITE_OK;
+    }
+    i += COL_PREDICTION - t->nCol;
+  }
   switch (i) {
     case COL_ROWID:
       if (c->iRowid >= 0) sqlite3_result_value(ctx, sqlite3_column_value(c->stmt, c->iRowid));
@@ -562,16 +776,25 @@ static int pred_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
   return SQLITE_OK;
 }
 
+/* The function's rows are numbered; a named table's are its source's. */
 static int pred_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid) {
-  *pRowid = ((pred_cursor *)cur)->iRow;
+  pred_cursor *c = (pred_cursor *)cur;
+  *pRowid = ((pred_vtab *)cur->pVtab)->zModel && c->iRowid >= 0
+                ? sqlite3_column_int64(c->stmt, c->iRowid)
+                : c->iRow;
   return SQLITE_OK;
 }
 
-/* Eponymous only (no xCreate): it exists as a function, not as tables. */
+/*
+** xCreate is xConnect: the function exists in every connection, and a
+** named table keeps nothing but its declaration.
+*/
 static sqlite3_module pred_module = {
+    .xCreate = pred_connect,
     .xConnect = pred_connect,
     .xBestIndex = pred_best_index,
     .xDisconnect = pred_disconnect,
+    .xDestroy = pred_disconnect,
     .xOpen = pred_open,
     .xClose = pred_close,
     .xFilter = pred_filter,

@@ -226,7 +226,9 @@ static const struct scenario {
     {"predictions", trained,
      "SELECT * FROM ml_predictions('m', 'SELECT * FROM t WHERE id < 5;', '{\"interval\":0.9}');"
      "SELECT p.prediction FROM t CROSS JOIN ml_predictions('m@1', 't') AS p "
-     "WHERE t.id < 3 AND p.source_rowid = t.id"},
+     "WHERE t.id < 3 AND p.source_rowid = t.id;"
+     "CREATE VIRTUAL TABLE temp.sc USING ml_predictions(m, 'SELECT * FROM t WHERE id < 6', interval=0.9);"
+     "SELECT * FROM temp.sc; DROP TABLE temp.sc"},
     {"sources", trained,
      "ATTACH ':memory:' AS aux; CREATE TABLE aux.\"a b\" AS SELECT * FROM t;"
      "SELECT ml_evaluate('m', 'aux.\"a b\"'); SELECT ml_evaluate('m', 'SELECT * FROM t -- c');"

@@ -4,7 +4,9 @@ source's columns by name.  By name, @version, @alias and BLOB; columns in
 another order and case give what positional ml_predict gives with the
 columns in the model's order; a missing column is named; NULL features give
 NULL; joins on source_rowid (either side outer); INSERT ... SELECT; the
-interval columns equal ml_predict_interval's; DIRECTONLY."""
+interval columns equal ml_predict_interval's; DIRECTONLY.  The named table
+(CREATE VIRTUAL TABLE ... USING ml_predictions(model, source)): the source's
+columns and the prediction, live, by rowid, its errors."""
 import json
 import sqlite3
 
@@ -217,5 +219,65 @@ c.check(one("SELECT count(*) FROM log") == 0, "the trigger read nothing")
 con.execute("DROP TRIGGER on_car")
 con.execute("CREATE TEMP VIEW temp_uses AS SELECT * FROM ml_predictions('mpg', 'new_cars')")
 c.check(one("SELECT count(*) FROM temp_uses") == 6, "a temp view (the user's own) may")
+
+# ---- the named table: the source's own columns, then the prediction ----
+con.execute("CREATE VIRTUAL TABLE temp.scored USING ml_predictions('mpg@1', new_cars)")
+cols = [r[1] for r in rows("SELECT * FROM pragma_table_xinfo('scored')")]
+c.check(cols == ["name", "CYL", "Hp", "extra", "WT", "prediction"], "named table's columns: %r" % cols)
+got = rows("SELECT rowid, name, extra, prediction FROM scored ORDER BY rowid")
+want = rows("SELECT rowid, name, extra, ml_predict('mpg@1', WT, Hp, CYL) FROM new_cars ORDER BY rowid")
+c.check(len(got) == 6 and all(g[:3] == w[:3] and close(g[3], w[3]) for g, w in zip(got, want)),
+        "SELECT * from the named table: the source's rows with their predictions: %r" % got)
+got = rows("SELECT name, prediction FROM scored WHERE rowid = 3")
+c.check(len(got) == 1 and got[0][0] == "c" and close(got[0][1], want[2][3]), "named table by rowid")
+plan = " ".join(r[3] for r in rows("EXPLAIN QUERY PLAN SELECT * FROM new_cars AS n CROSS JOIN scored AS s "
+                                   "ON s.rowid = n.rowid"))
+c.check("INDEX 8" in plan, "the named table's rowid is looked up at the source: %s" % plan)
+# Live: a row added to the source, a retrain moving the alias.
+con.execute("INSERT INTO new_cars(name, CYL, Hp, WT) VALUES ('g', '8', 200, 4.1)")
+c.check(one("SELECT count(*) FROM scored") == 7, "the named table reads the source as it is")
+con.execute("DELETE FROM new_cars WHERE name = 'g'")
+con.execute("CREATE VIRTUAL TABLE temp.prod USING ml_predictions(model='mpg@production', "
+            "source='SELECT name, WT, Hp, CYL FROM new_cars WHERE extra <= 3;', interval=0.95)")
+cols = [r[1] for r in rows("SELECT * FROM pragma_table_xinfo('prod')")]
+c.check(cols == ["name", "WT", "Hp", "CYL", "prediction", "se_fit", "conf_low", "conf_high", "pred_low",
+                 "pred_high"], "named table with an interval: %r" % cols)
+before = rows("SELECT name, prediction FROM prod ORDER BY name")
+one("SELECT ml_alias('mpg', 'production', 2)")
+after = rows("SELECT name, prediction FROM prod ORDER BY name")
+want2 = rows("SELECT name, ml_predict('mpg@2', WT, Hp) FROM new_cars WHERE extra <= 3 ORDER BY name")
+c.check(len(after) == 3 and all(a[0] == w[0] and close(a[1], w[1]) for a, w in zip(after, want2))
+        and not all(close(b[1], a[1]) for b, a in zip(before, after)),
+        "the alias is resolved at each scan: %r then %r" % (before, after))
+ival = rows("SELECT conf_low < prediction AND prediction < conf_high AND pred_low < conf_low FROM prod")
+c.check(ival == [(1,)] * 3, "the named table's intervals are ordered")
+for sql, want in [
+    ("CREATE VIRTUAL TABLE temp.e USING ml_predictions(mpg)",
+     "ml_predictions(): expected CREATE VIRTUAL TABLE name USING ml_predictions(model, source "
+     "[, interval=level])"),
+    ("CREATE VIRTUAL TABLE temp.e USING ml_predictions(mpg, new_cars, level=0.9)",
+     "ml_predictions(): unknown argument 'level' (expected model, source or interval)"),
+    ("CREATE VIRTUAL TABLE temp.e USING ml_predictions(mpg, new_cars, interval=95)",
+     "ml_predictions(): interval must be a level in (0, 1), e.g. 0.95, given once"),
+    ("CREATE VIRTUAL TABLE temp.e USING ml_predictions(mpg, new_cars, model=x)",
+     "ml_predictions(): more than one model argument"),
+    ("CREATE VIRTUAL TABLE temp.e USING ml_predictions(mpg, nosuch)",
+     "ml_predictions(): no table or view named 'nosuch'"),
+    ("CREATE VIRTUAL TABLE temp.e USING ml_predictions(mpg, 'SELECT * FROM new_cars WHERE extra > ?')",
+     "ml_predictions(): the source query has a parameter (?); write its value into the query"),
+    ("CREATE VIRTUAL TABLE temp.e USING ml_predictions(mpg, scored)",
+     "ml_predictions(): the source 'scored' already has a column named prediction"),
+]:
+    got = err(sql)
+    c.check(got == want, "%s: got %r, want %r" % (sql, got, want))
+con.execute("CREATE VIRTUAL TABLE temp.later USING ml_predictions(mpg, no_wt)")
+c.check(err("SELECT * FROM later")
+        == "ml_predictions(): the source 'no_wt' has no column 'wt' (the model 'mpg' needs wt, hp)",
+        "the named table checks the model's columns when it reads")
+con.execute("CREATE VIRTUAL TABLE main.kept USING ml_predictions(mpg, new_cars)")
+con.execute("CREATE VIEW uses_kept AS SELECT * FROM kept")
+c.check(err("SELECT * FROM uses_kept") == 'unsafe use of virtual table "kept"',
+        "a named table is DIRECTONLY too")
+c.check(err("INSERT INTO kept(name) VALUES ('x')") == "table kept may not be modified", "read-only")
 
 c.done()
