@@ -77,6 +77,7 @@ enum {
 **   PLAN_OPTIONS  options = ?
 **   PLAN_ROWID    source_rowid = ?, answered by the source's rowid
 **   PLAN_ROW      the row column is used: the statement reads every column
+** A named table's plan is PLAN_ROWID (rowid = ?, its argv[0]) or 0.
 */
 enum { PLAN_MODEL = 1, PLAN_SOURCE = 2, PLAN_OPTIONS = 4, PLAN_ROWID = 8, PLAN_ROW = 16 };
 
@@ -95,7 +96,7 @@ typedef struct {
 
 typedef struct {
   sqlite3_vtab_cursor base;
-  sqlite3_stmt *stmt;    /* SELECT rowid, ml_predict(?1, features...)[, *] FROM source */
+  sqlite3_stmt *stmt;    /* SELECT rowid, ml_predict(?1, features...)[, columns] FROM source */
   int ncol;              /* columns of stmt */
   int iRowid;            /* the column of stmt with the rowid, or -1 */
   int interval;          /* column 1 is ml_predict_interval's JSON */
