@@ -261,11 +261,10 @@ char **ml_source_columns(sqlite3 *db, const char *fname, const char *from, const
   int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
   sqlite3_free(sql);
   if (rc != SQLITE_OK) {
-    const char *m = sqlite3_errmsg(db);
-    if (strncmp(m, "no such table", 13) == 0)
-      *err = sqlite3_mprintf("%s(): no table or view named '%s'", fname, source);
-    else
-      *err = sqlite3_mprintf("%s(): cannot read the source '%s': %s", fname, source, m);
+    /* The source was found (ml_source_open): what fails is inside it, a
+    ** view over a table dropped since, say. */
+    *err = sqlite3_mprintf("%s(): cannot read the source '%s': %s", fname, source,
+                           sqlite3_errmsg(db));
     return NULL;
   }
   int n = sqlite3_column_count(st), ok = 1;

@@ -233,6 +233,17 @@ for src, body in ERRORS:
 # what SQLite may add to them).
 c.check(one("SELECT count(*) FROM t") == 30, "no refused source wrote to t")
 
+# A view that no longer reads is found, and says what fails inside it.
+con.execute("CREATE TABLE gone(y REAL, x REAL)")
+con.execute("CREATE VIEW over_gone AS SELECT * FROM gone")
+con.execute("DROP TABLE gone")
+for fn, sql in [("ml_train", "SELECT ml_train('g', 'over_gone', 'y')"),
+                ("ml_evaluate", "SELECT ml_evaluate('f0', 'over_gone')"),
+                ("ml_predictions", "SELECT * FROM ml_predictions('f0', 'over_gone')")]:
+    got = err(sql)
+    c.check(got == "%s(): cannot read the source 'over_gone': no such table: main.gone" % fn,
+            "%s on a broken view: %r" % (fn, got))
+
 # ml_train binds its own ?1: a source naming ?1 once crashed the process.
 got = err("SELECT ml_train('p', 'SELECT ?1 AS y, x FROM t', 'y', '[\"x\"]')")
 c.check(got == "ml_train(): the source query has a parameter (?1); write its value into the query",
