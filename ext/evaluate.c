@@ -46,14 +46,19 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     ml_error(ctx, "ml_evaluate(): the model does not name its target; give it as argument 3");
     return;
   }
-  char *table = NULL, *err = NULL, **cols = NULL, *sql = NULL;
+  char *err = NULL, **cols = NULL, *sql = NULL;
   int ncol = 0, nested = 0;
   sqlite3_stmt *st = NULL;
   sqlite3_value **vals = NULL;
   double *x = NULL;
-  char *from = ml_source_sql(db, "ml_evaluate", source, &table, &err);
-  if (!from) goto fail;
-  cols = ml_source_columns(db, "ml_evaluate", from, source, &ncol, &err, NULL);
+  ml_source src;
+  int rc = ml_source_open(db, "ml_evaluate()", source, NULL, &src, &err);
+  if (rc != SQLITE_OK && !err && rc != SQLITE_NOMEM) {
+    ml_result_db_error(ctx, "ml_evaluate", db, rc);
+    goto done;
+  }
+  if (rc) goto fail;
+  cols = ml_source_columns(db, "ml_evaluate", src.from, source, &ncol, &err, NULL);
   if (!cols) goto fail;
   ml_sb b;
   ml_sb_init(&b);
@@ -72,12 +77,12 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     sqlite3_free(q);
   }
   ml_sb_puts(&b, " FROM ");
-  ml_sb_puts(&b, from);
+  ml_sb_puts(&b, src.from);
   sql = ml_sb_finish(&b, NULL);
   vals = sqlite3_malloc64(sizeof(sqlite3_value *) * (sqlite3_uint64)m->k);
   x = sqlite3_malloc64(8 * (sqlite3_uint64)m->p);
   if (!sql || !vals || !x) goto fail;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+  rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
   if (rc != SQLITE_OK) {
     ml_result_db_error(ctx, "ml_evaluate", db, rc);
     goto done;
@@ -155,8 +160,7 @@ done:
   if (nested) ml_nest_leave();
   sqlite3_finalize(st);
   sqlite3_free(err);
-  sqlite3_free(table);
-  sqlite3_free(from);
+  ml_source_free(&src);
   ml_free(sql);
   ml_free_names(cols, ncol);
   sqlite3_free(vals);

@@ -29,6 +29,7 @@
 
 #include "guard.h"
 #include "split.h"
+#include "sqlq.h"
 
 /* How an equality on a source column can be answered at the source. */
 enum { COL_SCAN = 0, COL_INDEXED = 1, COL_UNIQUE = 2 };
@@ -93,12 +94,11 @@ static int is_quote(char c) {
 }
 
 /*
-** One name at *pz: a quoted identifier or string (a doubled quote stands
-** for itself), or bare text up to a '.' when dot_ends, else to the end.
-** Advances *pz past it and the spaces after it; *out is NULL when there
-** is no name or its quote is not closed.
+** One value at *pz: quoted (a doubled quote stands for itself), or bare
+** text to the end.  Advances *pz past it and the spaces after it; *out is
+** NULL when there is no value or its quote is not closed.
 */
-static int name_part(const char **pz, int dot_ends, char **out) {
+static int value_part(const char **pz, char **out) {
   const char *z = skip_space(*pz);
   *out = NULL;
   if (is_quote(*z)) {
@@ -119,7 +119,7 @@ static int name_part(const char **pz, int dot_ends, char **out) {
     z++;
   } else {
     const char *end = z;
-    while (*end && !(dot_ends && *end == '.')) end++;
+    while (*end) end++;
     const char *last = end;
     while (last > z && is_space(last[-1])) last--;
     if (last == z) return SQLITE_OK;
@@ -170,7 +170,7 @@ static int parse_arg(const char *z, split_args *a, char **pzErr) {
   ** schema's.  Other values lose theirs, unless text follows the quote. */
   const char *rest = z;
   char *v = NULL;
-  int rc = slot ? name_part(&rest, 0, &v) : SQLITE_OK;
+  int rc = slot ? value_part(&rest, &v) : SQLITE_OK;
   if (rc) return rc;
   if (v && *rest) {
     sqlite3_free(v);
@@ -223,27 +223,12 @@ static int each_row(split_vtab *t, char **pzErr, const char *sql, const char *p1
   return rc;
 }
 
-typedef struct {
-  char *schema, *name, *type;
-  int without_rowid;
-} source_info;
-
 static int found_encoding(split_vtab *t, sqlite3_stmt *st, void *arg) {
   (void)arg;
   const char *enc = (const char *)sqlite3_column_text(st, 0);
   if (!enc) return SQLITE_NOMEM;
   t->utf8 = sqlite3_stricmp(enc, "UTF-8") == 0;
   return SQLITE_OK;
-}
-
-static int found_source(split_vtab *t, sqlite3_stmt *st, void *arg) {
-  (void)t;
-  source_info *s = arg;
-  s->schema = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
-  s->name = sqlite3_mprintf("%s", sqlite3_column_text(st, 1));
-  s->type = sqlite3_mprintf("%s", sqlite3_column_text(st, 2));
-  s->without_rowid = sqlite3_column_int(st, 3);
-  return s->schema && s->name && s->type ? SQLITE_OK : SQLITE_NOMEM;
 }
 
 typedef struct {
@@ -253,11 +238,8 @@ typedef struct {
   int pk_integer;    /* the last is declared INTEGER */
 } column_scan;
 
-static int found_column(split_vtab *t, sqlite3_stmt *st, void *arg) {
-  column_scan *cs = arg;
-  const char *name = (const char *)sqlite3_column_text(st, 0);
-  const char *type = (const char *)sqlite3_column_text(st, 1);
-  if (!name || !type) return SQLITE_NOMEM;
+static int add_column(split_vtab *t, column_scan *cs, const char *name, const char *type,
+                      int how, int pk) {
   if (t->nCol == cs->cap) {
     int cap = cs->cap ? 2 * cs->cap : 16;
     char **azCol = sqlite3_realloc64(t->azCol, (sqlite3_uint64)cap * sizeof *azCol);
@@ -269,8 +251,8 @@ static int found_column(split_vtab *t, sqlite3_stmt *st, void *arg) {
     cs->cap = cap;
   }
   if (!(t->azCol[t->nCol] = sqlite3_mprintf("%s", name))) return SQLITE_NOMEM;
-  t->aHow[t->nCol] = (unsigned char)sqlite3_column_int(st, 3);
-  if (sqlite3_column_int(st, 2)) {
+  t->aHow[t->nCol] = (unsigned char)how;
+  if (pk) {
     cs->nPk++;
     cs->iPk = t->nCol;
     cs->pk_integer = sqlite3_stricmp(type, "INTEGER") == 0;
@@ -279,6 +261,30 @@ static int found_column(split_vtab *t, sqlite3_stmt *st, void *arg) {
   sqlite3_str_appendf(cs->decl, *type ? "\"%w\" \"%w\", " : "\"%w\", ", name, type);
   t->nCol++;
   return SQLITE_OK;
+}
+
+static int found_column(split_vtab *t, sqlite3_stmt *st, void *arg) {
+  const char *name = (const char *)sqlite3_column_text(st, 0);
+  const char *type = (const char *)sqlite3_column_text(st, 1);
+  if (!name || !type) return SQLITE_NOMEM;
+  return add_column(t, arg, name, type, sqlite3_column_int(st, 3), sqlite3_column_int(st, 2));
+}
+
+/* The columns of a query source: no index answers an equality on them. */
+static int query_columns(split_vtab *t, column_scan *cs, const char *from, char **pzErr) {
+  char *sql = sqlite3_mprintf("SELECT * FROM %s", from);
+  if (!sql) return SQLITE_NOMEM;
+  sqlite3_stmt *st;
+  int rc = sqlite3_prepare_v2(t->db, sql, -1, &st, NULL);
+  sqlite3_free(sql);
+  if (rc == SQLITE_NOMEM) return rc;
+  if (rc) return split_error(pzErr, "cannot read the source: %s", sqlite3_errmsg(t->db));
+  for (int i = 0; rc == SQLITE_OK && i < sqlite3_column_count(st); i++) {
+    const char *name = sqlite3_column_name(st, i), *type = sqlite3_column_decltype(st, i);
+    rc = name ? add_column(t, cs, name, type ? type : "", COL_SCAN, 0) : SQLITE_NOMEM;
+  }
+  sqlite3_finalize(st);
+  return rc;
 }
 
 /* Which rowid name the source's columns leave visible; NULL if all are hidden. */
@@ -298,44 +304,39 @@ static const char *visible_rowid(split_vtab *t) {
 */
 static int open_source(split_vtab *t, const char *vtab_schema, const char *vtab_name,
                        const char *source, const char *key, char **pzErr) {
-  char *part1 = NULL, *part2 = NULL, *decl = NULL;
-  source_info s = {0};
+  char *text = NULL, *decl = NULL, *err = NULL;
+  ml_source s = {0};
   column_scan cs = {0};
-  const char *z = source;
-  int rc = name_part(&z, 1, &part1);
-  int bad = rc == SQLITE_OK && !part1;
-  if (rc == SQLITE_OK && part1 && *z == '.') {
-    z++;
-    rc = name_part(&z, 1, &part2);
-    bad = rc == SQLITE_OK && !part2;
+  int rc = SQLITE_OK;
+  /* A string is the source's text, as ml_train takes it; anything else is
+  ** that text itself, quotes and all. */
+  const char *rest = skip_space(source);
+  if (*rest == '\'') {
+    rc = value_part(&rest, &text);
+    if (rc) goto done;
+    if (!text || *rest) {
+      rc = split_error(pzErr, "the source %s is not one string", source);
+      goto done;
+    }
   }
-  if (rc) goto done;
-  if (bad || *z) {
-    rc = split_error(pzErr, "source %s is not a name: expected table or schema.table", source);
+  /* Unqualified, in the split table's schema, unless that is temp. */
+  rc = ml_source_open(t->db, "ml_split", text ? text : source,
+                      sqlite3_stricmp(vtab_schema, "temp") ? vtab_schema : NULL, &s, &err);
+  if (rc) {
+    if (err) {
+      sqlite3_free(*pzErr);
+      *pzErr = err;
+    } else if (rc != SQLITE_NOMEM) {
+      split_error(pzErr, "reading the schema: %s", sqlite3_errmsg(t->db));
+    }
     goto done;
   }
-  const char *schema = part2 ? part1 : sqlite3_stricmp(vtab_schema, "temp") ? vtab_schema : NULL;
-  const char *name = part2 ? part2 : part1;
-
-  /* Where SQL would find it: temp first, then main and the attached ones in order. */
-  rc = each_row(t, pzErr,
-                "SELECT l.schema, l.name, l.type, l.wr"
-                "  FROM pragma_table_list(?1) AS l JOIN pragma_database_list AS d"
-                "    ON d.name = l.schema"
-                " WHERE ?2 IS NULL OR l.schema = ?2 COLLATE NOCASE"
-                " ORDER BY l.schema <> 'temp', d.seq LIMIT 1",
-                name, schema, found_source, &s);
-  if (rc) goto done;
-  if (!s.name) {
-    rc = schema ? split_error(pzErr, "source %s is not a table or view in schema %s", name, schema)
-                : split_error(pzErr, "source %s is not a table or view", name);
-    goto done;
-  }
-  if (sqlite3_stricmp(s.schema, vtab_schema) == 0 && sqlite3_stricmp(s.name, vtab_name) == 0) {
+  if (s.name && sqlite3_stricmp(s.schema, vtab_schema) == 0 &&
+      sqlite3_stricmp(s.name, vtab_name) == 0) {
     rc = split_error(pzErr, "source %s is this split table itself", s.name);
     goto done;
   }
-  if (!(t->zName = sqlite3_mprintf("%s", s.name))) goto nomem;
+  if (!(t->zName = sqlite3_mprintf("%s", s.name ? s.name : text ? text : source))) goto nomem;
   rc = each_row(t, pzErr, "PRAGMA encoding", NULL, NULL, found_encoding, NULL);
   if (rc) goto done;
 
@@ -344,23 +345,27 @@ static int open_source(split_vtab *t, const char *vtab_schema, const char *vtab_
   /* The columns SELECT * gives (no hidden ones), each with how an equality on
   ** it is answered: by an index it leads (unique when it is the whole key of
   ** a unique one), or a scan.  Partial indexes cannot answer it. */
-  rc = each_row(t, pzErr,
-                "SELECT x.name, x.type, x.pk,"
-                "  (SELECT max(CASE WHEN l.\"unique\" AND"
-                "       (SELECT count(*) FROM pragma_index_info(l.name, ?2)) = 1 THEN 2 ELSE 1 END)"
-                "     FROM pragma_index_list(?1, ?2) AS l, pragma_index_info(l.name, ?2) AS i"
-                "    WHERE l.partial = 0 AND i.seqno = 0 AND i.cid = x.cid)"
-                "  FROM pragma_table_xinfo(?1, ?2) AS x WHERE x.hidden <> 1 ORDER BY x.cid",
-                s.name, s.schema, found_column, &cs);
+  if (!s.name) {
+    rc = query_columns(t, &cs, s.from, pzErr);
+  } else {
+    rc = each_row(t, pzErr,
+                  "SELECT x.name, x.type, x.pk,"
+                  "  (SELECT max(CASE WHEN l.\"unique\" AND"
+                  "       (SELECT count(*) FROM pragma_index_info(l.name, ?2)) = 1 THEN 2 ELSE 1 END)"
+                  "     FROM pragma_index_list(?1, ?2) AS l, pragma_index_info(l.name, ?2) AS i"
+                  "    WHERE l.partial = 0 AND i.seqno = 0 AND i.cid = x.cid)"
+                  "  FROM pragma_table_xinfo(?1, ?2) AS x WHERE x.hidden <> 1 ORDER BY x.cid",
+                  s.name, s.schema, found_column, &cs);
+  }
   if (rc) goto done;
-  int has_rowid = sqlite3_stricmp(s.type, "view") != 0 && !s.without_rowid;
+  int has_rowid = ml_source_has_rowid(&s);
   /* An INTEGER PRIMARY KEY is the rowid, which needs no index. */
   if (has_rowid && cs.nPk == 1 && cs.pk_integer) t->aHow[cs.iPk] = COL_UNIQUE;
   t->zRowid = has_rowid ? visible_rowid(t) : NULL;
 
   for (int i = 0; i < t->nCol; i++)
     if (sqlite3_stricmp(t->azCol[i], "split") == 0) {
-      rc = split_error(pzErr, "source %s already has a column named %s", s.name, t->azCol[i]);
+      rc = split_error(pzErr, "source %s already has a column named %s", t->zName, t->azCol[i]);
       goto done;
     }
 
@@ -368,24 +373,21 @@ static int open_source(split_vtab *t, const char *vtab_schema, const char *vtab_
   t->iKey = 0;
   while (t->iKey < t->nCol && sqlite3_stricmp(t->azCol[t->iKey], key_name)) t->iKey++;
   if (t->iKey == t->nCol) {
-    int rowid_name = sqlite3_stricmp(key_name, "rowid") == 0 ||
-                     sqlite3_stricmp(key_name, "_rowid_") == 0 ||
-                     sqlite3_stricmp(key_name, "oid") == 0;
-    if (!rowid_name) {
-      rc = split_error(pzErr, "key %s is not a column of %s", key_name, s.name);
+    if (!ml_is_rowid_name(key_name)) {
+      rc = split_error(pzErr, "key %s is not a column of %s", key_name, t->zName);
       goto done;
     }
     if (!t->zRowid) {
       /* Not a table whose columns hide its rowid: the key would be that column. */
-      rc = split_error(pzErr, "source %s is a %s, which has no rowid: give key=<column>", s.name,
-                       s.without_rowid ? "WITHOUT ROWID table" : "view");
+      rc = split_error(pzErr, "source %s is a %s, which has no rowid: give key=<column>", t->zName,
+                       !s.name ? "query" : s.without_rowid ? "WITHOUT ROWID table" : "view");
       goto done;
     }
   }
   if (!(t->zKey = sqlite3_mprintf("%s", key_name))) goto nomem;
 
   sqlite3_str *from = sqlite3_str_new(t->db);
-  sqlite3_str_appendf(from, " FROM \"%w\".\"%w\"", s.schema, s.name);
+  sqlite3_str_appendf(from, " FROM %s", s.from);
   /* SQLite cannot see that a statement reading this table reads the source,
   ** so INSERT INTO source SELECT ... FROM split_table would stream the rows
   ** it inserts back into its own scan, without end.  A scan of a table
@@ -394,15 +396,15 @@ static int open_source(split_vtab *t, const char *vtab_schema, const char *vtab_
   ** such bound; another virtual table might scan for max(rowid). */
   t->bounded = t->zRowid && sqlite3_stricmp(s.type, "virtual") != 0;
   if (t->bounded)
-    sqlite3_str_appendf(from, " WHERE %s <= (SELECT max(%s) FROM \"%w\".\"%w\")", t->zRowid,
-                        t->zRowid, s.schema, s.name);
+    sqlite3_str_appendf(from, " WHERE %s <= (SELECT max(%s) FROM %s)", t->zRowid, t->zRowid,
+                        s.from);
   t->zFrom = sqlite3_str_finish(from);
   sqlite3_str_appendall(cs.decl, "split TEXT)");
   decl = sqlite3_str_finish(cs.decl);
   cs.decl = NULL;
   if (!t->zFrom || !decl) goto nomem;
   rc = sqlite3_declare_vtab(t->db, decl);
-  if (rc) split_error(pzErr, "cannot declare the columns of %s: %s", s.name, sqlite3_errmsg(t->db));
+  if (rc) split_error(pzErr, "cannot declare the columns of %s: %s", t->zName, sqlite3_errmsg(t->db));
   goto done;
 
 nomem:
@@ -410,11 +412,8 @@ nomem:
 done:
   sqlite3_free(sqlite3_str_finish(cs.decl));
   sqlite3_free(decl);
-  sqlite3_free(part1);
-  sqlite3_free(part2);
-  sqlite3_free(s.schema);
-  sqlite3_free(s.name);
-  sqlite3_free(s.type);
+  sqlite3_free(text);
+  ml_source_free(&s);
   return rc;
 }
 

@@ -37,8 +37,14 @@ void ml_result_db_error(sqlite3_context *ctx, const char *fname, sqlite3 *db, in
   }
   if (rc == SQLITE_INTERRUPT) {
     ml_error(ctx, "%s(): interrupted", fname);
+  } else if ((rc & 0xff) == SQLITE_BUSY &&
+             (rc == SQLITE_BUSY_SNAPSHOT || sqlite3_extended_errcode(db) == SQLITE_BUSY_SNAPSHOT)) {
+    ml_error(ctx, "%s(): another connection wrote to the database after this transaction read "
+                  "it; try again in a new transaction", fname);
   } else if ((rc & 0xff) == SQLITE_BUSY) {
-    ml_error(ctx, "%s(): the database is busy (another connection is writing); try again", fname);
+    /* A plain BUSY does not say why: a writer holds the lock, or readers
+    ** keep this connection from committing, or a recovery is running. */
+    ml_error(ctx, "%s(): the database is locked by another connection; try again", fname);
   } else if (ml_is_own_error(sqlite3_errmsg(db))) {
     ml_error(ctx, "%s", sqlite3_errmsg(db));
   } else {
@@ -67,59 +73,178 @@ static int starts_keyword(const char *z, const char *kw) {
   return sqlite3_strnicmp(z, kw, (int)n) == 0 && !isalnum((unsigned char)z[n]) && z[n] != '_';
 }
 
-/* The identifier a user wrote, without its quotes if it has them. */
-static char *dequote(const char *z) {
-  size_t n = strlen(z);
-  char open = z[0], close = open == '[' ? ']' : open;
-  if (n < 2 || !(open == '"' || open == '`' || open == '[') || z[n - 1] != close)
-    return sqlite3_mprintf("%s", z);
-  char *out = sqlite3_malloc64(n);
-  if (!out) return NULL;
-  size_t o = 0;
-  for (size_t i = 1; i < n - 1; i++) {
-    out[o++] = z[i];
-    if (z[i] == close && close != ']' && z[i + 1] == close) i++;
+/*
+** One part of a name at *pz: an identifier quoted as SQL quotes them (a
+** doubled quote inside stands for one), or bare text up to a '.' or the
+** end, its blanks trimmed.  Advances *pz past it and the blanks after it.
+** *out is NULL when there is no name there or its quote is not closed.
+*/
+static int name_part(const char **pz, char **out) {
+  const char *z = *pz;
+  while (isspace((unsigned char)*z)) z++;
+  *out = NULL;
+  if (*z == '"' || *z == '`' || *z == '[') {
+    char close = *z == '[' ? ']' : *z;
+    sqlite3_str *s = sqlite3_str_new(NULL);
+    for (z++; *z && !(*z == close && (close == ']' || z[1] != close)); z++) {
+      if (*z == close) z++;
+      sqlite3_str_appendchar(s, 1, *z);
+    }
+    int rc = sqlite3_str_errcode(s);
+    char *name = sqlite3_str_finish(s);
+    if (rc) return rc;
+    if (!*z) {
+      sqlite3_free(name);
+      return SQLITE_OK;
+    }
+    *out = name ? name : sqlite3_mprintf(""); /* "" finishes as NULL */
+    z++;
+  } else {
+    const char *end = z;
+    while (*end && *end != '.') end++;
+    const char *last = end;
+    while (last > z && isspace((unsigned char)last[-1])) last--;
+    if (last == z) return SQLITE_OK;
+    *out = sqlite3_mprintf("%.*s", (int)(last - z), z);
+    z = end;
   }
-  out[o] = 0;
-  return out;
+  if (!*out) return SQLITE_NOMEM;
+  while (isspace((unsigned char)*z)) z++;
+  *pz = z;
+  return SQLITE_OK;
 }
 
-char *ml_source_sql(sqlite3 *db, const char *fname, const char *source, char **table,
-                    char **err) {
-  const char *z = skip_space(source);
-  *err = NULL;
-  *table = NULL;
-  if (!(starts_keyword(z, "select") || starts_keyword(z, "with") || starts_keyword(z, "values"))) {
-    if (!*z) {
-      *err = sqlite3_mprintf("%s(): the source is empty; give a table, a view or a query", fname);
-      return NULL;
-    }
-    *table = dequote(source);
-    char *from = *table ? sqlite3_mprintf("\"%w\"", *table) : NULL;
-    if (!from) {
-      sqlite3_free(*table);
-      *table = NULL;
-    }
-    return from;
+static int source_error(char **err, const char *who, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *body = sqlite3_vmprintf(fmt, ap);
+  va_end(ap);
+  *err = body ? sqlite3_mprintf("%s: %s", who, body) : NULL;
+  sqlite3_free(body);
+  return *err ? SQLITE_ERROR : SQLITE_NOMEM;
+}
+
+/* Skips blanks, comments and semicolons: what may follow the one statement. */
+static const char *skip_end(const char *z) {
+  for (;;) {
+    z = skip_space(z);
+    if (*z != ';') return z;
+    z++;
   }
+}
+
+static int open_query(sqlite3 *db, const char *who, const char *source, ml_source *src,
+                      char **err) {
   sqlite3_stmt *st = NULL;
   const char *tail = NULL;
   int rc = sqlite3_prepare_v2(db, source, -1, &st, &tail);
-  if (rc != SQLITE_OK) {
-    *err = sqlite3_mprintf("%s(): the source query does not compile: %s", fname, sqlite3_errmsg(db));
-    return NULL;
-  }
+  if (rc == SQLITE_NOMEM) return rc;
+  if (rc != SQLITE_OK)
+    return source_error(err, who, "the source query does not compile: %s", sqlite3_errmsg(db));
   int readonly = st && sqlite3_stmt_readonly(st);
+  int nparam = st ? sqlite3_bind_parameter_count(st) : 0;
+  char *param = nparam ? sqlite3_mprintf("%s", sqlite3_bind_parameter_name(st, 1)) : NULL;
   sqlite3_finalize(st);
-  if (*skip_space(tail)) {
-    *err = sqlite3_mprintf("%s(): the source must be one statement", fname);
-    return NULL;
+  if (nparam && !param) return SQLITE_NOMEM;
+  if (*skip_end(tail)) {
+    rc = source_error(err, who, "the source must be one statement");
+  } else if (!readonly) {
+    rc = source_error(err, who, "the source query must be read-only");
+  } else if (nparam) {
+    /* Its values could only come from the statement it runs in, which binds its own. */
+    rc = source_error(err, who, "the source query has a parameter (%s); write its value into "
+                      "the query", *param ? param : "?");
+  } else {
+    /* Without the semicolon that ended it; the newline ends a trailing -- comment. */
+    size_t n = (size_t)(tail - source);
+    while (n > 0 && (source[n - 1] == ';' || isspace((unsigned char)source[n - 1]))) n--;
+    src->from = sqlite3_mprintf("(%.*s\n)", (int)n, source);
+    rc = src->from ? SQLITE_OK : SQLITE_NOMEM;
   }
-  if (!readonly) {
-    *err = sqlite3_mprintf("%s(): the source query must be read-only", fname);
-    return NULL;
+  sqlite3_free(param);
+  return rc;
+}
+
+int ml_source_open(sqlite3 *db, const char *who, const char *source, const char *schema_default,
+                   ml_source *src, char **err) {
+  memset(src, 0, sizeof *src);
+  *err = NULL;
+  const char *z = skip_space(source);
+  if (starts_keyword(z, "select") || starts_keyword(z, "with") || starts_keyword(z, "values"))
+    return open_query(db, who, source, src, err);
+  if (!*z) return source_error(err, who, "the source is empty; give a table, a view or a query");
+  char *part1 = NULL, *part2 = NULL;
+  const char *p = source;
+  int rc = name_part(&p, &part1);
+  int bad = rc == SQLITE_OK && !part1;
+  if (rc == SQLITE_OK && part1 && *p == '.') {
+    p++;
+    rc = name_part(&p, &part2);
+    bad = rc == SQLITE_OK && !part2;
   }
-  return sqlite3_mprintf("(%s)", source);
+  if (rc == SQLITE_OK && (bad || *p))
+    rc = source_error(err, who, "the source '%s' is not a name: expected table, schema.table or "
+                      "a query (SELECT, WITH or VALUES)", source);
+  if (rc) goto done;
+  const char *schema = part2 ? part1 : schema_default;
+  const char *name = part2 ? part2 : part1;
+  /* Where SQL would find it: temp first, then main and the attached ones in order. */
+  sqlite3_stmt *st;
+  rc = sqlite3_prepare_v2(db,
+                          "SELECT l.schema, l.name, l.type, l.wr"
+                          "  FROM pragma_table_list(?1) AS l JOIN pragma_database_list AS d"
+                          "    ON d.name = l.schema"
+                          " WHERE ?2 IS NULL OR l.schema = ?2 COLLATE NOCASE"
+                          " ORDER BY l.schema <> 'temp', d.seq LIMIT 1",
+                          -1, &st, NULL);
+  if (rc) goto db_error;
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, schema, -1, SQLITE_STATIC);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    src->schema = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
+    src->name = sqlite3_mprintf("%s", sqlite3_column_text(st, 1));
+    src->type = sqlite3_mprintf("%s", sqlite3_column_text(st, 2));
+    src->without_rowid = sqlite3_column_int(st, 3);
+    rc = src->schema && src->name && src->type ? SQLITE_DONE : SQLITE_NOMEM;
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) goto db_error;
+  rc = SQLITE_OK;
+  if (!src->name) {
+    rc = schema ? source_error(err, who, "no table or view named '%s' in schema '%s'", name, schema)
+                : source_error(err, who, "no table or view named '%s'", name);
+    goto done;
+  }
+  src->from = sqlite3_mprintf("\"%w\".\"%w\"", src->schema, src->name);
+  if (!src->from) rc = SQLITE_NOMEM;
+  goto done;
+db_error:
+  /* The lookup's own failure (a locked schema, say): its code, and its
+  ** message in sqlite3_errmsg(db), for the caller to report as it reports
+  ** the other failures of its statements. */
+done:
+  sqlite3_free(part1);
+  sqlite3_free(part2);
+  return rc;
+}
+
+void ml_source_free(ml_source *src) {
+  sqlite3_free(src->from);
+  sqlite3_free(src->schema);
+  sqlite3_free(src->name);
+  sqlite3_free(src->type);
+  memset(src, 0, sizeof *src);
+}
+
+int ml_source_has_rowid(const ml_source *src) {
+  return src->type && (strcmp(src->type, "table") == 0 || strcmp(src->type, "virtual") == 0) &&
+         !src->without_rowid;
+}
+
+int ml_is_rowid_name(const char *name) {
+  return sqlite3_stricmp(name, "rowid") == 0 || sqlite3_stricmp(name, "_rowid_") == 0 ||
+         sqlite3_stricmp(name, "oid") == 0;
 }
 
 void ml_free_names(char **names, int n) {
@@ -139,11 +264,10 @@ char **ml_source_columns(sqlite3 *db, const char *fname, const char *from, const
   int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
   sqlite3_free(sql);
   if (rc != SQLITE_OK) {
-    const char *m = sqlite3_errmsg(db);
-    if (strncmp(m, "no such table", 13) == 0)
-      *err = sqlite3_mprintf("%s(): no table or view named '%s'", fname, source);
-    else
-      *err = sqlite3_mprintf("%s(): cannot read the source '%s': %s", fname, source, m);
+    /* The source was found (ml_source_open): what fails is inside it, a
+    ** view over a table dropped since, say. */
+    *err = sqlite3_mprintf("%s(): cannot read the source '%s': %s", fname, source,
+                           sqlite3_errmsg(db));
     return NULL;
   }
   int n = sqlite3_column_count(st), ok = 1;
@@ -189,47 +313,22 @@ int ml_exec_bind(sqlite3 *db, const char *sql, const char *a, const char *b) {
   return rc == SQLITE_DONE ? frc : rc;
 }
 
-int ml_table_rowid(sqlite3 *db, const char *table, int *has_rowid, char **alias) {
-  *has_rowid = 0;
-  if (alias) *alias = NULL;
-  if (!table) return SQLITE_OK;
-  /* The table SQL would find: temp first, then main, then attached. */
+int ml_source_rowid_alias(sqlite3 *db, const ml_source *src, char **alias) {
+  *alias = NULL;
+  if (!ml_source_has_rowid(src)) return SQLITE_OK;
   sqlite3_stmt *st;
-  int rc = sqlite3_prepare_v2(db,
-                              "SELECT type, wr, schema FROM pragma_table_list WHERE name = ?1 "
-                              "ORDER BY schema = 'temp' DESC, schema = 'main' DESC LIMIT 1",
+  int rc = sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info(?1, ?2) WHERE pk = 1 "
+                                  "AND upper(type) = 'INTEGER' AND (SELECT count(*) FROM "
+                                  "pragma_table_info(?1, ?2) WHERE pk > 0) = 1",
                               -1, &st, NULL);
   if (rc != SQLITE_OK) return rc;
-  sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-  char *schema = NULL;
+  sqlite3_bind_text(st, 1, src->name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, src->schema, -1, SQLITE_STATIC);
   rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
-    const char *type = (const char *)sqlite3_column_text(st, 0);
-    *has_rowid = type && (strcmp(type, "table") == 0 || strcmp(type, "virtual") == 0) &&
-                 sqlite3_column_int(st, 1) == 0;
-    schema = sqlite3_mprintf("%s", sqlite3_column_text(st, 2));
-    rc = schema ? SQLITE_DONE : SQLITE_NOMEM;
+    *alias = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
+    rc = *alias ? SQLITE_DONE : SQLITE_NOMEM;
   }
   sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) return rc;
-  rc = SQLITE_OK;
-  if (*has_rowid && alias) {
-    rc = sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info(?1, ?2) WHERE pk = 1 "
-                                "AND upper(type) = 'INTEGER' AND (SELECT count(*) FROM "
-                                "pragma_table_info(?1, ?2) WHERE pk > 0) = 1",
-                            -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-      sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-      sqlite3_bind_text(st, 2, schema, -1, SQLITE_STATIC);
-      rc = sqlite3_step(st);
-      if (rc == SQLITE_ROW) {
-        *alias = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
-        rc = *alias ? SQLITE_DONE : SQLITE_NOMEM;
-      }
-      sqlite3_finalize(st);
-      if (rc == SQLITE_DONE) rc = SQLITE_OK;
-    }
-  }
-  sqlite3_free(schema);
-  return rc;
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }

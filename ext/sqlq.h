@@ -9,24 +9,50 @@
 #include "sqlml_int.h"
 
 /*
-** The FROM clause item of a source: a query (text starting with SELECT, WITH
-** or VALUES) becomes "(query)" after checking that it is one read-only
-** statement; anything else is a table or view name, taken literally (or
-** dequoted when written "..", [..] or `..`) and quoted, and *table is that
-** name (NULL for a query).  Returns the text, or NULL with *err set; the
-** caller sqlite3_free()s all three.
+** A source as every function that reads one resolves it (ml_train,
+** ml_evaluate, ml_split, ml_predictions):
+**
+**   - a query: text starting with SELECT, WITH or VALUES (after blanks and
+**     comments).  It must compile, be one read-only statement and have no
+**     parameters; trailing semicolons and comments are allowed.
+**   - a name: table, view or virtual table, as "name" or "schema.name",
+**     each part bare or quoted as SQL quotes identifiers ("..", [..], `..`,
+**     with "" and `` inside standing for one quote).  Unqualified, it is
+**     found where SQL would find it: temp, then main, then the attached
+**     schemas in order (or only in schema_default, when not NULL).
+**
+** from is the FROM item: "schema"."name", or the query in parentheses.
 */
-char *ml_source_sql(sqlite3 *db, const char *fname, const char *source, char **table,
-                    char **err);
+typedef struct ml_source {
+  char *from;
+  char *schema, *name; /* where the name was found; both NULL for a query */
+  char *type;          /* pragma_table_list's: table, view, virtual, shadow; NULL for a query */
+  int without_rowid;
+} ml_source;
 
 /*
-** Does the table have a rowid (a rowid table, not a view, a query or WITHOUT
-** ROWID)?  *has_rowid says; if it does and alias is not NULL, *alias is its
-** INTEGER PRIMARY KEY column, the rowid under another name, or NULL
-** (sqlite3_free it).  Returns SQLITE_OK or the error of the lookup: a
-** failed lookup must not pass for "no rowid", which changes the split.
+** Resolves source into *src.  Returns SQLITE_OK; or SQLITE_ERROR with
+** *err, which reads "<who>: <what is wrong with the source>" (who is
+** "ml_train()" for a function, "ml_split" for a virtual table); or the
+** code of a failed lookup (SQLITE_NOMEM, SQLITE_BUSY, ...) with *err NULL
+** and the message in sqlite3_errmsg(db).  ml_source_free(src) either way.
 */
-int ml_table_rowid(sqlite3 *db, const char *table, int *has_rowid, char **alias);
+int ml_source_open(sqlite3 *db, const char *who, const char *source, const char *schema_default,
+                   ml_source *src, char **err);
+void ml_source_free(ml_source *src);
+
+/* Does the source have a rowid: a rowid table or a virtual table, not a view or a query? */
+int ml_source_has_rowid(const ml_source *src);
+
+/* Is name one of SQL's names for the rowid: rowid, _rowid_, oid (any case)? */
+int ml_is_rowid_name(const char *name);
+
+/*
+** The INTEGER PRIMARY KEY column of a rowid table: the rowid under another
+** name, in *alias, or NULL (sqlite3_free it).  Returns SQLITE_OK or the
+** error of the lookup: a failed lookup must not pass for "no alias".
+*/
+int ml_source_rowid_alias(sqlite3 *db, const ml_source *src, char **alias);
 
 /*
 ** The names of the columns of a FROM item, in order; NULL with *err set.

@@ -1032,17 +1032,27 @@ void ml_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     goto done;
   }
   if (parse_options(&t, argc > 4 ? text_or_null(argv[4]) : NULL)) goto done;
-  t.from = ml_source_sql(t.db, "ml_train", t.source, &t.table, &err);
-  if (!t.from) goto fail;
+  ml_source src;
+  int rc = ml_source_open(t.db, "ml_train()", t.source, NULL, &src, &err);
+  t.from = src.from;
+  src.from = NULL;
+  t.rowid = ml_source_has_rowid(&src);
   /* Without a key, '*' leaves out the rowid under its other name too. */
-  int rc = ml_table_rowid(t.db, t.table, &t.rowid, t.o.key ? NULL : &t.rowid_alias);
-  if (rc != SQLITE_OK) {
+  if (rc == SQLITE_OK && !t.o.key) rc = ml_source_rowid_alias(t.db, &src, &t.rowid_alias);
+  ml_source_free(&src);
+  if (err || rc == SQLITE_NOMEM) goto fail;
+  if (rc != SQLITE_OK) { /* the lookup's own failure, or the alias's */
     ml_result_db_error(ctx, "ml_train", t.db, rc);
     goto done;
   }
   cols = t.cols = ml_source_columns(t.db, "ml_train", t.from, t.source, &ncol, &err, &t.decls);
   t.ncol = ncol;
   if (!cols) goto fail;
+  /* _rowid_ and oid are the rowid too, unless a column has the name. */
+  if (t.o.key && ml_is_rowid_name(t.o.key) && ml_find_name(cols, ncol, t.o.key) < 0) {
+    sqlite3_free(t.o.key);
+    if (!(t.o.key = sqlite3_mprintf("rowid"))) goto fail;
+  }
   if (ml_find_name(cols, ncol, t.target) < 0) {
     err = sqlite3_mprintf("ml_train(): the source '%s' has no column '%s' (the target)", t.source,
                           t.target);

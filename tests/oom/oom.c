@@ -8,8 +8,9 @@
 ** its allocations and SQLite's own go through the same countdown.
 **
 ** For each scenario (fit, fit with options, merge, refine, train, predict,
-** evaluate, split, alias and drop), N = 0, 1, 2, ... until a run completes
-** with no failure injected; each run on a fresh connection:
+** evaluate, split, predictions, sources, alias and drop), N = 0, 1, 2, ...
+** until a run completes with no failure injected; each run on a fresh
+** connection:
 **
 **   - the fixture is built with the allocator working;
 **   - the countdown is armed and the scenario's statements run;
@@ -225,6 +226,17 @@ static const struct scenario {
      "CREATE VIRTUAL TABLE s USING ml_split(t, test_size=0.25, valid_size=0.1, seed=3, key=id);"
      "SELECT split, count(*) FROM s GROUP BY split; SELECT * FROM s WHERE id IN (5, 6) AND split != 'valid';"
      "SELECT count(*) FROM t WHERE ml_split_of(id, 0.2, 42) = 'test'; DROP TABLE s"},
+    {"predictions", trained,
+     "SELECT * FROM ml_predictions('m', 'SELECT * FROM t WHERE id < 5;', '{\"interval\":0.9}');"
+     "SELECT p.prediction FROM t CROSS JOIN ml_predictions('m@1', 't') AS p "
+     "WHERE t.id < 3 AND p.source_rowid = t.id;"
+     "CREATE VIRTUAL TABLE temp.sc USING ml_predictions(m, 'SELECT * FROM t WHERE id < 6', interval=0.9);"
+     "SELECT * FROM temp.sc; DROP TABLE temp.sc"},
+    {"sources", trained,
+     "ATTACH ':memory:' AS aux; CREATE TABLE aux.\"a b\" AS SELECT * FROM t;"
+     "SELECT ml_evaluate('m', 'aux.\"a b\"'); SELECT ml_evaluate('m', 'SELECT * FROM t -- c');"
+     "CREATE VIRTUAL TABLE temp.q USING ml_split('SELECT * FROM t WHERE g = 1;', key=id);"
+     "SELECT split, count(*) FROM q GROUP BY split; DROP TABLE temp.q; DETACH aux"},
     {"alias_drop", trained,
      "SELECT ml_alias('m', 'prod', 2); SELECT ml_alias('m', 'dev', 1); SELECT ml_alias('m', 'dev', NULL);"
      "SELECT ml_drop('m', 1); SELECT ml_alias('m', 'dev', 2); SELECT ml_drop('m')"},

@@ -208,7 +208,7 @@ CASES = [
     ('SELECT * FROM ml_weights', E("ml_weights(): give a model: SELECT * FROM ml_weights('name')")),
     ("SELECT count(*) FROM ml_weights('m', 0.9, 1)", E('too many arguments on ml_weights() - max 2')),
     ('CREATE VIRTUAL TABLE s1 USING ml_split()', E('ml_split: missing the source: ml_split(table, test_size=..., seed=...)')),
-    ('CREATE VIRTUAL TABLE s2 USING ml_split(nosuch)', E('ml_split: source nosuch is not a table or view in schema main')),
+    ('CREATE VIRTUAL TABLE s2 USING ml_split(nosuch)', E("ml_split: no table or view named 'nosuch' in schema 'main'")),
     ('CREATE VIRTUAL TABLE s3 USING ml_split(t, test_size=0)', E('ml_split: test_size must be a number in (0, 1), got 0')),
     ('CREATE VIRTUAL TABLE s4 USING ml_split(t, test_size=-1)', E('ml_split: test_size must be a number in (0, 1), got -1')),
     ('CREATE VIRTUAL TABLE s5 USING ml_split(t, test_size=NaN)', E('ml_split: test_size must be a number in (0, 1), got NaN')),
@@ -218,7 +218,7 @@ CASES = [
     ("CREATE VIRTUAL TABLE s9 USING ml_split(t, test_size='')", E('ml_split: test_size must be a number in (0, 1), got nothing')),
     ('CREATE VIRTUAL TABLE s10 USING ml_split(empty)', []),
     ('CREATE VIRTUAL TABLE s11 USING ml_split(t, seed=99999999999999999999)', E('ml_split: seed must be an integer, got 99999999999999999999')),
-    ('CREATE VIRTUAL TABLE s12 USING ml_split("we""ird")', E('ml_split: source we"ird is not a table or view in schema main')),
+    ('CREATE VIRTUAL TABLE s12 USING ml_split("we""ird")', E('ml_split: no table or view named \'we"ird\' in schema \'main\'')),
     ("SELECT ml_predict('m', 'é' || printf('%.*c', 30, 'é'))", E("ml_predict(): feature 1 (x) is text ('éééééééééééééééééééé'); expected a number (CAST it AS REAL, or give the column a numeric type)")),
     ("SELECT ml_predict('m', ?)", None),
 

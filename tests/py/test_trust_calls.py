@@ -44,9 +44,9 @@ LOOP = ("ml_train(): the statement that calls it reads the model registry, and w
 CASES = [
     # 1. ?1 in a source (the crash); the source cannot take parameters at all.
     ("", "SELECT ml_train('m', 'SELECT ml__pass(?1) AS y, 1 AS x FROM t', 'y', '[\"x\"]')",
-     "ml__pass(): internal to ml_train"),
+     "ml_train(): the source query has a parameter (?1); write its value into the query"),
     ("", "SELECT ml_train('m', 'SELECT ml__pass(?1, 1, 2, 3) AS y, 1 AS x FROM t', 'y', '[\"x\"]')",
-     "ml__pass(): internal to ml_train"),
+     "ml_train(): the source query has a parameter (?1); write its value into the query"),
     ("", "SELECT ml__pass(1, 2, 3)", "ml__pass(): internal to ml_train"),
     ("", "SELECT ml__pass(NULL)", "ml__pass(): internal to ml_train"),
     # 2. Recursion through views and split tables.

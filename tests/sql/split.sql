@@ -132,7 +132,7 @@ CREATE VIRTUAL TABLE q3 USING ml_split(source=main.houses, test_size='0.2', seed
 SELECT 'quoted_values', count(*) = 0 FROM q3 WHERE split <> ml_split_of(id, 0.2, 42);
 CREATE VIRTUAL TABLE q4 USING ml_split(main.houses, seed = -7 ,  test_size = 2.5e-1);
 SELECT 'spaces_signs', count(*) = 0 FROM q4 WHERE split <> ml_split_of(id, 0.25, -7);
--- error: ml_split: source a"; DROP TABLE houses; -- is not a table or view in schema main
+-- error: ml_split: no table or view named 'a"; DROP TABLE houses; --' in schema 'main'
 CREATE VIRTUAL TABLE q5 USING ml_split('a"; DROP TABLE houses; --');
 SELECT 'injection', count(*) = 1001 FROM houses;
 -- In temp, the source is found as SQL finds it; elsewhere, in the same schema.
@@ -141,7 +141,7 @@ INSERT INTO scratch VALUES (1), (2);
 CREATE VIRTUAL TABLE temp.ts USING ml_split(scratch);
 CREATE VIRTUAL TABLE temp.tm USING ml_split(houses);
 SELECT 'temp', (SELECT count(*) FROM ts) = 2 AND (SELECT count(*) FROM tm) = 1001;
--- error: ml_split: source scratch is not a table or view in schema main
+-- error: ml_split: no table or view named 'scratch' in schema 'main'
 CREATE VIRTUAL TABLE ms USING ml_split(scratch);
 CREATE VIRTUAL TABLE ms USING ml_split(temp.scratch);
 SELECT 'schema', count(*) = 2 FROM ms;
@@ -179,13 +179,13 @@ CREATE VIRTUAL TABLE e USING ml_split;
 CREATE VIRTUAL TABLE e USING ml_split(houses, source=houses);
 -- error: ml_split: more than one seed argument
 CREATE VIRTUAL TABLE e USING ml_split(houses, seed=1, SEED=2);
--- error: ml_split: source housse is not a table or view in schema main
+-- error: ml_split: no table or view named 'housse' in schema 'main'
 CREATE VIRTUAL TABLE e USING ml_split(housse);
--- error: ml_split: source houses is not a table or view in schema nosuch
+-- error: ml_split: no table or view named 'houses' in schema 'nosuch'
 CREATE VIRTUAL TABLE e USING ml_split(nosuch.houses);
--- error: ml_split: source main. is not a name: expected table or schema.table
+-- error: ml_split: the source 'main.' is not a name: expected table, schema.table or a query (SELECT, WITH or VALUES)
 CREATE VIRTUAL TABLE e USING ml_split(main.);
--- error: ml_split: source a.b.c is not a name: expected table or schema.table
+-- error: ml_split: the source 'a.b.c' is not a name: expected table, schema.table or a query (SELECT, WITH or VALUES)
 CREATE VIRTUAL TABLE e USING ml_split(a.b.c);
 -- error: ml_split: source e is this split table itself
 CREATE VIRTUAL TABLE e USING ml_split(e);
