@@ -339,14 +339,14 @@ static void warn(trainer *t, const char *fmt, ...) {
 }
 
 /*
-** Is col the side column of an ml_split table (or of a copy of one): named
-** split, with no value but 'train', 'test', 'valid' or NULL?  Then it says
-** where a row went, and is no feature.  0 or 1; -1 after reporting.
+** Does no row of the source meet the condition (a printf format of col)?
+** 0 or 1; -1 after reporting.
 */
-static int is_split_column(trainer *t, const char *col) {
-  if (sqlite3_stricmp(col, "split") != 0) return 0;
-  char *sql = sqlite3_mprintf("SELECT NOT EXISTS (SELECT 1 FROM %s WHERE \"%w\" NOT IN "
-                              "('train', 'test', 'valid'))", t->from, col);
+static int source_never(trainer *t, const char *cond, const char *col) {
+  char *where = sqlite3_mprintf(cond, col);
+  char *sql = where ? sqlite3_mprintf("SELECT NOT EXISTS (SELECT 1 FROM %s WHERE %s)", t->from, where)
+                    : NULL;
+  sqlite3_free(where);
   sqlite3_stmt *st = NULL;
   int rc = sql ? sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) : SQLITE_NOMEM;
   sqlite3_free(sql);
@@ -363,6 +363,29 @@ static int is_split_column(trainer *t, const char *col) {
   return yes;
 }
 
+/*
+** Is col the side column of an ml_split table (or of a copy of one): named
+** split, with no value but 'train', 'test', 'valid' or NULL?  Then it says
+** where a row went, and is no feature.  0 or 1; -1 after reporting.
+*/
+static int is_split_column(trainer *t, const char *col) {
+  if (sqlite3_stricmp(col, "split") != 0) return 0;
+  return source_never(t, "\"%w\" NOT IN ('train', 'test', 'valid')", col);
+}
+
+/*
+** Is col the rowid under another name, in every row?  Asked of an ml_split
+** table (or a copy of one), where the base table's INTEGER PRIMARY KEY is a
+** plain column: a row's name, not a feature.  The scan stops at the first
+** row where it is not, the first row for any other column.  Not asked of
+** other tables: there a column 1..n may well be a feature (a trend), and
+** the rowid's alias is known from the schema.
+*/
+static int is_rowid_copy(trainer *t, const char *col) {
+  if (!t->rowid || !t->table || sqlite3_stricmp(col, "rowid") == 0) return 0;
+  return source_never(t, "\"%w\" IS NOT rowid", col);
+}
+
 /* Reads the feature list: a JSON array, or '*' (also when v is NULL or absent). */
 static int parse_features(trainer *t, sqlite3_value *v, char **cols, int ncol) {
   const char *text = !v || sqlite3_value_type(v) == SQLITE_NULL ? "*" : (const char *)sqlite3_value_text(v);
@@ -377,12 +400,20 @@ static int parse_features(trainer *t, sqlite3_value *v, char **cols, int ncol) {
       sqlite3_result_error_nomem(t->ctx);
       return -1;
     }
+    int split = 0;
+    for (int i = 0; i < ncol && !split; i++)
+      if (!is_special(t, cols[i]) && (split = is_split_column(t, cols[i])) < 0) return -1;
     for (int i = 0; i < ncol; i++) {
       if (is_special(t, cols[i])) continue;
       if (t->rowid_alias && sqlite3_stricmp(cols[i], t->rowid_alias) == 0) continue;
-      int split = is_split_column(t, cols[i]);
-      if (split < 0) return -1;
-      if (split) continue;
+      if (split && sqlite3_stricmp(cols[i], "split") == 0) continue;
+      int id = split ? is_rowid_copy(t, cols[i]) : 0;
+      if (id < 0) return -1;
+      if (id) {
+        warn(t, "'%s' left out of '*': it is the rowid in every row (a row's name, not a feature)",
+             cols[i]);
+        continue;
+      }
       if (!(t->feat[t->k] = sqlite3_mprintf("%s", cols[i]))) {
         sqlite3_result_error_nomem(t->ctx);
         return -1;
