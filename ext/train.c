@@ -1098,6 +1098,7 @@ static void model_warnings(trainer *t, const ml_model *m) {
   }
   if (t->w_text) ml_sb_printf(&b, "%s%s", b.n ? ", " : "", t->o.weights);
   char *z = ml_sb_finish(&b, NULL);
+  if (!z) t->warn.oom = 1;
   if (z && z[0])
     warn(t, "numbers read from text in %s (as .import --csv leaves them): check these are "
             "numbers, or list categories in option \"categorical\"", z);
@@ -1123,6 +1124,7 @@ static void model_warnings(trainer *t, const ml_model *m) {
     ml_free(term);
   }
   z = ml_sb_finish(&b, NULL);
+  if (!z) t->warn.oom = 1;
   if (z && z[0])
     warn(t, "aliased (a linear combination of the terms before it; no estimate, as R's lm gives "
             "NA): %s", z);
@@ -1154,8 +1156,8 @@ static int train(trainer *t, char **summary, size_t *len) {
   t->kind = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)t->k);
   t->sure = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)t->k);
   t->why = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)t->k);
+  if (t->why) memset(t->why, 0, sizeof(char *) * (size_t)t->k);
   if (!t->colv || !t->kind || !t->sure || !t->why) goto nomem;
-  memset(t->why, 0, sizeof(char *) * (size_t)t->k);
   for (int j = 0; j < t->k; j++) t->kind[j] = feature_type(t, j, &t->sure[j]);
   t->o.fit.weighted = t->o.weights != NULL;
   if (t->o.progress) t->last_progress = monotonic_seconds();
