@@ -36,17 +36,13 @@ int ml_read_num(sqlite3_value *v, const ml_na *na, int read_text, double *d, int
     default:
       return ML_V_BLOB;
   }
-  return na && na->nnum && ml_na_has_number(na, *d) ? ML_V_NULL : ML_V_NUM;
+  return ML_V_NUM;
 }
 
 int ml_read_is_na(sqlite3_value *v, const ml_na *na) {
-  int t = sqlite3_value_type(v);
-  if (t == SQLITE_TEXT) {
-    const char *z = (const char *)sqlite3_value_text(v);
-    return z && ml_na_has_text(na, z, sqlite3_value_bytes(v));
-  }
-  return (t == SQLITE_INTEGER || t == SQLITE_FLOAT) && na->nnum &&
-         ml_na_has_number(na, sqlite3_value_double(v));
+  if (sqlite3_value_type(v) != SQLITE_TEXT) return 0;
+  const char *z = (const char *)sqlite3_value_text(v);
+  return z && ml_na_has_text(na, z, sqlite3_value_bytes(v));
 }
 
 void ml_value_error(sqlite3_context *ctx, const char *fname, const char *what, int kind,

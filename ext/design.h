@@ -5,8 +5,7 @@
 **   - a text that reads entirely as a decimal number (ml_parse_number) is
 **     that number, where the column reads text (option read_text, or a model
 **     with section READ);
-**   - a text listed in na_values (or a number equal to a numeric entry) is
-**     NULL, and then the NULL policy applies;
+**   - a text listed in na_values is NULL, and then the NULL policy applies;
 **   - anything else keeps its SQL type: other text is text, a blob a blob.
 */
 #ifndef SQLML_DESIGN_H
@@ -25,7 +24,7 @@
 */
 int ml_read_num(sqlite3_value *v, const ml_na *na, int read_text, double *d, int *from_text);
 
-/* Is v a missing-value text (or a number equal to a numeric entry) of na? */
+/* Is v a missing-value text of na? */
 int ml_read_is_na(sqlite3_value *v, const ml_na *na);
 
 #endif

@@ -38,7 +38,7 @@ int ml_fitacc_init(ml_fitacc *a, int k, char *const *names, const int *types,
     f->ncol = -1;
   }
   a->mraw = col;
-  a->dense = col == o->intercept + k && o->nulls != ML_NULLS_MEAN && !(o->na && o->na->nnum);
+  a->dense = col == o->intercept + k && o->nulls != ML_NULLS_MEAN;
   a->hash[0] = ML_HASH_SEED0;
   a->hash[1] = ML_HASH_SEED1;
   a->rowcap = col + 16;

@@ -129,7 +129,6 @@ void ml_number_text(double d, char out[ML_NUMBER_TEXT_MAX]) {
 void ml_na_free(ml_na *na) {
   for (int i = 0; i < na->n; i++) ml_free(na->text[i]);
   ml_free(na->text);
-  ml_free(na->num);
   memset(na, 0, sizeof *na);
 }
 
@@ -137,16 +136,12 @@ int ml_na_set(ml_na *na, char *const *texts, int n) {
   ml_na_free(na);
   if (n == 0) return ML_OK;
   na->text = ml_calloc(sizeof(char *) * (uint64_t)n);
-  na->num = ml_calloc(sizeof(double) * (uint64_t)n);
-  if (!na->text || !na->num) goto nomem;
+  if (!na->text) goto nomem;
   for (int i = 0; i < n; i++) {
     size_t len = strlen(texts[i]);
     if (!(na->text[i] = ml_malloc(len + 1))) goto nomem;
     memcpy(na->text[i], texts[i], len + 1);
     na->n = i + 1;
-    int r = ml_parse_number(texts[i], (int)len, &na->num[na->nnum]);
-    if (r < 0) goto nomem;
-    na->nnum += r;
   }
   return ML_OK;
 nomem:
@@ -157,12 +152,6 @@ nomem:
 int ml_na_has_text(const ml_na *na, const char *z, int n) {
   for (int i = 0; i < na->n; i++)
     if ((int)strlen(na->text[i]) == n && memcmp(na->text[i], z, (size_t)n) == 0) return 1;
-  return 0;
-}
-
-int ml_na_has_number(const ml_na *na, double d) {
-  for (int i = 0; i < na->nnum; i++)
-    if (na->num[i] == d) return 1;
   return 0;
 }
 

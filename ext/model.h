@@ -67,23 +67,20 @@ typedef struct ml_feature {
 } ml_feature;
 
 /*
-** Texts that mean a missing value (option na_values): a value equal to one
-** of them reads as NULL.  An entry that is itself a number also matches
-** that number however it is stored (-999, -999.0, '-999').
+** Texts that mean a missing value (option na_values): a text value equal to
+** one of them reads as NULL.  Texts only: a number is never missing, so a
+** row of numbers reads the same however it is passed.
 */
 typedef struct ml_na {
   int n;
   char **text;
-  int nnum;
-  double *num;     /* the entries that are numbers */
 } ml_na;
 
 /* Copies n texts into na (empty first); ML_OK or ML_NOMEM. */
 int ml_na_set(ml_na *na, char *const *texts, int n);
 void ml_na_free(ml_na *na);
-/* Is z[0..n) one of the texts?  Is d one of the numbers? */
+/* Is z[0..n) one of the texts? */
 int ml_na_has_text(const ml_na *na, const char *z, int n);
-int ml_na_has_number(const ml_na *na, double d);
 
 /*
 ** Does z[0..n) (NUL-terminated at n or later) read entirely as a decimal
