@@ -164,6 +164,7 @@ ref: $(SO) $(B)/ref/dist_check
 	 else echo "dist: SKIPPED: Rscript not found (Debian r-base-core)"; fi
 	$(RUN_ENV) $(PYTHON) tests/ref/lm_vs_r.py --ext $(SO)
 	$(RUN_ENV) $(PYTHON) tests/ref/options_vs_r.py --ext $(SO)
+	$(RUN_ENV) $(PYTHON) tests/ref/csv_vs_r.py --ext $(SO) --sqlite3 "$(SQLITE3)"
 
 # Use from applications (README, "Use from your app"): the Python, Node, Go
 # and C examples run and must print what exact arithmetic says; the C one is

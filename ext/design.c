@@ -1,12 +1,49 @@
 /*
-** design.c: from SQL values to numbers: the checks every function applies
-** to its numeric arguments, and the design row of a fitted model (intercept,
-** numeric features, categorical dummies, imputed NULLs).
+** design.c: from SQL values to numbers: what a value means for a column
+** (design.h), the checks every function applies to its numeric arguments,
+** and the design row of a fitted model (intercept, numeric features,
+** categorical dummies, imputed NULLs).
 */
 #include <stdio.h>
 #include <string.h>
 
-#include "sqlml_int.h"
+#include "design.h"
+
+int ml_read_num(sqlite3_value *v, const ml_na *na, int read_text, double *d, int *from_text) {
+  *from_text = 0;
+  switch (sqlite3_value_type(v)) {
+    case SQLITE_INTEGER:
+      *d = (double)sqlite3_value_int64(v);
+      break;
+    case SQLITE_FLOAT:
+      *d = sqlite3_value_double(v);
+      if (!isfinite(*d)) return ML_V_NONFINITE;
+      break;
+    case SQLITE_NULL:
+      return ML_V_NULL;
+    case SQLITE_TEXT: {
+      const char *z = (const char *)sqlite3_value_text(v);
+      if (!z) return ML_V_NOMEM;
+      int n = sqlite3_value_bytes(v);
+      if (na && ml_na_has_text(na, z, n)) return ML_V_NULL;
+      int r = read_text ? ml_parse_number(z, n, d) : 0;
+      if (r < 0) return ML_V_NOMEM;
+      if (!r) return ML_V_TEXT;
+      *from_text = 1;
+      if (!isfinite(*d)) return ML_V_NONFINITE;
+      break;
+    }
+    default:
+      return ML_V_BLOB;
+  }
+  return ML_V_NUM;
+}
+
+int ml_read_is_na(sqlite3_value *v, const ml_na *na) {
+  if (sqlite3_value_type(v) != SQLITE_TEXT) return 0;
+  const char *z = (const char *)sqlite3_value_text(v);
+  return z && ml_na_has_text(na, z, sqlite3_value_bytes(v));
+}
 
 void ml_value_error(sqlite3_context *ctx, const char *fname, const char *what, int kind,
                     sqlite3_value *v, int64_t row) {
@@ -17,10 +54,18 @@ void ml_value_error(sqlite3_context *ctx, const char *fname, const char *what, i
     msg = sqlite3_mprintf("%s(): %s is %s%s; values must be finite", fname, what,
                           isnan(sqlite3_value_double(v)) ? "NaN" : "infinite", at);
   } else if (kind == ML_V_TEXT) {
-    /* %!.20s: 20 characters, not bytes, so a cut never splits one. */
-    msg = sqlite3_mprintf("%s(): %s is text ('%!.20s')%s; expected a number "
-                          "(CAST it AS REAL, or give the column a numeric type)",
-                          fname, what, (const char *)sqlite3_value_text(v), at);
+    /* %!.20s: 20 characters, not bytes, so a cut never splits one.  CAST is
+    ** advice only for a text that is a number: CAST('NA' AS REAL) is 0. */
+    const char *z = (const char *)sqlite3_value_text(v);
+    double d;
+    if (z && ml_parse_number(z, sqlite3_value_bytes(v), &d) > 0)
+      msg = sqlite3_mprintf("%s(): %s is text ('%!.20s')%s; expected a number "
+                            "(CAST it AS REAL, or give the column a numeric type)",
+                            fname, what, z, at);
+    else
+      msg = sqlite3_mprintf("%s(): %s is text ('%!.20s')%s; expected a number (if the text "
+                            "marks a missing value, NULLIF(column, 'text') makes it NULL)",
+                            fname, what, z ? z : "", at);
   } else {
     msg = sqlite3_mprintf("%s(): %s is a blob%s; expected a number", fname, what, at);
   }
@@ -64,22 +109,66 @@ static int find_level(const ml_feature *f, const char *z) {
   return -1;
 }
 
+/* Index of the numeric level d of f, or -1. */
+static int find_num_level(const ml_feature *f, double d) {
+  int lo = 0, hi = f->nlevels - 1;
+  while (lo <= hi) {
+    int mid = (lo + hi) / 2;
+    if (f->lvnum[mid] == d) return mid;
+    if (f->lvnum[mid] < d) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/* Reports msg (NULL: out of memory) and frees it; -1. */
+static int report(sqlite3_context *ctx, char *msg) {
+  if (msg) sqlite3_result_error(ctx, msg, -1);
+  else sqlite3_result_error_nomem(ctx);
+  sqlite3_free(msg);
+  return -1;
+}
+
+/* The unseen-level error, with the first levels the model knows. */
+static int unseen_level(sqlite3_context *ctx, const char *fname, const ml_feature *f, int j,
+                        const char *z) {
+  sqlite3_str *known = sqlite3_str_new(NULL);
+  for (int l = 0; l < f->nlevels && l < 8; l++)
+    sqlite3_str_appendf(known, "%s'%!.40s'", l ? ", " : "", f->levels[l]);
+  if (f->nlevels > 8) sqlite3_str_appendf(known, ", ... (%d levels)", f->nlevels);
+  char *k = sqlite3_str_finish(known);
+  char *msg = k ? sqlite3_mprintf("%s(): feature %d (%s) has level '%!.80s', unseen in training "
+                                  "(known: %s; train with option \"unseen\":\"zero\" to read it "
+                                  "as the reference level)", fname, j + 1, f->name, z, k)
+                : NULL;
+  sqlite3_free(k);
+  return report(ctx, msg);
+}
+
 int ml_design_row(sqlite3_context *ctx, const char *fname, const ml_model *m, sqlite3_value **v,
                   double *x) {
   int t = 0, result = ML_V_NUM;
+  const ml_na *na = m->reads ? &m->na : NULL;
   if (m->flags & ML_MODEL_INTERCEPT) x[t++] = 1;
   for (int j = 0; j < m->k; j++) {
     const ml_feature *f = &m->feat[j];
     int type = sqlite3_value_type(v[j]);
-    if (type == SQLITE_NULL && !f->has_impute) {
+    if ((type == SQLITE_NULL || (na && ml_read_is_na(v[j], na))) && !f->has_impute) {
       result = ML_V_NULL; /* keep checking: a bad value later in the row is still an error */
       t += ml_feature_terms(f);
       continue;
     }
     if (f->type == ML_FEAT_NUMERIC) {
       double d = f->impute;
-      int kind = type == SQLITE_NULL ? ML_V_NUM : ml_value_num(v[j], &d);
-      if (kind != ML_V_NUM) {
+      int from_text, kind = m->reads ? ml_read_num(v[j], na, 1, &d, &from_text) : ml_value_num(v[j], &d);
+      if (kind == ML_V_NULL) d = f->impute;
+      else if (kind == ML_V_NOMEM) return report(ctx, NULL);
+      else if (kind == ML_V_TEXT && m->reads)
+        return report(ctx, sqlite3_mprintf("%s(): feature %d (%s) is text ('%!.20s'), not a number "
+                                           "nor one of the model's na_values; expected a number "
+                                           "or NULL", fname, j + 1, f->name,
+                                           (const char *)sqlite3_value_text(v[j])));
+      else if (kind != ML_V_NUM) {
         char what[80];
         snprintf(what, sizeof what, "feature %d (%.40s)", j + 1, f->name);
         ml_value_error(ctx, fname, what, kind, v[j], 0);
@@ -91,28 +180,25 @@ int ml_design_row(sqlite3_context *ctx, const char *fname, const ml_model *m, sq
     /* The level's index, nlevels for the NULL level, -1 for an unseen
     ** level read as the reference (all dummies 0). */
     int level = f->nlevels;
-    if (type != SQLITE_NULL) {
-      if (type == SQLITE_BLOB) {
-        char *msg = sqlite3_mprintf("%s(): feature %d (%s) is a blob; expected a level", fname,
-                                    j + 1, f->name);
-        sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
-        sqlite3_free(msg);
-        return -1;
+    if (type == SQLITE_BLOB)
+      return report(ctx, sqlite3_mprintf("%s(): feature %d (%s) is a blob; expected a level", fname,
+                                         j + 1, f->name));
+    if (type != SQLITE_NULL && !(na && ml_read_is_na(v[j], na))) {
+      const char *z;
+      char canon[ML_NUMBER_TEXT_MAX];
+      double d;
+      int from_text;
+      if (f->num_levels && ml_read_num(v[j], NULL, 1, &d, &from_text) == ML_V_NUM) {
+        /* As SQL compares numbers: 2, 2.0 and '2' are the level "2". */
+        level = find_num_level(f, d);
+        ml_number_text(d, canon);
+        z = canon;
+      } else {
+        z = (const char *)sqlite3_value_text(v[j]);
+        if (!z) return report(ctx, NULL);
+        level = f->num_levels ? -1 : find_level(f, z);
       }
-      const char *z = (const char *)sqlite3_value_text(v[j]);
-      if (!z) {
-        sqlite3_result_error_nomem(ctx);
-        return -1;
-      }
-      level = find_level(f, z);
-      if (level < 0 && !(m->flags & ML_MODEL_UNSEEN_ZERO)) {
-        char *msg = sqlite3_mprintf("%s(): feature %d (%s) has level '%!.80s', unseen in training "
-                                    "(train with option \"unseen\":\"zero\" to read it as the "
-                                    "reference level)", fname, j + 1, f->name, z);
-        sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
-        sqlite3_free(msg);
-        return -1;
-      }
+      if (level < 0 && !(m->flags & ML_MODEL_UNSEEN_ZERO)) return unseen_level(ctx, fname, f, j, z);
     }
     for (int l = f->full ? 0 : 1; l < f->nlevels; l++) x[t++] = l == level ? 1 : 0;
     if (f->has_impute) x[t++] = level == f->nlevels ? 1 : 0;

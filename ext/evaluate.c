@@ -14,6 +14,7 @@
 */
 #include <string.h>
 
+#include "design.h"
 #include "guard.h"
 #include "sqlq.h"
 #include "strbuf.h"
@@ -100,7 +101,12 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     row++;
     sqlite3_value *yv = sqlite3_column_value(st, 0);
     double y = 0;
-    int kind = ml_value_num(yv, &y);
+    /* The target read as the model reads its features (design.h). */
+    int text, kind = m->reads ? ml_read_num(yv, &m->na, 1, &y, &text) : ml_value_num(yv, &y);
+    if (kind == ML_V_NOMEM) {
+      sqlite3_result_error_nomem(ctx);
+      goto done;
+    }
     if (kind != ML_V_NUM && kind != ML_V_NULL) {
       char what[140];
       sqlite3_snprintf(sizeof what, what, "column '%.100s'", target);

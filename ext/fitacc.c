@@ -5,12 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "design.h"
 #include "fitacc.h"
 
 struct fa_level {
-  char *text;
+  char *key;  /* the text, or a numeric level's 8 double bytes */
   int len;
-  uint64_t h;  /* hash of the text, for the fingerprint */
+  double num; /* a numeric level's value */
   int col;    /* raw column */
   int train;  /* seen in a training row that was used */
 };
@@ -23,7 +24,8 @@ int ml_fitacc_init(ml_fitacc *a, int k, char *const *names, const int *types,
   a->sides = sides;
   a->f = ml_calloc(sizeof(fa_feature) * (uint64_t)k);
   a->types = ml_malloc(sizeof(int) * (uint64_t)k);
-  if (!a->f || !a->types) return ML_NOMEM;
+  a->num = ml_malloc(sizeof(double) * (uint64_t)k);
+  if (!a->f || !a->types || !a->num) return ML_NOMEM;
   int col = o->intercept;
   for (int j = 0; j < k; j++) {
     fa_feature *f = &a->f[j];
@@ -52,7 +54,7 @@ void ml_fitacc_free(ml_fitacc *a) {
     for (int j = 0; j < a->k; j++) {
       fa_feature *f = &a->f[j];
       for (int l = 0; l < f->nlevels; l++) {
-        ml_free(f->levels[l]->text);
+        ml_free(f->levels[l]->key);
         ml_free(f->levels[l]);
       }
       ml_free(f->levels);
@@ -62,6 +64,7 @@ void ml_fitacc_free(ml_fitacc *a) {
   }
   ml_free(a->f);
   ml_free(a->types);
+  ml_free(a->num);
   ml_free(a->row);
   for (int s = 0; s < 2; s++) ml_lsq_free(&a->acc[s]);
   memset(a, 0, sizeof *a);
@@ -83,26 +86,34 @@ static int add_column(ml_fitacc *a) {
   return a->mraw++;
 }
 
-static uint32_t hash_text(const char *z, int n) {
+static uint32_t hash_key(const char *z, int n) {
   uint32_t h = 2166136261u;
   for (int i = 0; i < n; i++) h = (h ^ (unsigned char)z[i]) * 16777619u;
   return h;
 }
 
+/* 64-bit FNV-1a of a text: a level's word in the fingerprint. */
+static uint64_t hash_text64(const char *z, int n) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (int i = 0; i < n; i++) h = (h ^ (unsigned char)z[i]) * 0x100000001b3ull;
+  return h;
+}
+
 /*
-** The level z[0..n) of f, added (with a new column) if new, in *out.
-** Returns ML_OK, ML_NOMEM, or ML_FA_TOO_WIDE when a new column would make a
-** design no model can hold: each level is a column, and without this bound
-** a text column of distinct values (a name, an id) grew the factor to
-** gigabytes, at a cost cubic in the levels, before the term limit was seen.
+** The level with key z[0..n) of f (num: its value, for a numeric level),
+** added (with a new column) if new, in *out.  Returns ML_OK, ML_NOMEM, or
+** ML_FA_TOO_WIDE when a new column would make a design no model can hold:
+** each level is a column, and without this bound a text column of distinct
+** values (a name, an id) grew the factor to gigabytes, at a cost cubic in
+** the levels, before the term limit was seen.
 */
-static int level_of(ml_fitacc *a, fa_feature *f, const char *z, int n, fa_level **out) {
+static int level_of(ml_fitacc *a, fa_feature *f, const char *z, int n, double num, fa_level **out) {
   if (f->nslots) {
-    for (uint32_t i = hash_text(z, n) & (uint32_t)(f->nslots - 1);; i = (i + 1) & (uint32_t)(f->nslots - 1)) {
+    for (uint32_t i = hash_key(z, n) & (uint32_t)(f->nslots - 1);; i = (i + 1) & (uint32_t)(f->nslots - 1)) {
       int s = f->slots[i];
       if (!s) break;
       fa_level *l = f->levels[s - 1];
-      if (l->len == n && memcmp(l->text, z, (size_t)n) == 0) {
+      if (l->len == n && memcmp(l->key, z, (size_t)n) == 0) {
         *out = l;
         return ML_OK;
       }
@@ -117,7 +128,7 @@ static int level_of(ml_fitacc *a, fa_feature *f, const char *z, int n, fa_level 
     int *slots = ml_calloc(sizeof(int) * (uint64_t)ns);
     if (!slots) return ML_NOMEM;
     for (int l = 0; l < f->nlevels; l++) {
-      uint32_t i = hash_text(f->levels[l]->text, f->levels[l]->len) & (uint32_t)(ns - 1);
+      uint32_t i = hash_key(f->levels[l]->key, f->levels[l]->len) & (uint32_t)(ns - 1);
       while (slots[i]) i = (i + 1) & (uint32_t)(ns - 1);
       slots[i] = l + 1;
     }
@@ -134,23 +145,22 @@ static int level_of(ml_fitacc *a, fa_feature *f, const char *z, int n, fa_level 
   }
   fa_level *l = ml_calloc(sizeof *l);
   if (!l) return ML_NOMEM;
-  l->text = ml_malloc((uint64_t)n + 1);
-  if (!l->text) {
+  l->key = ml_malloc((uint64_t)n + 1);
+  if (!l->key) {
     ml_free(l);
     return ML_NOMEM;
   }
-  memcpy(l->text, z, (size_t)n);
-  l->text[n] = 0;
+  memcpy(l->key, z, (size_t)n);
+  l->key[n] = 0;
   l->len = n;
-  l->h = 0xcbf29ce484222325ull;
-  for (int i = 0; i < n; i++) l->h = (l->h ^ (unsigned char)z[i]) * 0x100000001b3ull;
+  l->num = num;
   l->col = add_column(a);
   if (l->col < 0) {
-    ml_free(l->text);
+    ml_free(l->key);
     ml_free(l);
     return ML_NOMEM;
   }
-  uint32_t i = hash_text(z, n) & (uint32_t)(f->nslots - 1);
+  uint32_t i = hash_key(z, n) & (uint32_t)(f->nslots - 1);
   while (f->slots[i]) i = (i + 1) & (uint32_t)(f->nslots - 1);
   f->slots[i] = f->nlevels + 1;
   f->levels[f->nlevels++] = l;
@@ -164,45 +174,72 @@ static int fail(ml_fitacc *a, int col, int kind) {
   return ML_FA_ERROR;
 }
 
-/* The level z[0..n) of f if it exists, else NULL. */
-static const fa_level *find_level(const fa_feature *f, const char *z, int n) {
-  if (!f->nslots) return NULL;
-  for (uint32_t i = hash_text(z, n) & (uint32_t)(f->nslots - 1);; i = (i + 1) & (uint32_t)(f->nslots - 1)) {
-    int s = f->slots[i];
-    if (!s) return NULL;
-    const fa_level *l = f->levels[s - 1];
-    if (l->len == n && memcmp(l->text, z, (size_t)n) == 0) return l;
+/* The word of a NULL in the fingerprint. */
+#define NULL_WORD 0x9E3779B97F4A7C15ull
+
+static uint64_t double_word(double d) {
+  uint64_t u;
+  if (d == 0) d = 0; /* -0 and 0 are one value, and one level */
+  memcpy(&u, &d, 8);
+  return u;
+}
+
+/*
+** Feature j's value v as this fit reads it (design.h): ML_V_NULL; ML_V_NUM
+** with *d, for a numeric feature or a numeric level; ML_V_TEXT for a level
+** by its text (a categorical feature's value that is not NULL); or the kind
+** of a value the feature cannot take (ML_V_TEXT for a numeric feature,
+** ML_V_BLOB, ML_V_NONFINITE, ML_V_NOMEM).  *word is its fingerprint word:
+** the double's bits for a number, the text's hash for a level by text.
+*/
+static int read_value(const ml_fitacc *a, const fa_feature *f, sqlite3_value *v, double *d,
+                      uint64_t *word, int *from_text) {
+  *from_text = 0;
+  if (f->type != ML_TYPE_CATEGORICAL) {
+    int kind = ml_read_num(v, a->o.na, a->o.read_text, d, from_text);
+    if (kind == ML_V_NUM) *word = double_word(*d);
+    else if (kind == ML_V_NULL) *word = NULL_WORD;
+    else if (kind == ML_V_TEXT) kind = -ML_V_TEXT; /* not a level: a text in a number's place */
+    return kind;
   }
+  int t = sqlite3_value_type(v);
+  if (t == SQLITE_NULL || (a->o.na && ml_read_is_na(v, a->o.na))) {
+    *word = NULL_WORD;
+    return ML_V_NULL;
+  }
+  if (t == SQLITE_BLOB) return ML_V_BLOB;
+  if (t == SQLITE_FLOAT && !isfinite(sqlite3_value_double(v))) return ML_V_NONFINITE;
+  /* A number is the level of its text, as SQL writes it. */
+  const char *z = (const char *)sqlite3_value_text(v);
+  if (!z) return ML_V_NOMEM;
+  *word = hash_text64(z, sqlite3_value_bytes(v));
+  return ML_V_TEXT;
+}
+
+/* Is kind (from read_value) a value the feature takes? */
+static int readable(int kind) { return kind == ML_V_NUM || kind == ML_V_NULL || kind == ML_V_TEXT; }
+
+/* read_value's failure as a fitacc result. */
+static int read_failure(ml_fitacc *a, int j, int kind) {
+  if (kind == ML_V_NOMEM) return ML_NOMEM;
+  return fail(a, j, kind < 0 ? -kind : kind);
 }
 
 /*
 ** The fingerprint of a row, in this order: the response; the weight; for
-** each feature, one word (a number's double bits marked by its type, or
-** the type alone for NULL and text); then, for each categorical value, its
-** level's text hash.  The same words whether a feature's type is known yet
-** or not, so a later pass recomputes exactly what the first folded.
+** each feature, its value as read (read_value's word: a number's bits
+** whatever its SQL type or text, a level's text hash, or the NULL word).
+** Values as read, so 5, 5.0 and '5' fold alike, as the fit sees them.
 */
-static uint64_t type_mark(int t) { return (uint64_t)t * 0x9E3779B97F4A7C15ull; }
-
-static uint64_t value_word(sqlite3_value *v, int t) {
-  if (t != SQLITE_INTEGER && t != SQLITE_FLOAT) return type_mark(t);
-  double d = sqlite3_value_double(v);
-  uint64_t u;
-  memcpy(&u, &d, 8);
-  return u ^ type_mark(t);
-}
-
 int ml_fitacc_fingerprint(const ml_fitacc *a, sqlite3_value **v, double y, double w, uint64_t h[2]) {
   ml_hash_double(h, y);
   if (a->o.weighted) ml_hash_double(h, w);
-  for (int j = 0; j < a->k; j++) ml_hash_u64(h, value_word(v[j], sqlite3_value_type(v[j])));
   for (int j = 0; j < a->k; j++) {
-    const fa_feature *f = &a->f[j];
-    if (f->type != ML_TYPE_CATEGORICAL || sqlite3_value_type(v[j]) == SQLITE_NULL) continue;
-    const char *z = (const char *)sqlite3_value_text(v[j]);
-    const fa_level *l = z ? find_level(f, z, sqlite3_value_bytes(v[j])) : NULL;
-    if (!l) return -1;
-    ml_hash_u64(h, l->h);
+    double d;
+    uint64_t word;
+    int from_text, kind = read_value(a, &a->f[j], v[j], &d, &word, &from_text);
+    if (!readable(kind)) return -1;
+    ml_hash_u64(h, word);
   }
   return 0;
 }
@@ -225,10 +262,10 @@ static int commit_row(ml_fitacc *a, int side, double w, const uint64_t h[2]) {
 /*
 ** The common row, fast: every feature numeric and every raw column one of
 ** theirs (no levels, no NULL indicators: a->dense), and every value a
-** finite number.  Values go straight into the accumulator's block, without
-** the row buffer, and the row is committed.  Returns 0 when it is not such
-** a row (the general path then writes the same slot), else 1 with *rc the
-** commit's result.
+** finite number of SQL type INTEGER or REAL.  Values go straight into the
+** accumulator's block, without the row buffer, and the row is committed.
+** Returns 0 when it is not such a row (the general path then writes the
+** same slot), else 1 with *rc the commit's result.
 */
 static int dense_row(ml_fitacc *a, int side, sqlite3_value **v, double y, double w, double sw,
                      int *rc) {
@@ -245,11 +282,8 @@ static int dense_row(ml_fitacc *a, int side, sqlite3_value **v, double y, double
     double d = sqlite3_value_double(v[j]);
     if (!isfinite(d)) return 0;
     ml_lsq_put(acc, a->f[j].zcol, sw * d);
-    if (train) {
-      uint64_t u;
-      memcpy(&u, &d, 8);
-      ml_hash_u64(h, u ^ type_mark(t));
-    }
+    a->f[j].values++;
+    if (train) ml_hash_u64(h, double_word(d));
   }
   if (a->o.intercept) ml_lsq_put(acc, 0, sw);
   ml_lsq_put(acc, a->mraw, sw * y);
@@ -273,8 +307,8 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
   /* Check the whole row before changing anything (a skipped row adds no
   ** level and no column).  Numbers of numeric features go straight to the
   ** row buffer, read once, and into a copy of the fingerprint kept only if
-  ** the row is used; NULLs, levels and types still unknown take a second
-  ** loop, which a row of numbers does without. */
+  ** the row is used; NULLs and levels take a second loop, which a row of
+  ** numbers does without. */
   int has_null = 0, second = 0, train = side == 0;
   uint64_t h[2] = {a->hash[0], a->hash[1]};
   if (train) {
@@ -285,68 +319,53 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
   if (a->o.intercept) a->row[0] = 1;
   for (int j = 0; j < a->k; j++) {
     fa_feature *f = &a->f[j];
-    int t = a->types[j] = sqlite3_value_type(v[j]);
-    if (t == SQLITE_NULL) {
+    uint64_t word;
+    int from_text, kind = a->types[j] = read_value(a, f, v[j], &a->num[j], &word, &from_text);
+    if (!readable(kind)) return read_failure(a, j, kind);
+    if (train) ml_hash_u64(h, word);
+    f->from_text += from_text;
+    if (kind == ML_V_NULL) {
       if (a->o.nulls == ML_NULLS_ERROR) return fail(a, j, ML_V_NULL);
       has_null = second = 1;
-      if (train) ml_hash_u64(h, type_mark(t));
-    } else if (t == SQLITE_BLOB) {
-      return fail(a, j, ML_V_BLOB);
-    } else if (f->type == ML_TYPE_NUMERIC && f->zcol >= 0) {
-      if (t == SQLITE_TEXT) return fail(a, j, ML_V_TEXT);
-      double d = sqlite3_value_double(v[j]);
-      if (!isfinite(d)) return fail(a, j, ML_V_NONFINITE);
-      a->row[f->zcol] = d;
-      if (train) {
-        uint64_t u;
-        memcpy(&u, &d, 8);
-        ml_hash_u64(h, u ^ type_mark(t));
-        if (a->o.nulls == ML_NULLS_MEAN) ml_ksum_add(&f->sum, d);
-      }
+    } else if (f->type == ML_TYPE_NUMERIC) {
+      f->values++;
+      a->row[f->zcol] = a->num[j];
+      if (train && a->o.nulls == ML_NULLS_MEAN) ml_ksum_add(&f->sum, a->num[j]);
     } else {
-      if (t == SQLITE_TEXT && f->type == ML_TYPE_NUMERIC) return fail(a, j, ML_V_TEXT);
-      if (t == SQLITE_FLOAT && !isfinite(sqlite3_value_double(v[j]))) return fail(a, j, ML_V_NONFINITE);
-      if (train) ml_hash_u64(h, value_word(v[j], t));
       second = 1;
     }
   }
   if (has_null && a->o.nulls == ML_NULLS_SKIP) {
     for (int j = 0; j < a->k; j++)
-      if (a->types[j] == SQLITE_NULL) a->f[j].nulls++;
+      if (a->types[j] == ML_V_NULL) a->f[j].nulls++;
     a->skipped++;
     return ML_FA_SKIPPED;
   }
   for (int j = 0; second && j < a->k; j++) {
     fa_feature *f = &a->f[j];
-    int t = a->types[j];
-    if (t == SQLITE_NULL) {
+    int kind = a->types[j];
+    if (kind == ML_V_NULL) {
       f->nulls++;
       if (train) f->nulls_train++;
       if (f->ncol < 0 && (f->ncol = add_column(a)) < 0) return ML_NOMEM;
       a->row[f->ncol] = 1;
       continue;
     }
-    if (f->type == ML_TYPE_NUMERIC && f->zcol >= 0) continue; /* done above */
-    if (f->type == ML_TYPE_UNKNOWN) f->type = t == SQLITE_TEXT ? ML_TYPE_CATEGORICAL : ML_TYPE_NUMERIC;
-    if (f->type == ML_TYPE_NUMERIC) {
-      if (t == SQLITE_TEXT) return fail(a, j, ML_V_TEXT);
-      if ((f->zcol = add_column(a)) < 0) return ML_NOMEM;
-      a->row[f->zcol] = sqlite3_value_double(v[j]);
-      if (train && a->o.nulls == ML_NULLS_MEAN) ml_ksum_add(&f->sum, a->row[f->zcol]);
-      continue;
-    }
-    /* Categorical: a number is the level of its text, as SQL writes it. */
-    const char *z = (const char *)sqlite3_value_text(v[j]);
-    if (!z) return ML_NOMEM;
+    if (f->type == ML_TYPE_NUMERIC) continue; /* done above */
     fa_level *l;
-    int rc = level_of(a, f, z, sqlite3_value_bytes(v[j]), &l);
+    if (f->type == ML_TYPE_NUM_LEVELS) {
+      uint64_t key = double_word(a->num[j]);
+      rc = level_of(a, f, (const char *)&key, 8, a->num[j], &l);
+    } else {
+      const char *z = (const char *)sqlite3_value_text(v[j]);
+      if (!z) return ML_NOMEM;
+      rc = level_of(a, f, z, sqlite3_value_bytes(v[j]), 0, &l);
+    }
     if (rc == ML_FA_TOO_WIDE) a->bad_col = j;
     if (rc) return rc;
     a->row[l->col] = 1;
-    if (train) {
-      l->train = 1;
-      ml_hash_u64(h, l->h);
-    }
+    f->values++;
+    if (train) l->train = 1;
   }
   ml_lsq *acc = &a->acc[side];
   if (sw == 1) {
@@ -362,8 +381,13 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
 
 static int by_text(const void *x, const void *y) {
   const fa_level *a = *(fa_level *const *)x, *b = *(fa_level *const *)y;
-  int n = a->len < b->len ? a->len : b->len, c = memcmp(a->text, b->text, (size_t)n);
+  int n = a->len < b->len ? a->len : b->len, c = memcmp(a->key, b->key, (size_t)n);
   return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+static int by_value(const void *x, const void *y) {
+  const fa_level *a = *(fa_level *const *)x, *b = *(fa_level *const *)y;
+  return (a->num > b->num) - (a->num < b->num);
 }
 
 int ml_fitacc_finish(ml_fitacc *a, ml_model **out, double **Rtest, char *err, size_t nerr) {
@@ -383,11 +407,6 @@ int ml_fitacc_finish(ml_fitacc *a, ml_model **out, double **Rtest, char *err, si
   }
   for (int j = 0; j < a->k; j++) {
     fa_feature *f = &a->f[j];
-    if (f->type == ML_TYPE_UNKNOWN) {
-      snprintf(err, nerr, "feature '%s' has no value in any row", f->name);
-      rc = ML_EINPUT;
-      goto out;
-    }
     if (f->type == ML_TYPE_NUMERIC) {
       if (a->used[0] - f->nulls_train == 0) {
         snprintf(err, nerr, "feature '%s' has no value in the training rows", f->name);
@@ -406,9 +425,12 @@ int ml_fitacc_finish(ml_fitacc *a, ml_model **out, double **Rtest, char *err, si
       if (f->levels[l]->train) {
         train[j][ntrain[j]++] = f->levels[l];
       } else if (!a->o.unseen_zero) {
+        char canon[ML_NUMBER_TEXT_MAX];
+        if (f->type == ML_TYPE_NUM_LEVELS) ml_number_text(f->levels[l]->num, canon);
         snprintf(err, nerr, "feature '%s' has level '%s' only in the test rows: the model could "
                             "not predict them (option \"unseen\":\"zero\" reads it as the "
-                            "reference level)", f->name, f->levels[l]->text);
+                            "reference level)", f->name,
+                 f->type == ML_TYPE_NUM_LEVELS ? canon : f->levels[l]->key);
         rc = ML_EINPUT;
         goto out;
       }
@@ -418,7 +440,8 @@ int ml_fitacc_finish(ml_fitacc *a, ml_model **out, double **Rtest, char *err, si
       rc = ML_EINPUT;
       goto out;
     }
-    qsort(train[j], (size_t)ntrain[j], sizeof(fa_level *), by_text);
+    qsort(train[j], (size_t)ntrain[j], sizeof(fa_level *),
+          f->type == ML_TYPE_NUM_LEVELS ? by_value : by_text);
     /* Without an intercept the first factor keeps all its levels, as R's lm. */
     int full = !a->o.intercept && first_cat;
     first_cat = 0;
@@ -459,18 +482,29 @@ int ml_fitacc_finish(ml_fitacc *a, ml_model **out, double **Rtest, char *err, si
     mf->type = ML_FEAT_CATEGORICAL;
     mf->full = !a->o.intercept && first_cat;
     first_cat = 0;
+    mf->num_levels = f->type == ML_TYPE_NUM_LEVELS;
     mf->levels = ml_calloc(sizeof(char *) * (uint64_t)ntrain[j]);
-    if (!mf->levels) {
+    mf->lvnum = mf->num_levels ? ml_malloc(8 * (uint64_t)ntrain[j]) : NULL;
+    if (!mf->levels || (mf->num_levels && !mf->lvnum)) {
       rc = ML_NOMEM;
       goto out;
     }
     for (int l = 0; l < ntrain[j]; l++) {
-      mf->levels[l] = ml_malloc((uint64_t)train[j][l]->len + 1);
+      /* A numeric level is kept as its canonical text ("2", "0.5"). */
+      char canon[ML_NUMBER_TEXT_MAX];
+      const char *text = train[j][l]->key;
+      if (mf->num_levels) {
+        mf->lvnum[l] = train[j][l]->num;
+        ml_number_text(train[j][l]->num, canon);
+        text = canon;
+      }
+      size_t len = mf->num_levels ? strlen(text) : (size_t)train[j][l]->len;
+      mf->levels[l] = ml_malloc((uint64_t)len + 1);
       if (!mf->levels[l]) {
         rc = ML_NOMEM;
         goto out;
       }
-      memcpy(mf->levels[l], train[j][l]->text, (size_t)train[j][l]->len + 1);
+      memcpy(mf->levels[l], text, len + 1);
       mf->nlevels = l + 1;
       if (l > 0 || mf->full) T[train[j][l]->col + (int64_t)c++ * mr] = 1;
     }
@@ -498,6 +532,11 @@ int ml_fitacc_finish(ml_fitacc *a, ml_model **out, double **Rtest, char *err, si
   m->sum_log_w = ml_ksum_value(&a->sum_log_w);
   m->l2 = a->o.l2;
   m->robust = a->o.robust;
+  if (a->o.read_text) {
+    /* The model reads values at prediction as they were read here. */
+    m->reads = 1;
+    if (a->o.na && (rc = ml_na_set(&m->na, a->o.na->text, a->o.na->n))) goto out;
+  }
   rc = ml_model_solve(m);
 out:
   if (train)

@@ -8,6 +8,13 @@
 ** design (levels sorted, the reference left out, the mean imputed) by one
 ** QR of R T (ml_lsq_transform): one pass whatever the options, never X'X.
 ** Rows of a weighted fit enter scaled by sqrt(w).
+**
+** Values are read as design.h says: with o.read_text a text that is a
+** number is that number, and o.na's texts are NULL.  A feature's type is
+** fixed for the whole fit: a value it cannot take (a text that is not a
+** number in a numeric feature or one of numeric levels) is ML_FA_ERROR
+** with bad_kind ML_V_TEXT, and the caller may start again with the type
+** changed (train.c does: see its header).
 */
 #ifndef SQLML_FITACC_H
 #define SQLML_FITACC_H
@@ -18,8 +25,10 @@
 #include "sqlml_int.h"
 
 enum { ML_NULLS_SKIP, ML_NULLS_ERROR, ML_NULLS_MEAN };
-/* Feature types known before the first row. */
-enum { ML_TYPE_NUMERIC, ML_TYPE_CATEGORICAL, ML_TYPE_UNKNOWN };
+/* Feature types, known before the first row: numeric; categorical with
+** levels by their text; categorical whose levels are numbers (R's
+** factor(x) of a numeric x), found by value and sorted by value. */
+enum { ML_TYPE_NUMERIC, ML_TYPE_CATEGORICAL, ML_TYPE_NUM_LEVELS };
 /* Results of ml_fitacc_add. */
 enum { ML_FA_USED = 0, ML_FA_SKIPPED = 100, ML_FA_ZERO_WEIGHT, ML_FA_ERROR, ML_FA_TOO_WIDE };
 
@@ -31,6 +40,8 @@ typedef struct ml_fitopts {
   double l2;        /* ridge penalty, or 0 */
   int robust;       /* ML_ROBUST_*: recorded in the model; the covariance needs a pass */
   int unseen_zero;  /* an unseen level reads as the reference */
+  int read_text;    /* a text that is a number is that number (and the model says so) */
+  const ml_na *na;  /* texts read as NULL, or NULL for none (borrowed) */
 } ml_fitopts;
 
 /*
@@ -53,7 +64,7 @@ static inline double ml_ksum_value(const ml_ksum *k) { return k->s + k->c; }
 typedef struct fa_level fa_level;
 typedef struct fa_feature {
   char *name;
-  int type;              /* ML_TYPE_* (UNKNOWN until the first value) */
+  int type;              /* ML_TYPE_* */
   int zcol;              /* numeric: raw column of the value, or -1 */
   int ncol;              /* raw column of the NULL indicator, or -1 */
   fa_level **levels;     /* categorical: in order of appearance */
@@ -61,8 +72,11 @@ typedef struct fa_feature {
   int *slots;            /* hash table of levels: index + 1, 0 empty */
   int nslots;
   ml_ksum sum;           /* numeric values of the training rows used (nulls = mean) */
-  int64_t nulls;         /* NULLs seen */
+  int64_t nulls;         /* NULLs seen (na_values texts included) */
   int64_t nulls_train;   /* NULLs in the training rows used */
+  int64_t from_text;     /* numbers read from text */
+  int64_t values;        /* non-NULL values: categorical, of the rows used (both sides);
+                            numeric, of every row read */
 } fa_feature;
 
 typedef struct ml_fitacc {
@@ -74,7 +88,8 @@ typedef struct ml_fitacc {
   int sides;             /* 1: training only; 2: training and test */
   ml_lsq acc[2];         /* training, test: the same raw columns */
   double *row;           /* one raw row, mraw + 1 */
-  int *types;            /* the current row's value types, k */
+  int *types;            /* the current row's values as read (ML_V_*), k */
+  double *num;           /* and their numbers, k */
   int rowcap;
   int64_t used[2];       /* rows used, by side */
   double sum_w[2];       /* their total weight, by side */
@@ -107,7 +122,7 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
 ** The fingerprint of a training row, as ml_fitacc_add folds it into a->hash
 ** for the rows it uses (fitacc.c says what goes in).  For a later pass to
 ** check it reads the same rows: folds the row into h, or returns -1 for a
-** level the accumulator never saw.
+** value the accumulator could not have read.
 */
 int ml_fitacc_fingerprint(const ml_fitacc *a, sqlite3_value **v, double y, double w, uint64_t h[2]);
 

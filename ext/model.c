@@ -3,7 +3,10 @@
 */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <locale.h>
 
 #include "dist.h"
 #include "lsq.h"
@@ -35,6 +38,121 @@ static void feature_clear(ml_feature *f) {
   ml_free(f->name);
   for (int i = 0; i < f->nlevels; i++) ml_free(f->levels[i]);
   ml_free(f->levels);
+  ml_free(f->lvnum);
+}
+
+/* ---- reading values: numbers in text, missing-value texts ---- */
+
+/* SQLite's white space (sqlite3Isspace): what CAST skips around a number. */
+static int is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+int ml_parse_number(const char *z, int n, double *out) {
+  int i = 0, e = n, digits = 0;
+  while (i < e && is_space(z[i])) i++;
+  while (e > i && is_space(z[e - 1])) e--;
+  int start = i;
+  if (i < e && (z[i] == '+' || z[i] == '-')) i++;
+  while (i < e && is_digit(z[i])) i++, digits++;
+  if (i < e && z[i] == '.')
+    for (i++; i < e && is_digit(z[i]); i++) digits++;
+  if (!digits) return 0;
+  if (i < e && (z[i] == 'e' || z[i] == 'E')) {
+    int ed = 0;
+    if (++i < e && (z[i] == '+' || z[i] == '-')) i++;
+    while (i < e && is_digit(z[i])) i++, ed++;
+    if (!ed) return 0;
+  }
+  if (i != e) return 0;
+  /* Rewritten in JSON's grammar (no '+', no leading zeros, digits on both
+  ** sides of the point) for ml_parse_double, which reads it whatever the C
+  ** locale's decimal point. */
+  char small[128], *buf = small;
+  if (e - start + 3 > (int)sizeof small && !(buf = ml_malloc((uint64_t)(e - start) + 3))) return -1;
+  int o = 0;
+  i = start;
+  if (z[i] == '+' || z[i] == '-') {
+    if (z[i] == '-') buf[o++] = '-';
+    i++;
+  }
+  while (i + 1 < e && z[i] == '0' && is_digit(z[i + 1])) i++;
+  if (!is_digit(z[i])) buf[o++] = '0';
+  while (i < e && is_digit(z[i])) buf[o++] = z[i++];
+  if (i < e && z[i] == '.') {
+    i++;
+    if (i < e && is_digit(z[i])) {
+      buf[o++] = '.';
+      while (i < e && is_digit(z[i])) buf[o++] = z[i++];
+    }
+  }
+  while (i < e) buf[o++] = z[i++];
+  int rc = ml_parse_double(buf, (size_t)o, out);
+  if (buf != small) ml_free(buf);
+  return rc == 0 ? 1 : rc == -2 ? -1 : 0;
+}
+
+/* s with the C locale's decimal point written '.' (in place). */
+static void point_to_dot(char *s) {
+  const char *dp = localeconv()->decimal_point;
+  if (!dp || !dp[0] || strcmp(dp, ".") == 0) return;
+  char *at = strstr(s, dp);
+  if (!at) return;
+  size_t dpl = strlen(dp);
+  *at = '.';
+  memmove(at + 1, at + dpl, strlen(at + dpl) + 1);
+}
+
+void ml_number_text(double d, char out[ML_NUMBER_TEXT_MAX]) {
+  char sci[ML_NUMBER_TEXT_MAX + 8], fix[ML_NUMBER_TEXT_MAX + 340];
+  if (!isfinite(d)) {
+    snprintf(out, ML_NUMBER_TEXT_MAX, "%s", isnan(d) ? "NaN" : d > 0 ? "Inf" : "-Inf");
+    return;
+  }
+  if (d == 0) d = 0; /* -0 is level "0" */
+  int p = 1;
+  for (; p < 17; p++) {
+    snprintf(sci, sizeof sci, "%.*e", p - 1, d);
+    if (strtod(sci, NULL) == d) break;
+  }
+  snprintf(sci, sizeof sci, "%.*e", p - 1, d);
+  int x = atoi(strchr(sci, 'e') + 1), dec = p - 1 - x;
+  snprintf(fix, sizeof fix, "%.*f", dec > 0 ? dec : 0, d);
+  point_to_dot(sci);
+  point_to_dot(fix);
+  /* The shorter is at most 24 bytes ("-1.2345678901234567e-300"). */
+  const char *best = strlen(fix) <= strlen(sci) ? fix : sci;
+  size_t n = strlen(best) < ML_NUMBER_TEXT_MAX ? strlen(best) : ML_NUMBER_TEXT_MAX - 1;
+  memcpy(out, best, n);
+  out[n] = 0;
+}
+
+void ml_na_free(ml_na *na) {
+  for (int i = 0; i < na->n; i++) ml_free(na->text[i]);
+  ml_free(na->text);
+  memset(na, 0, sizeof *na);
+}
+
+int ml_na_set(ml_na *na, char *const *texts, int n) {
+  ml_na_free(na);
+  if (n == 0) return ML_OK;
+  na->text = ml_calloc(sizeof(char *) * (uint64_t)n);
+  if (!na->text) goto nomem;
+  for (int i = 0; i < n; i++) {
+    size_t len = strlen(texts[i]);
+    if (!(na->text[i] = ml_malloc(len + 1))) goto nomem;
+    memcpy(na->text[i], texts[i], len + 1);
+    na->n = i + 1;
+  }
+  return ML_OK;
+nomem:
+  ml_na_free(na);
+  return ML_NOMEM;
+}
+
+int ml_na_has_text(const ml_na *na, const char *z, int n) {
+  for (int i = 0; i < na->n; i++)
+    if ((int)strlen(na->text[i]) == n && memcmp(na->text[i], z, (size_t)n) == 0) return 1;
+  return 0;
 }
 
 void ml_model_free(ml_model *m) {
@@ -49,6 +167,7 @@ void ml_model_free(ml_model *m) {
   ml_free(m->W);
   ml_free(m->target);
   ml_free(m->version);
+  ml_na_free(&m->na);
   ml_free(m);
 }
 
@@ -148,6 +267,12 @@ int ml_model_compatible(const ml_model *a, const ml_model *b, int *remap, char *
     snprintf(err, nerr, "the models were fitted with different options");
     return 0;
   }
+  int same_na = a->reads == b->reads && a->na.n == b->na.n;
+  for (int i = 0; same_na && i < a->na.n; i++) same_na = strcmp(a->na.text[i], b->na.text[i]) == 0;
+  if (!same_na) {
+    snprintf(err, nerr, "the models read values differently (na_values)");
+    return 0;
+  }
   for (int j = 0; j < a->k; j++) {
     const ml_feature *fa = &a->feat[j], *fb = &b->feat[j];
     if (strcmp(fa->name, fb->name) != 0) {
@@ -159,6 +284,11 @@ int ml_model_compatible(const ml_model *a, const ml_model *b, int *remap, char *
       snprintf(err, nerr, "feature %d (%s) is %s in one model and %s in the other", j + 1, fa->name,
                fa->type == ML_FEAT_NUMERIC ? "numeric" : "categorical",
                fb->type == ML_FEAT_NUMERIC ? "numeric" : "categorical");
+      return 0;
+    }
+    if (fa->num_levels != fb->num_levels) {
+      snprintf(err, nerr, "feature %d (%s) has numeric levels in one model and text levels in the "
+                          "other", j + 1, fa->name);
       return 0;
     }
     if (fa->type == ML_FEAT_NUMERIC) {
@@ -174,6 +304,14 @@ int ml_model_compatible(const ml_model *a, const ml_model *b, int *remap, char *
     /* Levels (and the NULL level) may differ: the union design holds both. */
     int same = fa->nlevels == fb->nlevels && fa->has_impute == fb->has_impute;
     for (int i = 0; same && i < fa->nlevels; i++) same = strcmp(fa->levels[i], fb->levels[i]) == 0;
+    /* The union is sorted by bytes (ml_model_union): numeric levels, sorted
+    ** by value, would come out in another order. */
+    if (!same && fa->num_levels) {
+      snprintf(err, nerr, "feature %d (%s) has numeric levels that differ between the models; "
+                          "merging those is not supported: fit the parts with the same levels",
+               j + 1, fa->name);
+      return 0;
+    }
     if (!same) *remap = 1;
   }
   return 1;
@@ -258,6 +396,14 @@ int ml_model_encode(const ml_model *m, const char *version, unsigned char **out,
   put_u64(&b, (uint64_t)m->n_skipped);
   put_f64(&b, m->tol);
   end_section(&b, at);
+
+  if (m->reads) {
+    at = begin_section(&b, "READ");
+    put_u32(&b, (uint32_t)m->na.n);
+    for (int i = 0; i < m->na.n; i++) put_str(&b, m->na.text[i]);
+    for (int j = 0; j < m->k; j++) put_u8(&b, m->feat[j].num_levels ? 1 : 0);
+    end_section(&b, at);
+  }
 
   at = begin_section(&b, "FEAT");
   for (int j = 0; j < m->k; j++) {
@@ -442,7 +588,7 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
   if (kind != ML_KIND_LINEAR) BAD("invalid model BLOB: unknown model kind %u", kind);
 
   int seen_feat = 0, seen_rfac = 0, seen_coef = 0, seen_info = 0, seen_targ = 0;
-  int seen_wght = 0, seen_ridg = 0, seen_robu = 0;
+  int seen_wght = 0, seen_ridg = 0, seen_robu = 0, seen_read = 0;
   int seen_rfpr = 0;
   while (r.i < r.n) {
     char tag[5] = {0};
@@ -525,8 +671,6 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
           }
           if (s.bad) BAD("invalid model BLOB: a level of feature %d is truncated or not UTF-8", j + 1);
           f->nlevels = (int)i + 1;
-          if (i > 0 && strcmp(f->levels[i - 1], f->levels[i]) >= 0)
-            BAD("invalid model BLOB: levels of feature %d are not sorted", j + 1);
         }
         terms += ml_feature_terms(f);
         if (terms > m->p) break;
@@ -587,6 +731,34 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
         }
         for (int64_t i = 0; i < (int64_t)m->p * m->p; i++) m->hc[i] = get_f64(&s);
       }
+    } else if (strcmp(tag, "READ") == 0) {
+      if (seen_read++) BAD("invalid model BLOB: repeated section READ");
+      uint32_t nna = get_u32(&s);
+      if (s.bad || (int64_t)nna * 4 > s.n - s.i) BAD("invalid model BLOB: section READ is malformed");
+      char **texts = ml_calloc(sizeof(char *) * (nna ? nna : 1));
+      if (!texts) {
+        rc = ML_NOMEM;
+        goto out;
+      }
+      uint32_t got = 0;
+      while (got < nna && !s.bad && !oom) {
+        texts[got] = get_str(&s, &oom);
+        if (texts[got]) got++;
+      }
+      if (!oom && !s.bad) oom = ml_na_set(&m->na, texts, (int)nna) != ML_OK;
+      for (uint32_t i = 0; i < got; i++) ml_free(texts[i]);
+      ml_free(texts);
+      if (oom) {
+        rc = ML_NOMEM;
+        goto out;
+      }
+      for (int j = 0; j < m->k; j++) {
+        unsigned fl = get_u8(&s);
+        if (fl > 1) BAD("invalid model BLOB: section READ has bad flags for feature %d", j + 1);
+        m->feat[j].num_levels = (int)fl;
+      }
+      if (s.bad || s.i != s.n) BAD("invalid model BLOB: section READ is malformed");
+      m->reads = 1;
     } else if (strcmp(tag, "targ") == 0 || strcmp(tag, "info") == 0) {
       /* One string each: the target's name, the version that wrote it. */
       int targ = tag[0] == 't', *seen = targ ? &seen_targ : &seen_info;
@@ -614,6 +786,38 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
     BAD("invalid model BLOB: a required section is missing");
   if (!seen_wght != !(m->flags & ML_MODEL_WEIGHTED))
     BAD("invalid model BLOB: weighted flag and section WGHT disagree");
+  /* Levels in order, text by bytes, numbers by value and canonical: a
+  ** level search relies on it.  Checked once every section is read, since
+  ** READ says which order applies. */
+  for (int j = 0; j < m->k; j++) {
+    ml_feature *f = &m->feat[j];
+    if (f->num_levels && f->type != ML_FEAT_CATEGORICAL)
+      BAD("invalid model BLOB: numeric feature %d has numeric levels", j + 1);
+    if (f->num_levels) {
+      if (!(f->lvnum = ml_malloc(8 * (uint64_t)f->nlevels))) {
+        rc = ML_NOMEM;
+        goto out;
+      }
+      for (int i = 0; i < f->nlevels; i++) {
+        char canon[ML_NUMBER_TEXT_MAX];
+        double *v = &f->lvnum[i];
+        int r = ml_parse_number(f->levels[i], (int)strlen(f->levels[i]), v);
+        if (r < 0) {
+          rc = ML_NOMEM;
+          goto out;
+        }
+        if (!r || !isfinite(*v) ||
+            (ml_number_text(*v, canon), strcmp(canon, f->levels[i]) != 0))
+          BAD("invalid model BLOB: level %d of feature %d is not a number in canonical form", i + 1, j + 1);
+        if (i > 0 && !(f->lvnum[i - 1] < *v))
+          BAD("invalid model BLOB: levels of feature %d are not sorted", j + 1);
+      }
+    } else {
+      for (int i = 1; i < f->nlevels; i++)
+        if (strcmp(f->levels[i - 1], f->levels[i]) >= 0)
+          BAD("invalid model BLOB: levels of feature %d are not sorted", j + 1);
+    }
+  }
   *out = m;
   m = NULL;
 out:
@@ -678,6 +882,14 @@ int ml_model_json(const ml_model *m, double level, char **out, size_t *len) {
                  m->hc ? "true" : "false");
   }
   if (m->flags & ML_MODEL_UNSEEN_ZERO) ml_sb_puts(&b, ",\"unseen\":\"zero\"");
+  if (m->reads) {
+    ml_sb_puts(&b, ",\"na_values\":[");
+    for (int i = 0; i < m->na.n; i++) {
+      if (i) ml_sb_puts(&b, ",");
+      ml_sb_json_string(&b, m->na.text[i], strlen(m->na.text[i]));
+    }
+    ml_sb_puts(&b, "]");
+  }
   ml_sb_printf(&b, ",\"rank\":%d", st.rank);
   json_key_num(&b, "df_model", st.df_model);
   json_key_num(&b, "df_resid", st.df_resid);
@@ -697,6 +909,7 @@ int ml_model_json(const ml_model *m, double level, char **out, size_t *len) {
       if (f->full) ml_sb_puts(&b, "null");
       else ml_sb_json_string(&b, f->levels[0], strlen(f->levels[0]));
       if (f->has_impute) ml_sb_puts(&b, ",\"null_level\":true");
+      if (f->num_levels) ml_sb_puts(&b, ",\"numeric_levels\":true");
     } else if (f->has_impute) {
       json_key_num(&b, "impute", f->impute);
     }
@@ -829,6 +1042,11 @@ int ml_model_union(const ml_model *a, const ml_model *b, ml_model **out, char *e
   u->robust = a->robust;
   u->has_rows_hash = a->has_rows_hash;
   u->rows_hash = a->rows_hash;
+  u->reads = a->reads;
+  if (a->reads && ml_na_set(&u->na, a->na.text, a->na.n)) {
+    ml_model_free(u);
+    return ML_NOMEM;
+  }
   *out = u;
   return ML_OK;
 }

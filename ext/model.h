@@ -18,6 +18,7 @@
 **         | u8 flags (1 NULL is imputed: numeric, by the value; categorical,
 **         as a level of its own; 2 categorical with a dummy for every level)
 **         | f64 imputed value | u32 levels | levels x str, sorted by bytes
+**         (by value when READ says they are numbers)
 **   RFAC  the R factor of [X y], (p+1)(p+2)/2 f64, upper triangle by column
 **   COEF  p f64 estimates (0 where aliased) | p u8 aliased | f64 residual sum
 **         of squares of a refined fit (NaN: take it from R)
@@ -25,6 +26,13 @@
 **   RIDG  f64 lambda (ridge fits)
 **   ROBU  u8 type (0 HC0 .. 3 HC3) | u8 computed | p x p f64 covariance,
 **         column-major, when computed (robust standard errors)
+**   READ  u32 n | n x str texts read as NULL (na_values) | k x u8 per
+**         feature: 1 its levels are numbers (canonical text, sorted by
+**         value).  Written by ml_train since 0.2, right after SHAP, so that
+**         an older reader refuses the model as newer before reading FEAT.
+**         With it, values are read as at training: a text that is a number
+**         is that number, a na_values text is NULL, and a numeric level is
+**         found by value (2, 2.0 and '2' are level "2").
 **   targ  str name of the response (optional)
 **   info  str version of sqlml that wrote the model (optional)
 **   rfpr  u32 scheme (1) | u64 sum mod 2^64 of the hashes of the n fitted
@@ -59,7 +67,42 @@ typedef struct ml_feature {
   int has_impute;  /* NULL is imputed: numeric, as impute; categorical, as a level */
   double impute;
   int full;        /* categorical: a dummy for every level, none left out */
+  int num_levels;  /* categorical: the levels are numbers, sorted by value (READ) */
+  double *lvnum;   /* their values, nlevels (filled by the decoder and the fit) */
 } ml_feature;
+
+/*
+** Texts that mean a missing value (option na_values): a text value equal to
+** one of them reads as NULL.  Texts only: a number is never missing, so a
+** row of numbers reads the same however it is passed.
+*/
+typedef struct ml_na {
+  int n;
+  char **text;
+} ml_na;
+
+/* Copies n texts into na (empty first); ML_OK or ML_NOMEM. */
+int ml_na_set(ml_na *na, char *const *texts, int n);
+void ml_na_free(ml_na *na);
+/* Is z[0..n) one of the texts? */
+int ml_na_has_text(const ml_na *na, const char *z, int n);
+
+/*
+** Does z[0..n) (NUL-terminated at n or later) read entirely as a decimal
+** number, as SQLite's CAST would read it: spaces around it, a sign, digits
+** with at most one point, an exponent?  '12', ' 3.5 ', '-1e3' do; '12abc',
+** '', '0x1A', 'NaN', 'inf' do not.  1 with *out, 0, or -1 out of memory
+** (a number over 120 characters is copied).
+*/
+int ml_parse_number(const char *z, int n, double *out);
+
+/*
+** The canonical text of a number as a level: the fewest significant digits
+** that read back as the same double, written fixed or scientific as R's
+** as.character() chooses (the shorter; fixed on a tie): "2", "0.5", "1e+05".
+*/
+#define ML_NUMBER_TEXT_MAX 32
+void ml_number_text(double d, char out[ML_NUMBER_TEXT_MAX]);
 
 /* Design terms of feature f: numeric 1; categorical its dummies. */
 static inline int ml_feature_terms(const ml_feature *f) {
@@ -94,6 +137,8 @@ typedef struct ml_model {
   double *hc;              /* robust covariance (p x p), or NULL until computed */
   char *target;            /* name of the response, or NULL */
   char *version;           /* sqlml version that wrote it, or NULL */
+  int reads;               /* has section READ: text numbers, na, numeric levels */
+  ml_na na;                /* with reads: the texts read as NULL */
   /* Filled on demand by ml_model_prepare_intervals(), not stored: */
   double *W;               /* the factor of the kept columns, (p+1)^2 */
   int rank;

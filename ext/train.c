@@ -15,6 +15,19 @@
 ** robust standard errors.  Each later pass checks that it read the very
 ** rows the first did, by their fingerprint.
 **
+** Values are read as design.h says (a text that is a number is that number,
+** na_values texts are NULL), and a column is numeric or categorical as a
+** whole.  A declared numeric type (INTEGER, REAL, NUMERIC affinity) makes it
+** numeric; otherwise (TEXT, no type: .import --csv makes every column TEXT)
+** its values decide, and every value must read as a number for it to be
+** numeric.  That is decided while fitting, not by a pass before: the fit
+** starts optimistic (numeric; a listed categorical with numeric levels) and,
+** when a value proves a column wrong, starts over with that column changed.
+** Each column changes at most once, so there are at most k + 1 starts; and a
+** right guess, by far the common case (numbers in text are numbers all the
+** way down; a name column shows text in its first row), costs nothing, where
+** a pre-pass would read every numeric text column twice.
+**
 ** A pass is one statement, SELECT ml__pass(?1, key, target, features...,
 ** weight) FROM source, whose internal aggregate hands each row's values to
 ** the trainer bound as a pointer in ?1: the values arrive as arguments, as
@@ -32,12 +45,14 @@
 */
 #define _POSIX_C_SOURCE 200809L /* gmtime_r */
 #include <float.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include <lapacke.h>
 
+#include "design.h"
 #include "fitacc.h"
 #include "guard.h"
 #include "json.h"
@@ -57,6 +72,9 @@ typedef struct train_opts {
   char *weights;      /* weight column, or NULL */
   char **categorical; /* columns forced categorical */
   int ncategorical;
+  char **na_values;   /* texts read as NULL */
+  int nna;
+  ml_na na;           /* the same, as design.h reads them */
   int refine;         /* -1 auto, 0 never, 1 always */
   int full_metrics;
   int progress;
@@ -87,11 +105,18 @@ struct trainer {
   sqlite3 *db;
   const char *name, *source, *target;
   char *from;             /* FROM item */
-  char *table;            /* the source table's name; NULL for a query */
   int rowid;              /* the source has a rowid */
   char *rowid_alias;      /* its INTEGER PRIMARY KEY column, or NULL */
   char **feat;            /* feature names */
   int k;
+  int *kind;              /* their ML_TYPE_*, as the current start guesses them */
+  int *sure;              /* the kind is certain: numeric by declared type */
+  char **why;             /* "'text' in row 7" that made a guessed numeric column text, or NULL */
+  int star;               /* the features are '*' */
+  int restart;            /* a kind changed: fit again from the first row */
+  int drop;               /* and this feature leaves '*' first, or -1 */
+  int y_text, w_text;     /* target, weight had numbers in text */
+  ml_sb warn;             /* warnings so far: JSON strings, comma-separated */
   train_opts o;
   int has_key;            /* column 0 of the row statement is the key */
   int cy, cw;             /* columns of the target and the weight (-1 none) */
@@ -133,16 +158,22 @@ static int bad_option(trainer *t, const char *what) {
     goto out;             \
   } while (0)
 
+/* What pandas' read_csv and R's read.csv read as missing, together. */
+static const char *const default_na[] = {"", "NA", "N/A", "NaN", "nan", "NULL", "null", "#N/A"};
+
 static int parse_options(trainer *t, const char *text) {
   train_opts *o = &t->o;
   o->test_size = 0.2;
   o->refine = -1;
   o->fit.intercept = 1;
   o->fit.tol = ML_LSQ_TOL;
-  if (!text) return 0;
-  ml_json *j = ml_json_arg(t->ctx, "ml_train", "options", text, strlen(text));
+  o->fit.read_text = 1;
+  o->fit.na = &o->na;
+  int na_given = 0, rc = -1;
+  ml_json *j = NULL;
+  if (!text) goto defaults;
+  j = ml_json_arg(t->ctx, "ml_train", "options", text, strlen(text));
   if (!j) return -1;
-  int rc = -1;
   if (j->type != ML_JSON_OBJECT) {
     ml_error(t->ctx, "ml_train(): options must be a JSON object, got %s", ml_json_type_name(j->type));
     goto out;
@@ -202,6 +233,16 @@ static int parse_options(trainer *t, const char *text) {
       for (int i = 0; str && i < 4; i++)
         if (strcmp(str, hc[i]) == 0) o->fit.robust = ML_ROBUST_HC0 + i;
       if (!o->fit.robust) FAIL("robust must be \"HC0\", \"HC1\", \"HC2\" or \"HC3\"");
+    } else if (strcmp(k, "na_values") == 0) {
+      if (c->type != ML_JSON_ARRAY || na_given) FAIL("na_values must be an array of texts");
+      na_given = 1;
+      o->na_values = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)(c->len ? c->len : 1));
+      if (!o->na_values) goto nomem;
+      for (const ml_json *e = c->child; e; e = e->next) {
+        if (e->type != ML_JSON_STRING) FAIL("na_values must be an array of texts");
+        if (!(o->na_values[o->nna] = sqlite3_mprintf("%s", e->str))) goto nomem;
+        o->nna++;
+      }
     } else if (strcmp(k, "categorical") == 0) {
       if (c->type != ML_JSON_ARRAY) FAIL("categorical must be an array of column names");
       o->categorical = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)(c->len ? c->len : 1));
@@ -213,13 +254,22 @@ static int parse_options(trainer *t, const char *text) {
       }
     } else {
       ml_error(t->ctx, "ml_train(): unknown option '%s' (known: test_size, seed, key, intercept, "
-                       "nulls, categorical, unseen, weights, l2, robust, refine, metrics, "
-                       "progress, tol)", k);
+                       "nulls, na_values, categorical, unseen, weights, l2, robust, refine, "
+                       "metrics, progress, tol)", k);
       goto out;
     }
   }
   if (o->fit.l2 > 0 && !o->fit.intercept) FAIL("l2 needs the intercept (the one term it leaves unpenalized)");
   if (o->fit.l2 > 0 && o->fit.robust) FAIL("robust does not apply to a ridge fit (l2)");
+defaults:
+  if (!na_given) {
+    int n = (int)(sizeof default_na / sizeof default_na[0]);
+    o->na_values = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)n);
+    if (!o->na_values) goto nomem;
+    for (; o->nna < n; o->nna++)
+      if (!(o->na_values[o->nna] = sqlite3_mprintf("%s", default_na[o->nna]))) goto nomem;
+  }
+  if (ml_na_set(&o->na, o->na_values, o->nna)) goto nomem;
   rc = 0;
   goto out;
 nomem:
@@ -247,6 +297,11 @@ static void options_json(ml_sb *b, const trainer *t) {
     if (i) ml_sb_puts(b, ",");
     ml_sb_json_string(b, o->categorical[i], strlen(o->categorical[i]));
   }
+  ml_sb_puts(b, "],\"na_values\":[");
+  for (int i = 0; i < o->nna; i++) {
+    if (i) ml_sb_puts(b, ",");
+    ml_sb_json_string(b, o->na_values[i], strlen(o->na_values[i]));
+  }
   ml_sb_puts(b, "],\"weights\":");
   if (o->weights) ml_sb_json_string(b, o->weights, strlen(o->weights));
   else ml_sb_puts(b, "null");
@@ -268,6 +323,69 @@ static int is_special(const trainer *t, const char *col) {
          (t->o.weights && sqlite3_stricmp(col, t->o.weights) == 0);
 }
 
+/* Appends a warning (printf-style) to the summary's "warnings". */
+static void warn(trainer *t, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *z = sqlite3_vmprintf(fmt, ap);
+  va_end(ap);
+  if (!z) {
+    t->warn.oom = 1;
+    return;
+  }
+  if (t->warn.n) ml_sb_puts(&t->warn, ",");
+  ml_sb_json_string(&t->warn, z, strlen(z));
+  sqlite3_free(z);
+}
+
+/*
+** Does no row of the source meet the condition (a printf format of col)?
+** 0 or 1; -1 after reporting.
+*/
+static int source_never(trainer *t, const char *cond, const char *col) {
+  char *where = sqlite3_mprintf(cond, col);
+  char *sql = where ? sqlite3_mprintf("SELECT NOT EXISTS (SELECT 1 FROM %s WHERE %s)", t->from, where)
+                    : NULL;
+  sqlite3_free(where);
+  sqlite3_stmt *st = NULL;
+  int rc = sql ? sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+  sqlite3_free(sql);
+  int yes = 0;
+  if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    yes = sqlite3_column_int(st, 0);
+    rc = SQLITE_OK;
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK) {
+    ml_result_db_error(t->ctx, "ml_train", t->db, rc);
+    return -1;
+  }
+  return yes;
+}
+
+/*
+** Is col the side column of an ml_split table (or of a copy of one): named
+** split, with no value but 'train', 'test', 'valid' or NULL?  Then it says
+** where a row went, and is no feature.  0 or 1; -1 after reporting.
+*/
+static int is_split_column(trainer *t, const char *col) {
+  if (sqlite3_stricmp(col, "split") != 0) return 0;
+  return source_never(t, "\"%w\" NOT IN ('train', 'test', 'valid')", col);
+}
+
+/*
+** Is col the rowid under another name, in every row?  Asked of an ml_split
+** table (or a copy of one), where the base table's INTEGER PRIMARY KEY is a
+** plain column: a row's name, not a feature.  The scan stops at the first
+** row where it is not, the first row for any other column.  Not asked of
+** other tables: there a column 1..n may well be a feature (a trend), and
+** the rowid's alias is known from the schema.
+*/
+static int is_rowid_copy(trainer *t, const char *col) {
+  if (!t->rowid || sqlite3_stricmp(col, "rowid") == 0) return 0;
+  return source_never(t, "\"%w\" IS NOT rowid", col);
+}
+
 /* Reads the feature list: a JSON array, or '*' (also when v is NULL or absent). */
 static int parse_features(trainer *t, sqlite3_value *v, char **cols, int ncol) {
   const char *text = !v || sqlite3_value_type(v) == SQLITE_NULL ? "*" : (const char *)sqlite3_value_text(v);
@@ -276,14 +394,26 @@ static int parse_features(trainer *t, sqlite3_value *v, char **cols, int ncol) {
     return -1;
   }
   if (strcmp(text, "*") == 0) {
+    t->star = 1;
     t->feat = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)(ncol + 1));
     if (!t->feat) {
       sqlite3_result_error_nomem(t->ctx);
       return -1;
     }
+    int split = 0;
+    for (int i = 0; i < ncol && !split; i++)
+      if (!is_special(t, cols[i]) && (split = is_split_column(t, cols[i])) < 0) return -1;
     for (int i = 0; i < ncol; i++) {
       if (is_special(t, cols[i])) continue;
       if (t->rowid_alias && sqlite3_stricmp(cols[i], t->rowid_alias) == 0) continue;
+      if (split && sqlite3_stricmp(cols[i], "split") == 0) continue;
+      int id = split ? is_rowid_copy(t, cols[i]) : 0;
+      if (id < 0) return -1;
+      if (id) {
+        warn(t, "'%s' left out of '*': it is the rowid in every row (a row's name, not a feature)",
+             cols[i]);
+        continue;
+      }
       if (!(t->feat[t->k] = sqlite3_mprintf("%s", cols[i]))) {
         sqlite3_result_error_nomem(t->ctx);
         return -1;
@@ -401,24 +531,35 @@ static int prepare_rows(trainer *t, char **cols, int ncol) {
   return 0;
 }
 
-/*
-** A feature's type before the first row: categorical when the options say
-** so or its declared type has TEXT affinity (CHAR, CLOB, TEXT, as SQLite
-** reads declared types); numeric for any other declared type; unknown, and
-** decided by its first value, without one (an expression in a query).
-*/
-static int feature_type(trainer *t, int j) {
+static int listed_categorical(const trainer *t, const char *col) {
   for (int i = 0; i < t->o.ncategorical; i++)
-    if (sqlite3_stricmp(t->o.categorical[i], t->feat[j]) == 0) return ML_TYPE_CATEGORICAL;
+    if (sqlite3_stricmp(t->o.categorical[i], col) == 0) return 1;
+  return 0;
+}
+
+/*
+** Feature j's first guess (see the header): listed categorical, levels
+** that are numbers (R's factor() of a numeric column) until a value is not
+** one; a declared type of INTEGER, REAL or NUMERIC affinity (as SQLite
+** reads declared types: INT; CHAR, CLOB, TEXT; BLOB or none; REAL, FLOA,
+** DOUB; anything else NUMERIC), numeric for sure; TEXT affinity or none
+** (an expression in a query, a BLOB column), numeric until a value is not
+** a number.
+*/
+static int feature_type(trainer *t, int j, int *sure) {
+  *sure = 0;
+  if (listed_categorical(t, t->feat[j])) return ML_TYPE_NUM_LEVELS;
   int at = ml_find_name(t->cols, t->ncol, t->feat[j]);
   const char *d = at >= 0 && t->decls ? t->decls[at] : NULL;
-  if (!d || !d[0]) return ML_TYPE_UNKNOWN;
+  if (!d || !d[0]) return ML_TYPE_NUMERIC;
   char up[64];
   size_t n = strlen(d) < sizeof up - 1 ? strlen(d) : sizeof up - 1;
   for (size_t i = 0; i < n; i++) up[i] = (char)(d[i] >= 'a' && d[i] <= 'z' ? d[i] - 32 : d[i]);
   up[n] = 0;
-  if (strstr(up, "INT")) return ML_TYPE_NUMERIC;
-  if (strstr(up, "CHAR") || strstr(up, "CLOB") || strstr(up, "TEXT")) return ML_TYPE_CATEGORICAL;
+  if (!strstr(up, "INT") && (strstr(up, "CHAR") || strstr(up, "CLOB") || strstr(up, "TEXT") ||
+                             strstr(up, "BLOB")))
+    return ML_TYPE_NUMERIC;
+  *sure = 1;
   return ML_TYPE_NUMERIC;
 }
 
@@ -459,6 +600,32 @@ static char *row_name(trainer *t) {
                          (long long)t->nread, t->o.key ? t->o.key : "rowid", sqlite3_value_text(k));
 }
 
+/*
+** A text that is no number where one must be.  Not "CAST it": CAST('NA' AS
+** REAL) is 0, and the model would learn from invented zeros.
+*/
+static int text_error(trainer *t, const char *col, const char *text, const char *where, int feature) {
+  return ml_error(t->ctx, "ml_train(): column '%s' is text ('%!.20s') in %s, not a number: if it "
+                          "marks a missing value, list it in option \"na_values\" (or use "
+                          "NULLIF(\"%w\", '%!.20s') in a query source)%s",
+                  col, text ? text : "", where ? where : "a row", col, text ? text : "",
+                  feature ? "; if the column holds categories, list it in option \"categorical\""
+                          : "");
+}
+
+/*
+** Column j read as numbers but for some text, and as categorical it cannot
+** be a model's (too many levels, levels only in test rows, nearly one per
+** row): a numeric column with a stray text, which is what to report.
+*/
+static int stray_text(trainer *t, int j) {
+  char *w = t->why[j], *sep = strrchr(w, '\x01');
+  *sep = 0;
+  text_error(t, t->feat[j], w, sep + 1, 1);
+  *sep = '\x01';
+  return -1;
+}
+
 /* Reports a bad value in a column of the current row (kind from ml_value_num). */
 static int bad_value(trainer *t, const char *col, int kind, sqlite3_value *v) {
   char *where = row_name(t);
@@ -469,11 +636,10 @@ static int bad_value(trainer *t, const char *col, int kind, sqlite3_value *v) {
   } else if (kind == ML_V_NUM) {
     ml_error(t->ctx, "ml_train(): column '%s' is negative in %s; weights must be >= 0", col,
              where ? where : "a row");
-  } else if (kind == ML_V_TEXT && feature) {
-    /* The column was taken as numeric (by its declared type or first value). */
-    ml_error(t->ctx, "ml_train(): column '%s' is text ('%!.20s') in %s, but numeric elsewhere: "
-                     "CAST it AS REAL, or list it in option categorical",
-             col, sqlite3_value_text(v), where ? where : "a row");
+  } else if (kind == ML_V_TEXT) {
+    text_error(t, col, (const char *)sqlite3_value_text(v), where, feature);
+  } else if (kind == ML_V_NOMEM) {
+    sqlite3_result_error_nomem(t->ctx);
   } else {
     char what[160];
     snprintf(what, sizeof what, "column '%.100s'", col);
@@ -489,7 +655,8 @@ static int bad_value(trainer *t, const char *col, int kind, sqlite3_value *v) {
 */
 static int read_yw(trainer *t, double *y, double *w) {
   sqlite3_value *yv = t->vals[t->cy];
-  int kind = ml_value_num(yv, y);
+  int text, kind = ml_read_num(yv, &t->o.na, 1, y, &text);
+  t->y_text |= text;
   if (kind == ML_V_NULL) {
     if (t->o.fit.nulls == ML_NULLS_ERROR) return bad_value(t, t->target, ML_V_NULL, yv);
     return 0;
@@ -498,7 +665,8 @@ static int read_yw(trainer *t, double *y, double *w) {
   *w = 1;
   if (t->cw >= 0) {
     sqlite3_value *wv = t->vals[t->cw];
-    kind = ml_value_num(wv, w);
+    kind = ml_read_num(wv, &t->o.na, 1, w, &text);
+    t->w_text |= text;
     if (kind == ML_V_NULL) {
       if (t->o.fit.nulls == ML_NULLS_ERROR) return bad_value(t, t->o.weights, ML_V_NULL, wv);
       return 0;
@@ -531,6 +699,38 @@ static int row_side(trainer *t) {
   return ml_split_side(u, t->o.test_size, 0);
 }
 
+/* Leaves feature j out (of '*'), between passes; 0, or -1 after reporting. */
+static int drop_feature(trainer *t, int j) {
+  sqlite3_free(t->feat[j]);
+  sqlite3_free(t->why[j]);
+  for (int i = j; i + 1 < t->k; i++) {
+    t->feat[i] = t->feat[i + 1];
+    t->kind[i] = t->kind[i + 1];
+    t->sure[i] = t->sure[i + 1];
+    t->why[i] = t->why[i + 1];
+  }
+  t->k--;
+  sqlite3_finalize(t->rows);
+  t->rows = NULL;
+  return prepare_rows(t, t->cols, t->ncol);
+}
+
+/*
+** After a first pass of '*': the first text feature (not listed
+** categorical) with a different value in every row it has, more than 10:
+** an identifier or a name, whose levels would fit every row exactly.  Its
+** index, or -1.
+*/
+static int name_column(const trainer *t) {
+  for (int j = 0; j < t->k; j++) {
+    const fa_feature *f = &t->fa.f[j];
+    if (t->kind[j] == ML_TYPE_CATEGORICAL && !listed_categorical(t, t->feat[j]) && !t->why[j] &&
+        f->nlevels > 10 && f->nlevels == f->values)
+      return j;
+  }
+  return -1;
+}
+
 /* The first pass, row by row: split, fit, count, fingerprint. */
 static int first_row(trainer *t) {
   progress(t, "fitting");
@@ -538,13 +738,45 @@ static int first_row(trainer *t) {
   int use = read_yw(t, &y, &w);
   if (use < 0) return -1;
   if (!use) {
-    if (sqlite3_value_type(t->vals[t->cy]) == SQLITE_NULL) t->target_nulls++;
+    double d;
+    int text; /* NULL, or a na_values text */
+    if (ml_read_num(t->vals[t->cy], &t->o.na, 1, &d, &text) == ML_V_NULL) t->target_nulls++;
     else t->weight_nulls++;
     return 0;
   }
   int side = row_side(t);
   if (side < 0) return -1;
   int r = ml_fitacc_add(&t->fa, side == ML_SIDE_TEST, t->vals + t->cy + 1, y, w);
+  if (r == ML_FA_ERROR && t->fa.bad_kind == ML_V_TEXT && t->fa.bad_col >= 0 &&
+      !t->sure[t->fa.bad_col]) {
+    /* A text that is no number: the column was guessed numeric, or its
+    ** levels numbers.  It is categorical, by its texts: start again. */
+    int c = t->fa.bad_col;
+    if (t->kind[c] == ML_TYPE_NUMERIC && t->fa.f[c].values > 0 && !(t->why[c] = row_name(t))) {
+      sqlite3_result_error_nomem(t->ctx);
+      return -1;
+    }
+    if (t->why[c]) {
+      char *w = sqlite3_mprintf("%s\x01%s", sqlite3_value_text(t->vals[t->cy + 1 + c]), t->why[c]);
+      sqlite3_free(t->why[c]);
+      if (!(t->why[c] = w)) {
+        sqlite3_result_error_nomem(t->ctx);
+        return -1;
+      }
+    }
+    t->kind[c] = ML_TYPE_CATEGORICAL;
+    t->sure[c] = 1;
+    t->restart = 1;
+    return -1;
+  }
+  if (r == ML_FA_TOO_WIDE && t->why[t->fa.bad_col]) return stray_text(t, t->fa.bad_col);
+  if (r == ML_FA_TOO_WIDE && t->star && t->k > 1 && !listed_categorical(t, t->feat[t->fa.bad_col])) {
+    warn(t, "'%s' left out of '*': more distinct values than a model can hold (%d terms); "
+            "list the features to choose", t->feat[t->fa.bad_col], ML_MAX_TERMS);
+    t->drop = t->fa.bad_col;
+    t->restart = 1;
+    return -1;
+  }
   if (r == ML_FA_ERROR) {
     int c = t->fa.bad_col;
     return bad_value(t, c == -2 ? t->o.weights : c == -1 ? t->target : t->feat[c], t->fa.bad_kind,
@@ -811,12 +1043,17 @@ static int store(trainer *t, const unsigned char *blob, int64_t nblob, const cha
 static void trainer_free(trainer *t) {
   sqlite3_finalize(t->rows);
   sqlite3_free(t->from);
-  sqlite3_free(t->table);
   sqlite3_free(t->rowid_alias);
   ml_free_names(t->feat, t->k);
   sqlite3_free(t->o.key);
   sqlite3_free(t->o.weights);
   ml_free_names(t->o.categorical, t->o.ncategorical);
+  ml_free_names(t->o.na_values, t->o.nna);
+  ml_na_free(&t->o.na);
+  sqlite3_free(t->kind);
+  sqlite3_free(t->sure);
+  if (t->why) ml_free_names(t->why, t->k);
+  ml_sb_reset(&t->warn);
   sqlite3_free(t->x);
   sqlite3_free(t->colv);
   ml_free(t->Rtest);
@@ -828,9 +1065,103 @@ static const char *text_or_null(sqlite3_value *v) {
   return sqlite3_value_type(v) == SQLITE_TEXT ? (const char *)sqlite3_value_text(v) : NULL;
 }
 
+static void hash_text(uint64_t h[2], const char *z) {
+  ml_hash_u64(h, strlen(z));
+  for (; *z; z++) ml_hash_u64(h, (unsigned char)*z);
+}
+
+/*
+** Folds into the data hash what, beside the values as read, makes the model
+** what it is (README, data_hash): the target's name, each feature's name
+** and kind as decided (numeric, levels by text, levels by number: so
+** listing as categorical a column that already was changes nothing), the
+** weight column, intercept, nulls, na_values (as a set), unseen, l2,
+** robust and tol.  Not refine, metrics or progress: they change how the
+** same model is computed or reported, not which.
+*/
+static void hash_model(const trainer *t, uint64_t h[2]) {
+  const ml_fitopts *o = &t->o.fit;
+  hash_text(h, t->target);
+  ml_hash_u64(h, (uint64_t)t->k);
+  for (int j = 0; j < t->k; j++) {
+    hash_text(h, t->feat[j]);
+    ml_hash_u64(h, (uint64_t)t->kind[j]);
+  }
+  hash_text(h, t->o.weights ? t->o.weights : "");
+  ml_hash_u64(h, (uint64_t)o->intercept);
+  ml_hash_u64(h, (uint64_t)o->nulls);
+  ml_hash_u64(h, (uint64_t)o->unseen_zero);
+  ml_hash_double(h, o->l2);
+  ml_hash_u64(h, (uint64_t)o->robust);
+  ml_hash_double(h, o->tol);
+  uint64_t na = 0; /* a sum of the texts' hashes: their order does not count */
+  for (int i = 0; i < t->o.nna; i++) {
+    uint64_t w[2] = {ML_HASH_SEED0, ML_HASH_SEED1};
+    hash_text(w, t->o.na_values[i]);
+    int dup = 0;
+    for (int k = 0; k < i; k++) dup |= strcmp(t->o.na_values[k], t->o.na_values[i]) == 0;
+    if (!dup) na += w[0];
+  }
+  ml_hash_u64(h, na);
+}
+
+/* Warnings of a fitted model: what could make it silently wrong. */
+static void model_warnings(trainer *t, const ml_model *m) {
+  ml_sb b;
+  ml_sb_init(&b);
+  for (int j = -1; j < t->k; j++) {
+    int text = j < 0 ? t->y_text : t->kind[j] == ML_TYPE_NUMERIC && t->fa.f[j].from_text > 0;
+    if (text) ml_sb_printf(&b, "%s%s", b.n ? ", " : "", j < 0 ? t->target : t->feat[j]);
+  }
+  if (t->w_text) ml_sb_printf(&b, "%s%s", b.n ? ", " : "", t->o.weights);
+  char *z = ml_sb_finish(&b, NULL);
+  if (!z) t->warn.oom = 1;
+  if (z && z[0])
+    warn(t, "numbers read from text in %s (as .import --csv leaves them): check these are "
+            "numbers, or list categories in option \"categorical\"", z);
+  ml_free(z);
+  for (int j = 0; j < t->k; j++) {
+    const ml_feature *f = &m->feat[j];
+    if (f->type == ML_FEAT_CATEGORICAL && f->nlevels > 10 && f->nlevels > 0.5 * (double)m->n)
+      warn(t, "feature '%s' has %d levels in %lld training rows: nearly one per row, as an "
+              "identifier or a name has; its terms can fit the rows without predicting anything",
+           f->name, f->nlevels, (long long)m->n);
+  }
+  if (m->p > m->n)
+    warn(t, "the model has %d terms but %lld training rows: it can fit them exactly, and terms "
+            "beyond the rows are aliased", m->p, (long long)m->n);
+  for (int j = 0; j < m->p; j++) {
+    if (!m->aliased[j]) continue;
+    char *term = NULL;
+    if (ml_model_term_name(m, j, &term)) {
+      t->warn.oom = 1;
+      return;
+    }
+    ml_sb_printf(&b, "%s%s", b.n ? ", " : "", term);
+    ml_free(term);
+  }
+  z = ml_sb_finish(&b, NULL);
+  if (!z) t->warn.oom = 1;
+  if (z && z[0])
+    warn(t, "aliased (a linear combination of the terms before it; no estimate, as R's lm gives "
+            "NA): %s", z);
+  ml_free(z);
+}
+
+static void json_names(ml_sb *b, const char *key, char **names, const int *keep, int n) {
+  ml_sb_printf(b, ",\"%s\":[", key);
+  for (int j = 0, first = 1; j < n; j++) {
+    if (keep && !keep[j]) continue;
+    if (!first) ml_sb_puts(b, ",");
+    first = 0;
+    ml_sb_json_string(b, names[j], strlen(names[j]));
+  }
+  ml_sb_puts(b, "]");
+}
+
 /* Fits, measures and stores; the summary goes to *summary (ml_free it). */
 static int train(trainer *t, char **summary, size_t *len) {
-  int rc, *types = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)t->k);
+  int rc;
   char *hash = NULL, *created = NULL, *features = NULL, *options = NULL, *metrics = NULL;
   unsigned char *blob = NULL;
   int64_t nblob;
@@ -839,15 +1170,41 @@ static int train(trainer *t, char **summary, size_t *len) {
   memset(&hc, 0, sizeof hc);
   t->seeded = ml_split_seeded(t->o.seed);
   t->colv = sqlite3_malloc64(sizeof(sqlite3_value *) * (sqlite3_uint64)t->ncols);
-  if (!types || !t->colv) goto nomem;
-  for (int j = 0; j < t->k; j++) types[j] = feature_type(t, j);
+  t->kind = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)t->k);
+  t->sure = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)t->k);
+  t->why = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)t->k);
+  if (t->why) memset(t->why, 0, sizeof(char *) * (size_t)t->k);
+  if (!t->colv || !t->kind || !t->sure || !t->why) goto nomem;
+  for (int j = 0; j < t->k; j++) t->kind[j] = feature_type(t, j, &t->sure[j]);
   t->o.fit.weighted = t->o.weights != NULL;
-  rc = ml_fitacc_init(&t->fa, t->k, t->feat, types, &t->o.fit, 2);
-  sqlite3_free(types);
-  types = NULL;
-  if (rc) goto nomem;
   if (t->o.progress) t->last_progress = monotonic_seconds();
-  if (run_pass(t, first_row)) return -1;
+  /* Starts again while a column proves its guessed kind wrong (see the
+  ** header), or '*' loses a column. */
+  t->drop = -1;
+  for (;;) {
+    ml_fitacc_free(&t->fa);
+    if ((rc = ml_fitacc_init(&t->fa, t->k, t->feat, t->kind, &t->o.fit, 2))) goto nomem;
+    t->restart = t->failed = 0;
+    t->target_nulls = t->weight_nulls = 0;
+    memset(&t->wtrain, 0, sizeof t->wtrain);
+    memset(&t->wtest, 0, sizeof t->wtest);
+    int failed = run_pass(t, first_row);
+    if (!failed && t->star && t->k > 1 && (t->drop = name_column(t)) >= 0)
+      warn(t, "'%s' left out of '*': a different text in each of its %lld rows (an identifier "
+              "or a name, whose levels would fit every row exactly); list the features to keep it",
+           t->feat[t->drop], (long long)t->fa.f[t->drop].values);
+    if (t->drop >= 0) {
+      if (drop_feature(t, t->drop)) return -1;
+      t->drop = -1;
+      continue;
+    }
+    if (!failed) break;
+    if (!t->restart) return -1;
+  }
+  for (int j = 0; j < t->k; j++) {
+    const fa_feature *f = &t->fa.f[j];
+    if (t->why[j] && f->nlevels > 10 && f->nlevels > 0.5 * (double)f->values) return stray_text(t, j);
+  }
   if (t->fa.used[0] == 0)
     return ml_error(t->ctx, "ml_train(): no rows to train on: %lld rows read, %lld skipped for a "
                             "NULL, %lld in the test set", (long long)t->nread,
@@ -855,6 +1212,8 @@ static int train(trainer *t, char **summary, size_t *len) {
                     (long long)t->fa.used[1]);
   char err[300];
   rc = ml_fitacc_finish(&t->fa, &t->m, &t->Rtest, err, sizeof err);
+  for (int j = 0; rc == ML_EINPUT && j < t->k; j++)
+    if (t->why[j]) return stray_text(t, j);
   if (rc == ML_EINPUT) return ml_error(t->ctx, "ml_train(): %s", err);
   if (rc) {
     ml_result_code(t->ctx, "ml_train", rc);
@@ -895,6 +1254,7 @@ static int train(trainer *t, char **summary, size_t *len) {
   ml_hash_u64(h, (uint64_t)t->o.seed);
   const char *kn = t->has_key ? (t->o.key ? t->o.key : "rowid") : "";
   for (const char *c = kn; *c; c++) ml_hash_u64(h, (unsigned char)*c);
+  hash_model(t, h);
   hash = sqlite3_mprintf("%016llx%016llx", (unsigned long long)h[0], (unsigned long long)h[1]);
   created = utc_now();
 
@@ -931,7 +1291,25 @@ static int train(trainer *t, char **summary, size_t *len) {
                (long long)m->n, (long long)t->fa.used[1],
                (long long)(t->fa.skipped + t->target_nulls + t->weight_nulls));
   if (t->o.weights) ml_sb_printf(&post, ",\"n_zero_weight\":%lld", (long long)t->fa.zero_weight);
-  ml_sb_printf(&post, ",\"terms\":%d,\"nulls\":{", m->p);
+  ml_sb_printf(&post, ",\"terms\":%d", m->p);
+  json_names(&post, "features", t->feat, NULL, t->k);
+  {
+    /* Columns read from text: the target, numeric features, the weight. */
+    char *names[ML_MAX_TERMS + 2];
+    int keep[ML_MAX_TERMS + 2], n = 0;
+    names[n] = (char *)t->target;
+    keep[n++] = t->y_text;
+    for (int j = 0; j < t->k; j++) {
+      names[n] = t->feat[j];
+      keep[n++] = t->kind[j] == ML_TYPE_NUMERIC && t->fa.f[j].from_text > 0;
+    }
+    if (t->o.weights) {
+      names[n] = t->o.weights;
+      keep[n++] = t->w_text;
+    }
+    json_names(&post, "read_from_text", names, keep, n);
+  }
+  ml_sb_puts(&post, ",\"nulls\":{");
   ml_sb_json_string(&post, t->target, strlen(t->target));
   ml_sb_printf(&post, ":%lld", (long long)t->target_nulls);
   for (int j = 0; j < t->k; j++) {
@@ -944,10 +1322,18 @@ static int train(trainer *t, char **summary, size_t *len) {
     ml_sb_json_string(&post, t->o.weights, strlen(t->o.weights));
     ml_sb_printf(&post, ":%lld", (long long)t->weight_nulls);
   }
-  ml_sb_printf(&post, "},\"nulls_policy\":\"%s\",\"refined\":%s,\"metrics\":%s,\"data_hash\":\"%s\","
-               "\"created_at\":\"%s\"}",
+  model_warnings(t, m);
+  char *warnings = ml_sb_finish(&t->warn, NULL);
+  if (!warnings) {
+    ml_sb_reset(&pre);
+    ml_sb_reset(&post);
+    goto nomem;
+  }
+  ml_sb_printf(&post, "},\"nulls_policy\":\"%s\",\"refined\":%s,\"warnings\":[%s],\"metrics\":%s,"
+               "\"data_hash\":\"%s\",\"created_at\":\"%s\"}",
                t->o.fit.nulls == ML_NULLS_MEAN ? "mean" : t->o.fit.nulls == ML_NULLS_ERROR ? "error" : "skip",
-               (m->flags & ML_MODEL_REFINED) ? "true" : "false", metrics, hash, created);
+               (m->flags & ML_MODEL_REFINED) ? "true" : "false", warnings, metrics, hash, created);
+  ml_free(warnings);
   size_t npre, npost;
   char *zpre = ml_sb_finish(&pre, &npre), *zpost = ml_sb_finish(&post, &npost);
   *summary = zpre && zpost ? ml_malloc(npre + 21 + npost + 1) : NULL;
@@ -982,7 +1368,6 @@ nomem:
 fail:
   rc = -1;
 out:
-  sqlite3_free(types);
   ml_refiner_free(&ref);
   ml_hcacc_free(&hc);
   sqlite3_free(hash);

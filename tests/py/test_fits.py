@@ -181,7 +181,8 @@ c.check(abs(one("SELECT ml_predict(?, 1500, 3, 'Denver')", (by_name,)) -
              3 * js["coefficients"][2]["estimate"] + js["coefficients"][5]["estimate"])) < 1e-9,
         "predict with a level")
 check_error("SELECT ml_predict(?, 1500, 3, 'Miami')",
-            "ml_predict(): feature 3 (city) has level 'Miami', unseen in training (train with option "
+            "ml_predict(): feature 3 (city) has level 'Miami', unseen in training (known: 'Austin', "
+            "'Boston', 'Chicago', 'Denver'; train with option "
             "\"unseen\":\"zero\" to read it as the reference level)", "unseen level", (by_name,))
 unseen = one("SELECT ml_fit_opts('{\"names\":[\"sqft\",\"rooms\",\"city\"],\"categorical\":[3],"
              "\"unseen\":\"zero\"}', price, sqft, rooms, city) FROM houses")
@@ -221,8 +222,8 @@ for opts, want in [
     check_error(F % opts, want, "options %s" % opts)
 # A text value in a feature not declared categorical is still an error that says how.
 check_error("SELECT ml_fit_opts('{\"names\":[\"sqft\",\"city\"]}', price, sqft, city) FROM houses",
-            "ml_fit_opts(): argument 4 is text ('Boston') in row 1; expected a number (CAST it AS "
-            "REAL, or give the column a numeric type)", "text in a numeric feature")
+            "ml_fit_opts(): argument 4 is text ('Boston') in row 1; expected a number (if the text "
+            "marks a missing value, NULLIF(column, 'text') makes it NULL)", "text in a numeric feature")
 
 # The wrong-count errors name the features, cut after ten.
 check_error("SELECT ml_predict(?, 1500, 3)",

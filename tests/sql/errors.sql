@@ -7,7 +7,7 @@ CREATE TABLE empty(y REAL, x REAL);
 CREATE TABLE nulls(y REAL, x REAL);
 INSERT INTO nulls VALUES (NULL, 1), (2, NULL);
 
--- error: ml_fit(): argument 2 is text ('a') in row 1; expected a number (CAST it AS REAL, or give the column a numeric type)
+-- error: ml_fit(): argument 2 is text ('a') in row 1; expected a number (if the text marks a missing value, NULLIF(column, 'text') makes it NULL)
 SELECT ml_fit(y, s) FROM t;
 -- error: ml_fit(): argument 3 is text ('1.5') in row 3; expected a number (CAST it AS REAL, or give the column a numeric type)
 SELECT ml_fit(y, x, CASE WHEN rowid = 3 THEN s ELSE x END) FROM t;
@@ -42,7 +42,7 @@ SELECT ml_fit_opts('{}', y) FROM t;
 
 -- error: ml_predict(): the model expects 1 feature (x1), got 2
 SELECT ml_predict(ml_fit(y, x), 1, 2) FROM t;
--- error: ml_predict(): feature 1 (x1) is text ('abc'); expected a number (CAST it AS REAL, or give the column a numeric type)
+-- error: ml_predict(): feature 1 (x1) is text ('abc'); expected a number (if the text marks a missing value, NULLIF(column, 'text') makes it NULL)
 SELECT ml_predict((SELECT ml_fit(y, x) FROM t), 'abc');
 -- error: ml_predict(): feature 2 (x2) is infinite; values must be finite
 SELECT ml_predict((SELECT ml_fit(y, x, x * x) FROM t), 1, 1e999);

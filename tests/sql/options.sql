@@ -21,7 +21,7 @@ SELECT 'cat_levels', json_extract(ml_model_json('cat'), '$.features[1].levels') 
 SELECT 'cat_predict', abs(ml_predict('cat', 1500, 'Boston') - (100 + 150 + 25 + 2.5)) < 3;
 SELECT 'cat_predict_exact', abs(ml_predict('cat', 1500, 'Boston') - ml_predict('cat', 1500, 'Austin')
                               - (SELECT estimate FROM ml_weights('cat') WHERE term = 'city=Boston')) < 1e-9;
--- error: ml_predict(): feature 2 (city) has level 'Denver', unseen in training (train with option "unseen":"zero" to read it as the reference level)
+-- error: ml_predict(): feature 2 (city) has level 'Denver', unseen in training (known: 'Austin', 'Boston', 'Chicago'; train with option "unseen":"zero" to read it as the reference level)
 SELECT ml_predict('cat', 1500, 'Denver');
 SELECT 'cat_null', ml_predict('cat', 1500, NULL) IS NULL;
 -- With "unseen":"zero", an unseen level reads as the reference.

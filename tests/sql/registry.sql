@@ -126,7 +126,7 @@ SELECT 'no_intercept', (SELECT count(*) FROM ml_weights('noint')) = 2
 
 -- Errors leave the registry exactly as it was.
 CREATE TABLE before AS SELECT name, version FROM ml_model_versions;
--- error: ml_train(): unknown option 'test_sise' (known: test_size, seed, key, intercept, nulls, categorical, unseen, weights, l2, robust, refine, metrics, progress, tol)
+-- error: ml_train(): unknown option 'test_sise' (known: test_size, seed, key, intercept, nulls, na_values, categorical, unseen, weights, l2, robust, refine, metrics, progress, tol)
 SELECT ml_train('house_price', 'houses', 'price', '["sqft"]', '{"test_sise":0.3}');
 -- error: ml_train(): no table or view named 'housez'
 SELECT ml_train('house_price', 'housez', 'price');
@@ -152,7 +152,7 @@ SELECT ml_train('house_price', 'SELECT * FROM houses', 'price', '["sqft"]', '{"k
 SELECT ml_train('house_price', 'houses', 'price', '["sqft"]', '{"key":"nokey"}');
 -- error: ml_train(): option test_size must be a number in [0, 1)
 SELECT ml_train('house_price', 'houses', 'price', '["sqft"]', '{"test_size":1}');
--- error: ml_train(): column 'sqft' is text ('big') in row 1000, but numeric elsewhere: CAST it AS REAL, or list it in option categorical
+-- error: ml_train(): column 'sqft' is text ('big') in row 1000, not a number: if it marks a missing value, list it in option "na_values" (or use NULLIF("sqft", 'big') in a query source); if the column holds categories, list it in option "categorical"
 SELECT ml_train('house_price', 'SELECT price, CASE WHEN id = 1000 THEN ''big'' ELSE sqft END AS sqft FROM houses', 'price');
 -- error: ml_train(): no rows to train on: 0 rows read, 0 skipped for a NULL, 0 in the test set
 SELECT ml_train('house_price', 'SELECT * FROM houses WHERE 0', 'price', '["sqft"]');

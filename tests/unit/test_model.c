@@ -172,6 +172,118 @@ static void defences(void) {
   ml_model_free(m);
 }
 
+/* Numbers in text, as SQLite's CAST reads them, and levels' canonical text. */
+static void reading(void) {
+  static const struct {
+    const char *z;
+    int ok;
+    double v;
+  } cases[] = {
+      {"12", 1, 12}, {" 3.5 ", 1, 3.5}, {"-1e3", 1, -1000}, {"+7", 1, 7}, {".5", 1, 0.5},
+      {"5.", 1, 5}, {"007", 1, 7}, {"-0.25e-2", 1, -0.0025}, {"\t42\n", 1, 42}, {"1E+02", 1, 100},
+      {"12abc", 0, 0}, {"", 0, 0}, {"  ", 0, 0}, {"0x1A", 0, 0}, {"NaN", 0, 0}, {"inf", 0, 0},
+      {"1,5", 0, 0}, {"1e", 0, 0}, {".", 0, 0}, {"-", 0, 0}, {"1 2", 0, 0}, {"NA", 0, 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    double v = -1;
+    int r = ml_parse_number(cases[i].z, (int)strlen(cases[i].z), &v);
+    CHECK(r == cases[i].ok);
+    if (r == 1) CHECK(v == cases[i].v);
+  }
+  /* Longer than the copy on the stack. */
+  char big[300];
+  memset(big, '0', sizeof big - 3);
+  memcpy(big + sizeof big - 3, "1", 2);
+  double v;
+  CHECK(ml_parse_number(big, (int)strlen(big), &v) == 1 && v == 1);
+  static const struct {
+    double v;
+    const char *text;
+  } canon[] = {{2, "2"}, {2.5, "2.5"}, {-0.0, "0"}, {0.1, "0.1"}, {100000, "1e+05"},
+               {120000, "120000"}, {1e-4, "1e-04"}, {1e15, "1e+15"}, {-3.75, "-3.75"},
+               {1.0 / 3, "0.3333333333333333"}, {123456789012.0, "123456789012"}};
+  for (size_t i = 0; i < sizeof canon / sizeof canon[0]; i++) {
+    char out[ML_NUMBER_TEXT_MAX];
+    ml_number_text(canon[i].v, out);
+    CHECK(strcmp(out, canon[i].text) == 0);
+    CHECK(ml_parse_number(out, (int)strlen(out), &v) == 1 && v == canon[i].v);
+  }
+  ml_na na = {0, NULL};
+  char *texts[] = {"NA", "", "-999"};
+  CHECK(ml_na_set(&na, texts, 3) == ML_OK);
+  CHECK(ml_na_has_text(&na, "NA", 2) && ml_na_has_text(&na, "", 0) && !ml_na_has_text(&na, "N", 1));
+  CHECK(ml_na_has_text(&na, "-999", 4) && !ml_na_has_text(&na, "-999.0", 6));
+  ml_na_free(&na);
+}
+
+/* Section READ: na_values and numeric levels survive the round trip; the
+** decoder checks numeric levels are canonical and sorted by value. */
+static void read_section(void) {
+  ml_model *m = sample(), *d = NULL;
+  ml_feature *f = &m->feat[1];
+  const char *lv[] = {"2", "9.5", "10"};
+  for (int i = 0; i < 3; i++) {
+    ml_free(f->levels[i]);
+    f->levels[i] = ml_malloc(strlen(lv[i]) + 1);
+    strcpy(f->levels[i], lv[i]);
+  }
+  f->num_levels = 1;
+  m->reads = 1;
+  char *texts[] = {"NA", ""};
+  CHECK(ml_na_set(&m->na, texts, 2) == ML_OK);
+  unsigned char *blob;
+  int64_t len;
+  char err[200];
+  CHECK(ml_model_encode(m, NULL, &blob, &len) == ML_OK);
+  CHECK(memcmp(blob + 12 + 8 + 36, "READ", 4) == 0); /* right after SHAP */
+  CHECK(ml_model_decode(blob, len, &d, err, sizeof err) == ML_OK);
+  if (d) {
+    CHECK(d->reads && d->na.n == 2 && strcmp(d->na.text[1], "") == 0);
+    CHECK(d->feat[1].num_levels && !d->feat[0].num_levels);
+    CHECK(d->feat[1].lvnum[0] == 2 && d->feat[1].lvnum[1] == 9.5 && d->feat[1].lvnum[2] == 10);
+    char *json;
+    size_t jl;
+    CHECK(ml_model_json(d, 0.95, &json, &jl) == ML_OK);
+    CHECK(strstr(json, "\"na_values\":[\"NA\",\"\"]") != NULL);
+    CHECK(strstr(json, "\"numeric_levels\":true") != NULL);
+    ml_free(json);
+  }
+  ml_model_free(d);
+  ml_free(blob);
+  /* Sorted by bytes is not sorted by value, nor "2.0" canonical. */
+  const char *bad[][3] = {{"10", "2", "9.5"}, {"2.0", "9.5", "10"}, {"2", "x", "10"}};
+  for (int k = 0; k < 3; k++) {
+    for (int i = 0; i < 3; i++) {
+      ml_free(f->levels[i]);
+      f->levels[i] = ml_malloc(strlen(bad[k][i]) + 1);
+      strcpy(f->levels[i], bad[k][i]);
+    }
+    CHECK(ml_model_encode(m, NULL, &blob, &len) == ML_OK);
+    CHECK(ml_model_decode(blob, len, &d, err, sizeof err) == ML_EINPUT);
+    CHECK(strstr(err, k == 0 ? "not sorted" : "canonical") != NULL);
+    ml_model_free(d);
+    ml_free(blob);
+  }
+  /* Out of memory at every allocation of a decode with READ: no leak. */
+  for (int i = 0; i < 3; i++) {
+    ml_free(f->levels[i]);
+    f->levels[i] = ml_malloc(strlen(lv[i]) + 1);
+    strcpy(f->levels[i], lv[i]);
+  }
+  CHECK(ml_model_encode(m, NULL, &blob, &len) == ML_OK);
+  long before = mem_in_use();
+  for (long k = 0; k < 40; k++) {
+    mem_fail_after(k);
+    int rc = ml_model_decode(blob, len, &d, err, sizeof err);
+    mem_fail_after(-1);
+    CHECK(rc == ML_OK || rc == ML_NOMEM);
+    ml_model_free(d);
+    CHECK(mem_in_use() == before);
+  }
+  ml_free(blob);
+  ml_model_free(m);
+}
+
 /* The rows' fingerprint (section rfpr) survives the codec; without it, none. */
 static void fingerprint(void) {
   ml_model *m = sample(), *d = NULL;
@@ -251,6 +363,8 @@ static void union_map(void) {
 void test_model(void) {
   round_trip();
   defences();
+  reading();
+  read_section();
   fingerprint();
   union_map();
 }
