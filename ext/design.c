@@ -66,6 +66,10 @@ void ml_value_error(sqlite3_context *ctx, const char *fname, const char *what, i
       msg = sqlite3_mprintf("%s(): %s is text ('%!.20s')%s; expected a number (if the text "
                             "marks a missing value, NULLIF(column, 'text') makes it NULL)",
                             fname, what, z ? z : "", at);
+  } else if (kind == ML_V_NULBYTE) {
+    msg = sqlite3_mprintf("%s(): %s is a text with a NUL byte ('%!.20s...')%s, which a model "
+                          "cannot keep as a level; replace(column, char(0), '') removes them",
+                          fname, what, (const char *)sqlite3_value_text(v), at);
   } else {
     msg = sqlite3_mprintf("%s(): %s is a blob%s; expected a number", fname, what, at);
   }

@@ -15,6 +15,8 @@
 
 /* ml_read_num: out of memory reading a text (beside sqlml_int.h's ML_V_*). */
 #define ML_V_NOMEM 100
+/* A text holding a NUL byte where a level is read: a model keeps levels as C strings. */
+#define ML_V_NULBYTE 101
 
 /*
 ** Reads v as a number: ML_V_NUM with *d; ML_V_NULL for NULL or a na text;

@@ -212,7 +212,9 @@ static int read_value(const ml_fitacc *a, const fa_feature *f, sqlite3_value *v,
   /* A number is the level of its text, as SQL writes it. */
   const char *z = (const char *)sqlite3_value_text(v);
   if (!z) return ML_V_NOMEM;
-  *word = hash_text64(z, sqlite3_value_bytes(v));
+  int n = sqlite3_value_bytes(v);
+  if (memchr(z, 0, (size_t)n)) return ML_V_NULBYTE;
+  *word = hash_text64(z, n);
   return ML_V_TEXT;
 }
 

@@ -58,6 +58,7 @@
 #include "json.h"
 #include "refine.h"
 #include "registry.h"
+#include "rowhash.h"
 #include "split.h"
 #include "sqlq.h"
 #include "strbuf.h"
@@ -114,6 +115,7 @@ struct trainer {
   char **why;             /* "'text' in row 7" that made a guessed numeric column text, or NULL */
   int star;               /* the features are '*' */
   int restart;            /* a kind changed: fit again from the first row */
+  uint64_t rows_hash;     /* the training rows' fingerprint for ml_refine (rowhash.h) */
   int drop;               /* and this feature leaves '*' first, or -1 */
   int y_text, w_text;     /* target, weight had numbers in text */
   ml_sb warn;             /* warnings so far: JSON strings, comma-separated */
@@ -414,6 +416,10 @@ static int parse_features(trainer *t, sqlite3_value *v, char **cols, int ncol) {
              cols[i]);
         continue;
       }
+      if (!cols[i][0])
+        return ml_error(t->ctx, "ml_train(): column %d of the source '%s' has an empty name, which a "
+                                "model cannot keep; name it in a query (SELECT \"\" AS x, ...) or "
+                                "list the features", i + 1, t->source);
       if (!(t->feat[t->k] = sqlite3_mprintf("%s", cols[i]))) {
         sqlite3_result_error_nomem(t->ctx);
         return -1;
@@ -791,6 +797,8 @@ static int first_row(trainer *t) {
                             "model holds at most %d terms", t->feat[t->fa.bad_col],
                     t->fa.f[t->fa.bad_col].nlevels, (long long)t->nread, ML_MAX_TERMS);
   if (r != ML_FA_USED) return 0;
+  if (side != ML_SIDE_TEST)
+    t->rows_hash += ml_rowhash(t->cw >= 0 ? &w : NULL, y, t->vals + t->cy + 1, t->k);
   welford_add(side == ML_SIDE_TEST ? &t->wtest : &t->wtrain, y, w);
   return 0;
 }
@@ -1186,6 +1194,7 @@ static int train(trainer *t, char **summary, size_t *len) {
     if ((rc = ml_fitacc_init(&t->fa, t->k, t->feat, t->kind, &t->o.fit, 2))) goto nomem;
     t->restart = t->failed = 0;
     t->target_nulls = t->weight_nulls = 0;
+    t->rows_hash = 0;
     memset(&t->wtrain, 0, sizeof t->wtrain);
     memset(&t->wtest, 0, sizeof t->wtest);
     int failed = run_pass(t, first_row);
@@ -1220,6 +1229,8 @@ static int train(trainer *t, char **summary, size_t *len) {
     return -1;
   }
   ml_model *m = t->m;
+  m->has_rows_hash = 1;
+  m->rows_hash = t->rows_hash;
   if ((rc = ml_model_set_name(m, -1, t->target))) goto code;
   t->x = sqlite3_malloc64(8 * (sqlite3_uint64)m->p);
   if (!t->x) goto nomem;

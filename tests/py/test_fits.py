@@ -436,4 +436,28 @@ check_error("SELECT ml_model_json(?)", "ml_model_json(): argument 1: invalid mod
 check_error("SELECT ml_model_json(?)", "ml_model_json(): argument 1: invalid model BLOB: repeated section "
             "rfpr", "repeated rfpr", (build(blob, secs + [("rfpr", rfpr[0])]),))
 
+# ml_train models carry the fingerprint too: its training rows refine (in any
+# order, with the split's own rule), other rows do not.
+con.executescript("""
+CREATE TABLE tr(id INTEGER PRIMARY KEY, y REAL, x REAL, z REAL, w REAL);
+WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 40)
+INSERT INTO tr SELECT i, 3 + 2 * i + (i % 5), i, (i * 7) % 11, 1 + i % 3 FROM r;
+SELECT ml_train('tr', 'tr', 'y', '["x","z"]', '{"test_size":0.3,"seed":1}');
+SELECT ml_train('trw', 'tr', 'y', '["x","z"]', '{"test_size":0,"weights":"w"}');
+""")
+tr = one("SELECT model FROM ml_model_versions WHERE name = 'tr'")
+trw = one("SELECT model FROM ml_model_versions WHERE name = 'trw'")
+c.check("rfpr" in [t for t, _ in sections(tr)], "an ml_train model has a fingerprint")
+c.check(model_json(one("SELECT ml_refine(?, y, x, z) FROM (SELECT * FROM tr WHERE "
+                       "ml_split_of(id, 0.3, 1) = 'train' ORDER BY z DESC)", (tr,)))["refined"],
+        "ml_train's training rows, in another order, refine")
+check_error("SELECT ml_refine(?, y, z, x) FROM tr WHERE ml_split_of(id, 0.3, 1) = 'train'",
+            "ml_refine(): these are not the rows the model was fitted on (n and fingerprint differ); "
+            "refine over the same query", "ml_train model, features swapped", (tr,))
+c.check(model_json(one("SELECT ml_refine(?, w, y, x, z) FROM tr", (trw,)))["refined"],
+        "a weighted ml_train model refines over its rows")
+check_error("SELECT ml_refine(?, 1, y, x, z) FROM tr",
+            "ml_refine(): these are not the rows the model was fitted on (n and fingerprint differ); "
+            "refine over the same query", "weighted ml_train model, other weights", (trw,))
+
 c.done()

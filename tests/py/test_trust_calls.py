@@ -72,6 +72,19 @@ CASES = [
     ("CREATE TEMP VIEW dv AS SELECT id, y, x, ml_drop('prod') AS junk FROM t;"
      "CREATE VIRTUAL TABLE temp.ds USING ml_split(dv, test_size=0.5, seed=1, key=id);",
      "SELECT count(junk) FROM ds", "ml_drop(): " + WRITE),
+    # 7. What a model could store but never read back: an empty name, a NUL in a level.
+    ("CREATE TABLE e(y REAL, \"\" REAL); INSERT INTO e VALUES (1, 1), (2, 2), (3, 4);",
+     "SELECT ml_train('m', 'SELECT y, \"\" FROM e', 'y', NULL, '{\"test_size\":0}')",
+     "ml_train(): column 2 of the source 'SELECT y, \"\" FROM e' has an empty name, which a model "
+     "cannot keep; name it in a query (SELECT \"\" AS x, ...) or list the features"),
+    ("CREATE TABLE n(y REAL, c TEXT); INSERT INTO n VALUES (1, 'a'), (2, 'b' || char(0) || 'x'), "
+     "(3, 'b');", "SELECT ml_train('m', 'n', 'y', '[\"c\"]', '{\"test_size\":0}')",
+     "ml_train(): column 'c' is a text with a NUL byte ('b...') in row 2, which a model cannot "
+     "keep as a level; replace(column, char(0), '') removes them"),
+    ("CREATE TABLE n(y REAL, c TEXT); INSERT INTO n VALUES (1, 'a'), (2, 'b' || char(0) || 'x'), "
+     "(3, 'b');", "SELECT ml_fit_opts('{\"categorical\":[1]}', y, c) FROM n",
+     "ml_fit_opts(): argument 3 is a text with a NUL byte ('b...') in row 2, which a model cannot "
+     "keep as a level; replace(column, char(0), '') removes them"),
     # 9. A statement that reads the registry and trains on each row.
     ("", "SELECT ml_train('prod', 't', 'y') FROM ml_model_versions", LOOP),
     ("", "SELECT ml_train('prod', 't', 'y') FROM ml_models", LOOP),
