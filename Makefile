@@ -10,6 +10,8 @@
 #   make bench    speed and memory against the floor and the pandas pipeline (bench/)
 #   make valgrind the C tests and the SQL tests under valgrind's memcheck
 #   make fuzz     each libFuzzer target for FUZZ_SECONDS (fuzz-ci: 20 s each)
+#   make cluster  build/cluster/sqlml-node: a dqlite node with sqlml (docs/scale-out.md)
+#   make cluster-demo  3 nodes on 127.0.0.1: train on the leader, kill it, predict on the next
 #
 # make deps, demo and test install missing Debian packages when run as root
 # (tools/need-debs); otherwise they print the exact apt-get command.
@@ -56,6 +58,7 @@ EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
 CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
+.PHONY: cluster cluster-demo deps-cluster
 .PHONY: all lib deps deps-test demo test unit regress oom sql py nist ref embed asan valgrind \
 	fuzz fuzz-ci install uninstall bench bench-quick clean
 
@@ -225,6 +228,32 @@ $(B)/bench/lsq_bench: bench/lsq_bench.c $(CORE_SRC) tests/unit/mem_libc.c $(wild
 bench bench-quick: $(SO) $(B)/bench/lsq_bench
 	@tools/need-debs $(DEBS_BENCH)
 	$(BENCH) --command "make $@" $(if $(filter bench-quick,$@),--quick)
+
+# ---- scale-out (docs/scale-out.md) ----
+
+# A dqlite node that registers the static library with sqlite3_auto_extension,
+# built offline from Debian's go-dqlite sources (GOPATH mode: no module proxy).
+# Dask, psutil for the sharded fits and their test.
+DEBS_CLUSTER = libdqlite-dev golang-go golang-github-canonical-go-dqlite-dev
+DEBS_SHARDS = python3-distributed python3-psutil
+CLUSTER_NODE = build/cluster/sqlml-node
+GO ?= go
+GO_ENV = GO111MODULE=off GOPROXY=off GOFLAGS= GOPATH=$(CURDIR)/build/gopath:/usr/share/gocode \
+  GOCACHE=$(CURDIR)/build/go-cache CGO_CFLAGS="-I$(CURDIR)/$(dir $(HDR)) $(DEP_CFLAGS)" \
+  CGO_LDFLAGS="$(CURDIR)/$(LIB) $(LDLIBS)" CGO_LDFLAGS_ALLOW='-Wl,-z,now'
+
+deps-cluster:
+	@tools/need-debs $(DEBS_CLUSTER)
+
+cluster: deps-cluster
+	@$(MAKE) --no-print-directory $(CLUSTER_NODE)
+
+$(CLUSTER_NODE): cluster/node/main.go $(LIB) $(HDR)
+	@mkdir -p $(@D)
+	cd cluster/node && $(GO_ENV) $(GO) build -o $(CURDIR)/$@ .
+
+cluster-demo: cluster
+	$(PYTHON) cluster/demo.py --node $(CLUSTER_NODE)
 
 # ---- hardening (README: Testing) ----
 
