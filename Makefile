@@ -58,7 +58,7 @@ EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
 CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
-.PHONY: cluster cluster-demo deps-cluster
+.PHONY: cluster cluster-demo deps-cluster deps-scale dqlite shards
 .PHONY: all lib deps deps-test demo test unit regress oom sql py nist ref embed asan valgrind \
 	fuzz fuzz-ci install uninstall bench bench-quick clean
 
@@ -126,8 +126,12 @@ demo: deps
 # Every suite runs, past a failing one; the last line counts them
 # (tests/run_suites.py).  Each tests/py/test_*.py is a suite of its own.
 PY_SUITES = $(patsubst tests/py/%.py,py-%,$(wildcard tests/py/test_*.py))
-SUITES = unit regress oom sql $(PY_SUITES) nist ref embed
-test: deps-test
+# dqlite and shards run other engines over the extension (docs/scale-out.md);
+# `make asan` leaves them out (SCALE_SUITES=): the C they reach is the
+# C the other suites run under the sanitizers.
+SCALE_SUITES = dqlite shards
+SUITES = unit regress oom sql $(PY_SUITES) nist ref embed $(SCALE_SUITES)
+test: deps-test $(if $(SCALE_SUITES),deps-scale)
 	@$(PYTHON) tests/run_suites.py --make "$(MAKE)" $(SUITES)
 
 $(B)/unit/test_core: $(UNIT_SRC) $(CORE_SRC) $(wildcard ext/*.h) $(wildcard tests/unit/*.h)
@@ -190,7 +194,7 @@ $(NODE_DIR)/ready: examples/node/package.json examples/node/package-lock.json
 # memory is ours.
 ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)
 asan:
-	$(MAKE) test B=build/asan SO=build/asan/sqlml.so LIB=build/asan/libsqlml.a \
+	$(MAKE) test SCALE_SUITES= B=build/asan SO=build/asan/sqlml.so LIB=build/asan/libsqlml.a \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  RUN_ENV="LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1"
 
@@ -245,6 +249,9 @@ GO_ENV = GO111MODULE=off GOPROXY=off GOFLAGS= GOPATH=$(CURDIR)/build/gopath:/usr
 deps-cluster:
 	@tools/need-debs $(DEBS_CLUSTER)
 
+deps-scale:
+	@tools/need-debs $(DEBS_CLUSTER) $(DEBS_SHARDS)
+
 cluster: deps-cluster
 	@$(MAKE) --no-print-directory $(CLUSTER_NODE)
 
@@ -254,6 +261,14 @@ $(CLUSTER_NODE): cluster/node/main.go $(LIB) $(HDR)
 
 cluster-demo: cluster
 	$(PYTHON) cluster/demo.py --node $(CLUSTER_NODE)
+
+# 3 nodes on 127.0.0.1: replication, failover, catch-up, refused autocommit writes.
+dqlite: $(CLUSTER_NODE)
+	$(RUN_ENV) $(PYTHON) tests/cluster/test_dqlite.py --node $(CLUSTER_NODE)
+
+# 4 shards fitted on a Dask LocalCluster bound to 127.0.0.1, merged, against one fit.
+shards: $(SO)
+	$(RUN_ENV) $(PYTHON) tests/shards/test_shards.py --ext $(SO)
 
 # ---- hardening (README: Testing) ----
 
