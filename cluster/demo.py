@@ -6,6 +6,7 @@ leader, kill it, predict on the new leader.  Stops every node it started.
 """
 import argparse
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -29,6 +30,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--node", required=True)
     a = ap.parse_args()
+    # A SIGTERM unwinds like an exception, so the nodes are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory() as tmp, Cluster(a.node, tmp, latency="20ms") as c:
         c.start(3)
         print("3 nodes: %s" % ", ".join(c.addresses))

@@ -86,6 +86,8 @@ def main():
         raise TimeoutError("test_dqlite: over %d s" % a.seconds)
 
     signal.signal(signal.SIGALRM, too_long)
+    # A SIGTERM (make interrupted) unwinds too, so the nodes are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     signal.alarm(a.seconds)
     start = time.monotonic()
     # Raft's election timeout is 15 times the latency: 300 ms here.
