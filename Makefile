@@ -58,7 +58,7 @@ EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
 CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
-.PHONY: cluster cluster-demo deps-cluster deps-scale dqlite shards
+.PHONY: cluster cluster-demo deps-cluster deps-shards deps-scale dqlite shards
 .PHONY: all lib deps deps-test demo test unit regress oom sql py nist ref embed asan valgrind \
 	fuzz fuzz-ci install uninstall bench bench-quick clean
 
@@ -249,13 +249,15 @@ GO_ENV = GO111MODULE=off GOPROXY=off GOFLAGS= GOPATH=$(CURDIR)/build/gopath:/usr
 deps-cluster:
 	@tools/need-debs $(DEBS_CLUSTER)
 
+deps-shards:
+	@tools/need-debs $(DEBS_SHARDS)
+
 deps-scale:
 	@tools/need-debs $(DEBS_CLUSTER) $(DEBS_SHARDS)
 
-cluster: deps-cluster
-	@$(MAKE) --no-print-directory $(CLUSTER_NODE)
+cluster: $(CLUSTER_NODE)
 
-$(CLUSTER_NODE): cluster/node/main.go $(LIB) $(HDR)
+$(CLUSTER_NODE): cluster/node/main.go $(LIB) $(HDR) | deps-cluster
 	@mkdir -p $(@D)
 	cd cluster/node && $(GO_ENV) $(GO) build -o $(CURDIR)/$@ .
 
@@ -267,7 +269,7 @@ dqlite: $(CLUSTER_NODE)
 	$(RUN_ENV) $(PYTHON) tests/cluster/test_dqlite.py --node $(CLUSTER_NODE)
 
 # 4 shards fitted on a Dask LocalCluster bound to 127.0.0.1, merged, against one fit.
-shards: $(SO)
+shards: $(SO) | deps-shards
 	$(RUN_ENV) $(PYTHON) tests/shards/test_shards.py --ext $(SO)
 
 # ---- hardening (README: Testing) ----
