@@ -257,9 +257,12 @@ deps-scale:
 
 cluster: $(CLUSTER_NODE)
 
+# Go's build cache does not look into the archive CGO_LDFLAGS names: the
+# archive's hash, given to the linker, makes go build link again when it changes.
 $(CLUSTER_NODE): cluster/node/main.go $(LIB) $(HDR) | deps-cluster
 	@mkdir -p $(@D)
-	cd cluster/node && $(GO_ENV) $(GO) build -o $(CURDIR)/$@ .
+	cd cluster/node && $(GO_ENV) $(GO) build \
+	  -ldflags "-X main.libsqlmlHash=$$(sha256sum < $(CURDIR)/$(LIB) | cut -c1-64)" -o $(CURDIR)/$@ .
 
 cluster-demo: cluster
 	$(PYTHON) cluster/demo.py --node $(CLUSTER_NODE)

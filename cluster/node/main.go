@@ -52,13 +52,18 @@ import (
 	"github.com/canonical/go-dqlite/driver"
 )
 
+// The SHA-256 of the libsqlml.a linked in, set by the Makefile (-ldflags -X).
+var libsqlmlHash string
+
 func usage() {
-	fmt.Fprintln(os.Stderr, `usage:
+	fmt.Fprintf(os.Stderr, `usage:
   sqlml-node serve -dir DIR -address 127.0.0.1:PORT [-join ADDR,...] [-latency 5ms] [-v]
   sqlml-node sql -cluster ADDR,... [-db sqlml] [-timeout 10s] STATEMENT...
   sqlml-node leader -cluster ADDR,...
   sqlml-node nodes -cluster ADDR,...
-  sqlml-node transfer -cluster ADDR,... -to ID`)
+  sqlml-node transfer -cluster ADDR,... -to ID
+libsqlml.a: sha256 %s
+`, libsqlmlHash)
 	os.Exit(2)
 }
 
