@@ -131,12 +131,22 @@ class Cluster:
                 len(lines), len(statements), r.stderr.strip()))
         return lines
 
-    def rows(self, statement, **kw):
-        """The rows of one query; raises on an error."""
-        (line,) = self.sql(statement, **kw)
-        if "error" in line:
-            raise RuntimeError("%s: %s" % (statement, line["error"]))
-        return line["rows"]
+    def rows(self, statement, tries=3, **kw):
+        """The rows of one read-only query; raises on an error.  A query that
+        did not reach a leader (code -1: the connection, not SQL, failed, as
+        when an election runs) is tried again, up to `tries` times."""
+        for attempt in range(tries):
+            try:
+                (line,) = self.sql(statement, **kw)
+            except RuntimeError:
+                if attempt == tries - 1:
+                    raise
+                continue
+            if "error" not in line:
+                return line["rows"]
+            if line.get("code") != -1 or attempt == tries - 1:
+                raise RuntimeError("%s: %s" % (statement, line["error"]))
+            time.sleep(0.2)
 
     def leader(self, via=None, timeout=10):
         """{"id": ..., "address": ...} of the leader, or None if none answers."""

@@ -147,7 +147,7 @@ def run(c, start):
         new = c.leader(timeout=3)
         if new and new["address"] != leader["address"]:
             try:
-                c.rows("SELECT count(*) FROM ml_model_versions", timeout=8)
+                c.rows("SELECT count(*) FROM ml_model_versions", tries=1, timeout=8)
                 break
             except RuntimeError:
                 pass
