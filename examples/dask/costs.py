@@ -10,7 +10,6 @@ and ml_merge over --shards BLOBs (seconds per merged shard).
 import argparse
 import os
 import random
-import sqlite3
 import sys
 import time
 

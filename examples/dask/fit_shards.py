@@ -28,6 +28,7 @@ import os
 import sqlite3
 import sys
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_EXT = os.path.join(HERE, "..", "..", "dist", "sqlml")
@@ -38,9 +39,15 @@ def quote(name):
     return '"%s"' % name.replace('"', '""')
 
 
+def read_only(path):
+    """The URI that opens path read-only (ATTACH takes it too on a URI connection)."""
+    return "file:%s?mode=ro" % urllib.request.pathname2url(os.path.abspath(path))
+
+
 def connect(ext, path=None):
-    """A connection with sqlml; path opens that file read-only."""
-    db = sqlite3.connect("file:%s?mode=ro" % path if path else ":memory:", uri=bool(path))
+    """A connection with sqlml, which takes URI file names; path opens that
+    file read-only."""
+    db = sqlite3.connect(read_only(path) if path else ":memory:", uri=True)
     db.enable_load_extension(True)
     db.load_extension(ext)
     db.enable_load_extension(False)

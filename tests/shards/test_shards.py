@@ -64,7 +64,7 @@ def make_shards(tmp, n_shards, rows):
 def attached(ext, files):
     db = fit_shards.connect(ext)
     for i, f in enumerate(files):
-        db.execute("ATTACH ? AS s%d" % i, ("file:%s?mode=ro" % f,))
+        db.execute("ATTACH ? AS s%d" % i, (fit_shards.read_only(f),))
     return db
 
 
