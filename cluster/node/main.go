@@ -17,8 +17,9 @@
 // VALUES or PRAGMA are queries, others are executed; a leading "exec:"
 // executes a query (dqlite 1.11 reports a query's error by the name of its
 // first column: docs/scale-out.md).  It prints one JSON line per statement:
-// {"rows":[[...],...]}, {"changes":N} or {"error":"...","code":N}, with BLOBs
-// as {"hex":"..."}, and exits 1 if any statement failed.
+// {"rows":[[...],...]}, {"changes":N} or {"error":"...","code":N} (with a
+// "hint" when the message looks like that column name), with BLOBs as
+// {"hex":"..."}, and exits 1 if any statement failed.
 package main
 
 /*
@@ -250,6 +251,12 @@ func runSQL(args []string) {
 			}
 		} else {
 			line = query(ctx, conn, stmt)
+			// dqlite 1.11 sends a failed query's first column name as its
+			// message (docs/scale-out.md); that name is often the call itself.
+			if msg, bad := line["error"].(string); bad && msg != "" && strings.Contains(stmt, msg) {
+				line["hint"] = "dqlite 1.11 reports a failed query by the name of its first " +
+					"column; run it as exec:" + stmt + " to read the message"
+			}
 		}
 		if _, bad := line["error"]; bad {
 			failed = true

@@ -73,6 +73,8 @@ def refused(c, fname, statement):
     (line,) = c.sql(statement)
     check(line.get("error") in (REFUSED % fname, statement[len("SELECT "):]),
           "%s queried: %r" % (fname, line))
+    check(line.get("error") == REFUSED % fname or "exec:" + statement in line.get("hint", ""),
+          "%s queried: the client's hint: %r" % (fname, line))
     return line.get("error") == REFUSED % fname
 
 
