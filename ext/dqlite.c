@@ -11,8 +11,9 @@
 #include "sqlq.h"
 
 /*
-** SQLITE_FCNTL_VFS_POINTER is answered by SQLite itself, not by the VFS, so
-** it works whatever the VFS implements (dqlite's answers no VFSNAME).
+** SQLITE_FCNTL_VFS_POINTER is answered by SQLite itself, not by the VFS.
+** SQLITE_FCNTL_VFSNAME is not: dqlite 1.11's VFS returns SQLITE_OK to every
+** file control it does not know, without setting the name.
 */
 static int main_on_dqlite(sqlite3 *db) {
   sqlite3_vfs *vfs = NULL;
