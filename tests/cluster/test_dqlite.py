@@ -9,7 +9,8 @@ versions and moves an alias.  Then the leader is killed with SIGKILL: the
 new leader must serve the very same registry (every row of ml_models, every
 model BLOB byte for byte) and the same predictions, and train; the killed
 node, restarted, must catch up: leadership is transferred to it and it
-serves the registry with the version trained while it was down.  Bounded
+serves the registry with the version trained while it was down; ml_drop
+runs in a transaction too.  Bounded
 at 90 s (an alarm); every node started is stopped, whatever happens.
 """
 import argparse
@@ -181,6 +182,9 @@ def run(c, start):
     check(record(c, via=[c.addresses[dead]]) == rec3,
           "the restarted node, leading, serves what was trained while it was down")
     check(c.rows("PRAGMA integrity_check") == [["ok"]], "integrity_check")
+    ok(c.sql("BEGIN", "SELECT ml_drop('price', 1)", "COMMIT"), ["begin", "drop 1", "commit"])
+    check(c.rows("SELECT version FROM ml_model_versions ORDER BY version") == [[2], [3]],
+          "ml_drop in a transaction")
     print("dqlite: refused writes report the message %s" % (
         "on both paths" if query_message else "when executed; as queries, dqlite 1.11 sends "
         "the column name instead (docs/scale-out.md)"))
