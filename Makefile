@@ -13,6 +13,8 @@
 #   make bench    speed and memory against the floor and the pandas pipeline (bench/)
 #   make valgrind the C tests and the SQL tests under valgrind's memcheck
 #   make fuzz     each libFuzzer target for FUZZ_SECONDS (fuzz-ci: 20 s each)
+#   make cluster  build/cluster/sqlml-node: a dqlite node with sqlml (docs/scale-out.md)
+#   make cluster-demo  3 nodes on 127.0.0.1: train on the leader, kill it, predict on the next
 #
 # make deps, demo and test install missing Debian packages when run as root
 # (tools/need-debs); otherwise they print the exact apt-get command.
@@ -62,6 +64,7 @@ EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
 CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
+.PHONY: cluster cluster-demo deps-cluster deps-shards deps-scale dqlite shards
 .PHONY: all lib deps deps-test demo test unit regress oom sql py nist ref embed asan valgrind \
 	fuzz fuzz-ci install uninstall bench bench-quick clean deb python-package npm-package packages
 
@@ -129,8 +132,12 @@ demo: deps
 # Every suite runs, past a failing one; the last line counts them
 # (tests/run_suites.py).  Each tests/py/test_*.py is a suite of its own.
 PY_SUITES = $(patsubst tests/py/%.py,py-%,$(wildcard tests/py/test_*.py))
-SUITES = unit regress oom sql $(PY_SUITES) nist ref embed packages
-test: deps-test
+# dqlite and shards run other engines over the extension (docs/scale-out.md);
+# `make asan` leaves them out (SCALE_SUITES=): the C they reach is the
+# C the other suites run under the sanitizers.
+SCALE_SUITES = dqlite shards
+SUITES = unit regress oom sql $(PY_SUITES) nist ref embed packages $(SCALE_SUITES)
+test: deps-test $(if $(SCALE_SUITES),deps-scale)
 	@$(PYTHON) tests/run_suites.py --make "$(MAKE)" $(SUITES)
 
 $(B)/unit/test_core: $(UNIT_SRC) $(CORE_SRC) $(wildcard ext/*.h) $(wildcard tests/unit/*.h)
@@ -198,7 +205,7 @@ $(NODE_DIR)/ready: examples/node/package.json examples/node/package-lock.json
 # memory is ours.
 ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)
 asan:
-	$(MAKE) test B=build/asan SO=build/asan/sqlml.so LIB=build/asan/libsqlml.a \
+	$(MAKE) test SCALE_SUITES= B=build/asan SO=build/asan/sqlml.so LIB=build/asan/libsqlml.a \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  RUN_ENV="LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1"
 
@@ -322,6 +329,48 @@ $(B)/bench/lsq_bench: bench/lsq_bench.c $(CORE_SRC) tests/unit/mem_libc.c $(wild
 bench bench-quick: $(SO) $(B)/bench/lsq_bench
 	@tools/need-debs $(DEBS_BENCH)
 	$(BENCH) --command "make $@" $(if $(filter bench-quick,$@),--quick)
+
+# ---- scale-out (docs/scale-out.md) ----
+
+# A dqlite node that registers the static library with sqlite3_auto_extension,
+# built offline from Debian's go-dqlite sources (GOPATH mode: no module proxy).
+# Dask, psutil for the sharded fits and their test.
+DEBS_CLUSTER = libdqlite-dev golang-go golang-github-canonical-go-dqlite-dev
+DEBS_SHARDS = python3-distributed python3-psutil
+CLUSTER_NODE = build/cluster/sqlml-node
+GO ?= go
+GO_ENV = GO111MODULE=off GOPROXY=off GOFLAGS= GOPATH=$(CURDIR)/build/gopath:/usr/share/gocode \
+  GOCACHE=$(CURDIR)/build/go-cache CGO_CFLAGS="-I$(CURDIR)/$(dir $(HDR)) $(DEP_CFLAGS)" \
+  CGO_LDFLAGS="$(CURDIR)/$(LIB) $(LDLIBS)" CGO_LDFLAGS_ALLOW='-Wl,-z,now'
+
+deps-cluster:
+	@tools/need-debs $(DEBS_CLUSTER)
+
+deps-shards:
+	@tools/need-debs $(DEBS_SHARDS)
+
+deps-scale:
+	@tools/need-debs $(DEBS_CLUSTER) $(DEBS_SHARDS)
+
+cluster: $(CLUSTER_NODE)
+
+# Go's build cache does not look into the archive CGO_LDFLAGS names: the
+# archive's hash, given to the linker, makes go build link again when it changes.
+$(CLUSTER_NODE): cluster/node/main.go $(LIB) $(HDR) | deps-cluster
+	@mkdir -p $(@D)
+	cd cluster/node && $(GO_ENV) $(GO) build \
+	  -ldflags "-X main.libsqlmlHash=$$(sha256sum < $(CURDIR)/$(LIB) | cut -c1-64)" -o $(CURDIR)/$@ .
+
+cluster-demo: cluster
+	$(PYTHON) cluster/demo.py --node $(CLUSTER_NODE)
+
+# 3 nodes on 127.0.0.1: replication, failover, catch-up, refused autocommit writes.
+dqlite: $(CLUSTER_NODE)
+	$(RUN_ENV) $(PYTHON) tests/cluster/test_dqlite.py --node $(CLUSTER_NODE)
+
+# 4 shards fitted on a Dask LocalCluster bound to 127.0.0.1, merged, against one fit.
+shards: $(SO) | deps-shards
+	$(RUN_ENV) $(PYTHON) tests/shards/test_shards.py --ext $(SO)
 
 # ---- hardening (README: Testing) ----
 

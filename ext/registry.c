@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dqlite.h"
 #include "guard.h"
 #include "registry.h"
 #include "sqlq.h"
@@ -453,6 +454,7 @@ static int registry_for_write(sqlite3_context *ctx, const char *fname, const cha
 void ml_alias_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   if (ml_refuse_in_source(ctx, "ml_alias")) return;
+  if (ml_refuse_autocommit_on_dqlite(ctx, "ml_alias")) return;
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   const char *name = text_arg(argv[0]), *alias = text_arg(argv[1]);
   if (!name || !name[0]) {
@@ -495,6 +497,7 @@ void ml_alias_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 
 void ml_drop_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (ml_refuse_in_source(ctx, "ml_drop")) return;
+  if (ml_refuse_autocommit_on_dqlite(ctx, "ml_drop")) return;
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   const char *name = text_arg(argv[0]);
   sqlite3_int64 version = 0, n = 0;

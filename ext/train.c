@@ -53,6 +53,7 @@
 #include <lapacke.h>
 
 #include "design.h"
+#include "dqlite.h"
 #include "fitacc.h"
 #include "guard.h"
 #include "json.h"
@@ -1403,6 +1404,7 @@ void ml_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   if (ml_refuse_in_source(ctx, "ml_train")) return;
+  if (ml_refuse_autocommit_on_dqlite(ctx, "ml_train")) return;
   int reads = ml_stmt_trains_per_row(t.db, "ml_model_versions");
   if (reads) {
     if (reads < 0) ml_result_db_error(ctx, "ml_train", t.db, -reads);
