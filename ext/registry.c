@@ -272,6 +272,7 @@ int ml_registry_find(sqlite3 *db, ml_conn *conn, const char *fname, const char *
   char *name = at ? sqlite3_mprintf("%.*s", (int)(at - ref), ref) : sqlite3_mprintf("%s", ref);
   if (!name) return SQLITE_NOMEM;
   const char *sel = at ? at + 1 : NULL;
+  if (sel && strcmp(sel, "latest") == 0) sel = NULL; /* 'name@latest' is 'name' */
   if (!(objects & ML_REG_VERSIONS)) {
     *err = sqlite3_mprintf("%s(): no model named '%!.80s' (this database has no models yet: "
                            "ml_train() makes one)", fname, name);
@@ -468,6 +469,11 @@ void ml_alias_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (all_digits(alias) || strchr(alias, '@')) {
     ml_error(ctx, "ml_alias(): alias '%s' would read as a version; use a name with a letter "
                   "and no '@'", alias);
+    return;
+  }
+  if (strcmp(alias, "latest") == 0) {
+    ml_error(ctx, "ml_alias(): 'latest' always names the newest version of a model; choose "
+                  "another alias");
     return;
   }
   int vt = sqlite3_value_type(argv[2]);

@@ -1405,6 +1405,12 @@ void ml_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
   if (ml_refuse_in_source(ctx, "ml_train")) return;
   if (ml_refuse_autocommit_on_dqlite(ctx, "ml_train")) return;
+  /* Before any row is read: the version could not be stored. */
+  if (sqlite3_db_readonly(t.db, "main") == 1) {
+    ml_error(ctx, "ml_train(): the main database is read-only, so the registry in it cannot be "
+                  "written; open it read-write (or train in another database, ATTACHing this one)");
+    return;
+  }
   int reads = ml_stmt_trains_per_row(t.db, "ml_model_versions");
   if (reads) {
     if (reads < 0) ml_result_db_error(ctx, "ml_train", t.db, -reads);

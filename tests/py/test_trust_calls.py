@@ -145,6 +145,43 @@ c.check(con.execute("SELECT count(ml_train(name || '_copy', 't', 'y')) FROM "
                     "(SELECT name FROM ml_models GROUP BY name)").fetchone()[0] == 3,
         "ml_train per row of the registry's names, grouped first (no loop over the registry) runs")
 
+# 'name@latest' is the name; 'latest' cannot be an alias.  On a read-only
+# database ml_train fails before it reads a row (issue 11, item 10).
+c.check(con.execute("SELECT ml_predict('prod@latest', 3) = ml_predict('prod', 3)").fetchone()[0] == 1,
+        "'prod@latest' is 'prod'")
+try:
+    con.execute("SELECT ml_alias('prod', 'latest', 1)")
+    got = None
+except sqlite3.Error as e:
+    got = str(e)
+c.check(got == "ml_alias(): 'latest' always names the newest version of a model; choose another "
+        "alias", "'latest' is no alias: %r" % got)
+import os
+import tempfile
+with tempfile.TemporaryDirectory() as d:
+    path = os.path.join(d, "ro.db")
+    rw = connect(a.ext, path)
+    rw.executescript(FIXTURE)
+    rw.commit()
+    rw.close()
+    ro = connect(a.ext, "file:%s?mode=ro" % path, uri=True)
+    steps = [0]
+
+    def count():
+        steps[0] += 1
+        return 0
+    ro.set_progress_handler(count, 1)
+    try:
+        ro.execute("SELECT ml_train('prod', 't', 'y')").fetchall()
+        got = None
+    except sqlite3.Error as e:
+        got = str(e)
+    c.check(got == "ml_train(): the main database is read-only, so the registry in it cannot be "
+            "written; open it read-write (or train in another database, ATTACHing this one)",
+            "read-only: %r" % got)
+    c.check(steps[0] < 50, "read-only: refused before reading the source (%d VM steps)" % steps[0])
+    ro.close()
+
 # The caller's transaction and an interrupt at every point of ml_train (a
 # progress handler that interrupts after `limit` steps, from 1 step up to a
 # run that completes).
