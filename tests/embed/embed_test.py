@@ -1,6 +1,6 @@
-"""Shared by the tests of the README's "Use from your app": what every example
-must print, computed by exact arithmetic, and the check that the README shows
-each example file as it is."""
+"""Shared by the tests of docs/apps.md, "Use from your app": what every
+example must print, computed by exact arithmetic, and the check that
+docs/apps.md shows each example file as it is."""
 import argparse
 import os
 import sqlite3
@@ -74,8 +74,11 @@ def expected_output(ext):
     return "".join(line + "\n" for line in lines)
 
 
-def readme_shows(c, path, lang):
-    """The README has the file, whole, as a ```lang block."""
+APPS_DOC = os.path.join(ROOT, "docs", "apps.md")
+
+
+def apps_doc_shows(c, path, lang):
+    """docs/apps.md has the file, whole, as a ```lang block."""
     text = open(os.path.join(ROOT, path)).read()
-    readme = open(os.path.join(ROOT, "README.md")).read()
-    c.check("```%s\n%s```\n" % (lang, text) in readme, "README.md shows %s as it is" % path)
+    doc = open(APPS_DOC).read()
+    c.check("```%s\n%s```\n" % (lang, text) in doc, "docs/apps.md shows %s as it is" % path)

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """sqlml linked statically: dist/libsqlml.a and dist/sqlml.h, with the
-README's command line.  examples/c/app.c prints the exact answers;
+command line of docs/apps.md.  examples/c/app.c prints the exact answers;
 static_check.c checks sqlite3_auto_extension on several connections; the
 archive and the loadable extension define no global symbol but
 sqlite3_sqlml_init."""
@@ -9,7 +9,7 @@ import shlex
 import subprocess
 import tempfile
 
-from embed_test import ROOT, Checker, args, expected_output, readme_shows
+from embed_test import ROOT, Checker, args, expected_output, apps_doc_shows
 
 a = args("lib", "include", "cc", "cflags")
 c = Checker("embed c")
@@ -18,7 +18,7 @@ version = open(os.path.join(ROOT, "VERSION")).read().strip()
 
 
 def build(source, out):
-    """cc -Idist -o app SOURCE dist/libsqlml.a -lsqlite3 -llapacke -lblas -lm (as the README
+    """cc -Idist -o app SOURCE dist/libsqlml.a -lsqlite3 -llapacke -lblas -lm (as docs/apps.md
     says), with this build's flags (the sanitizers') and warnings on."""
     cmd = (shlex.split(a.cc or "cc") + shlex.split(a.cflags)
            + ["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-I" + a.include, "-o", out, source,
@@ -35,7 +35,7 @@ def global_symbols(*nm_args):
                   if len(line.split()) >= 2 and line.split()[-2] not in ("U", "w", "v"))
 
 
-readme_shows(c, "examples/c/app.c", "c")
+apps_doc_shows(c, "examples/c/app.c", "c")
 app = os.path.join(tmp, "app")
 if build("examples/c/app.c", app):
     want = expected_output(a.ext)

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""examples/go/main.go, as the README shows it, built offline in GOPATH mode
+"""examples/go/main.go, as docs/apps.md shows it, built offline in GOPATH mode
 against Debian's golang-github-mattn-go-sqlite3-dev with the libsqlite3 tag
 (so it links the system's SQLite, not mattn's copy): it prints the same
 exact answers as the other examples."""
@@ -8,11 +8,11 @@ import shutil
 import subprocess
 import tempfile
 
-from embed_test import ROOT, Checker, args, expected_output, readme_shows
+from embed_test import ROOT, Checker, args, expected_output, apps_doc_shows
 
 a = args("gocache")
 c = Checker("embed go")
-readme_shows(c, "examples/go/main.go", "go")
+apps_doc_shows(c, "examples/go/main.go", "go")
 if shutil.which("go") is None:
     print("embed go: main.go SKIPPED: go not found (Debian golang-go)")
     c.done()
@@ -33,7 +33,7 @@ if c.check(p.returncode == 0, "go build -tags libsqlite3 ./examples/go: %s" % p.
     q = subprocess.run([app, a.ext], cwd=ROOT, capture_output=True, text=True)
     c.check(q.returncode == 0 and q.stderr == "", "main.go runs: %s" % q.stderr.strip())
     c.check(q.stdout == want, "main.go prints\n%s\nexpected\n%s" % (q.stdout, want))
-    # As the README runs it: from the root, the default path dist/sqlml.
+    # As docs/apps.md runs it: from the root, the default path dist/sqlml.
     if a.ext == os.path.join(ROOT, "dist", "sqlml.so"):
         q = subprocess.run([app], cwd=ROOT, capture_output=True, text=True)
         c.check(q.stdout == want, "main.go with its default path: %s" % q.stderr.strip())

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """make install into a scratch DESTDIR (default PREFIX, then another one):
-the four files land where the README says, pkg-config finds them (through
+the four files land where docs/apps.md says, pkg-config finds them (through
 PKG_CONFIG_SYSROOT_DIR, as for any staged install), examples/c/app.c builds
 with `pkg-config --cflags --libs sqlml` alone and prints the exact answers,
 the installed extension loads from `extensiondir`, and make uninstall takes

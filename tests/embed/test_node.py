@@ -1,15 +1,15 @@
 #!/usr/bin/python3
-"""examples/node/app.js, as the README shows it, with better-sqlite3 12 (from
+"""examples/node/app.js, as docs/apps.md shows it, with better-sqlite3 12 (from
 examples/node/package-lock.json, installed by the Makefile outside the source
 tree): it prints the same exact answers as the other examples."""
 import os
 import subprocess
 
-from embed_test import ROOT, Checker, args, expected_output, readme_shows
+from embed_test import ROOT, Checker, args, expected_output, apps_doc_shows
 
 a = args("node-modules")
 c = Checker("embed node")
-readme_shows(c, "examples/node/app.js", "js")
+apps_doc_shows(c, "examples/node/app.js", "js")
 if not os.path.isdir(os.path.join(a.node_modules, "better-sqlite3")):
     # The Makefile says why it did not install it (Node.js older than 20).
     print("embed node: app.js SKIPPED: no better-sqlite3 in %s" % a.node_modules)

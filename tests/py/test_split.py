@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""ml_split and ml_split_of: the assignment recomputed from the README's
+"""ml_split and ml_split_of: the assignment recomputed from docs/split.md's
 text alone and compared bit for bit; pinned values; proportions and seed
 independence over 1,000,000 keys; stability as rows come and go; the plans
-and the rows they read; a database reopened; the README's example."""
+and the rows they read; a database reopened; docs/split.md's example."""
 import math
 import os
 import random
@@ -19,7 +19,7 @@ c = Checker("split")
 con = connect(a.ext)
 t_start = time.time()
 
-# ---- The assignment, as README.md's "The assignment, exactly" states it.
+# ---- The assignment, as docs/split.md's "The assignment, exactly" states it.
 M64 = (1 << 64) - 1
 
 
@@ -88,7 +88,7 @@ con.executemany("INSERT INTO probe VALUES (?, ?, ?, ?)", probes)
 bad = con.execute("SELECT k, seed, ml_split_of(k, lo, seed), ml_split_of(k, hi, seed) FROM probe"
                   " WHERE ml_split_of(k, lo, seed) <> 'train' OR ml_split_of(k, hi, seed) <> 'test'"
                   ).fetchall()
-c.check(not bad, "ml_split_of's u equals the README's, bit for bit, on %d (key, seed) of every type"
+c.check(not bad, "ml_split_of's u equals docs/split.md's, bit for bit, on %d (key, seed) of every type"
         " (first mismatch: %r)" % (len(probes), bad[:1]))
 
 # Sides, from the scalar in both forms and from the virtual table.
@@ -109,7 +109,7 @@ for i, (test, valid, seed) in enumerate(configs):
             "ml_split(keys, key=k, test_size=%g, valid_size=%g, seed=%d) on %d keys"
             % (test, valid, seed, len(keys)))
 
-# ---- Pinned: these u never change (the README's algorithm is the format).
+# ---- Pinned: these u never change (docs/split.md's algorithm is the format).
 PINNED = [
     (1, 0, 0.8231750539795406),
     (1, 42, 0.2943259928026125),
@@ -131,7 +131,7 @@ PINNED = [
     ("user-1001", 2**63 - 1, 0.8716128478534638),
 ]
 for k, seed, u in PINNED:
-    c.check(u_of(k, seed) == u, "pinned: the README's u of %r, seed %d is %r" % (k, seed, u))
+    c.check(u_of(k, seed) == u, "pinned: docs/split.md's u of %r, seed %d is %r" % (k, seed, u))
     lo, hi = con.execute("SELECT ml_split_of(?, ?, ?), ml_split_of(?, ?, ?)",
                          (k, u, seed, k, math.nextafter(u, 1), seed)).fetchone()
     c.check((lo, hi) == ("train", "test"), "pinned: ml_split_of's u of %r, seed %d is %r" % (k, seed, u))
@@ -201,7 +201,7 @@ c.check(len(after_name) == 21000 and
         all(after_name[n] == s for n, s in before_name.items() if n in after_name),
         "the same with a text key column")
 c.check(all(s == side(i, 0.2, 0.1, 11) for i, s in after_id.items()),
-        "new rows have the side the README gives them")
+        "new rows have the side docs/split.md gives them")
 # Monotone: a larger test_size only moves rows into test; a larger valid_size only train into valid.
 moved = con.execute("""SELECT
     sum(ml_split_of(id, 0.1, 5) = 'test' AND ml_split_of(id, 0.3, 5) <> 'test'),
@@ -295,15 +295,14 @@ with tempfile.TemporaryDirectory() as d:
     c.check(first == again and len(again) == 500, "reopened: the same 500 sides")
     db.close()
 
-# ---- The README's example runs in the sqlite3 shell and says what it claims.
-readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
-section = readme[readme.index("## Train and test split"):]
-example = re.search(r"```sql\n(.*?)```", section, re.S).group(1)
+# ---- docs/split.md's example runs in the sqlite3 shell and says what it claims.
+doc = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "split.md")).read()
+example = re.search(r"```sql\n(.*?)```", doc, re.S).group(1)
 p = subprocess.run([a.sqlite3, "-batch", ":memory:"], capture_output=True, text=True,
                    input=example.replace(".load ./dist/sqlml", ".load " + a.ext))
 out = p.stdout.split()
 c.check(p.returncode == 0 and not p.stderr and out[:2] == ["test|192", "train|808"] and out[-1] == "192",
-        "README example: %r %r" % (out, p.stderr))
+        "docs/split.md example: %r %r" % (out, p.stderr))
 
 print("split: %.1f s" % (time.time() - t_start))
 c.done()
