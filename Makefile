@@ -53,7 +53,7 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 # reference values; dpkg-dev, pip, setuptools, wheel and venv build and
 # install the packages; Go and mattn/go-sqlite3 build the Go example).
 # OpenBLAS (serial: no thread pool inside the host application) is the BLAS
-# under LAPACK; the README says why.
+# under LAPACK; docs/internals.md says why.
 DEBS_BUILD = gcc make binutils libsqlite3-dev liblapacke-dev libopenblas0-serial sqlite3
 DEBS_TEST = python3 python3-mpmath python3-sklearn r-base-core r-cran-sandwich pkg-config \
 	dpkg-dev python3-pip python3-setuptools python3-wheel python3-venv \
@@ -173,7 +173,7 @@ ref: $(SO) $(B)/ref/dist_check
 	$(RUN_ENV) $(PYTHON) tests/ref/options_vs_r.py --ext $(SO)
 	$(RUN_ENV) $(PYTHON) tests/ref/csv_vs_r.py --ext $(SO) --sqlite3 "$(SQLITE3)"
 
-# Use from applications (README, "Use from your app"): the Python, Node, Go
+# Use from applications (docs/apps.md): the Python, Node, Go
 # and C examples run and must print what exact arithmetic says; the C one is
 # linked statically, then against a `make install` into a scratch DESTDIR.
 # Go builds in GOPATH mode, offline, against Debian's mattn/go-sqlite3; its
@@ -228,7 +228,7 @@ uninstall:
 	      $(DESTDIR)$(INCLUDEDIR)/sqlml.h $(DESTDIR)$(PKGCONFIGDIR)/sqlml.pc
 	rmdir $(DESTDIR)$(EXTDIR) 2>/dev/null || true
 
-# ---- packages (README: Use from your app) ----
+# ---- packages (docs/apps.md) ----
 
 # Each package is written next to the extension it ships: dist/, or
 # build/asan/ under `make asan`.  Each is made from a copy under $(B), so
@@ -372,7 +372,7 @@ dqlite: $(CLUSTER_NODE)
 shards: $(SO) | deps-shards
 	$(RUN_ENV) $(PYTHON) tests/shards/test_shards.py --ext $(SO)
 
-# ---- hardening (README: Testing) ----
+# ---- hardening (docs/testing.md) ----
 
 # The fuzz replays and the OOM test link the static library's objects (built
 # with -DSQLITE_CORE) against the system libsqlite3 (fuzz/fuzz.h says why);
