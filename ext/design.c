@@ -101,17 +101,6 @@ int ml_level_arg(sqlite3_context *ctx, const char *fname, sqlite3_value *v, doub
   return -1;
 }
 
-/* Index of level z in the sorted levels of f, or -1. */
-static int find_level(const ml_feature *f, const char *z) {
-  int lo = 0, hi = f->nlevels - 1;
-  while (lo <= hi) {
-    int mid = (lo + hi) / 2, c = strcmp(f->levels[mid], z);
-    if (c == 0) return mid;
-    if (c < 0) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
-}
 
 /* Index of the numeric level d of f, or -1. */
 static int find_num_level(const ml_feature *f, double d) {
@@ -200,7 +189,7 @@ int ml_design_row(sqlite3_context *ctx, const char *fname, const ml_model *m, sq
       } else {
         z = (const char *)sqlite3_value_text(v[j]);
         if (!z) return report(ctx, NULL);
-        level = f->num_levels ? -1 : find_level(f, z);
+        level = f->num_levels ? -1 : ml_level_index(f, z);
       }
       if (level < 0 && !(m->flags & ML_MODEL_UNSEEN_ZERO)) return unseen_level(ctx, fname, f, j, z);
     }

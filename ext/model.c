@@ -1060,8 +1060,7 @@ static void feature_starts(const ml_model *m, int *start) {
   }
 }
 
-/* Index of level z among f's sorted levels, or -1. */
-static int level_index(const ml_feature *f, const char *z) {
+int ml_level_index(const ml_feature *f, const char *z) {
   int lo = 0, hi = f->nlevels - 1;
   while (lo <= hi) {
     int mid = (lo + hi) / 2, c = strcmp(f->levels[mid], z);
@@ -1098,7 +1097,7 @@ int ml_model_design_map(const ml_model *a, const ml_model *u, double **out) {
     }
     int skip = fa->full ? 0 : 1; /* a's columns start at its level skip */
     for (int l = fu->full ? 0 : 1; l < fu->nlevels; l++, cu++) {
-      int i = level_index(fa, fu->levels[l]);
+      int i = ml_level_index(fa, fu->levels[l]);
       if (i < 0) continue; /* a level a never saw: 0 in all of a's rows */
       if (i >= skip) {
         T_(ca + i - skip, cu) = 1;

@@ -104,6 +104,9 @@ int ml_parse_number(const char *z, int n, double *out);
 #define ML_NUMBER_TEXT_MAX 32
 void ml_number_text(double d, char out[ML_NUMBER_TEXT_MAX]);
 
+/* Index of text level z among f's levels (sorted by bytes), or -1. */
+int ml_level_index(const ml_feature *f, const char *z);
+
 /* Design terms of feature f: numeric 1; categorical its dummies. */
 static inline int ml_feature_terms(const ml_feature *f) {
   if (f->type == ML_FEAT_NUMERIC) return 1;

@@ -102,21 +102,8 @@ static int value_part(const char **pz, char **out) {
   const char *z = skip_space(*pz);
   *out = NULL;
   if (is_quote(*z)) {
-    char close = *z == '[' ? ']' : *z;
-    sqlite3_str *s = sqlite3_str_new(NULL);
-    for (z++; *z && !(*z == close && (close == ']' || z[1] != close)); z++) {
-      if (*z == close) z++;
-      sqlite3_str_appendchar(s, 1, *z);
-    }
-    int rc = sqlite3_str_errcode(s);
-    char *name = sqlite3_str_finish(s);
-    if (rc) return rc;
-    if (!*z) {
-      sqlite3_free(name);
-      return SQLITE_OK;
-    }
-    *out = name ? name : sqlite3_mprintf(""); /* "" finishes as NULL */
-    z++;
+    int rc = ml_unquote(&z, out);
+    if (rc || !*out) return rc;
   } else {
     const char *end = z;
     while (*end) end++;

@@ -73,6 +73,27 @@ static int starts_keyword(const char *z, const char *kw) {
   return sqlite3_strnicmp(z, kw, (int)n) == 0 && !isalnum((unsigned char)z[n]) && z[n] != '_';
 }
 
+int ml_unquote(const char **pz, char **out) {
+  const char *z = *pz;
+  char close = *z == '[' ? ']' : *z;
+  *out = NULL;
+  sqlite3_str *s = sqlite3_str_new(NULL);
+  for (z++; *z && !(*z == close && (close == ']' || z[1] != close)); z++) {
+    if (*z == close) z++;
+    sqlite3_str_appendchar(s, 1, *z);
+  }
+  int rc = sqlite3_str_errcode(s);
+  char *name = sqlite3_str_finish(s);
+  if (rc) return rc;
+  if (!*z) {
+    sqlite3_free(name);
+    return SQLITE_OK;
+  }
+  *out = name ? name : sqlite3_mprintf(""); /* "" finishes as NULL */
+  *pz = z + 1;
+  return *out ? SQLITE_OK : SQLITE_NOMEM;
+}
+
 /*
 ** One part of a name at *pz: an identifier quoted as SQL quotes them (a
 ** doubled quote inside stands for one), or bare text up to a '.' or the
@@ -84,21 +105,8 @@ static int name_part(const char **pz, char **out) {
   while (isspace((unsigned char)*z)) z++;
   *out = NULL;
   if (*z == '"' || *z == '`' || *z == '[') {
-    char close = *z == '[' ? ']' : *z;
-    sqlite3_str *s = sqlite3_str_new(NULL);
-    for (z++; *z && !(*z == close && (close == ']' || z[1] != close)); z++) {
-      if (*z == close) z++;
-      sqlite3_str_appendchar(s, 1, *z);
-    }
-    int rc = sqlite3_str_errcode(s);
-    char *name = sqlite3_str_finish(s);
-    if (rc) return rc;
-    if (!*z) {
-      sqlite3_free(name);
-      return SQLITE_OK;
-    }
-    *out = name ? name : sqlite3_mprintf(""); /* "" finishes as NULL */
-    z++;
+    int rc = ml_unquote(&z, out);
+    if (rc || !*out) return rc;
   } else {
     const char *end = z;
     while (*end && *end != '.') end++;

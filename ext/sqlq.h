@@ -44,6 +44,13 @@ void ml_source_free(ml_source *src);
 /* Does the source have a rowid: a rowid table or a virtual table, not a view or a query? */
 int ml_source_has_rowid(const ml_source *src);
 
+/*
+** Reads the quoted name at *pz ("..", `..` or [..], doubled quotes inside
+** as one): *out is it unquoted (sqlite3_free it), *pz just past its closing
+** quote.  *out NULL when the quote is not closed.  SQLITE_OK or SQLITE_NOMEM.
+*/
+int ml_unquote(const char **pz, char **out);
+
 /* Is name one of SQL's names for the rowid: rowid, _rowid_, oid (any case)? */
 int ml_is_rowid_name(const char *name);
 

@@ -72,6 +72,20 @@ static inline unsigned char *fuzz_image(sqlite3 *db, sqlite3_int64 *n) {
   return z;
 }
 
+/*
+** A connection on a copy of the database that setup makes, made once and
+** kept as bytes in *image: each input starts from the same fixture.
+*/
+static inline sqlite3 *fuzz_fixture(const char *setup, unsigned char **image, sqlite3_int64 *n) {
+  if (!*image) {
+    sqlite3 *db = fuzz_open(NULL, 0);
+    fuzz_exec(db, setup);
+    *image = fuzz_image(db, n);
+    sqlite3_close(db);
+  }
+  return fuzz_open(*image, *n);
+}
+
 /* Is this answer acceptable?  Aborts on one that is not. */
 static inline void fuzz_check(sqlite3 *db, int rc, const char *sql) {
   int code = rc & 0xff;

@@ -143,13 +143,7 @@ static void run(sqlite3 *db, const char *sql) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size > 2000) return 0;
-  if (!image) {
-    sqlite3 *db = fuzz_open(NULL, 0);
-    fuzz_exec(db, setup);
-    image = fuzz_image(db, &nimage);
-    sqlite3_close(db);
-  }
-  sqlite3 *db = fuzz_open(image, nimage);
+  sqlite3 *db = fuzz_fixture(setup, &image, &nimage);
   input in = {data, size, 0};
   for (int s = 0; s < 8 && in.i < in.n; s++) {
     ml_sb b;

@@ -58,13 +58,7 @@ static const char *const uses[] = {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size > 200) return 0;
-  if (!image) {
-    sqlite3 *db = fuzz_open(NULL, 0);
-    fuzz_exec(db, setup);
-    image = fuzz_image(db, &nimage);
-    sqlite3_close(db);
-  }
-  sqlite3 *db = fuzz_open(image, nimage);
+  sqlite3 *db = fuzz_fixture(setup, &image, &nimage);
   for (size_t e = 0; e + 5 <= size; e += 5) {
     const uint8_t *d = data + e;
     unsigned row = d[0] % 7, at = d[1] | (unsigned)d[2] << 8, v = d[3], op = d[4] % 10;
