@@ -2,7 +2,7 @@
 ** dist.h: tail probabilities of Student's t and Fisher's F distributions,
 ** for p-values, through the regularized incomplete beta function.  Free of
 ** SQLite.  Accuracy is held to 1e-10 relative against R's pt()/pf() by
-** tests/ref (see the README for why this is written here and not linked).
+** tests/ref (docs/internals.md says why this is written here and not linked).
 */
 #ifndef SQLML_DIST_H
 #define SQLML_DIST_H

@@ -8,7 +8,7 @@
 ** bytes, NULL by a mark.  A model keeps the sum of its rows' hashes mod 2^64
 ** with its row count (section rfpr; n is SHAP's): a sum, so no order of the
 ** rows changes it (GROUP BY, merges, any scan order agree), and merges add
-** them.  Header only: fit.c uses it, and ml_train can (see README).
+** them.  Header only: fit.c and train.c use it.
 */
 #ifndef SQLML_ROWHASH_H
 #define SQLML_ROWHASH_H

@@ -1081,7 +1081,7 @@ static void hash_text(uint64_t h[2], const char *z) {
 
 /*
 ** Folds into the data hash what, beside the values as read, makes the model
-** what it is (README, data_hash): the target's name, each feature's name
+** what it is (docs/registry.md, data_hash): the target's name, each feature's name
 ** and kind as decided (numeric, levels by text, levels by number: so
 ** listing as categorical a column that already was changes nothing), the
 ** weight column, intercept, nulls, na_values (as a set), unseen, l2,

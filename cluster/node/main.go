@@ -26,7 +26,7 @@ package main
 #include <sqlite3.h>
 #include <sqlml.h>
 
-// The cast is defined by C11 6.3.2.3; SQLite casts it back (README, C).
+// The cast is defined by C11 6.3.2.3; SQLite casts it back (docs/apps.md, C).
 static int register_sqlml(void) {
 	return sqlite3_auto_extension((void (*)(void))sqlite3_sqlml_init);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """examples/demo.sql, what `make demo` runs, runs without an error, reads
 as steps (a numbered heading, printed by .print, before each step's
-tables, so a person sees what each table shows), and says what the README
+tables, so a person sees what each table shows), and says what the docs
 promises: the split, two versions, the alias, predictions, and metrics on
 the rows the production model did not train on, which agree with what
 ml_train reported for them."""
