@@ -12,7 +12,7 @@
 #   make npm-package     dist/sqlml-VERSION.tgz, for npm
 #   make bench    speed and memory against the floor and the pandas pipeline (bench/)
 #   make valgrind the C tests and the SQL tests under valgrind's memcheck
-#   make fuzz     each libFuzzer target for FUZZ_SECONDS (fuzz-ci: 20 s each)
+#   make fuzz     each libFuzzer target for FUZZ_SECONDS (fuzz-ci: 15 s each)
 #   make cluster  build/cluster/sqlml-node: a dqlite node with sqlml (docs/scale-out.md)
 #   make cluster-demo  3 nodes on 127.0.0.1: train on the leader, kill it, predict on the next
 #
@@ -433,7 +433,7 @@ fuzz: $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
 	  grep -E '^stat::number_of_executed_units|^stat::peak_rss' build/fuzz/$$t.log; done
 
 fuzz-ci:
-	$(MAKE) fuzz FUZZ_SECONDS=20
+	$(MAKE) fuzz FUZZ_SECONDS=15
 
 clean:
 	rm -rf build dist
