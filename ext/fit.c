@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "fitacc.h"
+#include "glm.h"
 #include "json.h"
 #include "lsq.h"
 #include "refine.h"
@@ -732,6 +733,11 @@ static refine_state *refine_begin(sqlite3_context *ctx, int argc, sqlite3_value 
   if (!s->m) return NULL;
   if (s->m->l2 > 0) {
     ml_error(ctx, "ml_refine(): a ridge model (l2) is not a least-squares solution to refine");
+    return NULL;
+  }
+  if (s->m->family != ML_FAMILY_GAUSSIAN) {
+    ml_error(ctx, "ml_refine(): a %s model is fitted by iterations over its rows, not one least-"
+                  "squares solution to refine", ml_family_name(s->m->family));
     return NULL;
   }
   int weighted = (s->m->flags & ML_MODEL_WEIGHTED) != 0;
