@@ -172,6 +172,7 @@ ref: $(SO) $(B)/ref/dist_check
 	$(RUN_ENV) $(PYTHON) tests/ref/lm_vs_r.py --ext $(SO)
 	$(RUN_ENV) $(PYTHON) tests/ref/options_vs_r.py --ext $(SO)
 	$(RUN_ENV) $(PYTHON) tests/ref/csv_vs_r.py --ext $(SO) --sqlite3 "$(SQLITE3)"
+	$(RUN_ENV) $(PYTHON) tests/ref/glm_vs_r.py --ext $(SO)
 
 # Use from applications (README, "Use from your app"): the Python, Node, Go
 # and C examples run and must print what exact arithmetic says; the C one is
