@@ -1265,11 +1265,11 @@ static int glm_fit(trainer *t) {
                               "in %d iterations (max_iter)", o->max_iter);
   }
   if (!conv && !o->keep_unconverged)
-    return ml_error(t->ctx, "ml_train(): the fit did not converge in %d iteration%s (max_iter; "
-                            "deviance %.10g, last change %.3g of it): raise max_iter, look for "
-                            "separation or a feature of huge values, or keep it with option "
-                            "keep_unconverged", iter, iter == 1 ? "" : "s", dev,
-                    fabs(dev - devold) / (fabs(dev) + 0.1));
+    return ml_error(t->ctx, "ml_train(): the fit did not converge in %d iteration%s (max_iter): "
+                            "deviance %.10g, its last relative change %.3g is not below epsilon "
+                            "%g; raise max_iter, look for separation or a feature of huge values, "
+                            "or keep the fit with option keep_unconverged", iter,
+                    iter == 1 ? "" : "s", dev, fabs(dev - devold) / (fabs(dev) + 0.1), o->epsilon);
   int rank = 0;
   for (int j = 0; j < m->p; j++) rank += !m->aliased[j];
   m->iterations = iter;
