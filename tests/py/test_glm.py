@@ -201,6 +201,13 @@ train({"family": "binomial", "test_size": 0}, name="lo")
 p = value("SELECT ml_predict('lo', 0, 'a')")
 c.check(0 < p < 1, "a binomial prediction is a probability: %r" % p)
 
+# ml_predictions maps the features and the offset by name: its predictions are ml_predict's.
+rows = con.execute("SELECT p.prediction, ml_predict('po', d.x, d.g, d.off), p.conf_low, p.conf_high, "
+                   "p.se_fit FROM ml_predictions('po', 'SELECT g, off, x, id FROM d', "
+                   "'{\"interval\":0.9}') AS p JOIN d ON d.id = json_extract(p.row, '$.id')").fetchall()
+c.check(len(rows) == 40 and all(r[0] == r[1] and r[2] < r[0] < r[3] and r[4] is None for r in rows),
+        "ml_predictions of a GLM with an offset: %r" % rows[:2])
+
 # ---- functions that refuse a GLM ----
 expect_error("SELECT ml_refine(?, y, x, g) FROM d", (b,),
              "ml_refine(): a poisson model is fitted by iterations over its rows, not one "
