@@ -1401,7 +1401,8 @@ static int store(trainer *t, const unsigned char *blob, int64_t nblob, const cha
                         .n_test = t->fa.used[1],
                         .n_skipped = t->fa.skipped + t->target_nulls + t->weight_nulls +
                                      t->offset_nulls,
-                        .model = blob, .nmodel = nblob};
+                        .model = blob, .nmodel = nblob,
+                        .kind = t->m->family != ML_FAMILY_GAUSSIAN ? "generalized_linear_model" : NULL};
   char *err = NULL;
   int rc = ml_registry_insert(t->db, sqlite3_user_data(t->ctx), "ml_train", &row, version, &err);
   if (rc == SQLITE_OK) return rc;

@@ -90,7 +90,11 @@ c.check(js["kind"] == "generalized_linear_model" and all(k in js for k in keys) 
         js["dispersion"] == 1, "ml_model_json of a GLM: %r" % sorted(js))
 c.check(s["metrics"]["train"].keys() >= {"log_loss", "accuracy", "brier", "deviance"},
         "binomial metrics: %r" % s["metrics"])
+c.check(value("SELECT group_concat(DISTINCT kind) FROM ml_model_versions WHERE name = 'm'") ==
+        "generalized_linear_model", "the registry's kind column")
 gauss = train({"test_size": 0}, name="lin")
+c.check(value("SELECT kind FROM ml_model_versions WHERE name = 'lin'") == "linear_regression",
+        "a linear model's kind is as before")
 c.check("family" not in gauss and "family" not in json.loads(
         value("SELECT options FROM ml_model_versions WHERE name = 'lin'")),
         "a gaussian model's summary and options are as before")
