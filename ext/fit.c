@@ -315,6 +315,14 @@ static int parse_fit_options(sqlite3_context *ctx, ml_fitopts *o, const char *z,
         ml_error(ctx, "ml_fit_opts(): option unseen must be \"error\" or \"zero\"");
         goto out;
       }
+    } else if (strcmp(c->key, "family") == 0 && !(c->type == ML_JSON_STRING &&
+                                                  strcmp(c->str, "gaussian") == 0)) {
+      /* IRLS needs a pass per iteration; an aggregate sees each row once. */
+      ml_error(ctx, "ml_fit_opts(): option family: an aggregate reads each row once and a GLM "
+                    "needs a pass per iteration; fit it with ml_train (docs/glm.md)");
+      goto out;
+    } else if (strcmp(c->key, "family") == 0) {
+      /* "gaussian": the linear model, which this is. */
     } else {
       ml_error(ctx, "ml_fit_opts(): unknown option '%s' (known: intercept, weights, names, "
                      "categorical, unseen, nulls, l2, robust, tol)", c->key);

@@ -227,6 +227,12 @@ expect_error("SELECT ml_evaluate('lo', 'SELECT 2 AS y, x, g FROM d')", (),
              "ml_evaluate(): the target 'y' is 2.0 in row 1, outside what family \"binomial\" takes "
              "(0 or 1)", "ml_evaluate with y out of range")
 
+expect_error("SELECT ml_fit_opts('{\"family\":\"poisson\"}', y, x) FROM d", (),
+             "ml_fit_opts(): option family: an aggregate reads each row once and a GLM needs a pass "
+             "per iteration; fit it with ml_train (docs/glm.md)", "ml_fit_opts with a GLM family")
+c.check(value("SELECT ml_fit_opts('{\"family\":\"gaussian\"}', y, x) FROM d") ==
+        value("SELECT ml_fit(y, x) FROM d"), "ml_fit_opts family gaussian is ml_fit")
+
 # ---- the BLOB: section GLMF right after SHAP, critical; corrupted, refused ----
 shap_len = struct.unpack("<I", b[16:20])[0]
 at = 20 + shap_len
