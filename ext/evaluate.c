@@ -124,6 +124,19 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     double y = 0;
     /* The target read as the model reads its features (design.h). */
     int text, kind = m->reads ? ml_read_num(yv, &m->na, 1, &y, &text) : ml_value_num(yv, &y);
+    if (m->ylevels[0] && kind == ML_V_TEXT) {
+      /* A binomial target of text levels: the second is 1. */
+      const char *z = (const char *)sqlite3_value_text(yv);
+      int l = !z ? -1 : strcmp(z, m->ylevels[0]) == 0 ? 0 : strcmp(z, m->ylevels[1]) == 0 ? 1 : -1;
+      if (l < 0) {
+        ml_error(ctx, "ml_evaluate(): the target '%s' is '%s' in row %lld, not one of the model's "
+                      "levels '%s' and '%s'", target, z ? z : "", (long long)row, m->ylevels[0],
+                 m->ylevels[1]);
+        goto done;
+      }
+      y = l;
+      kind = ML_V_NUM;
+    }
     if (kind == ML_V_NOMEM) {
       sqlite3_result_error_nomem(ctx);
       goto done;

@@ -170,6 +170,8 @@ void ml_model_free(ml_model *m) {
   ml_free(m->version);
   ml_na_free(&m->na);
   ml_free(m->offset);
+  ml_free(m->ylevels[0]);
+  ml_free(m->ylevels[1]);
   ml_free(m);
 }
 
@@ -421,6 +423,8 @@ int ml_model_encode(const ml_model *m, const char *version, unsigned char **out,
     put_f64(&b, m->aic);
     put_u64(&b, (uint64_t)m->df_null);
     put_str(&b, m->offset ? m->offset : "");
+    put_str(&b, m->ylevels[0] ? m->ylevels[0] : "");
+    put_str(&b, m->ylevels[1] ? m->ylevels[1] : "");
     end_section(&b, at);
   }
 
@@ -793,13 +797,25 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
       uint32_t iter = get_u32(&s);
       double dev = get_f64(&s), nulldev = get_f64(&s), aic = get_f64(&s);
       int64_t df_null = (int64_t)get_u64(&s);
-      char *off = get_str(&s, &oom);
+      char *off = get_str(&s, &oom), *l0 = get_str(&s, &oom), *l1 = get_str(&s, &oom);
+      m->offset = off && off[0] ? off : NULL;
+      if (off && !off[0]) ml_free(off);
+      /* Both levels or none, in byte order, for binomial only. */
+      int levels = l0 && l1 && l0[0] && l1[0], half = !levels && ((l0 && l0[0]) || (l1 && l1[0]));
+      if (levels) {
+        m->ylevels[0] = l0;
+        m->ylevels[1] = l1;
+      } else {
+        ml_free(l0);
+        ml_free(l1);
+      }
       if (oom) {
         rc = ML_NOMEM;
         goto out;
       }
-      m->offset = off && off[0] ? off : NULL;
-      if (off && !off[0]) ml_free(off);
+      if (levels && (family != ML_FAMILY_BINOMIAL || strcmp(l0, l1) >= 0))
+        BAD("invalid model BLOB: section GLMF is malformed");
+      if (half) BAD("invalid model BLOB: section GLMF is malformed");
       if (s.bad || s.i != s.n || (family != ML_FAMILY_BINOMIAL && family != ML_FAMILY_POISSON) ||
           (int)link != ml_family_link((int)family) || conv > 1 || zero != 0 || iter < 1 ||
           !(dev >= 0) || !(nulldev >= 0) || isnan(aic) || df_null < 0 || df_null > m->n)
@@ -924,6 +940,13 @@ int ml_model_json(const ml_model *m, double level, char **out, size_t *len) {
     if (m->offset) {
       ml_sb_puts(&b, ",\"offset\":");
       ml_sb_json_string(&b, m->offset, strlen(m->offset));
+    }
+    if (m->ylevels[0]) {
+      ml_sb_puts(&b, ",\"target_levels\":[");
+      ml_sb_json_string(&b, m->ylevels[0], strlen(m->ylevels[0]));
+      ml_sb_puts(&b, ",");
+      ml_sb_json_string(&b, m->ylevels[1], strlen(m->ylevels[1]));
+      ml_sb_puts(&b, "]");
     }
   }
   if (m->version) {

@@ -37,7 +37,9 @@
 **   info  str version of sqlml that wrote the model (optional)
 **   GLMF  u8 family (1 binomial, 2 poisson) | u8 link (1 logit, 2 log)
 **         | u8 converged | u8 0 | u32 iterations | f64 deviance | f64 null
-**         deviance | f64 aic | i64 df.null | str offset column ("" none).
+**         deviance | f64 aic | i64 df.null | str offset column ("" none)
+**         | str, str the target's text levels, 0 then 1 ("" "" for a
+**         numeric target).
 **         Written right after SHAP by ml_train since 0.3 for a binomial or
 **         poisson model: critical, so an older sqlml refuses the model instead of
 **         reading it as linear (its RFAC is the working weights' factor, and
@@ -166,6 +168,7 @@ typedef struct ml_model {
   double aic;              /* R's: -2 log likelihood + 2 rank */
   int64_t df_null;         /* R's df.null: rows used - intercept */
   char *offset;            /* the offset column, or NULL */
+  char *ylevels[2];        /* binomial: the target's text levels (0, 1), or NULL */
 } ml_model;
 
 /* A model with k features and p terms, arrays allocated and zeroed. */

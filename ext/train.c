@@ -167,6 +167,7 @@ struct trainer {
   sqlite3_int64 fraction_first;             /* the first such y's row */
   double null_b;          /* the null model's intercept (or 0 without one) */
   double null_mu;         /* without an offset, its mean (R's wtdmu) */
+  char *ylev[2];          /* binomial: the target's two text levels, in byte order (0, 1) */
   ml_ksum null_dev, null_sw, null_swz;      /* its deviance, and its IRLS step */
   struct glm_metric {
     ml_ksum w, dev, logloss, correct, brier;
@@ -739,6 +740,22 @@ static int read_yw(trainer *t, double *y, double *w) {
   sqlite3_value *yv = t->vals[t->cy];
   int text, kind = ml_read_num(yv, &t->o.na, 1, y, &text);
   t->y_text |= text;
+  if (t->ylev[0] && kind != ML_V_NULL) {
+    /* A binomial target of two text levels: the second is 1. */
+    const char *z = kind == ML_V_TEXT ? (const char *)sqlite3_value_text(yv) : NULL;
+    int l = !z ? -1 : strcmp(z, t->ylev[0]) == 0 ? 0 : strcmp(z, t->ylev[1]) == 0 ? 1 : -1;
+    if (l < 0) {
+      char *where = row_name(t);
+      ml_error(t->ctx, "ml_train(): family \"binomial\" with the target's levels '%s' (0) and '%s' "
+                       "(1) found %s '%s' in %s", t->ylev[0], t->ylev[1],
+               kind == ML_V_TEXT ? "another level" : "a value", sqlite3_value_text(yv),
+               where ? where : "a row");
+      sqlite3_free(where);
+      return -1;
+    }
+    *y = l;
+    kind = ML_V_NUM;
+  }
   if (kind == ML_V_NULL) {
     if (t->o.fit.nulls == ML_NULLS_ERROR) return bad_value(t, t->target, ML_V_NULL, yv);
     return 0;
@@ -1216,6 +1233,11 @@ static int glm_fit(trainer *t) {
     if (!(m->offset = ml_malloc(n))) goto nomem;
     memcpy(m->offset, o->offset, n);
   }
+  for (int l = 0; l < 2 && t->ylev[0]; l++) {
+    size_t n = strlen(t->ylev[l]) + 1;
+    if (!(m->ylevels[l] = ml_malloc(n))) goto nomem;
+    memcpy(m->ylevels[l], t->ylev[l], n);
+  }
   /* The accumulator had working weights; the model keeps the prior ones. */
   if (t->cw >= 0) {
     m->sum_w = ksum(&t->prior_w);
@@ -1423,6 +1445,8 @@ static void trainer_free(trainer *t) {
   sqlite3_free(t->o.weights);
   sqlite3_free(t->o.offset);
   ml_lsq_free(&t->glm_acc);
+  sqlite3_free(t->ylev[0]);
+  sqlite3_free(t->ylev[1]);
   ml_free_names(t->o.categorical, t->o.ncategorical);
   ml_free_names(t->o.na_values, t->o.nna);
   ml_na_free(&t->o.na);
@@ -1541,6 +1565,64 @@ static void json_names(ml_sb *b, const char *key, char **names, const int *keep,
   ml_sb_puts(b, "]");
 }
 
+/*
+** A binomial target that is text (not numbers in text, not na_values)
+** has two levels, the second in byte order being 1 (R's factor response,
+** whose levels R orders by the locale's collation: the same for texts of
+** one case).  Found before the first pass, by a query for its distinct
+** texts: 0 with t->ylev set or not; -1 after reporting.
+*/
+static int target_levels(trainer *t) {
+  char *sql = sqlite3_mprintf("SELECT DISTINCT \"%w\" FROM %s WHERE typeof(\"%w\") = 'text' "
+                              "ORDER BY 1 COLLATE BINARY", t->target, t->from, t->target);
+  sqlite3_stmt *st = NULL;
+  int rc = sql ? sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) : SQLITE_NOMEM, n = 0;
+  sqlite3_free(sql);
+  char *lev[3] = {NULL, NULL, NULL};
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *z = (const char *)sqlite3_column_text(st, 0);
+    int len = sqlite3_column_bytes(st, 0);
+    double d;
+    if (!z) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    int num = ml_parse_number(z, len, &d);
+    if (num < 0) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    if (num || ml_na_has_text(&t->o.na, z, len)) {
+      rc = SQLITE_OK;
+      continue;
+    }
+    if (n < 3 && !(lev[n] = sqlite3_mprintf("%s", z))) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    rc = ++n > 2 ? SQLITE_DONE : SQLITE_OK; /* three are enough to refuse */
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    for (int i = 0; i < 3; i++) sqlite3_free(lev[i]);
+    ml_result_db_error(t->ctx, "ml_train", t->db, rc == SQLITE_OK ? SQLITE_ERROR : rc);
+    return -1;
+  }
+  if (n == 0) return 0;
+  if (n != 2) {
+    ml_error(t->ctx, "ml_train(): family \"binomial\" needs the target '%s' to be 0 or 1, or text "
+                     "of two levels; it has %s: '%s'%s%s%s", t->target,
+             n == 1 ? "one level" : "more than two levels", lev[0], n > 1 ? ", '" : "",
+             n > 1 ? lev[1] : "", n > 1 ? "', ..." : "");
+    for (int i = 0; i < 3; i++) sqlite3_free(lev[i]);
+    return -1;
+  }
+  int swap = strcmp(lev[0], lev[1]) > 0;
+  t->ylev[0] = lev[swap];
+  t->ylev[1] = lev[!swap];
+  return 0;
+}
+
 /* Fits, measures and stores; the summary goes to *summary (ml_free it). */
 static int train(trainer *t, char **summary, size_t *len) {
   int rc;
@@ -1559,6 +1641,7 @@ static int train(trainer *t, char **summary, size_t *len) {
   if (!t->colv || !t->kind || !t->sure || !t->why) goto nomem;
   for (int j = 0; j < t->k; j++) t->kind[j] = feature_type(t, j, &t->sure[j]);
   int glm = t->o.family != ML_FAMILY_GAUSSIAN;
+  if (t->o.family == ML_FAMILY_BINOMIAL && target_levels(t)) return -1;
   /* A GLM's first pass is weighted by IRLS's working weights, prior weights or not. */
   t->o.fit.weighted = t->o.weights != NULL || glm;
   if (t->o.progress) t->last_progress = monotonic_seconds();
@@ -1704,6 +1787,13 @@ static int train(trainer *t, char **summary, size_t *len) {
     ml_sb_json_number(&post, m->aic);
     ml_sb_printf(&post, ",\"iterations\":%d,\"converged\":%s", m->iterations,
                  m->converged ? "true" : "false");
+    if (m->ylevels[0]) {
+      ml_sb_puts(&post, ",\"target_levels\":[");
+      ml_sb_json_string(&post, m->ylevels[0], strlen(m->ylevels[0]));
+      ml_sb_puts(&post, ",");
+      ml_sb_json_string(&post, m->ylevels[1], strlen(m->ylevels[1]));
+      ml_sb_puts(&post, "]");
+    }
   }
   json_names(&post, "features", t->feat, NULL, t->k);
   {

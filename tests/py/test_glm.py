@@ -131,6 +131,35 @@ c.check(any(w.startswith("non-integer #successes in a binomial glm") for w in s[
         "binomial non-integer successes: %r" % s["warnings"])
 con.execute("UPDATE d SET y = 1 WHERE id = 7")
 
+# A target of two text levels: the second in byte order is 1; anything else is an error.
+con.execute("CREATE TABLE lv(id INTEGER PRIMARY KEY, y, x)")
+con.executemany("INSERT INTO lv VALUES (?, ?, ?)",
+                [(i, "yes" if (i * 7919) % 101 < 30 + i % 40 else "no", i % 40) for i in range(1, 201)])
+con.execute("CREATE TABLE lv01 AS SELECT id, y = 'yes' AS y, x FROM lv")
+LV = "SELECT ml_train(?, ?, 'y', '[\"x\"]', '{\"family\":\"binomial\",\"test_size\":0}')"
+s_text = json.loads(value(LV, "lv", "lv"))
+s_num = json.loads(value(LV, "lv01", "lv01"))
+c.check(s_text["target_levels"] == ["no", "yes"] and "target_levels" not in s_num and
+        s_text["deviance"] == s_num["deviance"] and
+        value("SELECT ml_predict('lv', 7)") == value("SELECT ml_predict('lv01', 7)") and
+        json.loads(value("SELECT ml_model_json('lv')"))["target_levels"] == ["no", "yes"],
+        "text levels fit as 0/1: %r %r" % (s_text.get("target_levels"), s_text["deviance"]))
+c.check(value("SELECT ml_evaluate('lv', 'lv')") == value("SELECT ml_evaluate('lv01', 'lv01')"),
+        "ml_evaluate reads the levels")
+expect_error("SELECT ml_evaluate('lv', 'SELECT ''maybe'' AS y, x FROM lv')", (),
+             "ml_evaluate(): the target 'y' is 'maybe' in row 1, not one of the model's levels "
+             "'no' and 'yes'", "ml_evaluate of another level")
+con.execute("UPDATE lv SET y = 1 WHERE id = 5")
+expect_error(LV, ("lv", "lv"), "ml_train(): family \"binomial\" with the target's levels 'no' (0) "
+             "and 'yes' (1) found a value '1' in row 5 (rowid 5)", "a number among text levels")
+con.execute("UPDATE lv SET y = 'maybe' WHERE id = 5")
+expect_error(LV, ("lv", "lv"), "ml_train(): family \"binomial\" needs the target 'y' to be 0 or 1, "
+             "or text of two levels; it has more than two levels: 'maybe', 'no', ...",
+             "three text levels")
+con.execute("UPDATE lv SET y = 'no'")
+expect_error(LV, ("lv", "lv"), "ml_train(): family \"binomial\" needs the target 'y' to be 0 or 1, "
+             "or text of two levels; it has one level: 'no'", "one text level")
+
 # ---- offsets: NULL skips the row (or is an error), text is an error ----
 con.execute("UPDATE d SET off = NULL WHERE id = 8")
 s = train({"family": "poisson", "offset": "off", "test_size": 0})

@@ -8,6 +8,8 @@ d <- read.csv(a[1])
 split_names <- function(s) if (s == "-") character(0) else strsplit(s, ",")[[1]]
 feats <- split_names(a[3])
 for (f in split_names(a[4])) d[[f]] <- factor(d[[f]])
+# A text response is a factor: its second level is 1.
+if (is.character(d$y)) d$y <- factor(d$y)
 d <- d[d$train == 1, ]
 rhs <- paste(c(if (a[5] == "1") "1" else "0", feats,
                if (a[7] != "-") paste0("offset(", a[7], ")")), collapse = " + ")

@@ -3,7 +3,7 @@
 
 Generates data sets with a fixed seed (a factor, NULLs, prior weights, an
 offset, proportions with weights as trials, no intercept, an aliased column,
-a test split), trains each with ml_train and fits it with R (on the training
+a test split, a target of two text levels), trains each with ml_train and fits it with R (on the training
 rows), and compares estimates, standard errors, z values, p-values, Wald
 intervals, deviance, null deviance, their df, AIC, and predictions with the
 link-scale standard error; iterations must be within one of R's.  The
@@ -76,6 +76,10 @@ def datasets():
     for d in rows:
         d["x3"] = d["x1"] + 2 * d["x2"]
     yield "binom_aliased", "binomial", ["x1", "x2", "x3"], [], True, None, None, 0, rows
+    rows = binary(base(300))
+    for d in rows:
+        d["y"] = "yes" if d["y"] else "no"
+    yield "binom_text_levels", "binomial", ["x1", "x2", "g"], ["g"], True, "w", None, 0, rows
     yield "binom_split", "binomial", ["x1", "x2", "g"], ["g"], True, None, None, 0.3, binary(base(500))
     yield "pois_factor_nulls", "poisson", ["x1", "x2", "g"], ["g"], True, None, None, 0, \
         counts(base(400, 0.03))
