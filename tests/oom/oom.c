@@ -222,7 +222,9 @@ static const struct scenario {
      "SELECT ml_model_json(m) FROM blobs"},
     /* GLMs: IRLS passes, the null model's refit (an intercept and an offset),
     ** prediction on the response scale, the Wald tables. */
-    {"glm", "",
+    {"glm", "CREATE TABLE lv AS SELECT CASE g WHEN 1 THEN 'yes' ELSE 'no' END AS y, a, b FROM t;",
+     "SELECT ml_train('lv', 'lv', 'y', '[\"a\",\"b\"]', '{\"family\":\"binomial\",\"test_size\":0}');"
+     "SELECT ml_evaluate('lv', 'lv');"
      "SELECT ml_train('lg', 't', 'g', '[\"a\",\"b\"]', "
      "'{\"family\":\"binomial\",\"test_size\":0.2,\"seed\":1,\"weights\":\"w\"}');"
      "SELECT ml_train('ps', 't', 'b', '[\"a\",\"c\"]', "
