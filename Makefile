@@ -61,7 +61,7 @@ DEBS_TEST = python3 python3-mpmath python3-sklearn r-base-core r-cran-sandwich p
 
 EXT_SRC = $(wildcard ext/*.c)
 EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
-CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c
+CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c ext/glm.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
 .PHONY: cluster cluster-demo deps-cluster deps-shards deps-scale dqlite shards
@@ -172,6 +172,7 @@ ref: $(SO) $(B)/ref/dist_check
 	$(RUN_ENV) $(PYTHON) tests/ref/lm_vs_r.py --ext $(SO)
 	$(RUN_ENV) $(PYTHON) tests/ref/options_vs_r.py --ext $(SO)
 	$(RUN_ENV) $(PYTHON) tests/ref/csv_vs_r.py --ext $(SO) --sqlite3 "$(SQLITE3)"
+	$(RUN_ENV) $(PYTHON) tests/ref/glm_vs_r.py --ext $(SO)
 
 # Use from applications (docs/apps.md): the Python, Node, Go
 # and C examples run and must print what exact arithmetic says; the C one is

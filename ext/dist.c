@@ -179,3 +179,38 @@ double ml_qt(double p, double df) {
   }
   return sign * t;
 }
+
+#define SQRT2 1.41421356237309504880
+#define SQRT_2PI 2.50662827463100050242
+
+double ml_pnorm_2sided(double z) {
+  if (isnan(z)) return NAN;
+  return erfc(fabs(z) / SQRT2);
+}
+
+double ml_qnorm(double p) {
+  if (isnan(p) || p <= 0 || p >= 1) return NAN;
+  if (p == 0.5) return 0;
+  /* In the upper tail, by Newton's method on erfc (accurate in the tail)
+  ** inside a bracket that bisection keeps when a step leaves it. */
+  double q = p > 0.5 ? 1 - p : p, sign = p > 0.5 ? 1 : -1;
+  double lo = 0, hi = 1;
+  while (0.5 * erfc(hi / SQRT2) > q) {
+    lo = hi;
+    hi *= 2;
+  }
+  double x = 0.5 * (lo + hi);
+  for (int it = 0; it < 200; it++) {
+    double f = 0.5 * erfc(x / SQRT2) - q;
+    if (f > 0) lo = x;
+    else hi = x;
+    double next = x + f / (exp(-0.5 * x * x) / SQRT_2PI);
+    if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+    if (fabs(next - x) <= 4 * DBL_EPSILON * fabs(next)) {
+      x = next;
+      break;
+    }
+    x = next;
+  }
+  return sign * x;
+}

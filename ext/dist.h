@@ -29,4 +29,10 @@ double ml_pf_upper(double f, double d1, double d2);
 /* The q with P(T <= q) = p for T ~ t(df), 0 < p < 1. */
 double ml_qt(double p, double df);
 
+/* P(|Z| >= |z|) for Z ~ N(0, 1): the two-sided p-value of a z statistic. */
+double ml_pnorm_2sided(double z);
+
+/* The q with P(Z <= q) = p for Z ~ N(0, 1), 0 < p < 1 (R's qnorm). */
+double ml_qnorm(double p);
+
 #endif

@@ -11,10 +11,17 @@
 ** all as scikit-learn's metrics of the same names define them.  One pass;
 ** means and sums of squares by Welford's method, so large offsets do not
 ** cancel.
+**
+** A binomial model is measured by log_loss, accuracy (class 1 when the
+** probability is above 0.5), brier and deviance; a poisson model by
+** deviance and mean_deviance (scikit-learn's mean_poisson_deviance); both
+** over the model's offset column too, when it has one.
 */
+#include <float.h>
 #include <string.h>
 
 #include "design.h"
+#include "glm.h"
 #include "guard.h"
 #include "sqlq.h"
 #include "strbuf.h"
@@ -77,6 +84,18 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     else b.oom = 1;
     sqlite3_free(q);
   }
+  if (m->offset) {
+    if (ml_find_name(cols, ncol, m->offset) < 0) {
+      err = sqlite3_mprintf("ml_evaluate(): the source '%s' has no column '%s' (the model's offset)",
+                            source, m->offset);
+      ml_sb_reset(&b);
+      goto fail;
+    }
+    char *q = sqlite3_mprintf(", \"%w\"", m->offset);
+    if (q) ml_sb_puts(&b, q);
+    else b.oom = 1;
+    sqlite3_free(q);
+  }
   ml_sb_puts(&b, " FROM ");
   ml_sb_puts(&b, src.from);
   sql = ml_sb_finish(&b, NULL);
@@ -92,6 +111,8 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   long double sae = 0, sape = 0, sse = 0;
   sqlite3_int64 nape = 0, skipped = 0, row = 0;
   double maxe = 0;
+  int f = m->family;
+  long double gdev = 0, glogloss = 0, gcorrect = 0, gbrier = 0;
   if (ml_nest_enter()) {
     ml_error(ctx, "ml_evaluate(): " ML_NEST_MSG);
     goto done;
@@ -103,6 +124,19 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     double y = 0;
     /* The target read as the model reads its features (design.h). */
     int text, kind = m->reads ? ml_read_num(yv, &m->na, 1, &y, &text) : ml_value_num(yv, &y);
+    if (m->ylevels[0] && kind == ML_V_TEXT) {
+      /* A binomial target of text levels: the second is 1. */
+      const char *z = (const char *)sqlite3_value_text(yv);
+      int l = !z ? -1 : strcmp(z, m->ylevels[0]) == 0 ? 0 : strcmp(z, m->ylevels[1]) == 0 ? 1 : -1;
+      if (l < 0) {
+        ml_error(ctx, "ml_evaluate(): the target '%s' is '%s' in row %lld, not one of the model's "
+                      "levels '%s' and '%s'", target, z ? z : "", (long long)row, m->ylevels[0],
+                 m->ylevels[1]);
+        goto done;
+      }
+      y = l;
+      kind = ML_V_NUM;
+    }
     if (kind == ML_V_NOMEM) {
       sqlite3_result_error_nomem(ctx);
       goto done;
@@ -116,8 +150,36 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     for (int j = 0; j < m->k; j++) vals[j] = sqlite3_column_value(st, 1 + j);
     int r = ml_design_row(ctx, "ml_evaluate", m, vals, x);
     if (r < 0) goto done;
-    if (r == ML_V_NULL || kind == ML_V_NULL) {
+    double off = 0;
+    int okind = m->offset ? ml_value_num(sqlite3_column_value(st, 1 + m->k), &off) : ML_V_NUM;
+    if (okind != ML_V_NUM && okind != ML_V_NULL) {
+      char what[140];
+      sqlite3_snprintf(sizeof what, what, "column '%.100s'", m->offset);
+      ml_value_error(ctx, "ml_evaluate", what, okind, sqlite3_column_value(st, 1 + m->k), row);
+      goto done;
+    }
+    if (r == ML_V_NULL || kind == ML_V_NULL || okind == ML_V_NULL) {
       skipped++;
+      continue;
+    }
+    if (f != ML_FAMILY_GAUSSIAN) {
+      if (ml_glm_check_y(f, y, 1, 0) == ML_GLM_Y_OUT) {
+        ml_error(ctx, "ml_evaluate(): the target '%s' is %!.17g in row %lld, outside what family "
+                      "\"%s\" takes (%s)", target, y, (long long)row, ml_family_name(f),
+                 f == ML_FAMILY_BINOMIAL ? "0 or 1" : "a count >= 0");
+        goto done;
+      }
+      double lin = 0;
+      for (int j = 0; j < m->p; j++) lin += m->beta[j] * x[j];
+      double mu = ml_glm_linkinv(f, lin + off);
+      moments_add(&wy, y);
+      gdev += ml_glm_dev_resid(f, y, mu, 1);
+      if (f == ML_FAMILY_BINOMIAL) {
+        double pc = fmin(fmax(mu, DBL_EPSILON), 1 - DBL_EPSILON);
+        glogloss -= y == 1 ? log(pc) : log1p(-pc);
+        gcorrect += (mu > 0.5 ? 1.0 : 0.0) == y;
+        gbrier += (y - mu) * (y - mu);
+      }
       continue;
     }
     long double e = y;
@@ -140,6 +202,25 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     goto done;
   }
   sqlite3_int64 n = wy.n;
+  if (f != ML_FAMILY_GAUSSIAN) {
+    ml_sb_printf(&b, "{\"n\":%lld,\"n_skipped\":%lld", (long long)n, (long long)skipped);
+    if (f == ML_FAMILY_BINOMIAL) {
+      ml_sb_puts(&b, ",\"log_loss\":");
+      ml_sb_json_number(&b, n > 0 ? (double)(glogloss / n) : NAN);
+      ml_sb_puts(&b, ",\"accuracy\":");
+      ml_sb_json_number(&b, n > 0 ? (double)(gcorrect / n) : NAN);
+      ml_sb_puts(&b, ",\"brier\":");
+      ml_sb_json_number(&b, n > 0 ? (double)(gbrier / n) : NAN);
+    }
+    ml_sb_puts(&b, ",\"deviance\":");
+    ml_sb_json_number(&b, n > 0 ? (double)gdev : NAN);
+    if (f == ML_FAMILY_POISSON) {
+      ml_sb_puts(&b, ",\"mean_deviance\":");
+      ml_sb_json_number(&b, n > 0 ? (double)(gdev / n) : NAN);
+    }
+    ml_sb_puts(&b, "}");
+    goto finish;
+  }
   ml_sb_printf(&b, "{\"n\":%lld,\"n_skipped\":%lld,\"r2\":", (long long)n, (long long)skipped);
   ml_sb_json_number(&b, n > 0 && wy.m2 > 0 ? (double)(1 - sse / wy.m2) : NAN);
   ml_sb_puts(&b, ",\"rmse\":");
@@ -153,6 +234,7 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   ml_sb_puts(&b, ",\"max_error\":");
   ml_sb_json_number(&b, n > 0 ? maxe : NAN);
   ml_sb_puts(&b, "}");
+finish:;
   size_t len;
   char *json = ml_sb_finish(&b, &len);
   if (!json) goto fail;

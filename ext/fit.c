@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "fitacc.h"
+#include "glm.h"
 #include "json.h"
 #include "lsq.h"
 #include "refine.h"
@@ -314,6 +315,14 @@ static int parse_fit_options(sqlite3_context *ctx, ml_fitopts *o, const char *z,
         ml_error(ctx, "ml_fit_opts(): option unseen must be \"error\" or \"zero\"");
         goto out;
       }
+    } else if (strcmp(c->key, "family") == 0 && !(c->type == ML_JSON_STRING &&
+                                                  strcmp(c->str, "gaussian") == 0)) {
+      /* IRLS needs a pass per iteration; an aggregate sees each row once. */
+      ml_error(ctx, "ml_fit_opts(): option family: an aggregate reads each row once and a GLM "
+                    "needs a pass per iteration; fit it with ml_train (docs/glm.md)");
+      goto out;
+    } else if (strcmp(c->key, "family") == 0) {
+      /* "gaussian": the linear model, which this is. */
     } else {
       ml_error(ctx, "ml_fit_opts(): unknown option '%s' (known: intercept, weights, names, "
                      "categorical, unseen, nulls, l2, robust, tol)", c->key);
@@ -732,6 +741,11 @@ static refine_state *refine_begin(sqlite3_context *ctx, int argc, sqlite3_value 
   if (!s->m) return NULL;
   if (s->m->l2 > 0) {
     ml_error(ctx, "ml_refine(): a ridge model (l2) is not a least-squares solution to refine");
+    return NULL;
+  }
+  if (s->m->family != ML_FAMILY_GAUSSIAN) {
+    ml_error(ctx, "ml_refine(): a %s model is fitted by iterations over its rows, not one least-"
+                  "squares solution to refine", ml_family_name(s->m->family));
     return NULL;
   }
   int weighted = (s->m->flags & ML_MODEL_WEIGHTED) != 0;

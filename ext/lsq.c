@@ -345,7 +345,7 @@ int ml_lsq_stats_compute(const double *R, int m, const ml_lsq_fitinfo *fi, ml_ls
   }
   rc = condition(W, m, r, &st->cond);
   if (rc) goto out;
-  double s2 = fi->ridge ? NAN : st->sigma * st->sigma;
+  double s2 = fi->ridge ? NAN : fi->unit_dispersion ? 1 : st->sigma * st->sigma;
   for (int j = 0, k = 0; j < p; j++) pos[j] = al[j] ? -1 : k++;
   for (int j = 0; j < p; j++) {
     for (int i = 0; i < p; i++) {
@@ -361,7 +361,8 @@ int ml_lsq_stats_compute(const double *R, int m, const ml_lsq_fitinfo *fi, ml_ls
     } else {
       st->se[j] = sqrt(st->cov[j + (int64_t)j * p]);
       st->tstat[j] = fi->beta[j] / st->se[j];
-      st->pvalue[j] = ml_pt_2sided(st->tstat[j], st->df_resid);
+      st->pvalue[j] = fi->unit_dispersion ? ml_pnorm_2sided(st->tstat[j])
+                                          : ml_pt_2sided(st->tstat[j], st->df_resid);
     }
   }
   rc = ML_OK;

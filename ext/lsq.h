@@ -151,6 +151,7 @@ typedef struct ml_lsq_fitinfo {
   double sum_log_w;    /* weighted fits: sum of log weights, for the likelihood; else 0 */
   int ridge;           /* ridge coefficients: no standard errors */
   const double *hc;    /* a robust covariance (p x p) to report instead, or NULL */
+  int unit_dispersion; /* a GLM with dispersion 1: covariance (R'R)^-1, z and normal p-values */
 } ml_lsq_fitinfo;
 
 /* Statistics of a fit with factor R (m x m). */

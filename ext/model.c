@@ -9,6 +9,7 @@
 #include <locale.h>
 
 #include "dist.h"
+#include "glm.h"
 #include "lsq.h"
 #include "model.h"
 #include "strbuf.h"
@@ -168,6 +169,9 @@ void ml_model_free(ml_model *m) {
   ml_free(m->target);
   ml_free(m->version);
   ml_na_free(&m->na);
+  ml_free(m->offset);
+  ml_free(m->ylevels[0]);
+  ml_free(m->ylevels[1]);
   ml_free(m);
 }
 
@@ -243,12 +247,21 @@ int ml_model_prepare_intervals(ml_model *m) {
 
 int ml_model_stats(const ml_model *m, ml_lsq_stats *st) {
   ml_lsq_fitinfo fi = {m->n, (m->flags & ML_MODEL_INTERCEPT) != 0, m->aliased, m->beta, m->rss,
-                       (m->flags & ML_MODEL_WEIGHTED) ? m->sum_log_w : 0, m->l2 > 0, m->hc};
+                       (m->flags & ML_MODEL_WEIGHTED) ? m->sum_log_w : 0, m->l2 > 0, m->hc,
+                       m->family != ML_FAMILY_GAUSSIAN};
   return ml_lsq_stats_compute(m->R, m->p + 1, &fi, st);
 }
 
 int ml_model_compatible(const ml_model *a, const ml_model *b, int *remap, char *err, size_t nerr) {
   *remap = 0;
+  /* A GLM's factor holds the working weights of its own last iteration:
+  ** two of them do not make the fit of the union. */
+  if (a->family != ML_FAMILY_GAUSSIAN || b->family != ML_FAMILY_GAUSSIAN) {
+    snprintf(err, nerr, "a %s model cannot be merged: its fit iterates over all the rows "
+                        "(refit the union with ml_train)",
+             ml_family_name(a->family != ML_FAMILY_GAUSSIAN ? a->family : b->family));
+    return 0;
+  }
   if (a->kind != b->kind) {
     snprintf(err, nerr, "the models are of different kinds");
     return 0;
@@ -396,6 +409,24 @@ int ml_model_encode(const ml_model *m, const char *version, unsigned char **out,
   put_u64(&b, (uint64_t)m->n_skipped);
   put_f64(&b, m->tol);
   end_section(&b, at);
+
+  /* The family, before any section an older reader could misread. */
+  if (m->family != ML_FAMILY_GAUSSIAN) {
+    at = begin_section(&b, "GLMF");
+    put_u8(&b, (unsigned)m->family);
+    put_u8(&b, (unsigned)m->link);
+    put_u8(&b, m->converged ? 1 : 0);
+    put_u8(&b, 0);
+    put_u32(&b, (uint32_t)m->iterations);
+    put_f64(&b, m->deviance);
+    put_f64(&b, m->null_deviance);
+    put_f64(&b, m->aic);
+    put_u64(&b, (uint64_t)m->df_null);
+    put_str(&b, m->offset ? m->offset : "");
+    put_str(&b, m->ylevels[0] ? m->ylevels[0] : "");
+    put_str(&b, m->ylevels[1] ? m->ylevels[1] : "");
+    end_section(&b, at);
+  }
 
   if (m->reads) {
     at = begin_section(&b, "READ");
@@ -759,6 +790,44 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
       }
       if (s.bad || s.i != s.n) BAD("invalid model BLOB: section READ is malformed");
       m->reads = 1;
+    } else if (strcmp(tag, "GLMF") == 0) {
+      /* A generalized linear model: binomial/logit or poisson/log. */
+      if (m->family != ML_FAMILY_GAUSSIAN) BAD("invalid model BLOB: repeated section GLMF");
+      unsigned family = get_u8(&s), link = get_u8(&s), conv = get_u8(&s), zero = get_u8(&s);
+      uint32_t iter = get_u32(&s);
+      double dev = get_f64(&s), nulldev = get_f64(&s), aic = get_f64(&s);
+      int64_t df_null = (int64_t)get_u64(&s);
+      char *off = get_str(&s, &oom), *l0 = get_str(&s, &oom), *l1 = get_str(&s, &oom);
+      m->offset = off && off[0] ? off : NULL;
+      if (off && !off[0]) ml_free(off);
+      /* Both levels or none, in byte order, for binomial only. */
+      int levels = l0 && l1 && l0[0] && l1[0], half = !levels && ((l0 && l0[0]) || (l1 && l1[0]));
+      if (levels) {
+        m->ylevels[0] = l0;
+        m->ylevels[1] = l1;
+      } else {
+        ml_free(l0);
+        ml_free(l1);
+      }
+      if (oom) {
+        rc = ML_NOMEM;
+        goto out;
+      }
+      if (levels && (family != ML_FAMILY_BINOMIAL || strcmp(l0, l1) >= 0))
+        BAD("invalid model BLOB: section GLMF is malformed");
+      if (half) BAD("invalid model BLOB: section GLMF is malformed");
+      if (s.bad || s.i != s.n || (family != ML_FAMILY_BINOMIAL && family != ML_FAMILY_POISSON) ||
+          (int)link != ml_family_link((int)family) || conv > 1 || zero != 0 || iter < 1 ||
+          !(dev >= 0) || !(nulldev >= 0) || isnan(aic) || df_null < 0 || df_null > m->n)
+        BAD("invalid model BLOB: section GLMF is malformed");
+      m->family = (int)family;
+      m->link = (int)link;
+      m->converged = (int)conv;
+      m->iterations = (int)iter;
+      m->deviance = dev;
+      m->null_deviance = nulldev;
+      m->aic = aic;
+      m->df_null = df_null;
     } else if (strcmp(tag, "targ") == 0 || strcmp(tag, "info") == 0) {
       /* One string each: the target's name, the version that wrote it. */
       int targ = tag[0] == 't', *seen = targ ? &seen_targ : &seen_info;
@@ -858,10 +927,28 @@ int ml_model_json(const ml_model *m, double level, char **out, size_t *len) {
   ml_lsq_stats st;
   int rc = ml_model_stats(m, &st);
   if (rc) return rc;
-  double tq = ml_qt(0.5 + level / 2, st.df_resid);
+  int glm = m->family != ML_FAMILY_GAUSSIAN;
+  /* A GLM's intervals are Wald's on the normal (R's confint.default). */
+  double tq = glm ? ml_qnorm(0.5 + level / 2) : ml_qt(0.5 + level / 2, st.df_resid);
   ml_sb b;
   ml_sb_init(&b);
-  ml_sb_printf(&b, "{\"kind\":\"linear_regression\",\"format_version\":%d", m->format);
+  ml_sb_printf(&b, "{\"kind\":\"%s\",\"format_version\":%d",
+               glm ? "generalized_linear_model" : "linear_regression", m->format);
+  if (glm) {
+    ml_sb_printf(&b, ",\"family\":\"%s\",\"link\":\"%s\"", ml_family_name(m->family),
+                 ml_link_name(m->link));
+    if (m->offset) {
+      ml_sb_puts(&b, ",\"offset\":");
+      ml_sb_json_string(&b, m->offset, strlen(m->offset));
+    }
+    if (m->ylevels[0]) {
+      ml_sb_puts(&b, ",\"target_levels\":[");
+      ml_sb_json_string(&b, m->ylevels[0], strlen(m->ylevels[0]));
+      ml_sb_puts(&b, ",");
+      ml_sb_json_string(&b, m->ylevels[1], strlen(m->ylevels[1]));
+      ml_sb_puts(&b, "]");
+    }
+  }
   if (m->version) {
     ml_sb_puts(&b, ",\"sqlml_version\":");
     ml_sb_json_string(&b, m->version, strlen(m->version));
@@ -927,13 +1014,24 @@ int ml_model_json(const ml_model *m, double level, char **out, size_t *len) {
     ml_free(term);
     json_key_num(&b, "estimate", m->aliased[j] ? NAN : m->beta[j]);
     json_key_num(&b, "std_error", st.se[j]);
-    json_key_num(&b, "t_stat", st.tstat[j]);
+    json_key_num(&b, glm ? "z_value" : "t_stat", st.tstat[j]);
     json_key_num(&b, "p_value", st.pvalue[j]);
     json_key_num(&b, "conf_low", m->aliased[j] ? NAN : m->beta[j] - tq * st.se[j]);
     json_key_num(&b, "conf_high", m->aliased[j] ? NAN : m->beta[j] + tq * st.se[j]);
     ml_sb_printf(&b, ",\"aliased\":%s}", m->aliased[j] ? "true" : "false");
   }
   ml_sb_puts(&b, "]");
+  if (glm) {
+    json_key_num(&b, "deviance", m->deviance);
+    json_key_num(&b, "null_deviance", m->null_deviance);
+    ml_sb_printf(&b, ",\"df_null\":%lld", (long long)m->df_null);
+    json_key_num(&b, "aic", m->aic);
+    ml_sb_printf(&b, ",\"dispersion\":1,\"iterations\":%d,\"converged\":%s", m->iterations,
+                 m->converged ? "true" : "false");
+    json_key_num(&b, "tolerance", m->tol);
+    json_key_num(&b, "level", level);
+    goto covariance;
+  }
   json_key_num(&b, "sigma", st.sigma);
   json_key_num(&b, "r2", st.r2);
   json_key_num(&b, "adj_r2", st.adj_r2);
@@ -947,6 +1045,7 @@ int ml_model_json(const ml_model *m, double level, char **out, size_t *len) {
   json_key_num(&b, "condition_number", st.cond);
   json_key_num(&b, "tolerance", m->tol);
   json_key_num(&b, "level", level);
+covariance:
   ml_sb_puts(&b, ",\"covariance\":[");
   for (int i = 0; i < m->p; i++) {
     ml_sb_puts(&b, i ? ",[" : "[");

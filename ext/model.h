@@ -35,6 +35,16 @@
 **         found by value (2, 2.0 and '2' are level "2").
 **   targ  str name of the response (optional)
 **   info  str version of sqlml that wrote the model (optional)
+**   GLMF  u8 family (1 binomial, 2 poisson) | u8 link (1 logit, 2 log)
+**         | u8 converged | u8 0 | u32 iterations | f64 deviance | f64 null
+**         deviance | f64 aic | i64 df.null | str offset column ("" none)
+**         | str, str the target's text levels, 0 then 1 ("" "" for a
+**         numeric target).
+**         Written right after SHAP by ml_train since 0.3 for a binomial or
+**         poisson model: critical, so an older sqlml refuses the model instead of
+**         reading it as linear (its RFAC is the working weights' factor, and
+**         its predictions are on the link scale).  Without GLMF a model is
+**         gaussian.
 **   rfpr  u32 scheme (1) | u64 sum mod 2^64 of the hashes of the n fitted
 **         rows (rowhash.h), for ml_refine to know them (optional; another
 **         scheme is read as no fingerprint)
@@ -150,6 +160,18 @@ typedef struct ml_model {
   ** of their hashes, with n rows; has_rows_hash 0 for models without it. */
   int has_rows_hash;
   uint64_t rows_hash;
+  /* A generalized linear model (glm.h, section GLMF); family 0, gaussian
+  ** with the identity link, is the linear model and has no GLMF.  R is the
+  ** factor of the last IRLS step, sqrt(W) [X z]: beta solves it, and its
+  ** inverse is the covariance (dispersion 1 for binomial and poisson). */
+  int family, link;        /* ML_FAMILY_*, ML_LINK_* */
+  int iterations;          /* Fisher scoring iterations, as R's glm counts them */
+  int converged;
+  double deviance, null_deviance;
+  double aic;              /* R's: -2 log likelihood + 2 rank */
+  int64_t df_null;         /* R's df.null: rows used - intercept */
+  char *offset;            /* the offset column, or NULL */
+  char *ylevels[2];        /* binomial: the target's text levels (0, 1), or NULL */
 } ml_model;
 
 /* A model with k features and p terms, arrays allocated and zeroed. */

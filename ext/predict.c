@@ -23,11 +23,13 @@
 ** commit or rollback hook: an application may own them, and they do not
 ** chain.
 */
+#include <stdio.h>
 #include <string.h>
 
 #include <lapacke.h>
 
 #include "dist.h"
+#include "glm.h"
 #include "registry.h"
 #include "strbuf.h"
 #include "sqlml_int.h"
@@ -229,6 +231,37 @@ const ml_model *ml_model_arg(sqlite3_context *ctx, const char *fname, sqlite3_va
   return s ? s->m : NULL;
 }
 
+/*
+** A GLM's offset, the argument after its features: 1 with *off, 0 for a
+** NULL (the prediction is NULL), -1 after reporting.
+*/
+static int offset_arg(sqlite3_context *ctx, const char *fname, const ml_model *m, sqlite3_value *v,
+                      double *off) {
+  int kind = ml_value_num(v, off);
+  if (kind == ML_V_NULL) return 0;
+  if (kind == ML_V_NUM) return 1;
+  char what[160];
+  snprintf(what, sizeof what, "the offset '%.100s'", m->offset);
+  ml_value_error(ctx, fname, what, kind, v, 0);
+  return -1;
+}
+
+/* The result of a prediction with linear predictor lin: a GLM's is on
+** the response scale, the inverse link of lin plus the offset argument. */
+static void result_prediction(sqlite3_context *ctx, const ml_model *m, double lin,
+                              sqlite3_value **argv) {
+  if (m->family == ML_FAMILY_GAUSSIAN) {
+    sqlite3_result_double(ctx, lin);
+    return;
+  }
+  double off = 0;
+  if (m->offset) {
+    int r = offset_arg(ctx, "ml_predict", m, argv[1 + m->k], &off);
+    if (r <= 0) return;
+  }
+  sqlite3_result_double(ctx, ml_glm_linkinv(m->family, lin + off));
+}
+
 void ml_predict_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (argc < 1) {
     sqlite3_result_error(ctx, "ml_predict(): expected a model and its features", -1);
@@ -238,10 +271,14 @@ void ml_predict_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   shared_model *s = model_arg(ctx, "ml_predict", argv, 0);
   if (!s) return;
   const ml_model *m = s->m;
-  if (argc - 1 != m->k) {
+  if (argc - 1 != m->k + (m->offset != NULL)) {
     char *names = ml_model_feature_list(m, ML_LIST_NAMES);
-    char *msg = names ? sqlite3_mprintf("ml_predict(): the model expects %d feature%s (%s), got %d",
-                                        m->k, m->k == 1 ? "" : "s", names, argc - 1) : NULL;
+    char *msg = !names ? NULL
+                : m->offset ? sqlite3_mprintf("ml_predict(): the model expects %d feature%s (%s) and "
+                                              "its offset (%s), got %d arguments after the model",
+                                              m->k, m->k == 1 ? "" : "s", names, m->offset, argc - 1)
+                : sqlite3_mprintf("ml_predict(): the model expects %d feature%s (%s), got %d",
+                                  m->k, m->k == 1 ? "" : "s", names, argc - 1);
     sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
     sqlite3_free(msg);
     ml_free(names);
@@ -257,14 +294,14 @@ void ml_predict_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     int j = 0;
     while (j < m->k && ml_value_num(argv[1 + j], &d) == ML_V_NUM) yhat += m->beta[ic + j++] * d;
     if (j == m->k) {
-      sqlite3_result_double(ctx, yhat);
+      result_prediction(ctx, m, yhat, argv);
       return;
     }
   }
   if (ml_design_row(ctx, "ml_predict", m, argv + 1, s->x) == ML_V_NUM) {
     double yhat = 0;
     for (int j = 0; j < m->p; j++) yhat += m->beta[j] * s->x[j];
-    sqlite3_result_double(ctx, yhat);
+    result_prediction(ctx, m, yhat, argv);
   }
 }
 
@@ -284,11 +321,15 @@ void ml_predict_interval_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
   shared_model *s = model_arg(ctx, "ml_predict_interval", argv, 0);
   if (!s) return;
   ml_model *m = s->m;
-  if (argc - 2 != m->k) {
+  if (argc - 2 != m->k + (m->offset != NULL)) {
     char *names = ml_model_feature_list(m, ML_LIST_NAMES);
-    char *msg = names ? sqlite3_mprintf("ml_predict_interval(): the model expects %d feature%s "
-                                        "(%s), got %d", m->k, m->k == 1 ? "" : "s", names, argc - 2)
-                      : NULL;
+    char *msg = !names ? NULL
+                : m->offset ? sqlite3_mprintf("ml_predict_interval(): the model expects %d feature%s "
+                                              "(%s) and its offset (%s), got %d arguments after "
+                                              "the level", m->k, m->k == 1 ? "" : "s", names,
+                                              m->offset, argc - 2)
+                : sqlite3_mprintf("ml_predict_interval(): the model expects %d feature%s (%s), got %d",
+                                  m->k, m->k == 1 ? "" : "s", names, argc - 2);
     sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
     sqlite3_free(msg);
     ml_free(names);
@@ -305,10 +346,14 @@ void ml_predict_interval_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
     ml_result_code(ctx, "ml_predict_interval", rc);
     return;
   }
+  int glm = m->family != ML_FAMILY_GAUSSIAN;
   if (s->tq_level != level) {
-    s->tq = ml_qt(0.5 + level / 2, m->df_resid);
+    s->tq = glm ? ml_qnorm(0.5 + level / 2) : ml_qt(0.5 + level / 2, m->df_resid);
     s->tq_level = level;
   }
+  double off = 0;
+  if (glm && m->offset && offset_arg(ctx, "ml_predict_interval", m, argv[2 + m->k], &off) <= 0)
+    return;
   double *x = s->x, *u = x + m->p, tq = s->tq;
   if (ml_design_row(ctx, "ml_predict_interval", m, argv + 2, x) != ML_V_NUM) return;
   double fit = 0;
@@ -324,6 +369,31 @@ void ml_predict_interval_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
   }
   double norm = 0;
   for (int k = 0; k < m->rank; k++) norm = hypot(norm, u[k]);
+  if (glm) {
+    /* Wald's interval on the link scale (dispersion 1), through the
+    ** inverse link: R's predict(type = "link", se.fit = TRUE), mapped. */
+    double eta = fit + off, se = norm;
+    int f = m->family;
+    const double g[5] = {ml_glm_linkinv(f, eta), eta, se, ml_glm_linkinv(f, eta - tq * se),
+                         ml_glm_linkinv(f, eta + tq * se)};
+    static const char *gkeys[5] = {"fit", "link", "se_link", "conf_low", "conf_high"};
+    ml_sb b;
+    ml_sb_init(&b);
+    for (int i = 0; i < 5; i++) {
+      ml_sb_printf(&b, "%s\"%s\":", i ? "," : "{", gkeys[i]);
+      ml_sb_json_number(&b, g[i]);
+    }
+    ml_sb_puts(&b, "}");
+    size_t len;
+    char *json = ml_sb_finish(&b, &len);
+    if (!json) {
+      sqlite3_result_error_nomem(ctx);
+      return;
+    }
+    sqlite3_result_text64(ctx, json, len, ml_free, SQLITE_UTF8);
+    sqlite3_result_subtype(ctx, 'J');
+    return;
+  }
   double se = m->sigma * norm;
   double sp = sqrt(se * se + m->sigma * m->sigma);
   const double v[6] = {fit, se, fit - tq * se, fit + tq * se, fit - tq * sp, fit + tq * sp};

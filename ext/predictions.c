@@ -15,7 +15,10 @@
 **   prediction    the model's prediction; NULL when a feature is NULL
 **   se_fit, conf_low, conf_high, pred_low, pred_high
 **                 with the option "interval" (a level in (0, 1)): as
-**                 ml_predict_interval gives them; NULL otherwise
+**                 ml_predict_interval gives them; NULL otherwise.  A
+**                 binomial or poisson model (docs/glm.md) predicts on the
+**                 response scale, reads its offset column by name too, and
+**                 has conf_low and conf_high only (Wald, through the link)
 **   row           the source row as a JSON object (for sources without a
 **                 rowid: row ->> 'id'); read only when asked for
 **
@@ -397,7 +400,8 @@ static int bind_model(sqlite3_stmt *st, sqlite3_value *model, const char *name) 
   return sqlite3_bind_value(st, 1, model);
 }
 
-/* The model's feature names, in order, from ml_model_json; NULL after reporting. */
+/* The model's feature names, in order, from ml_model_json (and a GLM's
+** offset column last); NULL after reporting. */
 static char **model_features(pred_cursor *c, sqlite3_value *model, const char *name, int *k,
                              int *rc) {
   sqlite3 *db = ((pred_vtab *)c->base.pVtab)->db;
@@ -405,8 +409,11 @@ static char **model_features(pred_cursor *c, sqlite3_value *model, const char *n
   char **feat = NULL;
   int n = 0, cap = 0;
   *k = 0;
+  /* A GLM with an offset takes it after the features (ml_predict), by its name. */
   *rc = sqlite3_prepare_v2(db, "SELECT json_extract(value, '$.name') "
-                               "FROM json_each(ml_model_json(?1), '$.features')",
+                               "FROM json_each(ml_model_json(?1), '$.features') UNION ALL "
+                               "SELECT o FROM (SELECT json_extract(ml_model_json(?1), '$.offset') "
+                               "AS o) WHERE o IS NOT NULL",
                            -1, &st, NULL);
   if (*rc != SQLITE_OK) {
     *rc = nested_error(c, *rc);

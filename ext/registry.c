@@ -353,7 +353,7 @@ int ml_registry_insert(sqlite3 *db, ml_conn *conn, const char *fname, const ml_v
                           "INSERT INTO main.ml_model_versions(name, version, created_at, kind, "
                           "source, target, features, options, n_train, n_test, n_skipped, metrics, "
                           "data_hash, sqlml_version, model) "
-                          "SELECT ?1, coalesce(max(version), 0) + 1, ?2, 'linear_regression', ?3, "
+                          "SELECT ?1, coalesce(max(version), 0) + 1, ?2, coalesce(?14, 'linear_regression'), ?3, "
                           "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 FROM main.ml_model_versions "
                           "WHERE name = ?1 AND typeof(version) = 'integer' RETURNING version",
                           -1, &st, NULL);
@@ -370,6 +370,7 @@ int ml_registry_insert(sqlite3 *db, ml_conn *conn, const char *fname, const ml_v
   sqlite3_bind_text(st, 10, row->metrics, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 11, row->data_hash, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 12, SQLML_VERSION, -1, SQLITE_STATIC);
+  if (row->kind) sqlite3_bind_text(st, 14, row->kind, -1, SQLITE_STATIC);
   sqlite3_bind_blob64(st, 13, row->model, (sqlite3_uint64)row->nmodel, SQLITE_STATIC);
   /* The INSERT is done when its RETURNING row comes (SQLite makes every
   ** change of such a statement in its first step): the statement is ended

@@ -104,6 +104,7 @@ typedef struct ml_version_row {
   sqlite3_int64 n_train, n_test, n_skipped;
   const unsigned char *model;
   sqlite3_int64 nmodel;
+  const char *kind;  /* column kind: NULL for 'linear_regression' */
 } ml_version_row;
 
 /*

@@ -55,6 +55,7 @@
 #include "design.h"
 #include "dqlite.h"
 #include "fitacc.h"
+#include "glm.h"
 #include "guard.h"
 #include "json.h"
 #include "refine.h"
@@ -81,6 +82,14 @@ typedef struct train_opts {
   int full_metrics;
   int progress;
   ml_fitopts fit;
+  /* Generalized linear models (glm.h): the family, an offset column, R's
+  ** glm.control (max_iter, epsilon), and whether a fit that did not
+  ** converge is kept. */
+  int family;
+  char *offset;
+  int max_iter;
+  double epsilon;
+  int keep_unconverged;
 } train_opts;
 
 /* Weighted running mean and sum of squared deviations (West), for SST. */
@@ -146,6 +155,23 @@ struct trainer {
   double *x;              /* design row, p */
   abs_err etrain, etest;
   double last_progress;   /* monotonic seconds of the start or the last report */
+  /* IRLS, for a binomial or poisson family (see glm_fit). */
+  int co;                 /* column of the offset (-1 none) */
+  sqlite3_int64 offset_nulls;
+  ml_lsq glm_acc;         /* the next step's factor: sqrt(W) [X z] */
+  int glm_accumulate;     /* this pass folds rows into glm_acc */
+  ml_ksum dev, aic_sum;   /* training rows at the current coefficients */
+  ml_ksum dev_start;      /* training rows at R's starting values */
+  ml_ksum prior_w, prior_log_w, prior_wy;  /* training rows: prior weights, their logs, w y */
+  sqlite3_int64 fraction_rows, bound_rows;  /* y R warns of; fitted values at a bound */
+  sqlite3_int64 fraction_first;             /* the first such y's row */
+  double null_b;          /* the null model's intercept (or 0 without one) */
+  double null_mu;         /* without an offset, its mean (R's wtdmu) */
+  char *ylev[2];          /* binomial: the target's two text levels, in byte order (0, 1) */
+  ml_ksum null_dev, null_sw, null_swz;      /* its deviance, and its IRLS step */
+  struct glm_metric {
+    ml_ksum w, dev, logloss, correct, brier;
+  } gm[2];                /* train, test: metrics at the current coefficients */
 };
 
 /* ---- options ---- */
@@ -202,6 +228,24 @@ static int parse_options(trainer *t, const char *text) {
     } else if (strcmp(k, "intercept") == 0) {
       if (!is_bool) FAIL("intercept must be true or false");
       o->fit.intercept = yes;
+    } else if (strcmp(k, "family") == 0) {
+      if (!str || (o->family = ml_family_from_name(str)) < 0)
+        FAIL("family must be \"gaussian\", \"binomial\" or \"poisson\"");
+    } else if (strcmp(k, "offset") == 0) {
+      if (!str || !str[0]) FAIL("offset must be a column name");
+      sqlite3_free(o->offset);
+      if (!(o->offset = sqlite3_mprintf("%s", str))) goto nomem;
+    } else if (strcmp(k, "max_iter") == 0) {
+      if (c->type != ML_JSON_NUMBER || !(c->num >= 1 && c->num <= 10000) || c->num != floor(c->num))
+        FAIL("max_iter must be an integer from 1 to 10000");
+      o->max_iter = (int)c->num;
+    } else if (strcmp(k, "epsilon") == 0) {
+      if (c->type != ML_JSON_NUMBER || !(c->num > 0 && c->num < 1))
+        FAIL("epsilon must be a number in (0, 1)");
+      o->epsilon = c->num;
+    } else if (strcmp(k, "keep_unconverged") == 0) {
+      if (!is_bool) FAIL("keep_unconverged must be true or false");
+      o->keep_unconverged = yes;
     } else if (strcmp(k, "progress") == 0) {
       if (!is_bool) FAIL("progress must be true or false");
       o->progress = yes;
@@ -258,13 +302,27 @@ static int parse_options(trainer *t, const char *text) {
     } else {
       ml_error(t->ctx, "ml_train(): unknown option '%s' (known: test_size, seed, key, intercept, "
                        "nulls, na_values, categorical, unseen, weights, l2, robust, refine, "
-                       "metrics, progress, tol)", k);
+                       "metrics, progress, tol, family, offset, max_iter, epsilon, "
+                       "keep_unconverged)", k);
       goto out;
     }
   }
   if (o->fit.l2 > 0 && !o->fit.intercept) FAIL("l2 needs the intercept (the one term it leaves unpenalized)");
   if (o->fit.l2 > 0 && o->fit.robust) FAIL("robust does not apply to a ridge fit (l2)");
+  if (o->family != ML_FAMILY_GAUSSIAN) {
+    /* What the linear model has and a GLM fitted by IRLS has not (yet). */
+    if (o->fit.l2 > 0) FAIL("l2 applies to family \"gaussian\" only");
+    if (o->fit.robust) FAIL("robust applies to family \"gaussian\" only");
+    if (o->refine == 1) FAIL("refine applies to family \"gaussian\" only (IRLS iterates instead)");
+    if (o->full_metrics) FAIL("metrics \"full\" applies to family \"gaussian\" only");
+  } else {
+    if (o->offset) FAIL("offset needs family \"binomial\" or \"poisson\"");
+    if (o->max_iter || o->epsilon > 0 || o->keep_unconverged)
+      FAIL("max_iter, epsilon and keep_unconverged need family \"binomial\" or \"poisson\"");
+  }
 defaults:
+  if (!o->max_iter) o->max_iter = ML_GLM_MAX_ITER;
+  if (!(o->epsilon > 0)) o->epsilon = ML_GLM_EPSILON;
   if (!na_given) {
     int n = (int)(sizeof default_na / sizeof default_na[0]);
     o->na_values = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)n);
@@ -316,6 +374,14 @@ static void options_json(ml_sb *b, const trainer *t) {
                o->refine < 0 ? "\"auto\"" : o->refine ? "true" : "false",
                o->full_metrics ? "full" : "basic");
   ml_sb_json_number(b, o->fit.tol);
+  if (o->family != ML_FAMILY_GAUSSIAN) {
+    ml_sb_printf(b, ",\"family\":\"%s\",\"offset\":", ml_family_name(o->family));
+    if (o->offset) ml_sb_json_string(b, o->offset, strlen(o->offset));
+    else ml_sb_puts(b, "null");
+    ml_sb_printf(b, ",\"max_iter\":%d,\"epsilon\":", o->max_iter);
+    ml_sb_json_number(b, o->epsilon);
+    ml_sb_printf(b, ",\"keep_unconverged\":%s", o->keep_unconverged ? "true" : "false");
+  }
   ml_sb_puts(b, "}");
 }
 
@@ -323,7 +389,8 @@ static void options_json(ml_sb *b, const trainer *t) {
 
 static int is_special(const trainer *t, const char *col) {
   return sqlite3_stricmp(col, t->target) == 0 || (t->o.key && sqlite3_stricmp(col, t->o.key) == 0) ||
-         (t->o.weights && sqlite3_stricmp(col, t->o.weights) == 0);
+         (t->o.weights && sqlite3_stricmp(col, t->o.weights) == 0) ||
+         (t->o.offset && sqlite3_stricmp(col, t->o.offset) == 0);
 }
 
 /* Appends a warning (printf-style) to the summary's "warnings". */
@@ -455,7 +522,8 @@ static int parse_features(trainer *t, sqlite3_value *v, char **cols, int ncol) {
     if (is_special(t, c->str)) {
       ml_error(t->ctx, "ml_train(): '%s' is the %s; it cannot be a feature too", c->str,
                sqlite3_stricmp(c->str, t->target) == 0 ? "target"
-               : t->o.key && sqlite3_stricmp(c->str, t->o.key) == 0 ? "split key" : "weight");
+               : t->o.key && sqlite3_stricmp(c->str, t->o.key) == 0 ? "split key"
+               : t->o.weights && sqlite3_stricmp(c->str, t->o.weights) == 0 ? "weight" : "offset");
       goto out;
     }
     if (ml_find_name(t->feat, t->k, c->str) >= 0) {
@@ -501,11 +569,14 @@ static int prepare_rows(trainer *t, char **cols, int ncol) {
   if (t->o.weights && ml_find_name(cols, ncol, t->o.weights) < 0)
     return ml_error(t->ctx, "ml_train(): the source '%s' has no column '%s' (option weights)",
                     t->source, t->o.weights);
+  if (t->o.offset && ml_find_name(cols, ncol, t->o.offset) < 0)
+    return ml_error(t->ctx, "ml_train(): the source '%s' has no column '%s' (option offset)",
+                    t->source, t->o.offset);
   for (int i = 0; i < t->o.ncategorical; i++)
     if (ml_find_name(t->feat, t->k, t->o.categorical[i]) < 0)
       return ml_error(t->ctx, "ml_train(): '%s' (option categorical) is not a feature",
                       t->o.categorical[i]);
-  t->ncols = t->has_key + 1 + t->k + (t->o.weights != NULL);
+  t->ncols = t->has_key + 1 + t->k + (t->o.weights != NULL) + (t->o.offset != NULL);
   t->by_agg = t->ncols + 1 <= sqlite3_limit(t->db, SQLITE_LIMIT_FUNCTION_ARG, -1);
   ml_sb b;
   ml_sb_init(&b);
@@ -521,6 +592,11 @@ static int prepare_rows(trainer *t, char **cols, int ncol) {
   if (t->o.weights) {
     put_col(&b, t->o.weights, 1);
     t->cw = t->cy + 1 + t->k;
+  }
+  t->co = -1;
+  if (t->o.offset) {
+    put_col(&b, t->o.offset, 1);
+    t->co = t->cy + 1 + t->k + (t->cw >= 0);
   }
   ml_sb_puts(&b, t->by_agg ? ") FROM " : " FROM ");
   ml_sb_puts(&b, t->from);
@@ -664,6 +740,22 @@ static int read_yw(trainer *t, double *y, double *w) {
   sqlite3_value *yv = t->vals[t->cy];
   int text, kind = ml_read_num(yv, &t->o.na, 1, y, &text);
   t->y_text |= text;
+  if (t->ylev[0] && kind != ML_V_NULL) {
+    /* A binomial target of two text levels: the second is 1. */
+    const char *z = kind == ML_V_TEXT ? (const char *)sqlite3_value_text(yv) : NULL;
+    int l = !z ? -1 : strcmp(z, t->ylev[0]) == 0 ? 0 : strcmp(z, t->ylev[1]) == 0 ? 1 : -1;
+    if (l < 0) {
+      char *where = row_name(t);
+      ml_error(t->ctx, "ml_train(): family \"binomial\" with the target's levels '%s' (0) and '%s' "
+                       "(1) found %s '%s' in %s", t->ylev[0], t->ylev[1],
+               kind == ML_V_TEXT ? "another level" : "a value", sqlite3_value_text(yv),
+               where ? where : "a row");
+      sqlite3_free(where);
+      return -1;
+    }
+    *y = l;
+    kind = ML_V_NUM;
+  }
   if (kind == ML_V_NULL) {
     if (t->o.fit.nulls == ML_NULLS_ERROR) return bad_value(t, t->target, ML_V_NULL, yv);
     return 0;
@@ -738,11 +830,59 @@ static int name_column(const trainer *t) {
   return -1;
 }
 
-/* The first pass, row by row: split, fit, count, fingerprint. */
+/* ---- a GLM's rows (the iterations are glm_fit's) ---- */
+
+/* The offset of the current row: 1 with *off, 0 for a NULL (the row is
+** skipped), -1 after reporting.  0 without an offset. */
+static int read_offset(trainer *t, double *off) {
+  *off = 0;
+  if (t->co < 0) return 1;
+  sqlite3_value *v = t->vals[t->co];
+  int text, kind = ml_read_num(v, &t->o.na, 1, off, &text);
+  if (kind == ML_V_NULL) {
+    if (t->o.fit.nulls == ML_NULLS_ERROR) return bad_value(t, t->o.offset, ML_V_NULL, v);
+    return 0;
+  }
+  if (kind != ML_V_NUM) return bad_value(t, t->o.offset, kind, v);
+  return 1;
+}
+
+/* Is y in the family's range?  0; -1 after reporting the row.  Counts the
+** values R warns of (glm.h, ml_glm_check_y). */
+static int check_response(trainer *t, double y, double w) {
+  int r = ml_glm_check_y(t->o.family, y, w, t->cw >= 0);
+  if (r == ML_GLM_Y_OK) return 0;
+  if (r == ML_GLM_Y_FRACTION) {
+    if (!t->fraction_rows++) t->fraction_first = t->nread;
+    return 0;
+  }
+  char *where = row_name(t);
+  if (t->o.family == ML_FAMILY_BINOMIAL)
+    ml_error(t->ctx, "ml_train(): family \"binomial\" needs the target '%s' to be %s, got %!.17g in %s",
+             t->target, t->cw >= 0 ? "a proportion in [0, 1] (of the trials in the weights)" : "0 or 1",
+             y, where ? where : "a row");
+  else
+    ml_error(t->ctx, "ml_train(): family \"poisson\" needs the target '%s' to be a count >= 0, got "
+                     "%!.17g in %s", t->target, y, where ? where : "a row");
+  sqlite3_free(where);
+  return -1;
+}
+
+/* R's first IRLS step for a row: from mustart, the working response and
+** weight (*z, *W) and the mean (*mu). */
+static void glm_start(const trainer *t, double y, double w, double off, double *z, double *W,
+                      double *mu) {
+  int f = t->o.family;
+  ml_glm_work(f, y, w, ml_glm_linkfun(f, ml_glm_mustart(f, y, w)), off, z, W, mu);
+}
+
+/* The first pass, row by row: split, fit, count, fingerprint.  For a GLM
+** the fit is IRLS's first step, from R's starting values: the accumulator
+** gets the working response and weight where a linear fit has y and w. */
 static int first_row(trainer *t) {
   progress(t, "fitting");
-  double y, w;
-  int use = read_yw(t, &y, &w);
+  double y, w, off = 0, z = 0, W = 0, mu0 = 0;
+  int use = read_yw(t, &y, &w), glm = t->o.family != ML_FAMILY_GAUSSIAN;
   if (use < 0) return -1;
   if (!use) {
     double d;
@@ -751,9 +891,18 @@ static int first_row(trainer *t) {
     else t->weight_nulls++;
     return 0;
   }
+  if (glm) {
+    if ((use = read_offset(t, &off)) < 0) return -1;
+    if (!use) {
+      t->offset_nulls++;
+      return 0;
+    }
+    if (check_response(t, y, w)) return -1;
+    glm_start(t, y, w, off, &z, &W, &mu0);
+  }
   int side = row_side(t);
   if (side < 0) return -1;
-  int r = ml_fitacc_add(&t->fa, side == ML_SIDE_TEST, t->vals + t->cy + 1, y, w);
+  int r = ml_fitacc_add(&t->fa, side == ML_SIDE_TEST, t->vals + t->cy + 1, glm ? z : y, glm ? W : w);
   if (r == ML_FA_ERROR && t->fa.bad_kind == ML_V_TEXT && t->fa.bad_col >= 0 &&
       !t->sure[t->fa.bad_col]) {
     /* A text that is no number: the column was guessed numeric, or its
@@ -801,6 +950,12 @@ static int first_row(trainer *t) {
   if (side != ML_SIDE_TEST)
     t->rows_hash += ml_rowhash(t->cw >= 0 ? &w : NULL, y, t->vals + t->cy + 1, t->k);
   welford_add(side == ML_SIDE_TEST ? &t->wtest : &t->wtrain, y, w);
+  if (glm && side != ML_SIDE_TEST) {
+    ml_ksum_add(&t->dev_start, ml_glm_dev_resid(t->o.family, y, mu0, w));
+    ml_ksum_add(&t->prior_w, w);
+    ml_ksum_add(&t->prior_wy, w * y);
+    if (t->cw >= 0) ml_ksum_add(&t->prior_log_w, log(w));
+  }
   return 0;
 }
 
@@ -963,6 +1118,236 @@ static int pass_again(trainer *t, ml_refiner *ref, ml_hcacc *hc, int measure) {
   return 0;
 }
 
+/*
+** A pass of IRLS, row by row, at the model's coefficients: the deviance
+** and R's AIC of the training rows, the metrics of both sides, the null
+** model's deviance (and its own IRLS step when it has an intercept and an
+** offset), and, with glm_accumulate, the next step's factor of
+** sqrt(W) [x z].  The fingerprint is the first pass's (glm_start).
+*/
+static int glm_row(trainer *t) {
+  const ml_model *m = t->m;
+  progress(t, "iterating");
+  double y, w, off;
+  int use = read_yw(t, &y, &w);
+  if (use < 0) return -1;
+  if (!use || w == 0) return 0;
+  if ((use = read_offset(t, &off)) <= 0) return use;
+  int side = row_side(t);
+  if (side < 0) return -1;
+  int r = ml_design_row(t->ctx, "ml_train", m, t->vals + t->cy + 1, t->x);
+  if (r < 0) return -1;
+  if (r == ML_V_NULL) return 0;
+  int test = side == ML_SIDE_TEST, f = t->o.family;
+  t->again_n[test]++;
+  double lin = 0;
+  for (int j = 0; j < m->p; j++) lin += m->beta[j] * t->x[j];
+  double eta = lin + off, mu = ml_glm_linkinv(f, eta), dev = ml_glm_dev_resid(f, y, mu, w);
+  struct glm_metric *g = &t->gm[test];
+  ml_ksum_add(&g->w, w);
+  ml_ksum_add(&g->dev, dev);
+  if (f == ML_FAMILY_BINOMIAL) {
+    /* As scikit-learn's log_loss, which clips at the double's epsilon. */
+    double pc = fmin(fmax(mu, DBL_EPSILON), 1 - DBL_EPSILON);
+    ml_ksum_add(&g->logloss, -w * ((y > 0 ? y * log(pc) : 0) + (y < 1 ? (1 - y) * log1p(-pc) : 0)));
+    ml_ksum_add(&g->correct, (mu > 0.5 ? 1.0 : 0.0) == y ? w : 0);
+    ml_ksum_add(&g->brier, w * (y - mu) * (y - mu));
+  }
+  if (test) return 0;
+  double z, W, mu0;
+  glm_start(t, y, w, off, &z, &W, &mu0);
+  if (ml_fitacc_fingerprint(&t->fa, t->vals + t->cy + 1, z, W, t->again_hash)) t->again_n[0] = -1;
+  ml_ksum_add(&t->dev, dev);
+  ml_ksum_add(&t->aic_sum, ml_glm_aic_term(f, y, mu, w));
+  /* R's glm.fit warns of these fitted values, at 10 epsilon. */
+  double eps = 10 * DBL_EPSILON;
+  if (f == ML_FAMILY_BINOMIAL ? mu > 1 - eps || mu < eps : mu < eps) t->bound_rows++;
+  double eta0 = t->null_b + off, mu_null = t->co < 0 ? t->null_mu : ml_glm_linkinv(f, eta0);
+  ml_ksum_add(&t->null_dev, ml_glm_dev_resid(f, y, mu_null, w));
+  if (t->co >= 0 && (m->flags & ML_MODEL_INTERCEPT)) {
+    ml_glm_work(f, y, w, eta0, off, &z, &W, &mu0);
+    ml_ksum_add(&t->null_sw, W);
+    ml_ksum_add(&t->null_swz, W * z);
+  }
+  if (!t->glm_accumulate) return 0;
+  ml_glm_work(f, y, w, eta, off, &z, &W, &mu0);
+  double sw = sqrt(W);
+  for (int j = 0; j < m->p; j++) ml_lsq_put(&t->glm_acc, j, sw * t->x[j]);
+  ml_lsq_put(&t->glm_acc, m->p, sw * z);
+  int rc = ml_lsq_commit(&t->glm_acc);
+  if (rc) {
+    ml_result_code(t->ctx, "ml_train", rc);
+    return -1;
+  }
+  return 0;
+}
+
+/* One pass of glm_row; checks it read the rows of the first pass. */
+static int glm_pass(trainer *t) {
+  memset(&t->dev, 0, sizeof t->dev);
+  memset(&t->aic_sum, 0, sizeof t->aic_sum);
+  memset(&t->null_dev, 0, sizeof t->null_dev);
+  memset(&t->null_sw, 0, sizeof t->null_sw);
+  memset(&t->null_swz, 0, sizeof t->null_swz);
+  memset(t->gm, 0, sizeof t->gm);
+  t->bound_rows = 0;
+  t->again_n[0] = t->again_n[1] = 0;
+  t->again_hash[0] = ML_HASH_SEED0;
+  t->again_hash[1] = ML_HASH_SEED1;
+  if (t->glm_accumulate) {
+    ml_lsq_free(&t->glm_acc);
+    if (ml_lsq_init(&t->glm_acc, t->m->p)) {
+      sqlite3_result_error_nomem(t->ctx);
+      return -1;
+    }
+  }
+  if (run_pass(t, glm_row)) return -1;
+  if (t->again_n[0] != t->m->n || t->again_n[1] != t->fa.used[1] ||
+      t->again_hash[0] != t->fa.hash[0] || t->again_hash[1] != t->fa.hash[1])
+    return ml_error(t->ctx, "ml_train(): the source changed while it was read again (another "
+                            "connection wrote to it); train again");
+  return 0;
+}
+
+static double ksum(const ml_ksum *k) { return ml_ksum_value(k); }
+
+/*
+** IRLS, as R's glm.fit: the first pass made step 1 (from mustart) into the
+** model's factor.  Each pass then evaluates the coefficients of the last
+** step (the deviance that R's rule compares with the one before) and folds
+** the next step's working rows into a fresh factor, which becomes the
+** model's only if the rule says to go on: so the model keeps the factor
+** its coefficients solve, whose inverse is their covariance, as R's fit
+** does.  Iterations + 1 passes.  The null model with an intercept and an
+** offset is R's second fit (glm() refits it): its own IRLS, one scalar
+** step per pass alongside, with passes of its own if it is not done.
+*/
+static int glm_fit(trainer *t) {
+  ml_model *m = t->m;
+  const train_opts *o = &t->o;
+  int f = o->family, ic = (m->flags & ML_MODEL_INTERCEPT) != 0, rc;
+  m->family = f;
+  m->link = ml_family_link(f);
+  if (o->offset) {
+    size_t n = strlen(o->offset) + 1;
+    if (!(m->offset = ml_malloc(n))) goto nomem;
+    memcpy(m->offset, o->offset, n);
+  }
+  for (int l = 0; l < 2 && t->ylev[0]; l++) {
+    size_t n = strlen(t->ylev[l]) + 1;
+    if (!(m->ylevels[l] = ml_malloc(n))) goto nomem;
+    memcpy(m->ylevels[l], t->ylev[l], n);
+  }
+  /* The accumulator had working weights; the model keeps the prior ones. */
+  if (t->cw >= 0) {
+    m->sum_w = ksum(&t->prior_w);
+    m->sum_log_w = ksum(&t->prior_log_w);
+  } else {
+    m->flags &= ~ML_MODEL_WEIGHTED;
+    m->sum_w = (double)m->n;
+    m->sum_log_w = 0;
+  }
+  t->null_mu = ic ? ksum(&t->prior_wy) / ksum(&t->prior_w) : ml_glm_linkinv(f, 0);
+  t->null_b = ic ? ml_glm_linkfun(f, t->null_mu) : 0;
+  int null_done = !(ic && o->offset), done = 0, conv = 0, iter = 1, null_passes = 0;
+  double devold = ksum(&t->dev_start), dev = NAN, null_old = NAN;
+  for (;;) {
+    t->glm_accumulate = !done;
+    if (glm_pass(t)) return -1;
+    if (!done) {
+      dev = ksum(&t->dev);
+      if (!isfinite(dev))
+        return ml_error(t->ctx, "ml_train(): the deviance is not finite after iteration %d: the "
+                                "fit diverged (R's glm would halve the step; sqlml stops)", iter);
+      if (o->progress) fprintf(stderr, "ml_train: iteration %d: deviance %.10g\n", iter, dev);
+      conv = ml_glm_converged(dev, devold, o->epsilon);
+      done = conv || iter >= o->max_iter;
+      if (!done) {
+        if ((rc = ml_lsq_fold(&t->glm_acc))) goto code;
+        int q = m->p + 1;
+        memset(m->R, 0, 8 * (size_t)q * (size_t)q);
+        for (int j = 0; j < q; j++)
+          for (int i = 0; i <= j; i++) m->R[i + (int64_t)j * q] = t->glm_acc.R[i + (int64_t)j * q];
+        if ((rc = ml_model_solve(m))) goto code;
+        devold = dev;
+        iter++;
+      }
+    } else {
+      null_passes++;
+    }
+    if (!null_done) {
+      double nd = ksum(&t->null_dev);
+      null_done = !isnan(null_old) && ml_glm_converged(nd, null_old, o->epsilon);
+      null_old = nd;
+      if (!null_done) t->null_b = ksum(&t->null_swz) / ksum(&t->null_sw);
+    }
+    if (done && null_done) break;
+    if (null_passes >= o->max_iter)
+      return ml_error(t->ctx, "ml_train(): the null model (intercept and offset) did not converge "
+                              "in %d iterations (max_iter)", o->max_iter);
+  }
+  if (!conv && !o->keep_unconverged)
+    return ml_error(t->ctx, "ml_train(): the fit did not converge in %d iteration%s (max_iter): "
+                            "deviance %.10g, its last relative change %.3g is not below epsilon "
+                            "%g; raise max_iter, look for separation or a feature of huge values, "
+                            "or keep the fit with option keep_unconverged", iter,
+                    iter == 1 ? "" : "s", dev, fabs(dev - devold) / (fabs(dev) + 0.1), o->epsilon);
+  int rank = 0;
+  for (int j = 0; j < m->p; j++) rank += !m->aliased[j];
+  m->iterations = iter;
+  m->converged = conv;
+  m->deviance = dev;
+  m->null_deviance = ksum(&t->null_dev);
+  m->aic = ksum(&t->aic_sum) + 2 * rank;
+  m->df_null = m->n - ic;
+  if (!conv)
+    warn(t, "the fit did not converge in %d iterations (max_iter); kept as asked "
+            "(keep_unconverged): its estimates are not the maximum likelihood", iter);
+  if (t->bound_rows)
+    warn(t, f == ML_FAMILY_BINOMIAL
+                ? "separation: fitted probabilities numerically 0 or 1 occurred in %lld training "
+                  "rows (R's glm warns the same): a feature or a combination of them separates "
+                  "the classes there, so the estimates and standard errors of those terms are "
+                  "not to be trusted"
+                : "fitted rates numerically 0 occurred in %lld training rows (R's glm warns the "
+                  "same): the estimates and standard errors of the terms involved are not to be "
+                  "trusted",
+         (long long)t->bound_rows);
+  if (t->fraction_rows)
+    warn(t, f == ML_FAMILY_BINOMIAL
+                ? "non-integer #successes in a binomial glm (R warns the same): weight times "
+                  "target is not a whole number in %lld rows, the first in row %lld"
+                : "the target is not a whole number in %lld rows, the first in row %lld (R warns "
+                  "the same): the Poisson likelihood is 0 there, so the AIC is infinite",
+         (long long)t->fraction_rows, (long long)t->fraction_first);
+  return 0;
+code:
+  ml_result_code(t->ctx, "ml_train", rc);
+  return -1;
+nomem:
+  sqlite3_result_error_nomem(t->ctx);
+  return -1;
+}
+
+static void glm_metrics_set(ml_sb *b, const char *name, sqlite3_int64 n, const struct glm_metric *g,
+                            int family) {
+  double sw = ksum(&g->w);
+  ml_sb_printf(b, "\"%s\":{\"n\":%lld,\"deviance\":", name, (long long)n);
+  ml_sb_json_number(b, n > 0 ? ksum(&g->dev) : NAN);
+  if (family == ML_FAMILY_BINOMIAL) {
+    ml_sb_puts(b, ",\"log_loss\":");
+    ml_sb_json_number(b, n > 0 ? ksum(&g->logloss) / sw : NAN);
+    ml_sb_puts(b, ",\"accuracy\":");
+    ml_sb_json_number(b, n > 0 ? ksum(&g->correct) / sw : NAN);
+    ml_sb_puts(b, ",\"brier\":");
+    ml_sb_json_number(b, n > 0 ? ksum(&g->brier) / sw : NAN);
+  } else {
+    ml_sb_puts(b, ",\"mean_deviance\":");
+    ml_sb_json_number(b, n > 0 ? ksum(&g->dev) / sw : NAN);
+  }
+  ml_sb_puts(b, "}");
+}
+
 /* ||R [b; -1]||^2: the residual sum of squares of b over the rows of R. */
 static double rss_of(const double *R, int p, const double *b) {
   int m = p + 1;
@@ -1036,8 +1421,10 @@ static int store(trainer *t, const unsigned char *blob, int64_t nblob, const cha
                         .target = t->target, .features = features, .options = options,
                         .metrics = metrics, .data_hash = hash, .n_train = t->m->n,
                         .n_test = t->fa.used[1],
-                        .n_skipped = t->fa.skipped + t->target_nulls + t->weight_nulls,
-                        .model = blob, .nmodel = nblob};
+                        .n_skipped = t->fa.skipped + t->target_nulls + t->weight_nulls +
+                                     t->offset_nulls,
+                        .model = blob, .nmodel = nblob,
+                        .kind = t->m->family != ML_FAMILY_GAUSSIAN ? "generalized_linear_model" : NULL};
   char *err = NULL;
   int rc = ml_registry_insert(t->db, sqlite3_user_data(t->ctx), "ml_train", &row, version, &err);
   if (rc == SQLITE_OK) return rc;
@@ -1056,6 +1443,10 @@ static void trainer_free(trainer *t) {
   ml_free_names(t->feat, t->k);
   sqlite3_free(t->o.key);
   sqlite3_free(t->o.weights);
+  sqlite3_free(t->o.offset);
+  ml_lsq_free(&t->glm_acc);
+  sqlite3_free(t->ylev[0]);
+  sqlite3_free(t->ylev[1]);
   ml_free_names(t->o.categorical, t->o.ncategorical);
   ml_free_names(t->o.na_values, t->o.nna);
   ml_na_free(&t->o.na);
@@ -1112,6 +1503,12 @@ static void hash_model(const trainer *t, uint64_t h[2]) {
     if (!dup) na += w[0];
   }
   ml_hash_u64(h, na);
+  if (t->o.family != ML_FAMILY_GAUSSIAN) {
+    ml_hash_u64(h, (uint64_t)t->o.family);
+    hash_text(h, t->o.offset ? t->o.offset : "");
+    ml_hash_u64(h, (uint64_t)t->o.max_iter);
+    ml_hash_double(h, t->o.epsilon);
+  }
 }
 
 /* Warnings of a fitted model: what could make it silently wrong. */
@@ -1168,6 +1565,64 @@ static void json_names(ml_sb *b, const char *key, char **names, const int *keep,
   ml_sb_puts(b, "]");
 }
 
+/*
+** A binomial target that is text (not numbers in text, not na_values)
+** has two levels, the second in byte order being 1 (R's factor response,
+** whose levels R orders by the locale's collation: the same for texts of
+** one case).  Found before the first pass, by a query for its distinct
+** texts: 0 with t->ylev set or not; -1 after reporting.
+*/
+static int target_levels(trainer *t) {
+  char *sql = sqlite3_mprintf("SELECT DISTINCT \"%w\" FROM %s WHERE typeof(\"%w\") = 'text' "
+                              "ORDER BY 1 COLLATE BINARY", t->target, t->from, t->target);
+  sqlite3_stmt *st = NULL;
+  int rc = sql ? sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) : SQLITE_NOMEM, n = 0;
+  sqlite3_free(sql);
+  char *lev[3] = {NULL, NULL, NULL};
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *z = (const char *)sqlite3_column_text(st, 0);
+    int len = sqlite3_column_bytes(st, 0);
+    double d;
+    if (!z) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    int num = ml_parse_number(z, len, &d);
+    if (num < 0) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    if (num || ml_na_has_text(&t->o.na, z, len)) {
+      rc = SQLITE_OK;
+      continue;
+    }
+    if (n < 3 && !(lev[n] = sqlite3_mprintf("%s", z))) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    rc = ++n > 2 ? SQLITE_DONE : SQLITE_OK; /* three are enough to refuse */
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    for (int i = 0; i < 3; i++) sqlite3_free(lev[i]);
+    ml_result_db_error(t->ctx, "ml_train", t->db, rc == SQLITE_OK ? SQLITE_ERROR : rc);
+    return -1;
+  }
+  if (n == 0) return 0;
+  if (n != 2) {
+    ml_error(t->ctx, "ml_train(): family \"binomial\" needs the target '%s' to be 0 or 1, or text "
+                     "of two levels; it has %s: '%s'%s%s%s", t->target,
+             n == 1 ? "one level" : "more than two levels", lev[0], n > 1 ? ", '" : "",
+             n > 1 ? lev[1] : "", n > 1 ? "', ..." : "");
+    for (int i = 0; i < 3; i++) sqlite3_free(lev[i]);
+    return -1;
+  }
+  int swap = strcmp(lev[0], lev[1]) > 0;
+  t->ylev[0] = lev[swap];
+  t->ylev[1] = lev[!swap];
+  return 0;
+}
+
 /* Fits, measures and stores; the summary goes to *summary (ml_free it). */
 static int train(trainer *t, char **summary, size_t *len) {
   int rc;
@@ -1185,7 +1640,10 @@ static int train(trainer *t, char **summary, size_t *len) {
   if (t->why) memset(t->why, 0, sizeof(char *) * (size_t)t->k);
   if (!t->colv || !t->kind || !t->sure || !t->why) goto nomem;
   for (int j = 0; j < t->k; j++) t->kind[j] = feature_type(t, j, &t->sure[j]);
-  t->o.fit.weighted = t->o.weights != NULL;
+  int glm = t->o.family != ML_FAMILY_GAUSSIAN;
+  if (t->o.family == ML_FAMILY_BINOMIAL && target_levels(t)) return -1;
+  /* A GLM's first pass is weighted by IRLS's working weights, prior weights or not. */
+  t->o.fit.weighted = t->o.weights != NULL || glm;
   if (t->o.progress) t->last_progress = monotonic_seconds();
   /* Starts again while a column proves its guessed kind wrong (see the
   ** header), or '*' loses a column. */
@@ -1194,8 +1652,13 @@ static int train(trainer *t, char **summary, size_t *len) {
     ml_fitacc_free(&t->fa);
     if ((rc = ml_fitacc_init(&t->fa, t->k, t->feat, t->kind, &t->o.fit, 2))) goto nomem;
     t->restart = t->failed = 0;
-    t->target_nulls = t->weight_nulls = 0;
+    t->target_nulls = t->weight_nulls = t->offset_nulls = 0;
     t->rows_hash = 0;
+    memset(&t->dev_start, 0, sizeof t->dev_start);
+    memset(&t->prior_w, 0, sizeof t->prior_w);
+    memset(&t->prior_log_w, 0, sizeof t->prior_log_w);
+    memset(&t->prior_wy, 0, sizeof t->prior_wy);
+    t->fraction_rows = 0;
     memset(&t->wtrain, 0, sizeof t->wtrain);
     memset(&t->wtest, 0, sizeof t->wtest);
     int failed = run_pass(t, first_row);
@@ -1218,7 +1681,7 @@ static int train(trainer *t, char **summary, size_t *len) {
   if (t->fa.used[0] == 0)
     return ml_error(t->ctx, "ml_train(): no rows to train on: %lld rows read, %lld skipped for a "
                             "NULL, %lld in the test set", (long long)t->nread,
-                    (long long)(t->fa.skipped + t->target_nulls + t->weight_nulls),
+                    (long long)(t->fa.skipped + t->target_nulls + t->weight_nulls + t->offset_nulls),
                     (long long)t->fa.used[1]);
   char err[300];
   rc = ml_fitacc_finish(&t->fa, &t->m, &t->Rtest, err, sizeof err);
@@ -1238,7 +1701,8 @@ static int train(trainer *t, char **summary, size_t *len) {
 
   /* The passes after the first: refinement and the full metrics share one;
   ** robust errors need the final coefficients, so they come after it. */
-  int refine = m->l2 > 0 ? 0 : t->o.refine < 0 ? needs_refinement(m) : t->o.refine;
+  if (glm && glm_fit(t)) goto fail;
+  int refine = m->l2 > 0 || glm ? 0 : t->o.refine < 0 ? needs_refinement(m) : t->o.refine;
   if (refine < 0) {
     rc = -refine;
     goto code;
@@ -1282,9 +1746,15 @@ static int train(trainer *t, char **summary, size_t *len) {
   options_json(&b, t);
   options = ml_sb_finish(&b, NULL);
   ml_sb_puts(&b, "{");
-  metrics_set(&b, "train", m->n, rss_train, &t->wtrain, &t->etrain, measure);
-  ml_sb_puts(&b, ",");
-  metrics_set(&b, "test", t->fa.used[1], rss_test, &t->wtest, &t->etest, measure);
+  if (glm) {
+    glm_metrics_set(&b, "train", m->n, &t->gm[0], m->family);
+    ml_sb_puts(&b, ",");
+    glm_metrics_set(&b, "test", t->fa.used[1], &t->gm[1], m->family);
+  } else {
+    metrics_set(&b, "train", m->n, rss_train, &t->wtrain, &t->etrain, measure);
+    ml_sb_puts(&b, ",");
+    metrics_set(&b, "test", t->fa.used[1], rss_test, &t->wtest, &t->etest, measure);
+  }
   ml_sb_puts(&b, "}");
   metrics = ml_sb_finish(&b, NULL);
   if (!hash || !created || !features || !options || !metrics ||
@@ -1301,9 +1771,30 @@ static int train(trainer *t, char **summary, size_t *len) {
   ml_sb_puts(&pre, ",\"version\":");
   ml_sb_printf(&post, ",\"n_train\":%lld,\"n_test\":%lld,\"n_skipped\":%lld",
                (long long)m->n, (long long)t->fa.used[1],
-               (long long)(t->fa.skipped + t->target_nulls + t->weight_nulls));
+               (long long)(t->fa.skipped + t->target_nulls + t->weight_nulls + t->offset_nulls));
   if (t->o.weights) ml_sb_printf(&post, ",\"n_zero_weight\":%lld", (long long)t->fa.zero_weight);
   ml_sb_printf(&post, ",\"terms\":%d", m->p);
+  if (glm) {
+    int rank = 0;
+    for (int j = 0; j < m->p; j++) rank += !m->aliased[j];
+    ml_sb_printf(&post, ",\"family\":\"%s\",\"link\":\"%s\",\"deviance\":", ml_family_name(m->family),
+                 ml_link_name(m->link));
+    ml_sb_json_number(&post, m->deviance);
+    ml_sb_puts(&post, ",\"null_deviance\":");
+    ml_sb_json_number(&post, m->null_deviance);
+    ml_sb_printf(&post, ",\"df_null\":%lld,\"df_resid\":%lld,\"aic\":", (long long)m->df_null,
+                 (long long)(m->n - rank));
+    ml_sb_json_number(&post, m->aic);
+    ml_sb_printf(&post, ",\"iterations\":%d,\"converged\":%s", m->iterations,
+                 m->converged ? "true" : "false");
+    if (m->ylevels[0]) {
+      ml_sb_puts(&post, ",\"target_levels\":[");
+      ml_sb_json_string(&post, m->ylevels[0], strlen(m->ylevels[0]));
+      ml_sb_puts(&post, ",");
+      ml_sb_json_string(&post, m->ylevels[1], strlen(m->ylevels[1]));
+      ml_sb_puts(&post, "]");
+    }
+  }
   json_names(&post, "features", t->feat, NULL, t->k);
   {
     /* Columns read from text: the target, numeric features, the weight. */
@@ -1333,6 +1824,11 @@ static int train(trainer *t, char **summary, size_t *len) {
     ml_sb_puts(&post, ",");
     ml_sb_json_string(&post, t->o.weights, strlen(t->o.weights));
     ml_sb_printf(&post, ":%lld", (long long)t->weight_nulls);
+  }
+  if (t->o.offset) {
+    ml_sb_puts(&post, ",");
+    ml_sb_json_string(&post, t->o.offset, strlen(t->o.offset));
+    ml_sb_printf(&post, ":%lld", (long long)t->offset_nulls);
   }
   model_warnings(t, m);
   char *warnings = ml_sb_finish(&t->warn, NULL);

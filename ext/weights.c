@@ -6,7 +6,9 @@
 **   SELECT * FROM ml_weights((SELECT ml_fit(y, x) FROM t));
 **
 ** One row per term: term, estimate, std_error, t_stat, p_value, conf_low,
-** conf_high (at level, default 0.95), aliased.  The model is a registry
+** conf_high (at level, default 0.95), aliased.  For a binomial or poisson
+** model, as R's summary.glm: std_error with dispersion 1, t_stat holds the
+** z value, p_value is the normal's, and the interval is Wald's.  The model is a registry
 ** reference or a model BLOB.  An eponymous virtual table whose hidden
 ** columns model and level take the arguments; it reads the registry, so it
 ** is DIRECTONLY.
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "dist.h"
+#include "glm.h"
 #include "lsq.h"
 #include "registry.h"
 #include "sqlq.h"
@@ -174,7 +177,10 @@ static int w_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, in
   const ml_model *m = c->m;
   rc = ml_model_stats(m, &c->st);
   if (rc) return rc == ML_NOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
-  c->tq = ml_qt(0.5 + level / 2, c->st.df_resid);
+  /* A GLM's (dispersion 1): Wald intervals on the normal, R's confint.default;
+  ** its t_stat column holds z. */
+  c->tq = m->family != ML_FAMILY_GAUSSIAN ? ml_qnorm(0.5 + level / 2)
+                                          : ml_qt(0.5 + level / 2, c->st.df_resid);
   return term_name(c);
 }
 

@@ -220,6 +220,17 @@ static const struct scenario {
      "SELECT ml_predict_interval('m@2', 0.9, a, b, c) FROM t WHERE id < 4;"
      "SELECT ml_model_json('m@1'); SELECT * FROM ml_weights('m', 0.99);"
      "SELECT ml_model_json(m) FROM blobs"},
+    /* GLMs: IRLS passes, the null model's refit (an intercept and an offset),
+    ** prediction on the response scale, the Wald tables. */
+    {"glm", "CREATE TABLE lv AS SELECT CASE g WHEN 1 THEN 'yes' ELSE 'no' END AS y, a, b FROM t;",
+     "SELECT ml_train('lv', 'lv', 'y', '[\"a\",\"b\"]', '{\"family\":\"binomial\",\"test_size\":0}');"
+     "SELECT ml_evaluate('lv', 'lv');"
+     "SELECT ml_train('lg', 't', 'g', '[\"a\",\"b\"]', "
+     "'{\"family\":\"binomial\",\"test_size\":0.2,\"seed\":1,\"weights\":\"w\"}');"
+     "SELECT ml_train('ps', 't', 'b', '[\"a\",\"c\"]', "
+     "'{\"family\":\"poisson\",\"offset\":\"w\",\"test_size\":0,\"nulls\":\"mean\"}');"
+     "SELECT ml_predict('lg', 1, 2); SELECT ml_predict_interval('ps', 0.9, 1, 'c2', 0.5);"
+     "SELECT * FROM ml_weights('ps'); SELECT ml_evaluate('lg', 't'); SELECT ml_model_json('ps')"},
     {"evaluate", trained,
      "SELECT ml_evaluate('m', 't'); SELECT ml_evaluate('m@prod', 'SELECT * FROM t WHERE g = 0', 'y')"},
     {"split", "",

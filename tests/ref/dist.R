@@ -10,3 +10,8 @@ for (d1 in c(1, 2, 5, 10, 50)) for (d2 in c(1, 3, 10, 100, 1e4, 3e5)) for (f in 
   cat(sprintf("pf %.17g %.17g %.17g %.17g\n", f, d1, d2, pf(f, d1, d2, lower.tail = FALSE)))
 for (df in dfs) for (p in c(0.6, 0.9, 0.95, 0.975, 0.995, 0.9995))
   cat(sprintf("qt %.17g %.17g %.17g\n", p, df, qt(p, df)))
+# The normal's, for GLMs: two-sided p-values of z and quantiles (second field unused).
+for (z in c(1e-3, 0.1, 1, 1.96, 3, 5, 8, 12, 20, 37))
+  cat(sprintf("pn2 %.17g 0 %.17g\n", z, 2 * pnorm(z, lower.tail = FALSE)))
+for (p in c(1e-300, 1e-20, 1e-8, 0.001, 0.025, 0.3, 0.6, 0.9, 0.95, 0.975, 0.995, 0.9999999))
+  cat(sprintf("qn %.17g 0 %.17g\n", p, qnorm(p)))

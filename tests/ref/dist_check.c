@@ -1,5 +1,5 @@
 /*
-** dist_check: compares dist.c with R.  Reads the lines tests/ref/dist.R
+** dist_check: compares dist.c with R (t, F, and the normal's p-values and quantiles).  Reads the lines tests/ref/dist.R
 ** prints, and fails unless every value agrees to 1e-10 relative (values
 ** below 1e-300, where R itself underflows, are compared absolutely).
 */
@@ -20,7 +20,10 @@ int main(void) {
       got = ml_pf_upper(a, b, c);
     } else {
       if (scanf("%lf", &want) != 1) return 2;
-      got = strcmp(kind, "pt2") == 0 ? ml_pt_2sided(a, b) : ml_qt(a, b);
+      got = strcmp(kind, "pt2") == 0   ? ml_pt_2sided(a, b)
+            : strcmp(kind, "pn2") == 0 ? ml_pnorm_2sided(a)
+            : strcmp(kind, "qn") == 0  ? ml_qnorm(a)
+                                       : ml_qt(a, b);
     }
     double err = fabs(want) < 1e-300 ? fabs(got - want) : fabs(got - want) / fabs(want);
     if (!(err <= 1e-10)) {
