@@ -962,6 +962,10 @@ int ml_model_json(const ml_model *m, double level, char **out, size_t *len) {
                (m->flags & ML_MODEL_INTERCEPT) ? "true" : "false",
                (m->flags & ML_MODEL_REFINED) ? "true" : "false");
   ml_sb_printf(&b, ",\"weighted\":%s", (m->flags & ML_MODEL_WEIGHTED) ? "true" : "false");
+  /* The fitted rows' fingerprint (rowhash.h): a merge's is the sum of its
+  ** parts', so it names the union of sharded rows whatever their order. */
+  if (m->has_rows_hash)
+    ml_sb_printf(&b, ",\"rows_fingerprint\":\"%016llx\"", (unsigned long long)m->rows_hash);
   if (m->l2 > 0) json_key_num(&b, "l2", m->l2);
   if (m->robust) {
     static const char *names[] = {"", "HC0", "HC1", "HC2", "HC3"};

@@ -136,7 +136,10 @@ def register(db_path, name, blob, js, table, target, features):
 
 # Everything but name, source and the BLOB comes from the BLOB's own JSON,
 # read by SQLite's json functions: no sqlml needed to register.  A merged
-# model has no test rows, and no data_hash (sqlml never read its rows): ''.
+# model has no test rows; its data_hash is its rows' fingerprint, the sum
+# of the shards' (ml_merge adds them), so it names the union of the shards'
+# rows whatever their order or sharding: 'rows:' and 16 hex digits, another
+# scheme than ml_train's hash of the rows in scan order.
 REGISTER_SQL = """
 INSERT INTO ml_model_versions(name, version, created_at, kind, source, target, features, options,
                               n_train, n_test, n_skipped, metrics, data_hash, sqlml_version, model)
@@ -145,7 +148,8 @@ SELECT :name, (SELECT coalesce(max(version), 0) + 1 FROM ml_model_versions WHERE
        :features, '{"merged":true}', json_extract(j, '$.n'), 0, json_extract(j, '$.n_skipped'),
        json_object('train', json_object('n', json_extract(j, '$.n'), 'r2', json_extract(j, '$.r2')),
                    'test', json_object('n', 0, 'r2', NULL, 'rmse', NULL)),
-       '', json_extract(j, '$.sqlml_version'), :model
+       coalesce('rows:' || json_extract(j, '$.rows_fingerprint'), ''),
+       json_extract(j, '$.sqlml_version'), :model
   FROM (SELECT :json AS j)
 RETURNING version
 """

@@ -197,14 +197,16 @@ def main():
         same_fit(out, ref, "fit_shards.py with its LocalCluster")
         loopback_only(seen, "fit_shards.py's LocalCluster", 3)
         print("shards: %s" % err.replace("\n", "\nshards: "))
-        check_registered(ext, db_path, blob)
+        check_registered(ext, db_path, blob, ref)
     signal.alarm(0)
     print("shards: %d checks passed in %.1f s" % (checks, time.monotonic() - start))
 
 
-def check_registered(ext, db_path, blob):
+def check_registered(ext, db_path, blob, ref):
     """The registered version predicts by name exactly as the merged BLOB,
-    shows in ml_models, and ml_train numbers the next version after it."""
+    shows in ml_models, its data_hash is the rows' fingerprint of one fit
+    over all the rows (the shards' combined), and ml_train numbers the next
+    version after it."""
     db = sqlite3.connect(db_path)
     db.enable_load_extension(True)
     db.load_extension(ext)
@@ -215,6 +217,10 @@ def check_registered(ext, db_path, blob):
           "ml_models: %r" % rows)
     (stored,) = db.execute("SELECT model FROM ml_model_versions").fetchone()
     check(stored == blob, "the stored BLOB is the merged one")
+    (data_hash,) = db.execute("SELECT data_hash FROM ml_model_versions").fetchone()
+    check(data_hash == "rows:" + ref["rows_fingerprint"],
+          "data_hash %r: the fingerprint of one fit over every row, %r" % (data_hash,
+                                                                          ref["rows_fingerprint"]))
     for x in [(1.0, 90.0, 10), (7.5, 130.0, 999), (0.0, 0.0, 0)]:
         by_name, by_blob = db.execute("SELECT ml_predict('merged', ?, ?, ?), ml_predict(?, ?, ?, ?)",
                                       x + (blob,) + x).fetchone()
