@@ -83,7 +83,7 @@ try:
     ro.execute("SELECT ml_train('m2', 'd', 'y')").fetchone()
     c.check(False, "ml_train on a read-only database fails")
 except sqlite3.Error as e:
-    c.check("readonly" in str(e), "ml_train on a read-only database: %s" % e)
+    c.check("read-only" in str(e), "ml_train on a read-only database: %s" % e)
 ro.close()
 empty_ro = os.path.join(tmp, "empty.db")
 sqlite3.connect(empty_ro).execute("CREATE TABLE t(x)").connection.close()
