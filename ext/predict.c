@@ -22,6 +22,21 @@
 ** afresh (a constant reference still once per statement, by auxdata).  No
 ** commit or rollback hook: an application may own them, and they do not
 ** chain.
+**
+** Checking a reference costs a read transaction on main when the calling
+** statement holds none (SELECT ml_predict('m', ?) reads no table): a
+** statement stepped to open it.  Preparing that statement for every call
+** cost four fifths of such a prediction, so the connection keeps it
+** prepared.  A statement kept past a call must be finalized before the
+** connection closes, or sqlite3_close() refuses (SQLITE_BUSY) and
+** sqlite3_close_v2() never frees it; SQLite's only hook that runs before
+** that check is a virtual table's xDisconnect.  So the statement belongs to
+** the eponymous table ml_model_cache, which also lists the cached models:
+**
+**   SELECT ref, bytes FROM ml_model_cache;  -- ref NULL: a model from a BLOB
+**
+** When that table cannot be connected (a table of the same name in the
+** database hides it), the statement is prepared for each call, as before.
 */
 #include <string.h>
 
@@ -58,10 +73,12 @@ typedef struct named_model {
 } named_model;
 
 struct ml_conn {
-  int refs;                          /* functions registered with it */
+  int refs;                          /* functions and the module registered with it */
   shared_model *slot[CACHE_SLOTS];   /* most recently used first */
   named_model names[CACHE_SLOTS];    /* most recently used first */
   ml_registry_seen seen;             /* the registry's objects are sqlml's */
+  int cache_table;                   /* 0: not tried, 1: connected, -1: unavailable */
+  sqlite3_stmt *hold;                /* kept while the cache table is connected */
 };
 
 static void shared_unref(void *p) {
@@ -91,7 +108,167 @@ void ml_conn_unref(void *p) {
     shared_unref(c->names[i].s);
     sqlite3_free(c->names[i].ref);
   }
+  sqlite3_finalize(c->hold);
   sqlite3_free(c);
+}
+
+/* ---- ml_model_cache: the cached models, and the owner of kept statements ---- */
+
+typedef struct cache_vtab {
+  sqlite3_vtab base;
+  ml_conn *conn;
+} cache_vtab;
+
+typedef struct cache_cursor {
+  sqlite3_vtab_cursor base;
+  int i; /* names first, then BLOBs */
+} cache_cursor;
+
+static int cache_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                         sqlite3_vtab **out, char **err) {
+  (void)argc;
+  (void)argv;
+  (void)err;
+  int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(ref TEXT, bytes INTEGER)");
+  if (rc != SQLITE_OK) return rc;
+  cache_vtab *t = sqlite3_malloc(sizeof *t);
+  if (!t) return SQLITE_NOMEM;
+  memset(t, 0, sizeof *t);
+  t->conn = aux;
+  ml_conn_ref(t->conn);
+  t->conn->cache_table = 1;
+  *out = &t->base;
+  return SQLITE_OK;
+}
+
+/* Runs before sqlite3_close() looks for unfinalized statements. */
+static int cache_disconnect(sqlite3_vtab *vt) {
+  cache_vtab *t = (cache_vtab *)vt;
+  sqlite3_finalize(t->conn->hold);
+  t->conn->hold = NULL;
+  t->conn->cache_table = -1;
+  ml_conn_unref(t->conn);
+  sqlite3_free(t);
+  return SQLITE_OK;
+}
+
+static int cache_best_index(sqlite3_vtab *vt, sqlite3_index_info *info) {
+  (void)vt;
+  info->estimatedCost = 2 * CACHE_SLOTS;
+  return SQLITE_OK;
+}
+
+static int cache_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out) {
+  (void)vt;
+  cache_cursor *cur = sqlite3_malloc(sizeof *cur);
+  if (!cur) return SQLITE_NOMEM;
+  memset(cur, 0, sizeof *cur);
+  *out = &cur->base;
+  return SQLITE_OK;
+}
+
+static int cache_close(sqlite3_vtab_cursor *cur) {
+  sqlite3_free(cur);
+  return SQLITE_OK;
+}
+
+static shared_model *cache_row(cache_cursor *cur, const char **ref) {
+  ml_conn *c = ((cache_vtab *)cur->base.pVtab)->conn;
+  *ref = NULL;
+  if (cur->i < CACHE_SLOTS) {
+    *ref = c->names[cur->i].ref;
+    return c->names[cur->i].s;
+  }
+  return cur->i < 2 * CACHE_SLOTS ? c->slot[cur->i - CACHE_SLOTS] : NULL;
+}
+
+static int cache_skip_empty(cache_cursor *cur) {
+  const char *ref;
+  while (cur->i < 2 * CACHE_SLOTS && !cache_row(cur, &ref)) cur->i++;
+  return SQLITE_OK;
+}
+
+static int cache_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxs, int argc,
+                        sqlite3_value **argv) {
+  (void)idx;
+  (void)idxs;
+  (void)argc;
+  (void)argv;
+  ((cache_cursor *)cur)->i = 0;
+  return cache_skip_empty((cache_cursor *)cur);
+}
+
+static int cache_next(sqlite3_vtab_cursor *cur) {
+  ((cache_cursor *)cur)->i++;
+  return cache_skip_empty((cache_cursor *)cur);
+}
+
+static int cache_eof(sqlite3_vtab_cursor *cur) { return ((cache_cursor *)cur)->i >= 2 * CACHE_SLOTS; }
+
+static int cache_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
+  const char *ref;
+  shared_model *s = cache_row((cache_cursor *)cur, &ref);
+  if (col == 0 && ref) sqlite3_result_text(ctx, ref, -1, SQLITE_TRANSIENT);
+  if (col == 1) sqlite3_result_int(ctx, s->nkey);
+  return SQLITE_OK;
+}
+
+static int cache_rowid(sqlite3_vtab_cursor *cur, sqlite_int64 *rowid) {
+  *rowid = ((cache_cursor *)cur)->i + 1;
+  return SQLITE_OK;
+}
+
+/* No xCreate: eponymous only. */
+static sqlite3_module cache_module = {
+    .xConnect = cache_connect,
+    .xBestIndex = cache_best_index,
+    .xDisconnect = cache_disconnect,
+    .xOpen = cache_open,
+    .xClose = cache_close,
+    .xFilter = cache_filter,
+    .xNext = cache_next,
+    .xEof = cache_eof,
+    .xColumn = cache_column,
+    .xRowid = cache_rowid,
+};
+
+int ml_model_cache_register(sqlite3 *db, ml_conn *c) {
+  ml_conn_ref(c);
+  return sqlite3_create_module_v2(db, "ml_model_cache", &cache_module, c, ml_conn_unref);
+}
+
+/*
+** A read transaction on main for a lookup, when the caller holds none
+** (ml_registry_hold): the connection's kept statement when it can keep
+** one, else one prepared for this call.  Undone by hold_end.
+*/
+static sqlite3_stmt *hold_begin(ml_conn *c, sqlite3 *db) {
+  if (sqlite3_txn_state(db, "main") != SQLITE_TXN_NONE) return NULL;
+  if (c->cache_table == 0) {
+    /* Naming the table connects it (SQLite makes an eponymous table when a
+    ** statement first names it); a table of that name in the database hides it. */
+    sqlite3_stmt *st;
+    c->cache_table = -1;
+    if (sqlite3_prepare_v2(db, "SELECT 0 FROM ml_model_cache", -1, &st, NULL) == SQLITE_OK)
+      sqlite3_finalize(st);
+  }
+  if (c->cache_table == 1 && !c->hold &&
+      sqlite3_prepare_v3(db, "PRAGMA main.schema_version", -1, SQLITE_PREPARE_PERSISTENT, &c->hold,
+                         NULL) != SQLITE_OK)
+    c->hold = NULL;
+  if (c->hold && !sqlite3_stmt_busy(c->hold)) {
+    if (sqlite3_step(c->hold) == SQLITE_ROW) return c->hold;
+    sqlite3_reset(c->hold);
+    return NULL;
+  }
+  sqlite3_stmt *hold;
+  ml_registry_hold(db, &hold);
+  return hold;
+}
+
+static void hold_end(ml_conn *c, sqlite3_stmt *hold) {
+  if (hold && hold == c->hold) sqlite3_reset(hold);
+  else sqlite3_finalize(hold);
 }
 
 /* The cached model for these bytes, decoding them on a miss; NULL after reporting. */
@@ -146,14 +323,13 @@ static shared_model *named_get(sqlite3_context *ctx, const char *fname, int iArg
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   /* A statement that reads no table of main (SELECT ml_predict('m', 1))
   ** holds no transaction there: open one, or nothing could be trusted. */
-  sqlite3_stmt *hold;
-  ml_registry_hold(db, &hold);
+  sqlite3_stmt *hold = hold_begin(c, db);
   ml_registry_mark now;
   ml_registry_mark_now(db, &now);
   for (int i = 0; now.valid && i < CACHE_SLOTS; i++) {
     named_model *e = &c->names[i];
     if (e->ref && ml_registry_mark_same(&e->mark, &now) && strcmp(e->ref, ref) == 0) {
-      sqlite3_finalize(hold);
+      hold_end(c, hold);
       return e->s;
     }
   }
@@ -175,10 +351,10 @@ static shared_model *named_get(sqlite3_context *ctx, const char *fname, int iArg
       sqlite3_free(msg);
       sqlite3_result_error_code(ctx, rc);
     }
-    sqlite3_finalize(hold); /* after sqlite3_errmsg: finalizing resets it */
+    hold_end(c, hold); /* after sqlite3_errmsg: finalizing or resetting resets it */
     return NULL;
   }
-  sqlite3_finalize(hold);
+  hold_end(c, hold);
   shared_model *s = cache_get(ctx, fname, iArg, blob, n);
   sqlite3_free(blob);
   if (!s || !mark.valid) return s;
