@@ -12,6 +12,9 @@
   and a table named ml_model_cache, which hides the cache table, leaves
   predictions as they were.
 - ml_model_cache lists the cached models.
+- Many models, by BLOB and by name, over the 16 MiB budget: the least
+  recently used are evicted, what stays is within the budget, and every
+  prediction, before and after evictions, is that of its own model.
 
 Version v is trained on y = v * x exactly, so a prediction names its version.
 """
@@ -117,5 +120,58 @@ for hidden in (False, True):
 con = connect(a.ext, os.path.join(tmp, "delete.db"))
 c.check(round(con.execute("SELECT ml_predict('m', 10.0) / 10").fetchone()[0]) == 4,
         "predictions with the cache table hidden")
+con.close()
+
+# ---- many models: 200 fits of 100 features, about 160 KiB each in the cache ----
+P, G = 100, 200
+con = connect(a.ext, os.path.join(tmp, "many.db"), isolation_level=None)
+xs = ", ".join("x%d" % j for j in range(1, P + 1))
+con.execute("CREATE TABLE t(g, y, %s)" % xs)
+con.execute("WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < %d) "
+            "INSERT INTO t SELECT i %% %d, (i %% %d) + %s, %s FROM s"
+            % (G * (P + 10) - 1, G,  G, " + ".join("((i * %d + %d) %% 97) / 97.0" % (j * 7 + 1, j)
+                                                   for j in range(1, 4)),
+               ", ".join("((i * %d + %d) %% 97) / 97.0" % (j * 7 + 1, j) for j in range(1, P + 1))))
+con.execute("CREATE TABLE blobs AS SELECT g, ml_fit(y, %s) AS m FROM t GROUP BY g" % xs)
+con.execute("CREATE TABLE probe AS SELECT * FROM t WHERE rowid <= %d" % (3 * G))
+# Each model's prediction of each probe row, from a connection that saw only that model.
+want = {}
+for g, m in con.execute("SELECT g, m FROM blobs").fetchall():
+    one = connect(a.ext)
+    for row in con.execute("SELECT rowid, %s FROM probe WHERE g = ?" % xs, (g,)).fetchall():
+        want[row[0]] = one.execute("SELECT ml_predict(?, %s)" % ", ".join("?" * P),
+                                   (m,) + row[1:]).fetchone()[0]
+    one.close()
+
+
+def by_blob():
+    return dict(con.execute("SELECT p.rowid, ml_predict(b.m, %s) FROM probe p JOIN blobs b USING (g) "
+                            "ORDER BY p.rowid" % ", ".join("p." + x for x in xs.split(", "))).fetchall())
+
+
+def cache_state():
+    return con.execute("SELECT count(*), sum(bytes) FROM ml_model_cache WHERE ref IS NULL").fetchone()
+
+
+for round_ in (1, 2):
+    got = by_blob()
+    c.check(got == want, "by BLOB, round %d: every prediction is its own model's" % round_)
+    n, total = cache_state()
+    c.check(n < G and total <= 16 << 20, "by BLOB, round %d: %d models, %d bytes cached" % (round_, n, total))
+# By name: one registry row per model, copied from a trained version.
+con.execute("CREATE TABLE d(x REAL, y REAL)")
+con.executemany("INSERT INTO d VALUES (?, ?)", [(i, 2 * i) for i in range(10)])
+con.execute("SELECT ml_train('w', 'd', 'y', '[\"x\"]', '{\"test_size\":0}')").fetchone()
+cols = [r[1] for r in con.execute("PRAGMA table_info(ml_model_versions)")]
+con.execute("INSERT INTO ml_model_versions(%s) SELECT %s FROM ml_model_versions v, blobs b WHERE v.name = 'w'"
+            % (", ".join(cols), ", ".join("'w' || b.g" if col == "name" else "b.m" if col == "model"
+                                          else "v." + col for col in cols)))
+for round_ in (1, 2):
+    got = dict(con.execute("SELECT rowid, ml_predict('w' || g, %s) FROM probe ORDER BY rowid" % xs).fetchall())
+    c.check(got == want, "by name, round %d: every prediction is its own model's" % round_)
+    n, total = cache_state()
+    names = con.execute("SELECT count(*) FROM ml_model_cache WHERE ref IS NOT NULL").fetchone()[0]
+    c.check(n < G and 0 < names < G and total <= 16 << 20,
+            "by name, round %d: %d models, %d names, %d bytes cached" % (round_, n, names, total))
 con.close()
 c.done()
