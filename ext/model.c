@@ -378,12 +378,12 @@ uint32_t ml_crc32(const unsigned char *z, size_t n) {
 
 /* ---- writing ---- */
 
-/* Little-endian, whatever the host: each value is laid out in a small
-** array and appended once, not a byte at a time. */
+/* Little-endian, whatever the host, straight into the buffer, which
+** ml_model_encode sizes beforehand: no call per byte, no growth per value. */
 static void put_le(ml_sb *b, uint64_t v, int width) {
-  char w[8];
-  for (int i = 0; i < width; i++) w[i] = (char)(v >> (8 * i) & 0xFF);
-  ml_sb_append(b, w, (size_t)width);
+  if (b->n + (size_t)width >= b->cap && !ml_sb_reserve(b, (size_t)width)) return;
+  for (int i = 0; i < width; i++) b->z[b->n++] = (char)(v >> (8 * i) & 0xFF);
+  b->z[b->n] = 0;
 }
 
 static void put_u8(ml_sb *b, unsigned v) { put_le(b, v, 1); }
@@ -424,6 +424,16 @@ int ml_model_encode(const ml_model *m, const char *version, unsigned char **out,
   ml_sb b;
   ml_sb_init(&b);
   int q = m->p + 1;
+  /* Every fixed part, the numbers and the texts: the BLOB's size or more. */
+  size_t size = 256 + 8 * (size_t)q * (size_t)(q + 1) / 2 + 9 * (size_t)m->p +
+                (m->hc ? 8 * (size_t)m->p * (size_t)m->p : 0) + (version ? strlen(version) : 0) +
+                (m->target ? strlen(m->target) : 0);
+  for (int i = 0; m->reads && i < m->na.n; i++) size += 4 + strlen(m->na.text[i]);
+  for (int j = 0; j < m->k; j++) {
+    size += 24 + strlen(m->feat[j].name);
+    for (int i = 0; i < m->feat[j].nlevels; i++) size += 4 + strlen(m->feat[j].levels[i]);
+  }
+  ml_sb_reserve(&b, size);
   ml_sb_append(&b, "SQML", 4);
   put_u16(&b, ML_FORMAT_VERSION);
   put_u16(&b, (unsigned)m->kind);
