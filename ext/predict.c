@@ -109,6 +109,7 @@ struct ml_conn {
   size_t bytes;                  /* charged to CACHE_BUDGET */
   ml_registry_seen seen;         /* the registry's objects are sqlml's */
   int cache_table;               /* 0: not tried, 1: connected, -1: unavailable */
+  int lookups;                   /* reads of the registry that needed a hold */
   sqlite3_stmt *hold;            /* kept while the cache table is connected */
 };
 
@@ -386,7 +387,10 @@ int ml_model_cache_register(sqlite3 *db, ml_conn *c) {
 */
 static sqlite3_stmt *hold_begin(ml_conn *c, sqlite3 *db) {
   if (sqlite3_txn_state(db, "main") != SQLITE_TXN_NONE) return NULL;
-  if (c->cache_table == 0) {
+  /* The first lookup prepares a statement for itself: a connection that
+  ** predicts once pays for no table and no kept statement (a sixth more
+  ** instructions than that prediction otherwise costs). */
+  if (c->cache_table == 0 && c->lookups++ > 0) {
     /* Naming the table connects it (SQLite makes an eponymous table when a
     ** statement first names it); a table of that name in the database hides it. */
     sqlite3_stmt *st;
