@@ -320,14 +320,18 @@ packages: $(SO) $(DEB) $(WHEEL) $(NPM_TGZ) $(NODE_DIR)/ready
 # bench-quick runs the same cases on small data, to check that each one runs.
 DEBS_BENCH = python3 python3-pandas python3-sklearn time
 BENCH = $(PYTHON) bench/bench.py --ext $(SO) --sqlite3 $(SQLITE3) --out $(B)/bench \
-	--lsq-bench $(B)/bench/lsq_bench
+	--lsq-bench $(B)/bench/lsq_bench --predict-loop $(B)/bench/predict_loop
 
 $(B)/bench/lsq_bench: bench/lsq_bench.c $(CORE_SRC) tests/unit/mem_libc.c $(wildcard ext/*.h)
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -Wall -Wextra $(OPT) $(CFLAGS) -Iext -Itests/unit -o $@ $< $(CORE_SRC) \
 	  tests/unit/mem_libc.c $(LDLIBS)
 
-bench bench-quick: $(SO) $(B)/bench/lsq_bench
+$(B)/bench/predict_loop: bench/predict_loop.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -Wall -Wextra $(OPT) $(CFLAGS) $(DEP_CFLAGS) -o $@ $< $(SQLITE_LIBS)
+
+bench bench-quick: $(SO) $(B)/bench/lsq_bench $(B)/bench/predict_loop
 	@tools/need-debs $(DEBS_BENCH)
 	$(BENCH) --command "make $@" $(if $(filter bench-quick,$@),--quick)
 

@@ -39,9 +39,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 GNU_TIME = shutil.which("time") or "/usr/bin/time"  # Debian package time
 
 SIZES = {
-    "full": dict(rows=1_000_000, big=10_000_000, groups=10_000, wide=200_000, reps=7),
-    "quick": dict(rows=20_000, big=100_000, groups=200, wide=5_000, reps=2),
+    "full": dict(rows=1_000_000, big=10_000_000, groups=10_000, wide=200_000, reps=7,
+                 requests=20_000, opens=200, models=1000, model_rows=200_000, small_groups=100_000),
+    "quick": dict(rows=20_000, big=100_000, groups=200, wide=5_000, reps=2,
+                  requests=500, opens=10, models=50, model_rows=5_000, small_groups=2_000),
 }
+WIDE_TRAIN = 126  # the widest ml_train accepts
 WIDTHS = (10, 50, 100)
 K = 10  # features of the main table
 
@@ -145,6 +148,46 @@ def pipeline(cfg, db, table, target, features):
         r = json.loads(out.strip().splitlines()[-1])
         return Sample(r["seconds"], r["cpu_seconds"], rss, r)
     return run
+
+
+def program(cfg, argv):
+    """A run of a program that prints one JSON line with seconds and cpu_seconds."""
+    def run():
+        rc, out, err, rss = spawn(argv, "")
+        if rc != 0:
+            raise CaseError("%s: %s" % (os.path.basename(argv[0]), err.strip()[-500:] or "exit %d" % rc))
+        r = json.loads(out.strip().splitlines()[-1])
+        return Sample(r["seconds"], r["cpu_seconds"], rss, r)
+    return run
+
+
+# One prediction per statement from Python: the sqlite3 module keeps the
+# statement prepared (its statement cache) and steps it per call.
+PY_LOOP = r"""
+import json, sqlite3, sys, time
+db, ext, n, mode, model, k = sys.argv[1:]
+n, k = int(n), int(k)
+con = sqlite3.connect(db, isolation_level=None)
+con.enable_load_extension(True)
+con.load_extension(ext)
+args = ", ".join("?" for _ in range(k))
+if mode == "blob":
+    blob = con.execute("SELECT model FROM ml_model_versions WHERE name = ? ORDER BY version DESC LIMIT 1",
+                       (model,)).fetchone()[0]
+    sql, first = "SELECT ml_predict(?, %s)" % args, (blob,)
+else:
+    sql, first = "SELECT ml_predict('%s', %s)" % (model, args), ()
+rows = [first + tuple(((i + j) % 100) / 50 - 1 for j in range(k)) for i in range(n)]
+w0, c0 = time.perf_counter(), time.process_time()
+s = 0.0
+for r in rows:
+    s += con.execute(sql, r).fetchone()[0]
+print(json.dumps({"seconds": time.perf_counter() - w0, "cpu_seconds": time.process_time() - c0, "sum": s}))
+"""
+
+
+def py_loop(cfg, db, n, mode, model, k):
+    return program(cfg, [sys.executable, "-c", PY_LOOP, db, cfg.ext, str(n), mode, model, str(k)])
 
 
 def same_numbers(x, y):
@@ -386,6 +429,87 @@ class Bench:
                   shell(cfg, db, "SELECT count(*), sum(s) FROM (SELECT g, sum(y + x1 + x2) AS s FROM t GROUP BY g)"),
                   "<= 1.5", 1.5)
 
+        # Small groups: the cost per group of ml_fit's state, BLOB and checksum.
+        sg = z["small_groups"]
+        self.pair("per group: %s groups over %s rows, p = 2" % (fmt_rows(sg), N),
+                  shell(cfg, db, "SELECT count(*), sum(length(f)) FROM "
+                                 "(SELECT ml_fit(y, x1, x2) AS f FROM t GROUP BY id %% %d)" % sg),
+                  shell(cfg, db, "SELECT count(*), sum(s) FROM "
+                                 "(SELECT sum(y + x1 + x2) AS s FROM t GROUP BY id %% %d)" % sg),
+                  "<= 1.3", 1.3)
+
+        # One prediction per statement (a service's request), by name against a bound BLOB.
+        if any(self.wanted(w) for w in ("request", "first")):
+            con = self.setup_con(db)
+            self.drop(con, "bench_request")
+            con.execute("SELECT ml_train('bench_request', 'SELECT * FROM t WHERE id <= 10000', 'y', ?, "
+                        "'{\"test_size\":0}')", (fjson,))
+            con.close()
+            nreq, nopen = z["requests"], z["opens"]
+            if cfg.predict_loop:
+                self.pair("request: ml_predict by name vs a bound BLOB, one per statement, C, %s requests"
+                          % fmt_rows(nreq),
+                          program(cfg, [cfg.predict_loop, db, cfg.ext, str(nreq), "name", "bench_request", str(K)]),
+                          program(cfg, [cfg.predict_loop, db, cfg.ext, str(nreq), "blob", "bench_request", str(K)]),
+                          "<= 1.5", 1.5)
+            self.pair("request: ml_predict by name vs a bound BLOB, one per statement, Python, %s requests"
+                      % fmt_rows(nreq),
+                      py_loop(cfg, db, nreq, "name", "bench_request", K),
+                      py_loop(cfg, db, nreq, "blob", "bench_request", K), "<= 1.5", 1.5)
+            if cfg.predict_loop:
+                self.pair("first: first prediction by name after opening vs first query loading the schema, "
+                          "%d opens" % nopen,
+                          program(cfg, [cfg.predict_loop, db, cfg.ext, str(nopen), "first-predict",
+                                        "bench_request", str(K)]),
+                          program(cfg, [cfg.predict_loop, db, cfg.ext, str(nopen), "first-schema",
+                                        "bench_request", str(K)]), "<= 1.2", 1.2)
+            con = self.setup_con(db)
+            self.drop(con, "bench_request")
+            con.close()
+
+        # Many models: one per group, by a name from a column or a BLOB from a join,
+        # against a join to a table of their coefficients.
+        if self.wanted("models"):
+            nm, nr = z["models"], z["model_rows"]
+            con = self.setup_con(db)
+            for tbl in ("bench_models", "bench_coef"):
+                con.execute("DROP TABLE IF EXISTS %s" % tbl)
+            con.execute("DELETE FROM ml_model_versions WHERE name LIKE 'bench\\_m%' ESCAPE '\\'"
+                        if con.execute("SELECT 1 FROM sqlite_schema WHERE name = 'ml_model_versions'").fetchone()
+                        else "SELECT 1")
+            con.execute("CREATE TABLE bench_models(mid INTEGER PRIMARY KEY, m BLOB)")
+            con.execute("INSERT INTO bench_models SELECT g %% %d, ml_fit(y, x1, x2) FROM t GROUP BY g %% %d"
+                        % (nm, nm))
+            con.execute("CREATE TABLE bench_coef(mid INTEGER PRIMARY KEY, b0 REAL, b1 REAL, b2 REAL)")
+            for mid, m in con.execute("SELECT mid, m FROM bench_models").fetchall():
+                co = json.loads(con.execute("SELECT ml_model_json(?)", (m,)).fetchone()[0])["coefficients"]
+                con.execute("INSERT INTO bench_coef VALUES (?, ?, ?, ?)", (mid,) + tuple(c["estimate"] for c in co))
+            # Registry rows for the names: a trained version's row, with each model's BLOB.
+            con.execute("SELECT ml_train('bench_m', 'SELECT * FROM t WHERE id <= 1000', 'y', "
+                        "'[\"x1\",\"x2\"]', '{\"test_size\":0}')")
+            cols = [r[1] for r in con.execute("PRAGMA table_info(ml_model_versions)")]
+            con.execute("INSERT INTO ml_model_versions(%s) SELECT %s FROM ml_model_versions v, bench_models b "
+                        "WHERE v.name = 'bench_m'" % (", ".join(cols), ", ".join(
+                            "'bench_m' || b.mid" if c == "name" else "b.m" if c == "model" else "v." + c
+                            for c in cols)))
+            con.close()
+            rows = "t.id <= %d" % nr
+            base = shell(cfg, db, "SELECT sum(c.b0 + c.b1 * t.x1 + c.b2 * t.x2) FROM t JOIN bench_coef c "
+                                  "ON c.mid = t.g %% %d WHERE %s" % (nm, rows))
+            self.pair("models: ml_predict by a name per row, %d models, %s rows, vs a join to coefficients"
+                      % (nm, fmt_rows(nr)),
+                      shell(cfg, db, "SELECT sum(ml_predict('bench_m' || (t.g %% %d), t.x1, t.x2)) FROM t WHERE %s"
+                            % (nm, rows)), base, "<= 1.5", 1.5, same=True)
+            self.pair("models: ml_predict of a BLOB from a join, %d models, %s rows, vs a join to coefficients"
+                      % (nm, fmt_rows(nr)),
+                      shell(cfg, db, "SELECT sum(ml_predict(b.m, t.x1, t.x2)) FROM t JOIN bench_models b "
+                                     "ON b.mid = t.g %% %d WHERE %s" % (nm, rows)), base, "<= 1.5", 1.5, same=True)
+            con = self.setup_con(db)
+            con.execute("DELETE FROM ml_model_versions WHERE name LIKE 'bench\\_m%' ESCAPE '\\'")
+            con.execute("DROP TABLE bench_models")
+            con.execute("DROP TABLE bench_coef")
+            con.close()
+
         # ---- split: the ml_split virtual table against a scan of its source ----
         # The module is built on another branch.  Until it is in this tree the
         # case is skipped with a message; once pragma_module_list lists
@@ -430,6 +554,19 @@ class Bench:
             if row:
                 self.width.append(dict(p=p, how="ml_train", fit=row["a"], scan=row["b"],
                                        kernel=kernel.get(p + 1)))
+            # ml_train at its widest against ml_fit of the same table.
+            pw = WIDE_TRAIN
+            dw126 = os.path.join(cfg.out, "wide%d-%d.db" % (pw, nw))
+            generate(dw126, [("w%d" % pw, nw, pw, None)])
+            con = self.setup_con(dw126)
+            self.drop(con, "bench_wide")
+            self.pair("width: ml_train vs ml_fit, p = %d, %s rows" % (pw, fmt_rows(nw)),
+                      shell(cfg, dw126, "SELECT length(ml_train('bench_wide', 'w%d', 'y', '*', "
+                                        "'{\"test_size\":0.2,\"seed\":42}'))" % pw),
+                      shell(cfg, dw126, "SELECT length(ml_fit(y, %s)) FROM w%d" % (feats(pw), pw)),
+                      "<= 1.15", 1.15)
+            self.drop(con, "bench_wide")
+            con.close()
             fits = {w["p"]: w["fit"] for w in self.width if w["how"] == "ml_fit"}
             if WIDTHS[0] in fits and WIDTHS[-1] in fits:
                 lo, hi = WIDTHS[0], WIDTHS[-1]
@@ -535,6 +672,7 @@ def main():
     ap.add_argument("--sqlite3", default="sqlite3")
     ap.add_argument("--out", required=True, help="folder for data and results")
     ap.add_argument("--lsq-bench", help="the lsq_bench program (GFLOP/s of the QR updates alone)")
+    ap.add_argument("--predict-loop", help="the predict_loop program (one prediction per statement, from C)")
     ap.add_argument("--quick", action="store_true", help="small data: checks that every case runs")
     ap.add_argument("--reps", type=int, help="timed runs of each side")
     ap.add_argument("--only", action="append", help="run the cases whose name contains this")

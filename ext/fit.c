@@ -45,8 +45,14 @@ void ml_result_model(sqlite3_context *ctx, const char *fname, const ml_model *m)
 static int name_features(ml_model *m) {
   int rc = ml_model_set_name(m, -1, "y");
   for (int j = 0; j < m->k && !rc; j++) {
-    char name[16];
-    snprintf(name, sizeof name, "x%d", j + 1);
+    /* "x" and the digits of j + 1, without snprintf: every group of a
+    ** GROUP BY names its model's features. */
+    char name[16], digits[12];
+    int nd = 0;
+    for (unsigned v = (unsigned)j + 1; v; v /= 10) digits[nd++] = (char)('0' + v % 10);
+    name[0] = 'x';
+    for (int i = 0; i < nd; i++) name[1 + i] = digits[nd - 1 - i];
+    name[1 + nd] = 0;
     rc = ml_model_set_name(m, j, name);
   }
   return rc;

@@ -22,6 +22,21 @@
 ** afresh (a constant reference still once per statement, by auxdata).  No
 ** commit or rollback hook: an application may own them, and they do not
 ** chain.
+**
+** Checking a reference costs a read transaction on main when the calling
+** statement holds none (SELECT ml_predict('m', ?) reads no table): a
+** statement stepped to open it.  Preparing that statement for every call
+** cost four fifths of such a prediction, so the connection keeps it
+** prepared.  A statement kept past a call must be finalized before the
+** connection closes, or sqlite3_close() refuses (SQLITE_BUSY) and
+** sqlite3_close_v2() never frees it; SQLite's only hook that runs before
+** that check is a virtual table's xDisconnect.  So the statement belongs to
+** the eponymous table ml_model_cache, which also lists the cached models:
+**
+**   SELECT ref, bytes FROM ml_model_cache;  -- ref NULL: a model from a BLOB
+**
+** When that table cannot be connected (a table of the same name in the
+** database hides it), the statement is prepared for each call, as before.
 */
 #include <stdio.h>
 #include <string.h>
@@ -34,7 +49,22 @@
 #include "strbuf.h"
 #include "sqlml_int.h"
 
-#define CACHE_SLOTS 4
+/*
+** The cache: decoded models in a hash by their BLOB's bytes (the bucket by
+** the BLOB's own CRC, its last four bytes; a hit compares every byte), and
+** references in a hash by their text, each pointing to a cached model.
+** Both are bounded by one budget per connection: when the models charged
+** to it pass CACHE_BUDGET, the least recently used go, with the references
+** resolved to them.  A model is charged its BLOB twice (the copy kept as
+** its key, and the decoded model, which holds the same numbers and names),
+** its scratch row and the texts of its references: an estimate, within a
+** small factor of the heap it holds.  The newest model stays even when it
+** alone is over the budget.  Statements hold their own references to the
+** models they use (auxdata), so an evicted model lives until they end.
+*/
+#define CACHE_BUDGET ((size_t)16 << 20)
+
+typedef struct named_model named_model;
 
 /*
 ** A decoded model, shared by the cache and statements' auxdata.  Only its
@@ -50,20 +80,39 @@ typedef struct shared_model {
   int numeric;             /* every feature is numeric: one term per argument */
   double *x;               /* scratch: a design row, p, and its solve, p */
   double tq_level, tq;     /* the last t-quantile ml_predict_interval() needed */
+  /* While cached (the cache holds one reference): */
+  int cached;
+  uint32_t hash;
+  size_t bytes;                         /* charged to the budget */
+  struct shared_model *next;            /* in its bucket */
+  struct shared_model *older, *newer;   /* in the connection's LRU order */
+  named_model *names;                   /* the references resolved to it */
 } shared_model;
 
-/* A reference resolved to a model, valid while the registry's mark holds. */
-typedef struct named_model {
+/* A reference resolved to a cached model, valid while the registry's mark holds. */
+struct named_model {
   char *ref;
+  uint32_t hash;
   shared_model *s;
   ml_registry_mark mark;
-} named_model;
+  named_model *next;      /* in its bucket */
+  named_model *next_of_s; /* the other references resolved to s */
+};
+
+typedef struct cache_hash {
+  void **bucket; /* shared_model * or named_model *, by hash & (n - 1) */
+  unsigned n, count;
+} cache_hash;
 
 struct ml_conn {
-  int refs;                          /* functions registered with it */
-  shared_model *slot[CACHE_SLOTS];   /* most recently used first */
-  named_model names[CACHE_SLOTS];    /* most recently used first */
-  ml_registry_seen seen;             /* the registry's objects are sqlml's */
+  int refs;                      /* functions and the module registered with it */
+  cache_hash models, names;
+  shared_model *newest, *oldest;
+  size_t bytes;                  /* charged to CACHE_BUDGET */
+  ml_registry_seen seen;         /* the registry's objects are sqlml's */
+  int cache_table;               /* 0: not tried, 1: connected, -1: unavailable */
+  int lookups;                   /* reads of the registry that needed a hold */
+  sqlite3_stmt *hold;            /* kept while the cache table is connected */
 };
 
 static void shared_unref(void *p) {
@@ -73,6 +122,102 @@ static void shared_unref(void *p) {
   sqlite3_free(s->key);
   sqlite3_free(s->x);
   sqlite3_free(s);
+}
+
+static uint32_t text_hash(const char *z) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (; *z; z++) h = (h ^ (unsigned char)*z) * 16777619u;
+  return h;
+}
+
+static uint32_t blob_hash(const unsigned char *z, int n) {
+  if (n < 4) return (uint32_t)n;
+  return (uint32_t)z[n - 4] | (uint32_t)z[n - 3] << 8 | (uint32_t)z[n - 2] << 16 |
+         (uint32_t)z[n - 1] << 24;
+}
+
+/* Room for one more entry: doubles the buckets as entries pass their number.
+** Out of memory, the table stays as it is (longer chains, same answers). */
+static void hash_grow(cache_hash *h, int is_names) {
+  if (h->count < h->n) return;
+  unsigned n = h->n ? 2 * h->n : 64;
+  void **b = sqlite3_malloc64(sizeof(void *) * (sqlite3_uint64)n);
+  if (!b) return;
+  memset(b, 0, sizeof(void *) * n);
+  for (unsigned i = 0; i < h->n; i++) {
+    void *e = h->bucket[i];
+    while (e) {
+      void *next;
+      uint32_t hash;
+      if (is_names) {
+        next = ((named_model *)e)->next;
+        hash = ((named_model *)e)->hash;
+        ((named_model *)e)->next = b[hash & (n - 1)];
+      } else {
+        next = ((shared_model *)e)->next;
+        hash = ((shared_model *)e)->hash;
+        ((shared_model *)e)->next = b[hash & (n - 1)];
+      }
+      b[hash & (n - 1)] = e;
+      e = next;
+    }
+  }
+  sqlite3_free(h->bucket);
+  h->bucket = b;
+  h->n = n;
+}
+
+static void name_unlink(ml_conn *c, named_model *e) {
+  named_model **pp = (named_model **)&c->names.bucket[e->hash & (c->names.n - 1)];
+  while (*pp != e) pp = &(*pp)->next;
+  *pp = e->next;
+  c->names.count--;
+  for (pp = &e->s->names; *pp != e; pp = &(*pp)->next_of_s) {}
+  *pp = e->next_of_s;
+  e->s->bytes -= sizeof *e + strlen(e->ref) + 1;
+  c->bytes -= sizeof *e + strlen(e->ref) + 1;
+  sqlite3_free(e->ref);
+  sqlite3_free(e);
+}
+
+static void lru_unlink(ml_conn *c, shared_model *s) {
+  if (s->newer) s->newer->older = s->older;
+  else c->newest = s->older;
+  if (s->older) s->older->newer = s->newer;
+  else c->oldest = s->newer;
+  s->older = s->newer = NULL;
+}
+
+static void lru_push(ml_conn *c, shared_model *s) {
+  s->older = c->newest;
+  s->newer = NULL;
+  if (c->newest) c->newest->newer = s;
+  else c->oldest = s;
+  c->newest = s;
+}
+
+static void lru_touch(ml_conn *c, shared_model *s) {
+  if (c->newest == s) return;
+  lru_unlink(c, s);
+  lru_push(c, s);
+}
+
+/* Takes s out of the cache, with the references resolved to it. */
+static void model_evict(ml_conn *c, shared_model *s) {
+  while (s->names) name_unlink(c, s->names);
+  shared_model **pp = (shared_model **)&c->models.bucket[s->hash & (c->models.n - 1)];
+  while (*pp != s) pp = &(*pp)->next;
+  *pp = s->next;
+  c->models.count--;
+  lru_unlink(c, s);
+  c->bytes -= s->bytes;
+  s->cached = 0;
+  shared_unref(s);
+}
+
+/* Evicts the least recently used models while the cache is over its budget. */
+static void cache_trim(ml_conn *c) {
+  while (c->bytes > CACHE_BUDGET && c->oldest && c->oldest != c->newest) model_evict(c, c->oldest);
 }
 
 ml_conn *ml_conn_new(void) {
@@ -88,26 +233,203 @@ ml_registry_seen *ml_conn_registry_seen(ml_conn *c) { return &c->seen; }
 void ml_conn_unref(void *p) {
   ml_conn *c = p;
   if (!c || --c->refs > 0) return;
-  for (int i = 0; i < CACHE_SLOTS; i++) {
-    shared_unref(c->slot[i]);
-    shared_unref(c->names[i].s);
-    sqlite3_free(c->names[i].ref);
-  }
+  while (c->oldest) model_evict(c, c->oldest);
+  sqlite3_free(c->models.bucket);
+  sqlite3_free(c->names.bucket);
+  sqlite3_finalize(c->hold);
   sqlite3_free(c);
+}
+
+/* ---- ml_model_cache: the cached models, and the owner of kept statements ---- */
+
+typedef struct cache_vtab {
+  sqlite3_vtab base;
+  ml_conn *conn;
+} cache_vtab;
+
+/* A copy of the cache's rows, taken by xFilter: predictions in the same
+** statement may change the cache while the cursor walks it. */
+typedef struct cache_row {
+  char *ref; /* NULL: the model's BLOB */
+  sqlite3_int64 bytes;
+} cache_row;
+
+typedef struct cache_cursor {
+  sqlite3_vtab_cursor base;
+  cache_row *rows;
+  int n, i;
+} cache_cursor;
+
+static int cache_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                         sqlite3_vtab **out, char **err) {
+  (void)argc;
+  (void)argv;
+  (void)err;
+  int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(ref TEXT, bytes INTEGER)");
+  if (rc != SQLITE_OK) return rc;
+  cache_vtab *t = sqlite3_malloc(sizeof *t);
+  if (!t) return SQLITE_NOMEM;
+  memset(t, 0, sizeof *t);
+  t->conn = aux;
+  ml_conn_ref(t->conn);
+  t->conn->cache_table = 1;
+  *out = &t->base;
+  return SQLITE_OK;
+}
+
+/* Runs before sqlite3_close() looks for unfinalized statements. */
+static int cache_disconnect(sqlite3_vtab *vt) {
+  cache_vtab *t = (cache_vtab *)vt;
+  sqlite3_finalize(t->conn->hold);
+  t->conn->hold = NULL;
+  t->conn->cache_table = -1;
+  ml_conn_unref(t->conn);
+  sqlite3_free(t);
+  return SQLITE_OK;
+}
+
+static int cache_best_index(sqlite3_vtab *vt, sqlite3_index_info *info) {
+  (void)vt;
+  info->estimatedCost = 100;
+  return SQLITE_OK;
+}
+
+static int cache_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out) {
+  (void)vt;
+  cache_cursor *cur = sqlite3_malloc(sizeof *cur);
+  if (!cur) return SQLITE_NOMEM;
+  memset(cur, 0, sizeof *cur);
+  *out = &cur->base;
+  return SQLITE_OK;
+}
+
+static void cache_rows_free(cache_cursor *cur) {
+  for (int i = 0; i < cur->n; i++) sqlite3_free(cur->rows[i].ref);
+  sqlite3_free(cur->rows);
+  cur->rows = NULL;
+  cur->n = cur->i = 0;
+}
+
+static int cache_close(sqlite3_vtab_cursor *cur) {
+  cache_rows_free((cache_cursor *)cur);
+  sqlite3_free(cur);
+  return SQLITE_OK;
+}
+
+/* Rows: each model, most recently used first, then the references resolved to it. */
+static int cache_filter(sqlite3_vtab_cursor *vcur, int idx, const char *idxs, int argc,
+                        sqlite3_value **argv) {
+  (void)idx;
+  (void)idxs;
+  (void)argc;
+  (void)argv;
+  cache_cursor *cur = (cache_cursor *)vcur;
+  ml_conn *c = ((cache_vtab *)vcur->pVtab)->conn;
+  cache_rows_free(cur);
+  sqlite3_uint64 n = (sqlite3_uint64)c->models.count + c->names.count;
+  cur->rows = sqlite3_malloc64(sizeof(cache_row) * (n ? n : 1));
+  if (!cur->rows) return SQLITE_NOMEM;
+  for (shared_model *s = c->newest; s; s = s->older) {
+    cur->rows[cur->n++] = (cache_row){NULL, (sqlite3_int64)s->bytes};
+    for (named_model *e = s->names; e; e = e->next_of_s) {
+      char *ref = sqlite3_mprintf("%s", e->ref);
+      if (!ref) return SQLITE_NOMEM;
+      cur->rows[cur->n++] = (cache_row){ref, (sqlite3_int64)(sizeof *e + strlen(e->ref) + 1)};
+    }
+  }
+  return SQLITE_OK;
+}
+
+static int cache_next(sqlite3_vtab_cursor *cur) {
+  ((cache_cursor *)cur)->i++;
+  return SQLITE_OK;
+}
+
+static int cache_eof(sqlite3_vtab_cursor *vcur) {
+  cache_cursor *cur = (cache_cursor *)vcur;
+  return cur->i >= cur->n;
+}
+
+static int cache_column(sqlite3_vtab_cursor *vcur, sqlite3_context *ctx, int col) {
+  cache_cursor *cur = (cache_cursor *)vcur;
+  cache_row *r = &cur->rows[cur->i];
+  if (col == 0 && r->ref) sqlite3_result_text(ctx, r->ref, -1, SQLITE_TRANSIENT);
+  if (col == 1) sqlite3_result_int64(ctx, r->bytes);
+  return SQLITE_OK;
+}
+
+static int cache_rowid(sqlite3_vtab_cursor *cur, sqlite_int64 *rowid) {
+  *rowid = ((cache_cursor *)cur)->i + 1;
+  return SQLITE_OK;
+}
+
+/* No xCreate: eponymous only. */
+static sqlite3_module cache_module = {
+    .xConnect = cache_connect,
+    .xBestIndex = cache_best_index,
+    .xDisconnect = cache_disconnect,
+    .xOpen = cache_open,
+    .xClose = cache_close,
+    .xFilter = cache_filter,
+    .xNext = cache_next,
+    .xEof = cache_eof,
+    .xColumn = cache_column,
+    .xRowid = cache_rowid,
+};
+
+int ml_model_cache_register(sqlite3 *db, ml_conn *c) {
+  ml_conn_ref(c);
+  return sqlite3_create_module_v2(db, "ml_model_cache", &cache_module, c, ml_conn_unref);
+}
+
+/*
+** A read transaction on main for a lookup, when the caller holds none
+** (ml_registry_hold): the connection's kept statement when it can keep
+** one, else one prepared for this call.  Undone by hold_end.
+*/
+static sqlite3_stmt *hold_begin(ml_conn *c, sqlite3 *db) {
+  if (sqlite3_txn_state(db, "main") != SQLITE_TXN_NONE) return NULL;
+  /* The first lookup prepares a statement for itself: a connection that
+  ** predicts once pays for no table and no kept statement (a sixth more
+  ** instructions than that prediction otherwise costs). */
+  if (c->cache_table == 0 && c->lookups++ > 0) {
+    /* Naming the table connects it (SQLite makes an eponymous table when a
+    ** statement first names it); a table of that name in the database hides it. */
+    sqlite3_stmt *st;
+    c->cache_table = -1;
+    if (sqlite3_prepare_v2(db, "SELECT 0 FROM ml_model_cache", -1, &st, NULL) == SQLITE_OK)
+      sqlite3_finalize(st);
+  }
+  if (c->cache_table == 1 && !c->hold &&
+      sqlite3_prepare_v3(db, "PRAGMA main.schema_version", -1, SQLITE_PREPARE_PERSISTENT, &c->hold,
+                         NULL) != SQLITE_OK)
+    c->hold = NULL;
+  if (c->hold && !sqlite3_stmt_busy(c->hold)) {
+    if (sqlite3_step(c->hold) == SQLITE_ROW) return c->hold;
+    sqlite3_reset(c->hold);
+    return NULL;
+  }
+  sqlite3_stmt *hold;
+  ml_registry_hold(db, &hold);
+  return hold;
+}
+
+static void hold_end(ml_conn *c, sqlite3_stmt *hold) {
+  if (hold && hold == c->hold) sqlite3_reset(hold);
+  else sqlite3_finalize(hold);
 }
 
 /* The cached model for these bytes, decoding them on a miss; NULL after reporting. */
 static shared_model *cache_get(sqlite3_context *ctx, const char *fname, int iArg,
                                const unsigned char *z, int n) {
   ml_conn *c = sqlite3_user_data(ctx);
-  for (int i = 0; i < CACHE_SLOTS; i++) {
-    shared_model *s = c->slot[i];
-    if (s && s->nkey == n && memcmp(s->key, z, (size_t)n) == 0) {
-      memmove(c->slot + 1, c->slot, sizeof(c->slot[0]) * (size_t)i);
-      c->slot[0] = s;
-      return s;
-    }
-  }
+  uint32_t hash = blob_hash(z, n);
+  if (c->models.n)
+    for (shared_model *s = c->models.bucket[hash & (c->models.n - 1)]; s; s = s->next)
+      if (s->hash == hash && s->nkey == n && memcmp(s->key, z, (size_t)n) == 0) {
+        lru_touch(c, s);
+        return s;
+      }
   char err[200];
   ml_model *m;
   int rc = ml_model_decode(z, n, &m, err, sizeof err);
@@ -135,10 +457,25 @@ static shared_model *cache_get(sqlite3_context *ctx, const char *fname, int iArg
   memcpy(key, z, (size_t)n);
   int numeric = 1;
   for (int j = 0; j < m->k; j++) numeric &= m->feat[j].type == ML_FEAT_NUMERIC;
-  *s = (shared_model){1, m, key, n, NULL, numeric, x, NAN, NAN};
-  shared_unref(c->slot[CACHE_SLOTS - 1]);
-  memmove(c->slot + 1, c->slot, sizeof(c->slot[0]) * (CACHE_SLOTS - 1));
-  c->slot[0] = s;
+  *s = (shared_model){.refs = 1, .m = m, .key = key, .nkey = n, .numeric = numeric, .x = x,
+                      .tq_level = NAN, .tq = NAN};
+  hash_grow(&c->models, 0);
+  if (!c->models.n) { /* no table to keep it in, and nobody else would free it */
+    shared_unref(s);
+    sqlite3_result_error_nomem(ctx);
+    return NULL;
+  }
+  s->refs++;
+  s->cached = 1;
+  s->hash = hash;
+  s->bytes = sizeof *s + 2 * (size_t)n + 16 * (size_t)m->p + 8;
+  s->next = c->models.bucket[hash & (c->models.n - 1)];
+  c->models.bucket[hash & (c->models.n - 1)] = s;
+  c->models.count++;
+  lru_push(c, s);
+  c->bytes += s->bytes;
+  cache_trim(c);
+  shared_unref(s); /* the cache's reference remains */
   return s;
 }
 
@@ -148,17 +485,23 @@ static shared_model *named_get(sqlite3_context *ctx, const char *fname, int iArg
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   /* A statement that reads no table of main (SELECT ml_predict('m', 1))
   ** holds no transaction there: open one, or nothing could be trusted. */
-  sqlite3_stmt *hold;
-  ml_registry_hold(db, &hold);
+  sqlite3_stmt *hold = hold_begin(c, db);
   ml_registry_mark now;
   ml_registry_mark_now(db, &now);
-  for (int i = 0; now.valid && i < CACHE_SLOTS; i++) {
-    named_model *e = &c->names[i];
-    if (e->ref && ml_registry_mark_same(&e->mark, &now) && strcmp(e->ref, ref) == 0) {
-      sqlite3_finalize(hold);
-      return e->s;
-    }
-  }
+  uint32_t hash = text_hash(ref);
+  named_model *stale = NULL;
+  if (c->names.n)
+    for (named_model *e = c->names.bucket[hash & (c->names.n - 1)]; e; e = e->next)
+      if (e->hash == hash && strcmp(e->ref, ref) == 0) {
+        if (!ml_registry_mark_same(&e->mark, &now)) {
+          stale = e;
+          break;
+        }
+        hold_end(c, hold);
+        lru_touch(c, e->s);
+        return e->s;
+      }
+  if (stale) name_unlink(c, stale);
   sqlite3_int64 version;
   unsigned char *blob;
   int n;
@@ -177,21 +520,28 @@ static shared_model *named_get(sqlite3_context *ctx, const char *fname, int iArg
       sqlite3_free(msg);
       sqlite3_result_error_code(ctx, rc);
     }
-    sqlite3_finalize(hold); /* after sqlite3_errmsg: finalizing resets it */
+    hold_end(c, hold); /* after sqlite3_errmsg: finalizing or resetting resets it */
     return NULL;
   }
-  sqlite3_finalize(hold);
+  hold_end(c, hold);
   shared_model *s = cache_get(ctx, fname, iArg, blob, n);
   sqlite3_free(blob);
-  if (!s || !mark.valid) return s;
-  char *copy = sqlite3_mprintf("%s", ref);
-  if (!copy) return s; /* not cached: still a correct answer */
-  named_model *last = &c->names[CACHE_SLOTS - 1];
-  shared_unref(last->s);
-  sqlite3_free(last->ref);
-  memmove(c->names + 1, c->names, sizeof(c->names[0]) * (CACHE_SLOTS - 1));
-  s->refs++;
-  c->names[0] = (named_model){copy, s, mark};
+  if (!s || !mark.valid || !s->cached) return s;
+  /* Not cached out of memory: still a correct answer. */
+  hash_grow(&c->names, 1);
+  named_model *e = c->names.n ? sqlite3_malloc(sizeof *e) : NULL;
+  char *copy = e ? sqlite3_mprintf("%s", ref) : NULL;
+  if (!copy) {
+    sqlite3_free(e);
+    return s;
+  }
+  *e = (named_model){copy, hash, s, mark, c->names.bucket[hash & (c->names.n - 1)], s->names};
+  c->names.bucket[hash & (c->names.n - 1)] = e;
+  c->names.count++;
+  s->names = e;
+  s->bytes += sizeof *e + strlen(copy) + 1;
+  c->bytes += sizeof *e + strlen(copy) + 1;
+  cache_trim(c);
   return s;
 }
 

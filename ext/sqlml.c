@@ -86,6 +86,11 @@ int sqlite3_sqlml_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines 
       *pzErrMsg = sqlite3_mprintf("sqlml: error creating function %s: %s", functions[i].name,
                                   sqlite3_errmsg(db));
   }
+  if (rc == SQLITE_OK) {
+    rc = ml_model_cache_register(db, conn);
+    if (rc != SQLITE_OK && pzErrMsg)
+      *pzErrMsg = sqlite3_mprintf("sqlml: error creating module ml_model_cache: %s", sqlite3_errmsg(db));
+  }
   ml_conn_unref(conn);
   static const struct {
     const char *name;

@@ -21,6 +21,7 @@ typedef struct ml_conn ml_conn;
 ml_conn *ml_conn_new(void);
 void ml_conn_ref(ml_conn *c);
 void ml_conn_unref(void *c); /* an xDestroy */
+int ml_model_cache_register(sqlite3 *db, ml_conn *c); /* the module ml_model_cache (predict.c) */
 
 /* How a SQL value reads as a number. */
 enum { ML_V_NUM, ML_V_NULL, ML_V_TEXT, ML_V_BLOB, ML_V_NONFINITE };

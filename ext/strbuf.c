@@ -19,7 +19,7 @@ void ml_sb_reset(ml_sb *b) {
   ml_sb_init(b);
 }
 
-static int sb_reserve(ml_sb *b, size_t extra) {
+int ml_sb_reserve(ml_sb *b, size_t extra) {
   if (b->oom) return 0;
   if (b->n + extra + 1 <= b->cap) return 1;
   size_t cap = b->cap ? b->cap : 64;
@@ -35,7 +35,7 @@ static int sb_reserve(ml_sb *b, size_t extra) {
 }
 
 void ml_sb_append(ml_sb *b, const char *z, size_t n) {
-  if (!sb_reserve(b, n)) return;
+  if (!ml_sb_reserve(b, n)) return;
   memcpy(b->z + b->n, z, n);
   b->n += n;
   b->z[b->n] = 0;
@@ -57,7 +57,7 @@ void ml_sb_printf(ml_sb *b, const char *fmt, ...) {
     ml_sb_append(b, small, (size_t)len);
     return;
   }
-  if (!sb_reserve(b, (size_t)len)) return;
+  if (!ml_sb_reserve(b, (size_t)len)) return;
   va_start(ap, fmt);
   vsnprintf(b->z + b->n, (size_t)len + 1, fmt, ap);
   va_end(ap);
@@ -110,7 +110,7 @@ char *ml_sb_finish(ml_sb *b, size_t *len) {
     ml_sb_reset(b);
     return NULL;
   }
-  if (!b->z && !sb_reserve(b, 0)) return NULL;
+  if (!b->z && !ml_sb_reserve(b, 0)) return NULL;
   if (b->n == 0) b->z[0] = 0;
   char *z = b->z;
   if (len) *len = b->n;

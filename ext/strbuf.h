@@ -18,6 +18,8 @@ typedef struct ml_sb {
 void ml_sb_init(ml_sb *b);
 void ml_sb_reset(ml_sb *b);                     /* free the text */
 void ml_sb_append(ml_sb *b, const char *z, size_t n);
+/* Room for extra more bytes (and the terminator): 1, or 0 when out of memory. */
+int ml_sb_reserve(ml_sb *b, size_t extra);
 void ml_sb_puts(ml_sb *b, const char *z);
 void ml_sb_printf(ml_sb *b, const char *fmt, ...)
 #if defined(__GNUC__)
