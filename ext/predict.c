@@ -655,6 +655,26 @@ void ml_predict_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
 }
 
+/* The function's result: the JSON object {keys[i]: v[i], ...} (NaN as null). */
+static void result_json_object(sqlite3_context *ctx, const char *const *keys, const double *v,
+                               int n) {
+  ml_sb b;
+  ml_sb_init(&b);
+  for (int i = 0; i < n; i++) {
+    ml_sb_printf(&b, "%s\"%s\":", i ? "," : "{", keys[i]);
+    ml_sb_json_number(&b, v[i]);
+  }
+  ml_sb_puts(&b, "}");
+  size_t len;
+  char *json = ml_sb_finish(&b, &len);
+  if (!json) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  sqlite3_result_text64(ctx, json, len, ml_free, SQLITE_UTF8);
+  sqlite3_result_subtype(ctx, 'J');
+}
+
 /*
 ** The fitted value with its confidence interval (of the mean) and prediction
 ** interval (of a new observation), as R's predict.lm(interval = ...):
@@ -727,42 +747,14 @@ void ml_predict_interval_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
     const double g[5] = {ml_glm_linkinv(f, eta), eta, se, ml_glm_linkinv(f, eta - tq * se),
                          ml_glm_linkinv(f, eta + tq * se)};
     static const char *gkeys[5] = {"fit", "link", "se_link", "conf_low", "conf_high"};
-    ml_sb b;
-    ml_sb_init(&b);
-    for (int i = 0; i < 5; i++) {
-      ml_sb_printf(&b, "%s\"%s\":", i ? "," : "{", gkeys[i]);
-      ml_sb_json_number(&b, g[i]);
-    }
-    ml_sb_puts(&b, "}");
-    size_t len;
-    char *json = ml_sb_finish(&b, &len);
-    if (!json) {
-      sqlite3_result_error_nomem(ctx);
-      return;
-    }
-    sqlite3_result_text64(ctx, json, len, ml_free, SQLITE_UTF8);
-    sqlite3_result_subtype(ctx, 'J');
+    result_json_object(ctx, gkeys, g, 5);
     return;
   }
   double se = m->sigma * norm;
   double sp = sqrt(se * se + m->sigma * m->sigma);
   const double v[6] = {fit, se, fit - tq * se, fit + tq * se, fit - tq * sp, fit + tq * sp};
   static const char *keys[6] = {"fit", "se_fit", "conf_low", "conf_high", "pred_low", "pred_high"};
-  ml_sb b;
-  ml_sb_init(&b);
-  for (int i = 0; i < 6; i++) {
-    ml_sb_printf(&b, "%s\"%s\":", i ? "," : "{", keys[i]);
-    ml_sb_json_number(&b, v[i]);
-  }
-  ml_sb_puts(&b, "}");
-  size_t len;
-  char *json = ml_sb_finish(&b, &len);
-  if (!json) {
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  sqlite3_result_text64(ctx, json, len, ml_free, SQLITE_UTF8);
-  sqlite3_result_subtype(ctx, 'J');
+  result_json_object(ctx, keys, v, 6);
 }
 
 void ml_model_json_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {

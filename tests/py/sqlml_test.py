@@ -36,3 +36,13 @@ def connect(ext, path=":memory:", **kw):
     con.enable_load_extension(True)
     con.load_extension(ext)
     return con
+
+
+def sections(blob):
+    """The sections of a model BLOB after its 12-byte header: [(tag, payload)]."""
+    out, i = [], 12
+    while i < len(blob) - 4:
+        tag, n = blob[i:i + 4].decode(), int.from_bytes(blob[i + 4:i + 8], "little")
+        out.append((tag, blob[i + 8:i + 8 + n]))
+        i += 8 + n
+    return out

@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import zlib
 
-from sqlml_test import Checker, args, connect
+from sqlml_test import Checker, args, connect, sections
 
 a = args()
 c = Checker("blob_bytes")
@@ -27,16 +27,6 @@ here = os.path.dirname(os.path.abspath(__file__))
 
 def crc_ok(b, what):
     c.check(zlib.crc32(b[:-4]) == int.from_bytes(b[-4:], "little"), "%s: CRC is zlib.crc32" % what)
-
-
-def sections(blob):
-    """The sections of a model BLOB after its 12-byte header: [(tag, payload)]."""
-    out, i = [], 12
-    while i < len(blob) - 4:
-        tag, n = blob[i:i + 4].decode(), int.from_bytes(blob[i + 4:i + 8], "little")
-        out.append((tag, blob[i + 8:i + 8 + n]))
-        i += 8 + n
-    return out
 
 
 def but_info(blob):

@@ -22,7 +22,7 @@ import sqlite3
 import subprocess
 import tempfile
 
-from sqlml_test import Checker, args, connect
+from sqlml_test import Checker, args, connect, sections
 
 a = args()
 c = Checker("fits")
@@ -383,16 +383,6 @@ check_error("SELECT ml_refine(%s, 2 * (1 + id %% 3), price, CASE WHEN id %% 11 =
             "city) FROM houses" % WM, NOT_OURS, "weights doubled")
 check_error("SELECT ml_refine(%s, 1 + id %% 3, price, CASE WHEN id %% 11 = 1 THEN NULL ELSE sqft END, "
             "city) FROM houses" % WM, NOT_OURS, "NULLs in other rows")
-
-
-def sections(blob):
-    """The sections of a model BLOB: [(tag, payload)]."""
-    out, i = [], 12
-    while i < len(blob) - 4:
-        tag, n = blob[i:i + 4].decode(), int.from_bytes(blob[i + 4:i + 8], "little")
-        out.append((tag, blob[i + 8:i + 8 + n]))
-        i += 8 + n
-    return out
 
 
 def build(blob, secs):

@@ -16,13 +16,13 @@ R is a test-time reference only: without Rscript the test says SKIPPED.
 """
 import argparse
 import json
-import math
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
+from refcheck import rel
 
 TOL = 1e-8
 
@@ -65,15 +65,6 @@ CASES = [
     ("stackloss_aliased", "stackloss", "stack.loss", ["Air.Flow", "Flow.x2", "Water.Temp"], []),
     ("stackloss_star", "stackloss", "stack.loss", None, []),
 ]
-
-
-def rel(a, b):
-    """Relative difference of a from b; None (a NULL or NA) only equals None."""
-    if a is None or b is None:
-        return 0.0 if a is None and b is None else math.inf
-    if a == b:
-        return 0.0
-    return abs(a - b) / max(abs(b), 1e-300)
 
 
 def r_name(feature, level, categorical):

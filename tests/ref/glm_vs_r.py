@@ -19,11 +19,11 @@ import math
 import os
 import random
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from refcheck import rel, connect
 
 TOL = 1e-8
 
@@ -87,21 +87,6 @@ def datasets():
         counts(base(300))
     yield "pois_no_intercept", "poisson", ["x1", "g"], ["g"], False, None, "lexpo", 0, counts(base(200))
     yield "pois_split", "poisson", ["x1", "x2"], [], True, None, "lexpo", 0.25, counts(base(500))
-
-
-def rel(a, b):
-    if a is None or b is None:
-        return 0.0 if a is None and b is None else math.inf
-    if a == b:
-        return 0.0
-    return abs(a - b) / max(abs(b), 1e-300)
-
-
-def connect(ext):
-    con = sqlite3.connect(":memory:")
-    con.enable_load_extension(True)
-    con.load_extension(os.path.abspath(ext))
-    return con
 
 
 COLS = ["id", "y", "x1", "x2", "x3", "g", "w", "off", "expo", "lexpo"]

@@ -9,14 +9,13 @@ R is a test-time reference only: without Rscript the test says SKIPPED.
 """
 import argparse
 import json
-import math
 import os
 import random
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
+from refcheck import rel, connect
 
 TOL = 1e-8
 
@@ -43,23 +42,6 @@ def datasets():
     yield "tiny", True, gen(5, 2, [1, 1, 1], 0.1)
     yield "wide", True, gen(300, 20, [0.5] + [0.1 * j for j in range(20)], 1.0)
     yield "weak", True, gen(80, 2, [10, 1e-4, -1e-4], 3.0)
-
-
-def rel(a, b):
-    """Relative difference of a from b; None (a NULL or NA) only equals None."""
-    if a is None or b is None:
-        return 0.0 if a is None and b is None else math.inf
-    if a == b:
-        return 0.0
-    return abs(a - b) / max(abs(b), 1e-300)
-
-
-def connect(ext):
-    """An in-memory database with the extension at path ext loaded."""
-    con = sqlite3.connect(":memory:")
-    con.enable_load_extension(True)
-    con.load_extension(os.path.abspath(ext))
-    return con
 
 
 def r_values(rscript, here, tmp, name, intercept, rows):
