@@ -52,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guard.h"
 #include "json.h"
 #include "sqlq.h"
 #include "strbuf.h"
@@ -633,7 +634,10 @@ static int read_interval(pred_cursor *c) {
 
 static int pred_next(sqlite3_vtab_cursor *cur) {
   pred_cursor *c = (pred_cursor *)cur;
+  /* The source may read this table again, through a view (guard.h). */
+  if (ml_nest_enter()) return pred_error(c, "ml_predictions(): %s", ML_NEST_MSG);
   int rc = sqlite3_step(c->stmt);
+  ml_nest_leave();
   if (rc == SQLITE_DONE) {
     c->eof = 1;
     return SQLITE_OK;

@@ -60,6 +60,8 @@ CASES = [
      "CREATE VIRTUAL TABLE temp.s USING ml_split(v, test_size=0.5, seed=1, key=id);"
      "DROP VIEW v; CREATE TEMP VIEW v AS SELECT id, y, x FROM s;",
      "SELECT count(*) FROM s", "ml_split: " + NEST),
+    ("CREATE TEMP VIEW pv AS SELECT id, y, (SELECT count(*) FROM ml_predictions('prod', 'pv')) "
+     "AS x FROM t;", "SELECT * FROM pv", "ml_predictions(): " + NEST),
     # 3. Writes from a source.
     ("", "SELECT ml_train('other', 'SELECT y, x, ml_drop(''prod'') AS junk FROM t', 'y')",
      "ml_drop(): " + WRITE),
