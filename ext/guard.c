@@ -22,8 +22,8 @@ void ml_nest_leave(void) {
 int ml_refuse_in_source(sqlite3_context *ctx, const char *fname) {
   if (nest_depth == 0) return SQLITE_OK;
   ml_error(ctx, "%s(): cannot write the model registry from inside a source that sqlml is "
-                "reading (the SQL of ml_train, ml_evaluate or an ml_split table); run it as a "
-                "statement of its own", fname);
+                "reading (the SQL of ml_train, ml_evaluate, ml_predictions or an ml_split "
+                "table); run it as a statement of its own", fname);
   return SQLITE_ERROR;
 }
 

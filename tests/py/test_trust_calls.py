@@ -36,7 +36,8 @@ CREATE TABLE mm AS SELECT ml_fit_opts('{}', y, x) AS m FROM t;
 NEST = ("sources nest more than 4 deep: does the source read itself (a view or split table "
         "that calls sqlml over itself)?")
 WRITE = ("cannot write the model registry from inside a source that sqlml is reading (the SQL "
-         "of ml_train, ml_evaluate or an ml_split table); run it as a statement of its own")
+         "of ml_train, ml_evaluate, ml_predictions or an ml_split table); run it as a statement "
+         "of its own")
 LOOP = ("ml_train(): the statement that calls it reads the model registry, and would read the "
         "versions it adds without end; select what it needs into a table first")
 
