@@ -83,7 +83,7 @@ static void simple_regression(void) {
   CHECK_NEAR(beta[0], (double)icpt, 1e-13);
   CHECK_NEAR(beta[1], (double)slope, 1e-13);
   ml_lsq_stats st;
-  CHECK(ml_lsq_stats_compute(a.R, a.m, &(ml_lsq_fitinfo){a.n, 1, al, beta, NAN, 0, 0, NULL}, &st) == ML_OK);
+  CHECK(ml_lsq_stats_compute(a.R, a.m, &(ml_lsq_fitinfo){a.n, 1, al, beta, NAN, 0, 0, NULL, 0}, &st) == ML_OK);
   double sigma = sqrt((double)rss / (N - 2));
   CHECK_NEAR(st.rss, (double)rss, 1e-12);
   CHECK_NEAR(st.tss, (double)syy, 1e-12);
@@ -148,7 +148,7 @@ static void rank_deficient(void) {
   /* Statistics skip the aliased columns. */
   ml_lsq_stats st;
   double bz[5] = {b[0], b[1], 0, 0, b[4]};
-  CHECK(ml_lsq_stats_compute(a.R, a.m, &(ml_lsq_fitinfo){a.n, 1, al, bz, NAN, 0, 0, NULL}, &st) == ML_OK);
+  CHECK(ml_lsq_stats_compute(a.R, a.m, &(ml_lsq_fitinfo){a.n, 1, al, bz, NAN, 0, 0, NULL, 0}, &st) == ML_OK);
   CHECK(st.rank == 3 && st.df_resid == 497 && st.df_model == 2);
   CHECK(isnan(st.se[2]) && isnan(st.se[3]) && !isnan(st.se[4]));
   ml_lsq_stats_free(&st);
@@ -185,7 +185,7 @@ static void out_of_memory(void) {
       ml_lsq_stats st;
       unsigned char al[3] = {0, 0, 0};
       double beta[3] = {0, 0, 0};
-      rc = ml_lsq_stats_compute(a.R, a.m, &(ml_lsq_fitinfo){a.n, 1, al, beta, NAN, 0, 0, NULL}, &st);
+      rc = ml_lsq_stats_compute(a.R, a.m, &(ml_lsq_fitinfo){a.n, 1, al, beta, NAN, 0, 0, NULL, 0}, &st);
       if (rc == ML_OK) ml_lsq_stats_free(&st);
       ml_lsq_free(&a);
     }

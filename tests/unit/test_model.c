@@ -88,6 +88,21 @@ static void round_trip(void) {
   ml_model_free(m);
 }
 
+/* Out of memory at each of the first 40 allocations of a decode: reported, no leak. */
+static void decode_under_oom(const unsigned char *blob, int64_t len) {
+  ml_model *d = NULL;
+  char err[200];
+  long before = mem_in_use();
+  for (long k = 0; k < 40; k++) {
+    mem_fail_after(k);
+    int rc = ml_model_decode(blob, len, &d, err, sizeof err);
+    mem_fail_after(-1);
+    CHECK(rc == ML_OK || rc == ML_NOMEM);
+    ml_model_free(d);
+    CHECK(mem_in_use() == before);
+  }
+}
+
 /* Re-seals a BLOB after an edit, so the checks behind the checksum run. */
 static void reseal(unsigned char *z, int64_t n) {
   for (int i = 0; i < 4; i++) z[8 + i] = (unsigned char)((uint64_t)n >> (8 * i));
@@ -159,15 +174,7 @@ static void defences(void) {
   reseal(blob, len);
 
   /* Out of memory at every allocation of a decode: reported, no leak. */
-  long before = mem_in_use();
-  for (long k = 0; k < 40; k++) {
-    mem_fail_after(k);
-    int rc = ml_model_decode(blob, len, &d, err, sizeof err);
-    mem_fail_after(-1);
-    CHECK(rc == ML_OK || rc == ML_NOMEM);
-    ml_model_free(d);
-    CHECK(mem_in_use() == before);
-  }
+  decode_under_oom(blob, len);
   ml_free(blob);
   ml_model_free(m);
 }
@@ -271,15 +278,7 @@ static void read_section(void) {
     strcpy(f->levels[i], lv[i]);
   }
   CHECK(ml_model_encode(m, NULL, &blob, &len) == ML_OK);
-  long before = mem_in_use();
-  for (long k = 0; k < 40; k++) {
-    mem_fail_after(k);
-    int rc = ml_model_decode(blob, len, &d, err, sizeof err);
-    mem_fail_after(-1);
-    CHECK(rc == ML_OK || rc == ML_NOMEM);
-    ml_model_free(d);
-    CHECK(mem_in_use() == before);
-  }
+  decode_under_oom(blob, len);
   ml_free(blob);
   ml_model_free(m);
 }
