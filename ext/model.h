@@ -1,5 +1,7 @@
 /*
-** model.h: a fitted model, its BLOB codec and its JSON export, free of SQLite.
+** model.h: a fitted model, its BLOB codec and its JSON export, free of SQLite:
+** model.c (the struct, solving, statistics), model_blob.c (the codec below)
+** and model_json.c (ml_model_json).
 **
 ** The BLOB (format 1), every integer and double little-endian:
 **
@@ -177,6 +179,9 @@ typedef struct ml_model {
 /* A model with k features and p terms, arrays allocated and zeroed. */
 ml_model *ml_model_new(int k, int p);
 void ml_model_free(ml_model *m);
+
+/* A copy of z[0..n), NUL-terminated (ml_free it), or NULL out of memory. */
+char *ml_dup_n(const char *z, size_t n);
 
 /* Set feature j's name (copied); j = -1 sets the target's. */
 int ml_model_set_name(ml_model *m, int j, const char *name);
