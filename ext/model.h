@@ -52,7 +52,11 @@
 **         scheme is read as no fingerprint)
 **
 ** where str is u32 byte length | UTF-8 bytes.  ml_model_decode() checks all
-** of it, checksum first, and never reads out of bounds.
+** of it, checksum first, and never reads out of bounds.  model_blob.c has
+** one table of these sections, each with its writer and its reader, in the
+** order it writes them: SHAP GLMF READ FEAT RFAC COEF WGHT RIDG ROBU targ
+** info rfpr (SHAP, FEAT, RFAC and COEF required; each at most once).  A
+** new section is a row of the table, and its lines here.
 */
 #ifndef SQLML_MODEL_H
 #define SQLML_MODEL_H
@@ -210,6 +214,13 @@ int ml_model_compatible(const ml_model *a, const ml_model *b, int *remap, char *
 
 int ml_model_encode(const ml_model *m, const char *version, unsigned char **out, int64_t *len);
 int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err, size_t nerr);
+
+/*
+** The sections this sqlml knows (model_blob.c's table), in the order it
+** writes them: the tag of the i-th, with *critical (if not NULL) set, or
+** NULL past the last.  For tests that go over every section.
+*/
+const char *ml_model_section(int i, int *critical);
 
 /*
 ** The model and its statistics as a JSON object (free with ml_free), with

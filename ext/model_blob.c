@@ -3,6 +3,7 @@
 ** decoder of the format model.h documents.  Free of SQLite.
 */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,7 +70,7 @@ uint32_t ml_crc32(const unsigned char *z, size_t n) {
   return c ^ 0xFFFFFFFFu;
 }
 
-/* ---- writing ---- */
+/* ---- writing values ---- */
 
 /* Little-endian, whatever the host, straight into the buffer, which
 ** ml_model_encode sizes beforehand: no call per byte, no growth per value. */
@@ -113,139 +114,8 @@ static void end_section(ml_sb *b, size_t at) {
   for (int i = 0; i < 4; i++) b->z[at + i] = (char)(len >> (8 * i));
 }
 
-int ml_model_encode(const ml_model *m, const char *version, unsigned char **out, int64_t *len) {
-  ml_sb b;
-  ml_sb_init(&b);
-  int q = m->p + 1;
-  /* Every fixed part, the numbers and the texts: the BLOB's size or more. */
-  size_t size = 256 + 8 * (size_t)q * (size_t)(q + 1) / 2 + 9 * (size_t)m->p +
-                (m->hc ? 8 * (size_t)m->p * (size_t)m->p : 0) + (version ? strlen(version) : 0) +
-                (m->target ? strlen(m->target) : 0);
-  for (int i = 0; m->reads && i < m->na.n; i++) size += 4 + strlen(m->na.text[i]);
-  for (int j = 0; j < m->k; j++) {
-    size += 24 + strlen(m->feat[j].name);
-    for (int i = 0; i < m->feat[j].nlevels; i++) size += 4 + strlen(m->feat[j].levels[i]);
-  }
-  ml_sb_reserve(&b, size);
-  ml_sb_append(&b, "SQML", 4);
-  put_u16(&b, ML_FORMAT_VERSION);
-  put_u16(&b, (unsigned)m->kind);
-  put_u32(&b, 0); /* total length, patched below */
 
-  size_t at = begin_section(&b, "SHAP");
-  put_u32(&b, m->flags);
-  put_u32(&b, (uint32_t)m->k);
-  put_u32(&b, (uint32_t)m->p);
-  put_u64(&b, (uint64_t)m->n);
-  put_u64(&b, (uint64_t)m->n_skipped);
-  put_f64(&b, m->tol);
-  end_section(&b, at);
-
-  /* The family, before any section an older reader could misread. */
-  if (m->family != ML_FAMILY_GAUSSIAN) {
-    at = begin_section(&b, "GLMF");
-    put_u8(&b, (unsigned)m->family);
-    put_u8(&b, (unsigned)m->link);
-    put_u8(&b, m->converged ? 1 : 0);
-    put_u8(&b, 0);
-    put_u32(&b, (uint32_t)m->iterations);
-    put_f64(&b, m->deviance);
-    put_f64(&b, m->null_deviance);
-    put_f64(&b, m->aic);
-    put_u64(&b, (uint64_t)m->df_null);
-    put_str(&b, m->offset ? m->offset : "");
-    put_str(&b, m->ylevels[0] ? m->ylevels[0] : "");
-    put_str(&b, m->ylevels[1] ? m->ylevels[1] : "");
-    end_section(&b, at);
-  }
-
-  if (m->reads) {
-    at = begin_section(&b, "READ");
-    put_u32(&b, (uint32_t)m->na.n);
-    for (int i = 0; i < m->na.n; i++) put_str(&b, m->na.text[i]);
-    for (int j = 0; j < m->k; j++) put_u8(&b, m->feat[j].num_levels ? 1 : 0);
-    end_section(&b, at);
-  }
-
-  at = begin_section(&b, "FEAT");
-  for (int j = 0; j < m->k; j++) {
-    const ml_feature *f = &m->feat[j];
-    put_str(&b, f->name);
-    put_u8(&b, (unsigned)f->type);
-    put_u8(&b, (unsigned)(f->has_impute ? 1 : 0) | (f->full ? 2 : 0));
-    put_f64(&b, f->has_impute && f->type == ML_FEAT_NUMERIC ? f->impute : 0);
-    put_u32(&b, (uint32_t)f->nlevels);
-    for (int i = 0; i < f->nlevels; i++) put_str(&b, f->levels[i]);
-  }
-  end_section(&b, at);
-
-  at = begin_section(&b, "RFAC");
-  for (int j = 0; j < q; j++)
-    for (int i = 0; i <= j; i++) put_f64(&b, m->R[i + (int64_t)j * q]);
-  end_section(&b, at);
-
-  at = begin_section(&b, "COEF");
-  for (int j = 0; j < m->p; j++) put_f64(&b, m->beta[j]);
-  for (int j = 0; j < m->p; j++) put_u8(&b, m->aliased[j]);
-  put_f64(&b, m->rss);
-  end_section(&b, at);
-
-  if (m->flags & ML_MODEL_WEIGHTED) {
-    at = begin_section(&b, "WGHT");
-    put_f64(&b, m->sum_w);
-    put_f64(&b, m->sum_log_w);
-    end_section(&b, at);
-  }
-
-  if (m->l2 > 0) {
-    at = begin_section(&b, "RIDG");
-    put_f64(&b, m->l2);
-    end_section(&b, at);
-  }
-
-  if (m->robust) {
-    at = begin_section(&b, "ROBU");
-    put_u8(&b, (unsigned)(m->robust - 1));
-    put_u8(&b, m->hc ? 1 : 0);
-    if (m->hc)
-      for (int64_t i = 0; i < (int64_t)m->p * m->p; i++) put_f64(&b, m->hc[i]);
-    end_section(&b, at);
-  }
-
-  if (m->target) {
-    at = begin_section(&b, "targ");
-    put_str(&b, m->target);
-    end_section(&b, at);
-  }
-
-  if (version) {
-    at = begin_section(&b, "info");
-    put_str(&b, version);
-    end_section(&b, at);
-  }
-
-  /* The fitted rows' fingerprint, for ml_refine. */
-  if (m->has_rows_hash) {
-    at = begin_section(&b, "rfpr");
-    put_u32(&b, ML_ROWHASH_SCHEME);
-    put_u64(&b, m->rows_hash);
-    end_section(&b, at);
-  }
-
-  if (!b.oom) {
-    uint32_t total = (uint32_t)(b.n + 4);
-    for (int i = 0; i < 4; i++) b.z[8 + i] = (char)(total >> (8 * i));
-    put_u32(&b, ml_crc32((const unsigned char *)b.z, b.n));
-  }
-  size_t n;
-  char *z = ml_sb_finish(&b, &n);
-  if (!z) return ML_NOMEM;
-  *out = (unsigned char *)z;
-  *len = (int64_t)n;
-  return ML_OK;
-}
-
-/* ---- reading ---- */
+/* ---- reading values ---- */
 
 typedef struct reader {
   const unsigned char *z;
@@ -317,310 +187,639 @@ static char *get_str(reader *r, int *oom) {
   return s;
 }
 
-#define BAD(...)                          \
-  do {                                    \
-    snprintf(err, nerr, __VA_ARGS__);     \
-    rc = ML_EINPUT;                       \
-    goto out;                             \
-  } while (0)
+/*
+** ---- the sections, each its writer and its reader ----
+** A reader gets the section's payload in d->s and the model so far in d->m
+** (NULL only for SHAP, which makes it); ML_OK, ML_NOMEM, or ML_EINPUT with
+** the message in d->err.  Each checks what it read: counts against the
+** bytes left, values against their range, the payload's length exactly.
+*/
 
-int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err, size_t nerr) {
-  ml_model *m = NULL;
-  int rc = ML_OK, oom = 0;
-  *out = NULL;
-  if (n < 16) BAD("invalid model BLOB: %lld bytes is too short", (long long)n);
-  if (memcmp(z, "SQML", 4) != 0) BAD("not an sqlml model BLOB (bad magic)");
-  reader r = {z, n, 4, 0};
-  unsigned format = get_u8(&r);
-  format |= get_u8(&r) << 8;
-  unsigned kind = get_u8(&r);
-  kind |= get_u8(&r) << 8;
-  uint32_t total = get_u32(&r);
-  if (format == 0) BAD("invalid model BLOB: format version 0");
+typedef struct decoder {
+  ml_model *m;
+  reader s;        /* the section's payload */
+  int64_t rest;    /* bytes after the section, the CRC excluded */
+  int64_t n;       /* the whole BLOB's length, for messages */
+  unsigned format;
+  char *err;
+  size_t nerr;
+} decoder;
+
+static int bad(decoder *d, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(d->err, d->nerr, fmt, ap);
+  va_end(ap);
+  return ML_EINPUT;
+}
+
+/* Payload bytes of the section being read. */
+static int64_t section_len(const decoder *d) { return d->s.n - d->s.i; }
+
+static int done(const reader *s) { return !s->bad && s->i == s->n; }
+
+/* SHAP: the model's shape, first of all. */
+static void put_shap(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  put_u32(b, m->flags);
+  put_u32(b, (uint32_t)m->k);
+  put_u32(b, (uint32_t)m->p);
+  put_u64(b, (uint64_t)m->n);
+  put_u64(b, (uint64_t)m->n_skipped);
+  put_f64(b, m->tol);
+}
+
+static int get_shap(decoder *d) {
+  reader *s = &d->s;
+  uint32_t flags = get_u32(s), k = get_u32(s), p = get_u32(s);
+  int64_t rows = (int64_t)get_u64(s), skipped = (int64_t)get_u64(s);
+  double tol = get_f64(s);
+  if (!done(s)) return bad(d, "invalid model BLOB: section SHAP has the wrong length");
+  if (flags & ~(ML_MODEL_INTERCEPT | ML_MODEL_REFINED | ML_MODEL_WEIGHTED | ML_MODEL_UNSEEN_ZERO))
+    return bad(d, "invalid model BLOB: unknown flags 0x%x", (unsigned)flags);
+  if (k < 1 || k > ML_MAX_TERMS || p < 1 || p > ML_MAX_TERMS)
+    return bad(d, "invalid model BLOB: %lu features and %lu terms are out of range",
+               (unsigned long)k, (unsigned long)p);
+  if (rows < 0 || skipped < 0) return bad(d, "invalid model BLOB: negative row count");
+  if (!(tol >= 0 && tol < 1)) return bad(d, "invalid model BLOB: aliasing tolerance out of range");
+  /* Sections RFAC and COEF are required: a BLOB without room for them is
+  ** refused before allocating for p terms (60 bytes could ask for 8 MB). */
+  if (8 * ((int64_t)p + 1) * ((int64_t)p + 2) / 2 + 9 * (int64_t)p + 8 + 16 > d->rest)
+    return bad(d, "invalid model BLOB: %lu terms do not fit in its %lld bytes", (unsigned long)p,
+               (long long)d->n);
+  ml_model *m = d->m = ml_model_new((int)k, (int)p);
+  if (!m) return ML_NOMEM;
+  m->format = (int)d->format;
+  m->flags = flags;
+  m->n = rows;
+  m->n_skipped = skipped;
+  m->tol = tol;
+  return ML_OK;
+}
+
+/* GLMF: the family, written right after SHAP, before any section an older
+** reader could misread. */
+static int has_glmf(const ml_model *m, const char *version) {
+  (void)version;
+  return m->family != ML_FAMILY_GAUSSIAN;
+}
+
+static void put_glmf(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  put_u8(b, (unsigned)m->family);
+  put_u8(b, (unsigned)m->link);
+  put_u8(b, m->converged ? 1 : 0);
+  put_u8(b, 0);
+  put_u32(b, (uint32_t)m->iterations);
+  put_f64(b, m->deviance);
+  put_f64(b, m->null_deviance);
+  put_f64(b, m->aic);
+  put_u64(b, (uint64_t)m->df_null);
+  put_str(b, m->offset ? m->offset : "");
+  put_str(b, m->ylevels[0] ? m->ylevels[0] : "");
+  put_str(b, m->ylevels[1] ? m->ylevels[1] : "");
+}
+
+/* GLMF's three texts: the offset column, and the target's two levels, both
+** or none, in byte order, for binomial only. */
+static int get_glmf_texts(decoder *d, unsigned family) {
+  int oom = 0;
+  ml_model *m = d->m;
+  char *off = get_str(&d->s, &oom), *l0 = get_str(&d->s, &oom), *l1 = get_str(&d->s, &oom);
+  m->offset = off && off[0] ? off : NULL;
+  if (off && !off[0]) ml_free(off);
+  int levels = l0 && l1 && l0[0] && l1[0], half = !levels && ((l0 && l0[0]) || (l1 && l1[0]));
+  if (levels) {
+    m->ylevels[0] = l0;
+    m->ylevels[1] = l1;
+  } else {
+    ml_free(l0);
+    ml_free(l1);
+  }
+  if (oom) return ML_NOMEM;
+  if ((levels && (family != ML_FAMILY_BINOMIAL || strcmp(l0, l1) >= 0)) || half)
+    return bad(d, "invalid model BLOB: section GLMF is malformed");
+  return ML_OK;
+}
+
+static int get_glmf(decoder *d) {
+  reader *s = &d->s;
+  ml_model *m = d->m;
+  unsigned family = get_u8(s), link = get_u8(s), conv = get_u8(s), zero = get_u8(s);
+  uint32_t iter = get_u32(s);
+  double dev = get_f64(s), nulldev = get_f64(s), aic = get_f64(s);
+  int64_t df_null = (int64_t)get_u64(s);
+  int rc = get_glmf_texts(d, family);
+  if (rc) return rc;
+  if (!done(s) || (family != ML_FAMILY_BINOMIAL && family != ML_FAMILY_POISSON) ||
+      (int)link != ml_family_link((int)family) || conv > 1 || zero != 0 || iter < 1 ||
+      !(dev >= 0) || !(nulldev >= 0) || isnan(aic) || df_null < 0 || df_null > m->n)
+    return bad(d, "invalid model BLOB: section GLMF is malformed");
+  m->family = (int)family;
+  m->link = (int)link;
+  m->converged = (int)conv;
+  m->iterations = (int)iter;
+  m->deviance = dev;
+  m->null_deviance = nulldev;
+  m->aic = aic;
+  m->df_null = df_null;
+  return ML_OK;
+}
+
+/* READ: how values are read (na_values, numeric levels). */
+static int has_read(const ml_model *m, const char *version) {
+  (void)version;
+  return m->reads;
+}
+
+static void put_read(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  put_u32(b, (uint32_t)m->na.n);
+  for (int i = 0; i < m->na.n; i++) put_str(b, m->na.text[i]);
+  for (int j = 0; j < m->k; j++) put_u8(b, m->feat[j].num_levels ? 1 : 0);
+}
+
+/* READ's na texts, into d->m->na. */
+static int get_na_texts(decoder *d) {
+  reader *s = &d->s;
+  uint32_t nna = get_u32(s);
+  if (s->bad || (int64_t)nna * 4 > s->n - s->i) return bad(d, "invalid model BLOB: section READ is malformed");
+  char **texts = ml_calloc(sizeof(char *) * (nna ? nna : 1));
+  if (!texts) return ML_NOMEM;
+  uint32_t got = 0;
+  int oom = 0;
+  while (got < nna && !s->bad && !oom) {
+    texts[got] = get_str(s, &oom);
+    if (texts[got]) got++;
+  }
+  if (!oom && !s->bad) oom = ml_na_set(&d->m->na, texts, (int)nna) != ML_OK;
+  for (uint32_t i = 0; i < got; i++) ml_free(texts[i]);
+  ml_free(texts);
+  return oom ? ML_NOMEM : ML_OK;
+}
+
+static int get_read(decoder *d) {
+  ml_model *m = d->m;
+  int rc = get_na_texts(d);
+  if (rc) return rc;
+  for (int j = 0; j < m->k; j++) {
+    unsigned fl = get_u8(&d->s);
+    if (fl > 1) return bad(d, "invalid model BLOB: section READ has bad flags for feature %d", j + 1);
+    m->feat[j].num_levels = (int)fl;
+  }
+  if (!done(&d->s)) return bad(d, "invalid model BLOB: section READ is malformed");
+  m->reads = 1;
+  return ML_OK;
+}
+
+/* FEAT: the features, their levels and imputation. */
+static void put_feat(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  for (int j = 0; j < m->k; j++) {
+    const ml_feature *f = &m->feat[j];
+    put_str(b, f->name);
+    put_u8(b, (unsigned)f->type);
+    put_u8(b, (unsigned)(f->has_impute ? 1 : 0) | (f->full ? 2 : 0));
+    put_f64(b, f->has_impute && f->type == ML_FEAT_NUMERIC ? f->impute : 0);
+    put_u32(b, (uint32_t)f->nlevels);
+    for (int i = 0; i < f->nlevels; i++) put_str(b, f->levels[i]);
+  }
+}
+
+/* Feature j's nl levels (their order is checked once READ is known). */
+static int get_levels(decoder *d, int j, uint32_t nl) {
+  ml_feature *f = &d->m->feat[j];
+  int oom = 0;
+  if (nl && !(f->levels = ml_calloc(sizeof(char *) * nl))) return ML_NOMEM;
+  for (uint32_t i = 0; i < nl; i++) {
+    f->levels[i] = get_str(&d->s, &oom);
+    if (oom) return ML_NOMEM;
+    if (d->s.bad)
+      return bad(d, "invalid model BLOB: a level of feature %d is truncated or not UTF-8", j + 1);
+    f->nlevels = (int)i + 1;
+  }
+  return ML_OK;
+}
+
+static int get_feature(decoder *d, int j) {
+  reader *s = &d->s;
+  ml_feature *f = &d->m->feat[j];
+  int oom = 0;
+  f->name = get_str(s, &oom);
+  f->type = (int)get_u8(s);
+  unsigned fflags = get_u8(s);
+  f->has_impute = (fflags & 1) != 0;
+  f->full = (fflags & 2) != 0;
+  f->impute = get_f64(s);
+  uint32_t nl = get_u32(s);
+  if (oom) return ML_NOMEM;
+  if (s->bad) return bad(d, "invalid model BLOB: feature %d is truncated or not UTF-8", j + 1);
+  if (!f->name[0]) return bad(d, "invalid model BLOB: feature %d has no name", j + 1);
+  if (f->type != ML_FEAT_NUMERIC && f->type != ML_FEAT_CATEGORICAL)
+    return bad(d, "invalid model BLOB: feature %d has unknown type %d", j + 1, f->type);
+  if ((fflags & ~3u) || (f->full && f->type != ML_FEAT_CATEGORICAL) || !isfinite(f->impute))
+    return bad(d, "invalid model BLOB: feature %d has bad flags or imputed value", j + 1);
+  if (f->type == ML_FEAT_NUMERIC ? nl != 0 : (nl < 1 || nl > ML_MAX_TERMS))
+    return bad(d, "invalid model BLOB: feature %d has %lu levels", j + 1, (unsigned long)nl);
+  if ((int64_t)nl * 4 > s->n - s->i)
+    return bad(d, "invalid model BLOB: feature %d is truncated", j + 1);
+  return get_levels(d, j, nl);
+}
+
+static int get_feat(decoder *d) {
+  ml_model *m = d->m;
+  int terms = (m->flags & ML_MODEL_INTERCEPT) ? 1 : 0;
+  for (int j = 0; j < m->k; j++) {
+    int rc = get_feature(d, j);
+    if (rc) return rc;
+    terms += ml_feature_terms(&m->feat[j]);
+    if (terms > m->p) break;
+  }
+  if (d->s.i != d->s.n) return bad(d, "invalid model BLOB: section FEAT has the wrong length");
+  if (terms != m->p) return bad(d, "invalid model BLOB: features make %d terms, not %d", terms, m->p);
+  return ML_OK;
+}
+
+/* RFAC: the R factor's upper triangle, by column. */
+static void put_rfac(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  int q = m->p + 1;
+  for (int j = 0; j < q; j++)
+    for (int i = 0; i <= j; i++) put_f64(b, m->R[i + (int64_t)j * q]);
+}
+
+static int get_rfac(decoder *d) {
+  ml_model *m = d->m;
+  int q = m->p + 1;
+  if (section_len(d) != 8 * (int64_t)q * (q + 1) / 2)
+    return bad(d, "invalid model BLOB: section RFAC has the wrong length");
+  for (int j = 0; j < q; j++)
+    for (int i = 0; i <= j; i++) {
+      double v = get_f64(&d->s);
+      if (!isfinite(v)) return bad(d, "invalid model BLOB: R factor holds NaN or Inf");
+      m->R[i + (int64_t)j * q] = v;
+    }
+  return ML_OK;
+}
+
+/* COEF: estimates, aliased flags, a refined fit's residual sum of squares. */
+static void put_coef(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  for (int j = 0; j < m->p; j++) put_f64(b, m->beta[j]);
+  for (int j = 0; j < m->p; j++) put_u8(b, m->aliased[j]);
+  put_f64(b, m->rss);
+}
+
+static int get_coef(decoder *d) {
+  ml_model *m = d->m;
+  if (section_len(d) != 9 * (int64_t)m->p + 8)
+    return bad(d, "invalid model BLOB: section COEF has the wrong length");
+  for (int j = 0; j < m->p; j++) m->beta[j] = get_f64(&d->s);
+  for (int j = 0; j < m->p; j++) {
+    unsigned a = get_u8(&d->s);
+    if (a > 1) return bad(d, "invalid model BLOB: bad aliased flag");
+    m->aliased[j] = (unsigned char)a;
+    if (!isfinite(m->beta[j]) || (a && m->beta[j] != 0))
+      return bad(d, "invalid model BLOB: bad coefficient %d", j + 1);
+  }
+  m->rss = get_f64(&d->s);
+  if (!isnan(m->rss) && !(m->rss >= 0 && isfinite(m->rss)))
+    return bad(d, "invalid model BLOB: bad residual sum of squares");
+  if (isnan(m->rss) != !(m->flags & ML_MODEL_REFINED))
+    return bad(d, "invalid model BLOB: refined flag and residual sum of squares disagree");
+  return ML_OK;
+}
+
+/* WGHT: a weighted fit's total weight and sum of log weights. */
+static int has_wght(const ml_model *m, const char *version) {
+  (void)version;
+  return (m->flags & ML_MODEL_WEIGHTED) != 0;
+}
+
+static void put_wght(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  put_f64(b, m->sum_w);
+  put_f64(b, m->sum_log_w);
+}
+
+static int get_wght(decoder *d) {
+  ml_model *m = d->m;
+  m->sum_w = get_f64(&d->s);
+  m->sum_log_w = get_f64(&d->s);
+  if (!done(&d->s) || !(m->sum_w > 0) || !isfinite(m->sum_w) || !isfinite(m->sum_log_w))
+    return bad(d, "invalid model BLOB: section WGHT is malformed");
+  return ML_OK;
+}
+
+/* RIDG: the ridge penalty. */
+static int has_ridg(const ml_model *m, const char *version) {
+  (void)version;
+  return m->l2 > 0;
+}
+
+static void put_ridg(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  put_f64(b, m->l2);
+}
+
+static int get_ridg(decoder *d) {
+  ml_model *m = d->m;
+  m->l2 = get_f64(&d->s);
+  if (!done(&d->s) || !(m->l2 > 0) || !isfinite(m->l2))
+    return bad(d, "invalid model BLOB: section RIDG is malformed");
+  return ML_OK;
+}
+
+/* ROBU: the robust covariance's type, and the matrix once computed. */
+static int has_robu(const ml_model *m, const char *version) {
+  (void)version;
+  return m->robust != ML_ROBUST_NONE;
+}
+
+static void put_robu(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  put_u8(b, (unsigned)(m->robust - 1));
+  put_u8(b, m->hc ? 1 : 0);
+  if (m->hc)
+    for (int64_t i = 0; i < (int64_t)m->p * m->p; i++) put_f64(b, m->hc[i]);
+}
+
+static int get_robu(decoder *d) {
+  ml_model *m = d->m;
+  unsigned type = get_u8(&d->s), has = get_u8(&d->s);
+  if (d->s.bad || type > 3 || has > 1 ||
+      section_len(d) != (has ? 8 * (int64_t)m->p * m->p : 0))
+    return bad(d, "invalid model BLOB: section ROBU is malformed");
+  m->robust = (int)type + 1;
+  if (!has) return ML_OK;
+  if (!(m->hc = ml_malloc(8 * (uint64_t)m->p * (uint64_t)m->p))) return ML_NOMEM;
+  for (int64_t i = 0; i < (int64_t)m->p * m->p; i++) m->hc[i] = get_f64(&d->s);
+  return ML_OK;
+}
+
+/* targ and info: one text each, the target's name and the writer's version. */
+static int get_text(decoder *d, char **slot, const char *tag) {
+  int oom = 0;
+  *slot = get_str(&d->s, &oom);
+  if (oom) return ML_NOMEM;
+  if (!done(&d->s)) return bad(d, "invalid model BLOB: section %s is malformed", tag);
+  return ML_OK;
+}
+
+static int has_targ(const ml_model *m, const char *version) {
+  (void)version;
+  return m->target != NULL;
+}
+
+static void put_targ(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  put_str(b, m->target);
+}
+
+static int get_targ(decoder *d) { return get_text(d, &d->m->target, "targ"); }
+
+static int has_info(const ml_model *m, const char *version) {
+  (void)m;
+  return version != NULL;
+}
+
+static void put_info(ml_sb *b, const ml_model *m, const char *version) {
+  (void)m;
+  put_str(b, version);
+}
+
+static int get_info(decoder *d) { return get_text(d, &d->m->version, "info"); }
+
+/* rfpr: the fitted rows' fingerprint, for ml_refine; one of another scheme
+** reads as none. */
+static int has_rfpr(const ml_model *m, const char *version) {
+  (void)version;
+  return m->has_rows_hash;
+}
+
+static void put_rfpr(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  put_u32(b, ML_ROWHASH_SCHEME);
+  put_u64(b, m->rows_hash);
+}
+
+static int get_rfpr(decoder *d) {
+  uint32_t scheme = get_u32(&d->s);
+  uint64_t sum = get_u64(&d->s);
+  if (!done(&d->s)) return bad(d, "invalid model BLOB: section rfpr is malformed");
+  d->m->has_rows_hash = scheme == ML_ROWHASH_SCHEME;
+  d->m->rows_hash = d->m->has_rows_hash ? sum : 0;
+  return ML_OK;
+}
+
+/*
+** ---- the table of sections ----
+** In the order the encoder writes them.  critical says what the tag's case
+** says (an upper-case tag must be known to the reader); every section may
+** appear once; SHAP comes first and every other follows it; a required
+** section must be there; iff_flag, when set, is a flag of SHAP that the
+** section is present exactly when it is set.  model.h documents each.
+*/
+enum { SEC_FIRST = 1, SEC_REQUIRED = 2 };
+
+typedef struct section {
+  char tag[5];
+  int critical;
+  unsigned flags;     /* SEC_* */
+  unsigned iff_flag;  /* ML_MODEL_* the section goes with, or 0 */
+  int (*present)(const ml_model *m, const char *version); /* NULL: always written */
+  void (*put)(ml_sb *b, const ml_model *m, const char *version);
+  int (*get)(decoder *d);
+} section;
+
+static const section sections[] = {
+    {"SHAP", 1, SEC_FIRST | SEC_REQUIRED, 0, NULL, put_shap, get_shap},
+    {"GLMF", 1, 0, 0, has_glmf, put_glmf, get_glmf},
+    {"READ", 1, 0, 0, has_read, put_read, get_read},
+    {"FEAT", 1, SEC_REQUIRED, 0, NULL, put_feat, get_feat},
+    {"RFAC", 1, SEC_REQUIRED, 0, NULL, put_rfac, get_rfac},
+    {"COEF", 1, SEC_REQUIRED, 0, NULL, put_coef, get_coef},
+    {"WGHT", 1, 0, ML_MODEL_WEIGHTED, has_wght, put_wght, get_wght},
+    {"RIDG", 1, 0, 0, has_ridg, put_ridg, get_ridg},
+    {"ROBU", 1, 0, 0, has_robu, put_robu, get_robu},
+    {"targ", 0, 0, 0, has_targ, put_targ, get_targ},
+    {"info", 0, 0, 0, has_info, put_info, get_info},
+    {"rfpr", 0, 0, 0, has_rfpr, put_rfpr, get_rfpr},
+};
+#define N_SECTIONS ((int)(sizeof sections / sizeof sections[0]))
+
+const char *ml_model_section(int i, int *critical) {
+  if (i < 0 || i >= N_SECTIONS) return NULL;
+  if (critical) *critical = sections[i].critical;
+  return sections[i].tag;
+}
+
+/* ---- writing ---- */
+
+/* Every fixed part, the numbers and the texts: the BLOB's size or more. */
+static size_t blob_size(const ml_model *m, const char *version) {
+  int q = m->p + 1;
+  size_t size = 256 + 8 * (size_t)q * (size_t)(q + 1) / 2 + 9 * (size_t)m->p +
+                (m->hc ? 8 * (size_t)m->p * (size_t)m->p : 0) + (version ? strlen(version) : 0) +
+                (m->target ? strlen(m->target) : 0);
+  for (int i = 0; m->reads && i < m->na.n; i++) size += 4 + strlen(m->na.text[i]);
+  for (int j = 0; j < m->k; j++) {
+    size += 24 + strlen(m->feat[j].name);
+    for (int i = 0; i < m->feat[j].nlevels; i++) size += 4 + strlen(m->feat[j].levels[i]);
+  }
+  return size;
+}
+
+int ml_model_encode(const ml_model *m, const char *version, unsigned char **out, int64_t *len) {
+  ml_sb b;
+  ml_sb_init(&b);
+  ml_sb_reserve(&b, blob_size(m, version));
+  ml_sb_append(&b, "SQML", 4);
+  put_u16(&b, ML_FORMAT_VERSION);
+  put_u16(&b, (unsigned)m->kind);
+  put_u32(&b, 0); /* total length, patched below */
+  for (int i = 0; i < N_SECTIONS; i++) {
+    const section *sec = &sections[i];
+    if (sec->present && !sec->present(m, version)) continue;
+    size_t at = begin_section(&b, sec->tag);
+    sec->put(&b, m, version);
+    end_section(&b, at);
+  }
+  if (!b.oom) {
+    uint32_t total = (uint32_t)(b.n + 4);
+    for (int i = 0; i < 4; i++) b.z[8 + i] = (char)(total >> (8 * i));
+    put_u32(&b, ml_crc32((const unsigned char *)b.z, b.n));
+  }
+  size_t n;
+  char *z = ml_sb_finish(&b, &n);
+  if (!z) return ML_NOMEM;
+  *out = (unsigned char *)z;
+  *len = (int64_t)n;
+  return ML_OK;
+}
+
+/* ---- reading: the header, the walk over the sections, the final checks ---- */
+
+/* Length, magic, format, total length, checksum and kind, before any
+** section; on success r covers the sections and *format is set. */
+static int read_header(decoder *d, const unsigned char *z, int64_t n, reader *r) {
+  if (n < 16) return bad(d, "invalid model BLOB: %lld bytes is too short", (long long)n);
+  if (memcmp(z, "SQML", 4) != 0) return bad(d, "not an sqlml model BLOB (bad magic)");
+  *r = (reader){z, n, 4, 0};
+  unsigned format = get_u8(r);
+  format |= get_u8(r) << 8;
+  unsigned kind = get_u8(r);
+  kind |= get_u8(r) << 8;
+  uint32_t total = get_u32(r);
+  if (format == 0) return bad(d, "invalid model BLOB: format version 0");
   if (format > ML_FORMAT_VERSION)
-    BAD("model BLOB format version %u is newer than this sqlml reads (up to %d): upgrade sqlml",
-        format, ML_FORMAT_VERSION);
+    return bad(d, "model BLOB format version %u is newer than this sqlml reads (up to %d): upgrade sqlml",
+               format, ML_FORMAT_VERSION);
   if ((int64_t)total != n)
-    BAD("invalid model BLOB: %lld bytes where its header says %lu (truncated or padded)",
-        (long long)n, (unsigned long)total);
-  r.n = n - 4;
+    return bad(d, "invalid model BLOB: %lld bytes where its header says %lu (truncated or padded)",
+               (long long)n, (unsigned long)total);
+  r->n = n - 4;
   uint32_t crc = (uint32_t)z[n - 4] | (uint32_t)z[n - 3] << 8 | (uint32_t)z[n - 2] << 16 |
                  (uint32_t)z[n - 1] << 24;
-  if (crc != ml_crc32(z, (size_t)(n - 4))) BAD("invalid model BLOB: checksum mismatch (corrupted)");
-  if (kind != ML_KIND_LINEAR) BAD("invalid model BLOB: unknown model kind %u", kind);
+  if (crc != ml_crc32(z, (size_t)(n - 4)))
+    return bad(d, "invalid model BLOB: checksum mismatch (corrupted)");
+  if (kind != ML_KIND_LINEAR) return bad(d, "invalid model BLOB: unknown model kind %u", kind);
+  d->format = format;
+  d->n = n;
+  return ML_OK;
+}
 
-  int seen_feat = 0, seen_rfac = 0, seen_coef = 0, seen_info = 0, seen_targ = 0;
-  int seen_wght = 0, seen_ridg = 0, seen_robu = 0, seen_read = 0;
-  int seen_rfpr = 0;
-  while (r.i < r.n) {
-    char tag[5] = {0};
-    if (!avail(&r, 8)) BAD("invalid model BLOB: truncated section header");
-    memcpy(tag, r.z + r.i, 4);
-    r.i += 4;
-    uint32_t len = get_u32(&r);
-    if (!avail(&r, len)) BAD("invalid model BLOB: section '%.4s' runs past the end", tag);
-    reader s = {z, r.i + len, r.i, 0};
-    r.i += len;
-    for (int i = 0; i < 4; i++)
-      if (!((tag[i] >= 'A' && tag[i] <= 'Z') || (tag[i] >= 'a' && tag[i] <= 'z') || tag[i] == ' '))
-        BAD("invalid model BLOB: malformed section tag");
-    if (!m && strcmp(tag, "SHAP") != 0) BAD("invalid model BLOB: section '%s' before SHAP", tag);
-    if (strcmp(tag, "SHAP") == 0) {
-      if (m) BAD("invalid model BLOB: repeated section SHAP");
-      uint32_t flags = get_u32(&s), k = get_u32(&s), p = get_u32(&s);
-      int64_t rows = (int64_t)get_u64(&s), skipped = (int64_t)get_u64(&s);
-      double tol = get_f64(&s);
-      if (s.bad || s.i != s.n) BAD("invalid model BLOB: section SHAP has the wrong length");
-      if (flags & ~(ML_MODEL_INTERCEPT | ML_MODEL_REFINED | ML_MODEL_WEIGHTED | ML_MODEL_UNSEEN_ZERO))
-        BAD("invalid model BLOB: unknown flags 0x%x", (unsigned)flags);
-      if (k < 1 || k > ML_MAX_TERMS || p < 1 || p > ML_MAX_TERMS)
-        BAD("invalid model BLOB: %lu features and %lu terms are out of range", (unsigned long)k,
-            (unsigned long)p);
-      if (rows < 0 || skipped < 0) BAD("invalid model BLOB: negative row count");
-      if (!(tol >= 0 && tol < 1)) BAD("invalid model BLOB: aliasing tolerance out of range");
-      /* Sections RFAC and COEF are required: a BLOB without room for them is
-      ** refused before allocating for p terms (60 bytes could ask for 8 MB). */
-      if (8 * ((int64_t)p + 1) * ((int64_t)p + 2) / 2 + 9 * (int64_t)p + 8 + 16 > r.n - r.i)
-        BAD("invalid model BLOB: %lu terms do not fit in its %lld bytes", (unsigned long)p,
-            (long long)n);
-      m = ml_model_new((int)k, (int)p);
-      if (!m) {
-        rc = ML_NOMEM;
-        goto out;
-      }
-      m->format = (int)format;
-      m->flags = flags;
-      m->n = rows;
-      m->n_skipped = skipped;
-      m->tol = tol;
-    } else if (strcmp(tag, "FEAT") == 0) {
-      if (seen_feat++) BAD("invalid model BLOB: repeated section FEAT");
-      int terms = (m->flags & ML_MODEL_INTERCEPT) ? 1 : 0;
-      for (int j = 0; j < m->k; j++) {
-        ml_feature *f = &m->feat[j];
-        f->name = get_str(&s, &oom);
-        f->type = (int)get_u8(&s);
-        unsigned fflags = get_u8(&s);
-        f->has_impute = (fflags & 1) != 0;
-        f->full = (fflags & 2) != 0;
-        f->impute = get_f64(&s);
-        uint32_t nl = get_u32(&s);
-        if (oom) {
-          rc = ML_NOMEM;
-          goto out;
-        }
-        if (s.bad) BAD("invalid model BLOB: feature %d is truncated or not UTF-8", j + 1);
-        if (!f->name[0]) BAD("invalid model BLOB: feature %d has no name", j + 1);
-        if (f->type != ML_FEAT_NUMERIC && f->type != ML_FEAT_CATEGORICAL)
-          BAD("invalid model BLOB: feature %d has unknown type %d", j + 1, f->type);
-        if ((fflags & ~3u) || (f->full && f->type != ML_FEAT_CATEGORICAL) || !isfinite(f->impute))
-          BAD("invalid model BLOB: feature %d has bad flags or imputed value", j + 1);
-        if (f->type == ML_FEAT_NUMERIC ? nl != 0 : (nl < 1 || nl > ML_MAX_TERMS))
-          BAD("invalid model BLOB: feature %d has %lu levels", j + 1, (unsigned long)nl);
-        if ((int64_t)nl * 4 > s.n - s.i) BAD("invalid model BLOB: feature %d is truncated", j + 1);
-        if (nl) {
-          f->levels = ml_calloc(sizeof(char *) * nl);
-          if (!f->levels) {
-            rc = ML_NOMEM;
-            goto out;
-          }
-        }
-        for (uint32_t i = 0; i < nl; i++) {
-          f->levels[i] = get_str(&s, &oom);
-          if (oom) {
-            rc = ML_NOMEM;
-            goto out;
-          }
-          if (s.bad) BAD("invalid model BLOB: a level of feature %d is truncated or not UTF-8", j + 1);
-          f->nlevels = (int)i + 1;
-        }
-        terms += ml_feature_terms(f);
-        if (terms > m->p) break;
-      }
-      if (s.i != s.n) BAD("invalid model BLOB: section FEAT has the wrong length");
-      if (terms != m->p) BAD("invalid model BLOB: features make %d terms, not %d", terms, m->p);
-    } else if (strcmp(tag, "RFAC") == 0) {
-      if (seen_rfac++) BAD("invalid model BLOB: repeated section RFAC");
-      int q = m->p + 1;
-      if ((int64_t)len != 8 * (int64_t)q * (q + 1) / 2)
-        BAD("invalid model BLOB: section RFAC has the wrong length");
-      for (int j = 0; j < q; j++)
-        for (int i = 0; i <= j; i++) {
-          double v = get_f64(&s);
-          if (!isfinite(v)) BAD("invalid model BLOB: R factor holds NaN or Inf");
-          m->R[i + (int64_t)j * q] = v;
-        }
-    } else if (strcmp(tag, "COEF") == 0) {
-      if (seen_coef++) BAD("invalid model BLOB: repeated section COEF");
-      if ((int64_t)len != 9 * (int64_t)m->p + 8)
-        BAD("invalid model BLOB: section COEF has the wrong length");
-      for (int j = 0; j < m->p; j++) m->beta[j] = get_f64(&s);
-      for (int j = 0; j < m->p; j++) {
-        unsigned a = get_u8(&s);
-        if (a > 1) BAD("invalid model BLOB: bad aliased flag");
-        m->aliased[j] = (unsigned char)a;
-        if (!isfinite(m->beta[j]) || (a && m->beta[j] != 0))
-          BAD("invalid model BLOB: bad coefficient %d", j + 1);
-      }
-      m->rss = get_f64(&s);
-      if (!isnan(m->rss) && !(m->rss >= 0 && isfinite(m->rss)))
-        BAD("invalid model BLOB: bad residual sum of squares");
-      if (isnan(m->rss) != !(m->flags & ML_MODEL_REFINED))
-        BAD("invalid model BLOB: refined flag and residual sum of squares disagree");
-    } else if (strcmp(tag, "WGHT") == 0) {
-      if (seen_wght++) BAD("invalid model BLOB: repeated section WGHT");
-      m->sum_w = get_f64(&s);
-      m->sum_log_w = get_f64(&s);
-      if (s.bad || s.i != s.n || !(m->sum_w > 0) || !isfinite(m->sum_w) || !isfinite(m->sum_log_w))
-        BAD("invalid model BLOB: section WGHT is malformed");
-    } else if (strcmp(tag, "RIDG") == 0) {
-      if (seen_ridg++) BAD("invalid model BLOB: repeated section RIDG");
-      m->l2 = get_f64(&s);
-      if (s.bad || s.i != s.n || !(m->l2 > 0) || !isfinite(m->l2))
-        BAD("invalid model BLOB: section RIDG is malformed");
-    } else if (strcmp(tag, "ROBU") == 0) {
-      if (seen_robu++) BAD("invalid model BLOB: repeated section ROBU");
-      unsigned type = get_u8(&s), has = get_u8(&s);
-      if (s.bad || type > 3 || has > 1 ||
-          (int64_t)len != 2 + (has ? 8 * (int64_t)m->p * m->p : 0))
-        BAD("invalid model BLOB: section ROBU is malformed");
-      m->robust = (int)type + 1;
-      if (has) {
-        m->hc = ml_malloc(8 * (uint64_t)m->p * (uint64_t)m->p);
-        if (!m->hc) {
-          rc = ML_NOMEM;
-          goto out;
-        }
-        for (int64_t i = 0; i < (int64_t)m->p * m->p; i++) m->hc[i] = get_f64(&s);
-      }
-    } else if (strcmp(tag, "READ") == 0) {
-      if (seen_read++) BAD("invalid model BLOB: repeated section READ");
-      uint32_t nna = get_u32(&s);
-      if (s.bad || (int64_t)nna * 4 > s.n - s.i) BAD("invalid model BLOB: section READ is malformed");
-      char **texts = ml_calloc(sizeof(char *) * (nna ? nna : 1));
-      if (!texts) {
-        rc = ML_NOMEM;
-        goto out;
-      }
-      uint32_t got = 0;
-      while (got < nna && !s.bad && !oom) {
-        texts[got] = get_str(&s, &oom);
-        if (texts[got]) got++;
-      }
-      if (!oom && !s.bad) oom = ml_na_set(&m->na, texts, (int)nna) != ML_OK;
-      for (uint32_t i = 0; i < got; i++) ml_free(texts[i]);
-      ml_free(texts);
-      if (oom) {
-        rc = ML_NOMEM;
-        goto out;
-      }
-      for (int j = 0; j < m->k; j++) {
-        unsigned fl = get_u8(&s);
-        if (fl > 1) BAD("invalid model BLOB: section READ has bad flags for feature %d", j + 1);
-        m->feat[j].num_levels = (int)fl;
-      }
-      if (s.bad || s.i != s.n) BAD("invalid model BLOB: section READ is malformed");
-      m->reads = 1;
-    } else if (strcmp(tag, "GLMF") == 0) {
-      /* A generalized linear model: binomial/logit or poisson/log. */
-      if (m->family != ML_FAMILY_GAUSSIAN) BAD("invalid model BLOB: repeated section GLMF");
-      unsigned family = get_u8(&s), link = get_u8(&s), conv = get_u8(&s), zero = get_u8(&s);
-      uint32_t iter = get_u32(&s);
-      double dev = get_f64(&s), nulldev = get_f64(&s), aic = get_f64(&s);
-      int64_t df_null = (int64_t)get_u64(&s);
-      char *off = get_str(&s, &oom), *l0 = get_str(&s, &oom), *l1 = get_str(&s, &oom);
-      m->offset = off && off[0] ? off : NULL;
-      if (off && !off[0]) ml_free(off);
-      /* Both levels or none, in byte order, for binomial only. */
-      int levels = l0 && l1 && l0[0] && l1[0], half = !levels && ((l0 && l0[0]) || (l1 && l1[0]));
-      if (levels) {
-        m->ylevels[0] = l0;
-        m->ylevels[1] = l1;
-      } else {
-        ml_free(l0);
-        ml_free(l1);
-      }
-      if (oom) {
-        rc = ML_NOMEM;
-        goto out;
-      }
-      if (levels && (family != ML_FAMILY_BINOMIAL || strcmp(l0, l1) >= 0))
-        BAD("invalid model BLOB: section GLMF is malformed");
-      if (half) BAD("invalid model BLOB: section GLMF is malformed");
-      if (s.bad || s.i != s.n || (family != ML_FAMILY_BINOMIAL && family != ML_FAMILY_POISSON) ||
-          (int)link != ml_family_link((int)family) || conv > 1 || zero != 0 || iter < 1 ||
-          !(dev >= 0) || !(nulldev >= 0) || isnan(aic) || df_null < 0 || df_null > m->n)
-        BAD("invalid model BLOB: section GLMF is malformed");
-      m->family = (int)family;
-      m->link = (int)link;
-      m->converged = (int)conv;
-      m->iterations = (int)iter;
-      m->deviance = dev;
-      m->null_deviance = nulldev;
-      m->aic = aic;
-      m->df_null = df_null;
-    } else if (strcmp(tag, "targ") == 0 || strcmp(tag, "info") == 0) {
-      /* One string each: the target's name, the version that wrote it. */
-      int targ = tag[0] == 't', *seen = targ ? &seen_targ : &seen_info;
-      if ((*seen)++) BAD("invalid model BLOB: repeated section %s", tag);
-      *(targ ? &m->target : &m->version) = get_str(&s, &oom);
-      if (oom) {
-        rc = ML_NOMEM;
-        goto out;
-      }
-      if (s.bad || s.i != s.n) BAD("invalid model BLOB: section %s is malformed", tag);
-    } else if (strcmp(tag, "rfpr") == 0) {
-      /* The fitted rows' fingerprint; one of another scheme is as none. */
-      if (seen_rfpr++) BAD("invalid model BLOB: repeated section rfpr");
-      uint32_t scheme = get_u32(&s);
-      uint64_t sum = get_u64(&s);
-      if (s.bad || s.i != s.n) BAD("invalid model BLOB: section rfpr is malformed");
-      m->has_rows_hash = scheme == ML_ROWHASH_SCHEME;
-      m->rows_hash = m->has_rows_hash ? sum : 0;
-    } else if (tag[0] >= 'A' && tag[0] <= 'Z') {
-      BAD("model BLOB has section '%s', unknown to this sqlml: it was written by a newer version",
-          tag);
-    }
+/* The entry of the table for tag, or -1. */
+static int section_index(const char *tag) {
+  for (int i = 0; i < N_SECTIONS; i++)
+    if (memcmp(sections[i].tag, tag, 4) == 0) return i;
+  return -1;
+}
+
+/* Reads the next section's header from r and decodes it by the table. */
+static int read_section(decoder *d, reader *r, int *seen) {
+  char tag[5] = {0};
+  if (!avail(r, 8)) return bad(d, "invalid model BLOB: truncated section header");
+  memcpy(tag, r->z + r->i, 4);
+  r->i += 4;
+  uint32_t len = get_u32(r);
+  if (!avail(r, len)) return bad(d, "invalid model BLOB: section '%.4s' runs past the end", tag);
+  d->s = (reader){r->z, r->i + len, r->i, 0};
+  r->i += len;
+  d->rest = r->n - r->i;
+  for (int i = 0; i < 4; i++)
+    if (!((tag[i] >= 'A' && tag[i] <= 'Z') || (tag[i] >= 'a' && tag[i] <= 'z') || tag[i] == ' '))
+      return bad(d, "invalid model BLOB: malformed section tag");
+  int i = section_index(tag);
+  if (!d->m && (i < 0 || !(sections[i].flags & SEC_FIRST)))
+    return bad(d, "invalid model BLOB: section '%s' before SHAP", tag);
+  if (i < 0) {
+    /* Unknown: an ancillary (lower-case) section is skipped. */
+    if (tag[0] >= 'A' && tag[0] <= 'Z')
+      return bad(d, "model BLOB has section '%s', unknown to this sqlml: it was written by a newer version",
+                 tag);
+    return ML_OK;
   }
-  if (!m || !seen_feat || !seen_rfac || !seen_coef)
-    BAD("invalid model BLOB: a required section is missing");
-  if (!seen_wght != !(m->flags & ML_MODEL_WEIGHTED))
-    BAD("invalid model BLOB: weighted flag and section WGHT disagree");
-  /* Levels in order, text by bytes, numbers by value and canonical: a
-  ** level search relies on it.  Checked once every section is read, since
-  ** READ says which order applies. */
+  if (seen[i]++) return bad(d, "invalid model BLOB: repeated section %s", tag);
+  return sections[i].get(d);
+}
+
+/* Levels in order, text by bytes, numbers by value and canonical: a level
+** search relies on it.  Checked once every section is read, since READ
+** says which order applies. */
+static int check_levels(decoder *d, ml_feature *f, int j) {
+  if (f->num_levels && f->type != ML_FEAT_CATEGORICAL)
+    return bad(d, "invalid model BLOB: numeric feature %d has numeric levels", j + 1);
+  if (!f->num_levels) {
+    for (int i = 1; i < f->nlevels; i++)
+      if (strcmp(f->levels[i - 1], f->levels[i]) >= 0)
+        return bad(d, "invalid model BLOB: levels of feature %d are not sorted", j + 1);
+    return ML_OK;
+  }
+  if (!(f->lvnum = ml_malloc(8 * (uint64_t)f->nlevels))) return ML_NOMEM;
+  for (int i = 0; i < f->nlevels; i++) {
+    char canon[ML_NUMBER_TEXT_MAX];
+    double *v = &f->lvnum[i];
+    int r = ml_parse_number(f->levels[i], (int)strlen(f->levels[i]), v);
+    if (r < 0) return ML_NOMEM;
+    if (!r || !isfinite(*v) || (ml_number_text(*v, canon), strcmp(canon, f->levels[i]) != 0))
+      return bad(d, "invalid model BLOB: level %d of feature %d is not a number in canonical form",
+                 i + 1, j + 1);
+    if (i > 0 && !(f->lvnum[i - 1] < *v))
+      return bad(d, "invalid model BLOB: levels of feature %d are not sorted", j + 1);
+  }
+  return ML_OK;
+}
+
+/* After the last section: the required ones are there, flags agree with
+** the sections they go with, levels are in order. */
+static int check_model(decoder *d, const int *seen) {
+  for (int i = 0; i < N_SECTIONS; i++)
+    if ((sections[i].flags & SEC_REQUIRED) && !seen[i])
+      return bad(d, "invalid model BLOB: a required section is missing");
+  ml_model *m = d->m;
+  for (int i = 0; i < N_SECTIONS; i++)
+    if (sections[i].iff_flag && !seen[i] != !(m->flags & sections[i].iff_flag))
+      return bad(d, "invalid model BLOB: weighted flag and section %s disagree", sections[i].tag);
   for (int j = 0; j < m->k; j++) {
-    ml_feature *f = &m->feat[j];
-    if (f->num_levels && f->type != ML_FEAT_CATEGORICAL)
-      BAD("invalid model BLOB: numeric feature %d has numeric levels", j + 1);
-    if (f->num_levels) {
-      if (!(f->lvnum = ml_malloc(8 * (uint64_t)f->nlevels))) {
-        rc = ML_NOMEM;
-        goto out;
-      }
-      for (int i = 0; i < f->nlevels; i++) {
-        char canon[ML_NUMBER_TEXT_MAX];
-        double *v = &f->lvnum[i];
-        int r = ml_parse_number(f->levels[i], (int)strlen(f->levels[i]), v);
-        if (r < 0) {
-          rc = ML_NOMEM;
-          goto out;
-        }
-        if (!r || !isfinite(*v) ||
-            (ml_number_text(*v, canon), strcmp(canon, f->levels[i]) != 0))
-          BAD("invalid model BLOB: level %d of feature %d is not a number in canonical form", i + 1, j + 1);
-        if (i > 0 && !(f->lvnum[i - 1] < *v))
-          BAD("invalid model BLOB: levels of feature %d are not sorted", j + 1);
-      }
-    } else {
-      for (int i = 1; i < f->nlevels; i++)
-        if (strcmp(f->levels[i - 1], f->levels[i]) >= 0)
-          BAD("invalid model BLOB: levels of feature %d are not sorted", j + 1);
-    }
+    int rc = check_levels(d, &m->feat[j], j);
+    if (rc) return rc;
   }
-  *out = m;
-  m = NULL;
-out:
-  ml_model_free(m);
-  return rc;
+  return ML_OK;
+}
+
+int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err, size_t nerr) {
+  decoder d = {.err = err, .nerr = nerr};
+  int seen[N_SECTIONS] = {0};
+  reader r = {0};
+  *out = NULL;
+  int rc = read_header(&d, z, n, &r);
+  while (!rc && r.i < r.n) rc = read_section(&d, &r, seen);
+  if (!rc) rc = check_model(&d, seen);
+  if (rc) {
+    ml_model_free(d.m);
+    return rc;
+  }
+  *out = d.m;
+  return ML_OK;
 }
