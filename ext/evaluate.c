@@ -243,7 +243,7 @@ finish:;
   goto done;
 fail:
   if (err) sqlite3_result_error(ctx, err, -1);
-  else sqlite3_result_error_nomem(ctx);
+  else ml_error_nomem(ctx);
 done:
   if (nested) ml_nest_leave();
   sqlite3_finalize(st);
