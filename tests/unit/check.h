@@ -30,6 +30,7 @@ extern int check_failures, check_count;
 
 void test_lsq(void);
 void test_model(void);
+void test_sections(void);
 void test_json(void);
 void test_dist(void);
 void test_strbuf(void);
