@@ -32,7 +32,7 @@ static unsigned char *splice(const unsigned char *z, int64_t len, int64_t at, in
   *n = len - del + nins;
   unsigned char *b = malloc((size_t)*n);
   memcpy(b, z, (size_t)at);
-  memcpy(b + at, ins, (size_t)nins);
+  if (nins) memcpy(b + at, ins, (size_t)nins);
   memcpy(b + at + nins, z + at + del, (size_t)(len - at - del));
   put32(b + 8, (uint32_t)*n);
   put32(b + *n - 4, ml_crc32(b, (size_t)(*n - 4)));
