@@ -1,0 +1,312 @@
+/*
+** train_plan.c: what ml_train reads before its first row: the features
+** (a list, or '*' less the columns that are no features), their first
+** guessed kinds, the statement that reads the rows, and a binomial
+** target's two text levels.
+*/
+#include "train.h"
+
+/* ---- source, features, the row statement ---- */
+
+static int is_special(const trainer *t, const char *col) {
+  return sqlite3_stricmp(col, t->target) == 0 || (t->o.key && sqlite3_stricmp(col, t->o.key) == 0) ||
+         (t->o.weights && sqlite3_stricmp(col, t->o.weights) == 0) ||
+         (t->o.offset && sqlite3_stricmp(col, t->o.offset) == 0);
+}
+
+/*
+** Does no row of the source meet the condition (a printf format of col)?
+** 0 or 1; -1 after reporting.
+*/
+static int source_never(trainer *t, const char *cond, const char *col) {
+  char *where = sqlite3_mprintf(cond, col);
+  char *sql = where ? sqlite3_mprintf("SELECT NOT EXISTS (SELECT 1 FROM %s WHERE %s)", t->from, where)
+                    : NULL;
+  sqlite3_free(where);
+  sqlite3_stmt *st = NULL;
+  int rc = sql ? sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+  sqlite3_free(sql);
+  int yes = 0;
+  if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    yes = sqlite3_column_int(st, 0);
+    rc = SQLITE_OK;
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK) {
+    ml_result_db_error(t->ctx, "ml_train", t->db, rc);
+    return -1;
+  }
+  return yes;
+}
+
+/*
+** Is col the side column of an ml_split table (or of a copy of one): named
+** split, with no value but 'train', 'test', 'valid' or NULL?  Then it says
+** where a row went, and is no feature.  0 or 1; -1 after reporting.
+*/
+static int is_split_column(trainer *t, const char *col) {
+  if (sqlite3_stricmp(col, "split") != 0) return 0;
+  return source_never(t, "\"%w\" NOT IN ('train', 'test', 'valid')", col);
+}
+
+/*
+** Is col the rowid under another name, in every row?  Asked of an ml_split
+** table (or a copy of one), where the base table's INTEGER PRIMARY KEY is a
+** plain column: a row's name, not a feature.  The scan stops at the first
+** row where it is not, the first row for any other column.  Not asked of
+** other tables: there a column 1..n may well be a feature (a trend), and
+** the rowid's alias is known from the schema.
+*/
+static int is_rowid_copy(trainer *t, const char *col) {
+  if (!t->rowid || sqlite3_stricmp(col, "rowid") == 0) return 0;
+  return source_never(t, "\"%w\" IS NOT rowid", col);
+}
+
+/* Reads the feature list: a JSON array, or '*' (also when v is NULL or absent). */
+int parse_features(trainer *t, sqlite3_value *v, char **cols, int ncol) {
+  const char *text = !v || sqlite3_value_type(v) == SQLITE_NULL ? "*" : (const char *)sqlite3_value_text(v);
+  if (!text) {
+    sqlite3_result_error_nomem(t->ctx);
+    return -1;
+  }
+  if (strcmp(text, "*") == 0) {
+    t->star = 1;
+    t->feat = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)(ncol + 1));
+    if (!t->feat) {
+      sqlite3_result_error_nomem(t->ctx);
+      return -1;
+    }
+    int split = 0;
+    for (int i = 0; i < ncol && !split; i++)
+      if (!is_special(t, cols[i]) && (split = is_split_column(t, cols[i])) < 0) return -1;
+    for (int i = 0; i < ncol; i++) {
+      if (is_special(t, cols[i])) continue;
+      if (t->rowid_alias && sqlite3_stricmp(cols[i], t->rowid_alias) == 0) continue;
+      if (split && sqlite3_stricmp(cols[i], "split") == 0) continue;
+      int id = split ? is_rowid_copy(t, cols[i]) : 0;
+      if (id < 0) return -1;
+      if (id) {
+        warn(t, "'%s' left out of '*': it is the rowid in every row (a row's name, not a feature)",
+             cols[i]);
+        continue;
+      }
+      if (!cols[i][0])
+        return ml_error(t->ctx, "ml_train(): column %d of the source '%s' has an empty name, which a "
+                                "model cannot keep; name it in a query (SELECT \"\" AS x, ...) or "
+                                "list the features", i + 1, t->source);
+      if (!(t->feat[t->k] = sqlite3_mprintf("%s", cols[i]))) {
+        sqlite3_result_error_nomem(t->ctx);
+        return -1;
+      }
+      t->k++;
+    }
+    if (t->k == 0) return ml_error(t->ctx, "ml_train(): the source has no column besides the target");
+    return 0;
+  }
+  ml_json *j = ml_json_arg(t->ctx, "ml_train", "features", text, strlen(text));
+  if (!j) return -1;
+  int rc = -1;
+  if (j->type != ML_JSON_ARRAY || j->len == 0) {
+    ml_error(t->ctx, "ml_train(): features must be a JSON array of column names, or '*'");
+    goto out;
+  }
+  t->feat = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)j->len);
+  if (!t->feat) {
+    sqlite3_result_error_nomem(t->ctx);
+    goto out;
+  }
+  for (const ml_json *c = j->child; c; c = c->next) {
+    if (c->type != ML_JSON_STRING || !c->str[0]) {
+      ml_error(t->ctx, "ml_train(): features must be a JSON array of column names, or '*'");
+      goto out;
+    }
+    int at = ml_find_name(cols, ncol, c->str);
+    if (at < 0) {
+      ml_error(t->ctx, "ml_train(): the source '%s' has no column '%s'", t->source, c->str);
+      goto out;
+    }
+    if (is_special(t, c->str)) {
+      ml_error(t->ctx, "ml_train(): '%s' is the %s; it cannot be a feature too", c->str,
+               sqlite3_stricmp(c->str, t->target) == 0 ? "target"
+               : t->o.key && sqlite3_stricmp(c->str, t->o.key) == 0 ? "split key"
+               : t->o.weights && sqlite3_stricmp(c->str, t->o.weights) == 0 ? "weight" : "offset");
+      goto out;
+    }
+    if (ml_find_name(t->feat, t->k, c->str) >= 0) {
+      ml_error(t->ctx, "ml_train(): feature '%s' is listed twice", c->str);
+      goto out;
+    }
+    if (!(t->feat[t->k] = sqlite3_mprintf("%s", cols[at]))) {
+      sqlite3_result_error_nomem(t->ctx);
+      goto out;
+    }
+    t->k++;
+  }
+  rc = 0;
+out:
+  ml_json_free(j);
+  return rc;
+}
+
+/* Appends ", \"name\"" (or without the comma) to b. */
+static void put_col(ml_sb *b, const char *name, int comma) {
+  char *q = sqlite3_mprintf("%s\"%w\"", comma ? ", " : "", name);
+  if (q) ml_sb_puts(b, q);
+  else b->oom = 1;
+  sqlite3_free(q);
+}
+
+/*
+** SELECT ml__pass(?1, [key,] target, features... [, weight]) FROM source,
+** or without ml__pass when the columns are more than a function takes.
+*/
+int prepare_rows(trainer *t, char **cols, int ncol) {
+  const char *key = t->o.key;
+  if (key && sqlite3_stricmp(key, "rowid") != 0) {
+    if (ml_find_name(cols, ncol, key) < 0)
+      return ml_error(t->ctx, "ml_train(): the source '%s' has no column '%s' (option key)",
+                      t->source, key);
+    t->has_key = 1;
+  } else if (key || t->rowid) {
+    if (!t->rowid)
+      return ml_error(t->ctx, "ml_train(): the source '%s' has no rowid (option key)", t->source);
+    t->has_key = 1;
+  }
+  if (t->o.weights && ml_find_name(cols, ncol, t->o.weights) < 0)
+    return ml_error(t->ctx, "ml_train(): the source '%s' has no column '%s' (option weights)",
+                    t->source, t->o.weights);
+  if (t->o.offset && ml_find_name(cols, ncol, t->o.offset) < 0)
+    return ml_error(t->ctx, "ml_train(): the source '%s' has no column '%s' (option offset)",
+                    t->source, t->o.offset);
+  for (int i = 0; i < t->o.ncategorical; i++)
+    if (ml_find_name(t->feat, t->k, t->o.categorical[i]) < 0)
+      return ml_error(t->ctx, "ml_train(): '%s' (option categorical) is not a feature",
+                      t->o.categorical[i]);
+  t->ncols = t->has_key + 1 + t->k + (t->o.weights != NULL) + (t->o.offset != NULL);
+  t->by_agg = t->ncols + 1 <= sqlite3_limit(t->db, SQLITE_LIMIT_FUNCTION_ARG, -1);
+  ml_sb b;
+  ml_sb_init(&b);
+  ml_sb_puts(&b, t->by_agg ? "SELECT ml__pass(?1, " : "SELECT ");
+  if (t->has_key) {
+    if (key && sqlite3_stricmp(key, "rowid") != 0) put_col(&b, key, 0);
+    else ml_sb_puts(&b, "rowid");
+  }
+  t->cy = t->has_key;
+  put_col(&b, t->target, t->has_key);
+  for (int j = 0; j < t->k; j++) put_col(&b, t->feat[j], 1);
+  t->cw = -1;
+  if (t->o.weights) {
+    put_col(&b, t->o.weights, 1);
+    t->cw = t->cy + 1 + t->k;
+  }
+  t->co = -1;
+  if (t->o.offset) {
+    put_col(&b, t->o.offset, 1);
+    t->co = t->cy + 1 + t->k + (t->cw >= 0);
+  }
+  ml_sb_puts(&b, t->by_agg ? ") FROM " : " FROM ");
+  ml_sb_puts(&b, t->from);
+  char *sql = ml_sb_finish(&b, NULL);
+  if (!sql) {
+    sqlite3_result_error_nomem(t->ctx);
+    return -1;
+  }
+  int rc = sqlite3_prepare_v2(t->db, sql, -1, &t->rows, NULL);
+  ml_free(sql);
+  if (rc != SQLITE_OK) {
+    ml_result_db_error(t->ctx, "ml_train", t->db, rc);
+    return -1;
+  }
+  return 0;
+}
+
+int listed_categorical(const trainer *t, const char *col) {
+  for (int i = 0; i < t->o.ncategorical; i++)
+    if (sqlite3_stricmp(t->o.categorical[i], col) == 0) return 1;
+  return 0;
+}
+
+/*
+** Feature j's first guess (see the header): listed categorical, levels
+** that are numbers (R's factor() of a numeric column) until a value is not
+** one; a declared type of INTEGER, REAL or NUMERIC affinity (as SQLite
+** reads declared types: INT; CHAR, CLOB, TEXT; BLOB or none; REAL, FLOA,
+** DOUB; anything else NUMERIC), numeric for sure; TEXT affinity or none
+** (an expression in a query, a BLOB column), numeric until a value is not
+** a number.
+*/
+int feature_type(trainer *t, int j, int *sure) {
+  *sure = 0;
+  if (listed_categorical(t, t->feat[j])) return ML_TYPE_NUM_LEVELS;
+  int at = ml_find_name(t->cols, t->ncol, t->feat[j]);
+  const char *d = at >= 0 && t->decls ? t->decls[at] : NULL;
+  if (!d || !d[0]) return ML_TYPE_NUMERIC;
+  char up[64];
+  size_t n = strlen(d) < sizeof up - 1 ? strlen(d) : sizeof up - 1;
+  for (size_t i = 0; i < n; i++) up[i] = (char)(d[i] >= 'a' && d[i] <= 'z' ? d[i] - 32 : d[i]);
+  up[n] = 0;
+  if (!strstr(up, "INT") && (strstr(up, "CHAR") || strstr(up, "CLOB") || strstr(up, "TEXT") ||
+                             strstr(up, "BLOB")))
+    return ML_TYPE_NUMERIC;
+  *sure = 1;
+  return ML_TYPE_NUMERIC;
+}
+
+/*
+** A binomial target that is text (not numbers in text, not na_values)
+** has two levels, the second in byte order being 1 (R's factor response,
+** whose levels R orders by the locale's collation: the same for texts of
+** one case).  Found before the first pass, by a query for its distinct
+** texts: 0 with t->ylev set or not; -1 after reporting.
+*/
+int target_levels(trainer *t) {
+  char *sql = sqlite3_mprintf("SELECT DISTINCT \"%w\" FROM %s WHERE typeof(\"%w\") = 'text' "
+                              "ORDER BY 1 COLLATE BINARY", t->target, t->from, t->target);
+  sqlite3_stmt *st = NULL;
+  int rc = sql ? sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) : SQLITE_NOMEM, n = 0;
+  sqlite3_free(sql);
+  char *lev[3] = {NULL, NULL, NULL};
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *z = (const char *)sqlite3_column_text(st, 0);
+    int len = sqlite3_column_bytes(st, 0);
+    double d;
+    if (!z) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    int num = ml_parse_number(z, len, &d);
+    if (num < 0) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    if (num || ml_na_has_text(&t->o.na, z, len)) {
+      rc = SQLITE_OK;
+      continue;
+    }
+    if (n < 3 && !(lev[n] = sqlite3_mprintf("%s", z))) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    rc = ++n > 2 ? SQLITE_DONE : SQLITE_OK; /* three are enough to refuse */
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    for (int i = 0; i < 3; i++) sqlite3_free(lev[i]);
+    ml_result_db_error(t->ctx, "ml_train", t->db, rc == SQLITE_OK ? SQLITE_ERROR : rc);
+    return -1;
+  }
+  if (n == 0) return 0;
+  if (n != 2) {
+    ml_error(t->ctx, "ml_train(): family \"binomial\" needs the target '%s' to be 0 or 1, or text "
+                     "of two levels; it has %s: '%s'%s%s%s", t->target,
+             n == 1 ? "one level" : "more than two levels", lev[0], n > 1 ? ", '" : "",
+             n > 1 ? lev[1] : "", n > 1 ? "', ..." : "");
+    for (int i = 0; i < 3; i++) sqlite3_free(lev[i]);
+    return -1;
+  }
+  int swap = strcmp(lev[0], lev[1]) > 0;
+  t->ylev[0] = lev[swap];
+  t->ylev[1] = lev[!swap];
+  return 0;
+}
+
