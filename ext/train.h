@@ -138,6 +138,17 @@ struct trainer {
 /* warn is libc's name too (err.h): the trainer's is ml_train_warn. */
 #define warn(...) ml_train_warn(__VA_ARGS__)
 
+/* What train_finish makes for the registry row and the summary. */
+typedef struct train_result {
+  char *hash, *created;                /* the data hash, the time (sqlite3_free) */
+  char *features, *options, *metrics;  /* the row's JSON texts (ml_free, as the rest) */
+  unsigned char *blob;                 /* the model */
+  int64_t nblob;
+  char *pre, *post;                    /* the summary either side of its version number */
+  size_t npre, npost;
+  char *summary;                       /* room for pre, the number and post */
+} train_result;
+
 /* train_options.c */
 int parse_options(trainer *t, const char *text);
 void options_json(ml_sb *b, const trainer *t);
@@ -148,6 +159,7 @@ int prepare_rows(trainer *t, char **cols, int ncol);
 int listed_categorical(const trainer *t, const char *col);
 int feature_type(trainer *t, int j, int *sure);
 int target_levels(trainer *t);
+int train_plan(trainer *t, sqlite3_value *features);
 
 /* train_pass.c */
 double monotonic_seconds(void);
@@ -164,6 +176,8 @@ int first_row(trainer *t);
 int run_pass(trainer *t, int (*fn)(trainer *));
 int needs_refinement(const ml_model *m);
 int pass_again(trainer *t, ml_refiner *ref, ml_hcacc *hc, int measure);
+int train_first_pass(trainer *t);
+int train_more_passes(trainer *t);
 
 /* train_glm.c: entry points to its functions, which stay static there. */
 void train_glm_start(const trainer *t, double y, double w, double off, double *z, double *W,
@@ -181,5 +195,7 @@ char *utc_now(void);
 void hash_model(const trainer *t, uint64_t h[2]);
 void model_warnings(trainer *t, const ml_model *m);
 void json_names(ml_sb *b, const char *key, char **names, const int *keep, int n);
+int train_finish(trainer *t, train_result *r);
+void train_result_free(train_result *r);
 
 #endif

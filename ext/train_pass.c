@@ -483,3 +483,114 @@ int pass_again(trainer *t, ml_refiner *ref, ml_hcacc *hc, int measure) {
   return 0;
 }
 
+
+/* ---- the steps train() calls ---- */
+
+/* Clears what a start of the first pass counts. */
+static void first_pass_reset(trainer *t) {
+  t->restart = t->failed = 0;
+  t->target_nulls = t->weight_nulls = t->offset_nulls = 0;
+  t->rows_hash = 0;
+  memset(&t->dev_start, 0, sizeof t->dev_start);
+  memset(&t->prior_w, 0, sizeof t->prior_w);
+  memset(&t->prior_log_w, 0, sizeof t->prior_log_w);
+  memset(&t->prior_wy, 0, sizeof t->prior_wy);
+  t->fraction_rows = 0;
+  memset(&t->wtrain, 0, sizeof t->wtrain);
+  memset(&t->wtest, 0, sizeof t->wtest);
+}
+
+/*
+** The first pass, started again while a column proves its guessed kind
+** wrong (see train.c's header), or '*' loses a column.  0, or -1 after
+** reporting.
+*/
+static int first_pass_runs(trainer *t) {
+  t->drop = -1;
+  for (;;) {
+    ml_fitacc_free(&t->fa);
+    if (ml_fitacc_init(&t->fa, t->k, t->feat, t->kind, &t->o.fit, 2)) {
+      sqlite3_result_error_nomem(t->ctx);
+      return -1;
+    }
+    first_pass_reset(t);
+    int failed = run_pass(t, first_row);
+    if (!failed && t->star && t->k > 1 && (t->drop = name_column(t)) >= 0)
+      warn(t, "'%s' left out of '*': a different text in each of its %lld rows (an identifier "
+              "or a name, whose levels would fit every row exactly); list the features to keep it",
+           t->feat[t->drop], (long long)t->fa.f[t->drop].values);
+    if (t->drop >= 0) {
+      if (drop_feature(t, t->drop)) return -1;
+      t->drop = -1;
+      continue;
+    }
+    if (!failed) return 0;
+    if (!t->restart) return -1;
+  }
+}
+
+/*
+** The first pass and the model it fits (t->m, t->Rtest, t->x): 0, or -1
+** after reporting.
+*/
+int train_first_pass(trainer *t) {
+  if (t->o.progress) t->last_progress = monotonic_seconds();
+  if (first_pass_runs(t)) return -1;
+  for (int j = 0; j < t->k; j++) {
+    const fa_feature *f = &t->fa.f[j];
+    if (t->why[j] && f->nlevels > 10 && f->nlevels > 0.5 * (double)f->values) return stray_text(t, j);
+  }
+  if (t->fa.used[0] == 0)
+    return ml_error(t->ctx, "ml_train(): no rows to train on: %lld rows read, %lld skipped for a "
+                            "NULL, %lld in the test set", (long long)t->nread,
+                    (long long)(t->fa.skipped + t->target_nulls + t->weight_nulls + t->offset_nulls),
+                    (long long)t->fa.used[1]);
+  char err[300];
+  int rc = ml_fitacc_finish(&t->fa, &t->m, &t->Rtest, err, sizeof err);
+  for (int j = 0; rc == ML_EINPUT && j < t->k; j++)
+    if (t->why[j]) return stray_text(t, j);
+  if (rc == ML_EINPUT) return ml_error(t->ctx, "ml_train(): %s", err);
+  ml_model *m = t->m;
+  if (!rc) {
+    m->has_rows_hash = 1;
+    m->rows_hash = t->rows_hash;
+    rc = ml_model_set_name(m, -1, t->target);
+  }
+  if (!rc && !(t->x = sqlite3_malloc64(8 * (sqlite3_uint64)m->p))) rc = ML_NOMEM;
+  if (rc) {
+    ml_result_code(t->ctx, "ml_train", rc);
+    return -1;
+  }
+  return 0;
+}
+
+/*
+** The passes after the first: IRLS for a GLM; refinement and the full
+** metrics share one; robust errors need the final coefficients, so they
+** come after it.  0, or -1 after reporting.
+*/
+int train_more_passes(trainer *t) {
+  ml_model *m = t->m;
+  int glm = t->o.family != ML_FAMILY_GAUSSIAN, measure = t->o.full_metrics, rc = 0, fail = 0;
+  ml_refiner ref = {0, NULL, NULL};
+  ml_hcacc hc;
+  memset(&hc, 0, sizeof hc);
+  if (glm && train_glm_fit(t)) return -1;
+  int refine = m->l2 > 0 || glm ? 0 : t->o.refine < 0 ? needs_refinement(m) : t->o.refine;
+  if (refine < 0) rc = -refine;
+  if (!rc && (refine || (measure && !m->robust))) {
+    if (refine) rc = ml_refiner_init(&ref, m->p);
+    if (!rc) fail = pass_again(t, refine ? &ref : NULL, NULL, measure && !m->robust);
+    if (!rc && !fail && refine) rc = ml_refiner_apply(&ref, m);
+  }
+  if (!rc && !fail && m->robust) {
+    memset(&t->etrain, 0, sizeof t->etrain);
+    memset(&t->etest, 0, sizeof t->etest);
+    if (!(rc = ml_hcacc_init(&hc, m)) && !(fail = pass_again(t, NULL, &hc, measure)))
+      rc = ml_hcacc_finish(&hc, m);
+  }
+  ml_refiner_free(&ref);
+  ml_hcacc_free(&hc);
+  if (rc) ml_result_code(t->ctx, "ml_train", rc);
+  return rc || fail ? -1 : 0;
+}

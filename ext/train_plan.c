@@ -310,3 +310,85 @@ int target_levels(trainer *t) {
   return 0;
 }
 
+
+/* ---- the step train() calls ---- */
+
+/* Reports err (sqlite3_free it), or out of memory without one: -1. */
+static int report_err(trainer *t, char *err) {
+  if (err) sqlite3_result_error(t->ctx, err, -1);
+  else sqlite3_result_error_nomem(t->ctx);
+  sqlite3_free(err);
+  return -1;
+}
+
+/*
+** The source: its FROM item, rowid and rowid alias, columns and their
+** declared types (t->cols, t->decls); the key's other rowid names; the
+** target among the columns.  0, or -1 after reporting.
+*/
+static int plan_source(trainer *t) {
+  char *err = NULL;
+  ml_source src;
+  int rc = ml_source_open(t->db, "ml_train()", t->source, NULL, &src, &err);
+  t->from = src.from;
+  src.from = NULL;
+  t->rowid = ml_source_has_rowid(&src);
+  /* Without a key, '*' leaves out the rowid under its other name too. */
+  if (rc == SQLITE_OK && !t->o.key) rc = ml_source_rowid_alias(t->db, &src, &t->rowid_alias);
+  ml_source_free(&src);
+  if (err || rc == SQLITE_NOMEM) return report_err(t, err);
+  if (rc != SQLITE_OK) { /* the lookup's own failure, or the alias's */
+    ml_result_db_error(t->ctx, "ml_train", t->db, rc);
+    return -1;
+  }
+  t->cols = ml_source_columns(t->db, "ml_train", t->from, t->source, &t->ncol, &err, &t->decls);
+  if (!t->cols) return report_err(t, err);
+  /* _rowid_ and oid are the rowid too, unless a column has the name. */
+  if (t->o.key && ml_is_rowid_name(t->o.key) && ml_find_name(t->cols, t->ncol, t->o.key) < 0) {
+    sqlite3_free(t->o.key);
+    if (!(t->o.key = sqlite3_mprintf("rowid"))) return report_err(t, NULL);
+  }
+  if (ml_find_name(t->cols, t->ncol, t->target) < 0)
+    return report_err(t, sqlite3_mprintf("ml_train(): the source '%s' has no column '%s' (the "
+                                         "target)", t->source, t->target));
+  return 0;
+}
+
+/*
+** Each feature's first guessed kind, a binomial target's levels, and the
+** buffers of the passes.  0, or -1 after reporting.
+*/
+static int plan_kinds(trainer *t) {
+  t->seeded = ml_split_seeded(t->o.seed);
+  t->colv = sqlite3_malloc64(sizeof(sqlite3_value *) * (sqlite3_uint64)t->ncols);
+  t->kind = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)t->k);
+  t->sure = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)t->k);
+  t->why = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)t->k);
+  if (t->why) memset(t->why, 0, sizeof(char *) * (size_t)t->k);
+  if (!t->colv || !t->kind || !t->sure || !t->why) return report_err(t, NULL);
+  for (int j = 0; j < t->k; j++) t->kind[j] = feature_type(t, j, &t->sure[j]);
+  if (t->o.family == ML_FAMILY_BINOMIAL && target_levels(t)) return -1;
+  /* A GLM's first pass is weighted by IRLS's working weights, prior weights or not. */
+  t->o.fit.weighted = t->o.weights != NULL || t->o.family != ML_FAMILY_GAUSSIAN;
+  return 0;
+}
+
+/*
+** The plan: the source, the features (features: ml_train's argument 4, or
+** NULL when not given), the statement that reads the rows, the kinds.  0,
+** or -1 after reporting.
+*/
+int train_plan(trainer *t, sqlite3_value *features) {
+  if (plan_source(t)) return -1;
+  if (features && sqlite3_value_type(features) != SQLITE_NULL &&
+      sqlite3_value_type(features) != SQLITE_TEXT)
+    return ml_error(t->ctx, "ml_train(): argument 4 must be a JSON array of feature names, or '*'");
+  if (parse_features(t, features, t->cols, t->ncol)) return -1;
+  /* A query can have 2000 columns (SQLITE_MAX_COLUMN); a model, 1000 terms.
+  ** row_side() keeps a row's values on the stack for this many. */
+  if (t->k > ML_MAX_TERMS)
+    return ml_error(t->ctx, "ml_train(): %d features, more than the %d terms a model can hold",
+                    t->k, ML_MAX_TERMS);
+  if (prepare_rows(t, t->cols, t->ncol)) return -1;
+  return plan_kinds(t);
+}
