@@ -62,47 +62,45 @@ static int is_rowid_copy(trainer *t, const char *col) {
   return source_never(t, "\"%w\" IS NOT rowid", col);
 }
 
-/* Reads the feature list: a JSON array, or '*' (also when v is NULL or absent). */
-int parse_features(trainer *t, sqlite3_value *v, char **cols, int ncol) {
-  const char *text = !v || sqlite3_value_type(v) == SQLITE_NULL ? "*" : (const char *)sqlite3_value_text(v);
-  if (!text) {
+/* The features of '*': every column but the target, key, weight, offset,
+** the rowid's alias, and an ml_split table's side and rowid copy. */
+static int features_star(trainer *t, char **cols, int ncol) {
+  t->star = 1;
+  t->feat = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)(ncol + 1));
+  if (!t->feat) {
     sqlite3_result_error_nomem(t->ctx);
     return -1;
   }
-  if (strcmp(text, "*") == 0) {
-    t->star = 1;
-    t->feat = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)(ncol + 1));
-    if (!t->feat) {
+  int split = 0;
+  for (int i = 0; i < ncol && !split; i++)
+    if (!is_special(t, cols[i]) && (split = is_split_column(t, cols[i])) < 0) return -1;
+  for (int i = 0; i < ncol; i++) {
+    if (is_special(t, cols[i])) continue;
+    if (t->rowid_alias && sqlite3_stricmp(cols[i], t->rowid_alias) == 0) continue;
+    if (split && sqlite3_stricmp(cols[i], "split") == 0) continue;
+    int id = split ? is_rowid_copy(t, cols[i]) : 0;
+    if (id < 0) return -1;
+    if (id) {
+      warn(t, "'%s' left out of '*': it is the rowid in every row (a row's name, not a feature)",
+           cols[i]);
+      continue;
+    }
+    if (!cols[i][0])
+      return ml_error(t->ctx, "ml_train(): column %d of the source '%s' has an empty name, which a "
+                              "model cannot keep; name it in a query (SELECT \"\" AS x, ...) or "
+                              "list the features", i + 1, t->source);
+    if (!(t->feat[t->k] = sqlite3_mprintf("%s", cols[i]))) {
       sqlite3_result_error_nomem(t->ctx);
       return -1;
     }
-    int split = 0;
-    for (int i = 0; i < ncol && !split; i++)
-      if (!is_special(t, cols[i]) && (split = is_split_column(t, cols[i])) < 0) return -1;
-    for (int i = 0; i < ncol; i++) {
-      if (is_special(t, cols[i])) continue;
-      if (t->rowid_alias && sqlite3_stricmp(cols[i], t->rowid_alias) == 0) continue;
-      if (split && sqlite3_stricmp(cols[i], "split") == 0) continue;
-      int id = split ? is_rowid_copy(t, cols[i]) : 0;
-      if (id < 0) return -1;
-      if (id) {
-        warn(t, "'%s' left out of '*': it is the rowid in every row (a row's name, not a feature)",
-             cols[i]);
-        continue;
-      }
-      if (!cols[i][0])
-        return ml_error(t->ctx, "ml_train(): column %d of the source '%s' has an empty name, which a "
-                                "model cannot keep; name it in a query (SELECT \"\" AS x, ...) or "
-                                "list the features", i + 1, t->source);
-      if (!(t->feat[t->k] = sqlite3_mprintf("%s", cols[i]))) {
-        sqlite3_result_error_nomem(t->ctx);
-        return -1;
-      }
-      t->k++;
-    }
-    if (t->k == 0) return ml_error(t->ctx, "ml_train(): the source has no column besides the target");
-    return 0;
+    t->k++;
   }
+  if (t->k == 0) return ml_error(t->ctx, "ml_train(): the source has no column besides the target");
+  return 0;
+}
+
+/* The features of a JSON array of column names (text). */
+static int features_list(trainer *t, const char *text, char **cols, int ncol) {
   ml_json *j = ml_json_arg(t->ctx, "ml_train", "features", text, strlen(text));
   if (!j) return -1;
   int rc = -1;
@@ -146,6 +144,17 @@ int parse_features(trainer *t, sqlite3_value *v, char **cols, int ncol) {
 out:
   ml_json_free(j);
   return rc;
+}
+
+/* Reads the feature list: a JSON array, or '*' (also when v is NULL or absent). */
+int parse_features(trainer *t, sqlite3_value *v, char **cols, int ncol) {
+  const char *text = !v || sqlite3_value_type(v) == SQLITE_NULL ? "*" : (const char *)sqlite3_value_text(v);
+  if (!text) {
+    sqlite3_result_error_nomem(t->ctx);
+    return -1;
+  }
+  if (strcmp(text, "*") == 0) return features_star(t, cols, ncol);
+  return features_list(t, text, cols, ncol);
 }
 
 /* Appends ", \"name\"" (or without the comma) to b. */
