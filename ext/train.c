@@ -81,15 +81,10 @@ static void trainer_free(trainer *t) {
   ml_free_names(t->cols, t->ncol);
   ml_free_names(t->decls, t->ncol);
   ml_free_names(t->feat, t->k);
-  sqlite3_free(t->o.key);
-  sqlite3_free(t->o.weights);
-  sqlite3_free(t->o.offset);
   ml_lsq_free(&t->glm_acc);
   sqlite3_free(t->ylev[0]);
   sqlite3_free(t->ylev[1]);
-  ml_free_names(t->o.categorical, t->o.ncategorical);
-  ml_free_names(t->o.na_values, t->o.nna);
-  ml_na_free(&t->o.na);
+  ml_options_free(&t->o);
   sqlite3_free(t->kind);
   sqlite3_free(t->sure);
   if (t->why) ml_free_names(t->why, t->k);

@@ -28,6 +28,7 @@
 #include "glm.h"
 #include "guard.h"
 #include "json.h"
+#include "options.h"
 #include "refine.h"
 #include "registry.h"
 #include "rowhash.h"
@@ -35,29 +36,8 @@
 #include "sqlq.h"
 #include "strbuf.h"
 
-typedef struct train_opts {
-  double test_size;
-  sqlite3_int64 seed;
-  char *key;          /* key column, "rowid", or NULL for the row itself */
-  char *weights;      /* weight column, or NULL */
-  char **categorical; /* columns forced categorical */
-  int ncategorical;
-  char **na_values;   /* texts read as NULL */
-  int nna;
-  ml_na na;           /* the same, as design.h reads them */
-  int refine;         /* -1 auto, 0 never, 1 always */
-  int full_metrics;
-  int progress;
-  ml_fitopts fit;
-  /* Generalized linear models (glm.h): the family, an offset column, R's
-  ** glm.control (max_iter, epsilon), and whether a fit that did not
-  ** converge is kept. */
-  int family;
-  char *offset;
-  int max_iter;
-  double epsilon;
-  int keep_unconverged;
-} train_opts;
+/* ml_train's options (options.h). */
+typedef ml_options train_opts;
 
 /* Weighted running mean and sum of squared deviations (West), for SST. */
 typedef struct welford {
