@@ -42,6 +42,9 @@
 ** the registry as it was, and concurrent trainers get consecutive versions.
 ** No transaction is held while reading: a SAVEPOINT could not be rolled back
 ** after sqlite3_interrupt while the calling statement runs.
+**
+** This file runs the steps in order (train()) and stores the version; each
+** step is in a file of its own, listed in train.h.
 */
 #include "train.h"
 

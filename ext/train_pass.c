@@ -326,7 +326,7 @@ int first_row(trainer *t) {
 
 /*
 ** ml__pass(trainer, values...): the internal aggregate every pass of
-** ml_train runs (see the header comment).  The trainer is a pointer only
+** ml_train runs (see train.c's header comment).  The trainer is a pointer only
 ** ml_train can bind, so from SQL it is an error.
 */
 void ml_pass_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {

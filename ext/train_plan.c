@@ -236,7 +236,7 @@ int listed_categorical(const trainer *t, const char *col) {
 }
 
 /*
-** Feature j's first guess (see the header): listed categorical, levels
+** Feature j's first guess (see train.c's header): listed categorical, levels
 ** that are numbers (R's factor() of a numeric column) until a value is not
 ** one; a declared type of INTEGER, REAL or NUMERIC affinity (as SQLite
 ** reads declared types: INT; CHAR, CLOB, TEXT; BLOB or none; REAL, FLOA,
