@@ -79,7 +79,8 @@ static void tl_free(tlist *l) {
   memset(l, 0, sizeof *l);
 }
 
-static int efail(enc *e, int node, const char *what) {
+/* "formula: what 'token' at 8 in "text"; hint", the token as R writes it. */
+static int efail(enc *e, int node, const char *what, const char *hint) {
   if (e->rc) return e->rc;
   const ml_formula *f = e->f;
   ml_sb b;
@@ -87,8 +88,9 @@ static int efail(enc *e, int node, const char *what) {
   ml_formula_deparse(&b, f->nodes, node, NULL);
   char *s = ml_sb_finish(&b, NULL);
   if (!s) return e->rc = ML_NOMEM;
-  ml_formula_err(e->err, e->nerr, "formula: %s at %d in \"%s\": %s", what, f->nodes[node].pos,
-                 e->f->text, s);
+  ml_formula_err(e->err, e->nerr, "formula: %s '%.60s%s' at %d in \"%.200s%s\"; %s", what, s,
+                 strlen(s) > 60 ? "..." : "", f->nodes[node].pos, f->text,
+                 strlen(f->text) > 200 ? "..." : "", hint);
   ml_free(s);
   return e->rc = ML_EINPUT;
 }
@@ -133,14 +135,14 @@ static int check_arith(enc *e, int k, int use) {
       return check_arith(e, x->a, use) || check_arith(e, x->b, use) ? e->rc : 0;
     case N_CALL:
       if (x->fn < F_I || x->fn > F_ABS)
-        return efail(e, k, x->fn ? "factor(), relevel() and poly() are terms, not arithmetic"
-                                 : "unknown function (known: I, log, log2, log10, log1p, exp, "
-                                   "sqrt, abs, factor, relevel, poly)");
+        return x->fn ? efail(e, k, "term inside arithmetic", "factor(), relevel() and poly() are terms, not numbers")
+                   : efail(e, k, "unknown function", "the functions are I, log, log2, log10, log1p, "
+                                 "exp, sqrt, abs, factor, relevel and poly(x, d, raw = TRUE)");
       if (nargs(e->f->nodes, k, &named) != 1 || named)
-        return efail(e, k, "this function takes one argument here");
+        return efail(e, k, "wrong arguments", "this function takes one unnamed argument");
       return check_arith(e, e->f->nodes[x->a].a, use);
-    case N_COLON: return efail(e, k, "':' is not arithmetic; inside I() use *");
-    default: return efail(e, k, "not an arithmetic expression");
+    case N_COLON: return efail(e, k, "interaction inside arithmetic", "':' is not arithmetic; inside I() multiply with *");
+    default: return efail(e, k, "unexpected", "an arithmetic expression of numbers and columns was expected");
   }
 }
 
@@ -149,16 +151,16 @@ static int check_factor(enc *e, int k, fvar *v) {
   fnode *nd = e->f->nodes;
   int named, n = nargs(nd, k, &named), arg = nd[nd[k].a >= 0 ? nd[k].a : k].a;
   if (nd[k].fn == F_FACTOR && (n != 1 || named || nd[arg].op != N_SYM))
-    return efail(e, k, "factor() takes one column name");
+    return efail(e, k, "wrong arguments", "factor() takes one column name");
   if (nd[k].fn == F_RELEVEL) {
     int second = n == 2 ? nd[nd[k].a].b : -1;
     if (n != 2 || nd[nd[k].a].name || nd[nd[second].a].op != N_STR ||
         (nd[second].name && strcmp(nd[second].name, "ref") != 0))
-      return efail(e, k, "relevel() takes a column and a level in quotes: relevel(x, \"b\")");
+      return efail(e, k, "wrong arguments", "relevel() takes a column and a level in quotes: relevel(x, \"b\")");
     if (nd[arg].op == N_CALL && nd[arg].fn == F_FACTOR) {
       if (check_factor(e, arg, v)) return e->rc;
     } else if (nd[arg].op != N_SYM) {
-      return efail(e, k, "relevel() takes a column name or factor(column)");
+      return efail(e, k, "wrong arguments", "relevel() takes a column name or factor(column)");
     } else if ((v->col = install_col(e, nd[arg].name, ML_FUSE_FACTOR)) < 0) {
       return e->rc;
     }
@@ -179,14 +181,14 @@ static int check_poly(enc *e, int k, fvar *v) {
     else if (nm && strcmp(nm, "raw") == 0)
       raw = nd[nd[a].a].op == N_SYM && !nd[nd[a].a].quoted && strcmp(nd[nd[a].a].name, "TRUE") == 0
                 ? 1 : -1;
-    else return efail(e, k, "poly() takes poly(x, degree, raw = TRUE)");
+    else return efail(e, k, "wrong arguments", "write poly(x, degree, raw = TRUE)");
   }
   if (raw != 1)
-    return efail(e, k, "only raw polynomials are supported, write raw = TRUE "
-                       "(orthogonal poly() depends on the training data)");
+    return efail(e, k, "orthogonal polynomial", "only raw polynomials are supported: write "
+                       "poly(x, d, raw = TRUE)");
   if (x < 0 || deg < 0 || nd[deg].op != N_NUM || nd[deg].num != (int)nd[deg].num ||
       nd[deg].num < 1 || nd[deg].num > 20)
-    return efail(e, k, "poly() needs a column or expression and a degree from 1 to 20");
+    return efail(e, k, "wrong arguments", "poly() takes a column or expression and a degree from 1 to 20");
   v->node = x;
   v->degree = (int)nd[deg].num;
   return check_arith(e, x, 0);
@@ -233,7 +235,10 @@ static int install_var(enc *e, int k) {
   memset(&nv[f->nvars], 0, sizeof *nv);
   nv[f->nvars].label = label;
   nv[f->nvars].col = -1;
-  if (f->nvars >= e->nw * 64) return efail(e, k, "too many variables"), -1;
+  if (f->nvars >= e->nw * 64) {
+    ml_free(label);
+    return efail(e, k, "too many variables", "simplify the formula"), -1;
+  }
   int i = f->nvars++;
   if (classify(e, k, &f->vars[i])) return -1;
   return i;
@@ -262,7 +267,7 @@ static int names(const fnode *nd, int k, const char *c) {
 /* '.': every source column but those the response names. */
 static int encode_dot(enc *e, int k, tlist *out) {
   ml_formula *f = e->f;
-  if (e->ncols == 0 && !e->dot) return efail(e, k, "'.' needs the source's columns");
+  if (e->ncols == 0 && !e->dot) return efail(e, k, "no columns for", "'.' needs the source's columns");
   ml_sb b;
   ml_sb_init(&b);
   int n = 0;
@@ -270,19 +275,28 @@ static int encode_dot(enc *e, int k, tlist *out) {
     if (f->lhs >= 0 && names(f->nodes, f->lhs, e->cols[c])) continue;
     int s = f->nnodes; /* a symbol node for the column, past the parsed ones */
     fnode *nn = ml_realloc(f->nodes, (uint64_t)(s + 1) * sizeof *nn);
-    if (!nn) return e->rc = ML_NOMEM;
+    if (!nn) {
+      ml_sb_reset(&b);
+      return e->rc = ML_NOMEM;
+    }
     f->nodes = nn;
     memset(&nn[s], 0, sizeof *nn);
     nn[s].op = N_SYM;
     nn[s].pos = f->nodes[k].pos;
     nn[s].name = ml_formula_strdup(e->cols[c], strlen(e->cols[c]));
-    if (!nn[s].name) return e->rc = ML_NOMEM;
+    if (!nn[s].name) {
+      ml_sb_reset(&b);
+      return e->rc = ML_NOMEM;
+    }
     f->nnodes++;
     ml_sb_puts(&b, n++ ? " + " : "(");
     ml_formula_put_name(&b, e->cols[c]);
     single_term(e, s, out);
   }
-  if (n == 0 && !e->rc) return efail(e, k, "'.' leaves no column");
+  if (n == 0 || e->rc) {
+    ml_sb_reset(&b);
+    return e->rc ? e->rc : efail(e, k, "no columns for", "'.' leaves no column besides the response");
+  }
   ml_sb_puts(&b, ")");
   ml_free(e->dot);
   e->dot = ml_sb_finish(&b, NULL);
@@ -293,7 +307,7 @@ static int encode_pow(enc *e, int k, tlist *out) {
   int a = e->f->nodes[k].a, b = e->f->nodes[k].b;
   const fnode *r = &e->f->nodes[b];
   if (r->op != N_NUM || r->num != (int)r->num || r->num < 1 || r->num > 64)
-    return efail(e, b, "the power of terms is a whole number from 1 to 64");
+    return efail(e, b, "invalid power", "the power of terms is a whole number from 1 to 64");
   int power = (int)r->num;
   tlist left = {0}, cur = {0};
   if (!encode(e, a, &left) && !tl_merge(e, &cur, &left)) {
@@ -338,7 +352,7 @@ static int encode(enc *e, int k, tlist *out) {
   switch (x->op) {
     case N_NUM:
       if (x->num != 0 && x->num != 1)
-        return efail(e, k, "a number in a formula is 0 or 1 (the intercept); for arithmetic use I()");
+        return efail(e, k, "unexpected number", "a number in a formula is 0 or 1 (the intercept); for arithmetic use I()");
       e->f->intercept = (x->num == 1) == e->parity;
       return 0;
     case N_ADD: case N_SUB: case N_MUL: case N_COLON: return encode_binary(e, k, out);
@@ -353,9 +367,9 @@ static int encode(enc *e, int k, tlist *out) {
       return e->rc;
     }
     case N_DOT: return encode_dot(e, k, out);
-    case N_DIV: return efail(e, k, "nesting with '/' is not supported; write a + a:b");
+    case N_DIV: return efail(e, k, "unsupported", "nesting with '/' is not supported: write a + a:b, or I(a/b) to divide");
     case N_SYM: case N_CALL: return single_term(e, k, out);
-    default: return efail(e, k, "a term was expected");
+    default: return efail(e, k, "unexpected", "a term was expected");
   }
 }
 
@@ -374,7 +388,7 @@ static int build_terms(enc *e, tlist *l) {
     for (int i = 0; i < l->n; i++) {
       uint64_t *t = term_at(e, l, i);
       if (popcount(e, t) != deg) continue;
-      if (f->lhs >= 0 && (t[0] & 1)) return efail(e, f->lhs, "the response cannot be a term too");
+      if (f->lhs >= 0 && (t[0] & 1)) return efail(e, f->lhs, "the response is a term too:", "remove it from the right-hand side");
       fterm *ft = &f->terms[f->nterms++];
       ft->vars = ml_malloc((uint64_t)deg * sizeof *ft->vars);
       if (!ft->vars) return e->rc = ML_NOMEM;

@@ -342,13 +342,13 @@ static int load_columns(ml_formula *f, reader *r, char *err, size_t nerr) {
     uint32_t nlev = get_u32(r);
     if (r->bad || nlev > (r->n - r->at) / 4) return r->bad = 1, ML_EINPUT;
     char **lev = ml_calloc((uint64_t)(nlev ? nlev : 1) * sizeof *lev);
-    int nomem = !lev, rc = ML_NOMEM;
+    int nomem = !lev, rc;
     for (uint32_t l = 0; l < nlev && !nomem && !r->bad; l++) lev[l] = get_str(r, get_u32(r), &nomem);
-    if (!nomem && !r->bad)
-      rc = ml_formula_set_column(f, c, kind, (const char *const *)lev, (int)nlev, err, nerr);
+    rc = nomem ? ML_NOMEM : r->bad ? ML_EINPUT
+       : ml_formula_set_column(f, c, kind, (const char *const *)lev, (int)nlev, err, nerr);
     for (uint32_t l = 0; lev && l < nlev; l++) ml_free(lev[l]);
     ml_free(lev);
-    if (rc) return r->bad = 1, nomem ? ML_NOMEM : rc;
+    if (rc) return r->bad = 1, rc;
   }
   return r->bad || r->at != r->n ? ML_EINPUT : ML_OK;
 }

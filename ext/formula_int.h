@@ -27,6 +27,7 @@ typedef struct fnode {
   double num;   /* N_NUM */
   char *name;   /* N_SYM, N_STR, N_CALL, N_ARG (argument name or NULL) */
   int quoted;   /* N_SYM: written in backquotes */
+  int depth;    /* of the tree under the node, bounded so recursion over it is */
 } fnode;
 
 /* What a variable (R's sense) is. */

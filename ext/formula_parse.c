@@ -11,7 +11,9 @@
 #include "mem.h"
 #include "strbuf.h"
 
-#define MAX_DEPTH 200
+#define MAX_DEPTH 200   /* parentheses, powers, unary minus: the parser's recursion */
+#define MAX_TREE 5000   /* any tree (a + b + ... is as deep as it is long) */
+#define MAX_ARGS 8
 
 enum { T_EOF, T_NUM, T_NAME, T_STR, T_DOT, T_OP, T_BAD };
 
@@ -123,12 +125,13 @@ static void advance(parser *p) { p->t = lex(p->z, p->n, p->t.pos + p->t.len); }
 static int fail(parser *p, const char *what) {
   if (p->rc) return -1;
   p->rc = ML_EINPUT;
+  const char *more = p->n > 200 ? "..." : ""; /* the text shown is at most 200 bytes */
   if (p->t.type == T_EOF)
-    ml_formula_err(p->err, p->nerr, "formula: unexpected end at %d in \"%s\"; %s", p->t.pos, p->z,
-                   what);
+    ml_formula_err(p->err, p->nerr, "formula: unexpected end at %d in \"%.200s%s\"; %s", p->t.pos,
+                   p->z, more, what);
   else
-    ml_formula_err(p->err, p->nerr, "formula: unexpected '%.*s' at %d in \"%s\"; %s",
-                   p->t.len > 40 ? 40 : p->t.len, p->z + p->t.pos, p->t.pos, p->z, what);
+    ml_formula_err(p->err, p->nerr, "formula: unexpected '%.*s' at %d in \"%.200s%s\"; %s",
+                   p->t.len > 40 ? 40 : p->t.len, p->z + p->t.pos, p->t.pos, p->z, more, what);
   return -1;
 }
 
@@ -150,6 +153,13 @@ static int add_node(parser *p, int op, int a, int b, int pos) {
   x->b = b;
   x->pos = pos;
   x->col = -1;
+  x->depth = 1;
+  if (a >= 0 && p->nodes[a].depth >= x->depth) x->depth = p->nodes[a].depth + 1;
+  if (b >= 0 && p->nodes[b].depth >= x->depth) x->depth = p->nodes[b].depth + 1;
+  if (x->depth > MAX_TREE) {
+    fail(p, "the formula is nested too deeply");
+    return -1;
+  }
   return p->nnodes++;
 }
 
@@ -178,7 +188,7 @@ static int fn_of(const char *name) {
 
 /* name( [name =] expr, ... ): k is the N_CALL node, the current token '('. */
 static int parse_args(parser *p, int k) {
-  int last = -1;
+  int last = -1, nargs = 0;
   advance(p);
   if (p->t.type == T_OP && p->t.op == ')') {
     advance(p);
@@ -196,6 +206,10 @@ static int parse_args(parser *p, int k) {
     int v = parse_expr(p, 1);
     if (v < 0) return -1;
     p->nodes[arg].a = v;
+    p->nodes[arg].depth = p->nodes[v].depth + 1;
+    if (p->nodes[k].depth <= p->nodes[arg].depth) p->nodes[k].depth = p->nodes[arg].depth + 1;
+    if (p->nodes[k].depth > MAX_TREE) return fail(p, "the formula is nested too deeply");
+    if (++nargs > MAX_ARGS) return fail(p, "a function here takes at most 3 arguments");
     if (last < 0) p->nodes[k].a = arg;
     else p->nodes[last].b = arg;
     last = arg;

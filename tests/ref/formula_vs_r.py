@@ -86,6 +86,14 @@ FORMULAS = [
     "y ~ x + f + x:f - f",
     "y ~ f:g:h + f",
     "y ~ (.)^2 - . + x",
+    "y ~ 0 + x + x:f",
+    "y ~ 0 + x:f:g + f",
+    "y ~ poly(x, 2, raw = TRUE):f + f",
+    "y ~ relevel(f, 'b'):relevel(g, 'v')",
+    "y ~ log(x):f + I(z^2):x",
+    "y ~ x*z*a - x:z:a",
+    "y ~ f*g - f - g",
+    "abs(y - 10) ~ log1p(x) + f",
 ]
 
 
