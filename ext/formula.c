@@ -186,8 +186,8 @@ static int check_poly(enc *e, int k, fvar *v) {
   if (raw != 1)
     return efail(e, k, "orthogonal polynomial", "only raw polynomials are supported: write "
                        "poly(x, d, raw = TRUE)");
-  if (x < 0 || deg < 0 || nd[deg].op != N_NUM || nd[deg].num != (int)nd[deg].num ||
-      nd[deg].num < 1 || nd[deg].num > 20)
+  if (x < 0 || deg < 0 || nd[deg].op != N_NUM || !(nd[deg].num >= 1 && nd[deg].num <= 20) ||
+      nd[deg].num != (int)nd[deg].num)
     return efail(e, k, "wrong arguments", "poly() takes a column or expression and a degree from 1 to 20");
   v->node = x;
   v->degree = (int)nd[deg].num;
@@ -282,6 +282,7 @@ static int encode_dot(enc *e, int k, tlist *out) {
     f->nodes = nn;
     memset(&nn[s], 0, sizeof *nn);
     nn[s].op = N_SYM;
+    nn[s].quoted = 1; /* a column, even one named TRUE */
     nn[s].pos = f->nodes[k].pos;
     nn[s].name = ml_formula_strdup(e->cols[c], strlen(e->cols[c]));
     if (!nn[s].name) {
@@ -306,7 +307,7 @@ static int encode_dot(enc *e, int k, tlist *out) {
 static int encode_pow(enc *e, int k, tlist *out) {
   int a = e->f->nodes[k].a, b = e->f->nodes[k].b;
   const fnode *r = &e->f->nodes[b];
-  if (r->op != N_NUM || r->num != (int)r->num || r->num < 1 || r->num > 64)
+  if (r->op != N_NUM || !(r->num >= 1 && r->num <= 64) || r->num != (int)r->num)
     return efail(e, b, "invalid power", "the power of terms is a whole number from 1 to 64");
   int power = (int)r->num;
   tlist left = {0}, cur = {0};
@@ -456,6 +457,20 @@ static int expand(enc *e, int rhs) {
   return e->rc;
 }
 
+/* The text with '.' written out must parse too, within the same bounds, so
+** that ml_formula_load() gives back what was saved. */
+static int check_written_out(ml_formula *f, char *err, size_t nerr) {
+  fnode *nd = NULL;
+  int n = 0, lhs, rhs;
+  int rc = ml_formula_parse_text(f->text, &nd, &n, &lhs, &rhs, NULL, 0);
+  for (int i = 0; i < n; i++) ml_free(nd[i].name);
+  ml_free(nd);
+  if (rc == ML_EINPUT)
+    ml_formula_err(err, nerr, "formula: '.' written out as its %d columns makes the formula nested "
+                   "too deeply; name the columns", f->ncols);
+  return rc;
+}
+
 int ml_formula_parse(const char *text, const char *const *columns, int ncols, ml_formula **out,
                      char *err, size_t nerr) {
   *out = NULL;
@@ -471,6 +486,7 @@ int ml_formula_parse(const char *text, const char *const *columns, int ncols, ml
   if (rc == ML_OK) {
     enc e = {f, 0, 1, 0, err, nerr, columns, ncols, NULL};
     rc = expand(&e, rhs);
+    if (!rc && e.dot) rc = check_written_out(f, err, nerr);
     ml_free(e.dot);
   }
   if (rc == ML_NOMEM) ml_formula_err(err, nerr, "formula: out of memory");

@@ -2,6 +2,7 @@
 ** formula_parse.c: the text of an R formula to nodes (R's precedence: ~, then
 ** + -, * /, :, unary minus, ^), and nodes back to text as R deparses them.
 */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,7 +86,12 @@ static int lex_number(const char *z, int n, int i, tok *t) {
   }
   t->type = T_NUM;
   t->len = i - s;
-  if (read_number(z + s, i - s, &t->num) != 0) t->type = T_BAD;
+  /* Finite only; and the value of its text as R deparses it (15 significant
+  ** digits), so that the saved text gives back the same number. */
+  char txt[32];
+  if (read_number(z + s, i - s, &t->num) != 0 || !isfinite(t->num)) return t->type = T_BAD, i;
+  ml_formula_fmt_num(txt, t->num);
+  if (read_number(txt, (int)strlen(txt), &t->num) != 0) t->type = T_BAD;
   return i;
 }
 

@@ -59,6 +59,7 @@ static void test_terms(void) {
                   "I(x/1e+05)|I(0.5 * x)|I(x * 1e-04)|I(-x)|exp(abs(x))|"));
   CHECK(terms_are("y ~ factor(x) + relevel(f, 'b') + relevel(factor(g), ref = \"u\")",
                   "factor(x)|relevel(f, \"b\")|relevel(factor(g), ref = \"u\")|"));
+  CHECK(terms_are("y ~ I(x * 0.12345678901234567)", "I(x * 0.123456789012346)|")); /* R's 15 digits */
   CHECK(terms_are("y ~ x^2", "x|")); /* a formula power of one term */
   CHECK(terms_are("~ x", "x|"));
 }
@@ -120,6 +121,9 @@ static void test_errors(void) {
   CHECK(error_is("y ~ a/b", "unsupported 'a/b' at 5"));
   CHECK(error_is("y ~ (a+b)^x", "invalid power 'x' at 10"));
   CHECK(error_is("y ~ (a+b)^1.5", "invalid power '1.5' at 10"));
+  CHECK(error_is("y ~ (a+b)^5e55", "invalid power '5e+55' at 10"));
+  CHECK(error_is("y ~ I(x*333e3333)", "unexpected '333e3333' at 8"));
+  CHECK(error_is("y ~ poly(x, 1e300, raw = TRUE)", "wrong arguments"));
   CHECK(error_is("y ~ log(factor(f))", "term inside arithmetic 'factor(f)' at 8"));
   CHECK(error_is("y ~ log(x, 2)", "wrong arguments 'log(x, 2)' at 4"));
   CHECK(error_is("y ~ I(a:b)", "interaction inside arithmetic 'a:b' at 7"));
