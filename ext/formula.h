@@ -108,11 +108,14 @@ int ml_formula_ncoef(const ml_formula *f);
 const char *ml_formula_coef_name(const ml_formula *f, int j);
 
 /*
-** One design row x[0..ncoef) from vals[0..ncols) (the response's columns are
-** not read).  Never allocates.  Returns ML_FROW_*, with *bad as they say.
+** One design row x[0..ncoef) from the raw values: only vals[0..nrhs_cols)
+** are read, so ml_predict can pass just the right-hand side's columns.
+** Never allocates, never writes f: one formula serves many threads.
+** Returns ML_FROW_*, with *bad as they say; x is undefined unless ML_FROW_OK.
 */
 int ml_formula_eval_row(const ml_formula *f, const ml_fvalue *vals, double *x, int *bad);
-/* The response on its fitted scale (log(price) for `log(price) ~ ...`). */
+/* The response on its fitted scale (log(price) for `log(price) ~ ...`), from
+** vals[0..ncols); ML_FROW_UNDEFINED with *bad 0 when it is not finite. */
 int ml_formula_eval_response(const ml_formula *f, const ml_fvalue *vals, double *y, int *bad);
 
 /*

@@ -94,6 +94,8 @@ FORMULAS = [
     "y ~ x*z*a - x:z:a",
     "y ~ f*g - f - g",
     "abs(y - 10) ~ log1p(x) + f",
+    "y ~ x:z:a + x:z:f",
+    "y ~ f:g:x + h:f + g:h",
 ]
 
 
