@@ -466,8 +466,8 @@ static int check_written_out(ml_formula *f, char *err, size_t nerr) {
   for (int i = 0; i < n; i++) ml_free(nd[i].name);
   ml_free(nd);
   if (rc == ML_EINPUT)
-    ml_formula_err(err, nerr, "formula: '.' written out as its %d columns makes the formula nested "
-                   "too deeply; name the columns", f->ncols);
+    ml_formula_err(err, nerr, "formula: '.' written out as its %d columns does not parse again "
+                   "(a name with a backquote, or too deep); name the columns", f->ncols);
   return rc;
 }
 

@@ -138,6 +138,9 @@ static void test_errors(void) {
   char err[200];
   CHECK(ml_formula_parse("y ~ .", NULL, 0, &f, err, sizeof err) == ML_EINPUT &&
         strstr(err, "no columns for '.' at 4"));
+  const char *tick[] = {"y", "a`b"};
+  CHECK(ml_formula_parse("y ~ .", tick, 2, &f, err, sizeof err) == ML_EINPUT &&
+        strstr(err, "does not parse again"));
   static char deep[2000], chain[20000];
   strcpy(deep, "y ~ ");
   for (int i = 0; i < 300; i++) strcat(deep, "(");
