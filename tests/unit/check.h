@@ -34,6 +34,7 @@ void test_sections(void);
 void test_json(void);
 void test_dist(void);
 void test_strbuf(void);
+void test_formula(void);
 
 /* Fault injection: the allocation after `n` more succeed fails (-1: never). */
 void mem_fail_after(long n);
