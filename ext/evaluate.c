@@ -20,6 +20,7 @@
 #include <float.h>
 #include <string.h>
 
+#include "auc.h"
 #include "design.h"
 #include "glm.h"
 #include "guard.h"
@@ -60,6 +61,8 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3_value **vals = NULL;
   double *x = NULL;
   ml_source src;
+  ml_auc auc; /* binomial: every row's (probability, y) for the exact AUC (auc.h) */
+  ml_auc_init(&auc, ML_AUC_MAX_ROWS, 0);
   int rc = ml_source_open(db, "ml_evaluate()", source, NULL, &src, &err);
   if (rc != SQLITE_OK && !err && rc != SQLITE_NOMEM) {
     ml_result_db_error(ctx, "ml_evaluate", db, rc);
@@ -179,6 +182,7 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
         glogloss -= y == 1 ? log(pc) : log1p(-pc);
         gcorrect += (mu > 0.5 ? 1.0 : 0.0) == y;
         gbrier += (y - mu) * (y - mu);
+        if (ml_auc_add(&auc, mu, y, 1)) goto fail;
       }
       continue;
     }
@@ -211,6 +215,7 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       ml_sb_json_number(&b, n > 0 ? (double)(gcorrect / n) : NAN);
       ml_sb_puts(&b, ",\"brier\":");
       ml_sb_json_number(&b, n > 0 ? (double)(gbrier / n) : NAN);
+      ml_auc_json(&b, &auc);
     }
     ml_sb_puts(&b, ",\"deviance\":");
     ml_sb_json_number(&b, n > 0 ? (double)gdev : NAN);
@@ -246,6 +251,7 @@ fail:
   else sqlite3_result_error_nomem(ctx);
 done:
   if (nested) ml_nest_leave();
+  ml_auc_free(&auc);
   sqlite3_finalize(st);
   sqlite3_free(err);
   ml_source_free(&src);

@@ -55,6 +55,7 @@
 #include "design.h"
 #include "dqlite.h"
 #include "fitacc.h"
+#include "auc.h"
 #include "glm.h"
 #include "guard.h"
 #include "json.h"
@@ -90,6 +91,7 @@ typedef struct train_opts {
   int max_iter;
   double epsilon;
   int keep_unconverged;
+  int64_t auc_max_rows;   /* binomial: the test rows' AUC keeps at most this many (auc.h) */
 } train_opts;
 
 /* Weighted running mean and sum of squared deviations (West), for SST. */
@@ -171,7 +173,11 @@ struct trainer {
   ml_ksum null_dev, null_sw, null_swz;      /* its deviance, and its IRLS step */
   struct glm_metric {
     ml_ksum w, dev, logloss, correct, brier;
+    int has_auc;
+    double auc;
   } gm[2];                /* train, test: metrics at the current coefficients */
+  ml_auc auc;             /* binomial: the test rows' (probability, y, w), for the AUC */
+  double *coefold;        /* the coefficients before the last step (R's coefold), p */
 };
 
 /* ---- options ---- */
@@ -246,6 +252,10 @@ static int parse_options(trainer *t, const char *text) {
     } else if (strcmp(k, "keep_unconverged") == 0) {
       if (!is_bool) FAIL("keep_unconverged must be true or false");
       o->keep_unconverged = yes;
+    } else if (strcmp(k, "auc_max_rows") == 0) {
+      if (c->type != ML_JSON_NUMBER || !(c->num >= 0 && c->num <= 1e12) || c->num != floor(c->num))
+        FAIL("auc_max_rows must be an integer from 0 to 1e12");
+      o->auc_max_rows = (int64_t)c->num + 1; /* 0: not given */
     } else if (strcmp(k, "progress") == 0) {
       if (!is_bool) FAIL("progress must be true or false");
       o->progress = yes;
@@ -303,7 +313,7 @@ static int parse_options(trainer *t, const char *text) {
       ml_error(t->ctx, "ml_train(): unknown option '%s' (known: test_size, seed, key, intercept, "
                        "nulls, na_values, categorical, unseen, weights, l2, robust, refine, "
                        "metrics, progress, tol, family, offset, max_iter, epsilon, "
-                       "keep_unconverged)", k);
+                       "keep_unconverged, auc_max_rows)", k);
       goto out;
     }
   }
@@ -315,14 +325,18 @@ static int parse_options(trainer *t, const char *text) {
     if (o->fit.robust) FAIL("robust applies to family \"gaussian\" only");
     if (o->refine == 1) FAIL("refine applies to family \"gaussian\" only (IRLS iterates instead)");
     if (o->full_metrics) FAIL("metrics \"full\" applies to family \"gaussian\" only");
+    if (o->auc_max_rows && o->family != ML_FAMILY_BINOMIAL)
+      FAIL("auc_max_rows needs family \"binomial\" (the AUC is a binomial model's metric)");
   } else {
     if (o->offset) FAIL("offset needs family \"binomial\" or \"poisson\"");
     if (o->max_iter || o->epsilon > 0 || o->keep_unconverged)
       FAIL("max_iter, epsilon and keep_unconverged need family \"binomial\" or \"poisson\"");
+    if (o->auc_max_rows) FAIL("auc_max_rows needs family \"binomial\"");
   }
 defaults:
   if (!o->max_iter) o->max_iter = ML_GLM_MAX_ITER;
   if (!(o->epsilon > 0)) o->epsilon = ML_GLM_EPSILON;
+  o->auc_max_rows = o->auc_max_rows ? o->auc_max_rows - 1 : ML_AUC_MAX_ROWS;
   if (!na_given) {
     int n = (int)(sizeof default_na / sizeof default_na[0]);
     o->na_values = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)n);
@@ -1152,6 +1166,10 @@ static int glm_row(trainer *t) {
     ml_ksum_add(&g->logloss, -w * ((y > 0 ? y * log(pc) : 0) + (y < 1 ? (1 - y) * log1p(-pc) : 0)));
     ml_ksum_add(&g->correct, (mu > 0.5 ? 1.0 : 0.0) == y ? w : 0);
     ml_ksum_add(&g->brier, w * (y - mu) * (y - mu));
+    if (test && ml_auc_add(&t->auc, mu, y, w)) {
+      sqlite3_result_error_nomem(t->ctx);
+      return -1;
+    }
   }
   if (test) return 0;
   double z, W, mu0;
@@ -1190,6 +1208,7 @@ static int glm_pass(trainer *t) {
   memset(&t->null_sw, 0, sizeof t->null_sw);
   memset(&t->null_swz, 0, sizeof t->null_swz);
   memset(t->gm, 0, sizeof t->gm);
+  ml_auc_reset(&t->auc);
   t->bound_rows = 0;
   t->again_n[0] = t->again_n[1] = 0;
   t->again_hash[0] = ML_HASH_SEED0;
@@ -1211,27 +1230,17 @@ static int glm_pass(trainer *t) {
 
 static double ksum(const ml_ksum *k) { return ml_ksum_value(k); }
 
-/*
-** IRLS, as R's glm.fit: the first pass made step 1 (from mustart) into the
-** model's factor.  Each pass then evaluates the coefficients of the last
-** step (the deviance that R's rule compares with the one before) and folds
-** the next step's working rows into a fresh factor, which becomes the
-** model's only if the rule says to go on: so the model keeps the factor
-** its coefficients solve, whose inverse is their covariance, as R's fit
-** does.  Iterations + 1 passes.  The null model with an intercept and an
-** offset is R's second fit (glm() refits it): its own IRLS, one scalar
-** step per pass alongside, with passes of its own if it is not done.
-*/
-static int glm_fit(trainer *t) {
+/* The model's GLM fields, its prior weights, the null model's start, the
+** AUC's collector: before the iterations.  0, or -1 after reporting. */
+static int glm_setup(trainer *t) {
   ml_model *m = t->m;
-  const train_opts *o = &t->o;
-  int f = o->family, ic = (m->flags & ML_MODEL_INTERCEPT) != 0, rc;
+  int f = t->o.family, ic = (m->flags & ML_MODEL_INTERCEPT) != 0;
   m->family = f;
   m->link = ml_family_link(f);
-  if (o->offset) {
-    size_t n = strlen(o->offset) + 1;
+  if (t->o.offset) {
+    size_t n = strlen(t->o.offset) + 1;
     if (!(m->offset = ml_malloc(n))) goto nomem;
-    memcpy(m->offset, o->offset, n);
+    memcpy(m->offset, t->o.offset, n);
   }
   for (int l = 0; l < 2 && t->ylev[0]; l++) {
     size_t n = strlen(t->ylev[l]) + 1;
@@ -1249,60 +1258,127 @@ static int glm_fit(trainer *t) {
   }
   t->null_mu = ic ? ksum(&t->prior_wy) / ksum(&t->prior_w) : ml_glm_linkinv(f, 0);
   t->null_b = ic ? ml_glm_linkfun(f, t->null_mu) : 0;
-  int null_done = !(ic && o->offset), done = 0, conv = 0, iter = 1, null_passes = 0;
-  double devold = ksum(&t->dev_start), dev = NAN, null_old = NAN;
+  ml_auc_init(&t->auc, t->o.auc_max_rows, t->cw >= 0);
+  if (!(t->coefold = ml_malloc(8 * (uint64_t)m->p))) goto nomem;
+  return 0;
+nomem:
+  sqlite3_result_error_nomem(t->ctx);
+  return -1;
+}
+
+/* Where IRLS is, between passes. */
+struct glm_iter {
+  int iter;          /* the step whose coefficients the model has (R's iter) */
+  int conv, done;    /* R's rule held; the main fit needs no more passes */
+  int inner;         /* halvings of the current step so far (R's inner loop 1) */
+  int halved;        /* steps that were halved */
+  int null_done, null_passes;
+  double dev, devold, null_old;
+};
+
+/* Takes the step the last pass folded: its factor becomes the model's and
+** the coefficients solve it.  0, or an ML_* code. */
+static int glm_take_step(trainer *t) {
+  ml_model *m = t->m;
+  int rc = ml_lsq_fold(&t->glm_acc), q = m->p + 1;
+  if (rc) return rc;
+  memcpy(t->coefold, m->beta, 8 * (size_t)m->p);
+  memset(m->R, 0, 8 * (size_t)q * (size_t)q);
+  for (int j = 0; j < q; j++)
+    for (int i = 0; i <= j; i++) m->R[i + (int64_t)j * q] = t->glm_acc.R[i + (int64_t)j * q];
+  return ml_model_solve(m);
+}
+
+/*
+** After a pass that measured the model's coefficients: as R's glm.fit, a
+** deviance that is not finite halves the step toward the coefficients
+** before it (each halving one more pass, at most max_iter of them; at
+** iteration 1 there is nothing to go back to and R stops, as here); a
+** finite one is put to R's rule, and unless it holds the next step is
+** taken.  0, or -1 after reporting.
+*/
+static int glm_main_step(trainer *t, struct glm_iter *s) {
+  ml_model *m = t->m;
+  const train_opts *o = &t->o;
+  s->dev = ksum(&t->dev);
+  if (!isfinite(s->dev)) {
+    if (s->iter == 1)
+      return ml_error(t->ctx, "ml_train(): the deviance is not finite after iteration 1: no valid "
+                              "set of coefficients has been found (R's glm stops the same); look "
+                              "for a feature or an offset of huge values");
+    if (s->inner == 0) s->halved++;
+    if (++s->inner > o->max_iter)
+      return ml_error(t->ctx, "ml_train(): the deviance is not finite after iteration %d, nor "
+                              "after halving the step %d times (R's glm: inner loop 1, cannot "
+                              "correct step size); look for a feature or an offset of huge values",
+                      s->iter, o->max_iter);
+    for (int j = 0; j < m->p; j++) m->beta[j] = (m->beta[j] + t->coefold[j]) / 2;
+    return 0;
+  }
+  if (o->progress)
+    fprintf(stderr, s->inner ? "ml_train: iteration %d: step halved: deviance %.10g\n"
+                             : "ml_train: iteration %d: deviance %.10g\n", s->iter, s->dev);
+  s->inner = 0;
+  s->conv = ml_glm_converged(s->dev, s->devold, o->epsilon);
+  s->done = s->conv || s->iter >= o->max_iter;
+  if (s->done) return 0;
+  int rc = glm_take_step(t);
+  if (rc) {
+    ml_result_code(t->ctx, "ml_train", rc);
+    return -1;
+  }
+  s->devold = s->dev;
+  s->iter++;
+  return 0;
+}
+
+/*
+** IRLS, as R's glm.fit: the first pass made step 1 (from mustart) into the
+** model's factor.  Each pass then evaluates the coefficients of the last
+** step (the deviance that R's rule compares with the one before) and folds
+** the next step's working rows into a fresh factor, which becomes the
+** model's only if the rule says to go on: so the model keeps the factor
+** its coefficients solve, whose inverse is their covariance, as R's fit
+** does.  Iterations + 1 passes (and one per halving).  The null model with
+** an intercept and an offset is R's second fit (glm() refits it): its own
+** IRLS, one scalar step per pass alongside, with passes of its own if it
+** is not done.
+*/
+static int glm_iterate(trainer *t, struct glm_iter *s) {
+  const train_opts *o = &t->o;
+  s->iter = 1;
+  s->null_done = !((t->m->flags & ML_MODEL_INTERCEPT) && o->offset);
+  s->devold = ksum(&t->dev_start);
+  s->dev = s->null_old = NAN;
   for (;;) {
-    t->glm_accumulate = !done;
+    t->glm_accumulate = !s->done;
     if (glm_pass(t)) return -1;
-    if (!done) {
-      dev = ksum(&t->dev);
-      if (!isfinite(dev))
-        return ml_error(t->ctx, "ml_train(): the deviance is not finite after iteration %d: the "
-                                "fit diverged (R's glm would halve the step; sqlml stops)", iter);
-      if (o->progress) fprintf(stderr, "ml_train: iteration %d: deviance %.10g\n", iter, dev);
-      conv = ml_glm_converged(dev, devold, o->epsilon);
-      done = conv || iter >= o->max_iter;
-      if (!done) {
-        if ((rc = ml_lsq_fold(&t->glm_acc))) goto code;
-        int q = m->p + 1;
-        memset(m->R, 0, 8 * (size_t)q * (size_t)q);
-        for (int j = 0; j < q; j++)
-          for (int i = 0; i <= j; i++) m->R[i + (int64_t)j * q] = t->glm_acc.R[i + (int64_t)j * q];
-        if ((rc = ml_model_solve(m))) goto code;
-        devold = dev;
-        iter++;
-      }
-    } else {
-      null_passes++;
-    }
-    if (!null_done) {
+    if (!s->done && glm_main_step(t, s)) return -1;
+    if (s->done && !t->glm_accumulate) s->null_passes++;
+    if (!s->null_done) {
       double nd = ksum(&t->null_dev);
-      null_done = !isnan(null_old) && ml_glm_converged(nd, null_old, o->epsilon);
-      null_old = nd;
-      if (!null_done) t->null_b = ksum(&t->null_swz) / ksum(&t->null_sw);
+      s->null_done = !isnan(s->null_old) && ml_glm_converged(nd, s->null_old, o->epsilon);
+      s->null_old = nd;
+      if (!s->null_done) t->null_b = ksum(&t->null_swz) / ksum(&t->null_sw);
     }
-    if (done && null_done) break;
-    if (null_passes >= o->max_iter)
+    if (s->done && s->null_done) return 0;
+    if (s->null_passes >= o->max_iter)
       return ml_error(t->ctx, "ml_train(): the null model (intercept and offset) did not converge "
                               "in %d iterations (max_iter)", o->max_iter);
   }
-  if (!conv && !o->keep_unconverged)
-    return ml_error(t->ctx, "ml_train(): the fit did not converge in %d iteration%s (max_iter): "
-                            "deviance %.10g, its last relative change %.3g is not below epsilon "
-                            "%g; raise max_iter, look for separation or a feature of huge values, "
-                            "or keep the fit with option keep_unconverged", iter,
-                    iter == 1 ? "" : "s", dev, fabs(dev - devold) / (fabs(dev) + 0.1), o->epsilon);
-  int rank = 0;
-  for (int j = 0; j < m->p; j++) rank += !m->aliased[j];
-  m->iterations = iter;
-  m->converged = conv;
-  m->deviance = dev;
-  m->null_deviance = ksum(&t->null_dev);
-  m->aic = ksum(&t->aic_sum) + 2 * rank;
-  m->df_null = m->n - ic;
-  if (!conv)
+}
+
+/* The warnings of a fitted GLM, R's among them. */
+static void glm_warnings(trainer *t, const struct glm_iter *s) {
+  int f = t->o.family;
+  if (!s->conv)
     warn(t, "the fit did not converge in %d iterations (max_iter); kept as asked "
-            "(keep_unconverged): its estimates are not the maximum likelihood", iter);
+            "(keep_unconverged): its estimates are not the maximum likelihood", s->iter);
+  if (s->halved)
+    warn(t, "step size truncated due to divergence (R's glm warns the same, and that the "
+            "algorithm stopped at a boundary value): the deviance was not finite after %d "
+            "step%s, each halved toward the coefficients before it", s->halved,
+         s->halved == 1 ? "" : "s");
   if (t->bound_rows)
     warn(t, f == ML_FAMILY_BINOMIAL
                 ? "separation: fitted probabilities numerically 0 or 1 occurred in %lld training "
@@ -1320,13 +1396,41 @@ static int glm_fit(trainer *t) {
                 : "the target is not a whole number in %lld rows, the first in row %lld (R warns "
                   "the same): the Poisson likelihood is 0 there, so the AIC is infinite",
          (long long)t->fraction_rows, (long long)t->fraction_first);
+  if (t->auc.over)
+    warn(t, "auc: null, the test rows are more than the budget of option auc_max_rows (%lld "
+            "entries of %d bytes; a row of a proportion takes two): exact ranks need every row's "
+            "probability in memory; raise auc_max_rows to measure it",
+         (long long)t->o.auc_max_rows, ml_auc_entry_bytes(&t->auc));
+}
+
+/* A GLM by IRLS (glm_iterate), its statistics and warnings; 0, or -1 after reporting. */
+static int glm_fit(trainer *t) {
+  ml_model *m = t->m;
+  struct glm_iter s;
+  memset(&s, 0, sizeof s);
+  if (glm_setup(t) || glm_iterate(t, &s)) return -1;
+  if (!s.conv && !t->o.keep_unconverged)
+    return ml_error(t->ctx, "ml_train(): the fit did not converge in %d iteration%s (max_iter): "
+                            "deviance %.10g, its last relative change %.3g is not below epsilon "
+                            "%g; raise max_iter, look for separation or a feature of huge values, "
+                            "or keep the fit with option keep_unconverged", s.iter,
+                    s.iter == 1 ? "" : "s", s.dev, fabs(s.dev - s.devold) / (fabs(s.dev) + 0.1),
+                    t->o.epsilon);
+  int rank = 0, ic = (m->flags & ML_MODEL_INTERCEPT) != 0;
+  for (int j = 0; j < m->p; j++) rank += !m->aliased[j];
+  m->iterations = s.iter;
+  m->converged = s.conv;
+  m->deviance = s.dev;
+  m->null_deviance = ksum(&t->null_dev);
+  m->aic = ksum(&t->aic_sum) + 2 * rank;
+  m->df_null = m->n - ic;
+  if (t->o.family == ML_FAMILY_BINOMIAL && t->fa.used[1] > 0) {
+    t->gm[1].has_auc = 1;
+    t->gm[1].auc = ml_auc_value(&t->auc);
+  }
+  glm_warnings(t, &s);
+  ml_auc_free(&t->auc);
   return 0;
-code:
-  ml_result_code(t->ctx, "ml_train", rc);
-  return -1;
-nomem:
-  sqlite3_result_error_nomem(t->ctx);
-  return -1;
 }
 
 static void glm_metrics_set(ml_sb *b, const char *name, sqlite3_int64 n, const struct glm_metric *g,
@@ -1341,6 +1445,10 @@ static void glm_metrics_set(ml_sb *b, const char *name, sqlite3_int64 n, const s
     ml_sb_json_number(b, n > 0 ? ksum(&g->correct) / sw : NAN);
     ml_sb_puts(b, ",\"brier\":");
     ml_sb_json_number(b, n > 0 ? ksum(&g->brier) / sw : NAN);
+    if (g->has_auc) {
+      ml_sb_puts(b, ",\"auc\":");
+      ml_sb_json_number(b, g->auc);
+    }
   } else {
     ml_sb_puts(b, ",\"mean_deviance\":");
     ml_sb_json_number(b, n > 0 ? ksum(&g->dev) / sw : NAN);
@@ -1445,6 +1553,8 @@ static void trainer_free(trainer *t) {
   sqlite3_free(t->o.weights);
   sqlite3_free(t->o.offset);
   ml_lsq_free(&t->glm_acc);
+  ml_auc_free(&t->auc);
+  ml_free(t->coefold);
   sqlite3_free(t->ylev[0]);
   sqlite3_free(t->ylev[1]);
   ml_free_names(t->o.categorical, t->o.ncategorical);
