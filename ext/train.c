@@ -178,6 +178,10 @@ struct trainer {
   } gm[2];                /* train, test: metrics at the current coefficients */
   ml_auc auc;             /* binomial: the test rows' (probability, y, w), for the AUC */
   double *coefold;        /* the coefficients before the last step (R's coefold), p */
+  ml_ksum aic_sat;        /* training rows: AIC terms at mu = y of the rows whose AIC splits */
+  int levels_probed;      /* binomial: target_levels ran (at the first text target) */
+  int glm_passes;         /* passes of glm_row so far */
+  uint64_t again_rows;    /* the training rows' sum of ml_rowhash, read again */
 };
 
 /* ---- options ---- */
@@ -750,10 +754,17 @@ static int bad_value(trainer *t, const char *col, int kind, sqlite3_value *v) {
 ** Reads the response and the weight of the current row.  Returns 1 for a
 ** row to use, 0 for one to skip, -1 after reporting.
 */
+static int target_levels(trainer *t);
+
 static int read_yw(trainer *t, double *y, double *w) {
   sqlite3_value *yv = t->vals[t->cy];
   int text, kind = ml_read_num(yv, &t->o.na, 1, y, &text);
   t->y_text |= text;
+  if (kind == ML_V_TEXT && t->o.family == ML_FAMILY_BINOMIAL && !t->levels_probed) {
+    /* The first text target of a binomial fit: are there two levels? */
+    t->levels_probed = 1;
+    if (target_levels(t)) return -1;
+  }
   if (t->ylev[0] && kind != ML_V_NULL) {
     /* A binomial target of two text levels: the second is 1. */
     const char *z = kind == ML_V_TEXT ? (const char *)sqlite3_value_text(yv) : NULL;
@@ -969,6 +980,8 @@ static int first_row(trainer *t) {
     ml_ksum_add(&t->prior_w, w);
     ml_ksum_add(&t->prior_wy, w * y);
     if (t->cw >= 0) ml_ksum_add(&t->prior_log_w, log(w));
+    if (ml_glm_aic_splits(t->o.family, y, w))
+      ml_ksum_add(&t->aic_sat, ml_glm_aic_term(t->o.family, y, y, w));
   }
   return 0;
 }
@@ -1132,12 +1145,44 @@ static int pass_again(trainer *t, ml_refiner *ref, ml_hcacc *hc, int measure) {
   return 0;
 }
 
+/* The metrics of a row at mean mu, whose deviance residual is dev. */
+static void glm_measure(trainer *t, int test, double y, double w, double mu, double dev) {
+  struct glm_metric *g = &t->gm[test];
+  ml_ksum_add(&g->w, w);
+  ml_ksum_add(&g->dev, dev);
+  if (t->o.family != ML_FAMILY_BINOMIAL) return;
+  /* As scikit-learn's log_loss, which clips at the double's epsilon: for a
+  ** y of 0 or 1 within the clip, half the deviance residual. */
+  double pc = fmin(fmax(mu, DBL_EPSILON), 1 - DBL_EPSILON);
+  ml_ksum_add(&g->logloss, pc == mu && (y == 0 || y == 1)
+                               ? dev / 2
+                               : -w * ((y > 0 ? y * log(pc) : 0) + (y < 1 ? (1 - y) * log1p(-pc) : 0)));
+  ml_ksum_add(&g->correct, (mu > 0.5 ? 1.0 : 0.0) == y ? w : 0);
+  ml_ksum_add(&g->brier, w * (y - mu) * (y - mu));
+}
+
+/* The null model's deviance residual of a training row, and its own IRLS
+** step when it has an intercept and an offset.  Without both its mean
+** never changes, so only the first pass measures it (t->glm_passes). */
+static void glm_null_row(trainer *t, double y, double w, double off) {
+  int f = t->o.family, iterating = t->co >= 0 && (t->m->flags & ML_MODEL_INTERCEPT);
+  if (!iterating && t->glm_passes > 1) return;
+  double eta0 = t->null_b + off, mu_null = t->co < 0 ? t->null_mu : ml_glm_linkinv(f, eta0);
+  ml_ksum_add(&t->null_dev, ml_glm_dev_resid(f, y, mu_null, w));
+  if (iterating) {
+    double z, W, mu0;
+    ml_glm_work(f, y, w, eta0, off, &z, &W, &mu0);
+    ml_ksum_add(&t->null_sw, W);
+    ml_ksum_add(&t->null_swz, W * z);
+  }
+}
+
 /*
 ** A pass of IRLS, row by row, at the model's coefficients: the deviance
-** and R's AIC of the training rows, the metrics of both sides, the null
-** model's deviance (and its own IRLS step when it has an intercept and an
-** offset), and, with glm_accumulate, the next step's factor of
-** sqrt(W) [x z].  The fingerprint is the first pass's (glm_start).
+** and R's AIC of the training rows, the metrics of both sides (the AUC's
+** rows), the null model's deviance (glm_null_row), and, with
+** glm_accumulate, the next step's factor of sqrt(W) [x z].  The training
+** rows' fingerprint is the first pass's ml_rowhash sum.
 */
 static int glm_row(trainer *t) {
   const ml_model *m = t->m;
@@ -1154,41 +1199,28 @@ static int glm_row(trainer *t) {
   if (r == ML_V_NULL) return 0;
   int test = side == ML_SIDE_TEST, f = t->o.family;
   t->again_n[test]++;
-  double lin = 0;
+  double lin = 0, mu, z, W;
   for (int j = 0; j < m->p; j++) lin += m->beta[j] * t->x[j];
-  double eta = lin + off, mu = ml_glm_linkinv(f, eta), dev = ml_glm_dev_resid(f, y, mu, w);
-  struct glm_metric *g = &t->gm[test];
-  ml_ksum_add(&g->w, w);
-  ml_ksum_add(&g->dev, dev);
-  if (f == ML_FAMILY_BINOMIAL) {
-    /* As scikit-learn's log_loss, which clips at the double's epsilon. */
-    double pc = fmin(fmax(mu, DBL_EPSILON), 1 - DBL_EPSILON);
-    ml_ksum_add(&g->logloss, -w * ((y > 0 ? y * log(pc) : 0) + (y < 1 ? (1 - y) * log1p(-pc) : 0)));
-    ml_ksum_add(&g->correct, (mu > 0.5 ? 1.0 : 0.0) == y ? w : 0);
-    ml_ksum_add(&g->brier, w * (y - mu) * (y - mu));
-    if (test && ml_auc_add(&t->auc, mu, y, w)) {
+  double eta = lin + off;
+  ml_glm_eval(f, y, w, eta, off, &mu, &z, &W);
+  double dev = ml_glm_dev_resid(f, y, mu, w);
+  glm_measure(t, test, y, w, mu, dev);
+  if (test) {
+    if (f == ML_FAMILY_BINOMIAL && ml_auc_add(&t->auc, mu, y, w)) {
       sqlite3_result_error_nomem(t->ctx);
       return -1;
     }
+    return 0;
   }
-  if (test) return 0;
-  double z, W, mu0;
-  glm_start(t, y, w, off, &z, &W, &mu0);
-  if (ml_fitacc_fingerprint(&t->fa, t->vals + t->cy + 1, z, W, t->again_hash)) t->again_n[0] = -1;
+  t->again_rows += ml_rowhash(t->cw >= 0 ? &w : NULL, y, t->vals + t->cy + 1, t->k);
   ml_ksum_add(&t->dev, dev);
-  ml_ksum_add(&t->aic_sum, ml_glm_aic_term(f, y, mu, w));
+  /* The AIC: the deviance plus the first pass's aic_sat, where it splits. */
+  if (!ml_glm_aic_splits(f, y, w)) ml_ksum_add(&t->aic_sum, ml_glm_aic_term(f, y, mu, w) - dev);
   /* R's glm.fit warns of these fitted values, at 10 epsilon. */
   double eps = 10 * DBL_EPSILON;
   if (f == ML_FAMILY_BINOMIAL ? mu > 1 - eps || mu < eps : mu < eps) t->bound_rows++;
-  double eta0 = t->null_b + off, mu_null = t->co < 0 ? t->null_mu : ml_glm_linkinv(f, eta0);
-  ml_ksum_add(&t->null_dev, ml_glm_dev_resid(f, y, mu_null, w));
-  if (t->co >= 0 && (m->flags & ML_MODEL_INTERCEPT)) {
-    ml_glm_work(f, y, w, eta0, off, &z, &W, &mu0);
-    ml_ksum_add(&t->null_sw, W);
-    ml_ksum_add(&t->null_swz, W * z);
-  }
+  glm_null_row(t, y, w, off);
   if (!t->glm_accumulate) return 0;
-  ml_glm_work(f, y, w, eta, off, &z, &W, &mu0);
   double sw = sqrt(W);
   for (int j = 0; j < m->p; j++) ml_lsq_put(&t->glm_acc, j, sw * t->x[j]);
   ml_lsq_put(&t->glm_acc, m->p, sw * z);
@@ -1204,15 +1236,15 @@ static int glm_row(trainer *t) {
 static int glm_pass(trainer *t) {
   memset(&t->dev, 0, sizeof t->dev);
   memset(&t->aic_sum, 0, sizeof t->aic_sum);
-  memset(&t->null_dev, 0, sizeof t->null_dev);
+  if (++t->glm_passes == 1 || (t->co >= 0 && (t->m->flags & ML_MODEL_INTERCEPT)))
+    memset(&t->null_dev, 0, sizeof t->null_dev);
   memset(&t->null_sw, 0, sizeof t->null_sw);
   memset(&t->null_swz, 0, sizeof t->null_swz);
   memset(t->gm, 0, sizeof t->gm);
   ml_auc_reset(&t->auc);
   t->bound_rows = 0;
   t->again_n[0] = t->again_n[1] = 0;
-  t->again_hash[0] = ML_HASH_SEED0;
-  t->again_hash[1] = ML_HASH_SEED1;
+  t->again_rows = 0;
   if (t->glm_accumulate) {
     ml_lsq_free(&t->glm_acc);
     if (ml_lsq_init(&t->glm_acc, t->m->p)) {
@@ -1221,8 +1253,7 @@ static int glm_pass(trainer *t) {
     }
   }
   if (run_pass(t, glm_row)) return -1;
-  if (t->again_n[0] != t->m->n || t->again_n[1] != t->fa.used[1] ||
-      t->again_hash[0] != t->fa.hash[0] || t->again_hash[1] != t->fa.hash[1])
+  if (t->again_n[0] != t->m->n || t->again_n[1] != t->fa.used[1] || t->again_rows != t->rows_hash)
     return ml_error(t->ctx, "ml_train(): the source changed while it was read again (another "
                             "connection wrote to it); train again");
   return 0;
@@ -1422,7 +1453,7 @@ static int glm_fit(trainer *t) {
   m->converged = s.conv;
   m->deviance = s.dev;
   m->null_deviance = ksum(&t->null_dev);
-  m->aic = ksum(&t->aic_sum) + 2 * rank;
+  m->aic = ksum(&t->dev) + ksum(&t->aic_sat) + ksum(&t->aic_sum) + 2 * rank;
   m->df_null = m->n - ic;
   if (t->o.family == ML_FAMILY_BINOMIAL && t->fa.used[1] > 0) {
     t->gm[1].has_auc = 1;
@@ -1751,7 +1782,6 @@ static int train(trainer *t, char **summary, size_t *len) {
   if (!t->colv || !t->kind || !t->sure || !t->why) goto nomem;
   for (int j = 0; j < t->k; j++) t->kind[j] = feature_type(t, j, &t->sure[j]);
   int glm = t->o.family != ML_FAMILY_GAUSSIAN;
-  if (t->o.family == ML_FAMILY_BINOMIAL && target_levels(t)) return -1;
   /* A GLM's first pass is weighted by IRLS's working weights, prior weights or not. */
   t->o.fit.weighted = t->o.weights != NULL || glm;
   if (t->o.progress) t->last_progress = monotonic_seconds();
@@ -1765,6 +1795,7 @@ static int train(trainer *t, char **summary, size_t *len) {
     t->target_nulls = t->weight_nulls = t->offset_nulls = 0;
     t->rows_hash = 0;
     memset(&t->dev_start, 0, sizeof t->dev_start);
+    memset(&t->aic_sat, 0, sizeof t->aic_sat);
     memset(&t->prior_w, 0, sizeof t->prior_w);
     memset(&t->prior_log_w, 0, sizeof t->prior_log_w);
     memset(&t->prior_wy, 0, sizeof t->prior_wy);
