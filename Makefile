@@ -318,7 +318,7 @@ packages: $(SO) $(DEB) $(WHEEL) $(NPM_TGZ) $(NODE_DIR)/ready
 # Benchmarks (bench/bench.py): sqlml against the floor scan and the pandas +
 # scikit-learn pipeline, as ratios; results in $(B)/bench/results.md.
 # bench-quick runs the same cases on small data, to check that each one runs.
-DEBS_BENCH = python3 python3-pandas python3-sklearn time
+DEBS_BENCH = python3 python3-pandas python3-sklearn python3-statsmodels time
 BENCH = $(PYTHON) bench/bench.py --ext $(SO) --sqlite3 $(SQLITE3) --out $(B)/bench \
 	--lsq-bench $(B)/bench/lsq_bench --predict-loop $(B)/bench/predict_loop
 

@@ -898,7 +898,7 @@ static int check_response(trainer *t, double y, double w) {
 static void glm_start(const trainer *t, double y, double w, double off, double *z, double *W,
                       double *mu) {
   int f = t->o.family;
-  ml_glm_work(f, y, w, ml_glm_linkfun(f, ml_glm_mustart(f, y, w)), off, z, W, mu);
+  ml_glm_eval(f, y, w, ml_glm_linkfun(f, ml_glm_mustart(f, y, w)), off, mu, z, W);
 }
 
 /* The first pass, row by row: split, fit, count, fingerprint.  For a GLM
@@ -980,7 +980,8 @@ static int first_row(trainer *t) {
     ml_ksum_add(&t->prior_w, w);
     ml_ksum_add(&t->prior_wy, w * y);
     if (t->cw >= 0) ml_ksum_add(&t->prior_log_w, log(w));
-    if (ml_glm_aic_splits(t->o.family, y, w))
+    /* (0 for a binomial 0 or 1 of weight 1) */
+    if (ml_glm_aic_splits(t->o.family, y, w) && !(t->o.family == ML_FAMILY_BINOMIAL && w == 1))
       ml_ksum_add(&t->aic_sat, ml_glm_aic_term(t->o.family, y, y, w));
   }
   return 0;
@@ -1440,6 +1441,11 @@ static int glm_fit(trainer *t) {
   struct glm_iter s;
   memset(&s, 0, sizeof s);
   if (glm_setup(t) || glm_iterate(t, &s)) return -1;
+  for (int i = 0; i < (m->p + 1) * (m->p + 1); i++)
+    if (!isfinite(m->R[i]))
+      return ml_error(t->ctx, "ml_train(): the fit diverged: the working weights of iteration %d "
+                              "overflowed (deviance %.10g); look for a feature or an offset of "
+                              "huge values", s.iter, s.dev);
   if (!s.conv && !t->o.keep_unconverged)
     return ml_error(t->ctx, "ml_train(): the fit did not converge in %d iteration%s (max_iter): "
                             "deviance %.10g, its last relative change %.3g is not below epsilon "

@@ -1,4 +1,4 @@
-/* The C unit tests of the SQLite-free core: lsq, model, json, dist, strbuf. */
+/* The C unit tests of the SQLite-free core: lsq, model, json, dist, strbuf, auc. */
 #include <stdio.h>
 
 #include "check.h"
@@ -12,6 +12,7 @@ int main(void) {
   test_dist();
   test_lsq();
   test_model();
+  test_auc();
   CHECK(mem_in_use() == before); /* nothing leaked */
   printf("unit: %d checks, %d failed\n", check_count, check_failures);
   return check_failures != 0;
