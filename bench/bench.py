@@ -348,14 +348,14 @@ class Bench:
         con.load_extension(self.cfg.ext)
         return con
 
-    def pair(self, name, a, b, goal=None, limit=None, note="", same=False):
+    def pair(self, name, a, b, goal=None, limit=None, note="", same=False, reps=None):
         """Measures sqlml run a against baseline b; goal is met when ratio <= limit.
-        With same, both must print the same numbers."""
+        With same, both must print the same numbers; reps overrides the size's."""
         if not self.wanted(name):
             return None
         print("bench: %s ..." % name, flush=True)
         try:
-            sa, sb = measure(a, b, self.size["reps"], same)
+            sa, sb = measure(a, b, reps or self.size["reps"], same)
         except CaseError as e:
             print("bench: FAILED %s: %s" % (name, e), flush=True)
             self.failed.append(name)
@@ -632,8 +632,10 @@ class Bench:
                            ("sklearn", "scikit-learn LogisticRegression(penalty=None)")):
             base = program(cfg, [sys.executable, os.path.join(HERE, "glm_baseline.py"), db, "b", "y",
                                  fjson, how])
+            # bench-quick: one timed run, as the imports (not timed) cost seconds
             row = self.pair("glm: binomial ml_train vs %s, read from the file, %s rows x %d"
-                            % (label, N, K), shell(cfg, db, train), base, "< 1 (faster)", 1.0)
+                            % (label, N, K), shell(cfg, db, train), base, "< 1 (faster)", 1.0,
+                            reps=1 if cfg.quick else None)
             if row:
                 its = statistics.median(s.extra["iterations"] for s in self.samples[row["case"]][1])
                 row["note"] = "%s; %s: %d iterations; imports not counted" % (note, how, its)
