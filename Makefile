@@ -61,7 +61,7 @@ DEBS_TEST = python3 python3-mpmath python3-sklearn r-base-core r-cran-sandwich p
 
 EXT_SRC = $(wildcard ext/*.c)
 EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
-CORE_SRC = ext/lsq.c ext/model.c ext/model_blob.c ext/model_json.c ext/json.c ext/strbuf.c ext/dist.c ext/glm.c \
+CORE_SRC = ext/lsq.c ext/model.c ext/model_blob.c ext/model_json.c ext/json.c ext/strbuf.c ext/dist.c ext/glm.c ext/auc.c \
 	ext/formula.c ext/formula_parse.c ext/formula_design.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
@@ -326,7 +326,7 @@ packages: $(SO) $(DEB) $(WHEEL) $(NPM_TGZ) $(NODE_DIR)/ready
 # Benchmarks (bench/bench.py): sqlml against the floor scan and the pandas +
 # scikit-learn pipeline, as ratios; results in $(B)/bench/results.md.
 # bench-quick runs the same cases on small data, to check that each one runs.
-DEBS_BENCH = python3 python3-pandas python3-sklearn time
+DEBS_BENCH = python3 python3-pandas python3-sklearn python3-statsmodels time
 BENCH = $(PYTHON) bench/bench.py --ext $(SO) --sqlite3 $(SQLITE3) --out $(B)/bench \
 	--lsq-bench $(B)/bench/lsq_bench --predict-loop $(B)/bench/predict_loop
 

@@ -40,9 +40,11 @@ GNU_TIME = shutil.which("time") or "/usr/bin/time"  # Debian package time
 
 SIZES = {
     "full": dict(rows=1_000_000, big=10_000_000, groups=10_000, wide=200_000, reps=7,
-                 requests=20_000, opens=200, models=1000, model_rows=200_000, small_groups=100_000),
+                 requests=20_000, opens=200, models=1000, model_rows=200_000, small_groups=100_000,
+                 glm_rows=1_000_000),
     "quick": dict(rows=20_000, big=100_000, groups=200, wide=5_000, reps=2,
-                  requests=500, opens=10, models=50, model_rows=5_000, small_groups=2_000),
+                  requests=500, opens=10, models=50, model_rows=5_000, small_groups=2_000,
+                  glm_rows=20_000),
 }
 WIDE_TRAIN = 126  # the widest ml_train accepts
 WIDTHS = (10, 50, 100)
@@ -82,6 +84,31 @@ def generate(path, tables):
         con.execute("CREATE TABLE %s(id INTEGER PRIMARY KEY, %sy REAL, %s)"
                     % (name, "g INTEGER, " if groups else "", cols))
         con.execute(fill_sql(name, n, p, groups))
+    con.close()
+    os.replace(tmp, path)
+    print("bench: generated %s in %.1f s" % (os.path.basename(path), time.perf_counter() - t0), flush=True)
+
+
+def generate_glm(path, n):
+    """The binomial GLM case's table b(id, y, x1..x10): y is 1 when the noise
+    column, mapped to [0, 1), is below the logistic of 0.2 + sum(+-j/10 x_j)."""
+    if os.path.exists(path):
+        return
+    t0 = time.perf_counter()
+    tmp = path + ".tmp"
+    if os.path.exists(tmp):
+        os.remove(tmp)
+    con = sqlite3.connect(tmp, isolation_level=None)
+    con.execute("PRAGMA journal_mode = OFF")
+    con.execute("PRAGMA synchronous = OFF")
+    con.execute("CREATE TABLE b(id INTEGER PRIMARY KEY, y INTEGER, %s)"
+                % ", ".join("x%d REAL" % j for j in range(1, K + 1)))
+    xs = ", ".join("%s AS x%d" % (weyl(j), j) for j in range(1, K + 1))
+    eta = "0.2 + " + " + ".join("%s%.1f * x%d" % ("-" if j % 2 else "", j / 10, j) for j in range(1, K + 1))
+    con.execute("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < %d), "
+                "u AS (SELECT i, %s, %s AS e FROM s) "
+                "INSERT INTO b SELECT i, (e + 1) / 2 < 1 / (1 + exp(-(%s))), %s FROM u"
+                % (n, xs, weyl(0), eta, feats(K)))
     con.close()
     os.replace(tmp, path)
     print("bench: generated %s in %.1f s" % (os.path.basename(path), time.perf_counter() - t0), flush=True)
@@ -321,14 +348,14 @@ class Bench:
         con.load_extension(self.cfg.ext)
         return con
 
-    def pair(self, name, a, b, goal=None, limit=None, note="", same=False):
+    def pair(self, name, a, b, goal=None, limit=None, note="", same=False, reps=None):
         """Measures sqlml run a against baseline b; goal is met when ratio <= limit.
-        With same, both must print the same numbers."""
+        With same, both must print the same numbers; reps overrides the size's."""
         if not self.wanted(name):
             return None
         print("bench: %s ..." % name, flush=True)
         try:
-            sa, sb = measure(a, b, self.size["reps"], same)
+            sa, sb = measure(a, b, reps or self.size["reps"], same)
         except CaseError as e:
             print("bench: FAILED %s: %s" % (name, e), flush=True)
             self.failed.append(name)
@@ -402,6 +429,9 @@ class Bench:
                       shell(cfg, db, floor), "report")
             self.drop(con, "bench_train")
             con.close()
+
+        if self.wanted("glm"):
+            self.glm_cases()
 
         # Predict by name, and from a BLOB literal, against the same sum written out.
         if self.wanted("predict"):
@@ -575,6 +605,40 @@ class Bench:
                                       a=fits[hi], b=fits[lo], ratio=growth,
                                       goal="<= (p ratio)^2 = %g" % bound, met=growth <= bound,
                                       result="%s (%.2f)" % (self.verdict(growth <= bound), growth)))
+
+    def glm_cases(self):
+        """A binomial GLM of 1M rows x 10 features from the file: ml_train against
+        (iterations) x (one scan of the same columns), then against statsmodels'
+        GLM(Binomial) and scikit-learn's LogisticRegression(penalty=None), each
+        timed with its read of the rows from the same file."""
+        cfg, n = self.cfg, self.size["glm_rows"]
+        db = os.path.join(cfg.out, "glm-%d.db" % n)
+        generate_glm(db, n)
+        fjson = json.dumps(["x%d" % j for j in range(1, K + 1)])
+        train = ("SELECT json_extract(ml_train('bench_glm', 'b', 'y', '%s', '{\"family\":\"binomial\","
+                 "\"test_size\":0}'), '$.iterations')" % fjson)
+        con = self.setup_con(db)
+        self.drop(con, "bench_glm")
+        iters = con.execute(train).fetchone()[0]
+        self.drop(con, "bench_glm")
+        con.close()
+        N = fmt_rows(n)
+        scan = "(SELECT sum(y + %s) FROM b)" % " + ".join("x%d" % j for j in range(1, K + 1))
+        note = "%d IRLS iterations, %d passes" % (iters, iters + 1)
+        self.pair("glm: binomial ml_train vs %d x one scan (its iterations), %s rows x %d" % (iters, N, K),
+                  shell(cfg, db, train), shell(cfg, db, "SELECT " + " + ".join([scan] * iters)),
+                  "<= 1.3", 1.3, note=note)
+        for how, label in (("statsmodels", "statsmodels GLM(Binomial)"),
+                           ("sklearn", "scikit-learn LogisticRegression(penalty=None)")):
+            base = program(cfg, [sys.executable, os.path.join(HERE, "glm_baseline.py"), db, "b", "y",
+                                 fjson, how])
+            # bench-quick: one timed run, as the imports (not timed) cost seconds
+            row = self.pair("glm: binomial ml_train vs %s, read from the file, %s rows x %d"
+                            % (label, N, K), shell(cfg, db, train), base, "< 1 (faster)", 1.0,
+                            reps=1 if cfg.quick else None)
+            if row:
+                its = statistics.median(s.extra["iterations"] for s in self.samples[row["case"]][1])
+                row["note"] = "%s; %s: %d iterations; imports not counted" % (note, how, its)
 
     def kernel(self, n):
         """GFLOP/s of the QR updates alone (lsq_bench), keyed by lsq's p (features + intercept)."""

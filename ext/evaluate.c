@@ -20,6 +20,7 @@
 #include <float.h>
 #include <string.h>
 
+#include "auc.h"
 #include "design.h"
 #include "glm.h"
 #include "guard.h"
@@ -49,6 +50,7 @@ typedef struct evaluation {
   sqlite3_int64 nape;             /* rows in sape (y != 0) */
   double maxe;
   long double gdev, glogloss, gcorrect, gbrier; /* GLMs */
+  ml_auc auc;                     /* binomial: every row's (probability, y), auc.h */
 } evaluation;
 
 static void add_linear(evaluation *ev, double y, long double e) {
@@ -64,7 +66,8 @@ static void add_linear(evaluation *ev, double y, long double e) {
   }
 }
 
-static void add_glm(evaluation *ev, double y, double mu) {
+/* 0, or ML_NOMEM (the AUC keeps every row). */
+static int add_glm(evaluation *ev, double y, double mu) {
   int f = ev->m->family;
   moments_add(&ev->wy, y);
   ev->gdev += ml_glm_dev_resid(f, y, mu, 1);
@@ -73,7 +76,9 @@ static void add_glm(evaluation *ev, double y, double mu) {
     ev->glogloss -= y == 1 ? log(pc) : log1p(-pc);
     ev->gcorrect += (mu > 0.5 ? 1.0 : 0.0) == y;
     ev->gbrier += (y - mu) * (y - mu);
+    return ml_auc_add(&ev->auc, mu, y, 1);
   }
+  return ML_OK;
 }
 
 static void json_metric(ml_sb *b, const char *key, double v) {
@@ -81,7 +86,7 @@ static void json_metric(ml_sb *b, const char *key, double v) {
   ml_sb_json_number(b, v);
 }
 
-static void json_glm(ml_sb *b, const evaluation *ev) {
+static void json_glm(ml_sb *b, evaluation *ev) {
   sqlite3_int64 n = ev->wy.n;
   int f = ev->m->family;
   ml_sb_printf(b, "{\"n\":%lld,\"n_skipped\":%lld", (long long)n, (long long)ev->skipped);
@@ -89,6 +94,7 @@ static void json_glm(ml_sb *b, const evaluation *ev) {
     json_metric(b, "log_loss", n > 0 ? (double)(ev->glogloss / n) : NAN);
     json_metric(b, "accuracy", n > 0 ? (double)(ev->gcorrect / n) : NAN);
     json_metric(b, "brier", n > 0 ? (double)(ev->gbrier / n) : NAN);
+    ml_auc_json(b, &ev->auc);
   }
   json_metric(b, "deviance", n > 0 ? (double)ev->gdev : NAN);
   if (f == ML_FAMILY_POISSON) json_metric(b, "mean_deviance", n > 0 ? (double)(ev->gdev / n) : NAN);
@@ -208,7 +214,7 @@ static int eval_row(sqlite3_context *ctx, evaluation *ev, sqlite3_stmt *st, sqli
                     ml_family_name(f), f == ML_FAMILY_BINOMIAL ? "0 or 1" : "a count >= 0");
   double lin = 0;
   for (int j = 0; j < m->p; j++) lin += m->beta[j] * x[j];
-  add_glm(ev, y, ml_glm_linkinv(f, lin + off));
+  if (add_glm(ev, y, ml_glm_linkinv(f, lin + off))) return ml_error_nomem(ctx);
   return 0;
 }
 
@@ -282,6 +288,7 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
   sqlite3_stmt *st = open_source(ctx, &ev, source);
   if (!st) return;
+  ml_auc_init(&ev.auc, ML_AUC_MAX_ROWS, 0);
   if (eval_rows(ctx, &ev, st) == 0) {
     ml_sb b;
     ml_sb_init(&b);
@@ -296,5 +303,6 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       sqlite3_result_subtype(ctx, 'J');
     }
   }
+  ml_auc_free(&ev.auc);
   sqlite3_finalize(st);
 }

@@ -126,3 +126,32 @@ void ml_glm_work(int family, double y, double w, double eta, double offset, doub
 int ml_glm_converged(double dev, double devold, double epsilon) {
   return fabs(dev - devold) / (fabs(dev) + 0.1) < epsilon;
 }
+
+void ml_glm_eval(int family, double y, double w, double eta, double offset, double *mu,
+                 double *z, double *W) {
+  double m, d;
+  if (family == ML_FAMILY_BINOMIAL) {
+    if (eta < -LOGIT_THRESH || eta > LOGIT_THRESH) {
+      double t = eta < 0 ? DBL_EPSILON : 1 / DBL_EPSILON;
+      m = t / (1 + t);
+      d = DBL_EPSILON;
+    } else {
+      double e = exp(eta), op = 1 + e;
+      m = e / op;
+      d = e / (op * op);
+    }
+  } else if (family == ML_FAMILY_POISSON) {
+    m = d = fmax(exp(eta), DBL_EPSILON);
+  } else {
+    m = eta;
+    d = 1;
+  }
+  *mu = m;
+  *z = eta - offset + (y - m) / d;
+  *W = w * d * d / ml_glm_variance(family, m);
+}
+
+int ml_glm_aic_splits(int family, double y, double w) {
+  if (family == ML_FAMILY_POISSON) return 1;
+  return family == ML_FAMILY_BINOMIAL && w > 0 && w == round(w) && w * y == round(w * y);
+}

@@ -64,6 +64,22 @@ int ml_glm_check_y(int family, double y, double w, int weighted);
 void ml_glm_work(int family, double y, double w, double eta, double offset, double *z,
                  double *W, double *mu);
 
+/*
+** ml_glm_linkinv and ml_glm_work at once, to the same bits, with one exp
+** where the two take four: what a pass of IRLS does for every row.
+*/
+void ml_glm_eval(int family, double y, double w, double eta, double offset, double *mu,
+                 double *z, double *W);
+
+/*
+** Does the row's AIC term split as ml_glm_dev_resid(y, mu, w) +
+** ml_glm_aic_term(y, y, w), whatever mu?  1 for poisson, and for binomial
+** when w and w y are whole numbers (R's dbinom rounds them; otherwise 0).
+** Then the AIC of a fit is its deviance plus a sum that the first pass
+** can make once.
+*/
+int ml_glm_aic_splits(int family, double y, double w);
+
 /* R's convergence rule: |dev - devold| / (|dev| + 0.1) < epsilon. */
 int ml_glm_converged(double dev, double devold, double epsilon);
 

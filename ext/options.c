@@ -100,6 +100,8 @@ static const opt_spec opts[] = {
      " must be a number in (0, 1)"},
     {"keep_unconverged", ML_OPT_TRAIN, OPT_BOOL, AT(keep_unconverged), 0, 0, 0, 0, NULL, NULL,
      " must be true or false"},
+    {"auc_max_rows", ML_OPT_TRAIN, OPT_INT64, AT(auc_max_rows), 0, 0, 1e12, 0, NULL, NULL,
+     " must be an integer from 0 to 1e12"},
 };
 
 /* The known options, as the message for an unknown one lists them (in the
@@ -108,7 +110,7 @@ static const char *known(int func) {
   return func == ML_OPT_TRAIN
              ? "test_size, seed, key, intercept, nulls, na_values, categorical, unseen, weights, "
                "l2, robust, refine, metrics, progress, tol, family, offset, max_iter, epsilon, "
-               "keep_unconverged"
+               "keep_unconverged, auc_max_rows"
              : "intercept, weights, names, categorical, unseen, nulls, l2, robust, tol";
 }
 
@@ -192,11 +194,14 @@ static int check_rules(sqlite3_context *ctx, const char *fname, int func, const 
     if (o->refine == 1)
       return bad(ctx, fname, "refine applies to family \"gaussian\" only (IRLS iterates instead)");
     if (o->full_metrics) return bad(ctx, fname, "metrics \"full\" applies to family \"gaussian\" only");
+    if (o->auc_max_rows >= 0 && o->family != ML_FAMILY_BINOMIAL)
+      return bad(ctx, fname, "auc_max_rows needs family \"binomial\" (the AUC is a binomial model's metric)");
   } else {
     if (o->offset) return bad(ctx, fname, "offset needs family \"binomial\" or \"poisson\"");
     if (o->max_iter || o->epsilon > 0 || o->keep_unconverged)
       return bad(ctx, fname,
                  "max_iter, epsilon and keep_unconverged need family \"binomial\" or \"poisson\"");
+    if (o->auc_max_rows >= 0) return bad(ctx, fname, "auc_max_rows needs family \"binomial\"");
   }
   return 0;
 }

@@ -85,6 +85,8 @@ static void trainer_free(trainer *t) {
   ml_free_names(t->decls, t->ncol);
   ml_free_names(t->feat, t->k);
   ml_lsq_free(&t->glm_acc);
+  ml_auc_free(&t->auc);
+  ml_free(t->coefold);
   sqlite3_free(t->ylev[0]);
   sqlite3_free(t->ylev[1]);
   ml_options_free(&t->o);

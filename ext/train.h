@@ -25,6 +25,7 @@
 #include "design.h"
 #include "dqlite.h"
 #include "fitacc.h"
+#include "auc.h"
 #include "glm.h"
 #include "guard.h"
 #include "json.h"
@@ -111,7 +112,15 @@ struct trainer {
   ml_ksum null_dev, null_sw, null_swz;      /* its deviance, and its IRLS step */
   struct glm_metric {
     ml_ksum w, dev, logloss, correct, brier;
+    int has_auc;
+    double auc;
   } gm[2];                /* train, test: metrics at the current coefficients */
+  ml_auc auc;             /* binomial: the test rows' (probability, y, w), for the AUC */
+  double *coefold;        /* the coefficients before the last step (R's coefold), p */
+  ml_ksum aic_sat;        /* training rows: AIC terms at mu = y of the rows whose AIC splits */
+  int levels_probed;      /* binomial: target_levels ran (at the first text target) */
+  int glm_passes;         /* passes of glm_row so far */
+  uint64_t again_rows;    /* the training rows' sum of ml_rowhash, read again */
 };
 
 

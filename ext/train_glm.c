@@ -11,15 +11,47 @@
 static void glm_start(const trainer *t, double y, double w, double off, double *z, double *W,
                       double *mu) {
   int f = t->o.family;
-  ml_glm_work(f, y, w, ml_glm_linkfun(f, ml_glm_mustart(f, y, w)), off, z, W, mu);
+  ml_glm_eval(f, y, w, ml_glm_linkfun(f, ml_glm_mustart(f, y, w)), off, mu, z, W);
+}
+
+/* The metrics of a row at mean mu, whose deviance residual is dev. */
+static void glm_measure(trainer *t, int test, double y, double w, double mu, double dev) {
+  struct glm_metric *g = &t->gm[test];
+  ml_ksum_add(&g->w, w);
+  ml_ksum_add(&g->dev, dev);
+  if (t->o.family != ML_FAMILY_BINOMIAL) return;
+  /* As scikit-learn's log_loss, which clips at the double's epsilon: for a
+  ** y of 0 or 1 within the clip, half the deviance residual. */
+  double pc = fmin(fmax(mu, DBL_EPSILON), 1 - DBL_EPSILON);
+  ml_ksum_add(&g->logloss, pc == mu && (y == 0 || y == 1)
+                               ? dev / 2
+                               : -w * ((y > 0 ? y * log(pc) : 0) + (y < 1 ? (1 - y) * log1p(-pc) : 0)));
+  ml_ksum_add(&g->correct, (mu > 0.5 ? 1.0 : 0.0) == y ? w : 0);
+  ml_ksum_add(&g->brier, w * (y - mu) * (y - mu));
+}
+
+/* The null model's deviance residual of a training row, and its own IRLS
+** step when it has an intercept and an offset.  Without both its mean
+** never changes, so only the first pass measures it (t->glm_passes). */
+static void glm_null_row(trainer *t, double y, double w, double off) {
+  int f = t->o.family, iterating = t->co >= 0 && (t->m->flags & ML_MODEL_INTERCEPT);
+  if (!iterating && t->glm_passes > 1) return;
+  double eta0 = t->null_b + off, mu_null = t->co < 0 ? t->null_mu : ml_glm_linkinv(f, eta0);
+  ml_ksum_add(&t->null_dev, ml_glm_dev_resid(f, y, mu_null, w));
+  if (iterating) {
+    double z, W, mu0;
+    ml_glm_work(f, y, w, eta0, off, &z, &W, &mu0);
+    ml_ksum_add(&t->null_sw, W);
+    ml_ksum_add(&t->null_swz, W * z);
+  }
 }
 
 /*
 ** A pass of IRLS, row by row, at the model's coefficients: the deviance
-** and R's AIC of the training rows, the metrics of both sides, the null
-** model's deviance (and its own IRLS step when it has an intercept and an
-** offset), and, with glm_accumulate, the next step's factor of
-** sqrt(W) [x z].  The fingerprint is the first pass's (glm_start).
+** and R's AIC of the training rows, the metrics of both sides (the AUC's
+** rows), the null model's deviance (glm_null_row), and, with
+** glm_accumulate, the next step's factor of sqrt(W) [x z].  The training
+** rows' fingerprint is the first pass's ml_rowhash sum.
 */
 static int glm_row(trainer *t) {
   const ml_model *m = t->m;
@@ -36,37 +68,28 @@ static int glm_row(trainer *t) {
   if (r == ML_V_NULL) return 0;
   int test = side == ML_SIDE_TEST, f = t->o.family;
   t->again_n[test]++;
-  double lin = 0;
+  double lin = 0, mu, z, W;
   for (int j = 0; j < m->p; j++) lin += m->beta[j] * t->x[j];
-  double eta = lin + off, mu = ml_glm_linkinv(f, eta), dev = ml_glm_dev_resid(f, y, mu, w);
-  struct glm_metric *g = &t->gm[test];
-  ml_ksum_add(&g->w, w);
-  ml_ksum_add(&g->dev, dev);
-  if (f == ML_FAMILY_BINOMIAL) {
-    /* As scikit-learn's log_loss, which clips at the double's epsilon. */
-    double pc = fmin(fmax(mu, DBL_EPSILON), 1 - DBL_EPSILON);
-    ml_ksum_add(&g->logloss, -w * ((y > 0 ? y * log(pc) : 0) + (y < 1 ? (1 - y) * log1p(-pc) : 0)));
-    ml_ksum_add(&g->correct, (mu > 0.5 ? 1.0 : 0.0) == y ? w : 0);
-    ml_ksum_add(&g->brier, w * (y - mu) * (y - mu));
+  double eta = lin + off;
+  ml_glm_eval(f, y, w, eta, off, &mu, &z, &W);
+  double dev = ml_glm_dev_resid(f, y, mu, w);
+  glm_measure(t, test, y, w, mu, dev);
+  if (test) {
+    if (f == ML_FAMILY_BINOMIAL && ml_auc_add(&t->auc, mu, y, w)) {
+      sqlite3_result_error_nomem(t->ctx);
+      return -1;
+    }
+    return 0;
   }
-  if (test) return 0;
-  double z, W, mu0;
-  glm_start(t, y, w, off, &z, &W, &mu0);
-  if (ml_fitacc_fingerprint(&t->fa, t->vals + t->cy + 1, z, W, t->again_hash)) t->again_n[0] = -1;
+  t->again_rows += ml_rowhash(t->cw >= 0 ? &w : NULL, y, t->vals + t->cy + 1, t->k);
   ml_ksum_add(&t->dev, dev);
-  ml_ksum_add(&t->aic_sum, ml_glm_aic_term(f, y, mu, w));
+  /* The AIC: the deviance plus the first pass's aic_sat, where it splits. */
+  if (!ml_glm_aic_splits(f, y, w)) ml_ksum_add(&t->aic_sum, ml_glm_aic_term(f, y, mu, w) - dev);
   /* R's glm.fit warns of these fitted values, at 10 epsilon. */
   double eps = 10 * DBL_EPSILON;
   if (f == ML_FAMILY_BINOMIAL ? mu > 1 - eps || mu < eps : mu < eps) t->bound_rows++;
-  double eta0 = t->null_b + off, mu_null = t->co < 0 ? t->null_mu : ml_glm_linkinv(f, eta0);
-  ml_ksum_add(&t->null_dev, ml_glm_dev_resid(f, y, mu_null, w));
-  if (t->co >= 0 && (m->flags & ML_MODEL_INTERCEPT)) {
-    ml_glm_work(f, y, w, eta0, off, &z, &W, &mu0);
-    ml_ksum_add(&t->null_sw, W);
-    ml_ksum_add(&t->null_swz, W * z);
-  }
+  glm_null_row(t, y, w, off);
   if (!t->glm_accumulate) return 0;
-  ml_glm_work(f, y, w, eta, off, &z, &W, &mu0);
   double sw = sqrt(W);
   for (int j = 0; j < m->p; j++) ml_lsq_put(&t->glm_acc, j, sw * t->x[j]);
   ml_lsq_put(&t->glm_acc, m->p, sw * z);
@@ -82,14 +105,15 @@ static int glm_row(trainer *t) {
 static int glm_pass(trainer *t) {
   memset(&t->dev, 0, sizeof t->dev);
   memset(&t->aic_sum, 0, sizeof t->aic_sum);
-  memset(&t->null_dev, 0, sizeof t->null_dev);
+  if (++t->glm_passes == 1 || (t->co >= 0 && (t->m->flags & ML_MODEL_INTERCEPT)))
+    memset(&t->null_dev, 0, sizeof t->null_dev);
   memset(&t->null_sw, 0, sizeof t->null_sw);
   memset(&t->null_swz, 0, sizeof t->null_swz);
   memset(t->gm, 0, sizeof t->gm);
+  ml_auc_reset(&t->auc);
   t->bound_rows = 0;
   t->again_n[0] = t->again_n[1] = 0;
-  t->again_hash[0] = ML_HASH_SEED0;
-  t->again_hash[1] = ML_HASH_SEED1;
+  t->again_rows = 0;
   if (t->glm_accumulate) {
     ml_lsq_free(&t->glm_acc);
     if (ml_lsq_init(&t->glm_acc, t->m->p)) {
@@ -98,8 +122,7 @@ static int glm_pass(trainer *t) {
     }
   }
   if (run_pass(t, glm_row)) return -1;
-  if (t->again_n[0] != t->m->n || t->again_n[1] != t->fa.used[1] ||
-      t->again_hash[0] != t->fa.hash[0] || t->again_hash[1] != t->fa.hash[1])
+  if (t->again_n[0] != t->m->n || t->again_n[1] != t->fa.used[1] || t->again_rows != t->rows_hash)
     return ml_error(t->ctx, "ml_train(): the source changed while it was read again (another "
                             "connection wrote to it); train again");
   return 0;
@@ -107,27 +130,17 @@ static int glm_pass(trainer *t) {
 
 static double ksum(const ml_ksum *k) { return ml_ksum_value(k); }
 
-/*
-** IRLS, as R's glm.fit: the first pass made step 1 (from mustart) into the
-** model's factor.  Each pass then evaluates the coefficients of the last
-** step (the deviance that R's rule compares with the one before) and folds
-** the next step's working rows into a fresh factor, which becomes the
-** model's only if the rule says to go on: so the model keeps the factor
-** its coefficients solve, whose inverse is their covariance, as R's fit
-** does.  Iterations + 1 passes.  The null model with an intercept and an
-** offset is R's second fit (glm() refits it): its own IRLS, one scalar
-** step per pass alongside, with passes of its own if it is not done.
-*/
-static int glm_fit(trainer *t) {
+/* The model's GLM fields, its prior weights, the null model's start, the
+** AUC's collector: before the iterations.  0, or -1 after reporting. */
+static int glm_setup(trainer *t) {
   ml_model *m = t->m;
-  const train_opts *o = &t->o;
-  int f = o->family, ic = (m->flags & ML_MODEL_INTERCEPT) != 0, rc;
+  int f = t->o.family, ic = (m->flags & ML_MODEL_INTERCEPT) != 0;
   m->family = f;
   m->link = ml_family_link(f);
-  if (o->offset) {
-    size_t n = strlen(o->offset) + 1;
+  if (t->o.offset) {
+    size_t n = strlen(t->o.offset) + 1;
     if (!(m->offset = ml_malloc(n))) goto nomem;
-    memcpy(m->offset, o->offset, n);
+    memcpy(m->offset, t->o.offset, n);
   }
   for (int l = 0; l < 2 && t->ylev[0]; l++) {
     size_t n = strlen(t->ylev[l]) + 1;
@@ -145,60 +158,127 @@ static int glm_fit(trainer *t) {
   }
   t->null_mu = ic ? ksum(&t->prior_wy) / ksum(&t->prior_w) : ml_glm_linkinv(f, 0);
   t->null_b = ic ? ml_glm_linkfun(f, t->null_mu) : 0;
-  int null_done = !(ic && o->offset), done = 0, conv = 0, iter = 1, null_passes = 0;
-  double devold = ksum(&t->dev_start), dev = NAN, null_old = NAN;
+  ml_auc_init(&t->auc, t->o.auc_max_rows, t->cw >= 0);
+  if (!(t->coefold = ml_malloc(8 * (uint64_t)m->p))) goto nomem;
+  return 0;
+nomem:
+  sqlite3_result_error_nomem(t->ctx);
+  return -1;
+}
+
+/* Where IRLS is, between passes. */
+struct glm_iter {
+  int iter;          /* the step whose coefficients the model has (R's iter) */
+  int conv, done;    /* R's rule held; the main fit needs no more passes */
+  int inner;         /* halvings of the current step so far (R's inner loop 1) */
+  int halved;        /* steps that were halved */
+  int null_done, null_passes;
+  double dev, devold, null_old;
+};
+
+/* Takes the step the last pass folded: its factor becomes the model's and
+** the coefficients solve it.  0, or an ML_* code. */
+static int glm_take_step(trainer *t) {
+  ml_model *m = t->m;
+  int rc = ml_lsq_fold(&t->glm_acc), q = m->p + 1;
+  if (rc) return rc;
+  memcpy(t->coefold, m->beta, 8 * (size_t)m->p);
+  memset(m->R, 0, 8 * (size_t)q * (size_t)q);
+  for (int j = 0; j < q; j++)
+    for (int i = 0; i <= j; i++) m->R[i + (int64_t)j * q] = t->glm_acc.R[i + (int64_t)j * q];
+  return ml_model_solve(m);
+}
+
+/*
+** After a pass that measured the model's coefficients: as R's glm.fit, a
+** deviance that is not finite halves the step toward the coefficients
+** before it (each halving one more pass, at most max_iter of them; at
+** iteration 1 there is nothing to go back to and R stops, as here); a
+** finite one is put to R's rule, and unless it holds the next step is
+** taken.  0, or -1 after reporting.
+*/
+static int glm_main_step(trainer *t, struct glm_iter *s) {
+  ml_model *m = t->m;
+  const train_opts *o = &t->o;
+  s->dev = ksum(&t->dev);
+  if (!isfinite(s->dev)) {
+    if (s->iter == 1)
+      return ml_error(t->ctx, "ml_train(): the deviance is not finite after iteration 1: no valid "
+                              "set of coefficients has been found (R's glm stops the same); look "
+                              "for a feature or an offset of huge values");
+    if (s->inner == 0) s->halved++;
+    if (++s->inner > o->max_iter)
+      return ml_error(t->ctx, "ml_train(): the deviance is not finite after iteration %d, nor "
+                              "after halving the step %d times (R's glm: inner loop 1, cannot "
+                              "correct step size); look for a feature or an offset of huge values",
+                      s->iter, o->max_iter);
+    for (int j = 0; j < m->p; j++) m->beta[j] = (m->beta[j] + t->coefold[j]) / 2;
+    return 0;
+  }
+  if (o->progress)
+    fprintf(stderr, s->inner ? "ml_train: iteration %d: step halved: deviance %.10g\n"
+                             : "ml_train: iteration %d: deviance %.10g\n", s->iter, s->dev);
+  s->inner = 0;
+  s->conv = ml_glm_converged(s->dev, s->devold, o->epsilon);
+  s->done = s->conv || s->iter >= o->max_iter;
+  if (s->done) return 0;
+  int rc = glm_take_step(t);
+  if (rc) {
+    ml_result_code(t->ctx, "ml_train", rc);
+    return -1;
+  }
+  s->devold = s->dev;
+  s->iter++;
+  return 0;
+}
+
+/*
+** IRLS, as R's glm.fit: the first pass made step 1 (from mustart) into the
+** model's factor.  Each pass then evaluates the coefficients of the last
+** step (the deviance that R's rule compares with the one before) and folds
+** the next step's working rows into a fresh factor, which becomes the
+** model's only if the rule says to go on: so the model keeps the factor
+** its coefficients solve, whose inverse is their covariance, as R's fit
+** does.  Iterations + 1 passes (and one per halving).  The null model with
+** an intercept and an offset is R's second fit (glm() refits it): its own
+** IRLS, one scalar step per pass alongside, with passes of its own if it
+** is not done.
+*/
+static int glm_iterate(trainer *t, struct glm_iter *s) {
+  const train_opts *o = &t->o;
+  s->iter = 1;
+  s->null_done = !((t->m->flags & ML_MODEL_INTERCEPT) && o->offset);
+  s->devold = ksum(&t->dev_start);
+  s->dev = s->null_old = NAN;
   for (;;) {
-    t->glm_accumulate = !done;
+    t->glm_accumulate = !s->done;
     if (glm_pass(t)) return -1;
-    if (!done) {
-      dev = ksum(&t->dev);
-      if (!isfinite(dev))
-        return ml_error(t->ctx, "ml_train(): the deviance is not finite after iteration %d: the "
-                                "fit diverged (R's glm would halve the step; sqlml stops)", iter);
-      if (o->progress) fprintf(stderr, "ml_train: iteration %d: deviance %.10g\n", iter, dev);
-      conv = ml_glm_converged(dev, devold, o->epsilon);
-      done = conv || iter >= o->max_iter;
-      if (!done) {
-        if ((rc = ml_lsq_fold(&t->glm_acc))) goto code;
-        int q = m->p + 1;
-        memset(m->R, 0, 8 * (size_t)q * (size_t)q);
-        for (int j = 0; j < q; j++)
-          for (int i = 0; i <= j; i++) m->R[i + (int64_t)j * q] = t->glm_acc.R[i + (int64_t)j * q];
-        if ((rc = ml_model_solve(m))) goto code;
-        devold = dev;
-        iter++;
-      }
-    } else {
-      null_passes++;
-    }
-    if (!null_done) {
+    if (!s->done && glm_main_step(t, s)) return -1;
+    if (s->done && !t->glm_accumulate) s->null_passes++;
+    if (!s->null_done) {
       double nd = ksum(&t->null_dev);
-      null_done = !isnan(null_old) && ml_glm_converged(nd, null_old, o->epsilon);
-      null_old = nd;
-      if (!null_done) t->null_b = ksum(&t->null_swz) / ksum(&t->null_sw);
+      s->null_done = !isnan(s->null_old) && ml_glm_converged(nd, s->null_old, o->epsilon);
+      s->null_old = nd;
+      if (!s->null_done) t->null_b = ksum(&t->null_swz) / ksum(&t->null_sw);
     }
-    if (done && null_done) break;
-    if (null_passes >= o->max_iter)
+    if (s->done && s->null_done) return 0;
+    if (s->null_passes >= o->max_iter)
       return ml_error(t->ctx, "ml_train(): the null model (intercept and offset) did not converge "
                               "in %d iterations (max_iter)", o->max_iter);
   }
-  if (!conv && !o->keep_unconverged)
-    return ml_error(t->ctx, "ml_train(): the fit did not converge in %d iteration%s (max_iter): "
-                            "deviance %.10g, its last relative change %.3g is not below epsilon "
-                            "%g; raise max_iter, look for separation or a feature of huge values, "
-                            "or keep the fit with option keep_unconverged", iter,
-                    iter == 1 ? "" : "s", dev, fabs(dev - devold) / (fabs(dev) + 0.1), o->epsilon);
-  int rank = 0;
-  for (int j = 0; j < m->p; j++) rank += !m->aliased[j];
-  m->iterations = iter;
-  m->converged = conv;
-  m->deviance = dev;
-  m->null_deviance = ksum(&t->null_dev);
-  m->aic = ksum(&t->aic_sum) + 2 * rank;
-  m->df_null = m->n - ic;
-  if (!conv)
+}
+
+/* The warnings of a fitted GLM, R's among them. */
+static void glm_warnings(trainer *t, const struct glm_iter *s) {
+  int f = t->o.family;
+  if (!s->conv)
     warn(t, "the fit did not converge in %d iterations (max_iter); kept as asked "
-            "(keep_unconverged): its estimates are not the maximum likelihood", iter);
+            "(keep_unconverged): its estimates are not the maximum likelihood", s->iter);
+  if (s->halved)
+    warn(t, "step size truncated due to divergence (R's glm warns the same, and that the "
+            "algorithm stopped at a boundary value): the deviance was not finite after %d "
+            "step%s, each halved toward the coefficients before it", s->halved,
+         s->halved == 1 ? "" : "s");
   if (t->bound_rows)
     warn(t, f == ML_FAMILY_BINOMIAL
                 ? "separation: fitted probabilities numerically 0 or 1 occurred in %lld training "
@@ -216,13 +296,46 @@ static int glm_fit(trainer *t) {
                 : "the target is not a whole number in %lld rows, the first in row %lld (R warns "
                   "the same): the Poisson likelihood is 0 there, so the AIC is infinite",
          (long long)t->fraction_rows, (long long)t->fraction_first);
+  if (t->auc.over)
+    warn(t, "auc: null, the test rows are more than the budget of option auc_max_rows (%lld "
+            "entries of %d bytes; a row of a proportion takes two): exact ranks need every row's "
+            "probability in memory; raise auc_max_rows to measure it",
+         (long long)t->o.auc_max_rows, ml_auc_entry_bytes(&t->auc));
+}
+
+/* A GLM by IRLS (glm_iterate), its statistics and warnings; 0, or -1 after reporting. */
+static int glm_fit(trainer *t) {
+  ml_model *m = t->m;
+  struct glm_iter s;
+  memset(&s, 0, sizeof s);
+  if (glm_setup(t) || glm_iterate(t, &s)) return -1;
+  for (int i = 0; i < (m->p + 1) * (m->p + 1); i++)
+    if (!isfinite(m->R[i]))
+      return ml_error(t->ctx, "ml_train(): the fit diverged: the working weights of iteration %d "
+                              "overflowed (deviance %.10g); look for a feature or an offset of "
+                              "huge values", s.iter, s.dev);
+  if (!s.conv && !t->o.keep_unconverged)
+    return ml_error(t->ctx, "ml_train(): the fit did not converge in %d iteration%s (max_iter): "
+                            "deviance %.10g, its last relative change %.3g is not below epsilon "
+                            "%g; raise max_iter, look for separation or a feature of huge values, "
+                            "or keep the fit with option keep_unconverged", s.iter,
+                    s.iter == 1 ? "" : "s", s.dev, fabs(s.dev - s.devold) / (fabs(s.dev) + 0.1),
+                    t->o.epsilon);
+  int rank = 0, ic = (m->flags & ML_MODEL_INTERCEPT) != 0;
+  for (int j = 0; j < m->p; j++) rank += !m->aliased[j];
+  m->iterations = s.iter;
+  m->converged = s.conv;
+  m->deviance = s.dev;
+  m->null_deviance = ksum(&t->null_dev);
+  m->aic = ksum(&t->dev) + ksum(&t->aic_sat) + ksum(&t->aic_sum) + 2 * rank;
+  m->df_null = m->n - ic;
+  if (t->o.family == ML_FAMILY_BINOMIAL && t->fa.used[1] > 0) {
+    t->gm[1].has_auc = 1;
+    t->gm[1].auc = ml_auc_value(&t->auc);
+  }
+  glm_warnings(t, &s);
+  ml_auc_free(&t->auc);
   return 0;
-code:
-  ml_result_code(t->ctx, "ml_train", rc);
-  return -1;
-nomem:
-  sqlite3_result_error_nomem(t->ctx);
-  return -1;
 }
 
 static void glm_metrics_set(ml_sb *b, const char *name, sqlite3_int64 n, const struct glm_metric *g,
@@ -237,6 +350,10 @@ static void glm_metrics_set(ml_sb *b, const char *name, sqlite3_int64 n, const s
     ml_sb_json_number(b, n > 0 ? ksum(&g->correct) / sw : NAN);
     ml_sb_puts(b, ",\"brier\":");
     ml_sb_json_number(b, n > 0 ? ksum(&g->brier) / sw : NAN);
+    if (g->has_auc) {
+      ml_sb_puts(b, ",\"auc\":");
+      ml_sb_json_number(b, g->auc);
+    }
   } else {
     ml_sb_puts(b, ",\"mean_deviance\":");
     ml_sb_json_number(b, n > 0 ? ksum(&g->dev) / sw : NAN);

@@ -24,12 +24,14 @@ int parse_options(trainer *t, const char *text) {
   o->fit.tol = ML_LSQ_TOL;
   o->fit.read_text = 1;
   o->fit.na = &o->na;
+  o->auc_max_rows = -1;
   ml_json *j = NULL;
   int rc = text ? ml_options_parse(t->ctx, "ml_train", ML_OPT_TRAIN, text, strlen(text), o, &j) : 0;
   ml_json_free(j);
   if (rc) return -1;
   if (!o->max_iter) o->max_iter = ML_GLM_MAX_ITER;
   if (!(o->epsilon > 0)) o->epsilon = ML_GLM_EPSILON;
+  if (o->auc_max_rows < 0) o->auc_max_rows = ML_AUC_MAX_ROWS;
   if (!o->na_values) {
     int n = (int)(sizeof default_na / sizeof default_na[0]);
     o->na_values = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)n);

@@ -113,6 +113,11 @@ int read_yw(trainer *t, double *y, double *w) {
   sqlite3_value *yv = t->vals[t->cy];
   int text, kind = ml_read_num(yv, &t->o.na, 1, y, &text);
   t->y_text |= text;
+  if (kind == ML_V_TEXT && t->o.family == ML_FAMILY_BINOMIAL && !t->levels_probed) {
+    /* The first text target of a binomial fit: are there two levels? */
+    t->levels_probed = 1;
+    if (target_levels(t)) return -1;
+  }
   if (t->ylev[0] && kind != ML_V_NULL) {
     /* A binomial target of two text levels: the second is 1. */
     const char *z = kind == ML_V_TEXT ? (const char *)sqlite3_value_text(yv) : NULL;
@@ -320,6 +325,9 @@ int first_row(trainer *t) {
     ml_ksum_add(&t->prior_w, w);
     ml_ksum_add(&t->prior_wy, w * y);
     if (t->cw >= 0) ml_ksum_add(&t->prior_log_w, log(w));
+    /* (0 for a binomial 0 or 1 of weight 1) */
+    if (ml_glm_aic_splits(t->o.family, y, w) && !(t->o.family == ML_FAMILY_BINOMIAL && w == 1))
+      ml_ksum_add(&t->aic_sat, ml_glm_aic_term(t->o.family, y, y, w));
   }
   return 0;
 }
@@ -492,6 +500,7 @@ static void first_pass_reset(trainer *t) {
   t->target_nulls = t->weight_nulls = t->offset_nulls = 0;
   t->rows_hash = 0;
   memset(&t->dev_start, 0, sizeof t->dev_start);
+  memset(&t->aic_sat, 0, sizeof t->aic_sat);
   memset(&t->prior_w, 0, sizeof t->prior_w);
   memset(&t->prior_log_w, 0, sizeof t->prior_log_w);
   memset(&t->prior_wy, 0, sizeof t->prior_wy);

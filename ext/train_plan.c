@@ -376,7 +376,6 @@ static int plan_kinds(trainer *t) {
   if (t->why) memset(t->why, 0, sizeof(char *) * (size_t)t->k);
   if (!t->colv || !t->kind || !t->sure || !t->why) return report_err(t, NULL);
   for (int j = 0; j < t->k; j++) t->kind[j] = feature_type(t, j, &t->sure[j]);
-  if (t->o.family == ML_FAMILY_BINOMIAL && target_levels(t)) return -1;
   /* A GLM's first pass is weighted by IRLS's working weights, prior weights or not. */
   t->o.fit.weighted = t->o.weights != NULL || t->o.family != ML_FAMILY_GAUSSIAN;
   return 0;

@@ -66,10 +66,15 @@ for opts, want in [
          OPT + 'max_iter, epsilon and keep_unconverged need family "binomial" or "poisson"'),
         ({"family": "binomial", "offset": "nope"},
          "ml_train(): the source 'd' has no column 'nope' (option offset)"),
+        ({"family": "binomial", "auc_max_rows": -1}, OPT + "auc_max_rows must be an integer from 0 to 1e12"),
+        ({"family": "binomial", "auc_max_rows": 2.5}, OPT + "auc_max_rows must be an integer from 0 to 1e12"),
+        ({"family": "poisson", "auc_max_rows": 10},
+         OPT + 'auc_max_rows needs family "binomial" (the AUC is a binomial model\'s metric)'),
+        ({"auc_max_rows": 10}, OPT + 'auc_max_rows needs family "binomial"'),
         ({"famly": "binomial"},
          "ml_train(): unknown option 'famly' (known: test_size, seed, key, intercept, nulls, "
          "na_values, categorical, unseen, weights, l2, robust, refine, metrics, progress, tol, "
-         "family, offset, max_iter, epsilon, keep_unconverged)")]:
+         "family, offset, max_iter, epsilon, keep_unconverged, auc_max_rows)")]:
     expect_error(TRAIN, (json.dumps(opts),), want, "options %s" % json.dumps(opts))
 expect_error("SELECT ml_train('m', 'd', 'y', '[\"x\",\"off\"]', '{\"family\":\"binomial\",\"offset\":\"off\"}')",
              (), "ml_train(): 'off' is the offset; it cannot be a feature too", "offset as a feature")
@@ -293,4 +298,30 @@ n = int(p.stdout.strip() or 0)
 c.check(n > 0 and len(lines) == n and all(
         re.fullmatch(r"ml_train: iteration %d: deviance \S+" % (i + 1), l) for i, l in enumerate(lines)),
         "progress lines: %r for %r iterations" % (lines, p.stdout))
+# Step-halving (R's glm.fit): these six rows (a Poisson fit from a search for
+# data on which R halves a step) diverge at iteration 84: the step is halved
+# and the fit goes on, but the next step's working weights overflow the
+# factor, which is an error, never a model whose BLOB cannot be read.
+con.execute("CREATE TABLE h(y, x1, x2, off)")
+con.executemany("INSERT INTO h VALUES (?,?,?,?)", [
+    (2, -0.463190873839024, -0.746299465102126, -231.894967225519),
+    (2, -1.72570246500717, 10.0033382035058, 0.165801604360866),
+    (1, -184.027299819238, 1.37461932859972, -4.61385710008388),
+    (2, -4.88696955888652, 1.98843091146684, -3.22690172810231),
+    (1, 1.69840397930445, -0.239035608269286, -2.0169030833191),
+    (1, 3.53885886424403, -2.9569096666589, 10.0272322403263)])
+got = error("SELECT ml_train('h', 'h', 'y', '[\"x1\",\"x2\"]', '{\"family\":\"poisson\","
+            "\"offset\":\"off\",\"test_size\":0,\"max_iter\":100}')")
+c.check(got is not None and got.startswith("ml_train(): the fit diverged: the working weights of "
+                                           "iteration 86 overflowed"), "halving, then overflow: %r" % got)
+c.check(value("SELECT count(*) FROM ml_model_versions WHERE name = 'h'") == 0, "nothing stored")
+# At iteration 1 there is nothing to halve toward: an error, as R's.
+con.execute("CREATE TABLE o1(y, x, off)")
+con.executemany("INSERT INTO o1 VALUES (?,?,?)", [(5 + i % 3, i % 2, 0.0) for i in range(10)] + [(0, 0, 800.0)])
+got = error("SELECT ml_train('o1', 'o1', 'y', '[\"x\"]', '{\"family\":\"poisson\",\"offset\":\"off\","
+            "\"test_size\":0}')")
+c.check(got == "ml_train(): the deviance is not finite after iteration 1: no valid set of "
+               "coefficients has been found (R's glm stops the same); look for a feature or an "
+               "offset of huge values", "overflow at iteration 1: %r" % got)
+
 c.done()

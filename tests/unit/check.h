@@ -35,6 +35,7 @@ void test_json(void);
 void test_dist(void);
 void test_strbuf(void);
 void test_formula(void);
+void test_auc(void);
 
 /* Fault injection: the allocation after `n` more succeed fails (-1: never). */
 void mem_fail_after(long n);

@@ -1,4 +1,4 @@
-/* The C unit tests of the SQLite-free core: lsq, model, json, dist, strbuf, formula. */
+/* The C unit tests of the SQLite-free core: lsq, model, json, dist, strbuf, formula, auc. */
 #include <stdio.h>
 
 #include "check.h"
@@ -14,6 +14,7 @@ int main(void) {
   test_model();
   test_sections();
   test_formula();
+  test_auc();
   CHECK(mem_in_use() == before); /* nothing leaked */
   printf("unit: %d checks, %d failed\n", check_count, check_failures);
   return check_failures != 0;
