@@ -172,6 +172,7 @@ void ml_model_free(ml_model *m) {
   ml_free(m->offset);
   ml_free(m->ylevels[0]);
   ml_free(m->ylevels[1]);
+  ml_free(m->test_R);
   ml_free(m);
 }
 
@@ -438,7 +439,7 @@ int ml_model_encode(const ml_model *m, const char *version, unsigned char **out,
   ml_sb_init(&b);
   int q = m->p + 1;
   /* Every fixed part, the numbers and the texts: the BLOB's size or more. */
-  size_t size = 256 + 8 * (size_t)q * (size_t)(q + 1) / 2 + 9 * (size_t)m->p +
+  size_t size = 256 + 8 * (size_t)q * (size_t)(q + 1) / 2 * (m->test_R ? 2 : 1) + 9 * (size_t)m->p +
                 (m->hc ? 8 * (size_t)m->p * (size_t)m->p : 0) + (version ? strlen(version) : 0) +
                 (m->target ? strlen(m->target) : 0);
   for (int i = 0; m->reads && i < m->na.n; i++) size += 4 + strlen(m->na.text[i]);
@@ -552,6 +553,17 @@ int ml_model_encode(const ml_model *m, const char *version, unsigned char **out,
     end_section(&b, at);
   }
 
+  if (m->test_R) {
+    at = begin_section(&b, "tfac");
+    put_u64(&b, (uint64_t)m->test_n);
+    put_f64(&b, m->test_w);
+    put_f64(&b, m->test_mean);
+    put_f64(&b, m->test_m2);
+    for (int j = 0; j < q; j++)
+      for (int i = 0; i <= j; i++) put_f64(&b, m->test_R[i + (int64_t)j * q]);
+    end_section(&b, at);
+  }
+
   if (!b.oom) {
     uint32_t total = (uint32_t)(b.n + 4);
     for (int i = 0; i < 4; i++) b.z[8 + i] = (char)(total >> (8 * i));
@@ -644,6 +656,40 @@ static char *get_str(reader *r, int *oom) {
     goto out;                             \
   } while (0)
 
+/* Section tfac: ML_OK, ML_NOMEM, or 1 when malformed. */
+static int decode_tfac(reader *s, ml_model *m) {
+  int q = m->p + 1;
+  if (s->n - s->i != 32 + 8 * (int64_t)q * (q + 1) / 2) return 1;
+  m->test_n = (int64_t)get_u64(s);
+  m->test_w = get_f64(s);
+  m->test_mean = get_f64(s);
+  m->test_m2 = get_f64(s);
+  if (m->test_n < 0 || !(m->test_w >= 0) || !isfinite(m->test_w) || !isfinite(m->test_mean) ||
+      !(m->test_m2 >= 0) || !isfinite(m->test_m2))
+    return 1;
+  m->test_R = ml_malloc(8 * (uint64_t)q * (uint64_t)q);
+  if (!m->test_R) return ML_NOMEM;
+  memset(m->test_R, 0, 8 * (size_t)q * (size_t)q);
+  for (int j = 0; j < q; j++)
+    for (int i = 0; i <= j; i++) {
+      double v = get_f64(s);
+      if (!isfinite(v)) return 1;
+      m->test_R[i + (int64_t)j * q] = v;
+    }
+  return s->bad ? 1 : ML_OK;
+}
+
+double ml_factor_rss(const double *R, int p, const double *b) {
+  int m = p + 1;
+  long double s = 0;
+  for (int i = 0; i < m; i++) {
+    long double r = -R[i + (int64_t)p * m];
+    for (int j = i; j < p; j++) r += (long double)R[i + (int64_t)j * m] * b[j];
+    s += r * r;
+  }
+  return (double)s;
+}
+
 int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err, size_t nerr) {
   ml_model *m = NULL;
   int rc = ML_OK, oom = 0;
@@ -671,7 +717,7 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
 
   int seen_feat = 0, seen_rfac = 0, seen_coef = 0, seen_info = 0, seen_targ = 0;
   int seen_wght = 0, seen_ridg = 0, seen_robu = 0, seen_read = 0;
-  int seen_rfpr = 0;
+  int seen_rfpr = 0, seen_tfac = 0;
   while (r.i < r.n) {
     char tag[5] = {0};
     if (!avail(&r, 8)) BAD("invalid model BLOB: truncated section header");
@@ -897,6 +943,12 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
       if (s.bad || s.i != s.n) BAD("invalid model BLOB: section rfpr is malformed");
       m->has_rows_hash = scheme == ML_ROWHASH_SCHEME;
       m->rows_hash = m->has_rows_hash ? sum : 0;
+    } else if (strcmp(tag, "tfac") == 0) {
+      if (seen_tfac++) BAD("invalid model BLOB: repeated section tfac");
+      if ((rc = decode_tfac(&s, m))) {
+        if (rc == ML_NOMEM) goto out;
+        BAD("invalid model BLOB: section tfac is malformed");
+      }
     } else if (tag[0] >= 'A' && tag[0] <= 'Z') {
       BAD("model BLOB has section '%s', unknown to this sqlml: it was written by a newer version",
           tag);

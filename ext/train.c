@@ -1025,6 +1025,23 @@ static int step_rows(trainer *t, int (*fn)(trainer *)) {
 ** the coefficients in the digits anyone reads; above, it runs.
 */
 /* 1 or 0; or minus a core code (ML_NOMEM): the answer must not depend on memory. */
+/*
+** The model keeps its test rows' factor (section tfac), so another model
+** over the same columns can be scored on those rows without reading them
+** (ml_compare, ml_promote).  Linear models only: a GLM's factor is of its
+** last working weights, which a sum of squares of another model's
+** residuals does not measure.  The factor moves to the model.
+*/
+static void keep_test_factor(trainer *t, ml_model *m) {
+  if (!t->Rtest || m->family || t->fa.used[1] == 0) return;
+  m->test_R = t->Rtest;
+  t->Rtest = NULL;
+  m->test_n = t->fa.used[1];
+  m->test_w = t->wtest.w;
+  m->test_mean = t->wtest.mean;
+  m->test_m2 = t->wtest.m2;
+}
+
 static int needs_refinement(const ml_model *m) {
   int q = m->p + 1, r, need = -ML_NOMEM;
   double *W = sqlite3_malloc64(8 * (sqlite3_uint64)q * (sqlite3_uint64)q);
@@ -1349,17 +1366,6 @@ static void glm_metrics_set(ml_sb *b, const char *name, sqlite3_int64 n, const s
 }
 
 /* ||R [b; -1]||^2: the residual sum of squares of b over the rows of R. */
-static double rss_of(const double *R, int p, const double *b) {
-  int m = p + 1;
-  long double s = 0;
-  for (int i = 0; i < m; i++) {
-    long double r = -R[i + (int64_t)p * m];
-    for (int j = i; j < p; j++) r += (long double)R[i + (int64_t)j * m] * b[j];
-    s += r * r;
-  }
-  return (double)s;
-}
-
 static void metrics_set(ml_sb *b, const char *name, sqlite3_int64 n, double rss, const welford *w,
                         const abs_err *ae, int full) {
   ml_sb_printf(b, "\"%s\":{\"n\":%lld,\"r2\":", name, (long long)n);
@@ -1720,8 +1726,9 @@ static int train(trainer *t, char **summary, size_t *len) {
     if (pass_again(t, NULL, &hc, measure)) goto fail;
     if ((rc = ml_hcacc_finish(&hc, m))) goto code;
   }
-  double rss_train = (m->flags & ML_MODEL_REFINED) ? m->rss : rss_of(m->R, m->p, m->beta);
-  double rss_test = t->Rtest ? rss_of(t->Rtest, m->p, m->beta) : NAN;
+  double rss_train = (m->flags & ML_MODEL_REFINED) ? m->rss : ml_factor_rss(m->R, m->p, m->beta);
+  double rss_test = t->Rtest ? ml_factor_rss(t->Rtest, m->p, m->beta) : NAN;
+  keep_test_factor(t, m);
 
   /* The fingerprint: training values in scan order, then what decided the split. */
   uint64_t *h = t->fa.hash;
