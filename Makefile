@@ -61,7 +61,7 @@ DEBS_TEST = python3 python3-mpmath python3-sklearn r-base-core r-cran-sandwich p
 
 EXT_SRC = $(wildcard ext/*.c)
 EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
-CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c ext/glm.c
+CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c ext/glm.c ext/profile.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
 .PHONY: cluster cluster-demo deps-cluster deps-shards deps-scale dqlite shards

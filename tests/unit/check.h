@@ -33,6 +33,7 @@ void test_model(void);
 void test_json(void);
 void test_dist(void);
 void test_strbuf(void);
+void test_profile(void);
 
 /* Fault injection: the allocation after `n` more succeed fails (-1: never). */
 void mem_fail_after(long n);

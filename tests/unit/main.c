@@ -12,6 +12,7 @@ int main(void) {
   test_dist();
   test_lsq();
   test_model();
+  test_profile();
   CHECK(mem_in_use() == before); /* nothing leaked */
   printf("unit: %d checks, %d failed\n", check_count, check_failures);
   return check_failures != 0;
