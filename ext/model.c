@@ -12,6 +12,7 @@
 #include "glm.h"
 #include "lsq.h"
 #include "model.h"
+#include "profile.h"
 #include "strbuf.h"
 
 ml_model *ml_model_new(int k, int p) {
@@ -173,6 +174,7 @@ void ml_model_free(ml_model *m) {
   ml_free(m->ylevels[0]);
   ml_free(m->ylevels[1]);
   ml_free(m->test_R);
+  ml_profile_free(m->profile);
   ml_free(m);
 }
 
@@ -553,6 +555,17 @@ int ml_model_encode(const ml_model *m, const char *version, unsigned char **out,
     end_section(&b, at);
   }
 
+  if (m->profile) {
+    uint64_t n = ml_profile_size(m->profile);
+    at = begin_section(&b, "prof");
+    if (ml_sb_reserve(&b, (size_t)n)) {
+      ml_profile_write(m->profile, (unsigned char *)b.z + b.n);
+      b.n += (size_t)n;
+      b.z[b.n] = 0;
+    }
+    end_section(&b, at);
+  }
+
   if (m->test_R) {
     at = begin_section(&b, "tfac");
     put_u64(&b, (uint64_t)m->test_n);
@@ -655,6 +668,24 @@ static char *get_str(reader *r, int *oom) {
     rc = ML_EINPUT;                       \
     goto out;                             \
   } while (0)
+
+/* Section prof: ML_OK, ML_NOMEM, or ML_EINPUT when malformed. */
+static int decode_prof(reader *s, ml_model *m) {
+  unsigned char *cat = ml_malloc((uint64_t)m->k + 1);
+  int *nl = ml_malloc(sizeof(int) * (uint64_t)m->k + 1);
+  int rc = ML_NOMEM;
+  if (cat && nl) {
+    for (int j = 0; j < m->k; j++) {
+      cat[j] = m->feat[j].type == ML_FEAT_CATEGORICAL;
+      nl[j] = m->feat[j].nlevels;
+    }
+    rc = ml_profile_read(s->z + s->i, (uint64_t)(s->n - s->i), m->k, cat, nl, &m->profile);
+    s->i = s->n;
+  }
+  ml_free(cat);
+  ml_free(nl);
+  return rc;
+}
 
 /* Section tfac: ML_OK, ML_NOMEM, or 1 when malformed. */
 static int decode_tfac(reader *s, ml_model *m) {
@@ -943,6 +974,12 @@ int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err
       if (s.bad || s.i != s.n) BAD("invalid model BLOB: section rfpr is malformed");
       m->has_rows_hash = scheme == ML_ROWHASH_SCHEME;
       m->rows_hash = m->has_rows_hash ? sum : 0;
+    } else if (strcmp(tag, "prof") == 0) {
+      if (m->profile) BAD("invalid model BLOB: repeated section prof");
+      if ((rc = decode_prof(&s, m))) {
+        if (rc == ML_NOMEM) goto out;
+        BAD("invalid model BLOB: section prof is malformed");
+      }
     } else if (strcmp(tag, "tfac") == 0) {
       if (seen_tfac++) BAD("invalid model BLOB: repeated section tfac");
       if ((rc = decode_tfac(&s, m))) {

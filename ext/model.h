@@ -55,6 +55,12 @@
 **         triangle by column (optional, since 0.3): any model over the
 **         same columns is scored on those rows without reading them
 **         (ml_compare, ml_promote)
+**   prof  the training rows' profile of each feature (profile.h): u32 k,
+**         then per feature u8 categorical and, numeric, i64 n | i64 NULLs
+**         | f64 mean | f64 sum of squared deviations | f64 min | f64 max
+**         | i32 bin width's power of two | f64 origin | 64 x i64 bins;
+**         categorical, i64 NULLs | u32 levels (as FEAT's) | i64 count
+**         per level (optional, since 0.3: ml_feature_info, ml_drift)
 **
 ** where str is u32 byte length | UTF-8 bytes.  ml_model_decode() checks all
 ** of it, checksum first, and never reads out of bounds.
@@ -185,6 +191,8 @@ typedef struct ml_model {
   int64_t test_n;
   double test_w, test_mean, test_m2;
   double *test_R;
+  /* The training rows' profile of each feature (section prof, profile.h), or NULL. */
+  struct ml_profile *profile;
 } ml_model;
 
 /* Residual sum of squares of coefficients b (p, 0 where aliased) under the

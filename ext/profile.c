@@ -69,6 +69,7 @@ void ml_numprof_add(ml_numprof *s, double x) {
   s->mean += d / (double)s->n;
   s->m2 += d * (x - s->mean);
   if (s->n == 1) {
+    s->exp = POINT;
     s->min = s->max = s->origin = x;
     s->bins[0] = 1;
     return;

@@ -101,7 +101,8 @@ int sqlite3_sqlml_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines 
     int (*reg)(sqlite3 *);
   } modules[] = {{"ml_split", ml_split_register},
                  {"ml_weights", ml_weights_register},
-                 {"ml_predictions", ml_predictions_register}};
+                 {"ml_predictions", ml_predictions_register},
+                 {"ml_feature_info and ml_drift", ml_drift_register}};
   for (size_t i = 0; rc == SQLITE_OK && i < sizeof modules / sizeof modules[0]; i++) {
     rc = modules[i].reg(db);
     if (rc != SQLITE_OK && pzErrMsg)

@@ -1650,6 +1650,7 @@ static int train(trainer *t, char **summary, size_t *len) {
   if (t->o.family == ML_FAMILY_BINOMIAL && target_levels(t)) return -1;
   /* A GLM's first pass is weighted by IRLS's working weights, prior weights or not. */
   t->o.fit.weighted = t->o.weights != NULL || glm;
+  t->o.fit.profile = 1;
   if (t->o.progress) t->last_progress = monotonic_seconds();
   /* Starts again while a column proves its guessed kind wrong (see the
   ** header), or '*' loses a column. */

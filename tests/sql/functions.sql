@@ -9,7 +9,7 @@ SELECT 'function_list', group_concat(name || '/' || narg || '/' || type || '/' |
        'ml_refine/-1/a/200800 ml_split_of/3/s/200800 ml_split_of/4/s/200800 ' ||
        'ml_train/-1/s/80000 ml_version/0/s/200800'
   FROM (SELECT * FROM pragma_function_list WHERE name LIKE 'ml\_%' ESCAPE '\' ORDER BY name, narg);
-SELECT 'module_list', group_concat(name, ' ') = 'ml_model_cache ml_predictions ml_split ml_weights'
+SELECT 'module_list', group_concat(name, ' ') = 'ml_drift ml_feature_info ml_model_cache ml_predictions ml_split ml_weights'
   FROM (SELECT name FROM pragma_module_list WHERE name LIKE 'ml\_%' ESCAPE '\' ORDER BY name);
 SELECT 'version', ml_version() GLOB '[0-9]*.[0-9]*.[0-9]*';
 -- Loading twice into one connection replaces the functions cleanly.
