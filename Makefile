@@ -61,7 +61,8 @@ DEBS_TEST = python3 python3-mpmath python3-sklearn r-base-core r-cran-sandwich p
 
 EXT_SRC = $(wildcard ext/*.c)
 EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
-CORE_SRC = ext/lsq.c ext/model.c ext/json.c ext/strbuf.c ext/dist.c ext/glm.c ext/profile.c
+CORE_SRC = ext/lsq.c ext/model.c ext/model_blob.c ext/model_json.c ext/json.c ext/strbuf.c ext/dist.c ext/glm.c ext/profile.c \
+	ext/formula.c ext/formula_parse.c ext/formula_design.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
 .PHONY: cluster cluster-demo deps-cluster deps-shards deps-scale dqlite shards
@@ -166,13 +167,20 @@ $(B)/ref/dist_check: tests/ref/dist_check.c ext/dist.c ext/dist.h
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -Wall -Wextra $(OPT) $(CFLAGS) -Iext -o $@ tests/ref/dist_check.c ext/dist.c -lm
 
-ref: $(SO) $(B)/ref/dist_check
+FORMULA_SRC = ext/formula.c ext/formula_parse.c ext/formula_design.c ext/strbuf.c
+$(B)/ref/formula_check: tests/ref/formula_check.c $(FORMULA_SRC) tests/unit/mem_libc.c $(wildcard ext/*.h)
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -Wall -Wextra $(OPT) $(CFLAGS) -Iext -Itests/unit -o $@ tests/ref/formula_check.c \
+	  $(FORMULA_SRC) tests/unit/mem_libc.c -lm
+
+ref: $(SO) $(B)/ref/dist_check $(B)/ref/formula_check
 	@if command -v Rscript >/dev/null; then Rscript tests/ref/dist.R | $(RUN_ENV) $(B)/ref/dist_check; \
 	 else echo "dist: SKIPPED: Rscript not found (Debian r-base-core)"; fi
 	$(RUN_ENV) $(PYTHON) tests/ref/lm_vs_r.py --ext $(SO)
 	$(RUN_ENV) $(PYTHON) tests/ref/options_vs_r.py --ext $(SO)
 	$(RUN_ENV) $(PYTHON) tests/ref/csv_vs_r.py --ext $(SO) --sqlite3 "$(SQLITE3)"
 	$(RUN_ENV) $(PYTHON) tests/ref/glm_vs_r.py --ext $(SO)
+	$(RUN_ENV) $(PYTHON) tests/ref/formula_vs_r.py --check $(B)/ref/formula_check
 
 # Use from applications (docs/apps.md): the Python, Node, Go
 # and C examples run and must print what exact arithmetic says; the C one is

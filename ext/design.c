@@ -73,32 +73,14 @@ void ml_value_error(sqlite3_context *ctx, const char *fname, const char *what, i
   } else {
     msg = sqlite3_mprintf("%s(): %s is a blob%s; expected a number", fname, what, at);
   }
-  if (msg) {
-    sqlite3_result_error(ctx, msg, -1);
-    sqlite3_free(msg);
-  } else {
-    sqlite3_result_error_nomem(ctx);
-  }
-}
-
-void ml_result_code(sqlite3_context *ctx, const char *fname, int rc) {
-  if (rc == ML_NOMEM) {
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  char *msg = sqlite3_mprintf("%s(): internal error %d (please report it)", fname, rc);
-  sqlite3_result_error(ctx, msg ? msg : "sqlml: internal error", -1);
-  sqlite3_free(msg);
+  ml_error_msg(ctx, msg);
 }
 
 int ml_level_arg(sqlite3_context *ctx, const char *fname, sqlite3_value *v, double *level) {
   int t = sqlite3_value_type(v);
   *level = sqlite3_value_double(v);
   if ((t == SQLITE_INTEGER || t == SQLITE_FLOAT) && *level > 0 && *level < 1) return 0;
-  char *msg = sqlite3_mprintf("%s(): level must be a number in (0, 1), like 0.95", fname);
-  sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
-  sqlite3_free(msg);
-  return -1;
+  return ml_error(ctx, "%s(): level must be a number in (0, 1), like 0.95", fname);
 }
 
 
@@ -129,14 +111,6 @@ const char *ml_feature_level(const ml_feature *f, sqlite3_value *v, char canon[M
   return z;
 }
 
-/* Reports msg (NULL: out of memory) and frees it; -1. */
-static int report(sqlite3_context *ctx, char *msg) {
-  if (msg) sqlite3_result_error(ctx, msg, -1);
-  else sqlite3_result_error_nomem(ctx);
-  sqlite3_free(msg);
-  return -1;
-}
-
 /* The unseen-level error, with the first levels the model knows. */
 static int unseen_level(sqlite3_context *ctx, const char *fname, const ml_feature *f, int j,
                         const char *z) {
@@ -150,7 +124,7 @@ static int unseen_level(sqlite3_context *ctx, const char *fname, const ml_featur
                                   "as the reference level)", fname, j + 1, f->name, z, k)
                 : NULL;
   sqlite3_free(k);
-  return report(ctx, msg);
+  return ml_error_msg(ctx, msg);
 }
 
 int ml_design_row(sqlite3_context *ctx, const char *fname, const ml_model *m, sqlite3_value **v,
@@ -170,9 +144,9 @@ int ml_design_row(sqlite3_context *ctx, const char *fname, const ml_model *m, sq
       double d = f->impute;
       int from_text, kind = m->reads ? ml_read_num(v[j], na, 1, &d, &from_text) : ml_value_num(v[j], &d);
       if (kind == ML_V_NULL) d = f->impute;
-      else if (kind == ML_V_NOMEM) return report(ctx, NULL);
+      else if (kind == ML_V_NOMEM) return ml_error_msg(ctx, NULL);
       else if (kind == ML_V_TEXT && m->reads)
-        return report(ctx, sqlite3_mprintf("%s(): feature %d (%s) is text ('%!.20s'), not a number "
+        return ml_error_msg(ctx, sqlite3_mprintf("%s(): feature %d (%s) is text ('%!.20s'), not a number "
                                            "nor one of the model's na_values; expected a number "
                                            "or NULL", fname, j + 1, f->name,
                                            (const char *)sqlite3_value_text(v[j])));
@@ -189,12 +163,12 @@ int ml_design_row(sqlite3_context *ctx, const char *fname, const ml_model *m, sq
     ** level read as the reference (all dummies 0). */
     int level = f->nlevels;
     if (type == SQLITE_BLOB)
-      return report(ctx, sqlite3_mprintf("%s(): feature %d (%s) is a blob; expected a level", fname,
+      return ml_error_msg(ctx, sqlite3_mprintf("%s(): feature %d (%s) is a blob; expected a level", fname,
                                          j + 1, f->name));
     if (type != SQLITE_NULL && !(na && ml_read_is_na(v[j], na))) {
       char canon[ML_NUMBER_TEXT_MAX];
       const char *z = ml_feature_level(f, v[j], canon, &level);
-      if (!z) return report(ctx, NULL);
+      if (!z) return ml_error_msg(ctx, NULL);
       if (level < 0 && !(m->flags & ML_MODEL_UNSEEN_ZERO)) return unseen_level(ctx, fname, f, j, z);
     }
     for (int l = f->full ? 0 : 1; l < f->nlevels; l++) x[t++] = l == level ? 1 : 0;

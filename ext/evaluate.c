@@ -38,219 +38,263 @@ static void moments_add(moments *w, double v) {
   w->m2 += d * (v - w->mean);
 }
 
-void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+/* What a pass accumulates: counts, and each family's sums.  A new metric
+** is a field here, a line in add_linear or add_glm, and one in its JSON. */
+typedef struct evaluation {
+  const ml_model *m;
+  const char *target;
+  sqlite3_int64 row, skipped;
+  moments wy, we;                 /* the target; least squares' residuals */
+  long double sae, sape, sse;     /* least squares: sums of |e|, |e/y|, e² */
+  sqlite3_int64 nape;             /* rows in sape (y != 0) */
+  double maxe;
+  long double gdev, glogloss, gcorrect, gbrier; /* GLMs */
+} evaluation;
+
+static void add_linear(evaluation *ev, double y, long double e) {
+  double ae = fabs((double)e);
+  moments_add(&ev->wy, y);
+  moments_add(&ev->we, (double)e);
+  ev->sse += e * e;
+  ev->sae += ae;
+  if (ae > ev->maxe) ev->maxe = ae;
+  if (y != 0) {
+    ev->sape += ae / fabs(y);
+    ev->nape++;
+  }
+}
+
+static void add_glm(evaluation *ev, double y, double mu) {
+  int f = ev->m->family;
+  moments_add(&ev->wy, y);
+  ev->gdev += ml_glm_dev_resid(f, y, mu, 1);
+  if (f == ML_FAMILY_BINOMIAL) {
+    double pc = fmin(fmax(mu, DBL_EPSILON), 1 - DBL_EPSILON);
+    ev->glogloss -= y == 1 ? log(pc) : log1p(-pc);
+    ev->gcorrect += (mu > 0.5 ? 1.0 : 0.0) == y;
+    ev->gbrier += (y - mu) * (y - mu);
+  }
+}
+
+static void json_metric(ml_sb *b, const char *key, double v) {
+  ml_sb_printf(b, ",\"%s\":", key);
+  ml_sb_json_number(b, v);
+}
+
+static void json_glm(ml_sb *b, const evaluation *ev) {
+  sqlite3_int64 n = ev->wy.n;
+  int f = ev->m->family;
+  ml_sb_printf(b, "{\"n\":%lld,\"n_skipped\":%lld", (long long)n, (long long)ev->skipped);
+  if (f == ML_FAMILY_BINOMIAL) {
+    json_metric(b, "log_loss", n > 0 ? (double)(ev->glogloss / n) : NAN);
+    json_metric(b, "accuracy", n > 0 ? (double)(ev->gcorrect / n) : NAN);
+    json_metric(b, "brier", n > 0 ? (double)(ev->gbrier / n) : NAN);
+  }
+  json_metric(b, "deviance", n > 0 ? (double)ev->gdev : NAN);
+  if (f == ML_FAMILY_POISSON) json_metric(b, "mean_deviance", n > 0 ? (double)(ev->gdev / n) : NAN);
+  ml_sb_puts(b, "}");
+}
+
+static void json_linear(ml_sb *b, const evaluation *ev) {
+  sqlite3_int64 n = ev->wy.n;
+  long double m2 = ev->wy.m2;
+  ml_sb_printf(b, "{\"n\":%lld,\"n_skipped\":%lld", (long long)n, (long long)ev->skipped);
+  json_metric(b, "r2", n > 0 && m2 > 0 ? (double)(1 - ev->sse / m2) : NAN);
+  json_metric(b, "rmse", n > 0 ? sqrt((double)(ev->sse / n)) : NAN);
+  json_metric(b, "mae", n > 0 ? (double)(ev->sae / n) : NAN);
+  json_metric(b, "mape", ev->nape > 0 ? (double)(ev->sape / ev->nape) : NAN);
+  json_metric(b, "explained_variance", n > 0 && m2 > 0 ? (double)(1 - ev->we.m2 / m2) : NAN);
+  json_metric(b, "max_error", n > 0 ? ev->maxe : NAN);
+  ml_sb_puts(b, "}");
+}
+
+/* Appends ", "column"" for column c of the source, or sets *err (NULL:
+** out of memory) when the source lacks it; what says what c is. */
+static int select_column(ml_sb *b, char **cols, int ncol, const char *c, const char *what,
+                         const char *source, int first, char **err) {
+  if (ml_find_name(cols, ncol, c) < 0) {
+    *err = sqlite3_mprintf("ml_evaluate(): the source '%s' has no column '%s' (%s)", source, c, what);
+    return -1;
+  }
+  char *q = sqlite3_mprintf("%s\"%w\"", first ? "" : ", ", c);
+  if (q) ml_sb_puts(b, q);
+  else b->oom = 1;
+  sqlite3_free(q);
+  return 0;
+}
+
+/* SELECT target, the features[, the offset] FROM the source; NULL with *err
+** set, or NULL alone out of memory. */
+static char *select_sql(const evaluation *ev, const char *source, const ml_source *src, char **cols,
+                        int ncol, char **err) {
+  const ml_model *m = ev->m;
+  ml_sb b;
+  ml_sb_init(&b);
+  ml_sb_puts(&b, "SELECT ");
+  int bad = select_column(&b, cols, ncol, ev->target, "the target", source, 1, err);
+  for (int j = 0; j < m->k && !bad; j++)
+    bad = select_column(&b, cols, ncol, m->feat[j].name, "a feature of the model", source, 0, err);
+  if (!bad && m->offset)
+    bad = select_column(&b, cols, ncol, m->offset, "the model's offset", source, 0, err);
+  if (bad) {
+    ml_sb_reset(&b);
+    return NULL;
+  }
+  ml_sb_puts(&b, " FROM ");
+  ml_sb_puts(&b, src->from);
+  return ml_sb_finish(&b, NULL);
+}
+
+/* The target of a row, read as the model reads its features (design.h): a
+** kind ML_V_NUM or ML_V_NULL with *y, or -1 after reporting. */
+static int read_target(sqlite3_context *ctx, const evaluation *ev, sqlite3_value *yv, double *y) {
+  const ml_model *m = ev->m;
+  int text, kind = m->reads ? ml_read_num(yv, &m->na, 1, y, &text) : ml_value_num(yv, y);
+  if (m->ylevels[0] && kind == ML_V_TEXT) {
+    /* A binomial target of text levels: the second is 1. */
+    const char *z = (const char *)sqlite3_value_text(yv);
+    int l = !z ? -1 : strcmp(z, m->ylevels[0]) == 0 ? 0 : strcmp(z, m->ylevels[1]) == 0 ? 1 : -1;
+    if (!z) return ml_error_nomem(ctx); /* a text value without its text */
+    if (l < 0)
+      return ml_error(ctx, "ml_evaluate(): the target '%s' is '%s' in row %lld, not one of the "
+                           "model's levels '%s' and '%s'", ev->target, z ? z : "",
+                      (long long)ev->row, m->ylevels[0], m->ylevels[1]);
+    *y = l;
+    kind = ML_V_NUM;
+  }
+  if (kind == ML_V_NOMEM) return ml_error_nomem(ctx);
+  if (kind != ML_V_NUM && kind != ML_V_NULL) {
+    char what[140];
+    sqlite3_snprintf(sizeof what, what, "column '%.100s'", ev->target);
+    ml_value_error(ctx, "ml_evaluate", what, kind, yv, ev->row);
+    return -1;
+  }
+  return kind;
+}
+
+/* Measures the model on the statement's current row; 0, or -1 after reporting. */
+static int eval_row(sqlite3_context *ctx, evaluation *ev, sqlite3_stmt *st, sqlite3_value **vals,
+                    double *x) {
+  const ml_model *m = ev->m;
+  double y = 0, off = 0;
+  ev->row++;
+  int kind = read_target(ctx, ev, sqlite3_column_value(st, 0), &y);
+  if (kind < 0) return -1;
+  for (int j = 0; j < m->k; j++) vals[j] = sqlite3_column_value(st, 1 + j);
+  int r = ml_design_row(ctx, "ml_evaluate", m, vals, x);
+  if (r < 0) return -1;
+  sqlite3_value *ov = m->offset ? sqlite3_column_value(st, 1 + m->k) : NULL;
+  int okind = ov ? ml_value_num(ov, &off) : ML_V_NUM;
+  if (okind != ML_V_NUM && okind != ML_V_NULL) {
+    char what[140];
+    sqlite3_snprintf(sizeof what, what, "column '%.100s'", m->offset);
+    ml_value_error(ctx, "ml_evaluate", what, okind, ov, ev->row);
+    return -1;
+  }
+  if (r == ML_V_NULL || kind == ML_V_NULL || okind == ML_V_NULL) {
+    ev->skipped++;
+    return 0;
+  }
+  int f = m->family;
+  if (f == ML_FAMILY_GAUSSIAN) {
+    long double e = y;
+    for (int j = 0; j < m->p; j++) e -= (long double)m->beta[j] * x[j];
+    add_linear(ev, y, e);
+    return 0;
+  }
+  if (ml_glm_check_y(f, y, 1, 0) == ML_GLM_Y_OUT)
+    return ml_error(ctx, "ml_evaluate(): the target '%s' is %!.17g in row %lld, outside what "
+                         "family \"%s\" takes (%s)", ev->target, y, (long long)ev->row,
+                    ml_family_name(f), f == ML_FAMILY_BINOMIAL ? "0 or 1" : "a count >= 0");
+  double lin = 0;
+  for (int j = 0; j < m->p; j++) lin += m->beta[j] * x[j];
+  add_glm(ev, y, ml_glm_linkinv(f, lin + off));
+  return 0;
+}
+
+/* Every row of st, inside the nesting guard; 0, or -1 after reporting. */
+static int eval_rows(sqlite3_context *ctx, evaluation *ev, sqlite3_stmt *st) {
+  const ml_model *m = ev->m;
+  sqlite3_value **vals = sqlite3_malloc64(sizeof(sqlite3_value *) * (sqlite3_uint64)m->k);
+  double *x = sqlite3_malloc64(8 * (sqlite3_uint64)m->p);
+  int rc = -1;
+  if (!vals || !x) {
+    ml_error_nomem(ctx);
+  } else if (ml_nest_enter()) {
+    ml_error(ctx, "ml_evaluate(): " ML_NEST_MSG);
+  } else {
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+      if (eval_row(ctx, ev, st, vals, x)) break;
+    ml_nest_leave();
+    if (step == SQLITE_DONE) rc = 0;
+    else if (step != SQLITE_ROW)
+      ml_result_db_error(ctx, "ml_evaluate", sqlite3_context_db_handle(ctx), step);
+  }
+  sqlite3_free(vals);
+  sqlite3_free(x);
+  return rc;
+}
+
+/* The statement that reads the source's target and features; NULL after reporting. */
+static sqlite3_stmt *open_source(sqlite3_context *ctx, const evaluation *ev, const char *source) {
   sqlite3 *db = sqlite3_context_db_handle(ctx);
-  const ml_model *m = ml_model_arg(ctx, "ml_evaluate", argv, 0);
-  if (!m) return;
+  char *err = NULL, **cols = NULL, *sql = NULL;
+  int ncol = 0;
+  sqlite3_stmt *st = NULL;
+  ml_source src;
+  int rc = ml_source_open(db, "ml_evaluate()", source, NULL, &src, &err);
+  if (rc != SQLITE_OK && !err && rc != SQLITE_NOMEM) {
+    ml_result_db_error(ctx, "ml_evaluate", db, rc);
+    ml_source_free(&src);
+    return NULL;
+  }
+  if (rc == SQLITE_OK && (cols = ml_source_columns(db, "ml_evaluate", src.from, source, &ncol,
+                                                   &err, NULL)))
+    sql = select_sql(ev, source, &src, cols, ncol, &err);
+  if (sql && (rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL)) != SQLITE_OK)
+    ml_result_db_error(ctx, "ml_evaluate", db, rc);
+  else if (!sql)
+    ml_error_msg(ctx, err);
+  else
+    sqlite3_free(err);
+  ml_source_free(&src);
+  ml_free(sql);
+  ml_free_names(cols, ncol);
+  return st;
+}
+
+void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  evaluation ev = {0};
+  ev.m = ml_model_arg(ctx, "ml_evaluate", argv, 0);
+  if (!ev.m) return;
   if (sqlite3_value_type(argv[1]) != SQLITE_TEXT) {
     ml_error(ctx, "ml_evaluate(): argument 2 must be a table, a view or a query");
     return;
   }
   const char *source = (const char *)sqlite3_value_text(argv[1]);
-  const char *target = argc > 2 && sqlite3_value_type(argv[2]) == SQLITE_TEXT
-                           ? (const char *)sqlite3_value_text(argv[2])
-                           : m->target;
-  if (!target) {
+  ev.target = argc > 2 && sqlite3_value_type(argv[2]) == SQLITE_TEXT
+                  ? (const char *)sqlite3_value_text(argv[2])
+                  : ev.m->target;
+  if (!ev.target) {
     ml_error(ctx, "ml_evaluate(): the model does not name its target; give it as argument 3");
     return;
   }
-  char *err = NULL, **cols = NULL, *sql = NULL;
-  int ncol = 0, nested = 0;
-  sqlite3_stmt *st = NULL;
-  sqlite3_value **vals = NULL;
-  double *x = NULL;
-  ml_source src;
-  int rc = ml_source_open(db, "ml_evaluate()", source, NULL, &src, &err);
-  if (rc != SQLITE_OK && !err && rc != SQLITE_NOMEM) {
-    ml_result_db_error(ctx, "ml_evaluate", db, rc);
-    goto done;
-  }
-  if (rc) goto fail;
-  cols = ml_source_columns(db, "ml_evaluate", src.from, source, &ncol, &err, NULL);
-  if (!cols) goto fail;
-  ml_sb b;
-  ml_sb_init(&b);
-  ml_sb_puts(&b, "SELECT ");
-  for (int j = -1; j < m->k; j++) {
-    const char *c = j < 0 ? target : m->feat[j].name;
-    if (ml_find_name(cols, ncol, c) < 0) {
-      err = sqlite3_mprintf("ml_evaluate(): the source '%s' has no column '%s' (%s)", source, c,
-                            j < 0 ? "the target" : "a feature of the model");
-      ml_sb_reset(&b);
-      goto fail;
-    }
-    char *q = sqlite3_mprintf("%s\"%w\"", j < 0 ? "" : ", ", c);
-    if (q) ml_sb_puts(&b, q);
-    else b.oom = 1;
-    sqlite3_free(q);
-  }
-  if (m->offset) {
-    if (ml_find_name(cols, ncol, m->offset) < 0) {
-      err = sqlite3_mprintf("ml_evaluate(): the source '%s' has no column '%s' (the model's offset)",
-                            source, m->offset);
-      ml_sb_reset(&b);
-      goto fail;
-    }
-    char *q = sqlite3_mprintf(", \"%w\"", m->offset);
-    if (q) ml_sb_puts(&b, q);
-    else b.oom = 1;
-    sqlite3_free(q);
-  }
-  ml_sb_puts(&b, " FROM ");
-  ml_sb_puts(&b, src.from);
-  sql = ml_sb_finish(&b, NULL);
-  vals = sqlite3_malloc64(sizeof(sqlite3_value *) * (sqlite3_uint64)m->k);
-  x = sqlite3_malloc64(8 * (sqlite3_uint64)m->p);
-  if (!sql || !vals || !x) goto fail;
-  rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-  if (rc != SQLITE_OK) {
-    ml_result_db_error(ctx, "ml_evaluate", db, rc);
-    goto done;
-  }
-  moments wy = {0, 0, 0}, we = {0, 0, 0};
-  long double sae = 0, sape = 0, sse = 0;
-  sqlite3_int64 nape = 0, skipped = 0, row = 0;
-  double maxe = 0;
-  int f = m->family;
-  long double gdev = 0, glogloss = 0, gcorrect = 0, gbrier = 0;
-  if (ml_nest_enter()) {
-    ml_error(ctx, "ml_evaluate(): " ML_NEST_MSG);
-    goto done;
-  }
-  nested = 1;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    row++;
-    sqlite3_value *yv = sqlite3_column_value(st, 0);
-    double y = 0;
-    /* The target read as the model reads its features (design.h). */
-    int text, kind = m->reads ? ml_read_num(yv, &m->na, 1, &y, &text) : ml_value_num(yv, &y);
-    if (m->ylevels[0] && kind == ML_V_TEXT) {
-      /* A binomial target of text levels: the second is 1. */
-      const char *z = (const char *)sqlite3_value_text(yv);
-      int l = !z ? -1 : strcmp(z, m->ylevels[0]) == 0 ? 0 : strcmp(z, m->ylevels[1]) == 0 ? 1 : -1;
-      if (l < 0) {
-        ml_error(ctx, "ml_evaluate(): the target '%s' is '%s' in row %lld, not one of the model's "
-                      "levels '%s' and '%s'", target, z ? z : "", (long long)row, m->ylevels[0],
-                 m->ylevels[1]);
-        goto done;
-      }
-      y = l;
-      kind = ML_V_NUM;
-    }
-    if (kind == ML_V_NOMEM) {
-      sqlite3_result_error_nomem(ctx);
-      goto done;
-    }
-    if (kind != ML_V_NUM && kind != ML_V_NULL) {
-      char what[140];
-      sqlite3_snprintf(sizeof what, what, "column '%.100s'", target);
-      ml_value_error(ctx, "ml_evaluate", what, kind, yv, row);
-      goto done;
-    }
-    for (int j = 0; j < m->k; j++) vals[j] = sqlite3_column_value(st, 1 + j);
-    int r = ml_design_row(ctx, "ml_evaluate", m, vals, x);
-    if (r < 0) goto done;
-    double off = 0;
-    int okind = m->offset ? ml_value_num(sqlite3_column_value(st, 1 + m->k), &off) : ML_V_NUM;
-    if (okind != ML_V_NUM && okind != ML_V_NULL) {
-      char what[140];
-      sqlite3_snprintf(sizeof what, what, "column '%.100s'", m->offset);
-      ml_value_error(ctx, "ml_evaluate", what, okind, sqlite3_column_value(st, 1 + m->k), row);
-      goto done;
-    }
-    if (r == ML_V_NULL || kind == ML_V_NULL || okind == ML_V_NULL) {
-      skipped++;
-      continue;
-    }
-    if (f != ML_FAMILY_GAUSSIAN) {
-      if (ml_glm_check_y(f, y, 1, 0) == ML_GLM_Y_OUT) {
-        ml_error(ctx, "ml_evaluate(): the target '%s' is %!.17g in row %lld, outside what family "
-                      "\"%s\" takes (%s)", target, y, (long long)row, ml_family_name(f),
-                 f == ML_FAMILY_BINOMIAL ? "0 or 1" : "a count >= 0");
-        goto done;
-      }
-      double lin = 0;
-      for (int j = 0; j < m->p; j++) lin += m->beta[j] * x[j];
-      double mu = ml_glm_linkinv(f, lin + off);
-      moments_add(&wy, y);
-      gdev += ml_glm_dev_resid(f, y, mu, 1);
-      if (f == ML_FAMILY_BINOMIAL) {
-        double pc = fmin(fmax(mu, DBL_EPSILON), 1 - DBL_EPSILON);
-        glogloss -= y == 1 ? log(pc) : log1p(-pc);
-        gcorrect += (mu > 0.5 ? 1.0 : 0.0) == y;
-        gbrier += (y - mu) * (y - mu);
-      }
-      continue;
-    }
-    long double e = y;
-    for (int j = 0; j < m->p; j++) e -= (long double)m->beta[j] * x[j];
-    double ae = fabs((double)e);
-    moments_add(&wy, y);
-    moments_add(&we, (double)e);
-    sse += e * e;
-    sae += ae;
-    if (ae > maxe) maxe = ae;
-    if (y != 0) {
-      sape += ae / fabs(y);
-      nape++;
+  sqlite3_stmt *st = open_source(ctx, &ev, source);
+  if (!st) return;
+  if (eval_rows(ctx, &ev, st) == 0) {
+    ml_sb b;
+    ml_sb_init(&b);
+    if (ev.m->family == ML_FAMILY_GAUSSIAN) json_linear(&b, &ev);
+    else json_glm(&b, &ev);
+    size_t len;
+    char *json = ml_sb_finish(&b, &len);
+    if (!json) {
+      ml_error_nomem(ctx);
+    } else {
+      sqlite3_result_text64(ctx, json, len, ml_free, SQLITE_UTF8);
+      sqlite3_result_subtype(ctx, 'J');
     }
   }
-  ml_nest_leave();
-  nested = 0;
-  if (rc != SQLITE_DONE) {
-    ml_result_db_error(ctx, "ml_evaluate", db, rc);
-    goto done;
-  }
-  sqlite3_int64 n = wy.n;
-  if (f != ML_FAMILY_GAUSSIAN) {
-    ml_sb_printf(&b, "{\"n\":%lld,\"n_skipped\":%lld", (long long)n, (long long)skipped);
-    if (f == ML_FAMILY_BINOMIAL) {
-      ml_sb_puts(&b, ",\"log_loss\":");
-      ml_sb_json_number(&b, n > 0 ? (double)(glogloss / n) : NAN);
-      ml_sb_puts(&b, ",\"accuracy\":");
-      ml_sb_json_number(&b, n > 0 ? (double)(gcorrect / n) : NAN);
-      ml_sb_puts(&b, ",\"brier\":");
-      ml_sb_json_number(&b, n > 0 ? (double)(gbrier / n) : NAN);
-    }
-    ml_sb_puts(&b, ",\"deviance\":");
-    ml_sb_json_number(&b, n > 0 ? (double)gdev : NAN);
-    if (f == ML_FAMILY_POISSON) {
-      ml_sb_puts(&b, ",\"mean_deviance\":");
-      ml_sb_json_number(&b, n > 0 ? (double)(gdev / n) : NAN);
-    }
-    ml_sb_puts(&b, "}");
-    goto finish;
-  }
-  ml_sb_printf(&b, "{\"n\":%lld,\"n_skipped\":%lld,\"r2\":", (long long)n, (long long)skipped);
-  ml_sb_json_number(&b, n > 0 && wy.m2 > 0 ? (double)(1 - sse / wy.m2) : NAN);
-  ml_sb_puts(&b, ",\"rmse\":");
-  ml_sb_json_number(&b, n > 0 ? sqrt((double)(sse / n)) : NAN);
-  ml_sb_puts(&b, ",\"mae\":");
-  ml_sb_json_number(&b, n > 0 ? (double)(sae / n) : NAN);
-  ml_sb_puts(&b, ",\"mape\":");
-  ml_sb_json_number(&b, nape > 0 ? (double)(sape / nape) : NAN);
-  ml_sb_puts(&b, ",\"explained_variance\":");
-  ml_sb_json_number(&b, n > 0 && wy.m2 > 0 ? (double)(1 - we.m2 / wy.m2) : NAN);
-  ml_sb_puts(&b, ",\"max_error\":");
-  ml_sb_json_number(&b, n > 0 ? maxe : NAN);
-  ml_sb_puts(&b, "}");
-finish:;
-  size_t len;
-  char *json = ml_sb_finish(&b, &len);
-  if (!json) goto fail;
-  sqlite3_result_text64(ctx, json, len, ml_free, SQLITE_UTF8);
-  sqlite3_result_subtype(ctx, 'J');
-  goto done;
-fail:
-  if (err) sqlite3_result_error(ctx, err, -1);
-  else sqlite3_result_error_nomem(ctx);
-done:
-  if (nested) ml_nest_leave();
   sqlite3_finalize(st);
-  sqlite3_free(err);
-  ml_source_free(&src);
-  ml_free(sql);
-  ml_free_names(cols, ncol);
-  sqlite3_free(vals);
-  sqlite3_free(x);
 }

@@ -25,6 +25,7 @@
 #include "glm.h"
 #include "json.h"
 #include "lsq.h"
+#include "options.h"
 #include "refine.h"
 #include "rowhash.h"
 #include "sqlq.h"
@@ -264,93 +265,19 @@ nomem:
 */
 static int parse_fit_options(sqlite3_context *ctx, ml_fitopts *o, const char *z, int n, int argc,
                              opts_features *f) {
-  memset(o, 0, sizeof *o);
-  o->intercept = 1;
-  o->tol = ML_LSQ_TOL;
-  ml_json *j = ml_json_arg(ctx, "ml_fit_opts", "options", z, (size_t)n);
-  if (!j) return -1;
-  int rc = -1;
-  const ml_json *names = NULL, *cat = NULL;
-  if (j->type != ML_JSON_OBJECT) {
-    ml_error(ctx, "ml_fit_opts(): options must be a JSON object, got %s", ml_json_type_name(j->type));
-    goto out;
-  }
-  for (const ml_json *c = j->child; c; c = c->next) {
-    int is_bool = c->type == ML_JSON_TRUE || c->type == ML_JSON_FALSE, yes = c->type == ML_JSON_TRUE;
-    const char *str = c->type == ML_JSON_STRING ? c->str : "";
-    if (strcmp(c->key, "intercept") == 0 || strcmp(c->key, "weights") == 0) {
-      if (!is_bool) {
-        ml_error(ctx, "ml_fit_opts(): option %s must be true or false", c->key);
-        goto out;
-      }
-      *(c->key[0] == 'i' ? &o->intercept : &o->weighted) = yes;
-    } else if (strcmp(c->key, "tol") == 0) {
-      if (c->type != ML_JSON_NUMBER || !(c->num >= 0 && c->num < 1)) {
-        ml_error(ctx, "ml_fit_opts(): option tol must be a number in [0, 1)");
-        goto out;
-      }
-      o->tol = c->num;
-    } else if (strcmp(c->key, "l2") == 0) {
-      if (c->type != ML_JSON_NUMBER || !(c->num >= 0) || !isfinite(c->num)) {
-        ml_error(ctx, "ml_fit_opts(): option l2 must be a number >= 0");
-        goto out;
-      }
-      o->l2 = c->num;
-    } else if (strcmp(c->key, "nulls") == 0) {
-      if (strcmp(str, "skip") == 0) o->nulls = ML_NULLS_SKIP;
-      else if (strcmp(str, "error") == 0) o->nulls = ML_NULLS_ERROR;
-      else if (strcmp(str, "mean") == 0) o->nulls = ML_NULLS_MEAN;
-      else {
-        ml_error(ctx, "ml_fit_opts(): option nulls must be \"skip\", \"error\" or \"mean\"");
-        goto out;
-      }
-    } else if (strcmp(c->key, "robust") == 0) {
-      static const char *hc[] = {"HC0", "HC1", "HC2", "HC3"};
-      for (int i = 0; i < 4; i++)
-        if (strcmp(str, hc[i]) == 0) o->robust = ML_ROBUST_HC0 + i;
-      if (!o->robust) {
-        ml_error(ctx, "ml_fit_opts(): option robust must be \"HC0\", \"HC1\", \"HC2\" or \"HC3\"");
-        goto out;
-      }
-    } else if (strcmp(c->key, "names") == 0 || strcmp(c->key, "categorical") == 0) {
-      *(c->key[0] == 'n' ? &names : &cat) = c; /* read once the feature count is known */
-    } else if (strcmp(c->key, "unseen") == 0) {
-      if (strcmp(str, "error") == 0) o->unseen_zero = 0;
-      else if (strcmp(str, "zero") == 0) o->unseen_zero = 1;
-      else {
-        ml_error(ctx, "ml_fit_opts(): option unseen must be \"error\" or \"zero\"");
-        goto out;
-      }
-    } else if (strcmp(c->key, "family") == 0 && !(c->type == ML_JSON_STRING &&
-                                                  strcmp(c->str, "gaussian") == 0)) {
-      /* IRLS needs a pass per iteration; an aggregate sees each row once. */
-      ml_error(ctx, "ml_fit_opts(): option family: an aggregate reads each row once and a GLM "
-                    "needs a pass per iteration; fit it with ml_train (docs/glm.md)");
-      goto out;
-    } else if (strcmp(c->key, "family") == 0) {
-      /* "gaussian": the linear model, which this is. */
-    } else {
-      ml_error(ctx, "ml_fit_opts(): unknown option '%s' (known: intercept, weights, names, "
-                     "categorical, unseen, nulls, l2, robust, tol)", c->key);
-      goto out;
-    }
-  }
-  if (o->l2 > 0 && !o->intercept) {
-    ml_error(ctx, "ml_fit_opts(): option l2 needs the intercept (the one term it leaves unpenalized)");
-    goto out;
-  }
-  if (o->l2 > 0 && o->robust) {
-    ml_error(ctx, "ml_fit_opts(): option robust does not apply to a ridge fit (l2)");
-    goto out;
-  }
+  ml_options opt;
+  memset(&opt, 0, sizeof opt);
+  opt.fit.intercept = 1;
+  opt.fit.tol = ML_LSQ_TOL;
+  ml_json *j = NULL;
+  int rc = ml_options_parse(ctx, "ml_fit_opts", ML_OPT_FIT, z, (size_t)n, &opt, &j);
+  *o = opt.fit;
   int k = argc - (1 + o->weighted) - 1;
-  if (k < 1) {
-    ml_error(ctx, "ml_fit_opts(): expected options, %sa response and at least one feature, got %d "
-                   "arguments", o->weighted ? "a weight, " : "", argc);
-    goto out;
-  }
-  rc = parse_features_options(ctx, names, cat, k, f);
-out:
+  if (rc == 0 && k < 1)
+    rc = ml_error(ctx, "ml_fit_opts(): expected options, %sa response and at least one feature, "
+                       "got %d arguments", o->weighted ? "a weight, " : "", argc);
+  if (rc == 0) rc = parse_features_options(ctx, opt.names, opt.categorical_json, k, f);
+  ml_options_free(&opt);
   ml_json_free(j);
   return rc;
 }

@@ -296,7 +296,79 @@ static int dense_row(ml_fitacc *a, int side, sqlite3_value **v, double y, double
   return 1;
 }
 
-/* The numbers of a used training row into the features' profiles (levels are counted as found). */
+/*
+** The first pass over a row's features: each read once; numbers of numeric
+** features straight to the row buffer and into h, a copy of the
+** fingerprint kept only if the row is used.  ML_FA_USED when the row goes
+** on (*second: NULLs or levels wait for place_levels), or what
+** ml_fitacc_add returns: an error, or ML_FA_SKIPPED for a row with a NULL
+** under nulls = skip.  Nothing is changed but counts of a row that is used.
+*/
+static int read_row(ml_fitacc *a, sqlite3_value **v, int train, uint64_t h[2], int *second) {
+  int has_null = 0;
+  memset(a->row, 0, 8 * (size_t)a->mraw);
+  if (a->o.intercept) a->row[0] = 1;
+  for (int j = 0; j < a->k; j++) {
+    fa_feature *f = &a->f[j];
+    uint64_t word;
+    int from_text, kind = a->types[j] = read_value(a, f, v[j], &a->num[j], &word, &from_text);
+    if (!readable(kind)) return read_failure(a, j, kind);
+    if (train) ml_hash_u64(h, word);
+    f->from_text += from_text;
+    if (kind == ML_V_NULL) {
+      if (a->o.nulls == ML_NULLS_ERROR) return fail(a, j, ML_V_NULL);
+      has_null = *second = 1;
+    } else if (f->type == ML_TYPE_NUMERIC) {
+      f->values++;
+      a->row[f->zcol] = a->num[j];
+      if (train && a->o.nulls == ML_NULLS_MEAN) ml_ksum_add(&f->sum, a->num[j]);
+    } else {
+      *second = 1;
+    }
+  }
+  if (has_null && a->o.nulls == ML_NULLS_SKIP) {
+    for (int j = 0; j < a->k; j++)
+      if (a->types[j] == ML_V_NULL) a->f[j].nulls++;
+    a->skipped++;
+    return ML_FA_SKIPPED;
+  }
+  return ML_FA_USED;
+}
+
+/* The second pass: NULL indicators (a new column at a feature's first
+** NULL) and levels (a new column at each new level). */
+static int place_levels(ml_fitacc *a, sqlite3_value **v, int train) {
+  for (int j = 0; j < a->k; j++) {
+    fa_feature *f = &a->f[j];
+    int kind = a->types[j], rc;
+    if (kind == ML_V_NULL) {
+      f->nulls++;
+      if (train) f->nulls_train++;
+      if (f->ncol < 0 && (f->ncol = add_column(a)) < 0) return ML_NOMEM;
+      a->row[f->ncol] = 1;
+      continue;
+    }
+    if (f->type == ML_TYPE_NUMERIC) continue; /* done in read_row */
+    fa_level *l;
+    if (f->type == ML_TYPE_NUM_LEVELS) {
+      uint64_t key = double_word(a->num[j]);
+      rc = level_of(a, f, (const char *)&key, 8, a->num[j], &l);
+    } else {
+      const char *z = (const char *)sqlite3_value_text(v[j]);
+      if (!z) return ML_NOMEM;
+      rc = level_of(a, f, z, sqlite3_value_bytes(v[j]), 0, &l);
+    }
+    if (rc == ML_FA_TOO_WIDE) a->bad_col = j;
+    if (rc) return rc;
+    a->row[l->col] = 1;
+    f->values++;
+    if (train) l->train = 1;
+    if (train && a->o.profile) l->ntrain++;
+  }
+  return ML_FA_USED;
+}
+
+/* The numbers of a used training row into the features' profiles (levels are counted as placed). */
 static void profile_row(ml_fitacc *a) {
   for (int j = 0; j < a->k; j++) {
     fa_feature *f = &a->f[j];
@@ -319,79 +391,20 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
   if (!isfinite(y)) return fail(a, -1, ML_V_NONFINITE);
   int rc;
   if (a->dense && dense_row(a, side, v, y, w, sw, &rc)) return rc ? rc : ML_FA_USED;
-  /* Check the whole row before changing anything (a skipped row adds no
-  ** level and no column).  Numbers of numeric features go straight to the
-  ** row buffer, read once, and into a copy of the fingerprint kept only if
-  ** the row is used; NULLs and levels take a second loop, which a row of
-  ** numbers does without. */
-  int has_null = 0, second = 0, train = side == 0;
+  /* The whole row is checked before anything changes (a skipped row adds
+  ** no level and no column); a row of numbers does without the second pass. */
+  int second = 0, train = side == 0;
   uint64_t h[2] = {a->hash[0], a->hash[1]};
   if (train) {
     ml_hash_double(h, y);
     if (a->o.weighted) ml_hash_double(h, w);
   }
-  memset(a->row, 0, 8 * (size_t)a->mraw);
-  if (a->o.intercept) a->row[0] = 1;
-  for (int j = 0; j < a->k; j++) {
-    fa_feature *f = &a->f[j];
-    uint64_t word;
-    int from_text, kind = a->types[j] = read_value(a, f, v[j], &a->num[j], &word, &from_text);
-    if (!readable(kind)) return read_failure(a, j, kind);
-    if (train) ml_hash_u64(h, word);
-    f->from_text += from_text;
-    if (kind == ML_V_NULL) {
-      if (a->o.nulls == ML_NULLS_ERROR) return fail(a, j, ML_V_NULL);
-      has_null = second = 1;
-    } else if (f->type == ML_TYPE_NUMERIC) {
-      f->values++;
-      a->row[f->zcol] = a->num[j];
-      if (train && a->o.nulls == ML_NULLS_MEAN) ml_ksum_add(&f->sum, a->num[j]);
-    } else {
-      second = 1;
-    }
-  }
-  if (has_null && a->o.nulls == ML_NULLS_SKIP) {
-    for (int j = 0; j < a->k; j++)
-      if (a->types[j] == ML_V_NULL) a->f[j].nulls++;
-    a->skipped++;
-    return ML_FA_SKIPPED;
-  }
-  for (int j = 0; second && j < a->k; j++) {
-    fa_feature *f = &a->f[j];
-    int kind = a->types[j];
-    if (kind == ML_V_NULL) {
-      f->nulls++;
-      if (train) f->nulls_train++;
-      if (f->ncol < 0 && (f->ncol = add_column(a)) < 0) return ML_NOMEM;
-      a->row[f->ncol] = 1;
-      continue;
-    }
-    if (f->type == ML_TYPE_NUMERIC) continue; /* done above */
-    fa_level *l;
-    if (f->type == ML_TYPE_NUM_LEVELS) {
-      uint64_t key = double_word(a->num[j]);
-      rc = level_of(a, f, (const char *)&key, 8, a->num[j], &l);
-    } else {
-      const char *z = (const char *)sqlite3_value_text(v[j]);
-      if (!z) return ML_NOMEM;
-      rc = level_of(a, f, z, sqlite3_value_bytes(v[j]), 0, &l);
-    }
-    if (rc == ML_FA_TOO_WIDE) a->bad_col = j;
-    if (rc) return rc;
-    a->row[l->col] = 1;
-    f->values++;
-    if (train) l->train = 1;
-    if (train && a->o.profile) l->ntrain++;
-  }
+  if ((rc = read_row(a, v, train, h, &second)) != ML_FA_USED) return rc;
+  if (second && (rc = place_levels(a, v, train)) != ML_FA_USED) return rc;
   if (train && a->o.profile) profile_row(a);
   ml_lsq *acc = &a->acc[side];
-  if (sw == 1) {
-    for (int j = 0; j < a->mraw; j++) ml_lsq_put(acc, j, a->row[j]);
-    ml_lsq_put(acc, a->mraw, y);
-  } else {
-    for (int j = 0; j < a->mraw; j++) ml_lsq_put(acc, j, sw * a->row[j]);
-    ml_lsq_put(acc, a->mraw, sw * y);
-  }
+  for (int j = 0; j < a->mraw; j++) ml_lsq_put(acc, j, sw == 1 ? a->row[j] : sw * a->row[j]);
+  ml_lsq_put(acc, a->mraw, sw == 1 ? y : sw * y);
   rc = commit_row(a, side, w, h);
   return rc ? rc : ML_FA_USED;
 }
@@ -405,6 +418,151 @@ static int by_text(const void *x, const void *y) {
 static int by_value(const void *x, const void *y) {
   const fa_level *a = *(fa_level *const *)x, *b = *(fa_level *const *)y;
   return (a->num > b->num) - (a->num < b->num);
+}
+
+/*
+** The levels of the training rows of each categorical feature, sorted, into
+** train[j] (ntrain[j] of them); *p the terms they make with the numeric
+** features and the intercept.  ML_EINPUT with err for a feature without
+** values, a level only in the test rows (unless unseen = zero), too many terms.
+*/
+static int training_levels(ml_fitacc *a, fa_level ***train, int *ntrain, int *p, char *err,
+                           size_t nerr) {
+  int first_cat = 1;
+  *p = a->o.intercept;
+  for (int j = 0; j < a->k; j++) {
+    fa_feature *f = &a->f[j];
+    if (f->type == ML_TYPE_NUMERIC && a->used[0] - f->nulls_train == 0) {
+      snprintf(err, nerr, "feature '%s' has no value in the training rows", f->name);
+      return ML_EINPUT;
+    }
+    if (f->type == ML_TYPE_NUMERIC) {
+      (*p)++;
+      continue;
+    }
+    train[j] = ml_malloc(sizeof(fa_level *) * (uint64_t)(f->nlevels ? f->nlevels : 1));
+    if (!train[j]) return ML_NOMEM;
+    for (int l = 0; l < f->nlevels; l++) {
+      if (f->levels[l]->train) {
+        train[j][ntrain[j]++] = f->levels[l];
+      } else if (!a->o.unseen_zero) {
+        char canon[ML_NUMBER_TEXT_MAX];
+        if (f->type == ML_TYPE_NUM_LEVELS) ml_number_text(f->levels[l]->num, canon);
+        snprintf(err, nerr, "feature '%s' has level '%s' only in the test rows: the model could "
+                            "not predict them (option \"unseen\":\"zero\" reads it as the "
+                            "reference level)", f->name,
+                 f->type == ML_TYPE_NUM_LEVELS ? canon : f->levels[l]->key);
+        return ML_EINPUT;
+      }
+    }
+    if (ntrain[j] == 0) {
+      snprintf(err, nerr, "feature '%s' has no value in the training rows", f->name);
+      return ML_EINPUT;
+    }
+    qsort(train[j], (size_t)ntrain[j], sizeof(fa_level *),
+          f->type == ML_TYPE_NUM_LEVELS ? by_value : by_text);
+    /* Without an intercept the first factor keeps all its levels, as R's lm. */
+    int full = !a->o.intercept && first_cat;
+    first_cat = 0;
+    *p += ntrain[j] - (full ? 0 : 1) + (f->ncol >= 0 ? 1 : 0);
+  }
+  if (*p > ML_MAX_TERMS) {
+    snprintf(err, nerr, "the design has %d terms, more than the %d a model can have", *p,
+             ML_MAX_TERMS);
+    return ML_EINPUT;
+  }
+  return ML_OK;
+}
+
+/* Numeric feature f as the model's mf, at design column *c of T (mr rows). */
+static void map_numeric(const ml_fitacc *a, const fa_feature *f, ml_feature *mf, double *T,
+                        int mr, int *c) {
+  mf->type = ML_FEAT_NUMERIC;
+  T[f->zcol + (int64_t)*c * mr] = 1;
+  if (f->ncol >= 0) {
+    /* An imputed NULL is the training mean: the indicator times the mean. */
+    mf->has_impute = 1;
+    mf->impute = ml_ksum_value(&f->sum) / (double)(a->used[0] - f->nulls_train);
+    T[f->ncol + (int64_t)*c * mr] = mf->impute;
+  }
+  (*c)++;
+}
+
+/* Categorical feature f, with its n training levels lv (sorted), as the
+** model's mf, from design column *c of T (mr rows). */
+static int map_categorical(const fa_feature *f, fa_level **lv, int n, ml_feature *mf, double *T,
+                           int mr, int *c) {
+  mf->type = ML_FEAT_CATEGORICAL;
+  mf->num_levels = f->type == ML_TYPE_NUM_LEVELS;
+  mf->levels = ml_calloc(sizeof(char *) * (uint64_t)n);
+  mf->lvnum = mf->num_levels ? ml_malloc(8 * (uint64_t)n) : NULL;
+  if (!mf->levels || (mf->num_levels && !mf->lvnum)) return ML_NOMEM;
+  for (int l = 0; l < n; l++) {
+    /* A numeric level is kept as its canonical text ("2", "0.5"). */
+    char canon[ML_NUMBER_TEXT_MAX];
+    const char *text = lv[l]->key;
+    if (mf->num_levels) {
+      mf->lvnum[l] = lv[l]->num;
+      ml_number_text(lv[l]->num, canon);
+      text = canon;
+    }
+    size_t len = mf->num_levels ? strlen(text) : (size_t)lv[l]->len;
+    if (!(mf->levels[l] = ml_malloc((uint64_t)len + 1))) return ML_NOMEM;
+    memcpy(mf->levels[l], text, len + 1);
+    mf->nlevels = l + 1;
+    if (l > 0 || mf->full) T[lv[l]->col + (int64_t)(*c)++ * mr] = 1;
+  }
+  if (f->ncol >= 0) {
+    mf->has_impute = 1;
+    T[f->ncol + (int64_t)(*c)++ * mr] = 1;
+  }
+  return ML_OK;
+}
+
+/* The model's features, and T (mr x q, zeroed) that maps the raw columns
+** to its design: column c of the design is sum_i T[i,c] raw_i. */
+static int map_features(const ml_fitacc *a, ml_model *m, fa_level ***train, const int *ntrain,
+                        double *T, int mr) {
+  int c = 0, first_cat = 1, rc;
+  if (a->o.intercept) T[0 + (int64_t)c++ * mr] = 1;
+  for (int j = 0; j < a->k; j++) {
+    const fa_feature *f = &a->f[j];
+    if ((rc = ml_model_set_name(m, j, f->name))) return rc;
+    if (f->type == ML_TYPE_NUMERIC) {
+      map_numeric(a, f, &m->feat[j], T, mr, &c);
+      continue;
+    }
+    m->feat[j].full = !a->o.intercept && first_cat;
+    first_cat = 0;
+    if ((rc = map_categorical(f, train[j], ntrain[j], &m->feat[j], T, mr, &c))) return rc;
+  }
+  T[a->mraw + (int64_t)c * mr] = 1; /* the response */
+  return ML_OK;
+}
+
+/* The fit's counts and options, on the model. */
+static int set_options(const ml_fitacc *a, ml_model *m) {
+  m->flags = (a->o.intercept ? ML_MODEL_INTERCEPT : 0) | (a->o.weighted ? ML_MODEL_WEIGHTED : 0) |
+             (a->o.unseen_zero ? ML_MODEL_UNSEEN_ZERO : 0);
+  m->n = a->used[0];
+  m->n_skipped = a->skipped;
+  m->tol = a->o.tol;
+  m->sum_w = a->sum_w[0];
+  m->sum_log_w = ml_ksum_value(&a->sum_log_w);
+  m->l2 = a->o.l2;
+  m->robust = a->o.robust;
+  if (!a->o.read_text) return ML_OK;
+  /* The model reads values at prediction as they were read here. */
+  m->reads = 1;
+  return a->o.na ? ml_na_set(&m->na, a->o.na->text, a->o.na->n) : ML_OK;
+}
+
+/* The factors of the model's design, through T: m->R, and *Rtest for test rows. */
+static int transform(const ml_fitacc *a, ml_model *m, const double *T, int mr, double **Rtest) {
+  int q = m->p + 1, rc = ml_lsq_transform(a->acc[0].R, mr, T, q, m->R);
+  if (rc || a->sides < 2 || a->used[1] == 0) return rc;
+  if (!(*Rtest = ml_malloc(8 * (uint64_t)q * (uint64_t)q))) return ML_NOMEM;
+  return ml_lsq_transform(a->acc[1].R, mr, T, q, *Rtest);
 }
 
 /* The training rows' profile into m: numbers as gathered, level counts in the model's order. */
@@ -434,153 +592,26 @@ static int attach_profile(const ml_fitacc *a, ml_model *m, fa_level ***train, co
 int ml_fitacc_finish(ml_fitacc *a, ml_model **out, double **Rtest, char *err, size_t nerr) {
   *out = NULL;
   *Rtest = NULL;
-  int rc = ML_OK, p = a->o.intercept, first_cat = 1;
+  int rc = ML_OK, p = 0;
   for (int s = 0; s < a->sides; s++)
     if ((rc = ml_lsq_fold(&a->acc[s]))) return rc;
-  /* Levels of the training rows, sorted; the terms they make. */
   fa_level ***train = ml_calloc(sizeof(fa_level **) * (uint64_t)a->k);
   int *ntrain = ml_calloc(sizeof(int) * (uint64_t)a->k);
   double *T = NULL;
   ml_model *m = NULL;
-  if (!train || !ntrain) {
-    rc = ML_NOMEM;
-    goto out;
+  int mr = a->mraw + 1;
+  if (!train || !ntrain) rc = ML_NOMEM;
+  if (!rc) rc = training_levels(a, train, ntrain, &p, err, nerr);
+  if (!rc) {
+    m = ml_model_new(a->k, p);
+    T = ml_calloc(8 * (uint64_t)mr * (uint64_t)(p + 1));
+    if (!m || !T) rc = ML_NOMEM;
   }
-  for (int j = 0; j < a->k; j++) {
-    fa_feature *f = &a->f[j];
-    if (f->type == ML_TYPE_NUMERIC) {
-      if (a->used[0] - f->nulls_train == 0) {
-        snprintf(err, nerr, "feature '%s' has no value in the training rows", f->name);
-        rc = ML_EINPUT;
-        goto out;
-      }
-      p++;
-      continue;
-    }
-    train[j] = ml_malloc(sizeof(fa_level *) * (uint64_t)(f->nlevels ? f->nlevels : 1));
-    if (!train[j]) {
-      rc = ML_NOMEM;
-      goto out;
-    }
-    for (int l = 0; l < f->nlevels; l++) {
-      if (f->levels[l]->train) {
-        train[j][ntrain[j]++] = f->levels[l];
-      } else if (!a->o.unseen_zero) {
-        char canon[ML_NUMBER_TEXT_MAX];
-        if (f->type == ML_TYPE_NUM_LEVELS) ml_number_text(f->levels[l]->num, canon);
-        snprintf(err, nerr, "feature '%s' has level '%s' only in the test rows: the model could "
-                            "not predict them (option \"unseen\":\"zero\" reads it as the "
-                            "reference level)", f->name,
-                 f->type == ML_TYPE_NUM_LEVELS ? canon : f->levels[l]->key);
-        rc = ML_EINPUT;
-        goto out;
-      }
-    }
-    if (ntrain[j] == 0) {
-      snprintf(err, nerr, "feature '%s' has no value in the training rows", f->name);
-      rc = ML_EINPUT;
-      goto out;
-    }
-    qsort(train[j], (size_t)ntrain[j], sizeof(fa_level *),
-          f->type == ML_TYPE_NUM_LEVELS ? by_value : by_text);
-    /* Without an intercept the first factor keeps all its levels, as R's lm. */
-    int full = !a->o.intercept && first_cat;
-    first_cat = 0;
-    p += ntrain[j] - (full ? 0 : 1) + (f->ncol >= 0 ? 1 : 0);
-  }
-  if (p > ML_MAX_TERMS) {
-    snprintf(err, nerr, "the design has %d terms, more than the %d a model can have", p, ML_MAX_TERMS);
-    rc = ML_EINPUT;
-    goto out;
-  }
-  m = ml_model_new(a->k, p);
-  int mr = a->mraw + 1, q = p + 1;
-  T = ml_calloc(8 * (uint64_t)mr * (uint64_t)q);
-  if (!m || !T) {
-    rc = ML_NOMEM;
-    goto out;
-  }
-  /* T maps raw columns to the model's: column c of the design is sum_i T[i,c] raw_i. */
-  int c = 0;
-  if (a->o.intercept) T[0 + (int64_t)c++ * mr] = 1;
-  first_cat = 1;
-  for (int j = 0; j < a->k; j++) {
-    fa_feature *f = &a->f[j];
-    ml_feature *mf = &m->feat[j];
-    if ((rc = ml_model_set_name(m, j, f->name))) goto out;
-    if (f->type == ML_TYPE_NUMERIC) {
-      mf->type = ML_FEAT_NUMERIC;
-      T[f->zcol + (int64_t)c * mr] = 1;
-      if (f->ncol >= 0) {
-        /* An imputed NULL is the training mean: the indicator times the mean. */
-        mf->has_impute = 1;
-        mf->impute = ml_ksum_value(&f->sum) / (double)(a->used[0] - f->nulls_train);
-        T[f->ncol + (int64_t)c * mr] = mf->impute;
-      }
-      c++;
-      continue;
-    }
-    mf->type = ML_FEAT_CATEGORICAL;
-    mf->full = !a->o.intercept && first_cat;
-    first_cat = 0;
-    mf->num_levels = f->type == ML_TYPE_NUM_LEVELS;
-    mf->levels = ml_calloc(sizeof(char *) * (uint64_t)ntrain[j]);
-    mf->lvnum = mf->num_levels ? ml_malloc(8 * (uint64_t)ntrain[j]) : NULL;
-    if (!mf->levels || (mf->num_levels && !mf->lvnum)) {
-      rc = ML_NOMEM;
-      goto out;
-    }
-    for (int l = 0; l < ntrain[j]; l++) {
-      /* A numeric level is kept as its canonical text ("2", "0.5"). */
-      char canon[ML_NUMBER_TEXT_MAX];
-      const char *text = train[j][l]->key;
-      if (mf->num_levels) {
-        mf->lvnum[l] = train[j][l]->num;
-        ml_number_text(train[j][l]->num, canon);
-        text = canon;
-      }
-      size_t len = mf->num_levels ? strlen(text) : (size_t)train[j][l]->len;
-      mf->levels[l] = ml_malloc((uint64_t)len + 1);
-      if (!mf->levels[l]) {
-        rc = ML_NOMEM;
-        goto out;
-      }
-      memcpy(mf->levels[l], text, len + 1);
-      mf->nlevels = l + 1;
-      if (l > 0 || mf->full) T[train[j][l]->col + (int64_t)c++ * mr] = 1;
-    }
-    if (f->ncol >= 0) {
-      mf->has_impute = 1;
-      T[f->ncol + (int64_t)c++ * mr] = 1;
-    }
-  }
-  T[a->mraw + (int64_t)c * mr] = 1; /* the response */
-  if ((rc = ml_lsq_transform(a->acc[0].R, mr, T, q, m->R))) goto out;
-  if (a->sides > 1 && a->used[1] > 0) {
-    *Rtest = ml_malloc(8 * (uint64_t)q * (uint64_t)q);
-    if (!*Rtest) {
-      rc = ML_NOMEM;
-      goto out;
-    }
-    if ((rc = ml_lsq_transform(a->acc[1].R, mr, T, q, *Rtest))) goto out;
-  }
-  m->flags = (a->o.intercept ? ML_MODEL_INTERCEPT : 0) | (a->o.weighted ? ML_MODEL_WEIGHTED : 0) |
-             (a->o.unseen_zero ? ML_MODEL_UNSEEN_ZERO : 0);
-  m->n = a->used[0];
-  m->n_skipped = a->skipped;
-  m->tol = a->o.tol;
-  m->sum_w = a->sum_w[0];
-  m->sum_log_w = ml_ksum_value(&a->sum_log_w);
-  m->l2 = a->o.l2;
-  m->robust = a->o.robust;
-  if (a->o.read_text) {
-    /* The model reads values at prediction as they were read here. */
-    m->reads = 1;
-    if (a->o.na && (rc = ml_na_set(&m->na, a->o.na->text, a->o.na->n))) goto out;
-  }
-  if (a->o.profile && (rc = attach_profile(a, m, train, ntrain))) goto out;
-  rc = ml_model_solve(m);
-out:
+  if (!rc) rc = map_features(a, m, train, ntrain, T, mr);
+  if (!rc) rc = transform(a, m, T, mr, Rtest);
+  if (!rc) rc = set_options(a, m);
+  if (!rc && a->o.profile) rc = attach_profile(a, m, train, ntrain);
+  if (!rc) rc = ml_model_solve(m);
   if (train)
     for (int j = 0; j < a->k; j++) ml_free(train[j]);
   ml_free(train);

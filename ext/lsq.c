@@ -274,27 +274,11 @@ void ml_lsq_stats_free(ml_lsq_stats *st) {
   memset(st, 0, sizeof *st);
 }
 
-int ml_lsq_stats_compute(const double *R, int m, const ml_lsq_fitinfo *fi, ml_lsq_stats *st) {
-  int p = m - 1, r = 0, rc, intercept = fi->intercept;
+/* Sums of squares and the fit's measures, from W (reduced to rank r). */
+static void stats_fit(const double *R, const double *W, int m, int r, const ml_lsq_fitinfo *fi,
+                      ml_lsq_stats *st) {
+  int p = m - 1, intercept = fi->intercept;
   int64_t n = fi->n;
-  memset(st, 0, sizeof *st);
-  st->p = p;
-  st->n = n;
-  double *W = ml_malloc(8 * (int64_t)m * m);
-  double *Ri = ml_malloc(8 * (int64_t)m * m);
-  unsigned char *al = ml_malloc((uint64_t)p);
-  int *pos = ml_malloc(sizeof(int) * (uint64_t)p);
-  st->se = ml_malloc(8 * (int64_t)p);
-  st->tstat = ml_malloc(8 * (int64_t)p);
-  st->pvalue = ml_malloc(8 * (int64_t)p);
-  st->cov = ml_malloc(8 * (int64_t)p * p);
-  rc = ML_NOMEM;
-  if (!W || !Ri || !al || !pos || !st->se || !st->tstat || !st->pvalue || !st->cov) goto out;
-  memcpy(al, fi->aliased, (size_t)p);
-  rc = ml_lsq_reduce(R, m, -1, al, W, &r);
-  if (rc) goto out;
-  st->rank = r;
-
   const double *z = W + (int64_t)r * m; /* y's column: Q'y */
   double tss = 0, mss = 0, rss = fi->rss;
   for (int i = intercept; i <= r; i++) tss += z[i] * z[i];
@@ -323,28 +307,24 @@ int ml_lsq_stats_compute(const double *R, int m, const ml_lsq_fitinfo *fi, ml_ls
   if (fi->ridge) {
     /* No least-squares inference for a penalized fit. */
     st->f = st->f_pvalue = st->loglik = st->aic = st->bic = NAN;
+    return;
+  }
+  if (st->df_model > 0 && st->df_resid > 0) {
+    st->f = (mss / st->df_model) / (rss / st->df_resid);
+    st->f_pvalue = ml_pf_upper(st->f, st->df_model, st->df_resid);
   } else {
-    if (st->df_model > 0 && st->df_resid > 0) {
-      st->f = (mss / st->df_model) / (rss / st->df_resid);
-      st->f_pvalue = ml_pf_upper(st->f, st->df_model, st->df_resid);
-    } else {
-      st->f = st->f_pvalue = NAN;
-    }
-    st->loglik = 0.5 * fi->sum_log_w - 0.5 * dn * (LN_2PI + 1 - log(dn) + log(rss));
-    st->aic = -2 * st->loglik + 2 * (r + 1);
-    st->bic = -2 * st->loglik + log(dn) * (r + 1);
+    st->f = st->f_pvalue = NAN;
   }
+  st->loglik = 0.5 * fi->sum_log_w - 0.5 * dn * (LN_2PI + 1 - log(dn) + log(rss));
+  st->aic = -2 * st->loglik + 2 * (r + 1);
+  st->bic = -2 * st->loglik + log(dn) * (r + 1);
+}
 
-  /* Unscaled covariance of the kept coefficients: W_xx^-1 W_xx^-T. */
-  for (int j = 0; j < r; j++)
-    for (int i = 0; i < r; i++) Ri[i + (int64_t)j * r] = i <= j ? W[i + (int64_t)j * m] : 0;
-  rc = ML_ELAPACK;
-  if (r > 0) {
-    if (LAPACKE_dtrtri_work(LAPACK_COL_MAJOR, 'U', 'N', r, Ri, r) < 0) goto out;
-    if (LAPACKE_dlauum_work(LAPACK_COL_MAJOR, 'U', r, Ri, r) < 0) goto out;
-  }
-  rc = condition(W, m, r, &st->cond);
-  if (rc) goto out;
+/* The covariance and the coefficients' tests, from Ri, the unscaled
+** covariance of the r kept coefficients (upper triangle), al which are not. */
+static void stats_coefs(const double *Ri, int r, const unsigned char *al, int *pos,
+                        const ml_lsq_fitinfo *fi, ml_lsq_stats *st) {
+  int p = st->p;
   double s2 = fi->ridge ? NAN : fi->unit_dispersion ? 1 : st->sigma * st->sigma;
   for (int j = 0, k = 0; j < p; j++) pos[j] = al[j] ? -1 : k++;
   for (int j = 0; j < p; j++) {
@@ -365,8 +345,44 @@ int ml_lsq_stats_compute(const double *R, int m, const ml_lsq_fitinfo *fi, ml_ls
                                           : ml_pt_2sided(st->tstat[j], st->df_resid);
     }
   }
-  rc = ML_OK;
-out:
+}
+
+/* Ri (r x r) = W_xx^-1 W_xx^-T, the unscaled covariance of the kept coefficients. */
+static int unscaled_cov(const double *W, int m, int r, double *Ri) {
+  for (int j = 0; j < r; j++)
+    for (int i = 0; i < r; i++) Ri[i + (int64_t)j * r] = i <= j ? W[i + (int64_t)j * m] : 0;
+  if (r > 0) {
+    if (LAPACKE_dtrtri_work(LAPACK_COL_MAJOR, 'U', 'N', r, Ri, r) < 0) return ML_ELAPACK;
+    if (LAPACKE_dlauum_work(LAPACK_COL_MAJOR, 'U', r, Ri, r) < 0) return ML_ELAPACK;
+  }
+  return ML_OK;
+}
+
+int ml_lsq_stats_compute(const double *R, int m, const ml_lsq_fitinfo *fi, ml_lsq_stats *st) {
+  int p = m - 1, r = 0, rc;
+  memset(st, 0, sizeof *st);
+  st->p = p;
+  st->n = fi->n;
+  double *W = ml_malloc(8 * (int64_t)m * m);
+  double *Ri = ml_malloc(8 * (int64_t)m * m);
+  unsigned char *al = ml_malloc((uint64_t)p);
+  int *pos = ml_malloc(sizeof(int) * (uint64_t)p);
+  st->se = ml_malloc(8 * (int64_t)p);
+  st->tstat = ml_malloc(8 * (int64_t)p);
+  st->pvalue = ml_malloc(8 * (int64_t)p);
+  st->cov = ml_malloc(8 * (int64_t)p * p);
+  rc = ML_NOMEM;
+  if (W && Ri && al && pos && st->se && st->tstat && st->pvalue && st->cov) {
+    memcpy(al, fi->aliased, (size_t)p);
+    rc = ml_lsq_reduce(R, m, -1, al, W, &r);
+  }
+  if (!rc) {
+    st->rank = r;
+    stats_fit(R, W, m, r, fi, st);
+    rc = unscaled_cov(W, m, r, Ri);
+  }
+  if (!rc) rc = condition(W, m, r, &st->cond);
+  if (!rc) stats_coefs(Ri, r, al, pos, fi, st);
   ml_free(W);
   ml_free(Ri);
   ml_free(al);

@@ -1,7 +1,7 @@
 /*
 ** mem.h: the allocation seam of the SQLite-free core.
 **
-** lsq.c, model.c, json.c and strbuf.c allocate only through these three
+** lsq.c, model*.c, json.c and strbuf.c allocate only through these three
 ** functions, so they can be built and tested without SQLite.  The extension
 ** links mem_sqlite.c, which routes them to sqlite3_malloc64() and friends so
 ** that SQLite's memory accounting, limits and fault injection see every byte;

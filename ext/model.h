@@ -1,5 +1,7 @@
 /*
-** model.h: a fitted model, its BLOB codec and its JSON export, free of SQLite.
+** model.h: a fitted model, its BLOB codec and its JSON export, free of SQLite:
+** model.c (the struct, solving, statistics), model_blob.c (the codec below)
+** and model_json.c (ml_model_json).
 **
 ** The BLOB (format 1), every integer and double little-endian:
 **
@@ -63,7 +65,11 @@
 **         per level (optional, since 0.3: ml_feature_info, ml_drift)
 **
 ** where str is u32 byte length | UTF-8 bytes.  ml_model_decode() checks all
-** of it, checksum first, and never reads out of bounds.
+** of it, checksum first, and never reads out of bounds.  model_blob.c has
+** one table of these sections, each with its writer and its reader, in the
+** order it writes them: SHAP GLMF READ FEAT RFAC COEF WGHT RIDG ROBU targ
+** info rfpr (SHAP, FEAT, RFAC and COEF required; each at most once).  A
+** new section is a row of the table, and its lines here.
 */
 #ifndef SQLML_MODEL_H
 #define SQLML_MODEL_H
@@ -203,6 +209,9 @@ double ml_factor_rss(const double *R, int p, const double *b);
 ml_model *ml_model_new(int k, int p);
 void ml_model_free(ml_model *m);
 
+/* A copy of z[0..n), NUL-terminated (ml_free it), or NULL out of memory. */
+char *ml_dup_n(const char *z, size_t n);
+
 /* Set feature j's name (copied); j = -1 sets the target's. */
 int ml_model_set_name(ml_model *m, int j, const char *name);
 
@@ -230,6 +239,13 @@ int ml_model_compatible(const ml_model *a, const ml_model *b, int *remap, char *
 
 int ml_model_encode(const ml_model *m, const char *version, unsigned char **out, int64_t *len);
 int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err, size_t nerr);
+
+/*
+** The sections this sqlml knows (model_blob.c's table), in the order it
+** writes them: the tag of the i-th, with *critical (if not NULL) set, or
+** NULL past the last.  For tests that go over every section.
+*/
+const char *ml_model_section(int i, int *critical);
 
 /*
 ** The model and its statistics as a JSON object (free with ml_free), with

@@ -437,9 +437,7 @@ static shared_model *cache_get(sqlite3_context *ctx, const char *fname, int iArg
     if (rc == ML_NOMEM) {
       sqlite3_result_error_nomem(ctx);
     } else {
-      char *msg = sqlite3_mprintf("%s(): argument %d: %s", fname, iArg + 1, err);
-      sqlite3_result_error(ctx, msg ? msg : err, -1);
-      sqlite3_free(msg);
+      ml_error(ctx, "%s(): argument %d: %s", fname, iArg + 1, err);
     }
     return NULL;
   }
@@ -510,15 +508,14 @@ static shared_model *named_get(sqlite3_context *ctx, const char *fname, int iArg
   int rc = ml_registry_find(db, c, fname, ref, &version, &blob, &n, &mark, &err);
   if (rc != SQLITE_OK) {
     if (err) {
-      sqlite3_result_error(ctx, err, -1);
-      sqlite3_free(err);
+      ml_error_msg(ctx, err);
     } else if (rc == SQLITE_NOMEM) {
-      sqlite3_result_error_nomem(ctx);
+      ml_error_nomem(ctx);
     } else {
       char *msg = sqlite3_mprintf("%s(): looking up model '%s': %s", fname, ref, sqlite3_errmsg(db));
-      sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
-      sqlite3_free(msg);
-      sqlite3_result_error_code(ctx, rc);
+      int made = msg != NULL;
+      ml_error_msg(ctx, msg);
+      if (made) sqlite3_result_error_code(ctx, rc);
     }
     hold_end(c, hold); /* after sqlite3_errmsg: finalizing or resetting resets it */
     return NULL;
@@ -557,10 +554,8 @@ static shared_model *model_arg(sqlite3_context *ctx, const char *fname, sqlite3_
   } else if (type == SQLITE_TEXT) {
     s = named_get(ctx, fname, iArg, (const char *)sqlite3_value_text(v));
   } else {
-    char *msg = sqlite3_mprintf("%s(): argument %d must be a model BLOB or a model name, got %s",
-                                fname, iArg + 1, type == SQLITE_NULL ? "NULL" : "a number");
-    sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
-    sqlite3_free(msg);
+    ml_error(ctx, "%s(): argument %d must be a model BLOB or a model name, got %s", fname, iArg + 1,
+             type == SQLITE_NULL ? "NULL" : "a number");
     return NULL;
   }
   if (!s) return NULL;
@@ -629,8 +624,7 @@ void ml_predict_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
                                               m->k, m->k == 1 ? "" : "s", names, m->offset, argc - 1)
                 : sqlite3_mprintf("ml_predict(): the model expects %d feature%s (%s), got %d",
                                   m->k, m->k == 1 ? "" : "s", names, argc - 1);
-    sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
-    sqlite3_free(msg);
+    ml_error_msg(ctx, msg);
     ml_free(names);
     return;
   }
@@ -700,8 +694,7 @@ void ml_predict_interval_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
                                               m->offset, argc - 2)
                 : sqlite3_mprintf("ml_predict_interval(): the model expects %d feature%s (%s), got %d",
                                   m->k, m->k == 1 ? "" : "s", names, argc - 2);
-    sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
-    sqlite3_free(msg);
+    ml_error_msg(ctx, msg);
     ml_free(names);
     return;
   }

@@ -130,11 +130,9 @@ static int pred_disconnect(sqlite3_vtab *vt) {
 static int connect_error(char **pzErr, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  char *msg = sqlite3_vmprintf(fmt, ap);
+  int rc = ml_vtab_verror(pzErr, SQLITE_ERROR, NULL, fmt, ap);
   va_end(ap);
-  sqlite3_free(*pzErr);
-  *pzErr = msg;
-  return msg ? SQLITE_ERROR : SQLITE_NOMEM;
+  return rc;
 }
 
 /*
@@ -367,14 +365,11 @@ static int pred_close(sqlite3_vtab_cursor *cur) {
 
 /* Sets the table's error message; returns SQLITE_ERROR (SQLITE_NOMEM if it could not). */
 static int pred_error(pred_cursor *c, const char *fmt, ...) {
-  sqlite3_vtab *vt = c->base.pVtab;
   va_list ap;
   va_start(ap, fmt);
-  char *msg = sqlite3_vmprintf(fmt, ap);
+  int rc = ml_vtab_verror(&c->base.pVtab->zErrMsg, SQLITE_ERROR, NULL, fmt, ap);
   va_end(ap);
-  sqlite3_free(vt->zErrMsg);
-  vt->zErrMsg = msg;
-  return msg ? SQLITE_ERROR : SQLITE_NOMEM;
+  return rc;
 }
 
 /*

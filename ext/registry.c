@@ -352,8 +352,8 @@ int ml_registry_insert(sqlite3 *db, ml_conn *conn, const char *fname, const ml_v
   int rc = ml_registry_ensure(db, conn, fname, err);
   if (rc != SQLITE_OK) return rc;
   /* A read-only statement sees a pending interrupt without ending the
-  ** caller's transaction, as the INSERT below would (train.c,
-  ** report_store_error). */
+  ** caller's transaction, as the INSERT below would
+  ** (report_store_error). */
   if ((rc = ml_exec_bind(db, "SELECT 1 FROM main.sqlite_schema", NULL, NULL)) != SQLITE_OK)
     return rc;
   sqlite3_stmt *st;
@@ -401,6 +401,39 @@ int ml_registry_insert(sqlite3 *db, ml_conn *conn, const char *fname, const ml_v
                            fname, row->name);
     rc = *err ? SQLITE_ERROR : SQLITE_NOMEM;
   }
+  return rc;
+}
+
+/*
+** An INSERT that fails for an interrupt, a full disk, an I/O error or out of
+** memory makes SQLite roll back the whole transaction it ran in, the
+** caller's uncommitted changes with it (sqlite3VdbeHalt); nothing here can
+** keep that transaction.  ml_registry_insert makes the window small (it
+** checks for a pending interrupt just before writing); when it happens all
+** the same, the error says so.
+*/
+static void report_store_error(sqlite3_context *ctx, const char *fname, int rc, int was_in_txn) {
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  if (!was_in_txn || !sqlite3_get_autocommit(db)) {
+    ml_result_db_error(ctx, fname, db, rc);
+    return;
+  }
+  ml_error(ctx, "%s(): %s while storing the version; SQLite rolled back the whole "
+                "transaction this statement ran in: its uncommitted changes are lost, and the "
+                "statements after it run in autocommit mode",
+           fname, rc == SQLITE_INTERRUPT ? "interrupted" : sqlite3_errstr(rc));
+  sqlite3_result_error_code(ctx, rc);
+}
+
+int ml_registry_store(sqlite3_context *ctx, const char *fname, const ml_version_row *row,
+                      sqlite3_int64 *version, int in_txn) {
+  char *err = NULL;
+  int rc = ml_registry_insert(sqlite3_context_db_handle(ctx), sqlite3_user_data(ctx), fname, row,
+                              version, &err);
+  if (rc == SQLITE_OK) return rc;
+  if (err) sqlite3_result_error(ctx, err, -1);
+  else report_store_error(ctx, fname, rc, in_txn);
+  sqlite3_free(err);
   return rc;
 }
 

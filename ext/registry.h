@@ -119,6 +119,15 @@ typedef struct ml_version_row {
 int ml_registry_insert(sqlite3 *db, ml_conn *conn, const char *fname, const ml_version_row *row,
                        sqlite3_int64 *version, char **err);
 
+/*
+** ml_registry_insert for an SQL function: reports its errors on ctx (the
+** connection's ml_conn is ctx's user data).  in_txn: the caller had a
+** transaction open before the function began; if the failed INSERT ended
+** it, the error says so.  Returns ml_registry_insert's code.
+*/
+int ml_registry_store(sqlite3_context *ctx, const char *fname, const ml_version_row *row,
+                      sqlite3_int64 *version, int in_txn);
+
 /* Checks a model name for ml_train: NULL if fine, else a message (sqlite3_free it). */
 char *ml_check_model_name(const char *fname, const char *name);
 

@@ -128,15 +128,8 @@ static char *shown(sqlite3_value *v) {
 static void split_of_error(sqlite3_context *ctx, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  char *body = sqlite3_vmprintf(fmt, ap);
+  ml_verror(ctx, "ml_split_of(): ", fmt, ap);
   va_end(ap);
-  char *msg = body ? sqlite3_mprintf("ml_split_of(): %s", body) : NULL;
-  if (msg)
-    sqlite3_result_error(ctx, msg, -1);
-  else
-    sqlite3_result_error_nomem(ctx);
-  sqlite3_free(msg);
-  sqlite3_free(body);
 }
 
 /* A fraction argument: in (0, 1) when open0, else in [0, 1); -1 after reporting. */

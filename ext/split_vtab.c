@@ -72,12 +72,9 @@ typedef struct {
 static int split_error(char **pzErr, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  char *body = sqlite3_vmprintf(fmt, ap);
+  int rc = ml_vtab_verror(pzErr, SQLITE_ERROR, "ml_split: ", fmt, ap);
   va_end(ap);
-  sqlite3_free(*pzErr);
-  *pzErr = body ? sqlite3_mprintf("ml_split: %s", body) : NULL;
-  sqlite3_free(body);
-  return *pzErr ? SQLITE_ERROR : SQLITE_NOMEM;
+  return rc;
 }
 
 static int is_space(char c) {
@@ -610,17 +607,16 @@ static int split_close(sqlite3_vtab_cursor *cur) {
   return SQLITE_OK;
 }
 
+/* The cursor's error, under "ml_split: " unless it names its function already. */
 static int cursor_error(split_cursor *c, int rc, const char *fmt, ...) {
-  sqlite3_vtab *vt = c->base.pVtab;
   va_list ap;
   va_start(ap, fmt);
   char *body = sqlite3_vmprintf(fmt, ap);
   va_end(ap);
-  sqlite3_free(vt->zErrMsg);
-  vt->zErrMsg = !body ? NULL : ml_is_own_error(body) ? sqlite3_mprintf("%s", body)
-                                                      : sqlite3_mprintf("ml_split: %s", body);
+  if (!body) return ml_vtab_msg(&c->base.pVtab->zErrMsg, rc, NULL);
+  rc = ml_vtab_error(&c->base.pVtab->zErrMsg, rc, ml_is_own_error(body) ? "%s" : "ml_split: %s", body);
   sqlite3_free(body);
-  return vt->zErrMsg ? rc : SQLITE_NOMEM;
+  return rc;
 }
 
 static int split_next(sqlite3_vtab_cursor *cur) {

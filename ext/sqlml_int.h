@@ -8,6 +8,7 @@
 #include <sqlite3ext.h>
 SQLITE_EXTENSION_INIT3
 
+#include "error.h"
 #include "model.h"
 
 #define SQLML_STR2(x) #x
@@ -54,8 +55,6 @@ void ml_value_error(sqlite3_context *ctx, const char *fname, const char *what, i
 /* A confidence level argument, in (0, 1); -1 after reporting. */
 int ml_level_arg(sqlite3_context *ctx, const char *fname, sqlite3_value *v, double *level);
 
-/* Report a core result code (ML_NOMEM, ...) with the function's name. */
-void ml_result_code(sqlite3_context *ctx, const char *fname, int rc);
 
 /*
 ** The decoded model of a BLOB argument, cached so each statement decodes it

@@ -10,17 +10,6 @@
 #include "sqlq.h"
 #include "strbuf.h"
 
-int ml_error(sqlite3_context *ctx, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *msg = sqlite3_vmprintf(fmt, ap);
-  va_end(ap);
-  if (msg) sqlite3_result_error(ctx, msg, -1);
-  else sqlite3_result_error_nomem(ctx);
-  sqlite3_free(msg);
-  return -1;
-}
-
 ml_json *ml_json_arg(sqlite3_context *ctx, const char *fname, const char *what, const char *z,
                      size_t n) {
   ml_json *j;
@@ -29,29 +18,6 @@ ml_json *ml_json_arg(sqlite3_context *ctx, const char *fname, const char *what, 
   if (rc == -2) sqlite3_result_error_nomem(ctx);
   else if (rc) ml_error(ctx, "%s(): %s are not valid JSON: %s", fname, what, err);
   return rc ? NULL : j;
-}
-
-void ml_result_db_error(sqlite3_context *ctx, const char *fname, sqlite3 *db, int rc) {
-  if (rc == SQLITE_NOMEM) {
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  if (rc == SQLITE_INTERRUPT) {
-    ml_error(ctx, "%s(): interrupted", fname);
-  } else if ((rc & 0xff) == SQLITE_BUSY &&
-             (rc == SQLITE_BUSY_SNAPSHOT || sqlite3_extended_errcode(db) == SQLITE_BUSY_SNAPSHOT)) {
-    ml_error(ctx, "%s(): another connection wrote to the database after this transaction read "
-                  "it; try again in a new transaction", fname);
-  } else if ((rc & 0xff) == SQLITE_BUSY) {
-    /* A plain BUSY does not say why: a writer holds the lock, or readers
-    ** keep this connection from committing, or a recovery is running. */
-    ml_error(ctx, "%s(): the database is locked by another connection; try again", fname);
-  } else if (ml_is_own_error(sqlite3_errmsg(db))) {
-    ml_error(ctx, "%s", sqlite3_errmsg(db));
-  } else {
-    ml_error(ctx, "%s(): %s", fname, sqlite3_errmsg(db));
-  }
-  sqlite3_result_error_code(ctx, rc);
 }
 
 /* Skips blanks and SQL comments. */

@@ -84,8 +84,6 @@ int ml_find_name(char **names, int n, const char *name);
 /* Run one statement with up to two text bindings and no result rows. */
 int ml_exec_bind(sqlite3 *db, const char *sql, const char *a, const char *b);
 
-/* Report an SQLite failure of a nested statement on ctx: its code and message. */
-void ml_result_db_error(sqlite3_context *ctx, const char *fname, sqlite3 *db, int rc);
 
 /*
 ** Parses an argument's JSON text: the tree (ml_json_free it), or NULL after
@@ -95,7 +93,5 @@ struct ml_json;
 struct ml_json *ml_json_arg(sqlite3_context *ctx, const char *fname, const char *what,
                             const char *z, size_t n);
 
-/* sqlite3_mprintf into an error result; always returns -1. */
-int ml_error(sqlite3_context *ctx, const char *fmt, ...);
 
 #endif

@@ -120,9 +120,7 @@ static int w_close(sqlite3_vtab_cursor *cur) {
 }
 
 static int w_error(sqlite3_vtab_cursor *cur, char *msg) {
-  sqlite3_free(cur->pVtab->zErrMsg);
-  cur->pVtab->zErrMsg = msg;
-  return msg ? SQLITE_ERROR : SQLITE_NOMEM;
+  return ml_vtab_msg(&cur->pVtab->zErrMsg, SQLITE_ERROR, msg);
 }
 
 static int term_name(weights_cursor *c) {

@@ -96,3 +96,54 @@ SELECT ml_model_json();
 -- The internal aggregate of ml_train's passes is of no use from SQL.
 -- error: ml__pass(): internal to ml_train
 SELECT ml__pass(1, 2, 3) FROM t;
+
+-- One grammar (ext/options.c): the options ml_train and ml_fit_opts share
+-- are refused by both in the same words; each of ml_train's own by its type
+-- or range; the rules between options hold for both.
+-- error: ml_train(): option intercept must be true or false
+SELECT ml_train('g', 't', 'y', '["x"]', '{"intercept":"yes"}');
+-- error: ml_fit_opts(): option nulls must be "skip", "error" or "mean"
+SELECT ml_fit_opts('{"nulls":1}', y, x) FROM t;
+-- error: ml_train(): option unseen must be "error" or "zero"
+SELECT ml_train('g', 't', 'y', '["x"]', '{"unseen":null}');
+-- error: ml_fit_opts(): option unseen must be "error" or "zero"
+SELECT ml_fit_opts('{"unseen":true}', y, x) FROM t;
+-- error: ml_train(): option tol must be a number in [0, 1)
+SELECT ml_train('g', 't', 'y', '["x"]', '{"tol":"0.1"}');
+-- error: ml_fit_opts(): option robust must be "HC0", "HC1", "HC2" or "HC3"
+SELECT ml_fit_opts('{"robust":"hc1"}', y, x) FROM t;
+-- error: ml_fit_opts(): option l2 needs the intercept (the one term it leaves unpenalized)
+SELECT ml_fit_opts('{"l2":1,"intercept":false}', y, x) FROM t;
+-- error: ml_train(): option l2 needs the intercept (the one term it leaves unpenalized)
+SELECT ml_train('g', 't', 'y', '["x"]', '{"l2":1,"intercept":false}');
+-- error: ml_fit_opts(): option robust does not apply to a ridge fit (l2)
+SELECT ml_fit_opts('{"l2":1,"robust":"HC0"}', y, x) FROM t;
+-- error: ml_train(): option robust does not apply to a ridge fit (l2)
+SELECT ml_train('g', 't', 'y', '["x"]', '{"l2":1,"robust":"HC0"}');
+-- error: ml_fit_opts(): option weights must be true or false
+SELECT ml_fit_opts('{"weights":"w"}', y, x) FROM t;
+-- error: ml_train(): option weights must be a column name
+SELECT ml_train('g', 't', 'y', '["x"]', '{"weights":true}');
+-- error: ml_train(): option key must be a column name
+SELECT ml_train('g', 't', 'y', '["x"]', '{"key":""}');
+-- error: ml_train(): option seed must be an integer
+SELECT ml_train('g', 't', 'y', '["x"]', '{"seed":1e300}');
+-- error: ml_train(): option refine must be true, false or "auto"
+SELECT ml_train('g', 't', 'y', '["x"]', '{"refine":"always"}');
+-- error: ml_train(): option metrics must be "basic" or "full"
+SELECT ml_train('g', 't', 'y', '["x"]', '{"metrics":"all"}');
+-- error: ml_train(): option progress must be true or false
+SELECT ml_train('g', 't', 'y', '["x"]', '{"progress":1}');
+-- error: ml_train(): option na_values must be an array of texts
+SELECT ml_train('g', 't', 'y', '["x"]', '{"na_values":["NA",0]}');
+-- error: ml_train(): option categorical must be an array of column names
+SELECT ml_train('g', 't', 'y', '["x"]', '{"categorical":"x"}');
+-- error: ml_train(): options must be a JSON object, got array
+SELECT ml_train('g', 't', 'y', '["x"]', '[]');
+-- error: ml_train(): unknown option 'names' (known: test_size, seed, key, intercept, nulls, na_values, categorical, unseen, weights, l2, robust, refine, metrics, progress, tol, family, offset, max_iter, epsilon, keep_unconverged)
+SELECT ml_train('g', 't', 'y', '["x"]', '{"names":["x"]}');
+-- error: ml_fit_opts(): unknown option 'seed' (known: intercept, weights, names, categorical, unseen, nulls, l2, robust, tol)
+SELECT ml_fit_opts('{"seed":1}', y, x) FROM t;
+-- error: ml_fit_opts(): option family: an aggregate reads each row once and a GLM needs a pass per iteration; fit it with ml_train (docs/glm.md)
+SELECT ml_fit_opts('{"family":1}', y, x) FROM t;
+SELECT 'fit_opts_gaussian', ml_fit_opts('{"family":"gaussian"}', y, x) IS NOT NULL FROM t;

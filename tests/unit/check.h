@@ -30,10 +30,12 @@ extern int check_failures, check_count;
 
 void test_lsq(void);
 void test_model(void);
+void test_sections(void);
 void test_json(void);
 void test_dist(void);
 void test_strbuf(void);
 void test_profile(void);
+void test_formula(void);
 
 /* Fault injection: the allocation after `n` more succeed fails (-1: never). */
 void mem_fail_after(long n);

@@ -1,4 +1,4 @@
-/* The C unit tests of the SQLite-free core: lsq, model, json, dist, strbuf. */
+/* The C unit tests of the SQLite-free core: lsq, model, json, dist, strbuf, formula. */
 #include <stdio.h>
 
 #include "check.h"
@@ -12,6 +12,8 @@ int main(void) {
   test_dist();
   test_lsq();
   test_model();
+  test_sections();
+  test_formula();
   test_profile();
   CHECK(mem_in_use() == before); /* nothing leaked */
   printf("unit: %d checks, %d failed\n", check_count, check_failures);

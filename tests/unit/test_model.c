@@ -1,4 +1,4 @@
-/* Unit tests of model.c: the BLOB codec's round trip and its defences. */
+/* Unit tests of model.c and model_blob.c: the BLOB codec's round trip and its defences. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,0 +1,902 @@
+/*
+** model_blob.c: a model as a BLOB and back: CRC-32, the encoder and the
+** decoder of the format model.h documents.  Free of SQLite.
+*/
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "glm.h"
+#include "model.h"
+#include "profile.h"
+#include "strbuf.h"
+
+/*
+** ---- CRC-32 (IEEE 802.3, reflected, as zlib), a byte at a time ----
+** The 256-entry table is what the polynomial gives (t[i] is i shifted
+** through it eight times); four bits at a time cost twice the lookups, and
+** every decode of a BLOB checks its sum.
+*/
+
+static const uint32_t crc_table[256] = {
+      0x00000000, 0x77073096, 0xEE0E612C, 0x990951BA, 0x076DC419, 0x706AF48F,
+      0xE963A535, 0x9E6495A3, 0x0EDB8832, 0x79DCB8A4, 0xE0D5E91E, 0x97D2D988,
+      0x09B64C2B, 0x7EB17CBD, 0xE7B82D07, 0x90BF1D91, 0x1DB71064, 0x6AB020F2,
+      0xF3B97148, 0x84BE41DE, 0x1ADAD47D, 0x6DDDE4EB, 0xF4D4B551, 0x83D385C7,
+      0x136C9856, 0x646BA8C0, 0xFD62F97A, 0x8A65C9EC, 0x14015C4F, 0x63066CD9,
+      0xFA0F3D63, 0x8D080DF5, 0x3B6E20C8, 0x4C69105E, 0xD56041E4, 0xA2677172,
+      0x3C03E4D1, 0x4B04D447, 0xD20D85FD, 0xA50AB56B, 0x35B5A8FA, 0x42B2986C,
+      0xDBBBC9D6, 0xACBCF940, 0x32D86CE3, 0x45DF5C75, 0xDCD60DCF, 0xABD13D59,
+      0x26D930AC, 0x51DE003A, 0xC8D75180, 0xBFD06116, 0x21B4F4B5, 0x56B3C423,
+      0xCFBA9599, 0xB8BDA50F, 0x2802B89E, 0x5F058808, 0xC60CD9B2, 0xB10BE924,
+      0x2F6F7C87, 0x58684C11, 0xC1611DAB, 0xB6662D3D, 0x76DC4190, 0x01DB7106,
+      0x98D220BC, 0xEFD5102A, 0x71B18589, 0x06B6B51F, 0x9FBFE4A5, 0xE8B8D433,
+      0x7807C9A2, 0x0F00F934, 0x9609A88E, 0xE10E9818, 0x7F6A0DBB, 0x086D3D2D,
+      0x91646C97, 0xE6635C01, 0x6B6B51F4, 0x1C6C6162, 0x856530D8, 0xF262004E,
+      0x6C0695ED, 0x1B01A57B, 0x8208F4C1, 0xF50FC457, 0x65B0D9C6, 0x12B7E950,
+      0x8BBEB8EA, 0xFCB9887C, 0x62DD1DDF, 0x15DA2D49, 0x8CD37CF3, 0xFBD44C65,
+      0x4DB26158, 0x3AB551CE, 0xA3BC0074, 0xD4BB30E2, 0x4ADFA541, 0x3DD895D7,
+      0xA4D1C46D, 0xD3D6F4FB, 0x4369E96A, 0x346ED9FC, 0xAD678846, 0xDA60B8D0,
+      0x44042D73, 0x33031DE5, 0xAA0A4C5F, 0xDD0D7CC9, 0x5005713C, 0x270241AA,
+      0xBE0B1010, 0xC90C2086, 0x5768B525, 0x206F85B3, 0xB966D409, 0xCE61E49F,
+      0x5EDEF90E, 0x29D9C998, 0xB0D09822, 0xC7D7A8B4, 0x59B33D17, 0x2EB40D81,
+      0xB7BD5C3B, 0xC0BA6CAD, 0xEDB88320, 0x9ABFB3B6, 0x03B6E20C, 0x74B1D29A,
+      0xEAD54739, 0x9DD277AF, 0x04DB2615, 0x73DC1683, 0xE3630B12, 0x94643B84,
+      0x0D6D6A3E, 0x7A6A5AA8, 0xE40ECF0B, 0x9309FF9D, 0x0A00AE27, 0x7D079EB1,
+      0xF00F9344, 0x8708A3D2, 0x1E01F268, 0x6906C2FE, 0xF762575D, 0x806567CB,
+      0x196C3671, 0x6E6B06E7, 0xFED41B76, 0x89D32BE0, 0x10DA7A5A, 0x67DD4ACC,
+      0xF9B9DF6F, 0x8EBEEFF9, 0x17B7BE43, 0x60B08ED5, 0xD6D6A3E8, 0xA1D1937E,
+      0x38D8C2C4, 0x4FDFF252, 0xD1BB67F1, 0xA6BC5767, 0x3FB506DD, 0x48B2364B,
+      0xD80D2BDA, 0xAF0A1B4C, 0x36034AF6, 0x41047A60, 0xDF60EFC3, 0xA867DF55,
+      0x316E8EEF, 0x4669BE79, 0xCB61B38C, 0xBC66831A, 0x256FD2A0, 0x5268E236,
+      0xCC0C7795, 0xBB0B4703, 0x220216B9, 0x5505262F, 0xC5BA3BBE, 0xB2BD0B28,
+      0x2BB45A92, 0x5CB36A04, 0xC2D7FFA7, 0xB5D0CF31, 0x2CD99E8B, 0x5BDEAE1D,
+      0x9B64C2B0, 0xEC63F226, 0x756AA39C, 0x026D930A, 0x9C0906A9, 0xEB0E363F,
+      0x72076785, 0x05005713, 0x95BF4A82, 0xE2B87A14, 0x7BB12BAE, 0x0CB61B38,
+      0x92D28E9B, 0xE5D5BE0D, 0x7CDCEFB7, 0x0BDBDF21, 0x86D3D2D4, 0xF1D4E242,
+      0x68DDB3F8, 0x1FDA836E, 0x81BE16CD, 0xF6B9265B, 0x6FB077E1, 0x18B74777,
+      0x88085AE6, 0xFF0F6A70, 0x66063BCA, 0x11010B5C, 0x8F659EFF, 0xF862AE69,
+      0x616BFFD3, 0x166CCF45, 0xA00AE278, 0xD70DD2EE, 0x4E048354, 0x3903B3C2,
+      0xA7672661, 0xD06016F7, 0x4969474D, 0x3E6E77DB, 0xAED16A4A, 0xD9D65ADC,
+      0x40DF0B66, 0x37D83BF0, 0xA9BCAE53, 0xDEBB9EC5, 0x47B2CF7F, 0x30B5FFE9,
+      0xBDBDF21C, 0xCABAC28A, 0x53B39330, 0x24B4A3A6, 0xBAD03605, 0xCDD70693,
+      0x54DE5729, 0x23D967BF, 0xB3667A2E, 0xC4614AB8, 0x5D681B02, 0x2A6F2B94,
+      0xB40BBE37, 0xC30C8EA1, 0x5A05DF1B, 0x2D02EF8D,
+};
+
+uint32_t ml_crc32(const unsigned char *z, size_t n) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; i++) c = (c >> 8) ^ crc_table[(c ^ z[i]) & 0xFF];
+  return c ^ 0xFFFFFFFFu;
+}
+
+/* ---- writing values ---- */
+
+/* Little-endian, whatever the host, straight into the buffer, which
+** ml_model_encode sizes beforehand: no call per byte, no growth per value. */
+static void put_le(ml_sb *b, uint64_t v, int width) {
+  if (b->n + (size_t)width >= b->cap && !ml_sb_reserve(b, (size_t)width)) return;
+  for (int i = 0; i < width; i++) b->z[b->n++] = (char)(v >> (8 * i) & 0xFF);
+  b->z[b->n] = 0;
+}
+
+static void put_u8(ml_sb *b, unsigned v) { put_le(b, v, 1); }
+
+static void put_u16(ml_sb *b, unsigned v) { put_le(b, v, 2); }
+
+static void put_u32(ml_sb *b, uint32_t v) { put_le(b, v, 4); }
+
+static void put_u64(ml_sb *b, uint64_t v) { put_le(b, v, 8); }
+
+static void put_f64(ml_sb *b, double v) {
+  uint64_t u;
+  memcpy(&u, &v, 8);
+  put_u64(b, u);
+}
+
+static void put_str(ml_sb *b, const char *z) {
+  size_t n = strlen(z);
+  put_u32(b, (uint32_t)n);
+  ml_sb_append(b, z, n);
+}
+
+/* Starts a section; returns the offset of its length field for end_section(). */
+static size_t begin_section(ml_sb *b, const char *tag) {
+  ml_sb_append(b, tag, 4);
+  size_t at = b->n;
+  put_u32(b, 0);
+  return at;
+}
+
+static void end_section(ml_sb *b, size_t at) {
+  if (b->oom) return;
+  uint32_t len = (uint32_t)(b->n - at - 4);
+  for (int i = 0; i < 4; i++) b->z[at + i] = (char)(len >> (8 * i));
+}
+
+
+/* ---- reading values ---- */
+
+typedef struct reader {
+  const unsigned char *z;
+  int64_t n, i;
+  int bad; /* read past the end */
+} reader;
+
+static int avail(reader *r, int64_t k) {
+  if (r->bad || k < 0 || r->n - r->i < k) {
+    r->bad = 1;
+    return 0;
+  }
+  return 1;
+}
+
+static unsigned get_u8(reader *r) { return avail(r, 1) ? r->z[r->i++] : 0; }
+
+static uint32_t get_u32(reader *r) {
+  if (!avail(r, 4)) return 0;
+  uint32_t v = 0;
+  for (int k = 3; k >= 0; k--) v = (v << 8) | r->z[r->i + k];
+  r->i += 4;
+  return v;
+}
+
+static uint64_t get_u64(reader *r) {
+  if (!avail(r, 8)) return 0;
+  uint64_t v = 0;
+  for (int k = 7; k >= 0; k--) v = (v << 8) | r->z[r->i + k];
+  r->i += 8;
+  return v;
+}
+
+static double get_f64(reader *r) {
+  uint64_t u = get_u64(r);
+  double v;
+  memcpy(&v, &u, 8);
+  return v;
+}
+
+static int valid_utf8(const unsigned char *z, size_t n) {
+  for (size_t i = 0; i < n;) {
+    unsigned c = z[i];
+    size_t len = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
+                 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+    if (!len || n - i < len) return 0;
+    for (size_t k = 1; k < len; k++)
+      if ((z[i + k] & 0xC0) != 0x80) return 0;
+    if (len == 3 && ((c == 0xE0 && z[i + 1] < 0xA0) || (c == 0xED && z[i + 1] >= 0xA0))) return 0;
+    if (len == 4 && ((c == 0xF0 && z[i + 1] < 0x90) || (c == 0xF4 && z[i + 1] >= 0x90))) return 0;
+    if (c == 0) return 0;
+    i += len;
+  }
+  return 1;
+}
+
+/* A str field: NULL with *bad set when it is missing or not UTF-8. */
+static char *get_str(reader *r, int *oom) {
+  uint32_t n = get_u32(r);
+  if (!avail(r, n)) return NULL;
+  const unsigned char *z = r->z + r->i;
+  if (!valid_utf8(z, n)) {
+    r->bad = 1;
+    return NULL;
+  }
+  r->i += n;
+  char *s = ml_dup_n((const char *)z, n);
+  if (!s) *oom = 1;
+  return s;
+}
+
+/*
+** ---- the sections, each its writer and its reader ----
+** A reader gets the section's payload in d->s and the model so far in d->m
+** (NULL only for SHAP, which makes it); ML_OK, ML_NOMEM, or ML_EINPUT with
+** the message in d->err.  Each checks what it read: counts against the
+** bytes left, values against their range, the payload's length exactly.
+*/
+
+typedef struct decoder {
+  ml_model *m;
+  reader s;        /* the section's payload */
+  int64_t rest;    /* bytes after the section, the CRC excluded */
+  int64_t n;       /* the whole BLOB's length, for messages */
+  unsigned format;
+  char *err;
+  size_t nerr;
+} decoder;
+
+static int bad(decoder *d, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(d->err, d->nerr, fmt, ap);
+  va_end(ap);
+  return ML_EINPUT;
+}
+
+/* Payload bytes of the section being read. */
+static int64_t section_len(const decoder *d) { return d->s.n - d->s.i; }
+
+static int done(const reader *s) { return !s->bad && s->i == s->n; }
+
+/* SHAP: the model's shape, first of all. */
+static void put_shap(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  put_u32(b, m->flags);
+  put_u32(b, (uint32_t)m->k);
+  put_u32(b, (uint32_t)m->p);
+  put_u64(b, (uint64_t)m->n);
+  put_u64(b, (uint64_t)m->n_skipped);
+  put_f64(b, m->tol);
+}
+
+static int get_shap(decoder *d) {
+  reader *s = &d->s;
+  uint32_t flags = get_u32(s), k = get_u32(s), p = get_u32(s);
+  int64_t rows = (int64_t)get_u64(s), skipped = (int64_t)get_u64(s);
+  double tol = get_f64(s);
+  if (!done(s)) return bad(d, "invalid model BLOB: section SHAP has the wrong length");
+  if (flags & ~(ML_MODEL_INTERCEPT | ML_MODEL_REFINED | ML_MODEL_WEIGHTED | ML_MODEL_UNSEEN_ZERO))
+    return bad(d, "invalid model BLOB: unknown flags 0x%x", (unsigned)flags);
+  if (k < 1 || k > ML_MAX_TERMS || p < 1 || p > ML_MAX_TERMS)
+    return bad(d, "invalid model BLOB: %lu features and %lu terms are out of range",
+               (unsigned long)k, (unsigned long)p);
+  if (rows < 0 || skipped < 0) return bad(d, "invalid model BLOB: negative row count");
+  if (!(tol >= 0 && tol < 1)) return bad(d, "invalid model BLOB: aliasing tolerance out of range");
+  /* Sections RFAC and COEF are required: a BLOB without room for them is
+  ** refused before allocating for p terms (60 bytes could ask for 8 MB). */
+  if (8 * ((int64_t)p + 1) * ((int64_t)p + 2) / 2 + 9 * (int64_t)p + 8 + 16 > d->rest)
+    return bad(d, "invalid model BLOB: %lu terms do not fit in its %lld bytes", (unsigned long)p,
+               (long long)d->n);
+  ml_model *m = d->m = ml_model_new((int)k, (int)p);
+  if (!m) return ML_NOMEM;
+  m->format = (int)d->format;
+  m->flags = flags;
+  m->n = rows;
+  m->n_skipped = skipped;
+  m->tol = tol;
+  return ML_OK;
+}
+
+/* GLMF: the family, written right after SHAP, before any section an older
+** reader could misread. */
+static int has_glmf(const ml_model *m, const char *version) {
+  (void)version;
+  return m->family != ML_FAMILY_GAUSSIAN;
+}
+
+static void put_glmf(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  put_u8(b, (unsigned)m->family);
+  put_u8(b, (unsigned)m->link);
+  put_u8(b, m->converged ? 1 : 0);
+  put_u8(b, 0);
+  put_u32(b, (uint32_t)m->iterations);
+  put_f64(b, m->deviance);
+  put_f64(b, m->null_deviance);
+  put_f64(b, m->aic);
+  put_u64(b, (uint64_t)m->df_null);
+  put_str(b, m->offset ? m->offset : "");
+  put_str(b, m->ylevels[0] ? m->ylevels[0] : "");
+  put_str(b, m->ylevels[1] ? m->ylevels[1] : "");
+}
+
+/* GLMF's three texts: the offset column, and the target's two levels, both
+** or none, in byte order, for binomial only. */
+static int get_glmf_texts(decoder *d, unsigned family) {
+  int oom = 0;
+  ml_model *m = d->m;
+  char *off = get_str(&d->s, &oom), *l0 = get_str(&d->s, &oom), *l1 = get_str(&d->s, &oom);
+  m->offset = off && off[0] ? off : NULL;
+  if (off && !off[0]) ml_free(off);
+  int levels = l0 && l1 && l0[0] && l1[0], half = !levels && ((l0 && l0[0]) || (l1 && l1[0]));
+  if (levels) {
+    m->ylevels[0] = l0;
+    m->ylevels[1] = l1;
+  } else {
+    ml_free(l0);
+    ml_free(l1);
+  }
+  if (oom) return ML_NOMEM;
+  if ((levels && (family != ML_FAMILY_BINOMIAL || strcmp(l0, l1) >= 0)) || half)
+    return bad(d, "invalid model BLOB: section GLMF is malformed");
+  return ML_OK;
+}
+
+static int get_glmf(decoder *d) {
+  reader *s = &d->s;
+  ml_model *m = d->m;
+  unsigned family = get_u8(s), link = get_u8(s), conv = get_u8(s), zero = get_u8(s);
+  uint32_t iter = get_u32(s);
+  double dev = get_f64(s), nulldev = get_f64(s), aic = get_f64(s);
+  int64_t df_null = (int64_t)get_u64(s);
+  int rc = get_glmf_texts(d, family);
+  if (rc) return rc;
+  if (!done(s) || (family != ML_FAMILY_BINOMIAL && family != ML_FAMILY_POISSON) ||
+      (int)link != ml_family_link((int)family) || conv > 1 || zero != 0 || iter < 1 ||
+      !(dev >= 0) || !(nulldev >= 0) || isnan(aic) || df_null < 0 || df_null > m->n)
+    return bad(d, "invalid model BLOB: section GLMF is malformed");
+  m->family = (int)family;
+  m->link = (int)link;
+  m->converged = (int)conv;
+  m->iterations = (int)iter;
+  m->deviance = dev;
+  m->null_deviance = nulldev;
+  m->aic = aic;
+  m->df_null = df_null;
+  return ML_OK;
+}
+
+/* READ: how values are read (na_values, numeric levels). */
+static int has_read(const ml_model *m, const char *version) {
+  (void)version;
+  return m->reads;
+}
+
+static void put_read(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  put_u32(b, (uint32_t)m->na.n);
+  for (int i = 0; i < m->na.n; i++) put_str(b, m->na.text[i]);
+  for (int j = 0; j < m->k; j++) put_u8(b, m->feat[j].num_levels ? 1 : 0);
+}
+
+/* READ's na texts, into d->m->na. */
+static int get_na_texts(decoder *d) {
+  reader *s = &d->s;
+  uint32_t nna = get_u32(s);
+  if (s->bad || (int64_t)nna * 4 > s->n - s->i) return bad(d, "invalid model BLOB: section READ is malformed");
+  char **texts = ml_calloc(sizeof(char *) * (nna ? nna : 1));
+  if (!texts) return ML_NOMEM;
+  uint32_t got = 0;
+  int oom = 0;
+  while (got < nna && !s->bad && !oom) {
+    texts[got] = get_str(s, &oom);
+    if (texts[got]) got++;
+  }
+  if (!oom && !s->bad) oom = ml_na_set(&d->m->na, texts, (int)nna) != ML_OK;
+  for (uint32_t i = 0; i < got; i++) ml_free(texts[i]);
+  ml_free(texts);
+  return oom ? ML_NOMEM : ML_OK;
+}
+
+static int get_read(decoder *d) {
+  ml_model *m = d->m;
+  int rc = get_na_texts(d);
+  if (rc) return rc;
+  for (int j = 0; j < m->k; j++) {
+    unsigned fl = get_u8(&d->s);
+    if (fl > 1) return bad(d, "invalid model BLOB: section READ has bad flags for feature %d", j + 1);
+    m->feat[j].num_levels = (int)fl;
+  }
+  if (!done(&d->s)) return bad(d, "invalid model BLOB: section READ is malformed");
+  m->reads = 1;
+  return ML_OK;
+}
+
+/* FEAT: the features, their levels and imputation. */
+static void put_feat(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  for (int j = 0; j < m->k; j++) {
+    const ml_feature *f = &m->feat[j];
+    put_str(b, f->name);
+    put_u8(b, (unsigned)f->type);
+    put_u8(b, (unsigned)(f->has_impute ? 1 : 0) | (f->full ? 2 : 0));
+    put_f64(b, f->has_impute && f->type == ML_FEAT_NUMERIC ? f->impute : 0);
+    put_u32(b, (uint32_t)f->nlevels);
+    for (int i = 0; i < f->nlevels; i++) put_str(b, f->levels[i]);
+  }
+}
+
+/* Feature j's nl levels (their order is checked once READ is known). */
+static int get_levels(decoder *d, int j, uint32_t nl) {
+  ml_feature *f = &d->m->feat[j];
+  int oom = 0;
+  if (nl && !(f->levels = ml_calloc(sizeof(char *) * nl))) return ML_NOMEM;
+  for (uint32_t i = 0; i < nl; i++) {
+    f->levels[i] = get_str(&d->s, &oom);
+    if (oom) return ML_NOMEM;
+    if (d->s.bad)
+      return bad(d, "invalid model BLOB: a level of feature %d is truncated or not UTF-8", j + 1);
+    f->nlevels = (int)i + 1;
+  }
+  return ML_OK;
+}
+
+static int get_feature(decoder *d, int j) {
+  reader *s = &d->s;
+  ml_feature *f = &d->m->feat[j];
+  int oom = 0;
+  f->name = get_str(s, &oom);
+  f->type = (int)get_u8(s);
+  unsigned fflags = get_u8(s);
+  f->has_impute = (fflags & 1) != 0;
+  f->full = (fflags & 2) != 0;
+  f->impute = get_f64(s);
+  uint32_t nl = get_u32(s);
+  if (oom) return ML_NOMEM;
+  if (s->bad) return bad(d, "invalid model BLOB: feature %d is truncated or not UTF-8", j + 1);
+  if (!f->name[0]) return bad(d, "invalid model BLOB: feature %d has no name", j + 1);
+  if (f->type != ML_FEAT_NUMERIC && f->type != ML_FEAT_CATEGORICAL)
+    return bad(d, "invalid model BLOB: feature %d has unknown type %d", j + 1, f->type);
+  if ((fflags & ~3u) || (f->full && f->type != ML_FEAT_CATEGORICAL) || !isfinite(f->impute))
+    return bad(d, "invalid model BLOB: feature %d has bad flags or imputed value", j + 1);
+  if (f->type == ML_FEAT_NUMERIC ? nl != 0 : (nl < 1 || nl > ML_MAX_TERMS))
+    return bad(d, "invalid model BLOB: feature %d has %lu levels", j + 1, (unsigned long)nl);
+  if ((int64_t)nl * 4 > s->n - s->i)
+    return bad(d, "invalid model BLOB: feature %d is truncated", j + 1);
+  return get_levels(d, j, nl);
+}
+
+static int get_feat(decoder *d) {
+  ml_model *m = d->m;
+  int terms = (m->flags & ML_MODEL_INTERCEPT) ? 1 : 0;
+  for (int j = 0; j < m->k; j++) {
+    int rc = get_feature(d, j);
+    if (rc) return rc;
+    terms += ml_feature_terms(&m->feat[j]);
+    if (terms > m->p) break;
+  }
+  if (d->s.i != d->s.n) return bad(d, "invalid model BLOB: section FEAT has the wrong length");
+  if (terms != m->p) return bad(d, "invalid model BLOB: features make %d terms, not %d", terms, m->p);
+  return ML_OK;
+}
+
+/* RFAC: the R factor's upper triangle, by column. */
+static void put_rfac(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  int q = m->p + 1;
+  for (int j = 0; j < q; j++)
+    for (int i = 0; i <= j; i++) put_f64(b, m->R[i + (int64_t)j * q]);
+}
+
+static int get_rfac(decoder *d) {
+  ml_model *m = d->m;
+  int q = m->p + 1;
+  if (section_len(d) != 8 * (int64_t)q * (q + 1) / 2)
+    return bad(d, "invalid model BLOB: section RFAC has the wrong length");
+  for (int j = 0; j < q; j++)
+    for (int i = 0; i <= j; i++) {
+      double v = get_f64(&d->s);
+      if (!isfinite(v)) return bad(d, "invalid model BLOB: R factor holds NaN or Inf");
+      m->R[i + (int64_t)j * q] = v;
+    }
+  return ML_OK;
+}
+
+/* COEF: estimates, aliased flags, a refined fit's residual sum of squares. */
+static void put_coef(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  for (int j = 0; j < m->p; j++) put_f64(b, m->beta[j]);
+  for (int j = 0; j < m->p; j++) put_u8(b, m->aliased[j]);
+  put_f64(b, m->rss);
+}
+
+static int get_coef(decoder *d) {
+  ml_model *m = d->m;
+  if (section_len(d) != 9 * (int64_t)m->p + 8)
+    return bad(d, "invalid model BLOB: section COEF has the wrong length");
+  for (int j = 0; j < m->p; j++) m->beta[j] = get_f64(&d->s);
+  for (int j = 0; j < m->p; j++) {
+    unsigned a = get_u8(&d->s);
+    if (a > 1) return bad(d, "invalid model BLOB: bad aliased flag");
+    m->aliased[j] = (unsigned char)a;
+    if (!isfinite(m->beta[j]) || (a && m->beta[j] != 0))
+      return bad(d, "invalid model BLOB: bad coefficient %d", j + 1);
+  }
+  m->rss = get_f64(&d->s);
+  if (!isnan(m->rss) && !(m->rss >= 0 && isfinite(m->rss)))
+    return bad(d, "invalid model BLOB: bad residual sum of squares");
+  if (isnan(m->rss) != !(m->flags & ML_MODEL_REFINED))
+    return bad(d, "invalid model BLOB: refined flag and residual sum of squares disagree");
+  return ML_OK;
+}
+
+/* WGHT: a weighted fit's total weight and sum of log weights. */
+static int has_wght(const ml_model *m, const char *version) {
+  (void)version;
+  return (m->flags & ML_MODEL_WEIGHTED) != 0;
+}
+
+static void put_wght(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  put_f64(b, m->sum_w);
+  put_f64(b, m->sum_log_w);
+}
+
+static int get_wght(decoder *d) {
+  ml_model *m = d->m;
+  m->sum_w = get_f64(&d->s);
+  m->sum_log_w = get_f64(&d->s);
+  if (!done(&d->s) || !(m->sum_w > 0) || !isfinite(m->sum_w) || !isfinite(m->sum_log_w))
+    return bad(d, "invalid model BLOB: section WGHT is malformed");
+  return ML_OK;
+}
+
+/* RIDG: the ridge penalty. */
+static int has_ridg(const ml_model *m, const char *version) {
+  (void)version;
+  return m->l2 > 0;
+}
+
+static void put_ridg(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  put_f64(b, m->l2);
+}
+
+static int get_ridg(decoder *d) {
+  ml_model *m = d->m;
+  m->l2 = get_f64(&d->s);
+  if (!done(&d->s) || !(m->l2 > 0) || !isfinite(m->l2))
+    return bad(d, "invalid model BLOB: section RIDG is malformed");
+  return ML_OK;
+}
+
+/* ROBU: the robust covariance's type, and the matrix once computed. */
+static int has_robu(const ml_model *m, const char *version) {
+  (void)version;
+  return m->robust != ML_ROBUST_NONE;
+}
+
+static void put_robu(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  put_u8(b, (unsigned)(m->robust - 1));
+  put_u8(b, m->hc ? 1 : 0);
+  if (m->hc)
+    for (int64_t i = 0; i < (int64_t)m->p * m->p; i++) put_f64(b, m->hc[i]);
+}
+
+static int get_robu(decoder *d) {
+  ml_model *m = d->m;
+  unsigned type = get_u8(&d->s), has = get_u8(&d->s);
+  if (d->s.bad || type > 3 || has > 1 ||
+      section_len(d) != (has ? 8 * (int64_t)m->p * m->p : 0))
+    return bad(d, "invalid model BLOB: section ROBU is malformed");
+  m->robust = (int)type + 1;
+  if (!has) return ML_OK;
+  if (!(m->hc = ml_malloc(8 * (uint64_t)m->p * (uint64_t)m->p))) return ML_NOMEM;
+  for (int64_t i = 0; i < (int64_t)m->p * m->p; i++) m->hc[i] = get_f64(&d->s);
+  return ML_OK;
+}
+
+/* targ and info: one text each, the target's name and the writer's version. */
+static int get_text(decoder *d, char **slot, const char *tag) {
+  int oom = 0;
+  *slot = get_str(&d->s, &oom);
+  if (oom) return ML_NOMEM;
+  if (!done(&d->s)) return bad(d, "invalid model BLOB: section %s is malformed", tag);
+  return ML_OK;
+}
+
+static int has_targ(const ml_model *m, const char *version) {
+  (void)version;
+  return m->target != NULL;
+}
+
+static void put_targ(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  put_str(b, m->target);
+}
+
+static int get_targ(decoder *d) { return get_text(d, &d->m->target, "targ"); }
+
+static int has_info(const ml_model *m, const char *version) {
+  (void)m;
+  return version != NULL;
+}
+
+static void put_info(ml_sb *b, const ml_model *m, const char *version) {
+  (void)m;
+  put_str(b, version);
+}
+
+static int get_info(decoder *d) { return get_text(d, &d->m->version, "info"); }
+
+/* rfpr: the fitted rows' fingerprint, for ml_refine; one of another scheme
+** reads as none. */
+static int has_rfpr(const ml_model *m, const char *version) {
+  (void)version;
+  return m->has_rows_hash;
+}
+
+static void put_rfpr(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  put_u32(b, ML_ROWHASH_SCHEME);
+  put_u64(b, m->rows_hash);
+}
+
+static int get_rfpr(decoder *d) {
+  uint32_t scheme = get_u32(&d->s);
+  uint64_t sum = get_u64(&d->s);
+  if (!done(&d->s)) return bad(d, "invalid model BLOB: section rfpr is malformed");
+  d->m->has_rows_hash = scheme == ML_ROWHASH_SCHEME;
+  d->m->rows_hash = d->m->has_rows_hash ? sum : 0;
+  return ML_OK;
+}
+
+/* prof: the training rows' profile of each feature (profile.h). */
+static int has_prof(const ml_model *m, const char *version) {
+  (void)version;
+  return m->profile != NULL;
+}
+
+static void put_prof(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  uint64_t n = ml_profile_size(m->profile);
+  if (b->n + (size_t)n >= b->cap && !ml_sb_reserve(b, (size_t)n)) return;
+  ml_profile_write(m->profile, (unsigned char *)b->z + b->n);
+  b->n += (size_t)n;
+  b->z[b->n] = 0;
+}
+
+static int get_prof(decoder *d) {
+  ml_model *m = d->m;
+  unsigned char *cat = ml_malloc((uint64_t)m->k + 1);
+  int *nl = ml_malloc(sizeof(int) * (uint64_t)m->k + 1);
+  int rc = ML_NOMEM;
+  if (cat && nl) {
+    for (int j = 0; j < m->k; j++) {
+      cat[j] = m->feat[j].type == ML_FEAT_CATEGORICAL;
+      nl[j] = m->feat[j].nlevels;
+    }
+    rc = ml_profile_read(d->s.z + d->s.i, (uint64_t)(d->s.n - d->s.i), m->k, cat, nl, &m->profile);
+    d->s.i = d->s.n;
+  }
+  ml_free(cat);
+  ml_free(nl);
+  return rc == ML_EINPUT ? bad(d, "invalid model BLOB: section prof is malformed") : rc;
+}
+
+/* tfac: the test rows' factor and the moments of their y, for ml_compare. */
+static int has_tfac(const ml_model *m, const char *version) {
+  (void)version;
+  return m->test_R != NULL;
+}
+
+static void put_tfac(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  int q = m->p + 1;
+  put_u64(b, (uint64_t)m->test_n);
+  put_f64(b, m->test_w);
+  put_f64(b, m->test_mean);
+  put_f64(b, m->test_m2);
+  for (int j = 0; j < q; j++)
+    for (int i = 0; i <= j; i++) put_f64(b, m->test_R[i + (int64_t)j * q]);
+}
+
+static int get_tfac(decoder *d) {
+  ml_model *m = d->m;
+  int q = m->p + 1;
+  if (section_len(d) != 32 + 8 * (int64_t)q * (q + 1) / 2)
+    return bad(d, "invalid model BLOB: section tfac has the wrong length");
+  m->test_n = (int64_t)get_u64(&d->s);
+  m->test_w = get_f64(&d->s);
+  m->test_mean = get_f64(&d->s);
+  m->test_m2 = get_f64(&d->s);
+  if (m->test_n < 0 || !(m->test_w >= 0) || !isfinite(m->test_w) || !isfinite(m->test_mean) ||
+      !(m->test_m2 >= 0) || !isfinite(m->test_m2))
+    return bad(d, "invalid model BLOB: section tfac is malformed");
+  m->test_R = ml_calloc(8 * (uint64_t)q * (uint64_t)q);
+  if (!m->test_R) return ML_NOMEM;
+  for (int j = 0; j < q; j++)
+    for (int i = 0; i <= j; i++) {
+      double v = get_f64(&d->s);
+      if (!isfinite(v)) return bad(d, "invalid model BLOB: section tfac holds NaN or Inf");
+      m->test_R[i + (int64_t)j * q] = v;
+    }
+  return ML_OK;
+}
+
+/*
+** ---- the table of sections ----
+** In the order the encoder writes them.  critical says what the tag's case
+** says (an upper-case tag must be known to the reader); every section may
+** appear once; SHAP comes first and every other follows it; a required
+** section must be there; iff_flag, when set, is a flag of SHAP that the
+** section is present exactly when it is set.  model.h documents each.
+*/
+enum { SEC_FIRST = 1, SEC_REQUIRED = 2 };
+
+typedef struct section {
+  char tag[5];
+  int critical;
+  unsigned flags;     /* SEC_* */
+  unsigned iff_flag;  /* ML_MODEL_* the section goes with, or 0 */
+  int (*present)(const ml_model *m, const char *version); /* NULL: always written */
+  void (*put)(ml_sb *b, const ml_model *m, const char *version);
+  int (*get)(decoder *d);
+} section;
+
+static const section sections[] = {
+    {"SHAP", 1, SEC_FIRST | SEC_REQUIRED, 0, NULL, put_shap, get_shap},
+    {"GLMF", 1, 0, 0, has_glmf, put_glmf, get_glmf},
+    {"READ", 1, 0, 0, has_read, put_read, get_read},
+    {"FEAT", 1, SEC_REQUIRED, 0, NULL, put_feat, get_feat},
+    {"RFAC", 1, SEC_REQUIRED, 0, NULL, put_rfac, get_rfac},
+    {"COEF", 1, SEC_REQUIRED, 0, NULL, put_coef, get_coef},
+    {"WGHT", 1, 0, ML_MODEL_WEIGHTED, has_wght, put_wght, get_wght},
+    {"RIDG", 1, 0, 0, has_ridg, put_ridg, get_ridg},
+    {"ROBU", 1, 0, 0, has_robu, put_robu, get_robu},
+    {"targ", 0, 0, 0, has_targ, put_targ, get_targ},
+    {"info", 0, 0, 0, has_info, put_info, get_info},
+    {"rfpr", 0, 0, 0, has_rfpr, put_rfpr, get_rfpr},
+    {"prof", 0, 0, 0, has_prof, put_prof, get_prof},
+    {"tfac", 0, 0, 0, has_tfac, put_tfac, get_tfac},
+};
+#define N_SECTIONS ((int)(sizeof sections / sizeof sections[0]))
+
+const char *ml_model_section(int i, int *critical) {
+  if (i < 0 || i >= N_SECTIONS) return NULL;
+  if (critical) *critical = sections[i].critical;
+  return sections[i].tag;
+}
+
+/* ---- writing ---- */
+
+/* Every fixed part, the numbers and the texts: the BLOB's size or more. */
+static size_t blob_size(const ml_model *m, const char *version) {
+  int q = m->p + 1;
+  size_t size = 256 + 8 * (size_t)q * (size_t)(q + 1) / 2 * (m->test_R ? 2 : 1) + 9 * (size_t)m->p +
+                (m->profile ? (size_t)ml_profile_size(m->profile) : 0) +
+                (m->hc ? 8 * (size_t)m->p * (size_t)m->p : 0) + (version ? strlen(version) : 0) +
+                (m->target ? strlen(m->target) : 0);
+  for (int i = 0; m->reads && i < m->na.n; i++) size += 4 + strlen(m->na.text[i]);
+  for (int j = 0; j < m->k; j++) {
+    size += 24 + strlen(m->feat[j].name);
+    for (int i = 0; i < m->feat[j].nlevels; i++) size += 4 + strlen(m->feat[j].levels[i]);
+  }
+  return size;
+}
+
+int ml_model_encode(const ml_model *m, const char *version, unsigned char **out, int64_t *len) {
+  ml_sb b;
+  ml_sb_init(&b);
+  ml_sb_reserve(&b, blob_size(m, version));
+  ml_sb_append(&b, "SQML", 4);
+  put_u16(&b, ML_FORMAT_VERSION);
+  put_u16(&b, (unsigned)m->kind);
+  put_u32(&b, 0); /* total length, patched below */
+  for (int i = 0; i < N_SECTIONS; i++) {
+    const section *sec = &sections[i];
+    if (sec->present && !sec->present(m, version)) continue;
+    size_t at = begin_section(&b, sec->tag);
+    sec->put(&b, m, version);
+    end_section(&b, at);
+  }
+  if (!b.oom) {
+    uint32_t total = (uint32_t)(b.n + 4);
+    for (int i = 0; i < 4; i++) b.z[8 + i] = (char)(total >> (8 * i));
+    put_u32(&b, ml_crc32((const unsigned char *)b.z, b.n));
+  }
+  size_t n;
+  char *z = ml_sb_finish(&b, &n);
+  if (!z) return ML_NOMEM;
+  *out = (unsigned char *)z;
+  *len = (int64_t)n;
+  return ML_OK;
+}
+
+/* ---- reading: the header, the walk over the sections, the final checks ---- */
+
+/* Length, magic, format, total length, checksum and kind, before any
+** section; on success r covers the sections and *format is set. */
+static int read_header(decoder *d, const unsigned char *z, int64_t n, reader *r) {
+  if (n < 16) return bad(d, "invalid model BLOB: %lld bytes is too short", (long long)n);
+  if (memcmp(z, "SQML", 4) != 0) return bad(d, "not an sqlml model BLOB (bad magic)");
+  *r = (reader){z, n, 4, 0};
+  unsigned format = get_u8(r);
+  format |= get_u8(r) << 8;
+  unsigned kind = get_u8(r);
+  kind |= get_u8(r) << 8;
+  uint32_t total = get_u32(r);
+  if (format == 0) return bad(d, "invalid model BLOB: format version 0");
+  if (format > ML_FORMAT_VERSION)
+    return bad(d, "model BLOB format version %u is newer than this sqlml reads (up to %d): upgrade sqlml",
+               format, ML_FORMAT_VERSION);
+  if ((int64_t)total != n)
+    return bad(d, "invalid model BLOB: %lld bytes where its header says %lu (truncated or padded)",
+               (long long)n, (unsigned long)total);
+  r->n = n - 4;
+  uint32_t crc = (uint32_t)z[n - 4] | (uint32_t)z[n - 3] << 8 | (uint32_t)z[n - 2] << 16 |
+                 (uint32_t)z[n - 1] << 24;
+  if (crc != ml_crc32(z, (size_t)(n - 4)))
+    return bad(d, "invalid model BLOB: checksum mismatch (corrupted)");
+  if (kind != ML_KIND_LINEAR) return bad(d, "invalid model BLOB: unknown model kind %u", kind);
+  d->format = format;
+  d->n = n;
+  return ML_OK;
+}
+
+/* The entry of the table for tag, or -1. */
+static int section_index(const char *tag) {
+  for (int i = 0; i < N_SECTIONS; i++)
+    if (memcmp(sections[i].tag, tag, 4) == 0) return i;
+  return -1;
+}
+
+/* Reads the next section's header from r and decodes it by the table. */
+static int read_section(decoder *d, reader *r, int *seen) {
+  char tag[5] = {0};
+  if (!avail(r, 8)) return bad(d, "invalid model BLOB: truncated section header");
+  memcpy(tag, r->z + r->i, 4);
+  r->i += 4;
+  uint32_t len = get_u32(r);
+  if (!avail(r, len)) return bad(d, "invalid model BLOB: section '%.4s' runs past the end", tag);
+  d->s = (reader){r->z, r->i + len, r->i, 0};
+  r->i += len;
+  d->rest = r->n - r->i;
+  for (int i = 0; i < 4; i++)
+    if (!((tag[i] >= 'A' && tag[i] <= 'Z') || (tag[i] >= 'a' && tag[i] <= 'z') || tag[i] == ' '))
+      return bad(d, "invalid model BLOB: malformed section tag");
+  int i = section_index(tag);
+  if (!d->m && (i < 0 || !(sections[i].flags & SEC_FIRST)))
+    return bad(d, "invalid model BLOB: section '%s' before SHAP", tag);
+  if (i < 0) {
+    /* Unknown: an ancillary (lower-case) section is skipped. */
+    if (tag[0] >= 'A' && tag[0] <= 'Z')
+      return bad(d, "model BLOB has section '%s', unknown to this sqlml: it was written by a newer version",
+                 tag);
+    return ML_OK;
+  }
+  if (seen[i]++) return bad(d, "invalid model BLOB: repeated section %s", tag);
+  return sections[i].get(d);
+}
+
+/* Levels in order, text by bytes, numbers by value and canonical: a level
+** search relies on it.  Checked once every section is read, since READ
+** says which order applies. */
+static int check_levels(decoder *d, ml_feature *f, int j) {
+  if (f->num_levels && f->type != ML_FEAT_CATEGORICAL)
+    return bad(d, "invalid model BLOB: numeric feature %d has numeric levels", j + 1);
+  if (!f->num_levels) {
+    for (int i = 1; i < f->nlevels; i++)
+      if (strcmp(f->levels[i - 1], f->levels[i]) >= 0)
+        return bad(d, "invalid model BLOB: levels of feature %d are not sorted", j + 1);
+    return ML_OK;
+  }
+  if (!(f->lvnum = ml_malloc(8 * (uint64_t)f->nlevels))) return ML_NOMEM;
+  for (int i = 0; i < f->nlevels; i++) {
+    char canon[ML_NUMBER_TEXT_MAX];
+    double *v = &f->lvnum[i];
+    int r = ml_parse_number(f->levels[i], (int)strlen(f->levels[i]), v);
+    if (r < 0) return ML_NOMEM;
+    if (!r || !isfinite(*v) || (ml_number_text(*v, canon), strcmp(canon, f->levels[i]) != 0))
+      return bad(d, "invalid model BLOB: level %d of feature %d is not a number in canonical form",
+                 i + 1, j + 1);
+    if (i > 0 && !(f->lvnum[i - 1] < *v))
+      return bad(d, "invalid model BLOB: levels of feature %d are not sorted", j + 1);
+  }
+  return ML_OK;
+}
+
+/* After the last section: the required ones are there, flags agree with
+** the sections they go with, levels are in order. */
+static int check_model(decoder *d, const int *seen) {
+  for (int i = 0; i < N_SECTIONS; i++)
+    if ((sections[i].flags & SEC_REQUIRED) && !seen[i])
+      return bad(d, "invalid model BLOB: a required section is missing");
+  ml_model *m = d->m;
+  for (int i = 0; i < N_SECTIONS; i++)
+    if (sections[i].iff_flag && !seen[i] != !(m->flags & sections[i].iff_flag))
+      return bad(d, "invalid model BLOB: weighted flag and section %s disagree", sections[i].tag);
+  for (int j = 0; j < m->k; j++) {
+    int rc = check_levels(d, &m->feat[j], j);
+    if (rc) return rc;
+  }
+  return ML_OK;
+}
+
+int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err, size_t nerr) {
+  decoder d = {.err = err, .nerr = nerr};
+  int seen[N_SECTIONS] = {0};
+  reader r = {0};
+  *out = NULL;
+  int rc = read_header(&d, z, n, &r);
+  while (!rc && r.i < r.n) rc = read_section(&d, &r, seen);
+  if (!rc) rc = check_model(&d, seen);
+  if (rc) {
+    ml_model_free(d.m);
+    return rc;
+  }
+  *out = d.m;
+  return ML_OK;
+}
