@@ -302,22 +302,23 @@ static int mean_shift(const drift *d, const double *train_mean, double *x) {
 }
 
 /*
-** sqrt(d' S^-1 d), S = R22'R22 / (n - 1) the covariance of the training
-** design columns (without the intercept) from the factor of the kept
-** columns, d the shift of means.  NaN for a model without an intercept, a
-** GLM, or a batch missing a feature.
+** sqrt(d' S^-1 d) into *out, S = R22'R22 / (n - 1) the covariance of the
+** training design columns (without the intercept) from the factor of the
+** kept columns, d the shift of means.  NaN for a model without an
+** intercept, a GLM, or a batch missing a feature.  SQLITE_OK or SQLITE_NOMEM.
 */
-static double mahalanobis(drift *d, ml_model *m) {
-  if (!(m->flags & ML_MODEL_INTERCEPT) || m->family || m->n < 2 || ml_model_prepare_intervals(m))
-    return NAN;
+static int mahalanobis(drift *d, ml_model *m, double *out) {
+  *out = NAN;
+  if (!(m->flags & ML_MODEL_INTERCEPT) || m->family || m->n < 2) return SQLITE_OK;
+  int rc = ml_model_prepare_intervals(m);
+  if (rc) return rc == ML_NOMEM ? SQLITE_NOMEM : SQLITE_OK;
   int q = m->p + 1, r = m->rank;
   double *mean = sqlite3_malloc64(16 * (sqlite3_uint64)q), *x = mean ? mean + q : NULL;
-  double out = NAN;
-  if (!mean) return NAN;
-  /* Row 0 of R: sqrt(n) times each column's mean; the kept columns in W. */
+  if (!mean) return SQLITE_NOMEM;
+  /* Row 0 of R: sqrt(n) times each column's mean. */
   for (int j = 0; j < m->p; j++) mean[j] = m->R[(int64_t)j * q] / m->R[0];
   if (!mean_shift(d, mean, x)) {
-    double *z = mean; /* reuse: the kept columns' shifts, then R22^-T of them */
+    double *z = mean; /* reuse: the kept columns' shifts, then R22^-T of them (W) */
     int kept = 0;
     for (int j = 1; j < m->p; j++)
       if (!m->aliased[j]) z[kept++] = x[j];
@@ -329,10 +330,10 @@ static double mahalanobis(drift *d, ml_model *m) {
       z[i] = diag != 0 ? (double)(s / diag) : 0;
       ss += (long double)z[i] * z[i];
     }
-    out = kept == r - 1 ? sqrt((double)ss * (double)(m->n - 1)) : NAN;
+    if (kept == r - 1) *out = sqrt((double)ss * (double)(m->n - 1));
   }
   sqlite3_free(mean);
-  return out;
+  return SQLITE_OK;
 }
 
 static int drift_fill(sqlite3 *db, int argc, sqlite3_value **argv, ml_rows *r, char **err) {
@@ -351,7 +352,9 @@ static int drift_fill(sqlite3 *db, int argc, sqlite3_value **argv, ml_rows *r, c
   if (!rc) rc = ml_rows_add(r);
   if (!rc) rc = ml_rows_text(r, DR_FEATURE, "*");
   if (!rc) rc = ml_rows_text(r, DR_TYPE, "all");
-  if (!rc) ml_rows_num(r, DR_MAHALANOBIS, mahalanobis(&d, m));
+  double dist;
+  if (!rc) rc = mahalanobis(&d, m, &dist);
+  if (!rc) ml_rows_num(r, DR_MAHALANOBIS, dist);
   if (!rc) ml_rows_int(r, DR_N, d.b[0].n + d.b[0].nulls);
   drift_free(&d);
   ml_model_free(m);
