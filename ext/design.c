@@ -96,6 +96,21 @@ static int find_num_level(const ml_feature *f, double d) {
   return -1;
 }
 
+const char *ml_feature_level(const ml_feature *f, sqlite3_value *v, char canon[ML_NUMBER_TEXT_MAX],
+                             int *level) {
+  double d;
+  int from_text;
+  if (f->num_levels && ml_read_num(v, NULL, 1, &d, &from_text) == ML_V_NUM) {
+    /* As SQL compares numbers: 2, 2.0 and '2' are the level "2". */
+    *level = find_num_level(f, d);
+    ml_number_text(d, canon);
+    return canon;
+  }
+  const char *z = (const char *)sqlite3_value_text(v);
+  *level = !z || f->num_levels ? -1 : ml_level_index(f, z);
+  return z;
+}
+
 /* The unseen-level error, with the first levels the model knows. */
 static int unseen_level(sqlite3_context *ctx, const char *fname, const ml_feature *f, int j,
                         const char *z) {
@@ -151,20 +166,9 @@ int ml_design_row(sqlite3_context *ctx, const char *fname, const ml_model *m, sq
       return ml_error_msg(ctx, sqlite3_mprintf("%s(): feature %d (%s) is a blob; expected a level", fname,
                                          j + 1, f->name));
     if (type != SQLITE_NULL && !(na && ml_read_is_na(v[j], na))) {
-      const char *z;
       char canon[ML_NUMBER_TEXT_MAX];
-      double d;
-      int from_text;
-      if (f->num_levels && ml_read_num(v[j], NULL, 1, &d, &from_text) == ML_V_NUM) {
-        /* As SQL compares numbers: 2, 2.0 and '2' are the level "2". */
-        level = find_num_level(f, d);
-        ml_number_text(d, canon);
-        z = canon;
-      } else {
-        z = (const char *)sqlite3_value_text(v[j]);
-        if (!z) return ml_error_msg(ctx, NULL);
-        level = f->num_levels ? -1 : ml_level_index(f, z);
-      }
+      const char *z = ml_feature_level(f, v[j], canon, &level);
+      if (!z) return ml_error_msg(ctx, NULL);
       if (level < 0 && !(m->flags & ML_MODEL_UNSEEN_ZERO)) return unseen_level(ctx, fname, f, j, z);
     }
     for (int l = f->full ? 0 : 1; l < f->nlevels; l++) x[t++] = l == level ? 1 : 0;

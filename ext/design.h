@@ -29,4 +29,12 @@ int ml_read_num(sqlite3_value *v, const ml_na *na, int read_text, double *d, int
 /* Is v a missing-value text of na? */
 int ml_read_is_na(sqlite3_value *v, const ml_na *na);
 
+/*
+** The level of categorical feature f that v (not NULL, not a blob) holds:
+** *level its index, or -1 unseen.  Returns the level's text (canonical for
+** numeric levels, in canon), or NULL out of memory.
+*/
+const char *ml_feature_level(const ml_feature *f, sqlite3_value *v, char canon[ML_NUMBER_TEXT_MAX],
+                             int *level);
+
 #endif

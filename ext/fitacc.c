@@ -14,6 +14,7 @@ struct fa_level {
   double num; /* a numeric level's value */
   int col;    /* raw column */
   int train;  /* seen in a training row that was used */
+  int64_t ntrain; /* in how many (counted with o.profile) */
 };
 
 int ml_fitacc_init(ml_fitacc *a, int k, char *const *names, const int *types,
@@ -289,6 +290,8 @@ static int dense_row(ml_fitacc *a, int side, sqlite3_value **v, double y, double
   }
   if (a->o.intercept) ml_lsq_put(acc, 0, sw);
   ml_lsq_put(acc, a->mraw, sw * y);
+  if (train && a->o.profile)
+    for (int j = 0; j < a->k; j++) ml_numprof_add(&a->f[j].prof, sqlite3_value_double(v[j]));
   *rc = commit_row(a, side, w, h);
   return 1;
 }
@@ -360,8 +363,19 @@ static int place_levels(ml_fitacc *a, sqlite3_value **v, int train) {
     a->row[l->col] = 1;
     f->values++;
     if (train) l->train = 1;
+    if (train && a->o.profile) l->ntrain++;
   }
   return ML_FA_USED;
+}
+
+/* The numbers of a used training row into the features' profiles (levels are counted as placed). */
+static void profile_row(ml_fitacc *a) {
+  for (int j = 0; j < a->k; j++) {
+    fa_feature *f = &a->f[j];
+    if (f->type != ML_TYPE_NUMERIC) continue;
+    if (a->types[j] == ML_V_NULL) ml_numprof_null(&f->prof);
+    else ml_numprof_add(&f->prof, a->num[j]);
+  }
 }
 
 int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w) {
@@ -387,6 +401,7 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
   }
   if ((rc = read_row(a, v, train, h, &second)) != ML_FA_USED) return rc;
   if (second && (rc = place_levels(a, v, train)) != ML_FA_USED) return rc;
+  if (train && a->o.profile) profile_row(a);
   ml_lsq *acc = &a->acc[side];
   for (int j = 0; j < a->mraw; j++) ml_lsq_put(acc, j, sw == 1 ? a->row[j] : sw * a->row[j]);
   ml_lsq_put(acc, a->mraw, sw == 1 ? y : sw * y);
@@ -550,6 +565,30 @@ static int transform(const ml_fitacc *a, ml_model *m, const double *T, int mr, d
   return ml_lsq_transform(a->acc[1].R, mr, T, q, *Rtest);
 }
 
+/* The training rows' profile into m: numbers as gathered, level counts in the model's order. */
+static int attach_profile(const ml_fitacc *a, ml_model *m, fa_level ***train, const int *ntrain) {
+  unsigned char *cat = ml_malloc((uint64_t)a->k + 1);
+  if (!cat) return ML_NOMEM;
+  for (int j = 0; j < a->k; j++) cat[j] = a->f[j].type != ML_TYPE_NUMERIC;
+  m->profile = ml_profile_new(a->k, cat);
+  ml_free(cat);
+  if (!m->profile) return ML_NOMEM;
+  for (int j = 0; j < a->k; j++) {
+    const fa_feature *f = &a->f[j];
+    if (f->type == ML_TYPE_NUMERIC) {
+      m->profile->num[j] = f->prof;
+      continue;
+    }
+    ml_catprof *c = &m->profile->cat[j];
+    c->nulls = f->nulls_train;
+    c->count = ml_calloc(8 * (uint64_t)ntrain[j] + 8);
+    if (!c->count) return ML_NOMEM;
+    c->nlevels = ntrain[j];
+    for (int l = 0; l < ntrain[j]; l++) c->count[l] = train[j][l]->ntrain;
+  }
+  return ML_OK;
+}
+
 int ml_fitacc_finish(ml_fitacc *a, ml_model **out, double **Rtest, char *err, size_t nerr) {
   *out = NULL;
   *Rtest = NULL;
@@ -571,6 +610,7 @@ int ml_fitacc_finish(ml_fitacc *a, ml_model **out, double **Rtest, char *err, si
   if (!rc) rc = map_features(a, m, train, ntrain, T, mr);
   if (!rc) rc = transform(a, m, T, mr, Rtest);
   if (!rc) rc = set_options(a, m);
+  if (!rc && a->o.profile) rc = attach_profile(a, m, train, ntrain);
   if (!rc) rc = ml_model_solve(m);
   if (train)
     for (int j = 0; j < a->k; j++) ml_free(train[j]);

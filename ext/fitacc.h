@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "lsq.h"
+#include "profile.h"
 #include "sqlml_int.h"
 
 enum { ML_NULLS_SKIP, ML_NULLS_ERROR, ML_NULLS_MEAN };
@@ -42,6 +43,7 @@ typedef struct ml_fitopts {
   int unseen_zero;  /* an unseen level reads as the reference */
   int read_text;    /* a text that is a number is that number (and the model says so) */
   const ml_na *na;  /* texts read as NULL, or NULL for none (borrowed) */
+  int profile;      /* the model keeps its training rows' profile (profile.h) */
 } ml_fitopts;
 
 /*
@@ -77,6 +79,7 @@ typedef struct fa_feature {
   int64_t from_text;     /* numbers read from text */
   int64_t values;        /* non-NULL values: categorical, of the rows used (both sides);
                             numeric, of every row read */
+  ml_numprof prof;       /* numeric, with o.profile: the training rows used */
 } fa_feature;
 
 typedef struct ml_fitacc {

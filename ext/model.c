@@ -12,6 +12,7 @@
 #include "glm.h"
 #include "lsq.h"
 #include "model.h"
+#include "profile.h"
 #include "strbuf.h"
 
 ml_model *ml_model_new(int k, int p) {
@@ -172,6 +173,8 @@ void ml_model_free(ml_model *m) {
   ml_free(m->offset);
   ml_free(m->ylevels[0]);
   ml_free(m->ylevels[1]);
+  ml_free(m->test_R);
+  ml_profile_free(m->profile);
   ml_free(m);
 }
 
@@ -250,6 +253,17 @@ int ml_model_stats(const ml_model *m, ml_lsq_stats *st) {
                        (m->flags & ML_MODEL_WEIGHTED) ? m->sum_log_w : 0, m->l2 > 0, m->hc,
                        m->family != ML_FAMILY_GAUSSIAN};
   return ml_lsq_stats_compute(m->R, m->p + 1, &fi, st);
+}
+
+double ml_factor_rss(const double *R, int p, const double *b) {
+  int m = p + 1;
+  long double s = 0;
+  for (int i = 0; i < m; i++) {
+    long double r = -R[i + (int64_t)p * m];
+    for (int j = i; j < p; j++) r += (long double)R[i + (int64_t)j * m] * b[j];
+    s += r * r;
+  }
+  return (double)s;
 }
 
 int ml_model_compatible(const ml_model *a, const ml_model *b, int *remap, char *err, size_t nerr) {

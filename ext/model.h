@@ -51,6 +51,19 @@
 **         rows (rowhash.h), for ml_refine to know them (optional; another
 **         scheme is read as no fingerprint)
 **
+**   tfac  i64 n | f64 total weight | f64 mean of y | f64 sum of squared
+**         deviations of y | (p+1)(p+2)/2 f64, the R factor of [X y] over
+**         the test rows of ml_train's split, in the model's columns, upper
+**         triangle by column (optional, since 0.3): any model over the
+**         same columns is scored on those rows without reading them
+**         (ml_compare, ml_promote)
+**   prof  the training rows' profile of each feature (profile.h): u32 k,
+**         then per feature u8 categorical and, numeric, i64 n | i64 NULLs
+**         | f64 mean | f64 sum of squared deviations | f64 min | f64 max
+**         | i32 bin width's power of two | f64 origin | 64 x i64 bins;
+**         categorical, i64 NULLs | u32 levels (as FEAT's) | i64 count
+**         per level (optional, since 0.3: ml_feature_info, ml_drift)
+**
 ** where str is u32 byte length | UTF-8 bytes.  ml_model_decode() checks all
 ** of it, checksum first, and never reads out of bounds.  model_blob.c has
 ** one table of these sections, each with its writer and its reader, in the
@@ -178,7 +191,19 @@ typedef struct ml_model {
   int64_t df_null;         /* R's df.null: rows used - intercept */
   char *offset;            /* the offset column, or NULL */
   char *ylevels[2];        /* binomial: the target's text levels (0, 1), or NULL */
+  /* The test rows' factor (section tfac), or test_R NULL: sum of weights,
+  ** mean and sum of squared deviations of y, and R of [X y], (p+1)^2
+  ** column-major as R. */
+  int64_t test_n;
+  double test_w, test_mean, test_m2;
+  double *test_R;
+  /* The training rows' profile of each feature (section prof, profile.h), or NULL. */
+  struct ml_profile *profile;
 } ml_model;
+
+/* Residual sum of squares of coefficients b (p, 0 where aliased) under the
+** factor R ((p+1)^2 column-major) of [X y]: ||R [b; -1]||^2. */
+double ml_factor_rss(const double *R, int p, const double *b);
 
 /* A model with k features and p terms, arrays allocated and zeroed. */
 ml_model *ml_model_new(int k, int p);

@@ -9,6 +9,7 @@
 
 #include "glm.h"
 #include "model.h"
+#include "profile.h"
 #include "strbuf.h"
 
 /*
@@ -612,6 +613,79 @@ static int get_rfpr(decoder *d) {
   return ML_OK;
 }
 
+/* prof: the training rows' profile of each feature (profile.h). */
+static int has_prof(const ml_model *m, const char *version) {
+  (void)version;
+  return m->profile != NULL;
+}
+
+static void put_prof(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  uint64_t n = ml_profile_size(m->profile);
+  if (b->n + (size_t)n >= b->cap && !ml_sb_reserve(b, (size_t)n)) return;
+  ml_profile_write(m->profile, (unsigned char *)b->z + b->n);
+  b->n += (size_t)n;
+  b->z[b->n] = 0;
+}
+
+static int get_prof(decoder *d) {
+  ml_model *m = d->m;
+  unsigned char *cat = ml_malloc((uint64_t)m->k + 1);
+  int *nl = ml_malloc(sizeof(int) * (uint64_t)m->k + 1);
+  int rc = ML_NOMEM;
+  if (cat && nl) {
+    for (int j = 0; j < m->k; j++) {
+      cat[j] = m->feat[j].type == ML_FEAT_CATEGORICAL;
+      nl[j] = m->feat[j].nlevels;
+    }
+    rc = ml_profile_read(d->s.z + d->s.i, (uint64_t)(d->s.n - d->s.i), m->k, cat, nl, &m->profile);
+    d->s.i = d->s.n;
+  }
+  ml_free(cat);
+  ml_free(nl);
+  return rc == ML_EINPUT ? bad(d, "invalid model BLOB: section prof is malformed") : rc;
+}
+
+/* tfac: the test rows' factor and the moments of their y, for ml_compare. */
+static int has_tfac(const ml_model *m, const char *version) {
+  (void)version;
+  return m->test_R != NULL;
+}
+
+static void put_tfac(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  int q = m->p + 1;
+  put_u64(b, (uint64_t)m->test_n);
+  put_f64(b, m->test_w);
+  put_f64(b, m->test_mean);
+  put_f64(b, m->test_m2);
+  for (int j = 0; j < q; j++)
+    for (int i = 0; i <= j; i++) put_f64(b, m->test_R[i + (int64_t)j * q]);
+}
+
+static int get_tfac(decoder *d) {
+  ml_model *m = d->m;
+  int q = m->p + 1;
+  if (section_len(d) != 32 + 8 * (int64_t)q * (q + 1) / 2)
+    return bad(d, "invalid model BLOB: section tfac has the wrong length");
+  m->test_n = (int64_t)get_u64(&d->s);
+  m->test_w = get_f64(&d->s);
+  m->test_mean = get_f64(&d->s);
+  m->test_m2 = get_f64(&d->s);
+  if (m->test_n < 0 || !(m->test_w >= 0) || !isfinite(m->test_w) || !isfinite(m->test_mean) ||
+      !(m->test_m2 >= 0) || !isfinite(m->test_m2))
+    return bad(d, "invalid model BLOB: section tfac is malformed");
+  m->test_R = ml_calloc(8 * (uint64_t)q * (uint64_t)q);
+  if (!m->test_R) return ML_NOMEM;
+  for (int j = 0; j < q; j++)
+    for (int i = 0; i <= j; i++) {
+      double v = get_f64(&d->s);
+      if (!isfinite(v)) return bad(d, "invalid model BLOB: section tfac holds NaN or Inf");
+      m->test_R[i + (int64_t)j * q] = v;
+    }
+  return ML_OK;
+}
+
 /*
 ** ---- the table of sections ----
 ** In the order the encoder writes them.  critical says what the tag's case
@@ -645,6 +719,8 @@ static const section sections[] = {
     {"targ", 0, 0, 0, has_targ, put_targ, get_targ},
     {"info", 0, 0, 0, has_info, put_info, get_info},
     {"rfpr", 0, 0, 0, has_rfpr, put_rfpr, get_rfpr},
+    {"prof", 0, 0, 0, has_prof, put_prof, get_prof},
+    {"tfac", 0, 0, 0, has_tfac, put_tfac, get_tfac},
 };
 #define N_SECTIONS ((int)(sizeof sections / sizeof sections[0]))
 
@@ -659,7 +735,8 @@ const char *ml_model_section(int i, int *critical) {
 /* Every fixed part, the numbers and the texts: the BLOB's size or more. */
 static size_t blob_size(const ml_model *m, const char *version) {
   int q = m->p + 1;
-  size_t size = 256 + 8 * (size_t)q * (size_t)(q + 1) / 2 + 9 * (size_t)m->p +
+  size_t size = 256 + 8 * (size_t)q * (size_t)(q + 1) / 2 * (m->test_R ? 2 : 1) + 9 * (size_t)m->p +
+                (m->profile ? (size_t)ml_profile_size(m->profile) : 0) +
                 (m->hc ? 8 * (size_t)m->p * (size_t)m->p : 0) + (version ? strlen(version) : 0) +
                 (m->target ? strlen(m->target) : 0);
   for (int i = 0; m->reads && i < m->na.n; i++) size += 4 + strlen(m->na.text[i]);

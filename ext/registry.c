@@ -63,6 +63,10 @@ static const struct {
     {"table", "ml_aliases", "CREATE TABLE ", ML_REG_ALIASES},
     {"trigger", "ml_model_versions_drop", "CREATE TRIGGER ", ML_REG_TRIGGER},
     {"view", "ml_models", "CREATE VIEW ", ML_REG_VIEW},
+    {"table", "ml_alias_history", "CREATE TABLE ", ML_REG_HISTORY},
+    {"trigger", "ml_alias_history_move", "CREATE TRIGGER ", ML_REG_HISTORY_MOVE},
+    {"trigger", "ml_alias_history_keep", "CREATE TRIGGER ", ML_REG_HISTORY_KEEP},
+    {"trigger", "ml_alias_history_kept", "CREATE TRIGGER ", ML_REG_HISTORY_KEPT},
 };
 
 /*
@@ -199,7 +203,11 @@ int ml_registry_check(sqlite3 *db, ml_conn *conn, const char *fname, int *object
                               "OR name = 'ml_models' COLLATE NOCASE "
                               "OR tbl_name = 'ml_model_versions' COLLATE NOCASE "
                               "OR tbl_name = 'ml_aliases' COLLATE NOCASE "
-                              "OR tbl_name = 'ml_models' COLLATE NOCASE",
+                              "OR tbl_name = 'ml_models' COLLATE NOCASE "
+                              "OR name = 'ml_alias_history_move' COLLATE NOCASE "
+                              "OR name = 'ml_alias_history_keep' COLLATE NOCASE "
+                              "OR name = 'ml_alias_history_kept' COLLATE NOCASE "
+                              "OR tbl_name = 'ml_alias_history' COLLATE NOCASE",
                               -1, &st, NULL);
   if (rc != SQLITE_OK) return rc;
   char *why = NULL;
@@ -458,17 +466,55 @@ static char *query1(sqlite3 *db, const char *sql, const char *a, sqlite3_int64 v
   return out;
 }
 
+/*
+** One statement: the history row, whose trigger (ml_alias_history_move)
+** moves the alias.  Nothing is written when the alias is already there,
+** or when version `to` does not exist.
+*/
+int ml_registry_move_alias(sqlite3 *db, const char *name, const char *alias, sqlite3_int64 to,
+                           const char *by, const char *figures, sqlite3_int64 *changes) {
+  static const char sql[] =
+      "INSERT INTO main.ml_alias_history(moved_at, name, alias, from_version, to_version, "
+      "moved_by, figures) SELECT strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?1, ?2, cur.v, ?3, ?4, ?5 "
+      "FROM (SELECT (SELECT version FROM main.ml_aliases WHERE name = ?1 AND alias = ?2) AS v) "
+      "AS cur WHERE (?3 IS NULL AND cur.v IS NOT NULL) OR (?3 IS NOT NULL AND cur.v IS NOT ?3 "
+      "AND EXISTS (SELECT 1 FROM main.ml_model_versions WHERE name = ?1 AND version = ?3 AND "
+      "typeof(version) = 'integer'))";
+  sqlite3_stmt *st;
+  *changes = 0;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+  if (rc != SQLITE_OK) return rc;
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, alias, -1, SQLITE_STATIC);
+  if (to > 0) sqlite3_bind_int64(st, 3, to);
+  sqlite3_bind_text(st, 4, by, -1, SQLITE_STATIC);
+  if (figures) sqlite3_bind_text(st, 5, figures, -1, SQLITE_STATIC);
+  rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc == SQLITE_DONE) *changes = sqlite3_changes64(db);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+sqlite3_int64 ml_registry_alias_version(sqlite3 *db, const char *name, const char *alias) {
+  sqlite3_stmt *st;
+  sqlite3_int64 v = 0;
+  if (sqlite3_prepare_v2(db, "SELECT version FROM main.ml_aliases WHERE name = ?1 AND alias = ?2",
+                         -1, &st, NULL) != SQLITE_OK)
+    return 0;
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, alias, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
 static const char *text_arg(sqlite3_value *v) {
   return sqlite3_value_type(v) == SQLITE_TEXT ? (const char *)sqlite3_value_text(v) : NULL;
 }
 
-/*
-** Before ml_alias or ml_drop changes the registry of model name: is there
-** one, and is it sqlml's?  Completes it (ml_registry_ensure) so that the
-** trigger that takes a dropped version's aliases is there.  0 to go on;
-** -1 after reporting.
-*/
-static int registry_for_write(sqlite3_context *ctx, const char *fname, const char *name) {
+/* Completes the registry so that its triggers (a dropped version's
+** aliases, the history's move) are there. */
+int ml_registry_for_write(sqlite3_context *ctx, const char *fname, const char *name) {
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   ml_conn *conn = sqlite3_user_data(ctx);
   char *err = NULL;
@@ -516,19 +562,14 @@ void ml_alias_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     ml_error(ctx, "ml_alias(): argument 3 must be a version number, or NULL to remove the alias");
     return;
   }
-  if (registry_for_write(ctx, "ml_alias", name)) return;
-  int rc = vt == SQLITE_NULL
-               ? run1(db, "DELETE FROM main.ml_aliases WHERE name = ?1 AND alias = ?2", name, alias,
-                      0, 0, &n)
-               : run1(db, "INSERT OR REPLACE INTO main.ml_aliases(name, alias, version) SELECT ?1, "
-                          "?2, ?3 WHERE EXISTS (SELECT 1 FROM main.ml_model_versions WHERE name = ?1 "
-                          "AND version = ?3 AND typeof(version) = 'integer')",
-                      name, alias, 0, version, &n);
+  if (ml_registry_for_write(ctx, "ml_alias", name)) return;
+  int rc = ml_registry_move_alias(db, name, alias, vt == SQLITE_NULL ? 0 : version, "ml_alias",
+                                  NULL, &n);
   if (rc != SQLITE_OK) {
     ml_result_db_error(ctx, "ml_alias", db, rc);
   } else if (vt == SQLITE_NULL) {
     sqlite3_result_null(ctx);
-  } else if (n == 0) {
+  } else if (n == 0 && ml_registry_alias_version(db, name, alias) != version) {
     ml_error(ctx, "ml_alias(): model '%s' has no version %lld", name, version);
   } else {
     sqlite3_result_int64(ctx, version);
@@ -552,7 +593,7 @@ void ml_drop_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     }
     version = sqlite3_value_int64(argv[1]);
   }
-  if (registry_for_write(ctx, "ml_drop", name)) return;
+  if (ml_registry_for_write(ctx, "ml_drop", name)) return;
   /* One statement each: a version an alias points to stays until the alias
   ** moves; dropping a name takes its aliases too (the registry's trigger). */
   int rc = version

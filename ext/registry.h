@@ -54,8 +54,12 @@ enum {
   ML_REG_ALIASES = 2,   /* table ml_aliases */
   ML_REG_TRIGGER = 4,   /* trigger ml_model_versions_drop */
   ML_REG_VIEW = 8,      /* view ml_models */
-  ML_REG_ALL = 15,
-  ML_REG_OLD_VIEW = 16  /* ml_models as sqlml 0.1.0 made it: ml_registry_ensure replaces it */
+  ML_REG_OLD_VIEW = 16, /* ml_models as sqlml 0.1.0 made it: ml_registry_ensure replaces it */
+  ML_REG_HISTORY = 32,  /* table ml_alias_history (since 0.3) */
+  ML_REG_HISTORY_MOVE = 64,  /* its trigger that moves the alias */
+  ML_REG_HISTORY_KEEP = 128, /* its triggers that refuse UPDATE and DELETE */
+  ML_REG_HISTORY_KEPT = 256,
+  ML_REG_ALL = 1 | 2 | 4 | 8 | 32 | 64 | 128 | 256
 };
 
 /*
@@ -126,6 +130,26 @@ int ml_registry_store(sqlite3_context *ctx, const char *fname, const ml_version_
 
 /* Checks a model name for ml_train: NULL if fine, else a message (sqlite3_free it). */
 char *ml_check_model_name(const char *fname, const char *name);
+
+/*
+** Moves alias of model name to version `to` (0 removes it) in one
+** statement that also appends to ml_alias_history, with by ("ml_alias",
+** "ml_promote") and figures (JSON or NULL).  *changes is 1 when the alias
+** moved, 0 when it was already there or version `to` does not exist.
+** The caller has checked the registry (ml_registry_ensure).
+*/
+int ml_registry_move_alias(sqlite3 *db, const char *name, const char *alias, sqlite3_int64 to,
+                           const char *by, const char *figures, sqlite3_int64 *changes);
+
+/*
+** Before a function changes the registry of model name: is there one, and
+** is it sqlml's?  Completes it (ml_registry_ensure).  0 to go on; -1 after
+** reporting on ctx.
+*/
+int ml_registry_for_write(sqlite3_context *ctx, const char *fname, const char *name);
+
+/* The version alias points to, or 0. */
+sqlite3_int64 ml_registry_alias_version(sqlite3 *db, const char *name, const char *alias);
 
 void ml_alias_func(sqlite3_context *, int, sqlite3_value **);
 void ml_drop_func(sqlite3_context *, int, sqlite3_value **);

@@ -21,6 +21,7 @@
 */
 #include <stdio.h>
 
+#include "compare.h"
 #include "registry.h"
 #include "split.h"
 #include "sqlml.h" /* the public declaration of sqlite3_sqlml_init, checked here */
@@ -59,6 +60,9 @@ static const struct {
     {"ml_evaluate", 2, DIRECT | SQLITE_RESULT_SUBTYPE, ml_evaluate_func, NULL, NULL},
     {"ml_evaluate", 3, DIRECT | SQLITE_RESULT_SUBTYPE, ml_evaluate_func, NULL, NULL},
     {"ml_alias", 3, DIRECT, ml_alias_func, NULL, NULL},
+    {"ml_compare", 2, BY_NAME | SQLITE_RESULT_SUBTYPE, ml_compare_func, NULL, NULL},
+    {"ml_promote", 2, DIRECT | SQLITE_RESULT_SUBTYPE, ml_promote_func, NULL, NULL},
+    {"ml_promote", 3, DIRECT | SQLITE_RESULT_SUBTYPE, ml_promote_func, NULL, NULL},
     {"ml_drop", 1, DIRECT, ml_drop_func, NULL, NULL},
     {"ml_drop", 2, DIRECT, ml_drop_func, NULL, NULL},
     {"ml_split_of", 3, PURE, ml_split_of_func, NULL, NULL},
@@ -97,7 +101,8 @@ int sqlite3_sqlml_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines 
     int (*reg)(sqlite3 *);
   } modules[] = {{"ml_split", ml_split_register},
                  {"ml_weights", ml_weights_register},
-                 {"ml_predictions", ml_predictions_register}};
+                 {"ml_predictions", ml_predictions_register},
+                 {"ml_feature_info and ml_drift", ml_drift_register}};
   for (size_t i = 0; rc == SQLITE_OK && i < sizeof modules / sizeof modules[0]; i++) {
     rc = modules[i].reg(db);
     if (rc != SQLITE_OK && pzErrMsg)

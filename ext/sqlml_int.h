@@ -95,6 +95,7 @@ void ml_evaluate_func(sqlite3_context *, int, sqlite3_value **);
 /* Virtual tables. */
 int ml_weights_register(sqlite3 *db);
 int ml_predictions_register(sqlite3 *db);
+int ml_drift_register(sqlite3 *db); /* ml_feature_info and ml_drift */
 
 /* Encode m as the function's BLOB result. */
 void ml_result_model(sqlite3_context *ctx, const char *fname, const ml_model *m);

@@ -8,6 +8,7 @@
 #include "guard.h"
 #include "json.h"
 #include "sqlq.h"
+#include "strbuf.h"
 
 ml_json *ml_json_arg(sqlite3_context *ctx, const char *fname, const char *what, const char *z,
                      size_t n) {
@@ -305,4 +306,43 @@ int ml_source_rowid_alias(sqlite3 *db, const ml_source *src, char **alias) {
   }
   sqlite3_finalize(st);
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+int ml_model_columns_stmt(sqlite3 *db, const char *fname, const ml_model *m, const char *source,
+                          sqlite3_stmt **st, char **err) {
+  ml_source src;
+  char who[64], **cols = NULL;
+  int ncol = 0;
+  *st = NULL;
+  *err = NULL;
+  sqlite3_snprintf(sizeof who, who, "%s()", fname);
+  int rc = ml_source_open(db, who, source, NULL, &src, err);
+  if (rc == SQLITE_OK) {
+    cols = ml_source_columns(db, fname, src.from, source, &ncol, err, NULL);
+    rc = cols ? SQLITE_OK : *err ? SQLITE_ERROR : SQLITE_NOMEM;
+  }
+  ml_sb b;
+  ml_sb_init(&b);
+  ml_sb_puts(&b, "SELECT ");
+  for (int j = 0; rc == SQLITE_OK && j < m->k; j++) {
+    if (ml_find_name(cols, ncol, m->feat[j].name) < 0) {
+      *err = sqlite3_mprintf("%s(): the source '%s' has no column '%s' (a feature of the model)",
+                             fname, source, m->feat[j].name);
+      rc = *err ? SQLITE_ERROR : SQLITE_NOMEM;
+      break;
+    }
+    char *q = sqlite3_mprintf("%s\"%w\"", j ? ", " : "", m->feat[j].name);
+    if (q) ml_sb_puts(&b, q);
+    else b.oom = 1;
+    sqlite3_free(q);
+  }
+  ml_sb_puts(&b, " FROM ");
+  if (rc == SQLITE_OK) ml_sb_puts(&b, src.from);
+  char *sql = ml_sb_finish(&b, NULL);
+  if (rc == SQLITE_OK && !sql) rc = SQLITE_NOMEM;
+  if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+  sqlite3_free(sql);
+  ml_free_names(cols, ncol);
+  ml_source_free(&src);
+  return rc;
 }

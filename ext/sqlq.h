@@ -69,6 +69,15 @@ char **ml_source_columns(sqlite3 *db, const char *fname, const char *from, const
                          int *ncol, char **err, char ***decls);
 void ml_free_names(char **names, int n);
 
+/*
+** Prepares SELECT of model m's feature columns, by name, FROM source (a
+** table, view or read-only query): SQLITE_OK with *st; SQLITE_ERROR with
+** *err when the source is not one or lacks a column; or another code (its
+** message the db's).
+*/
+int ml_model_columns_stmt(sqlite3 *db, const char *fname, const ml_model *m, const char *source,
+                          sqlite3_stmt **st, char **err);
+
 /* Index of name among names (case-insensitive, as SQL), or -1. */
 int ml_find_name(char **names, int n, const char *name);
 

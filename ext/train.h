@@ -177,7 +177,6 @@ void train_glm_metrics_set(ml_sb *b, const char *name, sqlite3_int64 n, const st
 
 /* train_finish.c */
 void warn(trainer *t, const char *fmt, ...);
-double rss_of(const double *R, int p, const double *b);
 void metrics_set(ml_sb *b, const char *name, sqlite3_int64 n, double rss, const welford *w,
                  const abs_err *ae, int full);
 char *utc_now(void);

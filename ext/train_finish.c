@@ -20,18 +20,6 @@ void warn(trainer *t, const char *fmt, ...) {
   sqlite3_free(z);
 }
 
-/* ||R [b; -1]||^2: the residual sum of squares of b over the rows of R. */
-double rss_of(const double *R, int p, const double *b) {
-  int m = p + 1;
-  long double s = 0;
-  for (int i = 0; i < m; i++) {
-    long double r = -R[i + (int64_t)p * m];
-    for (int j = i; j < p; j++) r += (long double)R[i + (int64_t)j * m] * b[j];
-    s += r * r;
-  }
-  return (double)s;
-}
-
 void metrics_set(ml_sb *b, const char *name, sqlite3_int64 n, double rss, const welford *w,
                         const abs_err *ae, int full) {
   ml_sb_printf(b, "\"%s\":{\"n\":%lld,\"r2\":", name, (long long)n);
@@ -211,8 +199,8 @@ static void record_texts(const trainer *t, train_result *r) {
     train_glm_metrics_set(&b, "test", t->fa.used[1], &t->gm[1], m->family);
   } else {
     int measure = t->o.full_metrics;
-    double rss_train = (m->flags & ML_MODEL_REFINED) ? m->rss : rss_of(m->R, m->p, m->beta);
-    double rss_test = t->Rtest ? rss_of(t->Rtest, m->p, m->beta) : NAN;
+    double rss_train = (m->flags & ML_MODEL_REFINED) ? m->rss : ml_factor_rss(m->R, m->p, m->beta);
+    double rss_test = t->Rtest ? ml_factor_rss(t->Rtest, m->p, m->beta) : NAN;
     metrics_set(&b, "train", m->n, rss_train, &t->wtrain, &t->etrain, measure);
     ml_sb_puts(&b, ",");
     metrics_set(&b, "test", t->fa.used[1], rss_test, &t->wtest, &t->etest, measure);
@@ -326,10 +314,28 @@ static int summary(trainer *t, train_result *r) {
 ** What is stored and returned: the data hash, the time, the registry row's
 ** texts, the model's BLOB, the summary.  0, or -1 after reporting.
 */
+/*
+** The model keeps its test rows' factor (section tfac), so another model
+** over the same columns can be scored on those rows without reading them
+** (ml_compare, ml_promote).  Linear models only: a GLM's factor is of its
+** last working weights, which a sum of squares of another model's
+** residuals does not measure.  The factor moves to the model.
+*/
+static void keep_test_factor(trainer *t, ml_model *m) {
+  if (!t->Rtest || m->family || t->fa.used[1] == 0) return;
+  m->test_R = t->Rtest;
+  t->Rtest = NULL;
+  m->test_n = t->fa.used[1];
+  m->test_w = t->wtest.w;
+  m->test_mean = t->wtest.mean;
+  m->test_m2 = t->wtest.m2;
+}
+
 int train_finish(trainer *t, train_result *r) {
   r->hash = data_hash(t);
   r->created = utc_now();
   record_texts(t, r);
+  keep_test_factor(t, t->m);
   if (!r->hash || !r->created || !r->features || !r->options || !r->metrics ||
       ml_model_encode(t->m, SQLML_VERSION, &r->blob, &r->nblob) || summary(t, r)) {
     sqlite3_result_error_nomem(t->ctx);

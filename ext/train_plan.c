@@ -378,6 +378,7 @@ static int plan_kinds(trainer *t) {
   for (int j = 0; j < t->k; j++) t->kind[j] = feature_type(t, j, &t->sure[j]);
   /* A GLM's first pass is weighted by IRLS's working weights, prior weights or not. */
   t->o.fit.weighted = t->o.weights != NULL || t->o.family != ML_FAMILY_GAUSSIAN;
+  t->o.fit.profile = 1;
   return 0;
 }
 

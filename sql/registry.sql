@@ -59,3 +59,35 @@ SELECT v.name, v.version, v.created_at, v.kind, v.target, v.features,
            ORDER BY alias) AS a) AS aliases,
        v.data_hash, v.metrics, v.options, v.source, v.sqlml_version
   FROM ml_model_versions AS v;
+
+-- Every move of an alias made through ml_alias or ml_promote, oldest first,
+-- never changed: the move itself is this table's INSERT (its trigger sets
+-- ml_aliases), so the record and the move are one statement.  figures holds
+-- ml_promote's decision (JSON); NULL for ml_alias.
+CREATE TABLE IF NOT EXISTS main.ml_alias_history (
+  seq          INTEGER PRIMARY KEY,
+  moved_at     TEXT    NOT NULL,  -- UTC, ISO-8601
+  name         TEXT    NOT NULL,
+  alias        TEXT    NOT NULL,
+  from_version INTEGER,           -- NULL: the alias is new
+  to_version   INTEGER,           -- NULL: the alias was removed
+  moved_by     TEXT    NOT NULL,  -- 'ml_alias' or 'ml_promote'
+  figures      TEXT
+);
+
+CREATE TRIGGER IF NOT EXISTS main.ml_alias_history_move AFTER INSERT ON ml_alias_history
+BEGIN
+  DELETE FROM ml_aliases WHERE name = new.name AND alias = new.alias AND new.to_version IS NULL;
+  INSERT OR REPLACE INTO ml_aliases(name, alias, version)
+    SELECT new.name, new.alias, new.to_version WHERE new.to_version IS NOT NULL;
+END;
+
+CREATE TRIGGER IF NOT EXISTS main.ml_alias_history_keep BEFORE UPDATE ON ml_alias_history
+BEGIN
+  SELECT RAISE(ABORT, 'ml_alias_history is append-only');
+END;
+
+CREATE TRIGGER IF NOT EXISTS main.ml_alias_history_kept BEFORE DELETE ON ml_alias_history
+BEGIN
+  SELECT RAISE(ABORT, 'ml_alias_history is append-only');
+END;

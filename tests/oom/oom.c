@@ -154,15 +154,19 @@ static void registry(sqlite3 *db, text *out) {
   ** and a failure may leave some made (registry.c), which is no change to
   ** what the registry holds. */
   run(db, "SELECT type, name, sql FROM sqlite_schema WHERE name NOT IN ('ml_model_versions', "
-          "'ml_aliases', 'ml_model_versions_drop', 'ml_models') ORDER BY name", out, msg, sizeof msg);
+          "'ml_aliases', 'ml_model_versions_drop', 'ml_models', 'ml_alias_history', "
+          "'ml_alias_history_move', 'ml_alias_history_keep', 'ml_alias_history_kept') ORDER BY name",
+      out, msg, sizeof msg);
   /* Everything but created_at, which is the time of day. */
   static const char *const tables[][2] = {
       {"ml_model_versions",
        "SELECT name, version, kind, source, target, features, options, n_train, n_test, "
        "n_skipped, metrics, data_hash, sqlml_version, hex(model) FROM ml_model_versions "
        "ORDER BY name, version"},
-      {"ml_aliases", "SELECT * FROM ml_aliases ORDER BY name, alias"}};
-  for (int i = 0; i < 2; i++) {
+      {"ml_aliases", "SELECT * FROM ml_aliases ORDER BY name, alias"},
+      {"ml_alias_history", "SELECT seq, name, alias, from_version, to_version, moved_by, figures "
+                           "FROM ml_alias_history ORDER BY seq"}};
+  for (int i = 0; i < 3; i++) {
     int exists = sqlite3_table_column_metadata(db, "main", tables[i][0], NULL, NULL, NULL, NULL,
                                                NULL, NULL) == SQLITE_OK;
     if (exists && run(db, tables[i][1], out, msg, sizeof msg) != SQLITE_OK) {
@@ -251,6 +255,10 @@ static const struct scenario {
     {"alias_drop", trained,
      "SELECT ml_alias('m', 'prod', 2); SELECT ml_alias('m', 'dev', 1); SELECT ml_alias('m', 'dev', NULL);"
      "SELECT ml_drop('m', 1); SELECT ml_alias('m', 'dev', 2); SELECT ml_drop('m')"},
+    {"deploy", trained,
+     "SELECT ml_compare('m@1', 'm@1'); SELECT ml_promote('m', 'prod2', '{\"version\":1}');"
+     "SELECT ml_promote('m', 'prod', '{\"version\":1,\"max_degradation\":1}');"
+     "SELECT * FROM ml_feature_info('m'); SELECT * FROM ml_drift('m', 't')"},
 };
 
 /* Opens a connection with the fixture in place and sqlml registered. */

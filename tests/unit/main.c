@@ -15,6 +15,7 @@ int main(void) {
   test_sections();
   test_formula();
   test_auc();
+  test_profile();
   CHECK(mem_in_use() == before); /* nothing leaked */
   printf("unit: %d checks, %d failed\n", check_count, check_failures);
   return check_failures != 0;

@@ -12,6 +12,7 @@
 #include "check.h"
 #include "glm.h"
 #include "model.h"
+#include "profile.h"
 
 #include "fixtures_v1.h"
 
@@ -168,6 +169,18 @@ static ml_model *every_section(void) {
   m->ylevels[1] = ml_dup_n("yes", 3);
   m->has_rows_hash = 1;
   m->rows_hash = 0x0123456789abcdefull;
+  unsigned char cat[] = {0, 1};
+  m->profile = ml_profile_new(2, cat);
+  for (int i = 0; i < 10; i++) ml_numprof_add(&m->profile->num[0], i * 0.5);
+  for (int i = 0; i < 10; i++) CHECK(ml_catprof_add(&m->profile->cat[1], i % 3) == ML_OK);
+  int same[4] = {0, 1, 2, 3};
+  CHECK(ml_catprof_remap(&m->profile->cat[1], same, 3) == ML_OK); /* as many as the levels */
+  m->test_n = 4;
+  m->test_w = 5;
+  m->test_mean = 1.5;
+  m->test_m2 = 2;
+  m->test_R = ml_calloc(8 * 25);
+  for (int i = 0; i < 5; i++) m->test_R[i + i * 5] = 2 + i;
   return m;
 }
 
@@ -180,7 +193,7 @@ static void table(void) {
     CHECK(strlen(tag) == 4);
     CHECK(critical == (isupper((unsigned char)tag[0]) != 0));
   }
-  CHECK(nsec == 12 && strcmp(ml_model_section(0, NULL), "SHAP") == 0);
+  CHECK(nsec == 14 && strcmp(ml_model_section(0, NULL), "SHAP") == 0);
   ml_model *m = every_section(), *d = NULL;
   unsigned char *z;
   int64_t len;
@@ -196,6 +209,9 @@ static void table(void) {
     CHECK(strcmp(d->target, "y") == 0 && strcmp(d->version, "9.9.9") == 0);
     CHECK(d->has_rows_hash && d->rows_hash == m->rows_hash);
     CHECK(memcmp(d->R, m->R, 8 * 25) == 0);
+    CHECK(d->test_R && memcmp(d->test_R, m->test_R, 8 * 25) == 0 && d->test_n == 4 && d->test_m2 == 2);
+    CHECK(d->profile && d->profile->num[0].n == 10 && d->profile->num[0].max == 4.5 &&
+          d->profile->cat[1].nlevels == 3 && d->profile->cat[1].count[0] == 4);
   }
   ml_model_free(d);
   char tags[16][5];
