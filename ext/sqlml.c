@@ -63,6 +63,7 @@ static const struct {
     {"ml_compare", 2, BY_NAME | SQLITE_RESULT_SUBTYPE, ml_compare_func, NULL, NULL},
     {"ml_promote", 2, DIRECT | SQLITE_RESULT_SUBTYPE, ml_promote_func, NULL, NULL},
     {"ml_promote", 3, DIRECT | SQLITE_RESULT_SUBTYPE, ml_promote_func, NULL, NULL},
+    {"ml_verify", 1, DIRECT | SQLITE_RESULT_SUBTYPE, ml_verify_func, NULL, NULL},
     {"ml_drop", 1, DIRECT, ml_drop_func, NULL, NULL},
     {"ml_drop", 2, DIRECT, ml_drop_func, NULL, NULL},
     {"ml_split_of", 3, PURE, ml_split_of_func, NULL, NULL},

@@ -88,9 +88,16 @@ void ml_predict_interval_func(sqlite3_context *, int, sqlite3_value **);
 void ml_model_json_func(sqlite3_context *, int, sqlite3_value **);
 void ml_version_func(sqlite3_context *, int, sqlite3_value **);
 void ml_train_func(sqlite3_context *, int, sqlite3_value **);
+/*
+** ml_train's steps without storing, for ml_verify: argv as ml_train's.
+** 0 with the data hash (sqlite3_free it) and the model (ml_model_free
+** it); -1 after reporting on ctx.
+*/
+int ml_train_again(sqlite3_context *ctx, int argc, sqlite3_value **argv, char **hash, ml_model **m);
 void ml_pass_step(sqlite3_context *, int, sqlite3_value **);
 void ml_pass_final(sqlite3_context *);
 void ml_evaluate_func(sqlite3_context *, int, sqlite3_value **);
+void ml_verify_func(sqlite3_context *, int, sqlite3_value **);
 
 /* Virtual tables. */
 int ml_weights_register(sqlite3 *db);

@@ -165,6 +165,27 @@ static int train(trainer *t, int argc, sqlite3_value **argv, char **summary, siz
   return rc;
 }
 
+int ml_train_again(sqlite3_context *ctx, int argc, sqlite3_value **argv, char **hash, ml_model **m) {
+  trainer t;
+  memset(&t, 0, sizeof t);
+  t.ctx = ctx;
+  t.db = sqlite3_context_db_handle(ctx);
+  train_result r;
+  memset(&r, 0, sizeof r);
+  int rc = -1;
+  if (!read_args(&t, argc, argv) && !train_plan(&t, argc > 3 ? argv[3] : NULL) &&
+      !train_first_pass(&t) && !train_more_passes(&t) && !train_finish(&t, &r)) {
+    *hash = r.hash;
+    r.hash = NULL;
+    *m = t.m;
+    t.m = NULL;
+    rc = 0;
+  }
+  train_result_free(&r);
+  trainer_free(&t);
+  return rc;
+}
+
 void ml_train_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (argc < 3 || argc > 5) {
     ml_error(ctx, "ml_train(): expected a name, a source, a target, [features, [options]], got %d "
