@@ -61,7 +61,7 @@ static inline void ml_ksum_add(ml_ksum *k, double v) {
   k->s = t;
 }
 
-static inline double ml_ksum_value(const ml_ksum *k) { return k->s + k->c; }
+static inline double ml_ksum_value(const ml_ksum *k) { return isfinite(k->s) ? k->s + k->c : k->s; }
 
 typedef struct fa_level fa_level;
 typedef struct fa_feature {
