@@ -7,7 +7,7 @@ SELECT 'function_list', group_concat(name || '/' || narg || '/' || type || '/' |
        'ml_merge/2/s/200800 ml_model_json/1/s/0 ml_model_json/2/s/0 ' ||
        'ml_predict/-1/s/0 ml_predict_interval/-1/s/0 ml_promote/2/s/80000 ml_promote/3/s/80000 ' ||
        'ml_refine/-1/a/200800 ml_split_of/3/s/200800 ml_split_of/4/s/200800 ' ||
-       'ml_train/-1/s/80000 ml_version/0/s/200800'
+       'ml_train/-1/s/80000 ml_verify/1/s/80000 ml_version/0/s/200800'
   FROM (SELECT * FROM pragma_function_list WHERE name LIKE 'ml\_%' ESCAPE '\' ORDER BY name, narg);
 SELECT 'module_list', group_concat(name, ' ') = 'ml_drift ml_feature_info ml_model_cache ml_predictions ml_split ml_weights'
   FROM (SELECT name FROM pragma_module_list WHERE name LIKE 'ml\_%' ESCAPE '\' ORDER BY name);
