@@ -283,29 +283,21 @@ static const char *visible_rowid(split_vtab *t) {
 }
 
 /*
-** Finds the source, reads its columns and which of them an index leads,
-** chooses the key and declares the table.
+** The source as ml_train takes it (a string is the source's text; anything
+** else is that text itself, quotes and all), found unqualified in the split
+** table's schema unless that is temp, into *s; *text the unquoted string.
 */
-static int open_source(split_vtab *t, const char *vtab_schema, const char *vtab_name,
-                       const char *source, const char *key, char **pzErr) {
-  char *text = NULL, *decl = NULL, *err = NULL;
-  ml_source s = {0};
-  column_scan cs = {0};
-  int rc = SQLITE_OK;
-  /* A string is the source's text, as ml_train takes it; anything else is
-  ** that text itself, quotes and all. */
+static int find_source(split_vtab *t, const char *vtab_schema, const char *vtab_name,
+                       const char *source, ml_source *s, char **text, char **pzErr) {
+  char *err = NULL;
   const char *rest = skip_space(source);
   if (*rest == '\'') {
-    rc = value_part(&rest, &text);
-    if (rc) goto done;
-    if (!text || *rest) {
-      rc = split_error(pzErr, "the source %s is not one string", source);
-      goto done;
-    }
+    int rc = value_part(&rest, text);
+    if (rc) return rc;
+    if (!*text || *rest) return split_error(pzErr, "the source %s is not one string", source);
   }
-  /* Unqualified, in the split table's schema, unless that is temp. */
-  rc = ml_source_open(t->db, "ml_split", text ? text : source,
-                      sqlite3_stricmp(vtab_schema, "temp") ? vtab_schema : NULL, &s, &err);
+  int rc = ml_source_open(t->db, "ml_split", *text ? *text : source,
+                          sqlite3_stricmp(vtab_schema, "temp") ? vtab_schema : NULL, s, &err);
   if (rc) {
     if (err) {
       sqlite3_free(*pzErr);
@@ -313,87 +305,103 @@ static int open_source(split_vtab *t, const char *vtab_schema, const char *vtab_
     } else if (rc != SQLITE_NOMEM) {
       split_error(pzErr, "reading the schema: %s", sqlite3_errmsg(t->db));
     }
-    goto done;
+    return rc;
   }
-  if (s.name && sqlite3_stricmp(s.schema, vtab_schema) == 0 &&
-      sqlite3_stricmp(s.name, vtab_name) == 0) {
-    rc = split_error(pzErr, "source %s is this split table itself", s.name);
-    goto done;
-  }
-  if (!(t->zName = sqlite3_mprintf("%s", s.name ? s.name : text ? text : source))) goto nomem;
-  rc = each_row(t, pzErr, "PRAGMA encoding", NULL, NULL, found_encoding, NULL);
-  if (rc) goto done;
+  if (s->name && sqlite3_stricmp(s->schema, vtab_schema) == 0 &&
+      sqlite3_stricmp(s->name, vtab_name) == 0)
+    return split_error(pzErr, "source %s is this split table itself", s->name);
+  if (!(t->zName = sqlite3_mprintf("%s", s->name ? s->name : *text ? *text : source)))
+    return SQLITE_NOMEM;
+  return each_row(t, pzErr, "PRAGMA encoding", NULL, NULL, found_encoding, NULL);
+}
 
-  cs.decl = sqlite3_str_new(t->db);
-  sqlite3_str_appendall(cs.decl, "CREATE TABLE x(");
-  /* The columns SELECT * gives (no hidden ones), each with how an equality on
-  ** it is answered: by an index it leads (unique when it is the whole key of
-  ** a unique one), or a scan.  Partial indexes cannot answer it. */
-  if (!s.name) {
-    rc = query_columns(t, &cs, s.from, pzErr);
-  } else {
-    rc = each_row(t, pzErr,
-                  "SELECT x.name, x.type, x.pk,"
-                  "  (SELECT max(CASE WHEN l.\"unique\" AND"
-                  "       (SELECT count(*) FROM pragma_index_info(l.name, ?2)) = 1 THEN 2 ELSE 1 END)"
-                  "     FROM pragma_index_list(?1, ?2) AS l, pragma_index_info(l.name, ?2) AS i"
-                  "    WHERE l.partial = 0 AND i.seqno = 0 AND i.cid = x.cid)"
-                  "  FROM pragma_table_xinfo(?1, ?2) AS x WHERE x.hidden <> 1 ORDER BY x.cid",
-                  s.name, s.schema, found_column, &cs);
-  }
-  if (rc) goto done;
-  int has_rowid = ml_source_has_rowid(&s);
+/*
+** The columns SELECT * gives (no hidden ones) into cs, each with how an
+** equality on it is answered: by an index it leads (unique when it is the
+** whole key of a unique one), or a scan.  Partial indexes cannot answer it.
+*/
+static int read_columns(split_vtab *t, const ml_source *s, column_scan *cs, char **pzErr) {
+  int rc = !s->name ? query_columns(t, cs, s->from, pzErr)
+                    : each_row(t, pzErr,
+                               "SELECT x.name, x.type, x.pk,"
+                               "  (SELECT max(CASE WHEN l.\"unique\" AND"
+                               "       (SELECT count(*) FROM pragma_index_info(l.name, ?2)) = 1 THEN 2 ELSE 1 END)"
+                               "     FROM pragma_index_list(?1, ?2) AS l, pragma_index_info(l.name, ?2) AS i"
+                               "    WHERE l.partial = 0 AND i.seqno = 0 AND i.cid = x.cid)"
+                               "  FROM pragma_table_xinfo(?1, ?2) AS x WHERE x.hidden <> 1 ORDER BY x.cid",
+                               s->name, s->schema, found_column, cs);
+  if (rc) return rc;
+  int has_rowid = ml_source_has_rowid(s);
   /* An INTEGER PRIMARY KEY is the rowid, which needs no index. */
-  if (has_rowid && cs.nPk == 1 && cs.pk_integer) t->aHow[cs.iPk] = COL_UNIQUE;
+  if (has_rowid && cs->nPk == 1 && cs->pk_integer) t->aHow[cs->iPk] = COL_UNIQUE;
   t->zRowid = has_rowid ? visible_rowid(t) : NULL;
-
   for (int i = 0; i < t->nCol; i++)
-    if (sqlite3_stricmp(t->azCol[i], "split") == 0) {
-      rc = split_error(pzErr, "source %s already has a column named %s", t->zName, t->azCol[i]);
-      goto done;
-    }
+    if (sqlite3_stricmp(t->azCol[i], "split") == 0)
+      return split_error(pzErr, "source %s already has a column named %s", t->zName, t->azCol[i]);
+  return SQLITE_OK;
+}
 
+/* The key: a column, or the rowid of a source that has one. */
+static int choose_key(split_vtab *t, const ml_source *s, const char *key, char **pzErr) {
   const char *key_name = key ? key : "rowid";
   t->iKey = 0;
   while (t->iKey < t->nCol && sqlite3_stricmp(t->azCol[t->iKey], key_name)) t->iKey++;
   if (t->iKey == t->nCol) {
-    if (!ml_is_rowid_name(key_name)) {
-      rc = split_error(pzErr, "key %s is not a column of %s", key_name, t->zName);
-      goto done;
-    }
-    if (!t->zRowid) {
+    if (!ml_is_rowid_name(key_name))
+      return split_error(pzErr, "key %s is not a column of %s", key_name, t->zName);
+    if (!t->zRowid)
       /* Not a table whose columns hide its rowid: the key would be that column. */
-      rc = split_error(pzErr, "source %s is a %s, which has no rowid: give key=<column>", t->zName,
-                       !s.name ? "query" : s.without_rowid ? "WITHOUT ROWID table" : "view");
-      goto done;
-    }
+      return split_error(pzErr, "source %s is a %s, which has no rowid: give key=<column>", t->zName,
+                         !s->name ? "query" : s->without_rowid ? "WITHOUT ROWID table" : "view");
   }
-  if (!(t->zKey = sqlite3_mprintf("%s", key_name))) goto nomem;
+  return (t->zKey = sqlite3_mprintf("%s", key_name)) ? SQLITE_OK : SQLITE_NOMEM;
+}
 
+/*
+** The FROM clause of a scan.  SQLite cannot see that a statement reading
+** this table reads the source, so INSERT INTO source SELECT ... FROM
+** split_table would stream the rows it inserts back into its own scan,
+** without end.  A scan of a table therefore stops at the largest rowid
+** there was when it started (an index seek, evaluated once).  Views and
+** WITHOUT ROWID tables have no such bound; another virtual table might
+** scan for max(rowid).
+*/
+static int scan_from(split_vtab *t, const ml_source *s) {
   sqlite3_str *from = sqlite3_str_new(t->db);
-  sqlite3_str_appendf(from, " FROM %s", s.from);
-  /* SQLite cannot see that a statement reading this table reads the source,
-  ** so INSERT INTO source SELECT ... FROM split_table would stream the rows
-  ** it inserts back into its own scan, without end.  A scan of a table
-  ** therefore stops at the largest rowid there was when it started (an
-  ** index seek, evaluated once).  Views and WITHOUT ROWID tables have no
-  ** such bound; another virtual table might scan for max(rowid). */
-  t->bounded = t->zRowid && sqlite3_stricmp(s.type, "virtual") != 0;
+  sqlite3_str_appendf(from, " FROM %s", s->from);
+  t->bounded = t->zRowid && sqlite3_stricmp(s->type, "virtual") != 0;
   if (t->bounded)
     sqlite3_str_appendf(from, " WHERE %s <= (SELECT max(%s) FROM %s)", t->zRowid, t->zRowid,
-                        s.from);
+                        s->from);
   t->zFrom = sqlite3_str_finish(from);
-  sqlite3_str_appendall(cs.decl, "split TEXT)");
-  decl = sqlite3_str_finish(cs.decl);
-  cs.decl = NULL;
-  if (!t->zFrom || !decl) goto nomem;
-  rc = sqlite3_declare_vtab(t->db, decl);
-  if (rc) split_error(pzErr, "cannot declare the columns of %s: %s", t->zName, sqlite3_errmsg(t->db));
-  goto done;
+  return t->zFrom ? SQLITE_OK : SQLITE_NOMEM;
+}
 
-nomem:
-  rc = SQLITE_NOMEM;
-done:
+/*
+** Finds the source, reads its columns and which of them an index leads,
+** chooses the key and declares the table.
+*/
+static int open_source(split_vtab *t, const char *vtab_schema, const char *vtab_name,
+                       const char *source, const char *key, char **pzErr) {
+  char *text = NULL, *decl = NULL;
+  ml_source s = {0};
+  column_scan cs = {0};
+  int rc = find_source(t, vtab_schema, vtab_name, source, &s, &text, pzErr);
+  if (!rc) {
+    cs.decl = sqlite3_str_new(t->db);
+    sqlite3_str_appendall(cs.decl, "CREATE TABLE x(");
+    rc = read_columns(t, &s, &cs, pzErr);
+  }
+  if (!rc) rc = choose_key(t, &s, key, pzErr);
+  if (!rc) rc = scan_from(t, &s);
+  if (!rc) {
+    sqlite3_str_appendall(cs.decl, "split TEXT)");
+    decl = sqlite3_str_finish(cs.decl);
+    cs.decl = NULL;
+    rc = decl ? sqlite3_declare_vtab(t->db, decl) : SQLITE_NOMEM;
+    if (rc && rc != SQLITE_NOMEM)
+      split_error(pzErr, "cannot declare the columns of %s: %s", t->zName, sqlite3_errmsg(t->db));
+  }
   sqlite3_free(sqlite3_str_finish(cs.decl));
   sqlite3_free(decl);
   sqlite3_free(text);
