@@ -13,7 +13,8 @@
 **   reference | a column | an option, feature or source text | 200 kB of
 **   text | a model from a subquery
 **
-** on a database with a registry (plain, categorical, weighted, ridge and
+** (ml_compare, ml_promote, ml_verify, ml_feature_info and ml_drift among
+** them) on a database with a registry (plain, categorical, weighted, ridge and
 ** robust models, versions and an alias).  Every call answers with a value
 ** or an error with a message (fuzz.h).
 */
@@ -56,7 +57,9 @@ static const struct {
     {"ml_model_json", SCALAR, 1, 2},    {"ml_train", SCALAR, 3, 5},
     {"ml_evaluate", SCALAR, 2, 3},      {"ml_alias", SCALAR, 3, 3},
     {"ml_drop", SCALAR, 1, 2},          {"ml_split_of", SCALAR, 3, 4},
-    {"ml_weights", TABLE, 1, 2},
+    {"ml_weights", TABLE, 1, 2},       {"ml_compare", SCALAR, 2, 2},
+    {"ml_promote", SCALAR, 2, 3},       {"ml_verify", SCALAR, 1, 1},
+    {"ml_feature_info", TABLE, 1, 1},   {"ml_drift", TABLE, 2, 2},
 };
 #define NFNS (int)(sizeof fns / sizeof fns[0])
 
@@ -70,7 +73,9 @@ static const char *const texts[] = {
     "{\"robust\":\"HC3\"}", "[\"a\",\"b\"]", "[\"c\"]", "*", "{\"test_size\":0}",
     "{\"categorical\":[\"b\"],\"test_size\":0}", "{\"metrics\":\"full\",\"refine\":true}", "t",
     "SELECT * FROM t", "v", "SELECT y, a FROM t WHERE id < 3", "y", "a", "prod", "1",
-    "{\"nulls\":\"error\"}", "{\"unseen\":\"zero\",\"test_size\":0.5}", "DELETE FROM t", "[]"};
+    "{\"nulls\":\"error\"}", "{\"unseen\":\"zero\",\"test_size\":0.5}", "DELETE FROM t", "[]",
+    "{\"version\":1}", "{\"min_improvement\":0.1,\"relative\":true,\"required\":true}",
+    "{\"metric\":\"r2\",\"max_degradation\":1}"};
 
 typedef struct input {
   const uint8_t *z;
@@ -157,7 +162,7 @@ static void argument(input *in, ml_sb *sql, sqlite3_value **vals, int *nb, sqlit
       sqlite3_bind_text(st, 1, refs[byte(in) % 16], -1, SQLITE_STATIC);
       break;
     case 11:
-      sqlite3_bind_text(st, 1, texts[byte(in) % 24], -1, SQLITE_STATIC);
+      sqlite3_bind_text(st, 1, texts[byte(in) % (sizeof texts / sizeof texts[0])], -1, SQLITE_STATIC);
       break;
     case 12: {
       char *big = malloc(200000);

@@ -38,6 +38,15 @@ def connect(ext, path=":memory:", **kw):
     return con
 
 
+def error_of(con, sql, *params):
+    """The error message of running sql on con, or None when it runs."""
+    try:
+        con.execute(sql, params).fetchall()
+    except sqlite3.Error as e:
+        return str(e)
+    return None
+
+
 def sections(blob):
     """The sections of a model BLOB after its 12-byte header: [(tag, payload)]."""
     out, i = [], 12

@@ -18,11 +18,10 @@
 """
 import collections
 import json
-import sqlite3
 
 import numpy as np
 
-from sqlml_test import Checker, args, connect
+from sqlml_test import Checker, args, connect, error_of
 
 a = args()
 c = Checker("drift")
@@ -31,13 +30,6 @@ c = Checker("drift")
 def close(x, y, tol=1e-9):
     return x is not None and abs(x - y) <= tol * max(1.0, abs(y))
 
-
-def error_of(con, sql, *p):
-    try:
-        con.execute(sql, p).fetchall()
-    except sqlite3.Error as e:
-        return str(e)
-    return None
 
 
 rng = np.random.default_rng(5)

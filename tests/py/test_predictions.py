@@ -10,7 +10,7 @@ columns and the prediction, live, by rowid, its errors."""
 import json
 import sqlite3
 
-from sqlml_test import Checker, args, connect
+from sqlml_test import Checker, args, connect, error_of
 
 a = args()
 c = Checker("predictions")
@@ -41,11 +41,7 @@ def rows(sql, *p):
 
 
 def err(sql, *p):
-    try:
-        con.execute(sql, p).fetchall()
-    except sqlite3.Error as e:
-        return str(e)
-    return None
+    return error_of(con, sql, *p)
 
 
 def close(x, y):

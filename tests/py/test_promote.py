@@ -28,7 +28,7 @@ import tempfile
 import numpy as np
 from sklearn.metrics import mean_squared_error, r2_score
 
-from sqlml_test import Checker, args, connect
+from sqlml_test import Checker, args, connect, error_of
 
 a = args()
 c = Checker("promote")
@@ -44,13 +44,6 @@ def close(x, y, tol=1e-9):
 def one(con, sql, *p):
     return con.execute(sql, p).fetchone()[0]
 
-
-def error_of(con, sql, *p):
-    try:
-        con.execute(sql, p).fetchall()
-    except sqlite3.Error as e:
-        return str(e)
-    return None
 
 
 def data(con, n=400, seed=3, levels="bcd"):

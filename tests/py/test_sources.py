@@ -12,7 +12,7 @@ import sqlite3
 import tempfile
 import time
 
-from sqlml_test import Checker, args, connect
+from sqlml_test import Checker, args, connect, error_of
 
 a = args()
 c = Checker("sources")
@@ -74,12 +74,8 @@ def one(sql, *params):
     return con.execute(sql, params).fetchone()[0]
 
 
-def err(sql, *params):
-    try:
-        con.execute(sql, params).fetchall()
-    except sqlite3.Error as e:
-        return str(e)
-    return None
+def err(sql, *p):
+    return error_of(con, sql, *p)
 
 
 def sql_string(s):

@@ -15,7 +15,7 @@ import os
 import sqlite3
 import tempfile
 
-from sqlml_test import Checker, args, connect
+from sqlml_test import Checker, args, connect, error_of
 
 a = args()
 c = Checker("verify")
@@ -30,13 +30,6 @@ def one(sql, *p):
 def verify(ref):
     return json.loads(one("SELECT ml_verify(?)", ref))
 
-
-def error_of(sql, *p):
-    try:
-        con.execute(sql, p).fetchall()
-    except sqlite3.Error as e:
-        return str(e)
-    return None
 
 
 con.execute("CREATE TABLE h(id INTEGER PRIMARY KEY, x REAL, city TEXT, w REAL, y REAL, n INTEGER)")
@@ -103,9 +96,9 @@ for sql, want in [("SELECT ml_verify('nope')", "no model named 'nope'"),
                   ("SELECT ml_verify('t@9')", "has no version 9"),
                   ("SELECT ml_verify(42)", "argument 1 must be a model reference"),
                   ("SELECT ml_verify((SELECT model FROM ml_model_versions LIMIT 1))", "argument 1 must be a model reference")]:
-    err = error_of(sql)
+    err = error_of(con, sql)
     c.check(err is not None and want in err, "%s: %s" % (sql, err))
 con.execute("DROP TABLE csv")
-err = error_of("SELECT ml_verify('csv')")
+err = error_of(con, "SELECT ml_verify('csv')")
 c.check(err is not None and "csv" in err, "a source that is gone: %s" % err)
 c.done()
