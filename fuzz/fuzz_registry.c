@@ -13,8 +13,9 @@
 **           version number or an alias's version instead
 **
 ** Then every reference is used: ml_predict, ml_predict_interval,
-** ml_model_json, ml_weights, ml_evaluate, ml_merge, ml_refine, ml_drop,
-** ml_alias, and a retrain.  Errors must be clean, and a model that still
+** ml_model_json, ml_weights, ml_evaluate, ml_merge, ml_refine, ml_compare,
+** ml_feature_info, ml_drift, ml_verify, ml_promote, ml_drop, ml_alias, and
+** a retrain.  Errors must be clean, and a model that still
 ** decodes must be usable.
 */
 #include "fuzz.h"
@@ -53,6 +54,10 @@ static const char *const uses[] = {
     "SELECT * FROM ml_models",
     "SELECT ml_alias('m', 'prod', 2), ml_alias('m', 'prod', NULL)",
     "SELECT ml_train('m', 't', 'y', '[\"a\",\"b\"]', '{\"test_size\":0}')",
+    "SELECT ml_compare('m@1', 'm@2'), ml_compare(name || '@' || version, 'm') FROM ml_model_versions",
+    "SELECT * FROM ml_feature_info('cat'), ml_drift('m', 't'), ml_drift('wt', 'SELECT * FROM t')",
+    "SELECT ml_verify('m@2'), ml_verify('cat')",
+    "SELECT ml_promote('m', 'prod', '{\"max_degradation\":100}'), ml_promote('m', 'dev')",
     "SELECT ml_drop('cat', 1), ml_drop('m')",
 };
 
