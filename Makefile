@@ -427,14 +427,31 @@ valgrind:
 # libFuzzer: clang with -fsanitize=fuzzer,address,undefined.  New inputs go
 # to build/fuzz/corpus/<target>; crashes to build/fuzz/crash-<target>-*.
 FUZZ_SECONDS ?= 60
+comma := ,
 FUZZ_CC ?= clang
 FUZZ_FLAGS = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -DSQLITE_CORE -DSQLML_VERSION='"$(VERSION)"' -Iext
 
-build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(EXT_SRC) build/gen/registry_sql.c $(wildcard ext/*.h)
+# The extension's objects are compiled once for every target, as the
+# replays and the OOM test link theirs.
+FUZZ_OBJ_FLAGS = $(subst -fsanitize=fuzzer$(comma),-fsanitize=fuzzer-no-link$(comma),$(FUZZ_FLAGS))
+FUZZ_OBJ = $(patsubst ext/%.c,build/fuzz/obj/%.o,$(EXT_SRC)) build/fuzz/obj/registry_sql.o
+
+.SECONDARY: $(FUZZ_OBJ)
+
+build/fuzz/obj/%.o: ext/%.c $(wildcard ext/*.h) VERSION
 	@tools/need-debs clang libclang-rt-dev
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(EXT_SRC) build/gen/registry_sql.c $(SQLITE_LIBS) $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_OBJ_FLAGS) -c -o $@ $<
+
+build/fuzz/obj/registry_sql.o: build/gen/registry_sql.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_OBJ_FLAGS) -c -o $@ $<
+
+build/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_OBJ) $(wildcard ext/*.h)
+	@tools/need-debs clang libclang-rt-dev
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_OBJ) $(SQLITE_LIBS) $(LDLIBS)
 
 fuzz: $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
 	@for t in $(FUZZ_TARGETS); do mkdir -p build/fuzz/corpus/$$t; \
