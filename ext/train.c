@@ -46,6 +46,7 @@
 ** This file runs the steps in order (train()) and stores the version; each
 ** step is in a file of its own, listed in train.h.
 */
+#include "formula.h"
 #include "train.h"
 
 /*
@@ -99,6 +100,7 @@ static void trainer_free(trainer *t) {
   ml_free(t->Rtest);
   ml_fitacc_free(&t->fa);
   ml_model_free(t->m);
+  ml_formula_free(t->formula);
 }
 
 static const char *text_or_null(sqlite3_value *v) {
@@ -144,6 +146,7 @@ static int read_args(trainer *t, int argc, sqlite3_value **argv) {
   if (!t->source) return ml_error(t->ctx, "ml_train(): argument 2 must be a table, a view or a query");
   if (!t->target || !t->target[0])
     return ml_error(t->ctx, "ml_train(): argument 3 must be the name of the target column");
+  if (strchr(t->target, '~')) t->formula_text = t->target;
   if (argc > 4 && sqlite3_value_type(argv[4]) != SQLITE_NULL && !text_or_null(argv[4]))
     return ml_error(t->ctx, "ml_train(): argument 5 must be a JSON object of options");
   return parse_options(t, argc > 4 ? text_or_null(argv[4]) : NULL);

@@ -121,6 +121,9 @@ struct trainer {
   int levels_probed;      /* binomial: target_levels ran (at the first text target) */
   int glm_passes;         /* passes of glm_row so far */
   uint64_t again_rows;    /* the training rows' sum of ml_rowhash, read again */
+  /* A formula (train_formula.c): argument 3's text when it holds '~', and its terms. */
+  const char *formula_text;
+  struct ml_formula *formula;
 };
 
 
@@ -149,6 +152,9 @@ int listed_categorical(const trainer *t, const char *col);
 int feature_type(trainer *t, int j, int *sure);
 int target_levels(trainer *t);
 int train_plan(trainer *t, sqlite3_value *features);
+
+/* train_formula.c */
+int train_formula_plan(trainer *t, sqlite3_value *features);
 
 /* train_pass.c */
 double monotonic_seconds(void);
