@@ -101,6 +101,7 @@ static void trainer_free(trainer *t) {
   ml_fitacc_free(&t->fa);
   ml_model_free(t->m);
   ml_formula_free(t->formula);
+  sqlite3_free(t->fresp);
 }
 
 static const char *text_or_null(sqlite3_value *v) {

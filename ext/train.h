@@ -124,6 +124,7 @@ struct trainer {
   /* A formula (train_formula.c): argument 3's text when it holds '~', and its terms. */
   const char *formula_text;
   struct ml_formula *formula;
+  struct ml_fvalue *fresp; /* the raw values that give the response (ml_formula_eval_response) */
 };
 
 
@@ -155,6 +156,9 @@ int train_plan(trainer *t, sqlite3_value *features);
 
 /* train_formula.c */
 int train_formula_plan(trainer *t, sqlite3_value *features);
+void train_formula_kinds(trainer *t);
+int train_formula_response(trainer *t, double *y);
+int train_formula_undefined(trainer *t);
 
 /* train_pass.c */
 double monotonic_seconds(void);

@@ -12,8 +12,10 @@
 ** categorical with its levels sorted by bytes; a numeric column inside
 ** factor() or relevel() has its distinct values, sorted by value, as levels.
 **
-** Not built yet: the fit over the formula's design (ml_train stops with an
-** error saying so after the design is fixed), the model section, prediction.
+** Then the trainer's target is the response's column, its features the
+** right-hand side's columns, and the fit (fitacc.c, ml_fitacc_use_formula)
+** adds each row's design row as the formula computes it; the response is
+** transformed as it is read (read_yw).
 */
 #include <stdlib.h>
 
@@ -108,6 +110,11 @@ static int read_distinct(trainer *t, const char *col, distinct *d) {
   return rc == SQLITE_OK ? distinct_sort(d) : rc;
 }
 
+static int report_nomem(trainer *t) {
+  sqlite3_result_error_nomem(t->ctx);
+  return -1;
+}
+
 /* Reports the core's ML_* result with its message: -1. */
 static int formula_error(trainer *t, int rc, const char *err) {
   if (rc == ML_NOMEM) sqlite3_result_error_nomem(t->ctx);
@@ -133,6 +140,30 @@ static int set_column(trainer *t, int c) {
                              err, sizeof err);
   distinct_free(&d);
   return rc == ML_OK ? 0 : formula_error(t, rc, err);
+}
+
+/*
+** The trainer's columns from the formula's: the target is the response's
+** one column, the features the right-hand side's columns in the formula's
+** order (ml_predict's arguments).  0, or -1 after reporting.
+*/
+static int formula_columns(trainer *t) {
+  const ml_formula *f = t->formula;
+  int n = ml_formula_ncols(f), k = ml_formula_nrhs_cols(f);
+  if (n - k != 1)
+    return ml_error(t->ctx, "ml_train(): the response of \"%s\" must read one column of the "
+                            "source, not %d; compute it in a query", t->formula_text, n - k);
+  if (t->o.fit.nulls == ML_NULLS_MEAN)
+    return ml_error(t->ctx, "ml_train(): option nulls \"mean\" does not apply to a formula; a "
+                            "row with a NULL is skipped (as R's na.omit) or an error");
+  t->target = ml_formula_col_name(f, k);
+  t->fresp = sqlite3_malloc64(sizeof(ml_fvalue) * (sqlite3_uint64)n);
+  t->feat = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)(k + 1));
+  if (!t->feat || !t->fresp) return report_nomem(t);
+  memset(t->fresp, 0, sizeof(ml_fvalue) * (size_t)n);
+  for (; t->k < k; t->k++)
+    if (!(t->feat[t->k] = sqlite3_mprintf("%s", ml_formula_col_name(f, t->k)))) return report_nomem(t);
+  return 0;
 }
 
 /* Parses the formula against the source's columns: 0, or -1 after reporting. */
@@ -165,9 +196,41 @@ int train_formula_plan(trainer *t, sqlite3_value *features) {
   char err[512];
   int rc = ml_formula_design(t->formula, err, sizeof err);
   if (rc != ML_OK) return formula_error(t, rc, err);
-  /* The fit over the formula's design is the next step of issue 14. */
-  return ml_error(t->ctx, "ml_train(): the formula \"%s\" is valid (%d design columns) but "
-                          "fitting a formula is not built yet; build its columns in a query and "
-                          "list them as features", ml_formula_text(t->formula),
-                  ml_formula_ncoef(t->formula));
+  return formula_columns(t);
+}
+
+void train_formula_kinds(trainer *t) {
+  for (int j = 0; j < t->k; j++) {
+    t->kind[j] = ml_formula_col_kind(t->formula, j) == ML_FCOL_CATEGORICAL ? ML_TYPE_CATEGORICAL
+                                                                           : ML_TYPE_NUMERIC;
+    t->sure[j] = 1; /* known from every value: no start again */
+  }
+}
+
+int train_formula_response(trainer *t, double *y) {
+  int n = ml_formula_ncols(t->formula), r = n - 1, bad = 0;
+  ml_fvalue *v = t->fresp;
+  v[r].num = *y;
+  v[r].isnull = 0;
+  v[r].level = -1;
+  if (ml_formula_eval_response(t->formula, v, y, &bad) == ML_FROW_OK) return 0;
+  char *where = row_name(t);
+  ml_error(t->ctx, "ml_train(): the response %s is undefined in %s (%s = %!.17g); filter the "
+                   "rows it is undefined on, or change the response",
+           ml_formula_var_label(t->formula, 0), where ? where : "a row",
+           ml_formula_col_name(t->formula, r), v[r].num);
+  sqlite3_free(where);
+  return -1;
+}
+
+int train_formula_undefined(trainer *t) {
+  int v = t->fa.bad_col, c = ml_formula_var_col(t->formula, v);
+  char *where = row_name(t);
+  const char *val = c >= 0 && c < t->k ? (const char *)sqlite3_value_text(t->vals[t->cy + 1 + c]) : NULL;
+  ml_error(t->ctx, "ml_train(): the term %s is undefined in %s (%s = %s); a transform must be "
+                   "defined on every training row: filter the rows (WHERE) or change the term",
+           ml_formula_var_label(t->formula, v), where ? where : "a row",
+           c >= 0 ? ml_formula_col_name(t->formula, c) : "?", val ? val : "NULL");
+  sqlite3_free(where);
+  return -1;
 }

@@ -1,12 +1,15 @@
 #!/usr/bin/python3
-"""ml_train with a formula as argument 3 (issue 14): what is built so far,
-the formula parsed against the source, its columns checked, their kinds and
-levels read, the design fixed; and every refusal on the way, each naming
-what is wrong.  The fit itself is not built yet, and ml_train says so."""
+"""ml_train with a formula as argument 3 (issue 14): every refusal, each
+naming what is wrong (bad syntax pointing at the token, features given with
+a formula, a column the source lacks, a transform undefined on a training
+row naming the row and the term); the number of terms; prediction from the
+raw columns (NULL where a transform is undefined), its arity; section FORM,
+critical, right after SHAP; data_hash and the formula text.  The numbers
+are compared with R in tests/ref/formula_lm_vs_r.py."""
 import re
 import sqlite3
 
-from sqlml_test import Checker, args, connect
+from sqlml_test import Checker, args, connect, sections
 
 a = args()
 c = Checker("formula_train")
@@ -62,13 +65,11 @@ c.check(e == 'ml_train(): formula: relevel(city, "z"): "z" is not a level of cit
         "relevel to a missing level: %r" % e)
 
 
-# A valid formula: the design is fixed (its columns counted as R's
-# model.matrix counts them), then ml_train says the fit is not built yet.
-def ncoef(formula):
-    e = train_error(formula)
-    m = re.search(r"is valid \((\d+) design columns\) but fitting a formula is not built yet", e or "")
-    c.check(m is not None, "valid formula %r: %r" % (formula, e))
-    return int(m.group(1)) if m else None
+# A valid formula trains: its terms as many as R's model.matrix has columns.
+def ncoef(formula, name="m"):
+    e = error_of("SELECT ml_train(?, 't', ?)", name, formula)
+    c.check(e is None, "valid formula %r: %r" % (formula, e))
+    return con.execute("SELECT count(*) FROM ml_weights(?)", (name,)).fetchone()[0] if e is None else None
 
 
 # city: 3 levels, grp: 2 (a column without a declared type), n: 4 values.
@@ -77,6 +78,48 @@ for formula, p in [("y ~ x", 2), ("y ~ 0 + x", 1), ("y ~ x * city", 6), ("y ~ ci
                    ('y ~ relevel(city, "b") + poly(x, 2, raw = TRUE)', 5)]:
     got = ncoef(formula)
     c.check(got == p, "%s: %r design columns, expected %d" % (formula, got, p))
+
+# A transform undefined on a training row: an error naming the row and the term.
+con.execute("CREATE TABLE z AS SELECT * FROM t")
+con.execute("UPDATE z SET x = 0 WHERE id = 9")
+e = error_of("SELECT ml_train('mz', 'z', 'y ~ log(x)')")
+c.check(e is not None and "the term log(x) is undefined in row 9" in e and "x = 0" in e,
+        "undefined transform: %r" % e)
+e = error_of("SELECT ml_train('mz', 'z', 'log(w - 1) ~ x')")
+c.check(e is not None and "the response log(w - 1) is undefined in row 1" in e, "undefined response: %r" % e)
+
+# Prediction: the raw right-hand side columns, in the formula's order; NULL
+# where a transform is undefined or a value is NULL.
+con.execute("SELECT ml_train('lg', 't', 'y ~ log(x) + city')").fetchall()
+c.check(con.execute("SELECT ml_predict('lg', 0, 'a')").fetchone()[0] is None, "log(0) predicts NULL")
+c.check(con.execute("SELECT ml_predict('lg', NULL, 'a')").fetchone()[0] is None, "NULL predicts NULL")
+c.check(con.execute("SELECT ml_predict('lg', 2, 'b')").fetchone()[0] is not None, "a prediction")
+e = error_of("SELECT ml_predict('lg', 2)")
+c.check(e is not None and "ml_predict" in e, "arity, one short: %r" % e)
+e = error_of("SELECT ml_predict('lg', 2, 'a', 3)")
+c.check(e is not None and "ml_predict" in e, "arity, one more: %r" % e)
+e = error_of("SELECT ml_predict('lg', 2, 'q')")
+c.check(e is not None and "unseen" in e, "an unseen level: %r" % e)
+
+# The BLOB: section FORM, critical (upper case), right after SHAP.
+blob = con.execute("SELECT model FROM ml_model_versions WHERE name = 'lg'").fetchone()[0]
+tags = [tag for tag, _ in sections(blob)]
+c.check(tags[:2] == ["SHAP", "FORM"], "FORM right after SHAP: %r" % tags)
+con.execute("SELECT ml_train('plain0', 't', 'y', '[\"x\"]')").fetchall()
+plain = con.execute("SELECT model FROM ml_model_versions WHERE name = 'plain0'").fetchone()[0]
+c.check("FORM" not in [tag for tag, _ in sections(plain)], "no FORM without a formula")
+
+# The data fingerprint covers the formula's text.
+def data_hash(name):
+    return con.execute("SELECT data_hash FROM ml_model_versions WHERE name = ? ORDER BY version DESC",
+                       (name,)).fetchone()[0]
+
+
+con.execute("SELECT ml_train('h1', 't', 'y ~ x + city')").fetchall()
+con.execute("SELECT ml_train('h2', 't', 'y ~ x * city')").fetchall()
+con.execute("SELECT ml_train('h3', 't', 'y ~ x + city')").fetchall()
+c.check(data_hash("h1") != data_hash("h2"), "data_hash changes with the formula")
+c.check(data_hash("h1") == data_hash("h3"), "data_hash the same for the same formula")
 
 # A target without '~' trains as before.
 con.execute("SELECT ml_train('plain', 't', 'y', '[\"x\", \"city\"]')").fetchall()
