@@ -170,6 +170,15 @@ static int formula_value(sqlite3_context *ctx, const char *fname, const ml_model
   return 0;
 }
 
+int ml_model_response(const ml_model *m, double raw, double *y) {
+  ml_fvalue vals[ML_MAX_TERMS + 1];
+  int r = m->k, bad = 0; /* the response's one column comes after the right-hand side's */
+  memset(&vals[r], 0, sizeof vals[r]);
+  vals[r].num = raw;
+  vals[r].level = -1;
+  return ml_formula_eval_response(m->formula, vals, y, &bad) == ML_FROW_OK;
+}
+
 /* The design row of a formula model: its terms from the raw columns. */
 static int formula_row(sqlite3_context *ctx, const char *fname, const ml_model *m,
                        sqlite3_value **v, double *x) {

@@ -153,6 +153,13 @@ static int formula_columns(trainer *t) {
   if (n - k != 1)
     return ml_error(t->ctx, "ml_train(): the response of \"%s\" must read one column of the "
                             "source, not %d; compute it in a query", t->formula_text, n - k);
+  if (k > ML_MAX_TERMS)
+    return ml_error(t->ctx, "ml_train(): the formula reads %d columns, more than the %d terms a "
+                            "model can hold", k, ML_MAX_TERMS);
+  if (k == 0)
+    return ml_error(t->ctx, "ml_train(): the formula \"%s\" reads no column on its right-hand "
+                            "side, and a model needs one; the mean alone is SELECT avg(...)",
+                    t->formula_text);
   if (t->o.fit.nulls == ML_NULLS_MEAN)
     return ml_error(t->ctx, "ml_train(): option nulls \"mean\" does not apply to a formula; a "
                             "row with a NULL is skipped (as R's na.omit) or an error");

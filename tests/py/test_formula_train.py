@@ -6,6 +6,7 @@ row naming the row and the term); the number of terms; prediction from the
 raw columns (NULL where a transform is undefined), its arity; section FORM,
 critical, right after SHAP; data_hash and the formula text.  The numbers
 are compared with R in tests/ref/formula_lm_vs_r.py."""
+import json
 import re
 import sqlite3
 
@@ -52,6 +53,10 @@ c.check(e == "ml_train(): the source 't' has no column 'z', which the formula \"
         "missing column: %r" % e)
 e = train_error("log(q) ~ x")
 c.check(e is not None and "has no column 'q'" in e, "missing response column: %r" % e)
+
+# No column on the right-hand side.
+e = train_error("y ~ 1")
+c.check(e is not None and "reads no column on its right-hand side" in e, "y ~ 1: %r" % e)
 
 # No response.
 e = train_error("~ x")
@@ -100,6 +105,16 @@ e = error_of("SELECT ml_predict('lg', 2, 'a', 3)")
 c.check(e is not None and "ml_predict" in e, "arity, one more: %r" % e)
 e = error_of("SELECT ml_predict('lg', 2, 'q')")
 c.check(e is not None and "unseen" in e, "an unseen level: %r" % e)
+
+# ml_model_json: the formula, and the scale of the response (and so of ml_predict).
+js = json.loads(con.execute("SELECT ml_model_json('lg')").fetchone()[0])
+c.check(js.get("formula") == "y ~ log(x) + city" and js.get("response_scale") == "y", "json: %r" % js.get("formula"))
+con.execute("SELECT ml_train('lr', 't', 'log(y) ~ x', '{\"test_size\":0.2,\"seed\":42}')").fetchall()
+js = json.loads(con.execute("SELECT ml_model_json('lr')").fetchone()[0])
+c.check(js.get("response_scale") == "log(y)", "response_scale: %r" % js.get("response_scale"))
+c.check(js["n"] < 40, "options as argument 4 with a formula: the split applies")
+ev = json.loads(con.execute("SELECT ml_evaluate('lr', 't')").fetchone()[0])
+c.check(ev["r2"] > 0.8, "ml_evaluate on the response's fitted scale: r2 %r" % ev["r2"])
 
 # The BLOB: section FORM, critical (upper case), right after SHAP.
 blob = con.execute("SELECT model FROM ml_model_versions WHERE name = 'lg'").fetchone()[0]
