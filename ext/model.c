@@ -279,6 +279,11 @@ int ml_model_compatible(const ml_model *a, const ml_model *b, int *remap, char *
              ml_family_name(a->family != ML_FAMILY_GAUSSIAN ? a->family : b->family));
     return 0;
   }
+  if (a->formula || b->formula) { /* its levels are fixed before its fit: no union */
+    snprintf(err, nerr, "a model fitted from a formula cannot be merged (refit the union with "
+                        "ml_train)");
+    return 0;
+  }
   if (a->kind != b->kind) {
     snprintf(err, nerr, "the models are of different kinds");
     return 0;

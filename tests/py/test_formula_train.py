@@ -136,6 +136,19 @@ con.execute("SELECT ml_train('h3', 't', 'y ~ x + city')").fetchall()
 c.check(data_hash("h1") != data_hash("h2"), "data_hash changes with the formula")
 c.check(data_hash("h1") == data_hash("h3"), "data_hash the same for the same formula")
 
+# ml_compare: formula models by R's term names; a formula model and a plain one are not comparable.
+con.execute("SELECT ml_train('ca', 't', 'y ~ x + city', '{\"test_size\":0.25,\"seed\":1}')").fetchall()
+con.execute("SELECT ml_train('cb', 't', 'y ~ x * city', '{\"test_size\":0.25,\"seed\":1}')").fetchall()
+con.execute("SELECT ml_train('cc', 't', 'y', '[\"x\",\"city\"]', '{\"test_size\":0.25,\"seed\":1}')").fetchall()
+cmp = json.loads(con.execute("SELECT ml_compare('ca', 'cb')").fetchone()[0])
+c.check("rmse" in cmp["on_b_test_rows"]["a"] and "x:cityb" in cmp["on_a_test_rows"]["unavailable"],
+        "ml_compare of formula models: %r" % cmp)
+e = error_of("SELECT ml_compare('ca', 'cc')")
+c.check(e is not None and "fitted from a formula and the other not" in e, "ml_compare formula vs plain: %r" % e)
+e = error_of("SELECT ml_merge(a.model, b.model) FROM ml_model_versions a, ml_model_versions b "
+             "WHERE a.name = 'ca' AND b.name = 'ca'")
+c.check(e is not None and "fitted from a formula cannot be merged" in e, "ml_merge refused: %r" % e)
+
 # A target without '~' trains as before.
 con.execute("SELECT ml_train('plain', 't', 'y', '[\"x\", \"city\"]')").fetchall()
 c.check(con.execute("SELECT count(*) FROM ml_weights('plain')").fetchone()[0] == 4, "plain target")
