@@ -149,6 +149,17 @@ e = error_of("SELECT ml_merge(a.model, b.model) FROM ml_model_versions a, ml_mod
              "WHERE a.name = 'ca' AND b.name = 'ca'")
 c.check(e is not None and "fitted from a formula cannot be merged" in e, "ml_merge refused: %r" % e)
 
+# ml_refine over the training rows, raw columns: the response is transformed as fitted, the
+# fingerprint matches, and the coefficients stay where they were.
+con.execute("SELECT ml_train('rf', 't', 'log(y) ~ x * city', '{\"test_size\":0}')").fetchall()
+before = [r[0] for r in con.execute("SELECT estimate FROM ml_weights('rf')")]
+after = json.loads(con.execute(
+    "SELECT ml_model_json(ml_refine(v.model, t.y, t.x, t.city)) FROM t, "
+    "(SELECT model FROM ml_model_versions WHERE name = 'rf') AS v").fetchone()[0])
+got = [co["estimate"] for co in after["coefficients"]]
+c.check(len(got) == len(before) and all(abs(a - b) <= 1e-9 * max(1, abs(b)) for a, b in zip(got, before)),
+        "ml_refine of a formula model: %r vs %r" % (got, before))
+
 # A target without '~' trains as before.
 con.execute("SELECT ml_train('plain', 't', 'y', '[\"x\", \"city\"]')").fetchall()
 c.check(con.execute("SELECT count(*) FROM ml_weights('plain')").fetchone()[0] == 4, "plain target")
