@@ -181,6 +181,7 @@ ref: $(SO) $(B)/ref/dist_check $(B)/ref/formula_check
 	$(RUN_ENV) $(PYTHON) tests/ref/csv_vs_r.py --ext $(SO) --sqlite3 "$(SQLITE3)"
 	$(RUN_ENV) $(PYTHON) tests/ref/glm_vs_r.py --ext $(SO)
 	$(RUN_ENV) $(PYTHON) tests/ref/formula_vs_r.py --check $(B)/ref/formula_check
+	$(RUN_ENV) $(PYTHON) tests/ref/formula_lm_vs_r.py --ext $(SO) --sqlite3 "$(SQLITE3)"
 
 # Use from applications (docs/apps.md): the Python, Node, Go
 # and C examples run and must print what exact arithmetic says; the C one is

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "compare.h"
+#include "formula.h"
 #include "sqlq.h"
 #include "strbuf.h"
 
@@ -104,12 +105,39 @@ static int map_feature(const ml_model *a, int ja, const int *cola, const ml_mode
 }
 
 /*
+** Models fitted from formulas: a's coefficients into b's columns by R's
+** names (cityb, log(x), x:cityb mean the same column in both), the
+** response on the same scale.  0, or 1 with mp->why.
+*/
+static int map_formula(const ml_model *a, const ml_model *b, double *beta, mapping *mp) {
+  if (!a->formula || !b->formula)
+    return differs(mp, "%s was fitted from a formula and the other not%.0s",
+                   a->formula ? "the first" : "the second", "");
+  if (a->family || b->family)
+    return differs(mp, "%s is a generalized linear model%.0s", a->family ? "the first" : "the second", "");
+  const char *ya = ml_formula_var_label(a->formula, 0), *yb = ml_formula_var_label(b->formula, 0);
+  if (strcmp(ya, yb) != 0) return differs(mp, "the responses differ (%.60s, %.60s)", ya, yb);
+  memset(beta, 0, sizeof(double) * (size_t)b->p);
+  for (int ja = 0; ja < a->p; ja++) {
+    const char *name = ml_formula_coef_name(a->formula, ja);
+    int jb = 0;
+    while (jb < b->p && strcmp(ml_formula_coef_name(b->formula, jb), name) != 0) jb++;
+    if (jb == b->p && a->beta[ja] != 0)
+      return differs(mp, "the first model has the term %.60s, which the second model's rows do "
+                         "not hold%.0s", name, "");
+    if (jb < b->p) beta[jb] = a->beta[ja];
+  }
+  return 0;
+}
+
+/*
 ** Writes a's coefficients in b's design columns (beta, b->p), so that
 ** beta . x_b is a's prediction for every row b's design can hold.
 ** 0, or 1 with mp->why.  col is scratch for a->k + b->k ints.
 */
 static int map_coefficients(const ml_model *a, const ml_model *b, double *beta, int *col,
                             mapping *mp) {
+  if (a->formula || b->formula) return map_formula(a, b, beta, mp);
   if (a->family || b->family)
     return differs(mp, "%s is a generalized linear model%.0s", a->family ? "the first" : "the second", "");
   if ((a->flags & ML_MODEL_INTERCEPT) != (b->flags & ML_MODEL_INTERCEPT))

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "design.h"
+#include "formula.h"
 
 int ml_read_num(sqlite3_value *v, const ml_na *na, int read_text, double *d, int *from_text) {
   *from_text = 0;
@@ -127,8 +128,71 @@ static int unseen_level(sqlite3_context *ctx, const char *fname, const ml_featur
   return ml_error_msg(ctx, msg);
 }
 
+/*
+** Raw column j of a formula model into *fv: its number, its level (for a
+** categorical column, or a numeric one inside factor()), or NULL.  0, or
+** -1 after reporting.
+*/
+static int formula_value(sqlite3_context *ctx, const char *fname, const ml_model *m, int j,
+                         sqlite3_value *v, ml_fvalue *fv) {
+  const ml_feature *f = &m->feat[j];
+  const ml_na *na = m->reads ? &m->na : NULL;
+  memset(fv, 0, sizeof *fv);
+  int type = sqlite3_value_type(v);
+  if (type == SQLITE_NULL || (na && ml_read_is_na(v, na))) {
+    fv->isnull = 1;
+    return 0;
+  }
+  if (type == SQLITE_BLOB)
+    return ml_error(ctx, "%s(): feature %d (%s) is a blob; expected a number or a level", fname,
+                    j + 1, f->name);
+  if (f->type == ML_FEAT_CATEGORICAL) {
+    char canon[ML_NUMBER_TEXT_MAX];
+    const char *z = ml_feature_level(f, v, canon, &fv->level);
+    if (!z) return ml_error_msg(ctx, NULL);
+    if (fv->level < 0) return unseen_level(ctx, fname, f, j, z);
+    return 0;
+  }
+  int from_text, kind = ml_read_num(v, na, 1, &fv->num, &from_text);
+  if (kind == ML_V_NOMEM) return ml_error_msg(ctx, NULL);
+  if (kind != ML_V_NUM) {
+    char what[80];
+    snprintf(what, sizeof what, "feature %d (%.40s)", j + 1, f->name);
+    ml_value_error(ctx, fname, what, kind, v, 0);
+    return -1;
+  }
+  if (ml_formula_col_use(m->formula, j) & ML_FUSE_FACTOR) {
+    char canon[32];
+    ml_formula_fmt_level(canon, fv->num);
+    if ((fv->level = ml_formula_col_level(m->formula, j, canon)) < 0)
+      return unseen_level(ctx, fname, f, j, canon);
+  }
+  return 0;
+}
+
+int ml_model_response(const ml_model *m, double raw, double *y) {
+  ml_fvalue vals[ML_MAX_TERMS + 1];
+  int r = m->k, bad = 0; /* the response's one column comes after the right-hand side's */
+  memset(&vals[r], 0, sizeof vals[r]);
+  vals[r].num = raw;
+  vals[r].level = -1;
+  return ml_formula_eval_response(m->formula, vals, y, &bad) == ML_FROW_OK;
+}
+
+/* The design row of a formula model: its terms from the raw columns. */
+static int formula_row(sqlite3_context *ctx, const char *fname, const ml_model *m,
+                       sqlite3_value **v, double *x) {
+  ml_fvalue vals[ML_MAX_TERMS];
+  for (int j = 0; j < m->k; j++)
+    if (formula_value(ctx, fname, m, j, v[j], &vals[j])) return -1;
+  int bad = 0;
+  /* A NULL, or a transform undefined on the row (log(0)): no prediction. */
+  return ml_formula_eval_row(m->formula, vals, x, &bad) == ML_FROW_OK ? ML_V_NUM : ML_V_NULL;
+}
+
 int ml_design_row(sqlite3_context *ctx, const char *fname, const ml_model *m, sqlite3_value **v,
                   double *x) {
+  if (m->formula) return formula_row(ctx, fname, m, v, x);
   int t = 0, result = ML_V_NUM;
   const ml_na *na = m->reads ? &m->na : NULL;
   if (m->flags & ML_MODEL_INTERCEPT) x[t++] = 1;

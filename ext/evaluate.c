@@ -175,6 +175,8 @@ static int read_target(sqlite3_context *ctx, const evaluation *ev, sqlite3_value
     ml_value_error(ctx, "ml_evaluate", what, kind, yv, ev->row);
     return -1;
   }
+  /* A formula's response as fitted (log(price)); undefined, the row is skipped. */
+  if (kind == ML_V_NUM && m->formula && !ml_model_response(m, *y, y)) kind = ML_V_NULL;
   return kind;
 }
 

@@ -728,6 +728,7 @@ void ml_refine_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     }
   }
   if (w <= 0) return;
+  if (s->m->formula && !ml_model_response(s->m, y, &y)) return; /* log(price): as fitted */
   int row = ml_design_row(ctx, "ml_refine", s->m, argv + s->first + 1, s->x);
   if (row < 0) {
     s->failed = 1;

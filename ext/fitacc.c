@@ -7,6 +7,7 @@
 
 #include "design.h"
 #include "fitacc.h"
+#include "formula.h"
 
 struct fa_level {
   char *key;  /* the text, or a numeric level's 8 double bytes */
@@ -67,6 +68,7 @@ void ml_fitacc_free(ml_fitacc *a) {
   ml_free(a->types);
   ml_free(a->num);
   ml_free(a->row);
+  ml_free(a->fv);
   for (int s = 0; s < 2; s++) ml_lsq_free(&a->acc[s]);
   memset(a, 0, sizeof *a);
 }
@@ -378,6 +380,79 @@ static void profile_row(ml_fitacc *a) {
   }
 }
 
+/* ---- a formula's fit ---- */
+
+int ml_fitacc_use_formula(ml_fitacc *a, const ml_formula *f) {
+  a->formula = f;
+  a->mraw = ml_formula_ncoef(f);
+  a->dense = 0;
+  a->o.intercept = ml_formula_intercept(f);
+  a->o.profile = 0;
+  ml_free(a->row);
+  a->rowcap = a->mraw + 1;
+  a->row = ml_malloc(8 * (uint64_t)a->rowcap);
+  a->fv = ml_calloc(sizeof(ml_fvalue) * ((uint64_t)a->k + 1));
+  if (!a->row || !a->fv) return ML_NOMEM;
+  for (int s = 0; s < a->sides; s++) {
+    ml_lsq_free(&a->acc[s]);
+    if (ml_lsq_init(&a->acc[s], a->mraw)) return ML_NOMEM;
+  }
+  return ML_OK;
+}
+
+/* Feature j's value, read (kind), as the formula takes it into a->fv[j]. */
+static int formula_level(ml_fitacc *a, int j, int kind, sqlite3_value *v) {
+  ml_fvalue *fv = &a->fv[j];
+  fv->isnull = kind == ML_V_NULL;
+  fv->num = a->num[j];
+  fv->level = -1;
+  if (fv->isnull) return ML_OK;
+  if (a->f[j].type == ML_TYPE_CATEGORICAL) {
+    const char *z = (const char *)sqlite3_value_text(v);
+    if (!z) return ML_NOMEM;
+    fv->level = ml_formula_col_level(a->formula, j, z);
+  } else if (ml_formula_col_use(a->formula, j) & ML_FUSE_FACTOR) {
+    char canon[32];
+    ml_formula_fmt_level(canon, fv->num);
+    fv->level = ml_formula_col_level(a->formula, j, canon);
+  }
+  return ML_OK;
+}
+
+/* A row of a formula's fit: read, checked, its design row evaluated and added. */
+static int formula_row(ml_fitacc *a, int side, sqlite3_value **v, double y, double w, double sw) {
+  int train = side == 0, has_null = 0;
+  uint64_t h[2] = {a->hash[0], a->hash[1]};
+  if (train) {
+    ml_hash_double(h, y);
+    if (a->o.weighted) ml_hash_double(h, w);
+  }
+  for (int j = 0; j < a->k; j++) {
+    uint64_t word;
+    int from_text, kind = a->types[j] = read_value(a, &a->f[j], v[j], &a->num[j], &word, &from_text);
+    if (!readable(kind)) return read_failure(a, j, kind);
+    if (train) ml_hash_u64(h, word);
+    a->f[j].from_text += from_text;
+    if (kind == ML_V_NULL && a->o.nulls == ML_NULLS_ERROR) return fail(a, j, ML_V_NULL);
+    has_null |= kind == ML_V_NULL;
+    if (formula_level(a, j, kind, v[j])) return ML_NOMEM;
+  }
+  if (has_null) {
+    for (int j = 0; j < a->k; j++) a->f[j].nulls += a->types[j] == ML_V_NULL;
+    a->skipped++;
+    return ML_FA_SKIPPED;
+  }
+  int bad = 0, r = ml_formula_eval_row(a->formula, a->fv, a->row, &bad);
+  if (r == ML_FROW_UNDEFINED) return fail(a, bad, ML_V_UNDEFINED);
+  if (r != ML_FROW_OK) return fail(a, bad, ML_V_TEXT); /* a level the first read did not see */
+  for (int j = 0; j < a->k; j++) a->f[j].values++;
+  ml_lsq *acc = &a->acc[side];
+  for (int j = 0; j < a->mraw; j++) ml_lsq_put(acc, j, sw * a->row[j]);
+  ml_lsq_put(acc, a->mraw, sw * y);
+  int rc = commit_row(a, side, w, h);
+  return rc ? rc : ML_FA_USED;
+}
+
 int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w) {
   double sw = 1;
   if (a->o.weighted) {
@@ -390,6 +465,7 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
   }
   if (!isfinite(y)) return fail(a, -1, ML_V_NONFINITE);
   int rc;
+  if (a->formula) return formula_row(a, side, v, y, w, sw);
   if (a->dense && dense_row(a, side, v, y, w, sw, &rc)) return rc ? rc : ML_FA_USED;
   /* The whole row is checked before anything changes (a skipped row adds
   ** no level and no column); a row of numbers does without the second pass. */
@@ -589,7 +665,61 @@ static int attach_profile(const ml_fitacc *a, ml_model *m, fa_level ***train, co
   return ML_OK;
 }
 
+/* The model's features: the formula's raw columns, with their levels. */
+static int formula_features(const ml_fitacc *a, ml_model *m) {
+  for (int j = 0; j < a->k; j++) {
+    ml_feature *mf = &m->feat[j];
+    int n, rc = ml_model_set_name(m, j, a->f[j].name);
+    if (rc) return rc;
+    if (a->f[j].type != ML_TYPE_CATEGORICAL) continue;
+    const char *const *lv = ml_formula_col_levels(a->formula, j, &n);
+    mf->type = ML_FEAT_CATEGORICAL;
+    if (!(mf->levels = ml_calloc(sizeof(char *) * (uint64_t)n))) return ML_NOMEM;
+    for (int l = 0; l < n; l++, mf->nlevels++)
+      if (!(mf->levels[l] = ml_dup_n(lv[l], strlen(lv[l])))) return ML_NOMEM;
+  }
+  return ML_OK;
+}
+
+/* A formula's model: the design as accumulated (T the identity), the formula's copy kept. */
+static int finish_formula(ml_fitacc *a, ml_model **out, double **Rtest) {
+  int p = a->mraw, q = p + 1, rc = ML_OK;
+  ml_model *m = ml_model_new(a->k, p);
+  double *T = ml_calloc(8 * (uint64_t)q * (uint64_t)q);
+  unsigned char *saved = NULL;
+  size_t n = 0;
+  ml_formula *copy = NULL;
+  if (!m || !T) rc = ML_NOMEM;
+  for (int i = 0; !rc && i < q; i++) T[i + (int64_t)i * q] = 1;
+  if (!rc) rc = transform(a, m, T, q, Rtest);
+  if (!rc) rc = set_options(a, m);
+  if (!rc) rc = formula_features(a, m);
+  if (!rc) rc = ml_formula_save(a->formula, &saved, &n);
+  if (!rc) rc = ml_formula_load(saved, n, &copy, NULL, 0) ? ML_NOMEM : ML_OK;
+  if (!rc) rc = ml_model_set_formula(m, copy);
+  if (!rc) rc = ml_model_solve(m);
+  ml_free(saved);
+  ml_free(T);
+  if (rc) {
+    ml_model_free(m);
+    ml_free(*Rtest);
+    *Rtest = NULL;
+    return rc;
+  }
+  *out = m;
+  return ML_OK;
+}
+
 int ml_fitacc_finish(ml_fitacc *a, ml_model **out, double **Rtest, char *err, size_t nerr) {
+  if (a->formula) {
+    *out = NULL;
+    *Rtest = NULL;
+    for (int s = 0; s < a->sides; s++) {
+      int rc = ml_lsq_fold(&a->acc[s]);
+      if (rc) return rc;
+    }
+    return finish_formula(a, out, Rtest);
+  }
   *out = NULL;
   *Rtest = NULL;
   int rc = ML_OK, p = 0;

@@ -102,7 +102,22 @@ typedef struct ml_fitacc {
   int64_t zero_weight;   /* rows with weight 0 */
   /* After ML_FA_ERROR: the feature (-1 the response, -2 the weight) and what it was. */
   int bad_col, bad_kind;
+  /* A formula's fit (ml_fitacc_use_formula), or NULL: each row's raw values,
+  ** the features, give its design row (formula.h). */
+  const struct ml_formula *formula;
+  struct ml_fvalue *fv;
 } ml_fitacc;
+
+/* bad_kind of a formula row whose transform is undefined (log(0)): bad_col is the variable. */
+#define ML_V_UNDEFINED 102
+
+/*
+** After ml_fitacc_init, with features the formula's right-hand side columns
+** (categorical as the formula's columns are, levels set): the raw design
+** is the formula's design, fixed, and the model keeps the formula (a copy).
+** nulls "mean" does not apply (the caller refuses it).  ML_OK or ML_NOMEM.
+*/
+int ml_fitacc_use_formula(ml_fitacc *a, const struct ml_formula *f);
 
 /*
 ** names and types of the k features (copied).  sides: 1, or 2 to keep a test

@@ -532,6 +532,16 @@ int ml_formula_ncols(const ml_formula *f) { return f->ncols; }
 int ml_formula_nrhs_cols(const ml_formula *f) { return f->nrhs_cols; }
 const char *ml_formula_col_name(const ml_formula *f, int c) { return f->cols[c].name; }
 int ml_formula_col_use(const ml_formula *f, int c) { return f->cols[c].use; }
+int ml_formula_col_kind(const ml_formula *f, int c) { return f->cols[c].kind; }
+const char *const *ml_formula_col_levels(const ml_formula *f, int c, int *n) {
+  *n = f->cols[c].nlevels;
+  return (const char *const *)f->cols[c].levels;
+}
+int ml_formula_col_level(const ml_formula *f, int c, const char *z) {
+  for (int l = 0; l < f->cols[c].nlevels; l++)
+    if (strcmp(f->cols[c].levels[l], z) == 0) return l;
+  return -1;
+}
 const char *ml_formula_text(const ml_formula *f) { return f->text; }
 int ml_formula_ncoef(const ml_formula *f) { return f->ncoef; }
 const char *ml_formula_coef_name(const ml_formula *f, int j) { return f->coef_names[j]; }

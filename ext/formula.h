@@ -85,6 +85,11 @@ int ml_formula_ncols(const ml_formula *f);
 int ml_formula_nrhs_cols(const ml_formula *f);
 const char *ml_formula_col_name(const ml_formula *f, int c);
 int ml_formula_col_use(const ml_formula *f, int c);
+/* Column c's kind as set (0 before), its levels (n of them, none for a
+** numeric column outside factor()), and the index of level z, or -1. */
+int ml_formula_col_kind(const ml_formula *f, int c);
+const char *const *ml_formula_col_levels(const ml_formula *f, int c, int *n);
+int ml_formula_col_level(const ml_formula *f, int c, const char *z);
 /* The first raw column variable v reads (for "log(lot) is undefined (lot = 0)"). */
 int ml_formula_var_col(const ml_formula *f, int v);
 /* The formula as R deparses it, with `.` written out: what save() keeps. */

@@ -11,6 +11,7 @@
 
 #include "glm.h"
 #include "lsq.h"
+#include "formula.h"
 #include "model.h"
 #include "profile.h"
 #include "strbuf.h"
@@ -170,6 +171,8 @@ void ml_model_free(ml_model *m) {
   ml_free(m->target);
   ml_free(m->version);
   ml_na_free(&m->na);
+  ml_formula_free(m->formula);
+  ml_free(m->form);
   ml_free(m->offset);
   ml_free(m->ylevels[0]);
   ml_free(m->ylevels[1]);
@@ -276,6 +279,11 @@ int ml_model_compatible(const ml_model *a, const ml_model *b, int *remap, char *
              ml_family_name(a->family != ML_FAMILY_GAUSSIAN ? a->family : b->family));
     return 0;
   }
+  if (a->formula || b->formula) { /* its levels are fixed before its fit: no union */
+    snprintf(err, nerr, "a model fitted from a formula cannot be merged (refit the union with "
+                        "ml_train)");
+    return 0;
+  }
   if (a->kind != b->kind) {
     snprintf(err, nerr, "the models are of different kinds");
     return 0;
@@ -347,9 +355,22 @@ int ml_model_compatible(const ml_model *a, const ml_model *b, int *remap, char *
 
 /* ---- term names (the JSON export, ml_weights and messages use them) ---- */
 
+int ml_model_set_formula(ml_model *m, struct ml_formula *f) {
+  ml_formula_free(m->formula);
+  ml_free(m->form);
+  m->form = NULL;
+  m->formula = f;
+  return ml_formula_save(f, &m->form, &m->nform) == ML_OK ? ML_OK : ML_NOMEM;
+}
+
 int ml_model_term_name(const ml_model *m, int j, char **out) {
   ml_sb b;
   ml_sb_init(&b);
+  if (m->formula) {
+    ml_sb_puts(&b, ml_formula_coef_name(m->formula, j));
+    *out = ml_sb_finish(&b, NULL);
+    return *out ? ML_OK : ML_NOMEM;
+  }
   int t = 0;
   if (m->flags & ML_MODEL_INTERCEPT) {
     if (j == 0) ml_sb_puts(&b, "(Intercept)");

@@ -35,6 +35,11 @@
 **         With it, values are read as at training: a text that is a number
 **         is that number, a na_values text is NULL, and a numeric level is
 **         found by value (2, 2.0 and '2' are level "2").
+**   FORM  the formula (formula.h, ml_formula_save's bytes): its text and
+**         each raw column's kind and levels.  Written right after SHAP by
+**         ml_train since 0.4 for a model fitted from a formula: critical,
+**         so an older sqlml refuses the model (its p terms are the
+**         formula's design columns, not what FEAT's features make).
 **   targ  str name of the response (optional)
 **   info  str version of sqlml that wrote the model (optional)
 **   GLMF  u8 family (1 binomial, 2 poisson) | u8 link (1 logit, 2 log)
@@ -67,7 +72,7 @@
 ** where str is u32 byte length | UTF-8 bytes.  ml_model_decode() checks all
 ** of it, checksum first, and never reads out of bounds.  model_blob.c has
 ** one table of these sections, each with its writer and its reader, in the
-** order it writes them: SHAP GLMF READ FEAT RFAC COEF WGHT RIDG ROBU targ
+** order it writes them: SHAP FORM GLMF READ FEAT RFAC COEF WGHT RIDG ROBU targ
 ** info rfpr (SHAP, FEAT, RFAC and COEF required; each at most once).  A
 ** new section is a row of the table, and its lines here.
 */
@@ -199,7 +204,16 @@ typedef struct ml_model {
   double *test_R;
   /* The training rows' profile of each feature (section prof, profile.h), or NULL. */
   struct ml_profile *profile;
+  /* A model fitted from a formula (section FORM, formula.h), or NULL: its
+  ** k features are the right-hand side's raw columns, its p terms the
+  ** formula's design columns; form is ml_formula_save()'s bytes. */
+  struct ml_formula *formula;
+  unsigned char *form;
+  size_t nform;
 } ml_model;
+
+/* Gives m the formula f (taken over, even on failure) and its saved bytes: ML_OK or ML_NOMEM. */
+int ml_model_set_formula(ml_model *m, struct ml_formula *f);
 
 /* Residual sum of squares of coefficients b (p, 0 where aliased) under the
 ** factor R ((p+1)^2 column-major) of [X y]: ||R [b; -1]||^2. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "formula.h"
 #include "glm.h"
 #include "model.h"
 #include "profile.h"
@@ -258,6 +259,32 @@ static int get_shap(decoder *d) {
   return ML_OK;
 }
 
+/* FORM: the formula, right after SHAP: an older reader refuses the model. */
+static int has_form(const ml_model *m, const char *version) {
+  (void)version;
+  return m->formula != NULL;
+}
+
+static void put_form(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  ml_sb_append(b, (const char *)m->form, m->nform);
+}
+
+static int get_form(decoder *d) {
+  ml_model *m = d->m;
+  ml_formula *f = NULL;
+  char err[256];
+  int rc = ml_formula_load(d->s.z + d->s.i, (size_t)section_len(d), &f, err, sizeof err);
+  if (rc == ML_NOMEM) return rc;
+  if (rc) return bad(d, "invalid model BLOB: section FORM: %s", err);
+  if ((rc = ml_model_set_formula(m, f))) return rc;
+  if (ml_formula_ncoef(f) != m->p || ml_formula_nrhs_cols(f) != m->k ||
+      ml_formula_intercept(f) != ((m->flags & ML_MODEL_INTERCEPT) != 0))
+    return bad(d, "invalid model BLOB: section FORM does not fit the model's shape");
+  d->s.i = d->s.n;
+  return ML_OK;
+}
+
 /* GLMF: the family, written right after SHAP, before any section an older
 ** reader could misread. */
 static int has_glmf(const ml_model *m, const char *version) {
@@ -434,10 +461,11 @@ static int get_feat(decoder *d) {
     int rc = get_feature(d, j);
     if (rc) return rc;
     terms += ml_feature_terms(&m->feat[j]);
-    if (terms > m->p) break;
+    if (terms > m->p && !m->formula) break;
   }
   if (d->s.i != d->s.n) return bad(d, "invalid model BLOB: section FEAT has the wrong length");
-  if (terms != m->p) return bad(d, "invalid model BLOB: features make %d terms, not %d", terms, m->p);
+  if (terms != m->p && !m->formula)
+    return bad(d, "invalid model BLOB: features make %d terms, not %d", terms, m->p);
   return ML_OK;
 }
 
@@ -708,6 +736,7 @@ typedef struct section {
 
 static const section sections[] = {
     {"SHAP", 1, SEC_FIRST | SEC_REQUIRED, 0, NULL, put_shap, get_shap},
+    {"FORM", 1, 0, 0, has_form, put_form, get_form},
     {"GLMF", 1, 0, 0, has_glmf, put_glmf, get_glmf},
     {"READ", 1, 0, 0, has_read, put_read, get_read},
     {"FEAT", 1, SEC_REQUIRED, 0, NULL, put_feat, get_feat},
@@ -738,7 +767,7 @@ static size_t blob_size(const ml_model *m, const char *version) {
   size_t size = 256 + 8 * (size_t)q * (size_t)(q + 1) / 2 * (m->test_R ? 2 : 1) + 9 * (size_t)m->p +
                 (m->profile ? (size_t)ml_profile_size(m->profile) : 0) +
                 (m->hc ? 8 * (size_t)m->p * (size_t)m->p : 0) + (version ? strlen(version) : 0) +
-                (m->target ? strlen(m->target) : 0);
+                (m->target ? strlen(m->target) : 0) + m->nform;
   for (int i = 0; m->reads && i < m->na.n; i++) size += 4 + strlen(m->na.text[i]);
   for (int j = 0; j < m->k; j++) {
     size += 24 + strlen(m->feat[j].name);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dist.h"
+#include "formula.h"
 #include "glm.h"
 #include "lsq.h"
 #include "model.h"
@@ -43,6 +44,13 @@ static void json_about(ml_sb *b, const ml_model *m) {
   if (m->target) {
     ml_sb_puts(b, ",\"target\":");
     ml_sb_json_string(b, m->target, strlen(m->target));
+  }
+  if (m->formula) { /* the formula as R deparses it, and the scale predictions are on */
+    const char *f = ml_formula_text(m->formula), *scale = ml_formula_var_label(m->formula, 0);
+    ml_sb_puts(b, ",\"formula\":");
+    ml_sb_json_string(b, f, strlen(f));
+    ml_sb_puts(b, ",\"response_scale\":");
+    ml_sb_json_string(b, scale, strlen(scale));
   }
   ml_sb_printf(b, ",\"n\":%lld,\"n_skipped\":%lld,\"intercept\":%s,\"refined\":%s",
                (long long)m->n, (long long)m->n_skipped,

@@ -73,6 +73,10 @@ const ml_model *ml_model_arg(sqlite3_context *ctx, const char *fname, sqlite3_va
 int ml_design_row(sqlite3_context *ctx, const char *fname, const ml_model *m, sqlite3_value **v,
                   double *x);
 
+/* A formula model's response on its fitted scale (log(price)) from the raw
+** value of its column: 1 with *y, or 0 where the transform is undefined. */
+int ml_model_response(const ml_model *m, double raw, double *y);
+
 /* Function implementations, registered in sqlml.c. */
 void ml_fit_step(sqlite3_context *, int, sqlite3_value **);
 void ml_fit_opts_step(sqlite3_context *, int, sqlite3_value **);

@@ -46,6 +46,7 @@
 ** This file runs the steps in order (train()) and stores the version; each
 ** step is in a file of its own, listed in train.h.
 */
+#include "formula.h"
 #include "train.h"
 
 /*
@@ -99,6 +100,8 @@ static void trainer_free(trainer *t) {
   ml_free(t->Rtest);
   ml_fitacc_free(&t->fa);
   ml_model_free(t->m);
+  ml_formula_free(t->formula);
+  sqlite3_free(t->fresp);
 }
 
 static const char *text_or_null(sqlite3_value *v) {
@@ -130,6 +133,13 @@ static int check_call(sqlite3_context *ctx, sqlite3 *db) {
   return 0;
 }
 
+/* With a formula, four arguments whose fourth is a JSON object: the options. */
+static int formula_options_in_4(const trainer *t, int argc, sqlite3_value **argv) {
+  const char *z = argc == 4 && t->formula_text ? text_or_null(argv[3]) : NULL;
+  while (z && (*z == ' ' || *z == '\t' || *z == '\n' || *z == '\r')) z++;
+  return z && *z == '{';
+}
+
 /* The name, source and target arguments, then the options: 0, or -1 after reporting. */
 static int read_args(trainer *t, int argc, sqlite3_value **argv) {
   t->name = text_or_null(argv[0]);
@@ -144,6 +154,9 @@ static int read_args(trainer *t, int argc, sqlite3_value **argv) {
   if (!t->source) return ml_error(t->ctx, "ml_train(): argument 2 must be a table, a view or a query");
   if (!t->target || !t->target[0])
     return ml_error(t->ctx, "ml_train(): argument 3 must be the name of the target column");
+  if (strchr(t->target, '~')) t->formula_text = t->target;
+  if (formula_options_in_4(t, argc, argv))
+    return parse_options(t, text_or_null(argv[3])); /* ml_train(name, source, formula, options) */
   if (argc > 4 && sqlite3_value_type(argv[4]) != SQLITE_NULL && !text_or_null(argv[4]))
     return ml_error(t->ctx, "ml_train(): argument 5 must be a JSON object of options");
   return parse_options(t, argc > 4 ? text_or_null(argv[4]) : NULL);
@@ -156,7 +169,7 @@ static int read_args(trainer *t, int argc, sqlite3_value **argv) {
 */
 static int train(trainer *t, int argc, sqlite3_value **argv, char **summary, size_t *len) {
   if (read_args(t, argc, argv)) return -1;
-  if (train_plan(t, argc > 3 ? argv[3] : NULL)) return -1;
+  if (train_plan(t, argc > 3 && !formula_options_in_4(t, argc, argv) ? argv[3] : NULL)) return -1;
   if (train_first_pass(t) || train_more_passes(t)) return -1;
   train_result r;
   memset(&r, 0, sizeof r);

@@ -121,6 +121,10 @@ struct trainer {
   int levels_probed;      /* binomial: target_levels ran (at the first text target) */
   int glm_passes;         /* passes of glm_row so far */
   uint64_t again_rows;    /* the training rows' sum of ml_rowhash, read again */
+  /* A formula (train_formula.c): argument 3's text when it holds '~', and its terms. */
+  const char *formula_text;
+  struct ml_formula *formula;
+  struct ml_fvalue *fresp; /* the raw values that give the response (ml_formula_eval_response) */
 };
 
 
@@ -149,6 +153,12 @@ int listed_categorical(const trainer *t, const char *col);
 int feature_type(trainer *t, int j, int *sure);
 int target_levels(trainer *t);
 int train_plan(trainer *t, sqlite3_value *features);
+
+/* train_formula.c */
+int train_formula_plan(trainer *t, sqlite3_value *features);
+void train_formula_kinds(trainer *t);
+int train_formula_response(trainer *t, double *y);
+int train_formula_undefined(trainer *t);
 
 /* train_pass.c */
 double monotonic_seconds(void);

@@ -3,6 +3,7 @@
 ** the metrics, the data hash, the warnings, and the parts of the summary.
 */
 #define _POSIX_C_SOURCE 200809L /* gmtime_r */
+#include "formula.h"
 #include "train.h"
 
 /* Appends a warning (printf-style) to the summary's "warnings". */
@@ -94,6 +95,7 @@ void hash_model(const trainer *t, uint64_t h[2]) {
     ml_hash_u64(h, (uint64_t)t->o.max_iter);
     ml_hash_double(h, t->o.epsilon);
   }
+  if (t->formula) hash_text(h, ml_formula_text(t->formula)); /* the terms, as written out */
 }
 
 /* Warnings of a fitted model: what could make it silently wrong. */

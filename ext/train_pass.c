@@ -139,6 +139,7 @@ int read_yw(trainer *t, double *y, double *w) {
     return 0;
   }
   if (kind != ML_V_NUM) return bad_value(t, t->target, kind, yv);
+  if (t->formula && train_formula_response(t, y)) return -1;
   *w = 1;
   if (t->cw >= 0) {
     sqlite3_value *wv = t->vals[t->cw];
@@ -303,6 +304,7 @@ int first_row(trainer *t) {
     t->restart = 1;
     return -1;
   }
+  if (r == ML_FA_ERROR && t->fa.bad_kind == ML_V_UNDEFINED) return train_formula_undefined(t);
   if (r == ML_FA_ERROR) {
     int c = t->fa.bad_col;
     return bad_value(t, c == -2 ? t->o.weights : c == -1 ? t->target : t->feat[c], t->fa.bad_kind,
@@ -518,7 +520,8 @@ static int first_pass_runs(trainer *t) {
   t->drop = -1;
   for (;;) {
     ml_fitacc_free(&t->fa);
-    if (ml_fitacc_init(&t->fa, t->k, t->feat, t->kind, &t->o.fit, 2)) {
+    if (ml_fitacc_init(&t->fa, t->k, t->feat, t->kind, &t->o.fit, 2) ||
+        (t->formula && ml_fitacc_use_formula(&t->fa, t->formula))) {
       sqlite3_result_error_nomem(t->ctx);
       return -1;
     }

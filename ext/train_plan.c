@@ -357,7 +357,7 @@ static int plan_source(trainer *t) {
     sqlite3_free(t->o.key);
     if (!(t->o.key = sqlite3_mprintf("rowid"))) return report_err(t, NULL);
   }
-  if (ml_find_name(t->cols, t->ncol, t->target) < 0)
+  if (!t->formula_text && ml_find_name(t->cols, t->ncol, t->target) < 0)
     return report_err(t, sqlite3_mprintf("ml_train(): the source '%s' has no column '%s' (the "
                                          "target)", t->source, t->target));
   return 0;
@@ -389,6 +389,12 @@ static int plan_kinds(trainer *t) {
 */
 int train_plan(trainer *t, sqlite3_value *features) {
   if (plan_source(t)) return -1;
+  if (t->formula_text) {
+    if (train_formula_plan(t, features) || prepare_rows(t, t->cols, t->ncol) || plan_kinds(t))
+      return -1;
+    train_formula_kinds(t);
+    return 0;
+  }
   if (features && sqlite3_value_type(features) != SQLITE_NULL &&
       sqlite3_value_type(features) != SQLITE_TEXT)
     return ml_error(t->ctx, "ml_train(): argument 4 must be a JSON array of feature names, or '*'");

@@ -235,6 +235,12 @@ static const struct scenario {
      "'{\"family\":\"poisson\",\"offset\":\"w\",\"test_size\":0,\"nulls\":\"mean\"}');"
      "SELECT ml_predict('lg', 1, 2); SELECT ml_predict_interval('ps', 0.9, 1, 'c2', 0.5);"
      "SELECT * FROM ml_weights('ps'); SELECT ml_evaluate('lg', 't'); SELECT ml_model_json('ps')"},
+    /* A formula: the distinct values' read, the design, FORM, prediction by the terms. */
+    {"formula", "",
+     "SELECT ml_train('f', 't', 'log(y) ~ a * c + I(b^2) + factor(g)', "
+     "'{\"test_size\":0.2,\"seed\":1,\"robust\":\"HC1\"}');"
+     "SELECT ml_predict('f', a, c, b, g) FROM t WHERE id < 5; SELECT ml_predict_interval('f', 0.9, 1, 'c1', 2, 0);"
+     "SELECT * FROM ml_weights('f'); SELECT ml_model_json('f'); SELECT ml_evaluate('f', 't')"},
     {"evaluate", trained,
      "SELECT ml_evaluate('m', 't'); SELECT ml_evaluate('m@prod', 'SELECT * FROM t WHERE g = 0', 'y')"},
     {"split", "",

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "formula.h"
 #include "glm.h"
 #include "model.h"
 #include "profile.h"
@@ -181,6 +182,16 @@ static ml_model *every_section(void) {
   m->test_m2 = 2;
   m->test_R = ml_calloc(8 * 25);
   for (int i = 0; i < 5; i++) m->test_R[i + i * 5] = 2 + i;
+  /* FORM: the formula y ~ x + g over the same columns and terms. */
+  ml_formula *fo = NULL;
+  char err[200];
+  const char *glv[] = {"1", "10", "2"};
+  CHECK(ml_formula_parse("y ~ x + g", NULL, 0, &fo, err, sizeof err) == ML_OK);
+  CHECK(ml_formula_set_column(fo, 0, ML_FCOL_NUMERIC, NULL, 0, err, sizeof err) == ML_OK);
+  CHECK(ml_formula_set_column(fo, 1, ML_FCOL_CATEGORICAL, glv, 3, err, sizeof err) == ML_OK);
+  CHECK(ml_formula_set_column(fo, 2, ML_FCOL_NUMERIC, NULL, 0, err, sizeof err) == ML_OK);
+  CHECK(ml_formula_design(fo, err, sizeof err) == ML_OK && ml_formula_ncoef(fo) == 4);
+  CHECK(ml_model_set_formula(m, fo) == ML_OK);
   return m;
 }
 
@@ -193,7 +204,7 @@ static void table(void) {
     CHECK(strlen(tag) == 4);
     CHECK(critical == (isupper((unsigned char)tag[0]) != 0));
   }
-  CHECK(nsec == 14 && strcmp(ml_model_section(0, NULL), "SHAP") == 0);
+  CHECK(nsec == 15 && strcmp(ml_model_section(0, NULL), "SHAP") == 0);
   ml_model *m = every_section(), *d = NULL;
   unsigned char *z;
   int64_t len;
@@ -208,6 +219,7 @@ static void table(void) {
     CHECK(strcmp(d->offset, "exposure") == 0 && strcmp(d->ylevels[1], "yes") == 0);
     CHECK(strcmp(d->target, "y") == 0 && strcmp(d->version, "9.9.9") == 0);
     CHECK(d->has_rows_hash && d->rows_hash == m->rows_hash);
+    CHECK(d->formula && strcmp(ml_formula_coef_name(d->formula, 3), "g2") == 0);
     CHECK(memcmp(d->R, m->R, 8 * 25) == 0);
     CHECK(d->test_R && memcmp(d->test_R, m->test_R, 8 * 25) == 0 && d->test_n == 4 && d->test_m2 == 2);
     CHECK(d->profile && d->profile->num[0].n == 10 && d->profile->num[0].max == 4.5 &&
