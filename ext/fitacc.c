@@ -18,6 +18,21 @@ struct fa_level {
   int64_t ntrain; /* in how many (counted with o.profile) */
 };
 
+/* With o.cv: the fold factors and counts. */
+static int folds_init(ml_fitacc *a) {
+  a->fold = ml_calloc(sizeof(ml_lsq) * (uint64_t)a->o.cv);
+  a->fstat = ml_calloc(sizeof(struct fa_fold) * (uint64_t)a->o.cv);
+  if (!a->fold || !a->fstat) return ML_NOMEM;
+  for (int f = 0; f < a->o.cv; f++)
+    if (ml_lsq_init(&a->fold[f], a->mraw)) return ML_NOMEM;
+  return ML_OK;
+}
+
+/* Where side's rows go: the current fold's factor for a training row under cv. */
+static ml_lsq *side_acc(ml_fitacc *a, int side) {
+  return side == 0 && a->fold ? &a->fold[a->fold_at] : &a->acc[side];
+}
+
 int ml_fitacc_init(ml_fitacc *a, int k, char *const *names, const int *types,
                    const ml_fitopts *o, int sides) {
   memset(a, 0, sizeof *a);
@@ -48,7 +63,7 @@ int ml_fitacc_init(ml_fitacc *a, int k, char *const *names, const int *types,
   if (!a->row) return ML_NOMEM;
   for (int s = 0; s < sides; s++)
     if (ml_lsq_init(&a->acc[s], a->mraw)) return ML_NOMEM;
-  return ML_OK;
+  return o->cv ? folds_init(a) : ML_OK;
 }
 
 void ml_fitacc_free(ml_fitacc *a) {
@@ -70,6 +85,10 @@ void ml_fitacc_free(ml_fitacc *a) {
   ml_free(a->row);
   ml_free(a->fv);
   for (int s = 0; s < 2; s++) ml_lsq_free(&a->acc[s]);
+  for (int f = 0; a->fold && f < a->o.cv; f++) ml_lsq_free(&a->fold[f]);
+  ml_free(a->fold);
+  ml_free(a->fstat);
+  ml_cv_free(&a->cv);
   memset(a, 0, sizeof *a);
 }
 
@@ -84,6 +103,8 @@ static int add_column(ml_fitacc *a) {
   }
   for (int s = 0; s < a->sides; s++)
     if (ml_lsq_insert_column(&a->acc[s], a->mraw)) return -1;
+  for (int f = 0; a->fold && f < a->o.cv; f++)
+    if (ml_lsq_insert_column(&a->fold[f], a->mraw)) return -1;
   a->row[a->mraw] = 0;
   a->dense = 0;
   return a->mraw++;
@@ -251,9 +272,18 @@ int ml_fitacc_fingerprint(const ml_fitacc *a, sqlite3_value **v, double y, doubl
 
 /* Commits the row written in side's block, and counts it: its weight, and
 ** for a training row its fingerprint h and log weight. */
-static int commit_row(ml_fitacc *a, int side, double w, const uint64_t h[2]) {
-  int rc = ml_lsq_commit(&a->acc[side]);
+static int commit_row(ml_fitacc *a, int side, double y, double w, const uint64_t h[2]) {
+  int rc = ml_lsq_commit(side_acc(a, side));
   if (rc) return rc;
+  if (side == 0 && a->fold) {
+    /* The fold's weighted mean and sum of squares of y (West). */
+    struct fa_fold *s = &a->fstat[a->fold_at];
+    double wi = a->o.weighted ? w : 1, d = y - s->mean;
+    s->n++;
+    s->w += wi;
+    s->mean += d * wi / s->w;
+    s->m2 += wi * d * (y - s->mean);
+  }
   a->used[side]++;
   a->sum_w[side] += a->o.weighted ? w : 1;
   if (side == 0) {
@@ -274,7 +304,7 @@ static int commit_row(ml_fitacc *a, int side, double w, const uint64_t h[2]) {
 */
 static int dense_row(ml_fitacc *a, int side, sqlite3_value **v, double y, double w, double sw,
                      int *rc) {
-  ml_lsq *acc = &a->acc[side];
+  ml_lsq *acc = side_acc(a, side);
   int train = side == 0;
   uint64_t h[2] = {a->hash[0], a->hash[1]};
   if (train) {
@@ -294,7 +324,7 @@ static int dense_row(ml_fitacc *a, int side, sqlite3_value **v, double y, double
   ml_lsq_put(acc, a->mraw, sw * y);
   if (train && a->o.profile)
     for (int j = 0; j < a->k; j++) ml_numprof_add(&a->f[j].prof, sqlite3_value_double(v[j]));
-  *rc = commit_row(a, side, w, h);
+  *rc = commit_row(a, side, y, w, h);
   return 1;
 }
 
@@ -446,10 +476,10 @@ static int formula_row(ml_fitacc *a, int side, sqlite3_value **v, double y, doub
   if (r == ML_FROW_UNDEFINED) return fail(a, bad, ML_V_UNDEFINED);
   if (r != ML_FROW_OK) return fail(a, bad, ML_V_TEXT); /* a level the first read did not see */
   for (int j = 0; j < a->k; j++) a->f[j].values++;
-  ml_lsq *acc = &a->acc[side];
+  ml_lsq *acc = side_acc(a, side);
   for (int j = 0; j < a->mraw; j++) ml_lsq_put(acc, j, sw * a->row[j]);
   ml_lsq_put(acc, a->mraw, sw * y);
-  int rc = commit_row(a, side, w, h);
+  int rc = commit_row(a, side, y, w, h);
   return rc ? rc : ML_FA_USED;
 }
 
@@ -478,10 +508,10 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
   if ((rc = read_row(a, v, train, h, &second)) != ML_FA_USED) return rc;
   if (second && (rc = place_levels(a, v, train)) != ML_FA_USED) return rc;
   if (train && a->o.profile) profile_row(a);
-  ml_lsq *acc = &a->acc[side];
+  ml_lsq *acc = side_acc(a, side);
   for (int j = 0; j < a->mraw; j++) ml_lsq_put(acc, j, sw == 1 ? a->row[j] : sw * a->row[j]);
   ml_lsq_put(acc, a->mraw, sw == 1 ? y : sw * y);
-  rc = commit_row(a, side, w, h);
+  rc = commit_row(a, side, y, w, h);
   return rc ? rc : ML_FA_USED;
 }
 
@@ -681,6 +711,52 @@ static int formula_features(const ml_fitacc *a, ml_model *m) {
   return ML_OK;
 }
 
+/* With o.cv: the training factor as the merge of the folds' (ML_EINPUT for an empty fold). */
+static int merge_folds(ml_fitacc *a, char *err, size_t nerr) {
+  for (int f = 0; f < a->o.cv; f++) {
+    if (a->fstat[f].n == 0) {
+      snprintf(err, nerr, "cv fold %d of %d has no training rows (%lld in all); use fewer "
+                          "folds or more rows", f, a->o.cv, (long long)a->used[0]);
+      return ML_EINPUT;
+    }
+    int rc = ml_lsq_fold(&a->fold[f]);
+    if (!rc) rc = ml_lsq_merge(&a->acc[0], a->fold[f].R, a->fold[f].m);
+    if (rc) return rc;
+    a->acc[0].n += a->fold[f].n;
+  }
+  return ML_OK;
+}
+
+/* With o.cv: the folds' factors in the model's columns (through T), scored
+** (cv.h); with a list of penalties, the model's is the chosen one. */
+static int run_cv(ml_fitacc *a, ml_model *m, const double *T, int mr) {
+  ml_cv *cv = &a->cv;
+  int k = a->o.cv, q = m->p + 1, rc = ML_NOMEM;
+  int64_t qq = (int64_t)q * q;
+  cv->k = k;
+  cv->nl2 = a->o.l2_path ? a->o.nl2 : 1;
+  cv->l2 = ml_malloc(8 * (uint64_t)cv->nl2);
+  cv->n = ml_malloc(8 * (uint64_t)k);
+  cv->sw = ml_malloc(8 * (uint64_t)k);
+  cv->tss = ml_malloc(8 * (uint64_t)k);
+  double *Rf = ml_malloc(8 * (uint64_t)k * (uint64_t)qq);
+  if (!cv->l2 || !cv->n || !cv->sw || !cv->tss || !Rf) goto out;
+  for (int i = 0; i < cv->nl2; i++) cv->l2[i] = a->o.l2_path ? a->o.l2_path[i] : a->o.l2;
+  rc = ML_OK;
+  for (int f = 0; f < k && !rc; f++) {
+    cv->n[f] = a->fstat[f].n;
+    cv->sw[f] = a->fstat[f].w;
+    cv->tss[f] = a->fstat[f].m2;
+    rc = ml_lsq_transform(a->fold[f].R, mr, T, q, Rf + f * qq);
+  }
+  if (!rc) rc = ml_cv_run(cv, Rf, q, a->o.tol);
+  if (!rc) m->l2 = cv->l2[cv->chosen];
+out:
+  ml_free(Rf);
+  return rc;
+}
+
+
 /* A formula's model: the design as accumulated (T the identity), the formula's copy kept. */
 static int finish_formula(ml_fitacc *a, ml_model **out, double **Rtest) {
   int p = a->mraw, q = p + 1, rc = ML_OK;
@@ -693,6 +769,7 @@ static int finish_formula(ml_fitacc *a, ml_model **out, double **Rtest) {
   for (int i = 0; !rc && i < q; i++) T[i + (int64_t)i * q] = 1;
   if (!rc) rc = transform(a, m, T, q, Rtest);
   if (!rc) rc = set_options(a, m);
+  if (!rc && a->fold) rc = run_cv(a, m, T, q);
   if (!rc) rc = formula_features(a, m);
   if (!rc) rc = ml_formula_save(a->formula, &saved, &n);
   if (!rc) rc = ml_formula_load(saved, n, &copy, NULL, 0) ? ML_NOMEM : ML_OK;
@@ -718,13 +795,15 @@ int ml_fitacc_finish(ml_fitacc *a, ml_model **out, double **Rtest, char *err, si
       int rc = ml_lsq_fold(&a->acc[s]);
       if (rc) return rc;
     }
-    return finish_formula(a, out, Rtest);
+    int rc = a->fold ? merge_folds(a, err, nerr) : ML_OK;
+    return rc ? rc : finish_formula(a, out, Rtest);
   }
   *out = NULL;
   *Rtest = NULL;
   int rc = ML_OK, p = 0;
   for (int s = 0; s < a->sides; s++)
     if ((rc = ml_lsq_fold(&a->acc[s]))) return rc;
+  if (a->fold && (rc = merge_folds(a, err, nerr))) return rc;
   fa_level ***train = ml_calloc(sizeof(fa_level **) * (uint64_t)a->k);
   int *ntrain = ml_calloc(sizeof(int) * (uint64_t)a->k);
   double *T = NULL;
@@ -740,6 +819,7 @@ int ml_fitacc_finish(ml_fitacc *a, ml_model **out, double **Rtest, char *err, si
   if (!rc) rc = map_features(a, m, train, ntrain, T, mr);
   if (!rc) rc = transform(a, m, T, mr, Rtest);
   if (!rc) rc = set_options(a, m);
+  if (!rc && a->fold) rc = run_cv(a, m, T, mr);
   if (!rc && a->o.profile) rc = attach_profile(a, m, train, ntrain);
   if (!rc) rc = ml_model_solve(m);
   if (train)

@@ -21,6 +21,7 @@
 
 #include <string.h>
 
+#include "cv.h"
 #include "lsq.h"
 #include "profile.h"
 #include "sqlml_int.h"
@@ -44,6 +45,9 @@ typedef struct ml_fitopts {
   int read_text;    /* a text that is a number is that number (and the model says so) */
   const ml_na *na;  /* texts read as NULL, or NULL for none (borrowed) */
   int profile;      /* the model keeps its training rows' profile (profile.h) */
+  int cv;           /* cross-validation folds (2..20), or 0: training rows by fold (cv.h) */
+  double *l2_path;  /* with cv: the penalties to choose from (nl2 of them), or NULL (borrowed) */
+  int nl2;
 } ml_fitopts;
 
 /*
@@ -106,6 +110,16 @@ typedef struct ml_fitacc {
   ** the features, give its design row (formula.h). */
   const struct ml_formula *formula;
   struct ml_fvalue *fv;
+  /* With o.cv: training rows go to fold[fold_at] (the caller sets it before
+  ** each training row), not acc[0], which ml_fitacc_finish makes their merge;
+  ** per fold, the weighted mean and sum of squares of y (West). */
+  ml_lsq *fold;
+  int fold_at;
+  struct fa_fold {
+    int64_t n;
+    double w, mean, m2;
+  } *fstat;
+  ml_cv cv;              /* filled by ml_fitacc_finish with o.cv */
 } ml_fitacc;
 
 /* bad_kind of a formula row whose transform is undefined (log(0)): bad_col is the variable. */
@@ -163,7 +177,7 @@ static inline void ml_hash_double(uint64_t h[2], double d) {
 
 /*
 ** The model of the training rows (names, levels, imputed means, the factor,
-** solved), and, when there are test rows, their factor in the model's
+** solved; with o.cv, a->cv scored and the model solved with the chosen l2), and, when there are test rows, their factor in the model's
 ** columns ((p+1)^2, ml_free it) in *Rtest.  ML_EINPUT with err when the
 ** model cannot be made (a feature without any value; a level only in test
 ** rows without unseen = zero).

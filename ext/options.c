@@ -9,6 +9,7 @@
 #include "glm.h"
 #include "model.h"
 #include "options.h"
+#include "split.h"
 #include "sqlq.h"
 
 /* What JSON an option takes, and what it becomes. */
@@ -21,7 +22,9 @@ enum {
   OPT_TRISTATE, /* true, false or "auto": 1, 0, -1 */
   OPT_NAME,     /* a non-empty text: char * (sqlite3_malloc) */
   OPT_TEXTS,    /* an array of texts: char ** and its count, an int at count_at */
-  OPT_JSON      /* any JSON, read later by the caller: const ml_json * into the tree */
+  OPT_JSON,     /* any JSON, read later by the caller: const ml_json * into the tree */
+  OPT_L2        /* ml_train's l2: a number as OPT_REAL, or an array of them into
+                   fit.l2_path and fit.nl2 (for cv to choose from) */
 };
 
 enum { LO_OPEN = 1, HI_OPEN = 2 };
@@ -77,7 +80,9 @@ static const opt_spec opts[] = {
      " must be a column name"},
     {"weights", ML_OPT_FIT, OPT_BOOL, AT(fit.weighted), 0, 0, 0, 0, NULL, NULL,
      " must be true or false"},
-    {"l2", BOTH, OPT_REAL, AT(fit.l2), 0, 0, INFINITY, HI_OPEN, NULL, NULL, " must be a number >= 0"},
+    {"l2", ML_OPT_FIT, OPT_REAL, AT(fit.l2), 0, 0, INFINITY, HI_OPEN, NULL, NULL, " must be a number >= 0"},
+    {"l2", ML_OPT_TRAIN, OPT_L2, AT(fit.l2), 0, 0, INFINITY, HI_OPEN, NULL, NULL,
+     " must be a number >= 0, or (with cv) a non-empty array of them"},
     {"robust", BOTH, OPT_ENUM, AT(fit.robust), 0, 0, 0, 0, v_robust, c_robust,
      " must be \"HC0\", \"HC1\", \"HC2\" or \"HC3\""},
     {"refine", ML_OPT_TRAIN, OPT_TRISTATE, AT(refine), 0, 0, 0, 0, NULL, NULL,
@@ -100,6 +105,8 @@ static const opt_spec opts[] = {
      " must be a number in (0, 1)"},
     {"keep_unconverged", ML_OPT_TRAIN, OPT_BOOL, AT(keep_unconverged), 0, 0, 0, 0, NULL, NULL,
      " must be true or false"},
+    {"cv", ML_OPT_TRAIN, OPT_INT, AT(fit.cv), 0, 2, ML_CV_MAX_FOLDS, 0, NULL, NULL,
+     " must be an integer from 2 to 20 (the number of folds)"},
     {"auc_max_rows", ML_OPT_TRAIN, OPT_INT64, AT(auc_max_rows), 0, 0, 1e12, 0, NULL, NULL,
      " must be an integer from 0 to 1e12"},
 };
@@ -110,7 +117,7 @@ static const char *known(int func) {
   return func == ML_OPT_TRAIN
              ? "test_size, seed, key, intercept, nulls, na_values, categorical, unseen, weights, "
                "l2, robust, refine, metrics, progress, tol, family, offset, max_iter, epsilon, "
-               "keep_unconverged, auc_max_rows"
+               "keep_unconverged, auc_max_rows, cv"
              : "intercept, weights, names, categorical, unseen, nulls, l2, robust, tol";
 }
 
@@ -125,7 +132,7 @@ static int in_range(const opt_spec *s, const ml_json *c) {
   double v = c->num;
   if (!((s->open & LO_OPEN) ? v > s->lo : v >= s->lo)) return 0;
   if (!((s->open & HI_OPEN) ? v < s->hi : v <= s->hi)) return 0;
-  return s->type == OPT_REAL || v == floor(v);
+  return s->type == OPT_REAL || s->type == OPT_L2 || v == floor(v);
 }
 
 /* An array of texts into a new char ** at *list, *n of them: 1, 0 if not
@@ -139,6 +146,22 @@ static int read_texts(const ml_json *c, char ***list, int *n) {
     if (!((*list)[*n] = sqlite3_mprintf("%s", e->str))) return -1;
     (*n)++;
   }
+  return 1;
+}
+
+/* l2 as a number, or a non-empty array of numbers in range: 1, 0 if not, -1 out of memory. */
+static int read_l2(const opt_spec *s, const ml_json *c, ml_options *o) {
+  if (c->type != ML_JSON_ARRAY) {
+    if (in_range(s, c)) o->fit.l2 = c->num;
+    return in_range(s, c);
+  }
+  if (c->len == 0) return 0;
+  for (const ml_json *e = c->child; e; e = e->next)
+    if (!in_range(s, e)) return 0;
+  sqlite3_free(o->fit.l2_path);
+  o->fit.nl2 = 0;
+  if (!(o->fit.l2_path = sqlite3_malloc64(8 * (sqlite3_uint64)c->len))) return -1;
+  for (const ml_json *e = c->child; e; e = e->next) o->fit.l2_path[o->fit.nl2++] = e->num;
   return 1;
 }
 
@@ -175,14 +198,35 @@ static int read_value(const opt_spec *s, const ml_json *c, ml_options *o) {
     return (*(char **)at = sqlite3_mprintf("%s", str)) ? 1 : -1;
   case OPT_TEXTS:
     return read_texts(c, (char ***)at, (int *)((char *)o + s->count_at));
+  case OPT_L2:
+    return read_l2(s, c, o);
   default: /* OPT_JSON */
     *(const ml_json **)at = c;
     return 1;
   }
 }
 
+/* The rules of cv and a list of penalties.  0, or -1 after reporting. */
+static int check_cv(sqlite3_context *ctx, const char *fname, const ml_options *o) {
+  double most = 0;
+  for (int i = 0; i < o->fit.nl2; i++) most = o->fit.l2_path[i] > most ? o->fit.l2_path[i] : most;
+  if (o->fit.l2_path && !o->fit.cv)
+    return bad(ctx, fname, "l2 is a list of penalties to choose from: add cv (e.g. \"cv\":5) to "
+                           "choose one by cross-validation, or give l2 one number");
+  if (!o->fit.cv) return 0;
+  if (o->family != ML_FAMILY_GAUSSIAN)
+    return bad(ctx, fname, "cv applies to family \"gaussian\" only (a GLM's fit on the other "
+                           "folds would need IRLS passes of its own)");
+  if (most > 0 && !o->fit.intercept)
+    return bad(ctx, fname, "l2 needs the intercept (the one term it leaves unpenalized)");
+  if (most > 0 && o->fit.robust)
+    return bad(ctx, fname, "robust does not apply to a ridge fit (l2)");
+  return 0;
+}
+
 /* The rules between options.  0, or -1 after reporting. */
 static int check_rules(sqlite3_context *ctx, const char *fname, int func, const ml_options *o) {
+  if (func == ML_OPT_TRAIN && check_cv(ctx, fname, o)) return -1;
   if (o->fit.l2 > 0 && !o->fit.intercept)
     return bad(ctx, fname, "l2 needs the intercept (the one term it leaves unpenalized)");
   if (o->fit.l2 > 0 && o->fit.robust) return bad(ctx, fname, "robust does not apply to a ridge fit (l2)");
@@ -237,6 +281,9 @@ void ml_options_free(ml_options *o) {
   sqlite3_free(o->key);
   sqlite3_free(o->weights);
   sqlite3_free(o->offset);
+  sqlite3_free(o->fit.l2_path);
+  o->fit.l2_path = NULL;
+  o->fit.nl2 = 0;
   ml_free_names(o->categorical, o->ncategorical);
   ml_free_names(o->na_values, o->nna);
   ml_na_free(&o->na);

@@ -4,6 +4,7 @@
 **
 **   SELECT * FROM houses WHERE ml_split_of(rowid, 0.2, 42) = 'train';
 **   SELECT ml_split_of(id, 0.1, 0.1, 7);        -- 'train' | 'test' | 'valid'
+**   SELECT ml_fold_of(id, 5, 42);               -- 0 .. 4, ml_train's cv fold
 */
 #include <stdarg.h>
 #include <string.h>
@@ -166,6 +167,50 @@ void ml_split_of_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       break;
     case ML_SPLIT_NULL_KEY:
       split_of_error(ctx, "the key is NULL; a NULL key has no side");
+      break;
+    default:
+      sqlite3_result_error_nomem(ctx);
+  }
+}
+
+uint64_t ml_fold_seeded(int64_t seed) { return fnv_u64(ml_split_seeded(seed), ML_FOLD_SALT); }
+
+int ml_fold_of_seeded(uint64_t seeded, sqlite3_value *key, int k, int *fold) {
+  double u;
+  int rc = ml_split_u_seeded(seeded, key, &u);
+  if (rc == 0) {
+    *fold = (int)(u * k);
+    if (*fold >= k) *fold = k - 1;
+  }
+  return rc;
+}
+
+/* ml_fold_of(key, k, seed): the fold ml_train's option "cv": k gives the row of that key. */
+void ml_fold_of_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  sqlite3_value *kv = argv[1], *seedv = argv[2];
+  int fold;
+  if (sqlite3_value_type(kv) != SQLITE_INTEGER || sqlite3_value_int64(kv) < 2 ||
+      sqlite3_value_int64(kv) > ML_CV_MAX_FOLDS) {
+    char *z = shown(kv);
+    ml_error(ctx, "ml_fold_of(): k must be an integer from 2 to %d, got %s", ML_CV_MAX_FOLDS,
+             z ? z : "?");
+    sqlite3_free(z);
+    return;
+  }
+  if (sqlite3_value_type(seedv) != SQLITE_INTEGER) {
+    char *z = shown(seedv);
+    ml_error(ctx, "ml_fold_of(): seed must be an integer, got %s", z ? z : "?");
+    sqlite3_free(z);
+    return;
+  }
+  switch (ml_fold_of_seeded(ml_fold_seeded(sqlite3_value_int64(seedv)), argv[0],
+                            (int)sqlite3_value_int64(kv), &fold)) {
+    case 0:
+      sqlite3_result_int(ctx, fold);
+      break;
+    case ML_SPLIT_NULL_KEY:
+      ml_error(ctx, "ml_fold_of(): the key is NULL; a NULL key has no fold");
       break;
     default:
       sqlite3_result_error_nomem(ctx);

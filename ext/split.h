@@ -62,6 +62,21 @@ static inline int ml_split_side(double u, double test_size, double valid_size) {
 
 void ml_split_of_func(sqlite3_context *, int, sqlite3_value **);
 
+/*
+** The cross-validation fold of a key (ml_train's "cv"), 0 .. k-1: the same
+** bytes as the split's u, with the salt ML_FOLD_SALT (8 bytes little-endian)
+** after the seed, so a row's fold is independent of its side:
+**   u    = as above over seed, salt, tag and key
+**   fold = floor(u k)
+** ml_fold_seeded gives the state after seed and salt; ml_fold_of_seeded
+** returns as ml_split_u.
+*/
+#define ML_CV_MAX_FOLDS 20
+#define ML_FOLD_SALT 0x646C6F662D766375ull
+uint64_t ml_fold_seeded(int64_t seed);
+int ml_fold_of_seeded(uint64_t seeded, sqlite3_value *key, int k, int *fold);
+void ml_fold_of_func(sqlite3_context *, int, sqlite3_value **);
+
 /* Registers the ml_split virtual table module on db. */
 int ml_split_register(sqlite3 *db);
 

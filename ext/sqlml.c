@@ -68,6 +68,7 @@ static const struct {
     {"ml_drop", 2, DIRECT, ml_drop_func, NULL, NULL},
     {"ml_split_of", 3, PURE, ml_split_of_func, NULL, NULL},
     {"ml_split_of", 4, PURE, ml_split_of_func, NULL, NULL},
+    {"ml_fold_of", 3, PURE, ml_fold_of_func, NULL, NULL},
 };
 
 #ifdef _WIN32

@@ -9,6 +9,7 @@
 **                    (refinement, full metrics, robust errors)
 **   train_glm.c      IRLS for a binomial or poisson family
 **   train_finish.c   metrics, data_hash, warnings, the summary's parts
+**   train_cv.c       cross-validation: a row's fold, the report of the folds
 **
 ** The trainer is one struct for the whole call: each step reads what the
 ** steps before it filled in.
@@ -184,6 +185,10 @@ void train_glm_start(const trainer *t, double y, double w, double off, double *z
 int train_glm_fit(trainer *t);
 void train_glm_metrics_set(ml_sb *b, const char *name, sqlite3_int64 n, const struct glm_metric *g,
                            int family);
+
+/* train_cv.c */
+int row_fold(trainer *t);
+void cv_json(ml_sb *b, const ml_cv *cv);
 
 /* train_finish.c */
 void warn(trainer *t, const char *fmt, ...);

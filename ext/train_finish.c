@@ -206,6 +206,10 @@ static void record_texts(const trainer *t, train_result *r) {
     metrics_set(&b, "train", m->n, rss_train, &t->wtrain, &t->etrain, measure);
     ml_sb_puts(&b, ",");
     metrics_set(&b, "test", t->fa.used[1], rss_test, &t->wtest, &t->etest, measure);
+    if (t->o.fit.cv) {
+      ml_sb_puts(&b, ",");
+      cv_json(&b, &t->fa.cv);
+    }
   }
   ml_sb_puts(&b, "}");
   r->metrics = ml_sb_finish(&b, NULL);
@@ -334,6 +338,8 @@ static void keep_test_factor(trainer *t, ml_model *m) {
 }
 
 int train_finish(trainer *t, train_result *r) {
+  /* The penalty cv chose is the model's: in the data hash and the stored options. */
+  if (t->o.fit.cv) t->o.fit.l2 = t->m->l2;
   r->hash = data_hash(t);
   r->created = utc_now();
   record_texts(t, r);

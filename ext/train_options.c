@@ -74,6 +74,7 @@ void options_json(ml_sb *b, const trainer *t) {
   else ml_sb_puts(b, "null");
   ml_sb_puts(b, ",\"l2\":");
   ml_sb_json_number(b, o->fit.l2);
+  if (o->fit.cv) ml_sb_printf(b, ",\"cv\":%d", o->fit.cv);
   if (o->fit.robust) ml_sb_printf(b, ",\"robust\":\"%s\"", hc[o->fit.robust]);
   else ml_sb_puts(b, ",\"robust\":null");
   ml_sb_printf(b, ",\"refine\":%s,\"metrics\":\"%s\",\"tol\":",

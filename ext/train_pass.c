@@ -273,6 +273,7 @@ int first_row(trainer *t) {
   }
   int side = row_side(t);
   if (side < 0) return -1;
+  if (t->o.fit.cv && side != ML_SIDE_TEST && row_fold(t)) return -1;
   int r = ml_fitacc_add(&t->fa, side == ML_SIDE_TEST, t->vals + t->cy + 1, glm ? z : y, glm ? W : w);
   if (r == ML_FA_ERROR && t->fa.bad_kind == ML_V_TEXT && t->fa.bad_col >= 0 &&
       !t->sure[t->fa.bad_col]) {

@@ -215,6 +215,11 @@ static const struct scenario {
     {"train_first", "",
      "SELECT ml_train('m', 't', 'y', '[\"a\",\"b\",\"c\"]', "
      "'{\"test_size\":0.2,\"seed\":7,\"metrics\":\"full\",\"refine\":true,\"robust\":\"HC1\"}')"},
+    /* Cross-validation: fold factors, their merges, a ridge path, the report. */
+    {"train_cv", "",
+     "SELECT ml_train('cv', 't', 'y', '[\"a\",\"b\",\"c\"]', "
+     "'{\"cv\":4,\"l2\":[0,1],\"seed\":2,\"weights\":\"w\"}');"
+     "SELECT ml_fold_of(id, 5, 1) FROM t WHERE id < 4"},
     {"train_again", trained,
      "SELECT ml_train('m', 'SELECT * FROM t WHERE g = 1', 'y', '*', "
      "'{\"nulls\":\"mean\",\"weights\":\"w\",\"categorical\":[\"b\"]}')"},

@@ -138,7 +138,7 @@ CASES = [
     ('SELECT ml_train(\'z\', \'t\', \'y\', \'["x"]\', 42)', E('ml_train(): argument 5 must be a JSON object of options')),
     ('SELECT ml_train(\'z\', \'t\', \'y\', \'["x"]\', \'{"test_size":-0.1}\')', E('ml_train(): option test_size must be a number in [0, 1)')),
     ('SELECT ml_train(\'z\', \'t\', \'y\', \'["x"]\', \'{"test_size":1}\')', E('ml_train(): option test_size must be a number in [0, 1)')),
-    ('SELECT ml_train(\'z\', \'t\', \'y\', \'["x"]\', \'{"l2":-1}\')', E('ml_train(): option l2 must be a number >= 0')),
+    ('SELECT ml_train(\'z\', \'t\', \'y\', \'["x"]\', \'{"l2":-1}\')', E('ml_train(): option l2 must be a number >= 0, or (with cv) a non-empty array of them')),
     ('SELECT ml_train(\'z\', \'t\', \'y\', \'["x"]\', \'{"seed":0.5}\')', E('ml_train(): option seed must be an integer')),
     ("SELECT ml_train('z', 'empty', 'y')", E('ml_train(): no rows to train on: 0 rows read, 0 skipped for a NULL, 0 in the test set')),
     ('SELECT ml_train(\'z\', \'one\', \'y\', \'["x"]\', \'{"test_size":0}\')', JSON),

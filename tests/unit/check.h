@@ -37,6 +37,7 @@ void test_strbuf(void);
 void test_profile(void);
 void test_formula(void);
 void test_auc(void);
+void test_cv(void);
 
 /* Fault injection: the allocation after `n` more succeed fails (-1: never). */
 void mem_fail_after(long n);

@@ -1,4 +1,4 @@
-/* The C unit tests of the SQLite-free core: lsq, model, json, dist, strbuf, formula, auc. */
+/* The C unit tests of the SQLite-free core: lsq, model, json, dist, strbuf, formula, auc, cv. */
 #include <stdio.h>
 
 #include "check.h"
@@ -16,6 +16,7 @@ int main(void) {
   test_formula();
   test_auc();
   test_profile();
+  test_cv();
   CHECK(mem_in_use() == before); /* nothing leaked */
   printf("unit: %d checks, %d failed\n", check_count, check_failures);
   return check_failures != 0;
