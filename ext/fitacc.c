@@ -427,6 +427,11 @@ int ml_fitacc_use_formula(ml_fitacc *a, const ml_formula *f) {
     ml_lsq_free(&a->acc[s]);
     if (ml_lsq_init(&a->acc[s], a->mraw)) return ML_NOMEM;
   }
+  /* The folds too: their width is the formula's design's. */
+  for (int k = 0; a->fold && k < a->o.cv; k++) {
+    ml_lsq_free(&a->fold[k]);
+    if (ml_lsq_init(&a->fold[k], a->mraw)) return ML_NOMEM;
+  }
   return ML_OK;
 }
 

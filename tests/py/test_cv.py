@@ -199,4 +199,12 @@ error("SELECT ml_train('e', 'SELECT * FROM few', 'y', '[\"x1\"]', '{\"cv\":2}')"
 error("SELECT ml_fold_of(1, 1, 0)", (), "ml_fold_of(): k must be an integer from 2 to 20, got 1")
 error("SELECT ml_fold_of(1, 3, 'x')", (), "ml_fold_of(): seed must be an integer, got 'x'")
 error("SELECT ml_fold_of(NULL, 3, 0)", (), "ml_fold_of(): the key is NULL")
+# A formula takes cv too: the same folds and figures as the same terms listed.
+byf = json.loads(con.execute("SELECT ml_train('cvf', 'd', 'y ~ x1 + x2 + cat', NULL, "
+                             "'{\"cv\":4,\"l2\":[0,1]}')").fetchone()[0])["metrics"]["cv"]
+byl = json.loads(con.execute("SELECT ml_train('cvl', 'd', 'y', '[\"x1\",\"x2\",\"cat\"]', "
+                             "'{\"cv\":4,\"l2\":[0,1]}')").fetchone()[0])["metrics"]["cv"]
+c.check(byf["l2"] == byl["l2"] and all(abs(f["rmse"] - g["rmse"]) <= 1e-12 * g["rmse"]
+                                       for f, g in zip(byf["folds"], byl["folds"])),
+        "a formula's cv equals the listed terms': %s vs %s" % (byf["folds"], byl["folds"]))
 c.done()
