@@ -46,6 +46,7 @@
 ** This file runs the steps in order (train()) and stores the version; each
 ** step is in a file of its own, listed in train.h.
 */
+#include "incremental.h"
 #include "train.h"
 
 /*
@@ -99,6 +100,7 @@ static void trainer_free(trainer *t) {
   ml_free(t->Rtest);
   ml_fitacc_free(&t->fa);
   ml_model_free(t->m);
+  ml_model_free(t->pm);
 }
 
 static const char *text_or_null(sqlite3_value *v) {
@@ -156,11 +158,14 @@ static int read_args(trainer *t, int argc, sqlite3_value **argv) {
 */
 static int train(trainer *t, int argc, sqlite3_value **argv, char **summary, size_t *len) {
   if (read_args(t, argc, argv)) return -1;
-  if (train_plan(t, argc > 3 ? argv[3] : NULL)) return -1;
+  if (train_plan(t, argc > 3 ? argv[3] : NULL) || incr_plan(t)) return -1;
   if (train_first_pass(t) || train_more_passes(t)) return -1;
+  incr_keep(t, t->m);
   train_result r;
   memset(&r, 0, sizeof r);
-  int rc = train_finish(t, &r) || store(t, &r, summary, len) ? -1 : 0;
+  int rc = train_finish(t, &r) ? -1 : 0;
+  if (!rc && incr_summary(t, &r)) rc = ml_error_nomem(t->ctx);
+  if (!rc && store(t, &r, summary, len)) rc = -1;
   train_result_free(&r);
   return rc;
 }

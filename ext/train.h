@@ -121,6 +121,12 @@ struct trainer {
   int levels_probed;      /* binomial: target_levels ran (at the first text target) */
   int glm_passes;         /* passes of glm_row so far */
   uint64_t again_rows;    /* the training rows' sum of ml_rowhash, read again */
+  /* incremental.c: the source's mark, and the version an incremental retrain builds on. */
+  int has_mark;
+  sqlite3_int64 mark;     /* the source's largest rowid (0 for none) when it was read */
+  sqlite3_int64 parent;   /* that version, or 0 */
+  ml_model *pm;           /* its model */
+  const char *incr_reason; /* why the version is a full retrain all the same, or NULL */
 };
 
 

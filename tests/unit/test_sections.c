@@ -181,6 +181,11 @@ static ml_model *every_section(void) {
   m->test_m2 = 2;
   m->test_R = ml_calloc(8 * 25);
   for (int i = 0; i < 5; i++) m->test_R[i + i * 5] = 2 + i;
+  m->has_mark = 1;
+  m->mark = 1234567;
+  m->train_w = 12;
+  m->train_mean = 0.5;
+  m->train_m2 = 3;
   return m;
 }
 
@@ -193,7 +198,7 @@ static void table(void) {
     CHECK(strlen(tag) == 4);
     CHECK(critical == (isupper((unsigned char)tag[0]) != 0));
   }
-  CHECK(nsec == 14 && strcmp(ml_model_section(0, NULL), "SHAP") == 0);
+  CHECK(nsec == 15 && strcmp(ml_model_section(0, NULL), "SHAP") == 0);
   ml_model *m = every_section(), *d = NULL;
   unsigned char *z;
   int64_t len;
@@ -212,6 +217,8 @@ static void table(void) {
     CHECK(d->test_R && memcmp(d->test_R, m->test_R, 8 * 25) == 0 && d->test_n == 4 && d->test_m2 == 2);
     CHECK(d->profile && d->profile->num[0].n == 10 && d->profile->num[0].max == 4.5 &&
           d->profile->cat[1].nlevels == 3 && d->profile->cat[1].count[0] == 4);
+    CHECK(d->has_mark && d->mark == 1234567 && d->train_w == 12 && d->train_mean == 0.5 &&
+          d->train_m2 == 3);
   }
   ml_model_free(d);
   char tags[16][5];
