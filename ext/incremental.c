@@ -11,17 +11,16 @@
 ** give the full retrain's model is refused here, before any row is read,
 ** with a message that says why (docs/options.md, incremental).
 **
-** This sqlml then trains the version over every row: the result is the
-** full retrain's by construction, and the summary says "incremental": false
-** with the reason.  Continuing the parent's factors with the new rows only
-** is the part still to come (docs/deploy.md).
+** Then only the rows past the mark are read, into a fit started from the
+** parent (ml_fitacc_seed: its levels, profile, counts and fingerprint; the
+** y moments): the levels of the model are the union, sorted as a full
+** retrain sorts them, and the parent's training and test factors map into
+** its columns exactly (ml_model_design_map: a new reference level makes the
+** old design a linear transform of the new one) and fold into the new
+** rows' factors.  Welford's moments and the profile continue in scan
+** order, as a full retrain's do; the fingerprint is a sum of row hashes.
 */
 #include "incremental.h"
-
-/* The summary's reason when the version was trained over every row. */
-#define INCR_FULL_REASON                                                                      \
-  "this sqlml checks that an incremental retrain could be exact, then trains over every row " \
-  "(continuing the parent's factors with only the new rows is not built yet)"
 
 /*
 ** What the source is: 0 for a table with a rowid; else 1 with *what
@@ -209,6 +208,37 @@ static int same_plan(trainer *t, const char *src, const char *target, const char
   return rc;
 }
 
+/*
+** The plan of the continuation: the parent's feature kinds, kept (a value
+** that does not fit is an error, not a restart), and the row statement
+** with only the rows past the mark.  0, or -1 after reporting.
+*/
+static int continue_plan(trainer *t) {
+  for (int j = 0; j < t->k; j++) {
+    const ml_feature *f = &t->pm->feat[j];
+    t->kind[j] = f->type == ML_FEAT_NUMERIC ? ML_TYPE_NUMERIC
+                 : f->num_levels            ? ML_TYPE_NUM_LEVELS
+                                            : ML_TYPE_CATEGORICAL;
+    t->sure[j] = 1;
+  }
+  t->star = 0; /* the features are the parent's: none leaves */
+  const char *rid = ml_find_name(t->cols, t->ncol, "rowid") < 0     ? "rowid"
+                    : ml_find_name(t->cols, t->ncol, "_rowid_") < 0 ? "_rowid_"
+                                                                    : "oid";
+  char *sql = sqlite3_mprintf("%s WHERE %s > %lld", sqlite3_sql(t->rows), rid,
+                              (long long)t->pm->mark);
+  sqlite3_stmt *st = NULL;
+  int rc = sql ? sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+  sqlite3_free(sql);
+  if (rc != SQLITE_OK) {
+    ml_result_db_error(t->ctx, "ml_train", t->db, rc);
+    return -1;
+  }
+  sqlite3_finalize(t->rows);
+  t->rows = st;
+  return 0;
+}
+
 /* The version to build on, and the checks that building on it is exact.  0, or -1 after reporting. */
 static int plan_incremental(trainer *t, const char *what) {
   if (what)
@@ -216,6 +246,11 @@ static int plan_incremental(trainer *t, const char *what) {
                             "marks what a version read, got %s ('%s'); train without "
                             "\"incremental\" (a full retrain)", what, t->source);
   if (refuse_options(t)) return -1;
+  if (t->o.fit.unseen_zero)
+    return ml_error(t->ctx, "ml_train(): option incremental cannot be exact with \"unseen\": "
+                            "\"zero\": a level seen only in test rows so far is read there as the "
+                            "reference, and a full retrain reads it as itself once a training row "
+                            "has it; train without \"incremental\"");
   char *src = NULL, *target = NULL, *opts = NULL;
   int rc = find_parent(t, &src, &target, &opts) || same_plan(t, src, target, opts) ? -1 : 0;
   sqlite3_free(src);
@@ -230,8 +265,7 @@ static int plan_incremental(trainer *t, const char *what) {
     return ml_error(t->ctx, "ml_train(): the largest rowid of '%s' is %lld, below version %lld's "
                             "mark %lld: rows it read were deleted; train without \"incremental\"",
                     t->source, (long long)t->mark, (long long)t->parent, (long long)t->pm->mark);
-  t->incr_reason = INCR_FULL_REASON;
-  return 0;
+  return continue_plan(t);
 }
 
 int incr_plan(trainer *t) {
@@ -253,6 +287,82 @@ void incr_keep(const trainer *t, ml_model *m) {
   m->train_w = t->wtrain.w;
   m->train_mean = t->wtrain.mean;
   m->train_m2 = t->wtrain.m2;
+  m->set_hash[0] = t->fa.hash[0];
+  m->set_hash[1] = t->fa.hash[1];
+}
+
+int incr_seed(trainer *t) {
+  const ml_model *pm = t->pm;
+  int rc = ml_fitacc_seed(&t->fa, pm, pm->set_hash);
+  if (rc == ML_FA_TOO_WIDE) rc = ML_EINPUT;
+  if (rc) {
+    ml_result_code(t->ctx, "ml_train", rc);
+    return -1;
+  }
+  t->wtrain.w = pm->train_w;
+  t->wtrain.mean = pm->train_mean;
+  t->wtrain.m2 = pm->train_m2;
+  if (pm->test_R) {
+    t->wtest.w = pm->test_w;
+    t->wtest.mean = pm->test_mean;
+    t->wtest.m2 = pm->test_m2;
+  }
+  t->rows_hash = pm->rows_hash;
+  return 0;
+}
+
+/*
+** *R (q x q, the new rows' factor in the model's columns, or NULL for none)
+** becomes the factor of the new and the old rows: Rold (the parent's,
+** qo x qo) mapped by T into the model's columns, stacked and triangularized.
+*/
+static int fold_factor(double **R, int q, const double *Rold, int qo, const double *T) {
+  double *M = ml_calloc(8 * (uint64_t)q * (uint64_t)q);
+  ml_lsq acc;
+  memset(&acc, 0, sizeof acc);
+  int rc = M ? ml_lsq_transform(Rold, qo, T, q, M) : ML_NOMEM;
+  if (!rc) rc = ml_lsq_init(&acc, q - 1);
+  if (!rc) rc = ml_lsq_merge(&acc, M, q);
+  if (!rc && *R) rc = ml_lsq_merge(&acc, *R, q);
+  if (!rc && !*R && !(*R = ml_calloc(8 * (uint64_t)q * (uint64_t)q))) rc = ML_NOMEM;
+  if (!rc)
+    for (int j = 0; j < q; j++)
+      for (int i = 0; i < q; i++) (*R)[i + (int64_t)j * q] = i <= j ? acc.R[i + (int64_t)j * q] : 0;
+  ml_lsq_free(&acc);
+  ml_free(M);
+  return rc;
+}
+
+/* The parent's factors folded into the model of the new rows, solved again. */
+static int merge_factors(trainer *t) {
+  ml_model *m = t->m, *pm = t->pm;
+  double *T = NULL;
+  int q = m->p + 1, rc = ml_model_design_map(pm, m, &T);
+  if (!rc) rc = fold_factor(&m->R, q, pm->R, pm->p + 1, T);
+  if (!rc && pm->test_R) rc = fold_factor(&t->Rtest, q, pm->test_R, pm->p + 1, T);
+  ml_free(T);
+  return rc ? rc : ml_model_solve(m);
+}
+
+int incr_merge(trainer *t) {
+  if (!t->pm) return 0;
+  int rc = merge_factors(t);
+  if (rc) {
+    ml_result_code(t->ctx, "ml_train", rc);
+    return -1;
+  }
+  if (t->o.refine < 0 && t->m->l2 == 0) {
+    int need = needs_refinement(t->m);
+    if (need < 0) {
+      ml_result_code(t->ctx, "ml_train", -need);
+      return -1;
+    }
+    if (need)
+      return ml_error(t->ctx, "ml_train(): option incremental cannot be exact here: the fit is "
+                              "ill-conditioned enough to need a refinement step, which reads "
+                              "every row; train without \"incremental\"");
+  }
+  return 0;
 }
 
 /* The summary's last "}" becomes ,"incremental":...,"parent":...,"rows_read":...}. */

@@ -65,8 +65,10 @@
 **         per level (optional, since 0.3: ml_feature_info, ml_drift)
 **   incr  u32 scheme (1) | i64 the source's largest rowid when ml_train
 **         read it | f64 total weight | f64 mean of y | f64 sum of squared
-**         deviations of y, of the training rows (optional, since 0.4: a
-**         rowid table's mark, what "incremental" continues from)
+**         deviations of y, of the training rows | 2 x u64 their
+**         fingerprint, the sum of their hashes (ml_fitacc_fingerprint)
+**         (optional, since 0.4: a rowid table's mark, what "incremental"
+**         continues from)
 **
 ** where str is u32 byte length | UTF-8 bytes.  ml_model_decode() checks all
 ** of it, checksum first, and never reads out of bounds.  model_blob.c has
@@ -209,6 +211,7 @@ typedef struct ml_model {
   int has_mark;
   int64_t mark;
   double train_w, train_mean, train_m2;
+  uint64_t set_hash[2];    /* the training rows' fingerprint (fitacc.h), before data_hash's options */
 } ml_model;
 
 /* Residual sum of squares of coefficients b (p, 0 where aliased) under the

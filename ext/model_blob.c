@@ -700,14 +700,17 @@ static void put_incr(ml_sb *b, const ml_model *m, const char *version) {
   put_f64(b, m->train_w);
   put_f64(b, m->train_mean);
   put_f64(b, m->train_m2);
+  put_u64(b, m->set_hash[0]);
+  put_u64(b, m->set_hash[1]);
 }
 
 static int get_incr(decoder *d) {
   ml_model *m = d->m;
-  if (section_len(d) != 36) return bad(d, "invalid model BLOB: section incr has the wrong length");
+  if (section_len(d) != 52) return bad(d, "invalid model BLOB: section incr has the wrong length");
   uint32_t scheme = get_u32(&d->s);
   int64_t mark = (int64_t)get_u64(&d->s);
   double w = get_f64(&d->s), mean = get_f64(&d->s), m2 = get_f64(&d->s);
+  uint64_t h0 = get_u64(&d->s), h1 = get_u64(&d->s);
   if (!(w >= 0) || !isfinite(w) || !isfinite(mean) || !(m2 >= 0) || !isfinite(m2))
     return bad(d, "invalid model BLOB: section incr is malformed");
   if (scheme != 1) return ML_OK;
@@ -716,6 +719,8 @@ static int get_incr(decoder *d) {
   m->train_w = w;
   m->train_mean = mean;
   m->train_m2 = m2;
+  m->set_hash[0] = h0;
+  m->set_hash[1] = h1;
   return ML_OK;
 }
 

@@ -159,7 +159,14 @@ static int read_args(trainer *t, int argc, sqlite3_value **argv) {
 static int train(trainer *t, int argc, sqlite3_value **argv, char **summary, size_t *len) {
   if (read_args(t, argc, argv)) return -1;
   if (train_plan(t, argc > 3 ? argv[3] : NULL) || incr_plan(t)) return -1;
-  if (train_first_pass(t) || train_more_passes(t)) return -1;
+  if (train_first_pass(t) || incr_merge(t)) return -1;
+  /* A continuation runs no pass after the first (it would read only the new
+  ** rows): incr_merge refused what would need one. */
+  int refine = t->o.refine;
+  if (t->pm) t->o.refine = 0;
+  int more = train_more_passes(t);
+  t->o.refine = refine;
+  if (more) return -1;
   incr_keep(t, t->m);
   train_result r;
   memset(&r, 0, sizeof r);

@@ -186,6 +186,8 @@ static ml_model *every_section(void) {
   m->train_w = 12;
   m->train_mean = 0.5;
   m->train_m2 = 3;
+  m->set_hash[0] = 7;
+  m->set_hash[1] = 0xfedcba9876543210ull;
   return m;
 }
 
@@ -218,7 +220,7 @@ static void table(void) {
     CHECK(d->profile && d->profile->num[0].n == 10 && d->profile->num[0].max == 4.5 &&
           d->profile->cat[1].nlevels == 3 && d->profile->cat[1].count[0] == 4);
     CHECK(d->has_mark && d->mark == 1234567 && d->train_w == 12 && d->train_mean == 0.5 &&
-          d->train_m2 == 3);
+          d->train_m2 == 3 && d->set_hash[0] == 7 && d->set_hash[1] == m->set_hash[1]);
   }
   ml_model_free(d);
   char tags[16][5];
