@@ -96,8 +96,9 @@ static int find_parent(trainer *t, char **src, char **target, char **opts) {
   int rc = ml_registry_find(t->db, sqlite3_user_data(t->ctx), "ml_train", ref, &t->parent, &blob,
                             &nblob, NULL, &err);
   if (rc == SQLITE_ERROR && err) {
+    const char *why = strncmp(err, "ml_train(): ", 12) == 0 ? err + 12 : err;
     ml_error(t->ctx, "ml_train(): option incremental builds on a version, and there is none: %s; "
-                     "train without \"incremental\" first", err);
+                     "train without \"incremental\" first", why);
     sqlite3_free(err);
     return -1;
   }
