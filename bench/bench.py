@@ -430,6 +430,9 @@ class Bench:
             self.drop(con, "bench_train")
             con.close()
 
+        if self.wanted("incremental"):
+            self.incremental_case(db, n, fjson)
+
         if self.wanted("glm"):
             self.glm_cases()
 
@@ -655,6 +658,29 @@ class Bench:
             p, rows, sec, gf = line.split()
             res[int(p)] = (float(sec), float(gf))
         return res
+
+    def incremental_case(self, db, n, fjson):
+        """1% appended to n rows: ml_train with "incremental" (from the version before the
+        append, so every run reads the same new rows) against a full retrain."""
+        cfg, old = self.cfg, n - n // 100
+        con = self.setup_con(db)
+        for name in ("bench_inc", "bench_full"):
+            self.drop(con, name)
+        con.execute("DROP TABLE IF EXISTS grow")
+        con.execute("CREATE TABLE grow AS SELECT * FROM t WHERE 0")
+        con.execute("INSERT INTO grow SELECT * FROM t WHERE id <= ? ORDER BY id", (old,))
+        opts = '{"test_size":0.2,"seed":42}'
+        con.execute("SELECT ml_train('bench_inc', 'grow', 'y', ?, ?)", (fjson, opts))
+        con.execute("INSERT INTO grow SELECT * FROM t WHERE id > ? ORDER BY id", (old,))
+        inc = ("SELECT length(ml_train('bench_inc', 'grow', 'y', '%s', '{\"test_size\":0.2,\"seed\":42,"
+               "\"incremental\":true,\"from\":\"bench_inc@1\"}'))" % fjson)
+        full = "SELECT length(ml_train('bench_full', 'grow', 'y', '%s', '%s'))" % (fjson, opts)
+        self.pair("incremental ml_train (1%% appended) vs full retrain, %s rows" % fmt_rows(n),
+                  shell(cfg, db, inc), shell(cfg, db, full), "<= 0.05", 0.05)
+        for name in ("bench_inc", "bench_full"):
+            self.drop(con, name)
+        con.execute("DROP TABLE grow")
+        con.close()
 
     def drop(self, con, name):
         try:

@@ -255,18 +255,24 @@ static int read_failure(ml_fitacc *a, int j, int kind) {
 ** The fingerprint of a row, in this order: the response; the weight; for
 ** each feature, its value as read (read_value's word: a number's bits
 ** whatever its SQL type or text, a level's text hash, or the NULL word).
-** Values as read, so 5, 5.0 and '5' fold alike, as the fit sees them.
+** Values as read, so 5, 5.0 and '5' fold alike, as the fit sees them.  Each
+** row's hash starts from the seeds; the rows' fingerprint is the sum mod
+** 2^64 of their hashes (word by word) added to the seeds: a multiset, so
+** the rows past a mark extend it whatever their order (incremental.c).
 */
 int ml_fitacc_fingerprint(const ml_fitacc *a, sqlite3_value **v, double y, double w, uint64_t h[2]) {
-  ml_hash_double(h, y);
-  if (a->o.weighted) ml_hash_double(h, w);
+  uint64_t r[2] = {ML_HASH_SEED0, ML_HASH_SEED1};
+  ml_hash_double(r, y);
+  if (a->o.weighted) ml_hash_double(r, w);
   for (int j = 0; j < a->k; j++) {
     double d;
     uint64_t word;
     int from_text, kind = read_value(a, &a->f[j], v[j], &d, &word, &from_text);
     if (!readable(kind)) return -1;
-    ml_hash_u64(h, word);
+    ml_hash_u64(r, word);
   }
+  h[0] += r[0];
+  h[1] += r[1];
   return 0;
 }
 
@@ -287,8 +293,8 @@ static int commit_row(ml_fitacc *a, int side, double y, double w, const uint64_t
   a->used[side]++;
   a->sum_w[side] += a->o.weighted ? w : 1;
   if (side == 0) {
-    a->hash[0] = h[0];
-    a->hash[1] = h[1];
+    a->hash[0] += h[0];
+    a->hash[1] += h[1];
     if (a->o.weighted) ml_ksum_add(&a->sum_log_w, log(w));
   }
   return ML_OK;
@@ -306,7 +312,7 @@ static int dense_row(ml_fitacc *a, int side, sqlite3_value **v, double y, double
                      int *rc) {
   ml_lsq *acc = side_acc(a, side);
   int train = side == 0;
-  uint64_t h[2] = {a->hash[0], a->hash[1]};
+  uint64_t h[2] = {ML_HASH_SEED0, ML_HASH_SEED1};
   if (train) {
     ml_hash_double(h, y);
     if (a->o.weighted) ml_hash_double(h, w);
@@ -505,7 +511,7 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
   /* The whole row is checked before anything changes (a skipped row adds
   ** no level and no column); a row of numbers does without the second pass. */
   int second = 0, train = side == 0;
-  uint64_t h[2] = {a->hash[0], a->hash[1]};
+  uint64_t h[2] = {ML_HASH_SEED0, ML_HASH_SEED1};
   if (train) {
     ml_hash_double(h, y);
     if (a->o.weighted) ml_hash_double(h, w);
@@ -518,6 +524,45 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
   ml_lsq_put(acc, a->mraw, sw == 1 ? y : sw * y);
   rc = commit_row(a, side, y, w, h);
   return rc ? rc : ML_FA_USED;
+}
+
+/* Feature j's levels from model m, in its order, as training levels (incremental retraining). */
+static int seed_levels(ml_fitacc *a, int j, const ml_feature *mf, const ml_catprof *c) {
+  fa_feature *f = &a->f[j];
+  for (int l = 0; l < mf->nlevels; l++) {
+    fa_level *lv;
+    uint64_t key = mf->num_levels ? double_word(mf->lvnum[l]) : 0;
+    int rc = mf->num_levels ? level_of(a, f, (const char *)&key, 8, mf->lvnum[l], &lv)
+                            : level_of(a, f, mf->levels[l], (int)strlen(mf->levels[l]), 0, &lv);
+    if (rc) return rc;
+    lv->train = 1;
+    lv->ntrain = c && l < c->nlevels ? c->count[l] : 0;
+  }
+  if (c) f->nulls_train = c->nulls;
+  return ML_OK;
+}
+
+int ml_fitacc_seed(ml_fitacc *a, const ml_model *m, const uint64_t hash[2]) {
+  for (int j = 0; j < a->k && j < m->k; j++) {
+    const ml_profile *pr = m->profile;
+    if (a->f[j].type == ML_TYPE_NUMERIC) {
+      if (pr) a->f[j].prof = pr->num[j];
+      continue;
+    }
+    int rc = seed_levels(a, j, &m->feat[j], pr ? &pr->cat[j] : NULL);
+    if (rc) return rc;
+  }
+  a->used[0] = m->n;
+  a->sum_w[0] = m->sum_w;
+  a->sum_log_w.s = m->sum_log_w;
+  a->skipped = m->n_skipped;
+  if (m->test_R) {
+    a->used[1] = m->test_n;
+    a->sum_w[1] = m->test_w;
+  }
+  a->hash[0] = hash[0];
+  a->hash[1] = hash[1];
+  return ML_OK;
 }
 
 static int by_text(const void *x, const void *y) {

@@ -176,6 +176,17 @@ static inline void ml_hash_double(uint64_t h[2], double d) {
 #define ML_HASH_SEED1 0xBB67AE8584CAA73Bull
 
 /*
+** Starts a (just initialized) from model m of earlier rows, for an
+** incremental retrain (incremental.c): m's levels as training levels with
+** their counts, each numeric feature's profile, m's counts and weights
+** (test rows' from its section tfac), and hash, the earlier rows'
+** fingerprint.  m's factors are not a's: the caller folds them into the
+** model ml_fitacc_finish makes (ml_model_design_map).  ML_OK, ML_NOMEM or
+** ML_FA_TOO_WIDE.
+*/
+int ml_fitacc_seed(ml_fitacc *a, const ml_model *m, const uint64_t hash[2]);
+
+/*
 ** The model of the training rows (names, levels, imputed means, the factor,
 ** solved; with o.cv, a->cv scored and the model solved with the chosen l2), and, when there are test rows, their factor in the model's
 ** columns ((p+1)^2, ml_free it) in *Rtest.  ML_EINPUT with err when the

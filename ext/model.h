@@ -68,12 +68,18 @@
 **         | i32 bin width's power of two | f64 origin | 64 x i64 bins;
 **         categorical, i64 NULLs | u32 levels (as FEAT's) | i64 count
 **         per level (optional, since 0.3: ml_feature_info, ml_drift)
+**   incr  u32 scheme (1) | i64 the source's largest rowid when ml_train
+**         read it | f64 total weight | f64 mean of y | f64 sum of squared
+**         deviations of y, of the training rows | 2 x u64 their
+**         fingerprint, the sum of their hashes (ml_fitacc_fingerprint)
+**         (optional, since 0.4: a rowid table's mark, what "incremental"
+**         continues from)
 **
 ** where str is u32 byte length | UTF-8 bytes.  ml_model_decode() checks all
 ** of it, checksum first, and never reads out of bounds.  model_blob.c has
 ** one table of these sections, each with its writer and its reader, in the
 ** order it writes them: SHAP FORM GLMF READ FEAT RFAC COEF WGHT RIDG ROBU targ
-** info rfpr (SHAP, FEAT, RFAC and COEF required; each at most once).  A
+** info rfpr prof tfac incr (SHAP, FEAT, RFAC and COEF required; each at most once).  A
 ** new section is a row of the table, and its lines here.
 */
 #ifndef SQLML_MODEL_H
@@ -210,6 +216,13 @@ typedef struct ml_model {
   struct ml_formula *formula;
   unsigned char *form;
   size_t nform;
+  /* What ml_train read (section incr), for an incremental retrain: has_mark,
+  ** the source's largest rowid at the scan, and the training rows' total
+  ** weight, mean and sum of squared deviations of y. */
+  int has_mark;
+  int64_t mark;
+  double train_w, train_mean, train_m2;
+  uint64_t set_hash[2];    /* the training rows' fingerprint (fitacc.h), before data_hash's options */
 } ml_model;
 
 /* Gives m the formula f (taken over, even on failure) and its saved bytes: ML_OK or ML_NOMEM. */

@@ -714,6 +714,44 @@ static int get_tfac(decoder *d) {
   return ML_OK;
 }
 
+/* incr: the mark of what ml_train read, for an incremental retrain; one
+** of another scheme reads as none. */
+static int has_incr(const ml_model *m, const char *version) {
+  (void)version;
+  return m->has_mark;
+}
+
+static void put_incr(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  put_u32(b, 1);
+  put_u64(b, (uint64_t)m->mark);
+  put_f64(b, m->train_w);
+  put_f64(b, m->train_mean);
+  put_f64(b, m->train_m2);
+  put_u64(b, m->set_hash[0]);
+  put_u64(b, m->set_hash[1]);
+}
+
+static int get_incr(decoder *d) {
+  ml_model *m = d->m;
+  if (section_len(d) != 52) return bad(d, "invalid model BLOB: section incr has the wrong length");
+  uint32_t scheme = get_u32(&d->s);
+  int64_t mark = (int64_t)get_u64(&d->s);
+  double w = get_f64(&d->s), mean = get_f64(&d->s), m2 = get_f64(&d->s);
+  uint64_t h0 = get_u64(&d->s), h1 = get_u64(&d->s);
+  if (!(w >= 0) || !isfinite(w) || !isfinite(mean) || !(m2 >= 0) || !isfinite(m2))
+    return bad(d, "invalid model BLOB: section incr is malformed");
+  if (scheme != 1) return ML_OK;
+  m->has_mark = 1;
+  m->mark = mark;
+  m->train_w = w;
+  m->train_mean = mean;
+  m->train_m2 = m2;
+  m->set_hash[0] = h0;
+  m->set_hash[1] = h1;
+  return ML_OK;
+}
+
 /*
 ** ---- the table of sections ----
 ** In the order the encoder writes them.  critical says what the tag's case
@@ -750,6 +788,7 @@ static const section sections[] = {
     {"rfpr", 0, 0, 0, has_rfpr, put_rfpr, get_rfpr},
     {"prof", 0, 0, 0, has_prof, put_prof, get_prof},
     {"tfac", 0, 0, 0, has_tfac, put_tfac, get_tfac},
+    {"incr", 0, 0, 0, has_incr, put_incr, get_incr},
 };
 #define N_SECTIONS ((int)(sizeof sections / sizeof sections[0]))
 

@@ -107,6 +107,10 @@ static const opt_spec opts[] = {
      " must be true or false"},
     {"cv", ML_OPT_TRAIN, OPT_INT, AT(fit.cv), 0, 2, ML_CV_MAX_FOLDS, 0, NULL, NULL,
      " must be an integer from 2 to 20 (the number of folds)"},
+    {"incremental", ML_OPT_TRAIN, OPT_BOOL, AT(incremental), 0, 0, 0, 0, NULL, NULL,
+     " must be true or false"},
+    {"from", ML_OPT_TRAIN, OPT_NAME, AT(from), 0, 0, 0, 0, NULL, NULL,
+     " must be a model reference ('name', 'name@3' or 'name@alias')"},
     {"auc_max_rows", ML_OPT_TRAIN, OPT_INT64, AT(auc_max_rows), 0, 0, 1e12, 0, NULL, NULL,
      " must be an integer from 0 to 1e12"},
 };
@@ -117,7 +121,7 @@ static const char *known(int func) {
   return func == ML_OPT_TRAIN
              ? "test_size, seed, key, intercept, nulls, na_values, categorical, unseen, weights, "
                "l2, robust, refine, metrics, progress, tol, family, offset, max_iter, epsilon, "
-               "keep_unconverged, auc_max_rows, cv"
+               "keep_unconverged, auc_max_rows, cv, incremental, from"
              : "intercept, weights, names, categorical, unseen, nulls, l2, robust, tol";
 }
 
@@ -231,6 +235,8 @@ static int check_rules(sqlite3_context *ctx, const char *fname, int func, const 
     return bad(ctx, fname, "l2 needs the intercept (the one term it leaves unpenalized)");
   if (o->fit.l2 > 0 && o->fit.robust) return bad(ctx, fname, "robust does not apply to a ridge fit (l2)");
   if (func != ML_OPT_TRAIN) return 0;
+  if (o->from && !o->incremental)
+    return bad(ctx, fname, "from needs \"incremental\": true (it names the version to build on)");
   if (o->family != ML_FAMILY_GAUSSIAN) {
     /* What the linear model has and a GLM fitted by IRLS has not (yet). */
     if (o->fit.l2 > 0) return bad(ctx, fname, "l2 applies to family \"gaussian\" only");
@@ -284,6 +290,8 @@ void ml_options_free(ml_options *o) {
   sqlite3_free(o->fit.l2_path);
   o->fit.l2_path = NULL;
   o->fit.nl2 = 0;
+  sqlite3_free(o->from);
+  o->from = NULL;
   ml_free_names(o->categorical, o->ncategorical);
   ml_free_names(o->na_values, o->nna);
   ml_na_free(&o->na);

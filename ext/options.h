@@ -41,6 +41,8 @@ typedef struct ml_options {
   int max_iter;
   double epsilon;
   int keep_unconverged;
+  int incremental;    /* build on a version, reading only the rows past its mark */
+  char *from;         /* that version's reference, or NULL for the latest */
   sqlite3_int64 auc_max_rows; /* binomial: the test rows' AUC keeps at most this many (auc.h); -1 until given */
   /* ml_fit_opts: names and categorical, read once the feature count is
   ** known (they point into the parsed JSON). */

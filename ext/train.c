@@ -47,6 +47,7 @@
 ** step is in a file of its own, listed in train.h.
 */
 #include "formula.h"
+#include "incremental.h"
 #include "train.h"
 
 /*
@@ -102,6 +103,7 @@ static void trainer_free(trainer *t) {
   ml_model_free(t->m);
   ml_formula_free(t->formula);
   sqlite3_free(t->fresp);
+  ml_model_free(t->pm);
 }
 
 static const char *text_or_null(sqlite3_value *v) {
@@ -169,11 +171,23 @@ static int read_args(trainer *t, int argc, sqlite3_value **argv) {
 */
 static int train(trainer *t, int argc, sqlite3_value **argv, char **summary, size_t *len) {
   if (read_args(t, argc, argv)) return -1;
-  if (train_plan(t, argc > 3 && !formula_options_in_4(t, argc, argv) ? argv[3] : NULL)) return -1;
-  if (train_first_pass(t) || train_more_passes(t)) return -1;
+  if (train_plan(t, argc > 3 && !formula_options_in_4(t, argc, argv) ? argv[3] : NULL) ||
+      incr_plan(t))
+    return -1;
+  if (train_first_pass(t) || incr_merge(t)) return -1;
+  /* A continuation runs no pass after the first (it would read only the new
+  ** rows): incr_merge refused what would need one. */
+  int refine = t->o.refine;
+  if (t->pm) t->o.refine = 0;
+  int more = train_more_passes(t);
+  t->o.refine = refine;
+  if (more) return -1;
+  incr_keep(t, t->m);
   train_result r;
   memset(&r, 0, sizeof r);
-  int rc = train_finish(t, &r) || store(t, &r, summary, len) ? -1 : 0;
+  int rc = train_finish(t, &r) ? -1 : 0;
+  if (!rc && incr_summary(t, &r)) rc = ml_error_nomem(t->ctx);
+  if (!rc && store(t, &r, summary, len)) rc = -1;
   train_result_free(&r);
   return rc;
 }

@@ -126,6 +126,12 @@ struct trainer {
   const char *formula_text;
   struct ml_formula *formula;
   struct ml_fvalue *fresp; /* the raw values that give the response (ml_formula_eval_response) */
+  /* incremental.c: the source's mark, and the version an incremental retrain builds on. */
+  int has_mark;
+  sqlite3_int64 mark;     /* the source's largest rowid (0 for none) when it was read */
+  sqlite3_int64 parent;   /* that version, or 0 */
+  ml_model *pm;           /* its model */
+  const char *incr_reason; /* why the version is a full retrain all the same, or NULL */
 };
 
 

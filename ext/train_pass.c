@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <lapacke.h>
 
+#include "incremental.h"
 #include "train.h"
 
 /* Refine when the one-pass error bound exceeds this (see needs_refinement). */
@@ -527,6 +528,7 @@ static int first_pass_runs(trainer *t) {
       return -1;
     }
     first_pass_reset(t);
+    if (t->pm && incr_seed(t)) return -1;
     int failed = run_pass(t, first_row);
     if (!failed && t->star && t->k > 1 && (t->drop = name_column(t)) >= 0)
       warn(t, "'%s' left out of '*': a different text in each of its %lld rows (an identifier "

@@ -192,6 +192,13 @@ static ml_model *every_section(void) {
   CHECK(ml_formula_set_column(fo, 2, ML_FCOL_NUMERIC, NULL, 0, err, sizeof err) == ML_OK);
   CHECK(ml_formula_design(fo, err, sizeof err) == ML_OK && ml_formula_ncoef(fo) == 4);
   CHECK(ml_model_set_formula(m, fo) == ML_OK);
+  m->has_mark = 1;
+  m->mark = 1234567;
+  m->train_w = 12;
+  m->train_mean = 0.5;
+  m->train_m2 = 3;
+  m->set_hash[0] = 7;
+  m->set_hash[1] = 0xfedcba9876543210ull;
   return m;
 }
 
@@ -204,7 +211,7 @@ static void table(void) {
     CHECK(strlen(tag) == 4);
     CHECK(critical == (isupper((unsigned char)tag[0]) != 0));
   }
-  CHECK(nsec == 15 && strcmp(ml_model_section(0, NULL), "SHAP") == 0);
+  CHECK(nsec == 16 && strcmp(ml_model_section(0, NULL), "SHAP") == 0);
   ml_model *m = every_section(), *d = NULL;
   unsigned char *z;
   int64_t len;
@@ -224,6 +231,8 @@ static void table(void) {
     CHECK(d->test_R && memcmp(d->test_R, m->test_R, 8 * 25) == 0 && d->test_n == 4 && d->test_m2 == 2);
     CHECK(d->profile && d->profile->num[0].n == 10 && d->profile->num[0].max == 4.5 &&
           d->profile->cat[1].nlevels == 3 && d->profile->cat[1].count[0] == 4);
+    CHECK(d->has_mark && d->mark == 1234567 && d->train_w == 12 && d->train_mean == 0.5 &&
+          d->train_m2 == 3 && d->set_hash[0] == 7 && d->set_hash[1] == m->set_hash[1]);
   }
   ml_model_free(d);
   char tags[16][5];

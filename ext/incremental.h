@@ -1,0 +1,25 @@
+/*
+** incremental.h: what ml_train records for an incremental retrain (the
+** source's mark) and the checks of "incremental": true (internal).
+**
+**   incr_plan      after the plan: the mark of a rowid table; with
+**                  "incremental", the version to build on and every reason
+**                  the continuation could not be exact, as errors
+**   incr_seed      at each start of the first pass: the parent's levels,
+**                  profile, counts, moments and fingerprints
+**   incr_merge     after it: the parent's factors folded into the model
+**   incr_keep      the mark and the training y's moments into the model
+**   incr_summary   the summary's "incremental", "parent", "rows_read"
+*/
+#ifndef SQLML_INCREMENTAL_H
+#define SQLML_INCREMENTAL_H
+
+#include "train.h"
+
+int incr_plan(trainer *t);
+int incr_seed(trainer *t);
+int incr_merge(trainer *t);
+void incr_keep(const trainer *t, ml_model *m);
+int incr_summary(const trainer *t, train_result *r);
+
+#endif
