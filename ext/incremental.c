@@ -247,6 +247,14 @@ static int plan_incremental(trainer *t, const char *what) {
                             "marks what a version read, got %s ('%s'); train without "
                             "\"incremental\" (a full retrain)", what, t->source);
   if (refuse_options(t)) return -1;
+  /* Not built yet: a formula's design is fixed from the levels of a first
+  ** read of every row; cv keeps per-fold factors a version does not store. */
+  if (t->formula)
+    return ml_error(t->ctx, "ml_train(): option incremental does not take a formula yet; train "
+                            "without \"incremental\" (a full retrain)");
+  if (t->o.fit.cv)
+    return ml_error(t->ctx, "ml_train(): option incremental does not take cv (a version keeps no "
+                            "fold factors to continue); train without \"incremental\"");
   if (t->o.fit.unseen_zero)
     return ml_error(t->ctx, "ml_train(): option incremental cannot be exact with \"unseen\": "
                             "\"zero\": a level seen only in test rows so far is read there as the "
