@@ -88,8 +88,8 @@ static int info_row(ml_rows *r, const ml_model *m, int j) {
 }
 
 static const char no_profile[] =
-    "%s(): the model keeps no profile of its features (ml_train makes one since sqlml 0.3; "
-    "ml_fit models have none)";
+    "%s(): the model keeps no profile of its features (ml_train makes one since sqlml 0.3, "
+    "but not yet for a formula; ml_fit models have none)";
 
 static int info_fill(sqlite3 *db, int argc, sqlite3_value **argv, ml_rows *r, char **err) {
   (void)argc;

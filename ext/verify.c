@@ -14,6 +14,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "formula.h"
 #include "guard.h"
 #include "registry.h"
 #include "sqlq.h"
@@ -81,9 +82,27 @@ static int verify_row(sqlite3_context *ctx, const char *ref, sqlite3_int64 versi
                       sqlite3_stmt *row, const ml_model *then) {
   sqlite3_value *argv[5];
   for (int i = 0; i < 5; i++) argv[i] = sqlite3_column_value(row, i);
+  /* A formula model was trained from its formula, which the row's target
+  ** and features (the raw columns) do not hold: they come from the model. */
+  sqlite3_stmt *formula = NULL;
+  if (then->formula) {
+    int rc = sqlite3_prepare_v2(sqlite3_context_db_handle(ctx), "SELECT ?1, NULL", -1, &formula, NULL);
+    if (rc == SQLITE_OK) {
+      sqlite3_bind_text(formula, 1, ml_formula_text(then->formula), -1, SQLITE_STATIC);
+      rc = sqlite3_step(formula) == SQLITE_ROW ? SQLITE_OK : SQLITE_NOMEM;
+    }
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(formula);
+      return ml_error_nomem(ctx);
+    }
+    argv[2] = sqlite3_column_value(formula, 0);
+    argv[3] = sqlite3_column_value(formula, 1);
+  }
   char *hash = NULL;
   ml_model *now = NULL;
-  if (ml_train_again(ctx, 5, argv, &hash, &now)) return -1;
+  int rc = ml_train_again(ctx, 5, argv, &hash, &now);
+  sqlite3_finalize(formula);
+  if (rc) return -1;
   char *json = report(ref, version, row, hash, then, now);
   sqlite3_free(hash);
   ml_model_free(now);

@@ -46,7 +46,10 @@ for name, src, target, feats, opts in [
         ("v", "hv", "y", '["x","city"]', T),
         ("q", "SELECT x, city, y FROM h WHERE city <> 'c'", "y", '["x"]', T),
         ("csv", "csv", "y", '["x","city"]', T),
-        ("g", "h", "n", '["x","city"]', '{"test_size":0.25,"seed":3,"family":"poisson"}')]:
+        ("g", "h", "n", '["x","city"]', '{"test_size":0.25,"seed":3,"family":"poisson"}'),
+        ("f", "h", "log(y) ~ x * city", None, T),
+        ("dot", "SELECT x, city, y FROM h", "y ~ . - city", None, T),
+        ("cv", "h", "y", '["x","city"]', '{"test_size":0.25,"seed":3,"cv":4,"l2":[0,1]}')]:
     con.execute("SELECT ml_train(?, ?, ?, ?, ?)", (name, src, target, feats, opts)).fetchall()
     r = verify(name)
     c.check(r["reproducible"] and r["data_unchanged"] and r["coefficients_reproduced"] and
