@@ -163,6 +163,13 @@ static int formula_columns(trainer *t) {
   if (t->o.fit.nulls == ML_NULLS_MEAN)
     return ml_error(t->ctx, "ml_train(): option nulls \"mean\" does not apply to a formula; a "
                             "row with a NULL is skipped (as R's na.omit) or an error");
+  /* The formula decides these; an option that says otherwise is not ignored. */
+  if (!t->o.fit.intercept)
+    return ml_error(t->ctx, "ml_train(): option intercept does not apply to a formula; write "
+                            "\"0 +\" or \"- 1\" in it for no intercept");
+  if (t->o.ncategorical)
+    return ml_error(t->ctx, "ml_train(): option categorical does not apply to a formula; write "
+                            "factor(%s) in it", t->o.categorical[0]);
   t->target = ml_formula_col_name(f, k);
   t->fresp = sqlite3_malloc64(sizeof(ml_fvalue) * (sqlite3_uint64)n);
   t->feat = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)(k + 1));

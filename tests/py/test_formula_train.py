@@ -164,4 +164,10 @@ c.check(len(got) == len(before) and all(abs(a - b) <= 1e-9 * max(1, abs(b)) for 
 con.execute("SELECT ml_train('plain', 't', 'y', '[\"x\", \"city\"]')").fetchall()
 c.check(con.execute("SELECT count(*) FROM ml_weights('plain')").fetchone()[0] == 4, "plain target")
 
+# Options the formula decides are refused, not ignored.
+for opts, want in [('{"intercept":false}', 'option intercept does not apply to a formula; write "0 +"'),
+                   ('{"categorical":["city"]}', "option categorical does not apply to a formula; write factor(city)")]:
+    e = error_of("SELECT ml_train('opt', 't', 'y ~ x + city', NULL, ?)", opts)
+    c.check(e is not None and want in e, "%s: %s" % (opts, e))
+
 c.done()
