@@ -46,6 +46,28 @@ int ml_lsq_fold(ml_lsq *a) {
   return info ? ML_ELAPACK : ML_OK;
 }
 
+void ml_lsq_small_fold(double *R, int m, double *B, int nb) {
+  for (int i = 0; i < m; i++) {
+    double *x = B + i * ML_LSQ_SMALL_ROWS, alpha = R[i + i * m];
+    long double ss = 0;
+    for (int r = 0; r < nb; r++) ss += (long double)x[r] * x[r];
+    if (ss == 0) continue; /* the reflection is the identity */
+    /* the reflection that maps (alpha, x) to (beta, 0), as LAPACK's dlarfg */
+    double beta = -copysign((double)sqrtl(ss + (long double)alpha * alpha), alpha);
+    double tau = (beta - alpha) / beta, scal = 1 / (alpha - beta);
+    for (int r = 0; r < nb; r++) x[r] *= scal;
+    R[i + i * m] = beta;
+    for (int j = i + 1; j < m; j++) {
+      double *bj = B + j * ML_LSQ_SMALL_ROWS;
+      long double d = R[i + j * m];
+      for (int r = 0; r < nb; r++) d += (long double)x[r] * bj[r];
+      double w = (double)(tau * d);
+      R[i + j * m] -= w;
+      for (int r = 0; r < nb; r++) bj[r] -= w * x[r];
+    }
+  }
+}
+
 int ml_lsq_merge(ml_lsq *a, const double *R2, int ld2) {
   int rc = ml_lsq_fold(a);
   if (rc) return rc;
