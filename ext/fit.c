@@ -151,16 +151,15 @@ void ml_fit_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
 }
 
-/* The model of a fit whose rows are all in: R, counts, names, coefficients. */
+/* The model of a wide fit whose rows are all in: R, counts, names, coefficients. */
 static int fit_model(fit_state *s, ml_model **out) {
-  int q = s->k + 2, rc = s->acc ? ml_lsq_fold(s->acc) : ML_OK;
-  if (!s->acc) ml_lsq_small_fold(s->R, q, s->B, s->nb);
+  int q = s->k + 2, rc = ml_lsq_fold(s->acc);
   ml_model *m = NULL;
   if (!rc && !(m = ml_model_new(s->k, q - 1))) rc = ML_NOMEM;
   if (!rc) {
-    memcpy(m->R, s->acc ? s->acc->R : s->R, 8 * (size_t)q * (size_t)q);
+    memcpy(m->R, s->acc->R, 8 * (size_t)q * (size_t)q);
     m->flags = ML_MODEL_INTERCEPT;
-    m->n = s->acc ? s->acc->n : s->used;
+    m->n = s->acc->n;
     m->n_skipped = s->skipped;
     m->has_rows_hash = 1;
     m->rows_hash = s->rows_hash;
@@ -169,6 +168,51 @@ static int fit_model(fit_state *s, ml_model **out) {
   if (!rc) rc = ml_model_solve(m);
   *out = m;
   return rc;
+}
+
+/*
+** A small fit's model, encoded without one allocation of its own: the
+** model on the stack as ml_model_new() would make it, its names as
+** name_features() would give them, solved as ml_model_solve() solves a fit
+** without ridge.  A GROUP BY of small groups encodes one of these a group.
+*/
+static void small_result(sqlite3_context *ctx, fit_state *s) {
+  enum { M = ML_LSQ_SMALL_M, K = ML_LSQ_SMALL_M - 2 };
+  int q = s->k + 2, rank, rc;
+  ml_model m;
+  ml_feature feat[K];
+  double W[M * M], b[M], beta[M];
+  unsigned char aliased[M];
+  char target[] = "y", names[K][4] = {"x1", "x2"};
+  memset(&m, 0, sizeof m);
+  memset(feat, 0, sizeof feat);
+  ml_lsq_small_fold(s->R, q, s->B, s->nb);
+  s->nb = 0;
+  m.format = ML_FORMAT_VERSION;
+  m.kind = ML_KIND_LINEAR;
+  m.k = s->k;
+  m.p = q - 1;
+  m.tol = ML_LSQ_TOL;
+  m.rss = NAN;
+  m.feat = feat;
+  m.R = s->R;
+  m.beta = beta;
+  m.aliased = aliased;
+  m.target = target;
+  for (int j = 0; j < s->k; j++) feat[j].name = names[j];
+  m.flags = ML_MODEL_INTERCEPT;
+  m.n = s->used;
+  m.n_skipped = s->skipped;
+  m.has_rows_hash = 1;
+  m.rows_hash = s->rows_hash;
+  rc = ml_lsq_reduce(m.R, q, m.tol, m.aliased, W, &rank);
+  if (!rc) rc = ml_lsq_coef(W, q, rank, b);
+  if (rc) {
+    ml_result_code(ctx, "ml_fit", rc);
+    return;
+  }
+  for (int j = 0, c = 0; j < m.p; j++) m.beta[j] = m.aliased[j] ? 0 : b[c++];
+  ml_result_model(ctx, "ml_fit", &m);
 }
 
 void ml_fit_final(sqlite3_context *ctx) {
@@ -184,6 +228,10 @@ void ml_fit_final(sqlite3_context *ctx) {
     ml_error(ctx, "ml_fit(): no usable rows: all %lld rows have a NULL response or feature",
               (long long)s->rows);
     goto out;
+  }
+  if (!s->acc) {
+    small_result(ctx, s);
+    return;
   }
   rc = fit_model(s, &m);
   if (rc) ml_result_code(ctx, "ml_fit", rc);

@@ -91,7 +91,7 @@ static inline int ml_lsq_commit(ml_lsq *a) {
 ** rounding, and as accurate on NIST's data.
 */
 #define ML_LSQ_SMALL_M 4
-#define ML_LSQ_SMALL_ROWS 64
+#define ML_LSQ_SMALL_ROWS 32
 /* Folds the nb rows of B (overwritten) into R (m x m, column-major, upper). */
 void ml_lsq_small_fold(double *R, int m, double *B, int nb);
 
