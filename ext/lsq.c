@@ -202,12 +202,9 @@ int ml_lsq_reduce(const double *R, int m, double tol, unsigned char *aliased, do
     memcpy(W + (int64_t)j * m, R + (int64_t)j * m, 8 * (size_t)(j + 1));
     memset(W + (int64_t)j * m + j + 1, 0, 8 * (size_t)(m - j - 1));
   }
-  double *tau = ml_malloc(8 * (int64_t)m), *work = ml_malloc(8 * (int64_t)m);
-  if (!tau || !work) {
-    ml_free(tau);
-    ml_free(work);
-    return ML_NOMEM;
-  }
+  /* dgeqr2's scratch, only once a column is dropped: a full-rank fit (a
+  ** GROUP BY of small fits makes one a group) allocates nothing */
+  double *tau = NULL, *work = NULL;
   int rc = ML_OK;
   int cols = m; /* columns of W, y included */
   int c = 0;    /* W's column for the design column j */
@@ -234,6 +231,10 @@ int ml_lsq_reduce(const double *R, int m, double tol, unsigned char *aliased, do
     int rows = cols + 1 - c, ncol = cols - c;
     if (ncol > 0) {
       double *blk = W + (int64_t)c * m + c;
+      if (!tau && (!(tau = ml_malloc(8 * (int64_t)m)) || !(work = ml_malloc(8 * (int64_t)m)))) {
+        rc = ML_NOMEM;
+        break;
+      }
       if (LAPACKE_dgeqr2_work(LAPACK_COL_MAJOR, rows, ncol, blk, m, tau, work)) {
         rc = ML_ELAPACK;
         break;
