@@ -61,50 +61,63 @@ static int name_features(ml_model *m) {
 
 /* ---- ml_fit ---- */
 
+/*
+** The aggregate context is the state itself (8-byte alignment suffices):
+** with few features (k + 2 <= ML_LSQ_SMALL_M) rows wait in a small block
+** here and fold into R here too (lsq.h), so a group of a GROUP BY allocates
+** nothing else;
+** wider fits keep lsq.c's blocked accumulator, allocated apart.
+*/
 typedef struct fit_state {
-  ml_lsq acc;
-  int k;            /* features */
+  ml_lsq *acc;      /* wide fits; NULL for small ones */
+  int k;            /* features; 0 before the first row */
+  int failed;       /* an error was reported: skip the work in xFinal */
   int64_t rows;     /* rows seen */
   int64_t skipped;  /* rows with a NULL */
+  int64_t used;     /* rows used (small fits) */
+  int nb;           /* small fits: rows waiting in B */
   uint64_t rows_hash; /* the fingerprint of the rows used (rowhash.h) */
-  int failed;       /* an error was reported: skip the work in xFinal */
+  double R[ML_LSQ_SMALL_M * ML_LSQ_SMALL_M];     /* small fits: R of [1 X y], (k + 2) square */
+  double B[ML_LSQ_SMALL_ROWS * ML_LSQ_SMALL_M];  /* small fits: rows waiting, column-major */
 } fit_state;
 
+/* The first row: the width, and for a wide fit its accumulator.  0, or -1 after reporting. */
+static int fit_start(sqlite3_context *ctx, fit_state *s, int argc) {
+  if (argc < 2)
+    return ml_error(ctx, "ml_fit(): expected a response and at least one feature, got %d arguments", argc);
+  s->k = argc - 1;
+  if (s->k + 2 <= ML_LSQ_SMALL_M) return 0;
+  s->acc = sqlite3_malloc(sizeof *s->acc);
+  if (!s->acc || ml_lsq_init(s->acc, s->k + 1)) {
+    sqlite3_free(s->acc);
+    s->acc = NULL;
+    s->failed = 1;
+    sqlite3_result_error_nomem(ctx);
+    return -1;
+  }
+  return 0;
+}
+
 void ml_fit_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  fit_state **pp = sqlite3_aggregate_context(ctx, sizeof *pp);
-  if (!pp) {
+  fit_state *s = sqlite3_aggregate_context(ctx, sizeof *s);
+  if (!s) {
     sqlite3_result_error_nomem(ctx);
     return;
   }
-  fit_state *s = *pp;
-  if (!s) {
-    if (argc < 2) {
-      ml_error(ctx, "ml_fit(): expected a response and at least one feature, got %d arguments", argc);
-      return;
-    }
-    s = *pp = sqlite3_malloc(sizeof *s);
-    if (!s) {
-      sqlite3_result_error_nomem(ctx);
-      return;
-    }
-    memset(s, 0, sizeof *s);
-    s->k = argc - 1;
-    if (ml_lsq_init(&s->acc, s->k + 1)) {
-      s->failed = 1;
-      sqlite3_result_error_nomem(ctx);
-      return;
-    }
-  }
+  if (!s->k && fit_start(ctx, s, argc)) return;
   if (s->failed) return;
-  ml_lsq *a = &s->acc;
-  int has_null = 0;
+  ml_lsq *a = s->acc;
+  double *row = s->B + s->nb; /* small fits: column j at row + j * ML_LSQ_SMALL_ROWS */
+  int has_null = 0, yj = s->k + 1;
   uint64_t h = ML_ROWHASH_SEED;
   s->rows++;
   for (int j = 0; j <= s->k; j++) {
     double v;
     int kind = ml_value_num(argv[j], &v);
     if (kind == ML_V_NUM) {
-      ml_lsq_put(a, j ? j : a->p, v); /* x_j in column j (the intercept is 0), y last */
+      /* x_j in column j (the intercept is 0), y last */
+      if (a) ml_lsq_put(a, j ? j : yj, v);
+      else row[(j ? j : yj) * ML_LSQ_SMALL_ROWS] = v;
       h = ml_rowhash_num(h, v);
     } else if (kind == ML_V_NULL) {
       has_null = 1;
@@ -120,8 +133,17 @@ void ml_fit_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     s->skipped++;
     return;
   }
-  ml_lsq_put(a, 0, 1.0);
   s->rows_hash += ml_rowhash_end(h);
+  if (!a) {
+    row[0] = 1.0;
+    s->used++;
+    if (++s->nb == ML_LSQ_SMALL_ROWS) {
+      ml_lsq_small_fold(s->R, yj + 1, s->B, s->nb);
+      s->nb = 0;
+    }
+    return;
+  }
+  ml_lsq_put(a, 0, 1.0);
   int rc = ml_lsq_commit(a);
   if (rc) {
     s->failed = 1;
@@ -129,41 +151,96 @@ void ml_fit_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
 }
 
-void ml_fit_final(sqlite3_context *ctx) {
-  fit_state **pp = sqlite3_aggregate_context(ctx, 0);
-  fit_state *s = pp ? *pp : NULL;
-  if (!s) {
-    sqlite3_result_error(ctx, "ml_fit(): no rows to fit", -1);
-    return;
-  }
+/* The model of a wide fit whose rows are all in: R, counts, names, coefficients. */
+static int fit_model(fit_state *s, ml_model **out) {
+  int q = s->k + 2, rc = ml_lsq_fold(s->acc);
   ml_model *m = NULL;
-  int rc = ML_OK;
-  if (s->failed) goto out;
-  if (s->acc.n == 0) {
-    ml_error(ctx, "ml_fit(): no usable rows: all %lld rows have a NULL response or feature",
-              (long long)s->rows);
-    goto out;
-  }
-  rc = ml_lsq_fold(&s->acc);
-  if (!rc && !(m = ml_model_new(s->k, s->acc.p))) rc = ML_NOMEM;
+  if (!rc && !(m = ml_model_new(s->k, q - 1))) rc = ML_NOMEM;
   if (!rc) {
-    int q = s->acc.m;
-    memcpy(m->R, s->acc.R, 8 * (size_t)q * (size_t)q);
+    memcpy(m->R, s->acc->R, 8 * (size_t)q * (size_t)q);
     m->flags = ML_MODEL_INTERCEPT;
-    m->n = s->acc.n;
+    m->n = s->acc->n;
     m->n_skipped = s->skipped;
     m->has_rows_hash = 1;
     m->rows_hash = s->rows_hash;
     rc = name_features(m);
   }
   if (!rc) rc = ml_model_solve(m);
+  *out = m;
+  return rc;
+}
+
+/*
+** A small fit's model, encoded without one allocation of its own: the
+** model on the stack as ml_model_new() would make it, its names as
+** name_features() would give them, solved as ml_model_solve() solves a fit
+** without ridge.  A GROUP BY of small groups encodes one of these a group.
+*/
+static void small_result(sqlite3_context *ctx, fit_state *s) {
+  enum { M = ML_LSQ_SMALL_M, K = ML_LSQ_SMALL_M - 2 };
+  int q = s->k + 2, rank, rc;
+  ml_model m;
+  ml_feature feat[K];
+  double W[M * M], b[M], beta[M];
+  unsigned char aliased[M];
+  char target[] = "y", names[K][4] = {"x1", "x2"};
+  memset(&m, 0, sizeof m);
+  memset(feat, 0, sizeof feat);
+  ml_lsq_small_fold(s->R, q, s->B, s->nb);
+  s->nb = 0;
+  m.format = ML_FORMAT_VERSION;
+  m.kind = ML_KIND_LINEAR;
+  m.k = s->k;
+  m.p = q - 1;
+  m.tol = ML_LSQ_TOL;
+  m.rss = NAN;
+  m.feat = feat;
+  m.R = s->R;
+  m.beta = beta;
+  m.aliased = aliased;
+  m.target = target;
+  for (int j = 0; j < s->k; j++) feat[j].name = names[j];
+  m.flags = ML_MODEL_INTERCEPT;
+  m.n = s->used;
+  m.n_skipped = s->skipped;
+  m.has_rows_hash = 1;
+  m.rows_hash = s->rows_hash;
+  rc = ml_lsq_reduce(m.R, q, m.tol, m.aliased, W, &rank);
+  if (!rc) rc = ml_lsq_coef(W, q, rank, b);
+  if (rc) {
+    ml_result_code(ctx, "ml_fit", rc);
+    return;
+  }
+  for (int j = 0, c = 0; j < m.p; j++) m.beta[j] = m.aliased[j] ? 0 : b[c++];
+  ml_result_model(ctx, "ml_fit", &m);
+}
+
+void ml_fit_final(sqlite3_context *ctx) {
+  fit_state *s = sqlite3_aggregate_context(ctx, 0);
+  if (!s || !s->k) {
+    if (!s) sqlite3_result_error(ctx, "ml_fit(): no rows to fit", -1);
+    return;
+  }
+  ml_model *m = NULL;
+  int rc = ML_OK;
+  if (s->failed) goto out;
+  if ((s->acc ? s->acc->n : s->used) == 0) {
+    ml_error(ctx, "ml_fit(): no usable rows: all %lld rows have a NULL response or feature",
+              (long long)s->rows);
+    goto out;
+  }
+  if (!s->acc) {
+    small_result(ctx, s);
+    return;
+  }
+  rc = fit_model(s, &m);
   if (rc) ml_result_code(ctx, "ml_fit", rc);
   else ml_result_model(ctx, "ml_fit", m);
 out:
   ml_model_free(m);
-  ml_lsq_free(&s->acc);
-  sqlite3_free(s);
-  *pp = NULL;
+  if (s->acc) ml_lsq_free(s->acc);
+  sqlite3_free(s->acc);
+  s->acc = NULL;
 }
 
 /* ---- ml_fit_opts ---- */

@@ -46,6 +46,28 @@ int ml_lsq_fold(ml_lsq *a) {
   return info ? ML_ELAPACK : ML_OK;
 }
 
+void ml_lsq_small_fold(double *R, int m, double *B, int nb) {
+  for (int i = 0; i < m; i++) {
+    double *x = B + i * ML_LSQ_SMALL_ROWS, alpha = R[i + i * m];
+    long double ss = 0;
+    for (int r = 0; r < nb; r++) ss += (long double)x[r] * x[r];
+    if (ss == 0) continue; /* the reflection is the identity */
+    /* the reflection that maps (alpha, x) to (beta, 0), as LAPACK's dlarfg */
+    double beta = -copysign((double)sqrtl(ss + (long double)alpha * alpha), alpha);
+    double tau = (beta - alpha) / beta, scal = 1 / (alpha - beta);
+    for (int r = 0; r < nb; r++) x[r] *= scal;
+    R[i + i * m] = beta;
+    for (int j = i + 1; j < m; j++) {
+      double *bj = B + j * ML_LSQ_SMALL_ROWS;
+      long double d = R[i + j * m];
+      for (int r = 0; r < nb; r++) d += (long double)x[r] * bj[r];
+      double w = (double)(tau * d);
+      R[i + j * m] -= w;
+      for (int r = 0; r < nb; r++) bj[r] -= w * x[r];
+    }
+  }
+}
+
 int ml_lsq_merge(ml_lsq *a, const double *R2, int ld2) {
   int rc = ml_lsq_fold(a);
   if (rc) return rc;
@@ -180,12 +202,9 @@ int ml_lsq_reduce(const double *R, int m, double tol, unsigned char *aliased, do
     memcpy(W + (int64_t)j * m, R + (int64_t)j * m, 8 * (size_t)(j + 1));
     memset(W + (int64_t)j * m + j + 1, 0, 8 * (size_t)(m - j - 1));
   }
-  double *tau = ml_malloc(8 * (int64_t)m), *work = ml_malloc(8 * (int64_t)m);
-  if (!tau || !work) {
-    ml_free(tau);
-    ml_free(work);
-    return ML_NOMEM;
-  }
+  /* dgeqr2's scratch, only once a column is dropped: a full-rank fit (a
+  ** GROUP BY of small fits makes one a group) allocates nothing */
+  double *tau = NULL, *work = NULL;
   int rc = ML_OK;
   int cols = m; /* columns of W, y included */
   int c = 0;    /* W's column for the design column j */
@@ -212,6 +231,10 @@ int ml_lsq_reduce(const double *R, int m, double tol, unsigned char *aliased, do
     int rows = cols + 1 - c, ncol = cols - c;
     if (ncol > 0) {
       double *blk = W + (int64_t)c * m + c;
+      if (!tau && (!(tau = ml_malloc(8 * (int64_t)m)) || !(work = ml_malloc(8 * (int64_t)m)))) {
+        rc = ML_NOMEM;
+        break;
+      }
       if (LAPACKE_dgeqr2_work(LAPACK_COL_MAJOR, rows, ncol, blk, m, tau, work)) {
         rc = ML_ELAPACK;
         break;

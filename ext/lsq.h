@@ -80,6 +80,21 @@ static inline int ml_lsq_commit(ml_lsq *a) {
   return ++a->nb == ML_LSQ_BLOCK ? ml_lsq_fold(a) : ML_OK;
 }
 
+/*
+** Small fits (m = p + 1 <= ML_LSQ_SMALL_M, as ml_fit's GROUP BY of a few
+** features): no LAPACK call, whose setup costs more than a small group's
+** arithmetic, and no memory beyond what the caller keeps (R, m x m, and a
+** block of ML_LSQ_SMALL_ROWS rows, leading dimension ML_LSQ_SMALL_ROWS).
+** The same Householder reflections as the blocked fold (dtpqrt2's, one
+** column at a time), each column's norm summed in extended precision as
+** the reference BLAS's dnrm2 is accurate: equal to the LAPACK fold up to
+** rounding, and as accurate on NIST's data.
+*/
+#define ML_LSQ_SMALL_M 4
+#define ML_LSQ_SMALL_ROWS 32
+/* Folds the nb rows of B (overwritten) into R (m x m, column-major, upper). */
+void ml_lsq_small_fold(double *R, int m, double *B, int nb);
+
 /* Fold in another factor R2 (m x m upper triangular, leading dimension ld2). */
 int ml_lsq_merge(ml_lsq *a, const double *R2, int ld2);
 

@@ -78,7 +78,16 @@ uint32_t ml_crc32(const unsigned char *z, size_t n) {
 ** ml_model_encode sizes beforehand: no call per byte, no growth per value. */
 static void put_le(ml_sb *b, uint64_t v, int width) {
   if (b->n + (size_t)width >= b->cap && !ml_sb_reserve(b, (size_t)width)) return;
-  for (int i = 0; i < width; i++) b->z[b->n++] = (char)(v >> (8 * i) & 0xFF);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  /* the host's order is the format's: one store (a GROUP BY encodes a model a group) */
+  if (width == 8) memcpy(b->z + b->n, &v, 8);
+  else if (width == 4) {
+    uint32_t u = (uint32_t)v;
+    memcpy(b->z + b->n, &u, 4);
+  } else
+#endif
+    for (int i = 0; i < width; i++) b->z[b->n + (size_t)i] = (char)(v >> (8 * i) & 0xFF);
+  b->n += (size_t)width;
   b->z[b->n] = 0;
 }
 

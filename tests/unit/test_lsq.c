@@ -195,10 +195,65 @@ static void out_of_memory(void) {
   }
 }
 
+/*
+** The small-p fold (lsq.h) against the blocked LAPACK fold, on random rows
+** of every small width, badly scaled columns and row counts across both
+** blocks: the same R up to the sign of each row, and the same coefficients,
+** to 1e-13 relative.
+*/
+static void small_fold(void) {
+  const int counts[] = {1, 2, 3, 10, ML_LSQ_SMALL_ROWS, ML_LSQ_SMALL_ROWS + 1, ML_LSQ_BLOCK + 3, 3000};
+  for (int m = 2; m <= ML_LSQ_SMALL_M; m++)
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+      ml_lsq a;
+      double R[ML_LSQ_SMALL_M * ML_LSQ_SMALL_M] = {0}, B[ML_LSQ_SMALL_ROWS * ML_LSQ_SMALL_M];
+      int nb = 0;
+      CHECK(ml_lsq_init(&a, m - 1) == ML_OK);
+      for (int i = 0; i < counts[c]; i++) {
+        double row[ML_LSQ_SMALL_M];
+        row[0] = 1;
+        for (int j = 1; j < m; j++) row[j] = (unif() - 0.3) * (j == 1 ? 1e6 : 1e-3);
+        row[m - 1] = row[m - 1] * 1e3 + unif() + 2; /* y: near a fit, with noise */
+        for (int j = 0; j < m; j++) ml_lsq_put(&a, j, row[j]);
+        CHECK(ml_lsq_commit(&a) == ML_OK);
+        for (int j = 0; j < m; j++) B[nb + j * ML_LSQ_SMALL_ROWS] = row[j];
+        if (++nb == ML_LSQ_SMALL_ROWS) {
+          ml_lsq_small_fold(R, m, B, nb);
+          nb = 0;
+        }
+      }
+      ml_lsq_small_fold(R, m, B, nb);
+      CHECK(ml_lsq_fold(&a) == ML_OK);
+      for (int i = 0; i < m; i++) {
+        double sg = (R[i + i * m] < 0) == (a.R[i + i * m] < 0) ? 1 : -1;
+        for (int j = 0; j < m; j++) {
+          double scale = 0;
+          for (int r = 0; r <= j; r++) scale = fmax(scale, fabs(a.R[r + j * m]));
+          if (j < i) CHECK(R[i + j * m] == 0);
+          else CHECK_NEAR(sg * R[i + j * m], a.R[i + j * m], 1e-13 * scale);
+        }
+      }
+      if (counts[c] >= m) {
+        unsigned char al1[ML_LSQ_SMALL_M], al2[ML_LSQ_SMALL_M];
+        double W1[ML_LSQ_SMALL_M * ML_LSQ_SMALL_M], W2[ML_LSQ_SMALL_M * ML_LSQ_SMALL_M];
+        double b1[ML_LSQ_SMALL_M], b2[ML_LSQ_SMALL_M];
+        int r1, r2;
+        CHECK(ml_lsq_reduce(a.R, m, ML_LSQ_TOL, al1, W1, &r1) == ML_OK);
+        CHECK(ml_lsq_reduce(R, m, ML_LSQ_TOL, al2, W2, &r2) == ML_OK);
+        CHECK(r1 == r2);
+        CHECK(ml_lsq_coef(W1, m, r1, b1) == ML_OK);
+        CHECK(ml_lsq_coef(W2, m, r2, b2) == ML_OK);
+        for (int j = 0; j < r1; j++) CHECK_NEAR(b2[j], b1[j], 1e-13 * fmax(1, fabs(b1[j])));
+      }
+      ml_lsq_free(&a);
+    }
+}
+
 void test_lsq(void) {
   exact_fits();
   simple_regression();
   merge();
   rank_deficient();
   out_of_memory();
+  small_fold();
 }
