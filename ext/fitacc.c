@@ -463,7 +463,7 @@ static int formula_level(ml_fitacc *a, int j, int kind, sqlite3_value *v) {
 /* A row of a formula's fit: read, checked, its design row evaluated and added. */
 static int formula_row(ml_fitacc *a, int side, sqlite3_value **v, double y, double w, double sw) {
   int train = side == 0, has_null = 0;
-  uint64_t h[2] = {a->hash[0], a->hash[1]};
+  uint64_t h[2] = {ML_HASH_SEED0, ML_HASH_SEED1}; /* the row's own hash (ml_fitacc_fingerprint) */
   if (train) {
     ml_hash_double(h, y);
     if (a->o.weighted) ml_hash_double(h, w);
