@@ -37,7 +37,7 @@
 **         found by value (2, 2.0 and '2' are level "2").
 **   FORM  the formula (formula.h, ml_formula_save's bytes): its text and
 **         each raw column's kind and levels.  Written right after SHAP by
-**         ml_train since 0.4 for a model fitted from a formula: critical,
+**         ml_train since 0.3 for a model fitted from a formula: critical,
 **         so an older sqlml refuses the model (its p terms are the
 **         formula's design columns, not what FEAT's features make).
 **   targ  str name of the response (optional)
@@ -47,7 +47,7 @@
 **         deviance | f64 aic | i64 df.null | str offset column ("" none)
 **         | str, str the target's text levels, 0 then 1 ("" "" for a
 **         numeric target).
-**         Written right after SHAP by ml_train since 0.3 for a binomial or
+**         Written right after SHAP by ml_train since 0.2 for a binomial or
 **         poisson model: critical, so an older sqlml refuses the model instead of
 **         reading it as linear (its RFAC is the working weights' factor, and
 **         its predictions are on the link scale).  Without GLMF a model is
@@ -72,7 +72,7 @@
 **         read it | f64 total weight | f64 mean of y | f64 sum of squared
 **         deviations of y, of the training rows | 2 x u64 their
 **         fingerprint, the sum of their hashes (ml_fitacc_fingerprint)
-**         (optional, since 0.4: a rowid table's mark, what "incremental"
+**         (optional, since 0.3: a rowid table's mark, what "incremental"
 **         continues from)
 **
 ** where str is u32 byte length | UTF-8 bytes.  ml_model_decode() checks all
