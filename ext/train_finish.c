@@ -211,6 +211,10 @@ static void record_texts(const trainer *t, train_result *r) {
       cv_json(&b, &t->fa.cv);
     }
   }
+  /* Kept with the version, so ml_models shows what it was built on. */
+  if (t->o.incremental && !t->incr_reason)
+    ml_sb_printf(&b, ",\"incremental\":{\"parent\":%lld,\"rows_read\":%lld}", (long long)t->parent,
+                 (long long)t->nread);
   ml_sb_puts(&b, "}");
   r->metrics = ml_sb_finish(&b, NULL);
 }

@@ -232,6 +232,11 @@ con.execute("SELECT ml_train('nomark', 'small', 'price', '[\"sqft\",\"rooms\",\"
 con.execute("DELETE FROM small WHERE rowid > (SELECT max(rowid) - 5 FROM small)")
 refused(TRAIN, ("nomark", "small", json.dumps(dict(U, incremental=True))),
         "rows it read were deleted", "rows deleted")
+# ml_models shows what an incremental version was built on (its metrics keep it).
+last = con.execute("SELECT metrics ->> '$.incremental' FROM ml_models WHERE name = 'inc_all' "
+                   "ORDER BY version DESC LIMIT 1").fetchone()
+c.check(last is not None and last[0] is not None and '"parent"' in last[0] and '"rows_read"' in last[0],
+        "ml_models shows the parent: %s" % (last,))
 # Not built yet, and refused rather than wrong: a formula, cv.
 con.execute("CREATE TABLE ff(price REAL, sqft REAL)")
 con.executemany("INSERT INTO ff VALUES (?, ?)", [(3 + 2 * i + i % 3, i) for i in range(30)])
