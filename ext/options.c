@@ -256,6 +256,18 @@ static int check_rules(sqlite3_context *ctx, const char *fname, int func, const 
   return 0;
 }
 
+/* What a value was, for "got X": a number or a text as written (a text cut
+** at 40 bytes), or its JSON type. */
+static void shown(const ml_json *c, char *out, size_t n) {
+  switch (c->type) {
+    case ML_JSON_NUMBER: sqlite3_snprintf((int)n, out, "%.15g", c->num); break;
+    case ML_JSON_STRING: sqlite3_snprintf((int)n, out, "\"%.40s\"", c->str); break;
+    case ML_JSON_ARRAY: sqlite3_snprintf((int)n, out, "an array"); break;
+    case ML_JSON_OBJECT: sqlite3_snprintf((int)n, out, "an object"); break;
+    default: sqlite3_snprintf((int)n, out, "%s", ml_json_type_name(c->type)); break;
+  }
+}
+
 /* The table's row for the option key of func, or NULL. */
 static const opt_spec *find_spec(const char *key, int func) {
   for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
@@ -278,7 +290,12 @@ int ml_options_parse(sqlite3_context *ctx, const char *fname, int func, const ch
       sqlite3_result_error_nomem(ctx);
       return -1;
     }
-    if (!r) return ml_error(ctx, "%s(): option %s%s", fname, s->name, s->must);
+    if (!r) {
+      char got[80];
+      shown(c, got, sizeof got);
+      return ml_error(ctx, "%s(): option %s%s%s%s", fname, s->name, s->must,
+                      s->must[0] == ':' ? "" : ", got ", s->must[0] == ':' ? "" : got);
+    }
   }
   return check_rules(ctx, fname, func, o);
 }

@@ -215,7 +215,7 @@ for opts, want in [
                                "or 1-based positions"),
     ('{"categorical":[null]}', "ml_fit_opts(): option categorical must be an array of feature names "
                                "or 1-based positions"),
-    ('{"unseen":"skip"}', 'ml_fit_opts(): option unseen must be "error" or "zero"'),
+    ('{"unseen":"skip"}', 'ml_fit_opts(): option unseen must be "error" or "zero", got "skip"'),
     ('{"nmes":[]}', "ml_fit_opts(): unknown option 'nmes' (known: intercept, weights, names, "
                     "categorical, unseen, nulls, l2, robust, tol)"),
 ]:

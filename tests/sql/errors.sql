@@ -29,9 +29,9 @@ SELECT ml_fit_opts('{"intercpt":false}', y, x) FROM t;
 SELECT ml_fit_opts('{"intercept":false', y, x) FROM t;
 -- error: ml_fit_opts(): options must be a JSON object, got array
 SELECT ml_fit_opts('[]', y, x) FROM t;
--- error: ml_fit_opts(): option intercept must be true or false
+-- error: ml_fit_opts(): option intercept must be true or false, got 0
 SELECT ml_fit_opts('{"intercept":0}', y, x) FROM t;
--- error: ml_fit_opts(): option tol must be a number in [0, 1)
+-- error: ml_fit_opts(): option tol must be a number in [0, 1), got 1
 SELECT ml_fit_opts('{"tol":1}', y, x) FROM t;
 -- error: ml_fit_opts(): argument 1 must be a JSON object of options
 SELECT ml_fit_opts(NULL, y, x) FROM t;
@@ -100,17 +100,17 @@ SELECT ml__pass(1, 2, 3) FROM t;
 -- One grammar (ext/options.c): the options ml_train and ml_fit_opts share
 -- are refused by both in the same words; each of ml_train's own by its type
 -- or range; the rules between options hold for both.
--- error: ml_train(): option intercept must be true or false
+-- error: ml_train(): option intercept must be true or false, got "yes"
 SELECT ml_train('g', 't', 'y', '["x"]', '{"intercept":"yes"}');
--- error: ml_fit_opts(): option nulls must be "skip", "error" or "mean"
+-- error: ml_fit_opts(): option nulls must be "skip", "error" or "mean", got 1
 SELECT ml_fit_opts('{"nulls":1}', y, x) FROM t;
--- error: ml_train(): option unseen must be "error" or "zero"
+-- error: ml_train(): option unseen must be "error" or "zero", got null
 SELECT ml_train('g', 't', 'y', '["x"]', '{"unseen":null}');
--- error: ml_fit_opts(): option unseen must be "error" or "zero"
+-- error: ml_fit_opts(): option unseen must be "error" or "zero", got true
 SELECT ml_fit_opts('{"unseen":true}', y, x) FROM t;
--- error: ml_train(): option tol must be a number in [0, 1)
+-- error: ml_train(): option tol must be a number in [0, 1), got "0.1"
 SELECT ml_train('g', 't', 'y', '["x"]', '{"tol":"0.1"}');
--- error: ml_fit_opts(): option robust must be "HC0", "HC1", "HC2" or "HC3"
+-- error: ml_fit_opts(): option robust must be "HC0", "HC1", "HC2" or "HC3", got "hc1"
 SELECT ml_fit_opts('{"robust":"hc1"}', y, x) FROM t;
 -- error: ml_fit_opts(): option l2 needs the intercept (the one term it leaves unpenalized)
 SELECT ml_fit_opts('{"l2":1,"intercept":false}', y, x) FROM t;
@@ -120,23 +120,23 @@ SELECT ml_train('g', 't', 'y', '["x"]', '{"l2":1,"intercept":false}');
 SELECT ml_fit_opts('{"l2":1,"robust":"HC0"}', y, x) FROM t;
 -- error: ml_train(): option robust does not apply to a ridge fit (l2)
 SELECT ml_train('g', 't', 'y', '["x"]', '{"l2":1,"robust":"HC0"}');
--- error: ml_fit_opts(): option weights must be true or false
+-- error: ml_fit_opts(): option weights must be true or false, got "w"
 SELECT ml_fit_opts('{"weights":"w"}', y, x) FROM t;
--- error: ml_train(): option weights must be a column name
+-- error: ml_train(): option weights must be a column name, got true
 SELECT ml_train('g', 't', 'y', '["x"]', '{"weights":true}');
--- error: ml_train(): option key must be a column name
+-- error: ml_train(): option key must be a column name, got ""
 SELECT ml_train('g', 't', 'y', '["x"]', '{"key":""}');
--- error: ml_train(): option seed must be an integer
+-- error: ml_train(): option seed must be an integer, got 1e+300
 SELECT ml_train('g', 't', 'y', '["x"]', '{"seed":1e300}');
--- error: ml_train(): option refine must be true, false or "auto"
+-- error: ml_train(): option refine must be true, false or "auto", got "always"
 SELECT ml_train('g', 't', 'y', '["x"]', '{"refine":"always"}');
--- error: ml_train(): option metrics must be "basic" or "full"
+-- error: ml_train(): option metrics must be "basic" or "full", got "all"
 SELECT ml_train('g', 't', 'y', '["x"]', '{"metrics":"all"}');
--- error: ml_train(): option progress must be true or false
+-- error: ml_train(): option progress must be true or false, got 1
 SELECT ml_train('g', 't', 'y', '["x"]', '{"progress":1}');
--- error: ml_train(): option na_values must be an array of texts
+-- error: ml_train(): option na_values must be an array of texts, got an array
 SELECT ml_train('g', 't', 'y', '["x"]', '{"na_values":["NA",0]}');
--- error: ml_train(): option categorical must be an array of column names
+-- error: ml_train(): option categorical must be an array of column names, got "x"
 SELECT ml_train('g', 't', 'y', '["x"]', '{"categorical":"x"}');
 -- error: ml_train(): options must be a JSON object, got array
 SELECT ml_train('g', 't', 'y', '["x"]', '[]');

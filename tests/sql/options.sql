@@ -61,7 +61,7 @@ SELECT 'mean_stored', abs(json_extract(ml_model_json('mean'), '$.features[0].imp
 SELECT 'mean_null_level', count(*) = 1 FROM ml_weights('mean') WHERE term = 'city IS NULL';
 SELECT 'mean_predict', ml_predict('mean', NULL, 'Boston') = ml_predict('mean', (SELECT avg(sqft) FROM hn), 'Boston')
    AND ml_predict('mean', 1200, NULL) IS NOT NULL;
--- error: ml_train(): option nulls must be "skip", "error" or "mean"
+-- error: ml_train(): option nulls must be "skip", "error" or "mean", got "drop"
 SELECT ml_train('x', 'h', 'price', '["sqft"]', '{"nulls":"drop"}');
 
 -- Weights: zero weights leave the fit (and its degrees of freedom).
@@ -100,7 +100,7 @@ SELECT 'robust_same_estimates', (SELECT group_concat(printf('%.12g', estimate)) 
                                 (SELECT group_concat(printf('%.12g', estimate)) FROM ml_weights('cat'));
 SELECT 'robust_json', json_extract(ml_model_json('hc'), '$.robust') = 'HC3'
    AND json_extract(ml_model_json('hc'), '$.robust_computed') = 1;
--- error: ml_train(): option robust must be "HC0", "HC1", "HC2" or "HC3"
+-- error: ml_train(): option robust must be "HC0", "HC1", "HC2" or "HC3", got "HC4"
 SELECT ml_train('x', 'h', 'price', '["sqft"]', '{"robust":"HC4"}');
 
 -- Intervals: the confidence interval lies inside the prediction interval.

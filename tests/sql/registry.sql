@@ -150,7 +150,7 @@ SELECT ml_train('house_price', 'SELECT * FROM houses; DROP TABLE houses', 'price
 SELECT ml_train('house_price', 'SELECT * FROM houses', 'price', '["sqft"]', '{"key":"rowid"}');
 -- error: ml_train(): the source 'houses' has no column 'nokey' (option key)
 SELECT ml_train('house_price', 'houses', 'price', '["sqft"]', '{"key":"nokey"}');
--- error: ml_train(): option test_size must be a number in [0, 1)
+-- error: ml_train(): option test_size must be a number in [0, 1), got 1
 SELECT ml_train('house_price', 'houses', 'price', '["sqft"]', '{"test_size":1}');
 -- error: ml_train(): column 'sqft' is text ('big') in row 1000, not a number: if it marks a missing value, list it in option "na_values" (or use NULLIF("sqft", 'big') in a query source); if the column holds categories, list it in option "categorical"
 SELECT ml_train('house_price', 'SELECT price, CASE WHEN id = 1000 THEN ''big'' ELSE sqft END AS sqft FROM houses', 'price');

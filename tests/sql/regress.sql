@@ -25,5 +25,5 @@ SELECT 'merge_weighted_ridge',
 SELECT ml_fit_opts() FROM t;
 
 -- A seed beyond int64 was converted before its range was checked (undefined).
--- error: ml_train(): option seed must be an integer
+-- error: ml_train(): option seed must be an integer, got 1e+300
 SELECT ml_train('m', 't', 'y', '["x"]', '{"seed":1e300}');
