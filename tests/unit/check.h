@@ -3,6 +3,7 @@
 #define CHECK_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 
 extern int check_failures, check_count;
@@ -38,6 +39,14 @@ void test_profile(void);
 void test_formula(void);
 void test_auc(void);
 void test_cv(void);
+
+/* Uniform in [0, 1) by xorshift64 over *state: the tests' one random source. */
+static inline double check_uniform(uint64_t *state) {
+  *state ^= *state << 13;
+  *state ^= *state >> 7;
+  *state ^= *state << 17;
+  return (double)(*state >> 11) / 9007199254740992.0;
+}
 
 /* Fault injection: the allocation after `n` more succeed fails (-1: never). */
 void mem_fail_after(long n);

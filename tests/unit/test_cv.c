@@ -15,12 +15,7 @@
 #define Q 4 /* intercept, x1, x2 (zero except in fold 0 when sparse), y */
 
 static uint64_t state = 0x2545F4914F6CDD1Dull;
-static double unif(void) {
-  state ^= state << 13;
-  state ^= state >> 7;
-  state ^= state << 17;
-  return (double)(state >> 11) / 9007199254740992.0;
-}
+static double unif(void) { return check_uniform(&state); }
 
 /* Row i of [1 x1 x2 y] into r. */
 static void row(int i, int sparse, double *r) {

@@ -7,12 +7,7 @@
 #include "lsq.h"
 
 static uint64_t rng = 88172645463325252ull;
-static double unif(void) { /* uniform in [0, 1) */
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (double)(rng >> 11) / 9007199254740992.0;
-}
+static double unif(void) { return check_uniform(&rng); }
 
 static void add(ml_lsq *a, const double *x, double y) {
   for (int j = 0; j < a->p; j++) ml_lsq_put(a, j, x[j]);

@@ -14,12 +14,7 @@
 
 static uint64_t rng_state = 88172645463325252ull;
 
-static double uniform(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return (double)(rng_state >> 11) / 9007199254740992.0;
-}
+static double uniform(void) { return check_uniform(&rng_state); }
 
 /* Bins recounted directly at s's final width and origin. */
 static int direct_matches(const ml_numprof *s, const double *x, int n) {
