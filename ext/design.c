@@ -150,7 +150,7 @@ static int formula_value(sqlite3_context *ctx, const char *fname, const ml_model
     char canon[ML_NUMBER_TEXT_MAX];
     const char *z = ml_feature_level(f, v, canon, &fv->level);
     if (!z) return ml_error_msg(ctx, NULL);
-    if (fv->level < 0) return unseen_level(ctx, fname, f, j, z);
+    if (fv->level < 0 && !(m->flags & ML_MODEL_UNSEEN_ZERO)) return unseen_level(ctx, fname, f, j, z);
     return 0;
   }
   int from_text, kind = ml_read_num(v, na, 1, &fv->num, &from_text);
@@ -164,7 +164,8 @@ static int formula_value(sqlite3_context *ctx, const char *fname, const ml_model
   if (ml_formula_col_use(m->formula, j) & ML_FUSE_FACTOR) {
     char canon[32];
     ml_formula_fmt_level(canon, fv->num);
-    if ((fv->level = ml_formula_col_level(m->formula, j, canon)) < 0)
+    if ((fv->level = ml_formula_col_level(m->formula, j, canon)) < 0 &&
+        !(m->flags & ML_MODEL_UNSEEN_ZERO))
       return unseen_level(ctx, fname, f, j, canon);
   }
   return 0;

@@ -124,6 +124,13 @@ int ml_formula_eval_row(const ml_formula *f, const ml_fvalue *vals, double *x, i
 int ml_formula_eval_response(const ml_formula *f, const ml_fvalue *vals, double *y, int *bad);
 
 /*
+** With on, ml_formula_eval_row reads a level the model has not seen (level
+** -1) as the reference: every indicator of it 0, as a model without a
+** formula does with "unseen": "zero".  Not saved: the model's flag says it.
+*/
+void ml_formula_set_unseen_zero(ml_formula *f, int on);
+
+/*
 ** Serialization (after ml_formula_design): the text and each column's kind
 ** and levels, little-endian; *out is freed with ml_free.  load() refuses a
 ** malformed input with ML_EINPUT, never reading past n bytes, and returns a

@@ -223,6 +223,7 @@ static double piece(const ml_formula *f, const fvar *v, int code, int j, double 
                     const ml_fvalue *vals) {
   if (!code) return v->kind == V_POLY ? r_pow(base, j + 1) : base;
   int l = vals[v->col].level;
+  if (l < 0) return 0.0; /* unseen, read as the reference (unseen_zero) */
   int p = l == v->ref_level ? 0 : l < v->ref_level ? l + 1 : l; /* position after relevel */
   (void)f;
   return p == j + (code == 1) ? 1.0 : 0.0;
@@ -233,11 +234,14 @@ static int check_cols(const ml_formula *f, const ml_fvalue *vals, int use, int *
     if (!(f->cols[c].use & use)) continue;
     if (vals[c].isnull) return *bad = c, ML_FROW_MISSING;
     if (f->cols[c].nlevels && (vals[c].level < 0 || vals[c].level >= f->cols[c].nlevels) &&
-        (f->cols[c].kind == ML_FCOL_CATEGORICAL || (f->cols[c].use & ML_FUSE_FACTOR)))
+        (f->cols[c].kind == ML_FCOL_CATEGORICAL || (f->cols[c].use & ML_FUSE_FACTOR)) &&
+        !(f->unseen_zero && vals[c].level < 0))
       return *bad = c, ML_FROW_UNSEEN;
   }
   return ML_FROW_OK;
 }
+
+void ml_formula_set_unseen_zero(ml_formula *f, int on) { f->unseen_zero = on; }
 
 int ml_formula_eval_row(const ml_formula *f, const ml_fvalue *vals, double *x, int *bad) {
   *bad = -1;

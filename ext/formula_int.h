@@ -76,6 +76,7 @@ struct ml_formula {
   fterm *terms;
   int nterms;
   int designed;
+  int unseen_zero;       /* a level not among a column's reads as the reference (all 0) */
   int ncoef;
   char **coef_names;
 };

@@ -360,6 +360,7 @@ int ml_model_set_formula(ml_model *m, struct ml_formula *f) {
   ml_free(m->form);
   m->form = NULL;
   m->formula = f;
+  ml_formula_set_unseen_zero(f, (m->flags & ML_MODEL_UNSEEN_ZERO) != 0);
   return ml_formula_save(f, &m->form, &m->nform) == ML_OK ? ML_OK : ML_NOMEM;
 }
 

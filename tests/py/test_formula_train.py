@@ -170,4 +170,19 @@ for opts, want in [('{"intercept":false}', 'option intercept does not apply to a
     e = error_of("SELECT ml_train('opt', 't', 'y ~ x + city', NULL, ?)", opts)
     c.check(e is not None and want in e, "%s: %s" % (opts, e))
 
+# "unseen": "zero": a level training never saw reads as the reference, as for a model without a
+# formula (whose prediction is the same), also inside interactions and factor().
+con.execute("CREATE TABLE uz(y REAL, x REAL, city TEXT, n INTEGER)")
+con.executemany("INSERT INTO uz VALUES (?,?,?,?)",
+                [(1 + 2 * i + 3 * (i % 3) + 0.1 * i * (i % 3) + (i % 5) * 0.2, i, "abc"[i % 3], i % 4) for i in range(60)])
+con.execute("SELECT ml_train('uzf', 'uz', 'y ~ x + city', NULL, '{\"unseen\":\"zero\",\"test_size\":0}')").fetchall()
+con.execute("SELECT ml_train('uzl', 'uz', 'y', '[\"x\",\"city\"]', '{\"unseen\":\"zero\",\"test_size\":0}')").fetchall()
+a, b, r = con.execute("SELECT ml_predict('uzf', 7, 'zz'), ml_predict('uzl', 7, 'zz'), ml_predict('uzf', 7, 'a')").fetchone()
+c.check(abs(a - b) <= 1e-10 * abs(b) and abs(a - r) <= 1e-12 * abs(r), "unseen as the reference: %r %r %r" % (a, b, r))
+con.execute("SELECT ml_train('uzi', 'uz', 'y ~ x * city + factor(n)', NULL, '{\"unseen\":\"zero\",\"test_size\":0}')").fetchall()
+a, r = con.execute("SELECT ml_predict('uzi', 7, 'zz', 9), ml_predict('uzi', 7, 'a', 0)").fetchone()
+c.check(abs(a - r) <= 1e-12 * abs(r), "unseen in an interaction and in factor(): %r %r" % (a, r))
+e = error_of("SELECT ml_predict('lg', 2, 'q')")
+c.check(e is not None and "unseen in training" in e, "without the option, still an error: %s" % e)
+
 c.done()
