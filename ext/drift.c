@@ -88,8 +88,8 @@ static int info_row(ml_rows *r, const ml_model *m, int j) {
 }
 
 static const char no_profile[] =
-    "%s(): the model keeps no profile of its features (ml_train makes one since sqlml 0.3, "
-    "but not yet for a formula; ml_fit models have none)";
+    "%s(): the model keeps no profile of its features (ml_train makes one since sqlml 0.3; "
+    "ml_fit models have none)";
 
 static int info_fill(sqlite3 *db, int argc, sqlite3_value **argv, ml_rows *r, char **err) {
   (void)argc;
@@ -305,11 +305,13 @@ static int mean_shift(const drift *d, const double *train_mean, double *x) {
 ** sqrt(d' S^-1 d) into *out, S = R22'R22 / (n - 1) the covariance of the
 ** training design columns (without the intercept) from the factor of the
 ** kept columns, d the shift of means.  NaN for a model without an
-** intercept, a GLM, or a batch missing a feature.  SQLITE_OK or SQLITE_NOMEM.
+** intercept, a GLM, a formula model, or a batch missing a feature.  SQLITE_OK
+** or SQLITE_NOMEM.
 */
 static int mahalanobis(drift *d, ml_model *m, double *out) {
   *out = NAN;
-  if (!(m->flags & ML_MODEL_INTERCEPT) || m->family || m->n < 2) return SQLITE_OK;
+  /* A formula's design columns are its terms, not one per feature value. */
+  if (!(m->flags & ML_MODEL_INTERCEPT) || m->family || m->formula || m->n < 2) return SQLITE_OK;
   int rc = ml_model_prepare_intervals(m);
   if (rc) return rc == ML_NOMEM ? SQLITE_NOMEM : SQLITE_OK;
   int q = m->p + 1, r = m->rank;

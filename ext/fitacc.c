@@ -77,6 +77,7 @@ void ml_fitacc_free(ml_fitacc *a) {
       ml_free(f->levels);
       ml_free(f->slots);
       ml_free(f->name);
+      ml_free(f->cprof.count);
     }
   }
   ml_free(a->f);
@@ -423,7 +424,6 @@ int ml_fitacc_use_formula(ml_fitacc *a, const ml_formula *f) {
   a->mraw = ml_formula_ncoef(f);
   a->dense = 0;
   a->o.intercept = ml_formula_intercept(f);
-  a->o.profile = 0;
   ml_free(a->row);
   a->rowcap = a->mraw + 1;
   a->row = ml_malloc(8 * (uint64_t)a->rowcap);
@@ -460,6 +460,16 @@ static int formula_level(ml_fitacc *a, int j, int kind, sqlite3_value *v) {
   return ML_OK;
 }
 
+/* A used training row's raw values into the columns' profiles. */
+static int formula_profile_row(ml_fitacc *a) {
+  for (int j = 0; j < a->k; j++) {
+    fa_feature *f = &a->f[j];
+    if (f->type != ML_TYPE_CATEGORICAL) ml_numprof_add(&f->prof, a->fv[j].num);
+    else if (a->fv[j].level >= 0 && ml_catprof_add(&f->cprof, a->fv[j].level)) return ML_NOMEM;
+  }
+  return ML_OK;
+}
+
 /* A row of a formula's fit: read, checked, its design row evaluated and added. */
 static int formula_row(ml_fitacc *a, int side, sqlite3_value **v, double y, double w, double sw) {
   int train = side == 0, has_null = 0;
@@ -487,6 +497,7 @@ static int formula_row(ml_fitacc *a, int side, sqlite3_value **v, double y, doub
   if (r == ML_FROW_UNDEFINED) return fail(a, bad, ML_V_UNDEFINED);
   if (r != ML_FROW_OK) return fail(a, bad, ML_V_TEXT); /* a level the first read did not see */
   for (int j = 0; j < a->k; j++) a->f[j].values++;
+  if (train && a->o.profile && formula_profile_row(a)) return ML_NOMEM;
   ml_lsq *acc = side_acc(a, side);
   for (int j = 0; j < a->mraw; j++) ml_lsq_put(acc, j, sw * a->row[j]);
   ml_lsq_put(acc, a->mraw, sw * y);
@@ -807,6 +818,29 @@ out:
 }
 
 
+/* A formula's raw columns' profile into m, in the model's levels. */
+static int formula_profile(const ml_fitacc *a, ml_model *m) {
+  unsigned char *cat = ml_malloc((uint64_t)a->k + 1);
+  if (!cat) return ML_NOMEM;
+  for (int j = 0; j < a->k; j++) cat[j] = m->feat[j].type == ML_FEAT_CATEGORICAL;
+  m->profile = ml_profile_new(a->k, cat);
+  ml_free(cat);
+  if (!m->profile) return ML_NOMEM;
+  for (int j = 0; j < a->k; j++) {
+    const fa_feature *f = &a->f[j];
+    if (m->feat[j].type != ML_FEAT_CATEGORICAL) {
+      m->profile->num[j] = f->prof;
+      continue;
+    }
+    ml_catprof *c = &m->profile->cat[j];
+    int n = m->feat[j].nlevels;
+    if (!(c->count = ml_calloc(8 * (uint64_t)n + 8))) return ML_NOMEM;
+    c->nlevels = n;
+    for (int l = 0; l < n && l < f->cprof.nlevels; l++) c->count[l] = f->cprof.count[l];
+  }
+  return ML_OK;
+}
+
 /* A formula's model: the design as accumulated (T the identity), the formula's copy kept. */
 static int finish_formula(ml_fitacc *a, ml_model **out, double **Rtest) {
   int p = a->mraw, q = p + 1, rc = ML_OK;
@@ -821,6 +855,7 @@ static int finish_formula(ml_fitacc *a, ml_model **out, double **Rtest) {
   if (!rc) rc = set_options(a, m);
   if (!rc && a->fold) rc = run_cv(a, m, T, q);
   if (!rc) rc = formula_features(a, m);
+  if (!rc && a->o.profile) rc = formula_profile(a, m);
   if (!rc) rc = ml_formula_save(a->formula, &saved, &n);
   if (!rc) rc = ml_formula_load(saved, n, &copy, NULL, 0) ? ML_NOMEM : ML_OK;
   if (!rc) rc = ml_model_set_formula(m, copy);

@@ -84,6 +84,7 @@ typedef struct fa_feature {
   int64_t values;        /* non-NULL values: categorical, of the rows used (both sides);
                             numeric, of every row read */
   ml_numprof prof;       /* numeric, with o.profile: the training rows used */
+  ml_catprof cprof;      /* a formula's categorical column, with o.profile: counts by level */
 } fa_feature;
 
 typedef struct ml_fitacc {

@@ -149,4 +149,15 @@ for sql, want in [
     err = error_of(con, sql)
     c.check(err is not None and want in err, "%s: %s" % (sql, err))
 c.check(con.execute("SELECT count(*) FROM h").fetchone()[0] == N, "nothing written")
+
+# A formula model profiles its raw columns as the same fit without a formula does.
+con.execute("SELECT ml_train('pf', 'h', 'log(price) ~ sqft * city + rooms', NULL, "
+            "'{\"test_size\":0.25,\"seed\":9}')").fetchall()
+con.execute("SELECT ml_train('pl', 'h', 'price', '[\"sqft\",\"city\",\"rooms\"]', "
+            "'{\"test_size\":0.25,\"seed\":9}')").fetchall()
+info_f = con.execute("SELECT feature, n, mean, sd, min, max, levels, bins FROM ml_feature_info('pf')").fetchall()
+info_l = con.execute("SELECT feature, n, mean, sd, min, max, levels, bins FROM ml_feature_info('pl')").fetchall()
+c.check(info_f == info_l, "a formula model's profile: %s vs %s" % (info_f, info_l))
+m = con.execute("SELECT mahalanobis FROM ml_drift('pf', 'batch') WHERE feature = '*'").fetchone()[0]
+c.check(m is None, "no Mahalanobis figure for a formula model (its columns are terms): %s" % m)
 c.done()
