@@ -33,15 +33,6 @@ static int differs(mapping *mp, const char *fmt, const char *s1, const char *s2)
   return 1;
 }
 
-/* The first design column of each feature of m, into col[0..k). */
-static void feature_columns(const ml_model *m, int *col) {
-  int t = (m->flags & ML_MODEL_INTERCEPT) ? 1 : 0;
-  for (int j = 0; j < m->k; j++) {
-    col[j] = t;
-    t += ml_feature_terms(&m->feat[j]);
-  }
-}
-
 static int find_feature(const ml_model *m, const char *name) {
   for (int j = 0; j < m->k; j++)
     if (strcmp(m->feat[j].name, name) == 0) return j;
@@ -145,8 +136,8 @@ static int map_coefficients(const ml_model *a, const ml_model *b, double *beta, 
   if (a->target && b->target && strcmp(a->target, b->target) != 0)
     return differs(mp, "the targets differ (%.60s, %.60s)", a->target, b->target);
   int *cola = col, *colb = col + a->k;
-  feature_columns(a, cola);
-  feature_columns(b, colb);
+  ml_model_feature_starts(a, cola);
+  ml_model_feature_starts(b, colb);
   memset(beta, 0, sizeof(double) * (size_t)b->p);
   if (a->flags & ML_MODEL_INTERCEPT) beta[0] = a->beta[0];
   for (int ja = 0; ja < a->k; ja++)

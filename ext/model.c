@@ -481,8 +481,7 @@ int ml_model_union(const ml_model *a, const ml_model *b, ml_model **out, char *e
   return ML_OK;
 }
 
-/* First design column of each feature of m, into start[0..k). */
-static void feature_starts(const ml_model *m, int *start) {
+void ml_model_feature_starts(const ml_model *m, int *start) {
   int t = (m->flags & ML_MODEL_INTERCEPT) ? 1 : 0;
   for (int j = 0; j < m->k; j++) {
     start[j] = t;
@@ -507,8 +506,8 @@ int ml_model_design_map(const ml_model *a, const ml_model *u, double **out) {
   int *sa = ml_malloc(sizeof(int) * (uint64_t)a->k), *su = ml_malloc(sizeof(int) * (uint64_t)u->k);
   int rc = ML_NOMEM;
   if (!T || !sa || !su) goto out;
-  feature_starts(a, sa);
-  feature_starts(u, su);
+  ml_model_feature_starts(a, sa);
+  ml_model_feature_starts(u, su);
 #define T_(i, c) T[(i) + (int64_t)(c) * qa]
   int ic = (a->flags & ML_MODEL_INTERCEPT) != 0;
   if (ic) T_(0, 0) = 1;

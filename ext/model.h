@@ -308,4 +308,7 @@ int ml_model_union(const ml_model *a, const ml_model *b, ml_model **out, char *e
 */
 int ml_model_design_map(const ml_model *a, const ml_model *u, double **T);
 
+/* The first design column of each feature of m, into start[0..k). */
+void ml_model_feature_starts(const ml_model *m, int *start);
+
 #endif

@@ -85,24 +85,12 @@ static ml_model *load(sqlite3_context *ctx, const char *name, sqlite3_int64 vers
                       sqlite3_int64 *got) {
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   char *ref = version ? sqlite3_mprintf("%s@%lld", name, version) : sqlite3_mprintf("%s", name);
-  unsigned char *blob = NULL;
-  int nblob = 0;
-  char *err = NULL, msg[200];
+  char *err = NULL;
   ml_model *m = NULL;
-  int rc = ref ? ml_registry_find(db, sqlite3_user_data(ctx), "ml_promote", ref, got, &blob, &nblob,
-                                  NULL, &err)
+  int rc = ref ? ml_registry_load(db, sqlite3_user_data(ctx), "ml_promote", ref, got, &m, &err)
                : SQLITE_NOMEM;
-  if (rc == SQLITE_OK) {
-    rc = ml_model_decode(blob, nblob, &m, msg, sizeof msg);
-    if (rc == ML_NOMEM) sqlite3_result_error_nomem(ctx);
-    else if (rc) ml_error(ctx, "ml_promote(): version %lld of '%s': %s", *got, name, msg);
-  } else if (err) {
-    sqlite3_result_error(ctx, err, -1);
-  } else {
-    ml_result_db_error(ctx, "ml_promote", db, rc);
-  }
-  sqlite3_free(err);
-  sqlite3_free(blob);
+  if (err) ml_error_msg(ctx, err);
+  else if (rc != SQLITE_OK) ml_result_db_error(ctx, "ml_promote", db, rc);
   sqlite3_free(ref);
   return m;
 }

@@ -508,6 +508,24 @@ sqlite3_int64 ml_registry_alias_version(sqlite3 *db, const char *name, const cha
   return v;
 }
 
+int ml_registry_load(sqlite3 *db, ml_conn *conn, const char *fname, const char *ref,
+                     sqlite3_int64 *version, ml_model **m, char **err) {
+  unsigned char *blob = NULL;
+  int nblob = 0;
+  char msg[200];
+  *m = NULL;
+  *err = NULL;
+  int rc = ml_registry_find(db, conn, fname, ref, version, &blob, &nblob, NULL, err);
+  if (rc == SQLITE_OK) {
+    int dr = ml_model_decode(blob, nblob, m, msg, sizeof msg);
+    if (dr == ML_NOMEM) rc = SQLITE_NOMEM;
+    else if (dr && (*err = sqlite3_mprintf("%s(): %s: %s", fname, ref, msg))) rc = SQLITE_ERROR;
+    else if (dr) rc = SQLITE_NOMEM;
+  }
+  sqlite3_free(blob);
+  return rc;
+}
+
 static const char *text_arg(sqlite3_value *v) {
   return sqlite3_value_type(v) == SQLITE_TEXT ? (const char *)sqlite3_value_text(v) : NULL;
 }

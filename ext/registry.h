@@ -102,6 +102,14 @@ int ml_registry_find(sqlite3 *db, ml_conn *conn, const char *fname, const char *
                      sqlite3_int64 *version, unsigned char **blob, int *nblob,
                      ml_registry_mark *mark, char **err);
 
+/*
+** ml_registry_find, then the BLOB decoded: SQLITE_OK with *m (ml_model_free
+** it); or an error code with *err ("fname(): ref: what is wrong"; NULL for
+** SQLITE_NOMEM and codes whose message is the db's).
+*/
+int ml_registry_load(sqlite3 *db, ml_conn *conn, const char *fname, const char *ref,
+                     sqlite3_int64 *version, ml_model **m, char **err);
+
 /* One new version of a model, for ml_registry_insert. */
 typedef struct ml_version_row {
   const char *name, *created_at, *source, *target, *features, *options, *metrics, *data_hash;

@@ -58,32 +58,22 @@ static void rows_free(ml_rows *r) {
 }
 
 int ml_model_from_value(sqlite3 *db, const char *fname, sqlite3_value *v, ml_model **m, char **err) {
-  unsigned char *owned = NULL;
-  const unsigned char *z = NULL;
-  int n = 0, rc = SQLITE_OK;
   *m = NULL;
   *err = NULL;
   if (sqlite3_value_type(v) == SQLITE_TEXT) {
     sqlite3_int64 version;
-    rc = ml_registry_find(db, NULL, fname, (const char *)sqlite3_value_text(v), &version, &owned, &n,
-                          NULL, err);
-    z = owned;
-  } else if (sqlite3_value_type(v) == SQLITE_BLOB) {
-    z = sqlite3_value_blob(v);
-    n = sqlite3_value_bytes(v);
-  } else {
+    return ml_registry_load(db, NULL, fname, (const char *)sqlite3_value_text(v), &version, m, err);
+  }
+  if (sqlite3_value_type(v) != SQLITE_BLOB) {
     *err = sqlite3_mprintf("%s(): the model must be a name or a model BLOB", fname);
-    return SQLITE_ERROR;
+    return *err ? SQLITE_ERROR : SQLITE_NOMEM;
   }
-  if (rc == SQLITE_OK) {
-    char msg[200];
-    int dr = ml_model_decode(z, n, m, msg, sizeof msg);
-    if (dr == ML_NOMEM) rc = SQLITE_NOMEM;
-    else if (dr) *err = sqlite3_mprintf("%s(): %s", fname, msg);
-    if (dr && dr != ML_NOMEM) rc = SQLITE_ERROR;
-  }
-  sqlite3_free(owned);
-  return rc;
+  char msg[200];
+  int dr = ml_model_decode(sqlite3_value_blob(v), sqlite3_value_bytes(v), m, msg, sizeof msg);
+  if (dr == ML_NOMEM) return SQLITE_NOMEM;
+  if (!dr) return SQLITE_OK;
+  *err = sqlite3_mprintf("%s(): %s", fname, msg);
+  return *err ? SQLITE_ERROR : SQLITE_NOMEM;
 }
 
 typedef struct tvf_vtab {

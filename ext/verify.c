@@ -115,21 +115,11 @@ static int verify_row(sqlite3_context *ctx, const char *ref, sqlite3_int64 versi
 /* The version ref names and its decoded model; -1 after reporting. */
 static int find(sqlite3_context *ctx, const char *ref, sqlite3_int64 *version, ml_model **m) {
   sqlite3 *db = sqlite3_context_db_handle(ctx);
-  unsigned char *blob = NULL;
-  int nblob = 0;
-  char *err = NULL, msg[200];
-  int rc = ml_registry_find(db, sqlite3_user_data(ctx), "ml_verify", ref, version, &blob, &nblob,
-                            NULL, &err);
-  if (rc != SQLITE_OK) {
-    if (err) ml_error_msg(ctx, err);
-    else ml_result_db_error(ctx, "ml_verify", db, rc);
-    return -1;
-  }
-  rc = ml_model_decode(blob, nblob, m, msg, sizeof msg);
-  sqlite3_free(blob);
-  if (rc == ML_NOMEM) return ml_error_nomem(ctx);
-  if (rc) return ml_error(ctx, "ml_verify(): %s: %s", ref, msg);
-  return 0;
+  char *err = NULL;
+  int rc = ml_registry_load(db, sqlite3_user_data(ctx), "ml_verify", ref, version, m, &err);
+  if (err) return ml_error_msg(ctx, err);
+  if (rc != SQLITE_OK) ml_result_db_error(ctx, "ml_verify", db, rc);
+  return rc == SQLITE_OK ? 0 : -1;
 }
 
 void ml_verify_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
