@@ -20,40 +20,20 @@
 #include <float.h>
 #include <string.h>
 
-#include "auc.h"
 #include "design.h"
+#include "evaluate.h"
 #include "glm.h"
 #include "guard.h"
 #include "sqlq.h"
-#include "strbuf.h"
 
-typedef struct moments {
-  sqlite3_int64 n;
-  long double mean, m2;
-} moments;
-
-static void moments_add(moments *w, double v) {
+static void moments_add(ml_moments *w, double v) {
   w->n++;
   long double d = v - w->mean;
   w->mean += d / w->n;
   w->m2 += d * (v - w->mean);
 }
 
-/* What a pass accumulates: counts, and each family's sums.  A new metric
-** is a field here, a line in add_linear or add_glm, and one in its JSON. */
-typedef struct evaluation {
-  const ml_model *m;
-  const char *target;
-  sqlite3_int64 row, skipped;
-  moments wy, we;                 /* the target; least squares' residuals */
-  long double sae, sape, sse;     /* least squares: sums of |e|, |e/y|, e² */
-  sqlite3_int64 nape;             /* rows in sape (y != 0) */
-  double maxe;
-  long double gdev, glogloss, gcorrect, gbrier; /* GLMs */
-  ml_auc auc;                     /* binomial: every row's (probability, y), auc.h */
-} evaluation;
-
-static void add_linear(evaluation *ev, double y, long double e) {
+static void add_linear(ml_eval *ev, double y, long double e) {
   double ae = fabs((double)e);
   moments_add(&ev->wy, y);
   moments_add(&ev->we, (double)e);
@@ -67,7 +47,7 @@ static void add_linear(evaluation *ev, double y, long double e) {
 }
 
 /* 0, or ML_NOMEM (the AUC keeps every row). */
-static int add_glm(evaluation *ev, double y, double mu) {
+static int add_glm(ml_eval *ev, double y, double mu) {
   int f = ev->m->family;
   moments_add(&ev->wy, y);
   ev->gdev += ml_glm_dev_resid(f, y, mu, 1);
@@ -81,36 +61,84 @@ static int add_glm(evaluation *ev, double y, double mu) {
   return ML_OK;
 }
 
-static void json_metric(ml_sb *b, const char *key, double v) {
-  ml_sb_printf(b, ",\"%s\":", key);
-  ml_sb_json_number(b, v);
+int ml_eval_init(ml_eval *ev, const ml_model *m, const char *fname, const char *target) {
+  memset(ev, 0, sizeof *ev);
+  ev->m = m;
+  ev->fname = fname;
+  ev->target = target;
+  ml_auc_init(&ev->auc, ML_AUC_MAX_ROWS, 0);
+  ev->x = sqlite3_malloc64(8 * (sqlite3_uint64)m->p + 8);
+  return ev->x ? SQLITE_OK : SQLITE_NOMEM;
 }
 
-static void json_glm(ml_sb *b, evaluation *ev) {
-  sqlite3_int64 n = ev->wy.n;
-  int f = ev->m->family;
-  ml_sb_printf(b, "{\"n\":%lld,\"n_skipped\":%lld", (long long)n, (long long)ev->skipped);
-  if (f == ML_FAMILY_BINOMIAL) {
-    json_metric(b, "log_loss", n > 0 ? (double)(ev->glogloss / n) : NAN);
-    json_metric(b, "accuracy", n > 0 ? (double)(ev->gcorrect / n) : NAN);
-    json_metric(b, "brier", n > 0 ? (double)(ev->gbrier / n) : NAN);
-    ml_auc_json(b, &ev->auc);
-  }
-  json_metric(b, "deviance", n > 0 ? (double)ev->gdev : NAN);
-  if (f == ML_FAMILY_POISSON) json_metric(b, "mean_deviance", n > 0 ? (double)(ev->gdev / n) : NAN);
-  ml_sb_puts(b, "}");
+void ml_eval_free(ml_eval *ev) {
+  ml_auc_free(&ev->auc);
+  sqlite3_free(ev->x);
+  ev->x = NULL;
 }
 
-static void json_linear(ml_sb *b, const evaluation *ev) {
+/* Each family's metrics, by name, in the order of their JSON. */
+static const char *const linear_metrics[] = {"r2", "rmse", "mae", "mape", "explained_variance",
+                                             "max_error", NULL};
+static const char *const binomial_metrics[] = {"log_loss", "accuracy", "brier", "auc", "deviance",
+                                               NULL};
+static const char *const poisson_metrics[] = {"deviance", "mean_deviance", NULL};
+
+static const char *const *family_metrics(int family) {
+  return family == ML_FAMILY_BINOMIAL ? binomial_metrics
+         : family == ML_FAMILY_POISSON ? poisson_metrics
+                                       : linear_metrics;
+}
+
+static double linear_metric(const ml_eval *ev, const char *name) {
   sqlite3_int64 n = ev->wy.n;
   long double m2 = ev->wy.m2;
-  ml_sb_printf(b, "{\"n\":%lld,\"n_skipped\":%lld", (long long)n, (long long)ev->skipped);
-  json_metric(b, "r2", n > 0 && m2 > 0 ? (double)(1 - ev->sse / m2) : NAN);
-  json_metric(b, "rmse", n > 0 ? sqrt((double)(ev->sse / n)) : NAN);
-  json_metric(b, "mae", n > 0 ? (double)(ev->sae / n) : NAN);
-  json_metric(b, "mape", ev->nape > 0 ? (double)(ev->sape / ev->nape) : NAN);
-  json_metric(b, "explained_variance", n > 0 && m2 > 0 ? (double)(1 - ev->we.m2 / m2) : NAN);
-  json_metric(b, "max_error", n > 0 ? ev->maxe : NAN);
+  if (n == 0) return NAN;
+  if (!strcmp(name, "r2")) return m2 > 0 ? (double)(1 - ev->sse / m2) : NAN;
+  if (!strcmp(name, "rmse")) return sqrt((double)(ev->sse / n));
+  if (!strcmp(name, "mae")) return (double)(ev->sae / n);
+  if (!strcmp(name, "mape")) return ev->nape > 0 ? (double)(ev->sape / ev->nape) : NAN;
+  if (!strcmp(name, "explained_variance")) return m2 > 0 ? (double)(1 - ev->we.m2 / m2) : NAN;
+  return ev->maxe; /* max_error */
+}
+
+static double glm_metric(ml_eval *ev, const char *name) {
+  sqlite3_int64 n = ev->wy.n;
+  if (n == 0) return NAN;
+  if (!strcmp(name, "log_loss")) return (double)(ev->glogloss / n);
+  if (!strcmp(name, "accuracy")) return (double)(ev->gcorrect / n);
+  if (!strcmp(name, "brier")) return (double)(ev->gbrier / n);
+  if (!strcmp(name, "auc")) return ml_auc_value(&ev->auc);
+  if (!strcmp(name, "deviance")) return (double)ev->gdev;
+  return (double)(ev->gdev / n); /* mean_deviance */
+}
+
+int ml_eval_metric(ml_eval *ev, const char *name, double *v) {
+  const char *const *names = family_metrics(ev->m->family);
+  int i = 0;
+  while (names[i] && strcmp(names[i], name) != 0) i++;
+  if (!names[i]) return -1;
+  *v = ev->m->family == ML_FAMILY_GAUSSIAN ? linear_metric(ev, name) : glm_metric(ev, name);
+  return 0;
+}
+
+int ml_metric_lower_is_better(const char *name) {
+  return strcmp(name, "r2") && strcmp(name, "explained_variance") && strcmp(name, "accuracy") &&
+         strcmp(name, "auc");
+}
+
+void ml_eval_json(ml_sb *b, ml_eval *ev) {
+  ml_sb_printf(b, "{\"n\":%lld,\"n_skipped\":%lld", (long long)ev->wy.n, (long long)ev->skipped);
+  for (const char *const *name = family_metrics(ev->m->family); *name; name++) {
+    if (!strcmp(*name, "auc")) {
+      ml_auc_json(b, &ev->auc);
+      continue;
+    }
+    double v;
+    ml_eval_metric(ev, *name, &v);
+    ml_sb_printf(b, ",\"%s\":", *name);
+    ml_sb_json_number(b, v);
+  }
   ml_sb_puts(b, "}");
 }
 
@@ -131,7 +159,7 @@ static int select_column(ml_sb *b, char **cols, int ncol, const char *c, const c
 
 /* SELECT target, the features[, the offset] FROM the source; NULL with *err
 ** set, or NULL alone out of memory. */
-static char *select_sql(const evaluation *ev, const char *source, const ml_source *src, char **cols,
+static char *select_sql(const ml_eval *ev, const char *source, const ml_source *src, char **cols,
                         int ncol, char **err) {
   const ml_model *m = ev->m;
   ml_sb b;
@@ -153,18 +181,18 @@ static char *select_sql(const evaluation *ev, const char *source, const ml_sourc
 
 /* The target of a row, read as the model reads its features (design.h): a
 ** kind ML_V_NUM or ML_V_NULL with *y, or -1 after reporting. */
-static int read_target(sqlite3_context *ctx, const evaluation *ev, sqlite3_value *yv, double *y) {
+static int read_target(sqlite3_context *ctx, const ml_eval *ev, sqlite3_value *yv, double *y) {
   const ml_model *m = ev->m;
   int text, kind = m->reads ? ml_read_num(yv, &m->na, 1, y, &text) : ml_value_num(yv, y);
   if (m->ylevels[0] && kind == ML_V_TEXT) {
     /* A binomial target of text levels: the second is 1. */
     const char *z = (const char *)sqlite3_value_text(yv);
-    int l = !z ? -1 : strcmp(z, m->ylevels[0]) == 0 ? 0 : strcmp(z, m->ylevels[1]) == 0 ? 1 : -1;
     if (!z) return ml_error_nomem(ctx); /* a text value without its text */
+    int l = strcmp(z, m->ylevels[0]) == 0 ? 0 : strcmp(z, m->ylevels[1]) == 0 ? 1 : -1;
     if (l < 0)
-      return ml_error(ctx, "ml_evaluate(): the target '%s' is '%s' in row %lld, not one of the "
-                           "model's levels '%s' and '%s'", ev->target, z ? z : "",
-                      (long long)ev->row, m->ylevels[0], m->ylevels[1]);
+      return ml_error(ctx, "%s(): the target '%s' is '%s' in row %lld, not one of the model's "
+                           "levels '%s' and '%s'", ev->fname, ev->target, z, (long long)ev->row,
+                      m->ylevels[0], m->ylevels[1]);
     *y = l;
     kind = ML_V_NUM;
   }
@@ -172,7 +200,7 @@ static int read_target(sqlite3_context *ctx, const evaluation *ev, sqlite3_value
   if (kind != ML_V_NUM && kind != ML_V_NULL) {
     char what[140];
     sqlite3_snprintf(sizeof what, what, "column '%.100s'", ev->target);
-    ml_value_error(ctx, "ml_evaluate", what, kind, yv, ev->row);
+    ml_value_error(ctx, ev->fname, what, kind, yv, ev->row);
     return -1;
   }
   /* A formula's response as fitted (log(price)); undefined, the row is skipped. */
@@ -180,25 +208,28 @@ static int read_target(sqlite3_context *ctx, const evaluation *ev, sqlite3_value
   return kind;
 }
 
-/* Measures the model on the statement's current row; 0, or -1 after reporting. */
-static int eval_row(sqlite3_context *ctx, evaluation *ev, sqlite3_stmt *st, sqlite3_value **vals,
-                    double *x) {
+/* The offset's value of a row: ML_V_NUM or ML_V_NULL, or -1 after reporting. */
+static int read_offset(sqlite3_context *ctx, const ml_eval *ev, sqlite3_value *ov, double *off) {
+  *off = 0;
+  int kind = ov ? ml_value_num(ov, off) : ML_V_NUM;
+  if (kind == ML_V_NUM || kind == ML_V_NULL) return kind;
+  char what[140];
+  sqlite3_snprintf(sizeof what, what, "column '%.100s'", ev->m->offset);
+  ml_value_error(ctx, ev->fname, what, kind, ov, ev->row);
+  return -1;
+}
+
+int ml_eval_row(sqlite3_context *ctx, ml_eval *ev, sqlite3_value *yv, sqlite3_value **vals,
+                sqlite3_value *ov) {
   const ml_model *m = ev->m;
-  double y = 0, off = 0;
+  double y = 0, off = 0, *x = ev->x;
   ev->row++;
-  int kind = read_target(ctx, ev, sqlite3_column_value(st, 0), &y);
+  int kind = read_target(ctx, ev, yv, &y);
   if (kind < 0) return -1;
-  for (int j = 0; j < m->k; j++) vals[j] = sqlite3_column_value(st, 1 + j);
-  int r = ml_design_row(ctx, "ml_evaluate", m, vals, x);
+  int r = ml_design_row(ctx, ev->fname, m, vals, x);
   if (r < 0) return -1;
-  sqlite3_value *ov = m->offset ? sqlite3_column_value(st, 1 + m->k) : NULL;
-  int okind = ov ? ml_value_num(ov, &off) : ML_V_NUM;
-  if (okind != ML_V_NUM && okind != ML_V_NULL) {
-    char what[140];
-    sqlite3_snprintf(sizeof what, what, "column '%.100s'", m->offset);
-    ml_value_error(ctx, "ml_evaluate", what, okind, ov, ev->row);
-    return -1;
-  }
+  int okind = read_offset(ctx, ev, ov, &off);
+  if (okind < 0) return -1;
   if (r == ML_V_NULL || kind == ML_V_NULL || okind == ML_V_NULL) {
     ev->skipped++;
     return 0;
@@ -211,8 +242,8 @@ static int eval_row(sqlite3_context *ctx, evaluation *ev, sqlite3_stmt *st, sqli
     return 0;
   }
   if (ml_glm_check_y(f, y, 1, 0) == ML_GLM_Y_OUT)
-    return ml_error(ctx, "ml_evaluate(): the target '%s' is %!.17g in row %lld, outside what "
-                         "family \"%s\" takes (%s)", ev->target, y, (long long)ev->row,
+    return ml_error(ctx, "%s(): the target '%s' is %!.17g in row %lld, outside what family "
+                         "\"%s\" takes (%s)", ev->fname, ev->target, y, (long long)ev->row,
                     ml_family_name(f), f == ML_FAMILY_BINOMIAL ? "0 or 1" : "a count >= 0");
   double lin = 0;
   for (int j = 0; j < m->p; j++) lin += m->beta[j] * x[j];
@@ -220,32 +251,34 @@ static int eval_row(sqlite3_context *ctx, evaluation *ev, sqlite3_stmt *st, sqli
   return 0;
 }
 
-/* Every row of st, inside the nesting guard; 0, or -1 after reporting. */
-static int eval_rows(sqlite3_context *ctx, evaluation *ev, sqlite3_stmt *st) {
+/* Every row of st (target, features, offset), inside the nesting guard; 0,
+** or -1 after reporting. */
+static int eval_rows(sqlite3_context *ctx, ml_eval *ev, sqlite3_stmt *st) {
   const ml_model *m = ev->m;
   sqlite3_value **vals = sqlite3_malloc64(sizeof(sqlite3_value *) * (sqlite3_uint64)m->k);
-  double *x = sqlite3_malloc64(8 * (sqlite3_uint64)m->p);
   int rc = -1;
-  if (!vals || !x) {
+  if (!vals) {
     ml_error_nomem(ctx);
   } else if (ml_nest_enter()) {
     ml_error(ctx, "ml_evaluate(): " ML_NEST_MSG);
   } else {
     int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW)
-      if (eval_row(ctx, ev, st, vals, x)) break;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+      for (int j = 0; j < m->k; j++) vals[j] = sqlite3_column_value(st, 1 + j);
+      sqlite3_value *ov = m->offset ? sqlite3_column_value(st, 1 + m->k) : NULL;
+      if (ml_eval_row(ctx, ev, sqlite3_column_value(st, 0), vals, ov)) break;
+    }
     ml_nest_leave();
     if (step == SQLITE_DONE) rc = 0;
     else if (step != SQLITE_ROW)
       ml_result_db_error(ctx, "ml_evaluate", sqlite3_context_db_handle(ctx), step);
   }
   sqlite3_free(vals);
-  sqlite3_free(x);
   return rc;
 }
 
 /* The statement that reads the source's target and features; NULL after reporting. */
-static sqlite3_stmt *open_source(sqlite3_context *ctx, const evaluation *ev, const char *source) {
+static sqlite3_stmt *open_source(sqlite3_context *ctx, const ml_eval *ev, const char *source) {
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   char *err = NULL, **cols = NULL, *sql = NULL;
   int ncol = 0;
@@ -273,29 +306,27 @@ static sqlite3_stmt *open_source(sqlite3_context *ctx, const evaluation *ev, con
 }
 
 void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  evaluation ev = {0};
-  ev.m = ml_model_arg(ctx, "ml_evaluate", argv, 0);
-  if (!ev.m) return;
+  const ml_model *m = ml_model_arg(ctx, "ml_evaluate", argv, 0);
+  if (!m) return;
   if (sqlite3_value_type(argv[1]) != SQLITE_TEXT) {
     ml_error(ctx, "ml_evaluate(): argument 2 must be a table, a view or a query");
     return;
   }
   const char *source = (const char *)sqlite3_value_text(argv[1]);
-  ev.target = argc > 2 && sqlite3_value_type(argv[2]) == SQLITE_TEXT
-                  ? (const char *)sqlite3_value_text(argv[2])
-                  : ev.m->target;
-  if (!ev.target) {
+  const char *target = argc > 2 && sqlite3_value_type(argv[2]) == SQLITE_TEXT
+                           ? (const char *)sqlite3_value_text(argv[2])
+                           : m->target;
+  if (!target) {
     ml_error(ctx, "ml_evaluate(): the model does not name its target; give it as argument 3");
     return;
   }
-  sqlite3_stmt *st = open_source(ctx, &ev, source);
-  if (!st) return;
-  ml_auc_init(&ev.auc, ML_AUC_MAX_ROWS, 0);
-  if (eval_rows(ctx, &ev, st) == 0) {
+  ml_eval ev;
+  sqlite3_stmt *st = NULL;
+  if (ml_eval_init(&ev, m, "ml_evaluate", target) != SQLITE_OK) ml_error_nomem(ctx);
+  else if ((st = open_source(ctx, &ev, source)) && eval_rows(ctx, &ev, st) == 0) {
     ml_sb b;
     ml_sb_init(&b);
-    if (ev.m->family == ML_FAMILY_GAUSSIAN) json_linear(&b, &ev);
-    else json_glm(&b, &ev);
+    ml_eval_json(&b, &ev);
     size_t len;
     char *json = ml_sb_finish(&b, &len);
     if (!json) {
@@ -305,6 +336,6 @@ void ml_evaluate_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       sqlite3_result_subtype(ctx, 'J');
     }
   }
-  ml_auc_free(&ev.auc);
+  ml_eval_free(&ev);
   sqlite3_finalize(st);
 }
