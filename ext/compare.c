@@ -19,6 +19,8 @@
 
 #include "compare.h"
 #include "formula.h"
+#include "glm.h"
+#include "registry.h"
 #include "sqlq.h"
 #include "strbuf.h"
 
@@ -184,30 +186,41 @@ static int score_both(const ml_model *a, const ml_model *b, const ml_model *rows
   return rc;
 }
 
-/*
-** Appends "key":{"n":..,"a":..,"b":..,"b_minus_a":..} for the test rows
-** of rows, or "key":{"n":..,"unavailable":why} when the other model
-** cannot be scored on them.  1 when it could; 0 when not; -1 out of memory.
-*/
-static int put_rows(ml_sb *out, const char *key, const ml_model *a, const ml_model *b,
-                    const ml_model *rows) {
+/* One side of the comparison: the test rows of one of the models. */
+typedef struct side {
+  const char *key;   /* "on_b_test_rows" or "on_a_test_rows" */
+  const ml_model *rows;
+  int state;         /* 0 no factor, 1 scored exactly, 2 cannot be (why) */
   ml_score sa, sb;
+  char why[200];
+} side;
+
+/* Scores both models exactly on the side's rows; 0, or -1 out of memory. */
+static int score_side(const ml_model *a, const ml_model *b, side *s) {
+  if (!s->rows->test_R) return 0;
   mapping mp = {{0}};
-  int rc = score_both(a, b, rows, &sa, &sb, &mp);
-  if (rc < 0) return rc;
-  ml_sb_printf(out, "\"%s\":{\"n\":%lld,", key, (long long)rows->test_n);
-  if (rc > 0) {
+  int rc = score_both(a, b, s->rows, &s->sa, &s->sb, &mp);
+  if (rc < 0) return -1;
+  s->state = rc == 0 ? 1 : 2;
+  snprintf(s->why, sizeof s->why, "%s", mp.why);
+  return 0;
+}
+
+/* Appends the side as "key":{"n":..,"a":..,"b":..,"b_minus_a":..}, or
+** "key":{"n":..,"unavailable":why}. */
+static void put_side(ml_sb *out, const side *s) {
+  ml_sb_printf(out, "\"%s\":{\"n\":%lld,", s->key, (long long)s->rows->test_n);
+  if (s->state == 2) {
     ml_sb_puts(out, "\"unavailable\":");
-    ml_sb_json_string(out, mp.why, strlen(mp.why));
+    ml_sb_json_string(out, s->why, strlen(s->why));
   } else {
-    put_score(out, "a", sa);
+    put_score(out, "a", s->sa);
     ml_sb_puts(out, ",");
-    put_score(out, "b", sb);
+    put_score(out, "b", s->sb);
     ml_sb_puts(out, ",");
-    put_score(out, "b_minus_a", (ml_score){sb.rmse - sa.rmse, sb.r2 - sa.r2});
+    put_score(out, "b_minus_a", (ml_score){s->sb.rmse - s->sa.rmse, s->sb.r2 - s->sa.r2});
   }
   ml_sb_puts(out, "}");
-  return rc == 0;
 }
 
 int ml_score_on_rows(const ml_model *a, const ml_model *b, const ml_model *rows, ml_score *sa,
@@ -222,36 +235,140 @@ const char ml_no_test_factor[] =
     "a version trained by ml_train with a test set since sqlml 0.3 keeps it; test_size 0, "
     "ml_fit models and GLMs do not";
 
+
+/* ---- reading the test rows, when they cannot be scored without ---- */
+
+int ml_ref_version(sqlite3_context *ctx, const char *fname, sqlite3_value *v, ml_ref *r) {
+  memset(r, 0, sizeof *r);
+  if (sqlite3_value_type(v) != SQLITE_TEXT) return 0; /* a BLOB: no stored rows */
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  const char *ref = (const char *)sqlite3_value_text(v), *at = strrchr(ref, '@');
+  unsigned char *blob = NULL;
+  char *err = NULL;
+  int nblob, rc = ml_registry_find(db, sqlite3_user_data(ctx), fname, ref, &r->version, &blob,
+                                   &nblob, NULL, &err);
+  sqlite3_free(blob);
+  if (err) return ml_error_msg(ctx, err);
+  if (rc != SQLITE_OK) {
+    ml_result_db_error(ctx, fname, db, rc);
+    return -1;
+  }
+  r->name = sqlite3_mprintf("%.*s", at ? (int)(at - ref) : (int)strlen(ref), ref);
+  return r->name ? 0 : ml_error_nomem(ctx);
+}
+
+static const char *response_label(const ml_model *m) {
+  return m->formula ? ml_formula_var_label(m->formula, 0) : m->target;
+}
+
+int ml_read_comparable(sqlite3_context *ctx, const char *fname, const ml_model *a,
+                       const ml_model *b) {
+  if (a->family != b->family)
+    return ml_error(ctx, "%s(): the models are of different families (%s, %s): their metrics do "
+                         "not compare", fname, ml_family_name(a->family), ml_family_name(b->family));
+  const char *ya = response_label(a), *yb = response_label(b);
+  if (!ya || !yb)
+    return ml_error(ctx, "%s(): %s model does not name its target, so no rows can be read for it",
+                    fname, ya ? "the second" : "the first");
+  if (strcmp(ya, yb) != 0)
+    return ml_error(ctx, "%s(): the models predict different targets (%s, %s)", fname, ya, yb);
+  return 0;
+}
+
+/* Appends "key":{"n":..,"n_skipped":..,"read":why,"a":{..},"b":{..},"b_minus_a":{..}}. */
+static void put_read(ml_sb *out, const char *key, ml_eval ev[2], const char *why) {
+  ml_sb_printf(out, "\"%s\":{\"n\":%lld,\"n_skipped\":%lld,\"read\":", key,
+               (long long)ev[0].wy.n, (long long)ev[0].skipped);
+  ml_sb_json_string(out, why, strlen(why));
+  ml_sb_puts(out, ",\"a\":");
+  ml_eval_json(out, &ev[0]);
+  ml_sb_puts(out, ",\"b\":");
+  ml_eval_json(out, &ev[1]);
+  ml_sb_puts(out, ",\"b_minus_a\":{");
+  const char *const *names = ml_eval_metric_names(ev[0].m->family);
+  for (int i = 0; names[i]; i++) {
+    double va, vb;
+    ml_eval_metric(&ev[0], names[i], &va);
+    ml_eval_metric(&ev[1], names[i], &vb);
+    ml_sb_printf(out, "%s\"%s\":", i ? "," : "", names[i]);
+    ml_sb_json_number(out, vb - va);
+  }
+  ml_sb_puts(out, "}}");
+}
+
+/*
+** Reads the test rows of b (or of a, when b has none) once, measures both
+** models on them, and appends the side and "rows_read"; why says what
+** kept them from being scored without.  0, or -1 after reporting.
+*/
+static int compare_by_reading(sqlite3_context *ctx, const ml_model *a, const ml_model *b,
+                              sqlite3_value **argv, ml_sb *out, const char *why) {
+  ml_ref r[2];
+  int rc = ml_ref_version(ctx, "ml_compare", argv[0], &r[0]);
+  if (!rc) rc = ml_ref_version(ctx, "ml_compare", argv[1], &r[1]);
+  int which = !rc && r[1].name && ml_has_test_rows(ctx, r[1].name, r[1].version) ? 1
+              : !rc && r[0].name && ml_has_test_rows(ctx, r[0].name, r[0].version) ? 0
+                                                                                  : -1;
+  if (!rc && which < 0)
+    rc = ml_error(ctx, "ml_compare(): the models cannot be scored on the same rows (%s), and "
+                       "neither is a stored version with test rows to read; measure both with "
+                       "ml_evaluate over the same source", why);
+  if (!rc) rc = ml_read_comparable(ctx, "ml_compare", a, b);
+  ml_eval ev[2];
+  int init = 0;
+  sqlite3_int64 scanned = 0;
+  for (; !rc && init < 2; init++)
+    if (ml_eval_init(&ev[init], init ? b : a, "ml_compare", (init ? b : a)->target))
+      rc = ml_error_nomem(ctx);
+  if (!rc) rc = ml_read_test_rows(ctx, "ml_compare", r[which].name, r[which].version,
+                                  which ? b : a, ev, &scanned);
+  if (!rc) {
+    put_read(out, which ? "on_b_test_rows" : "on_a_test_rows", ev, why);
+    ml_sb_printf(out, ",\"rows_read\":%lld}", (long long)scanned);
+  }
+  while (init-- > 0) ml_eval_free(&ev[init]);
+  sqlite3_free(r[0].name);
+  sqlite3_free(r[1].name);
+  return rc;
+}
+
+static void result_json(sqlite3_context *ctx, ml_sb *out) {
+  char *json = ml_sb_finish(out, NULL);
+  if (!json) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  sqlite3_result_text(ctx, json, -1, sqlite3_free);
+  sqlite3_result_subtype(ctx, 'J');
+}
+
 void ml_compare_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   const ml_model *a = ml_model_arg(ctx, "ml_compare", argv, 0);
   if (!a) return;
   const ml_model *b = ml_model_arg(ctx, "ml_compare", argv, 1);
   if (!b) return;
-  if (!b->test_R && !a->test_R) {
-    ml_error(ctx, "ml_compare(): neither model keeps its test rows' factor (%s)", ml_no_test_factor);
+  side s[2] = {{"on_b_test_rows", b, 0, {0, 0}, {0, 0}, ""},
+               {"on_a_test_rows", a, 0, {0, 0}, {0, 0}, ""}};
+  if (score_side(a, b, &s[0]) || score_side(a, b, &s[1])) {
+    sqlite3_result_error_nomem(ctx);
     return;
   }
   ml_sb out;
   ml_sb_init(&out);
-  int nb = 0, na = 0;
   ml_sb_puts(&out, "{");
-  if (b->test_R) nb = put_rows(&out, "on_b_test_rows", a, b, b);
-  if (nb >= 0 && a->test_R) {
-    if (b->test_R) ml_sb_puts(&out, ",");
-    na = put_rows(&out, "on_a_test_rows", a, b, a);
+  if (s[0].state == 1 || s[1].state == 1) {
+    for (int i = 0, n = 0; i < 2; i++)
+      if (s[i].state) {
+        if (n++) ml_sb_puts(&out, ",");
+        put_side(&out, &s[i]);
+      }
+    ml_sb_puts(&out, ",\"rows_read\":0}");
+    result_json(ctx, &out);
+    return;
   }
-  ml_sb_puts(&out, ",\"rows_read\":0}");
-  char *json = ml_sb_finish(&out, NULL);
-  if (na < 0 || nb < 0 || !json) {
-    sqlite3_free(json);
-    sqlite3_result_error_nomem(ctx);
-  } else if (na + nb == 0) {
-    ml_error(ctx, "ml_compare(): the models cannot be scored on the same rows without reading "
-                  "them; measure both with ml_evaluate over the same source: %s", json);
-    sqlite3_free(json);
-  } else {
-    sqlite3_result_text(ctx, json, -1, sqlite3_free);
-    sqlite3_result_subtype(ctx, 'J');
-  }
+  const char *why = s[0].state ? s[0].why : s[1].state ? s[1].why
+                                                      : "neither model keeps its test rows' factor";
+  if (compare_by_reading(ctx, a, b, argv, &out, why) == 0) result_json(ctx, &out);
+  else ml_sb_reset(&out);
 }

@@ -84,7 +84,7 @@ static const char *const binomial_metrics[] = {"log_loss", "accuracy", "brier", 
                                                NULL};
 static const char *const poisson_metrics[] = {"deviance", "mean_deviance", NULL};
 
-static const char *const *family_metrics(int family) {
+const char *const *ml_eval_metric_names(int family) {
   return family == ML_FAMILY_BINOMIAL ? binomial_metrics
          : family == ML_FAMILY_POISSON ? poisson_metrics
                                        : linear_metrics;
@@ -114,7 +114,7 @@ static double glm_metric(ml_eval *ev, const char *name) {
 }
 
 int ml_eval_metric(ml_eval *ev, const char *name, double *v) {
-  const char *const *names = family_metrics(ev->m->family);
+  const char *const *names = ml_eval_metric_names(ev->m->family);
   int i = 0;
   while (names[i] && strcmp(names[i], name) != 0) i++;
   if (!names[i]) return -1;
@@ -129,7 +129,7 @@ int ml_metric_lower_is_better(const char *name) {
 
 void ml_eval_json(ml_sb *b, ml_eval *ev) {
   ml_sb_printf(b, "{\"n\":%lld,\"n_skipped\":%lld", (long long)ev->wy.n, (long long)ev->skipped);
-  for (const char *const *name = family_metrics(ev->m->family); *name; name++) {
+  for (const char *const *name = ml_eval_metric_names(ev->m->family); *name; name++) {
     if (!strcmp(*name, "auc")) {
       ml_auc_json(b, &ev->auc);
       continue;
@@ -219,8 +219,8 @@ static int read_offset(sqlite3_context *ctx, const ml_eval *ev, sqlite3_value *o
   return -1;
 }
 
-int ml_eval_row(sqlite3_context *ctx, ml_eval *ev, sqlite3_value *yv, sqlite3_value **vals,
-                sqlite3_value *ov) {
+int ml_eval_read(sqlite3_context *ctx, ml_eval *ev, sqlite3_value *yv, sqlite3_value **vals,
+                 sqlite3_value *ov) {
   const ml_model *m = ev->m;
   double y = 0, off = 0, *x = ev->x;
   ev->row++;
@@ -230,15 +230,13 @@ int ml_eval_row(sqlite3_context *ctx, ml_eval *ev, sqlite3_value *yv, sqlite3_va
   if (r < 0) return -1;
   int okind = read_offset(ctx, ev, ov, &off);
   if (okind < 0) return -1;
-  if (r == ML_V_NULL || kind == ML_V_NULL || okind == ML_V_NULL) {
-    ev->skipped++;
-    return 0;
-  }
+  if (r == ML_V_NULL || kind == ML_V_NULL || okind == ML_V_NULL) return 1;
   int f = m->family;
+  ev->y = y;
   if (f == ML_FAMILY_GAUSSIAN) {
     long double e = y;
     for (int j = 0; j < m->p; j++) e -= (long double)m->beta[j] * x[j];
-    add_linear(ev, y, e);
+    ev->e = e;
     return 0;
   }
   if (ml_glm_check_y(f, y, 1, 0) == ML_GLM_Y_OUT)
@@ -247,7 +245,22 @@ int ml_eval_row(sqlite3_context *ctx, ml_eval *ev, sqlite3_value *yv, sqlite3_va
                     ml_family_name(f), f == ML_FAMILY_BINOMIAL ? "0 or 1" : "a count >= 0");
   double lin = 0;
   for (int j = 0; j < m->p; j++) lin += m->beta[j] * x[j];
-  if (add_glm(ev, y, ml_glm_linkinv(f, lin + off))) return ml_error_nomem(ctx);
+  ev->mu = ml_glm_linkinv(f, lin + off);
+  return 0;
+}
+
+int ml_eval_add(ml_eval *ev) {
+  if (ev->m->family != ML_FAMILY_GAUSSIAN) return add_glm(ev, ev->y, ev->mu);
+  add_linear(ev, ev->y, ev->e);
+  return ML_OK;
+}
+
+int ml_eval_row(sqlite3_context *ctx, ml_eval *ev, sqlite3_value *yv, sqlite3_value **vals,
+                sqlite3_value *ov) {
+  int r = ml_eval_read(ctx, ev, yv, vals, ov);
+  if (r < 0) return -1;
+  if (r > 0) ev->skipped++;
+  else if (ml_eval_add(ev)) return ml_error_nomem(ctx);
   return 0;
 }
 

@@ -29,6 +29,8 @@ typedef struct ml_eval {
   long double gdev, glogloss, gcorrect, gbrier; /* GLMs */
   ml_auc auc;                     /* binomial: every row's (probability, y), auc.h */
   double *x;                      /* the design row */
+  double y, mu;                   /* the row read last: its target, a GLM's mean */
+  long double e;                  /* and least squares' residual */
 } ml_eval;
 
 /* SQLITE_OK or SQLITE_NOMEM; ml_eval_free either way. */
@@ -44,11 +46,24 @@ void ml_eval_free(ml_eval *ev);
 int ml_eval_row(sqlite3_context *ctx, ml_eval *ev, sqlite3_value *y, sqlite3_value **x,
                 sqlite3_value *offset);
 
+/*
+** ml_eval_row in two steps, for rows that count only when two models can
+** both measure them: ml_eval_read reads the row (0; 1 when a NULL keeps
+** the model from measuring it, which it does not count; -1 after
+** reporting), ml_eval_add counts it (0 or ML_NOMEM).
+*/
+int ml_eval_read(sqlite3_context *ctx, ml_eval *ev, sqlite3_value *y, sqlite3_value **x,
+                 sqlite3_value *offset);
+int ml_eval_add(ml_eval *ev);
+
 /* Metric name's value (NaN with no rows); -1 when the family has no such metric. */
 int ml_eval_metric(ml_eval *ev, const char *name, double *v);
 
 /* The metrics as a JSON object. */
 void ml_eval_json(ml_sb *b, ml_eval *ev);
+
+/* The family's metrics by name, NULL-terminated, in the order of their JSON. */
+const char *const *ml_eval_metric_names(int family);
 
 /* Is a lower value of the metric better (rmse), or a higher one (r2)? */
 int ml_metric_lower_is_better(const char *name);

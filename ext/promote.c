@@ -19,6 +19,8 @@
 
 #include "compare.h"
 #include "dqlite.h"
+#include "evaluate.h"
+#include "glm.h"
 #include "guard.h"
 #include "json.h"
 #include "registry.h"
@@ -26,7 +28,7 @@
 #include "strbuf.h"
 
 typedef struct rule {
-  int r2;                  /* metric: 0 rmse (lower is better), 1 r2 (higher) */
+  const char *metric;      /* a name of evaluate.h's metrics; NULL: the family's default */
   double threshold;        /* the least improvement that passes */
   int relative;            /* improvement relative to the champion's figure */
   int min_given, max_given;
@@ -38,13 +40,22 @@ static int bad_rule(sqlite3_context *ctx, const char *what) {
   return ml_error(ctx, "ml_promote(): %s", what);
 }
 
+/* The metric's name as evaluate.h spells it, or NULL when no family has it. */
+static const char *known_metric(const char *name) {
+  static const int families[] = {ML_FAMILY_GAUSSIAN, ML_FAMILY_BINOMIAL, ML_FAMILY_POISSON};
+  for (int f = 0; f < 3; f++)
+    for (const char *const *n = ml_eval_metric_names(families[f]); *n; n++)
+      if (strcmp(*n, name) == 0) return *n;
+  return NULL;
+}
+
 static int rule_member(sqlite3_context *ctx, const ml_json *c, rule *r) {
   int num = c->type == ML_JSON_NUMBER, flag = c->type == ML_JSON_TRUE || c->type == ML_JSON_FALSE;
   if (strcmp(c->key, "metric") == 0) {
-    if (c->type != ML_JSON_STRING || (strcmp(c->str, "rmse") && strcmp(c->str, "r2")))
-      return bad_rule(ctx, "rule metric must be \"rmse\" or \"r2\" (mae needs a read of the rows: "
-                           "use ml_evaluate)");
-    r->r2 = strcmp(c->str, "r2") == 0;
+    if (c->type != ML_JSON_STRING || !(r->metric = known_metric(c->str)))
+      return bad_rule(ctx, "rule metric must be one of rmse, mae, r2, mape, explained_variance, "
+                           "max_error (linear models); log_loss, accuracy, brier, auc, deviance "
+                           "(binomial); deviance, mean_deviance (poisson)");
   } else if (strcmp(c->key, "min_improvement") == 0 || strcmp(c->key, "max_degradation") == 0) {
     if (!num || !isfinite(c->num) || c->num < 0)
       return ml_error(ctx, "ml_promote(): rule %s must be a number >= 0", c->key);
@@ -97,42 +108,96 @@ static ml_model *load(sqlite3_context *ctx, const char *name, sqlite3_int64 vers
 
 typedef struct decision {
   sqlite3_int64 from, to, rows; /* rows: the version whose test rows judged */
-  ml_score champion, challenger;
-  int64_t n; /* test rows */
+  const char *metric;
+  double champion, challenger;  /* the metric of each on those rows */
+  int64_t n;                    /* test rows measured */
+  sqlite3_int64 read;           /* rows read from the source; 0 when scored without */
   double improvement;
   int compared, promoted;
   char reason[300];
 } decision;
 
-/* Judges challenger against champion by r into d; 0, or -1 after reporting. */
-static int judge(sqlite3_context *ctx, const rule *r, const ml_model *champ, const ml_model *chall,
-                 decision *d) {
-  char why[200], why2[200] = "";
+/* The figure of metric in s (rmse or r2). */
+static double score_metric(ml_score s, const char *metric) {
+  return strcmp(metric, "r2") == 0 ? s.r2 : s.rmse;
+}
+
+/*
+** rmse or r2 of a linear model, exactly from a test factor: the
+** challenger's test rows, or else the champion's.  0 with d's figures; 1
+** when neither can hold both models (why); -1 after reporting.
+*/
+static int judge_exact(sqlite3_context *ctx, const ml_model *champ, const ml_model *chall,
+                       decision *d, char *why, size_t nwhy) {
+  ml_score sc, sn;
+  char why2[200] = "";
+  int rc = chall->test_R ? ml_score_on_rows(champ, chall, chall, &sc, &sn, why, nwhy) : 1;
   d->rows = d->to;
-  int rc = ml_score_on_rows(champ, chall, chall, &d->champion, &d->challenger, why, sizeof why);
   if (rc > 0 && champ->test_R) {
     /* The champion's own test rows are identical rows for both, too. */
     d->rows = d->from;
-    rc = ml_score_on_rows(champ, chall, champ, &d->champion, &d->challenger, why2, sizeof why2);
+    rc = ml_score_on_rows(champ, chall, champ, &sc, &sn, why2, sizeof why2);
+    if (rc > 0 && !chall->test_R) snprintf(why, nwhy, "%s", why2);
   }
-  if (rc < 0) {
-    sqlite3_result_error_nomem(ctx);
-    return -1;
+  if (rc < 0) return ml_error_nomem(ctx);
+  if (rc > 0) return 1;
+  d->champion = score_metric(sc, d->metric);
+  d->challenger = score_metric(sn, d->metric);
+  d->n = (d->rows == d->to ? chall : champ)->test_n;
+  return 0;
+}
+
+/* Any metric, from the challenger's test rows (or else the champion's)
+** read once from the source.  0 with d's figures, or -1 after reporting. */
+static int judge_by_reading(sqlite3_context *ctx, const char *name, const ml_model *champ,
+                            const ml_model *chall, decision *d) {
+  if (ml_read_comparable(ctx, "ml_promote", champ, chall)) return -1;
+  d->rows = ml_has_test_rows(ctx, name, d->to) ? d->to : d->from;
+  ml_eval ev[2];
+  int rc = 0, init = 0;
+  for (; !rc && init < 2; init++) {
+    const ml_model *m = init ? chall : champ;
+    if (ml_eval_init(&ev[init], m, "ml_promote", m->target)) rc = ml_error_nomem(ctx);
   }
-  if (rc > 0)
-    return ml_error(ctx, "ml_promote(): versions %lld and %lld cannot be scored on the same rows "
-                         "without reading them: %s%s%s", d->from, d->to, why, why2[0] ? "; " : "",
-                    why2);
-  double a = r->r2 ? d->champion.r2 : d->champion.rmse, b = r->r2 ? d->challenger.r2
-                                                                   : d->challenger.rmse;
-  d->improvement = r->r2 ? b - a : a - b;
+  if (!rc) rc = ml_read_test_rows(ctx, "ml_promote", name, d->rows, d->rows == d->to ? chall : champ,
+                                  ev, &d->read);
+  if (!rc) {
+    ml_eval_metric(&ev[0], d->metric, &d->champion);
+    ml_eval_metric(&ev[1], d->metric, &d->challenger);
+    d->n = ev[0].wy.n;
+  }
+  while (init-- > 0) ml_eval_free(&ev[init]);
+  return rc;
+}
+
+/* The rule's metric for the challenger's family; NULL after reporting. */
+static const char *rule_metric(sqlite3_context *ctx, const rule *r, const ml_model *chall) {
+  const char *const *names = ml_eval_metric_names(chall->family);
+  if (!r->metric) return names[chall->family == ML_FAMILY_GAUSSIAN ? 1 : 0]; /* rmse, log_loss, deviance */
+  for (; *names; names++)
+    if (strcmp(*names, r->metric) == 0) return *names;
+  ml_error(ctx, "ml_promote(): rule metric %s does not measure a %s model", r->metric,
+           chall->family == ML_FAMILY_GAUSSIAN ? "linear" : ml_family_name(chall->family));
+  return NULL;
+}
+
+/* Judges challenger against champion by r into d; 0, or -1 after reporting. */
+static int judge(sqlite3_context *ctx, const char *name, const rule *r, const ml_model *champ,
+                 const ml_model *chall, decision *d) {
+  char why[200] = "";
+  int exact = chall->family == ML_FAMILY_GAUSSIAN && champ->family == ML_FAMILY_GAUSSIAN &&
+              (!strcmp(d->metric, "rmse") || !strcmp(d->metric, "r2"));
+  int rc = exact ? judge_exact(ctx, champ, chall, d, why, sizeof why) : 1;
+  if (rc > 0) rc = judge_by_reading(ctx, name, champ, chall, d);
+  if (rc < 0) return -1;
+  double a = d->champion, b = d->challenger;
+  d->improvement = ml_metric_lower_is_better(d->metric) ? a - b : b - a;
   if (r->relative) d->improvement /= fabs(a);
   d->compared = 1;
-  d->n = (d->rows == d->to ? chall : champ)->test_n;
   d->promoted = d->improvement >= r->threshold;
   snprintf(d->reason, sizeof d->reason, "%simprovement in %s %.6g %s %.6g (%s)",
-           r->relative ? "relative " : "", r->r2 ? "r2" : "rmse", d->improvement,
-           d->promoted ? ">=" : "<", r->threshold,
+           r->relative ? "relative " : "", d->metric, d->improvement, d->promoted ? ">=" : "<",
+           r->threshold,
            r->min_given ? "min_improvement" : r->max_given ? "max_degradation" : "no worse");
   return 0;
 }
@@ -147,13 +212,14 @@ static char *decision_json(const char *name, const char *alias, const rule *r, c
   ml_sb_puts(&b, ",\"from\":");
   if (d->from) ml_sb_printf(&b, "%lld", d->from);
   else ml_sb_puts(&b, "null");
-  ml_sb_printf(&b, ",\"to\":%lld,\"metric\":\"%s\"", d->to, r->r2 ? "r2" : "rmse");
+  ml_sb_printf(&b, ",\"to\":%lld,\"metric\":\"%s\"", d->to, d->metric);
   if (d->compared) {
-    ml_sb_printf(&b, ",\"rows\":\"test rows of version %lld\",\"n\":%lld,\"champion\":", d->rows,
-                 (long long)d->n);
-    ml_sb_json_number(&b, r->r2 ? d->champion.r2 : d->champion.rmse);
+    ml_sb_printf(&b, ",\"rows\":\"test rows of version %lld\",\"n\":%lld,"
+                     "\"rows_read\":%lld,\"champion\":", d->rows, (long long)d->n,
+                 (long long)d->read);
+    ml_sb_json_number(&b, d->champion);
     ml_sb_puts(&b, ",\"challenger\":");
-    ml_sb_json_number(&b, r->r2 ? d->challenger.r2 : d->challenger.rmse);
+    ml_sb_json_number(&b, d->challenger);
     ml_sb_puts(&b, ",\"improvement\":");
     ml_sb_json_number(&b, d->improvement);
     ml_sb_puts(&b, ",\"threshold\":");
@@ -171,16 +237,16 @@ static int decide(sqlite3_context *ctx, const char *name, const char *alias, con
                   decision *d, ml_model **chall) {
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   *chall = load(ctx, name, r->version, &d->to);
-  if (!*chall) return -1;
+  if (!*chall || !(d->metric = rule_metric(ctx, r, *chall))) return -1;
   d->from = ml_registry_alias_version(db, name, alias);
   if (d->from == d->to) {
     d->promoted = 1;
     snprintf(d->reason, sizeof d->reason, "the alias is at version %lld already", d->to);
     return 0;
   }
-  if (!(*chall)->test_R)
-    return ml_error(ctx, "ml_promote(): version %lld of '%s' keeps no test rows' factor to judge it "
-                         "on (%s)", d->to, name, ml_no_test_factor);
+  if (!(*chall)->test_R && !ml_has_test_rows(ctx, name, d->to))
+    return ml_error(ctx, "ml_promote(): version %lld of '%s' has no test rows to judge it on "
+                         "(it was trained with test_size 0, or not by ml_train)", d->to, name);
   if (!d->from) {
     d->promoted = 1;
     snprintf(d->reason, sizeof d->reason, "the alias is new");
@@ -188,7 +254,7 @@ static int decide(sqlite3_context *ctx, const char *name, const char *alias, con
   }
   sqlite3_int64 got;
   ml_model *champ = load(ctx, name, d->from, &got);
-  int rc = champ ? judge(ctx, r, champ, *chall, d) : -1;
+  int rc = champ ? judge(ctx, name, r, champ, *chall, d) : -1;
   ml_model_free(champ);
   return rc;
 }

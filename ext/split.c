@@ -125,6 +125,18 @@ static char *shown(sqlite3_value *v) {
   }
 }
 
+int ml_split_train_side(uint64_t seeded, int64_t seed, double test_size, sqlite3_value *key,
+                        sqlite3_value **row, int n, int *side) {
+  double u;
+  *side = ML_SIDE_TRAIN;
+  if (test_size <= 0) return 0;
+  int rc = key ? ml_split_u_seeded(seeded, key, &u) : ml_split_u_row(row, n, seed, &u);
+  if (!key && rc == ML_SPLIT_NULL_KEY) return 0; /* a NULL feature: imputed or skipped */
+  if (rc) return rc;
+  *side = ml_split_side(u, test_size, 0);
+  return 0;
+}
+
 /* Reports "ml_split_of(): <fmt>", or out of memory. */
 static void split_of_error(sqlite3_context *ctx, const char *fmt, ...) {
   va_list ap;

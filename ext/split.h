@@ -60,6 +60,16 @@ static inline int ml_split_side(double u, double test_size, double valid_size) {
   return u < test_size ? ML_SIDE_TEST : u < test_size + valid_size ? ML_SIDE_VALID : ML_SIDE_TRAIN;
 }
 
+/*
+** The side ml_train gives a row under test_size: by its key (seeded is
+** ml_split_seeded(seed)), or, when key is NULL (a source without a key),
+** by the row's own n values (its target and features), a row with a NULL
+** among them going to training.  0 with *side, ML_SPLIT_NULL_KEY for a
+** NULL key, or ML_SPLIT_NOMEM.
+*/
+int ml_split_train_side(uint64_t seeded, int64_t seed, double test_size, sqlite3_value *key,
+                        sqlite3_value **row, int n, int *side);
+
 void ml_split_of_func(sqlite3_context *, int, sqlite3_value **);
 
 /*

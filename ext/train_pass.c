@@ -158,16 +158,8 @@ int read_yw(trainer *t, double *y, double *w) {
 
 /* The side of the current row: ML_SIDE_*, or -1 after reporting. */
 int row_side(trainer *t) {
-  if (t->o.test_size <= 0) return ML_SIDE_TRAIN;
-  double u;
-  int rc;
-  if (t->has_key) {
-    rc = ml_split_u_seeded(t->seeded, t->vals[0], &u);
-  } else {
-    /* The row is its own key: its target and features, in order. */
-    rc = ml_split_u_row(t->vals + t->cy, t->k + 1, t->o.seed, &u);
-    if (rc == ML_SPLIT_NULL_KEY) return ML_SIDE_TRAIN; /* a NULL feature: imputed or skipped */
-  }
+  int side, rc = ml_split_train_side(t->seeded, t->o.seed, t->o.test_size,
+                                     t->has_key ? t->vals[0] : NULL, t->vals + t->cy, t->k + 1, &side);
   if (rc == ML_SPLIT_NOMEM) {
     sqlite3_result_error_nomem(t->ctx);
     return -1;
@@ -175,7 +167,7 @@ int row_side(trainer *t) {
   if (rc)
     return ml_error(t->ctx, "ml_train(): the key '%s' is NULL in row %lld; the split needs a key "
                             "on every row", t->o.key ? t->o.key : "rowid", (long long)t->nread);
-  return ml_split_side(u, t->o.test_size, 0);
+  return side;
 }
 
 /* Leaves feature j out (of '*'), between passes; 0, or -1 after reporting. */
