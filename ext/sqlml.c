@@ -60,7 +60,7 @@ static const struct {
     {"ml_evaluate", 2, DIRECT | SQLITE_RESULT_SUBTYPE, ml_evaluate_func, NULL, NULL},
     {"ml_evaluate", 3, DIRECT | SQLITE_RESULT_SUBTYPE, ml_evaluate_func, NULL, NULL},
     {"ml_alias", 3, DIRECT, ml_alias_func, NULL, NULL},
-    {"ml_compare", 2, BY_NAME | SQLITE_RESULT_SUBTYPE, ml_compare_func, NULL, NULL},
+    {"ml_compare", 2, DIRECT | SQLITE_RESULT_SUBTYPE, ml_compare_func, NULL, NULL},
     {"ml_promote", 2, DIRECT | SQLITE_RESULT_SUBTYPE, ml_promote_func, NULL, NULL},
     {"ml_promote", 3, DIRECT | SQLITE_RESULT_SUBTYPE, ml_promote_func, NULL, NULL},
     {"ml_verify", 1, DIRECT | SQLITE_RESULT_SUBTYPE, ml_verify_func, NULL, NULL},

@@ -189,6 +189,10 @@ c.check(err is not None and "different targets" in err, "targets: %s" % err)
 err = error_of(con, "SELECT ml_compare((SELECT model FROM ml_model_versions WHERE name = 'g' AND version = 1), "
                     "(SELECT model FROM ml_model_versions WHERE name = 'g' AND version = 2))")
 c.check(err is not None and "neither is a stored version" in err, "BLOBs have no stored rows: %s" % err)
+con.execute("CREATE VIEW vc AS SELECT ml_compare('m@1', 'm@2') AS r")
+err = error_of(con, "SELECT r FROM vc")
+c.check(err is not None and "unsafe use of ml_compare()" in err,
+        "a view cannot make ml_compare read a stored source: %s" % err)
 con.execute("ALTER TABLE h RENAME TO h_old")
 err = error_of(con, "SELECT ml_compare('m@1', 'm@2')")
 c.check(err is not None and err.startswith("ml_compare(): ") and "h" in err, "a source gone: %s" % err)
