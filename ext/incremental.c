@@ -289,8 +289,26 @@ int incr_plan(trainer *t) {
   return t->o.incremental ? plan_incremental(t, what) : 0;
 }
 
-void incr_keep(const trainer *t, ml_model *m) {
-  if (!t->has_mark || m->family != ML_FAMILY_GAUSSIAN) return;
+/* The NULLs read by column, the summary's "nulls": target, features, weights, offset. */
+static int keep_nulls(const trainer *t, ml_model *m) {
+  int n = 1 + t->k + (t->o.weights != NULL) + (t->o.offset != NULL), i = 0;
+  int64_t *c = ml_malloc(8 * (uint64_t)n);
+  if (!c) return ML_NOMEM;
+  c[i++] = t->target_nulls;
+  for (int j = 0; j < t->k; j++) c[i++] = t->fa.f[j].nulls;
+  if (t->o.weights) c[i++] = t->weight_nulls;
+  if (t->o.offset) c[i++] = t->offset_nulls;
+  /* A continuation read only the new rows: the parent's counts are the rest. */
+  if (t->pm && t->pm->nulls_read && t->pm->nnulls_read == n)
+    for (i = 0; i < n; i++) c[i] += t->pm->nulls_read[i];
+  m->nulls_read = c;
+  m->nnulls_read = n;
+  return ML_OK;
+}
+
+int incr_keep(const trainer *t, ml_model *m) {
+  if (keep_nulls(t, m)) return ML_NOMEM;
+  if (!t->has_mark) return ML_OK;
   m->has_mark = 1;
   m->mark = t->mark;
   m->train_w = t->wtrain.w;
@@ -298,6 +316,7 @@ void incr_keep(const trainer *t, ml_model *m) {
   m->train_m2 = t->wtrain.m2;
   m->set_hash[0] = t->fa.hash[0];
   m->set_hash[1] = t->fa.hash[1];
+  return ML_OK;
 }
 
 int incr_seed(trainer *t) {

@@ -19,7 +19,7 @@
 int incr_plan(trainer *t);
 int incr_seed(trainer *t);
 int incr_merge(trainer *t);
-void incr_keep(const trainer *t, ml_model *m);
+int incr_keep(const trainer *t, ml_model *m); /* ML_OK or ML_NOMEM */
 int incr_summary(const trainer *t, train_result *r);
 
 #endif

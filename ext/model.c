@@ -177,6 +177,7 @@ void ml_model_free(ml_model *m) {
   ml_free(m->ylevels[0]);
   ml_free(m->ylevels[1]);
   ml_free(m->test_R);
+  ml_free(m->nulls_read);
   ml_profile_free(m->profile);
   ml_free(m);
 }

@@ -74,12 +74,16 @@
 **         fingerprint, the sum of their hashes (ml_fitacc_fingerprint)
 **         (optional, since 0.3: a rowid table's mark, what "incremental"
 **         continues from)
+**   nnul  u32 n | n x i64: the NULLs ml_train read in each of its columns
+**         (target, features, then weights and offset when given) over
+**         every row it read, the parent's included for an incremental
+**         retrain (optional, since 0.4: the summary's "nulls")
 **
 ** where str is u32 byte length | UTF-8 bytes.  ml_model_decode() checks all
 ** of it, checksum first, and never reads out of bounds.  model_blob.c has
 ** one table of these sections, each with its writer and its reader, in the
 ** order it writes them: SHAP FORM GLMF READ FEAT RFAC COEF WGHT RIDG ROBU targ
-** info rfpr prof tfac incr (SHAP, FEAT, RFAC and COEF required; each at most once).  A
+** info rfpr prof tfac incr nnul (SHAP, FEAT, RFAC and COEF required; each at most once).  A
 ** new section is a row of the table, and its lines here.
 */
 #ifndef SQLML_MODEL_H
@@ -223,6 +227,9 @@ typedef struct ml_model {
   int64_t mark;
   double train_w, train_mean, train_m2;
   uint64_t set_hash[2];    /* the training rows' fingerprint (fitacc.h), before data_hash's options */
+  /* The NULLs ml_train read by column (section nnul), or nulls_read NULL. */
+  int64_t *nulls_read;
+  int nnulls_read;
 } ml_model;
 
 /* Gives m the formula f (taken over, even on failure) and its saved bytes: ML_OK or ML_NOMEM. */

@@ -761,6 +761,33 @@ static int get_incr(decoder *d) {
   return ML_OK;
 }
 
+/* nnul: the NULLs ml_train read by column, for the summary of an incremental retrain. */
+static int has_nnul(const ml_model *m, const char *version) {
+  (void)version;
+  return m->nulls_read != NULL;
+}
+
+static void put_nnul(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  put_u32(b, (uint32_t)m->nnulls_read);
+  for (int i = 0; i < m->nnulls_read; i++) put_u64(b, (uint64_t)m->nulls_read[i]);
+}
+
+static int get_nnul(decoder *d) {
+  ml_model *m = d->m;
+  if (section_len(d) < 4) return bad(d, "invalid model BLOB: section nnul has the wrong length");
+  uint32_t n = get_u32(&d->s);
+  if (n == 0 || n > ML_MAX_TERMS + 3 || section_len(d) != 8 * (int64_t)n)
+    return bad(d, "invalid model BLOB: section nnul has the wrong length");
+  if (!(m->nulls_read = ml_malloc(8 * (uint64_t)n))) return ML_NOMEM;
+  for (uint32_t i = 0; i < n; i++) {
+    m->nulls_read[i] = (int64_t)get_u64(&d->s);
+    if (m->nulls_read[i] < 0) return bad(d, "invalid model BLOB: section nnul is malformed");
+  }
+  m->nnulls_read = (int)n;
+  return ML_OK;
+}
+
 /*
 ** ---- the table of sections ----
 ** In the order the encoder writes them.  critical says what the tag's case
@@ -798,6 +825,7 @@ static const section sections[] = {
     {"prof", 0, 0, 0, has_prof, put_prof, get_prof},
     {"tfac", 0, 0, 0, has_tfac, put_tfac, get_tfac},
     {"incr", 0, 0, 0, has_incr, put_incr, get_incr},
+    {"nnul", 0, 0, 0, has_nnul, put_nnul, get_nnul},
 };
 #define N_SECTIONS ((int)(sizeof sections / sizeof sections[0]))
 

@@ -182,7 +182,7 @@ static int train(trainer *t, int argc, sqlite3_value **argv, char **summary, siz
   int more = train_more_passes(t);
   t->o.refine = refine;
   if (more) return -1;
-  incr_keep(t, t->m);
+  if (incr_keep(t, t->m)) return ml_error_nomem(t->ctx);
   train_result r;
   memset(&r, 0, sizeof r);
   int rc = train_finish(t, &r) ? -1 : 0;
@@ -199,9 +199,13 @@ int ml_train_again(sqlite3_context *ctx, int argc, sqlite3_value **argv, char **
   t.db = sqlite3_context_db_handle(ctx);
   train_result r;
   memset(&r, 0, sizeof r);
-  int rc = -1;
-  if (!read_args(&t, argc, argv) && !train_plan(&t, argc > 3 ? argv[3] : NULL) &&
-      !train_first_pass(&t) && !train_more_passes(&t) && !train_finish(&t, &r)) {
+  int rc = -1, ok = !read_args(&t, argc, argv) && !train_plan(&t, argc > 3 ? argv[3] : NULL) &&
+                    !train_first_pass(&t) && !train_more_passes(&t);
+  if (ok && incr_keep(&t, t.m)) {
+    ml_error_nomem(ctx);
+    ok = 0;
+  }
+  if (ok && !train_finish(&t, &r)) {
     *hash = r.hash;
     r.hash = NULL;
     *m = t.m;

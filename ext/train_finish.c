@@ -259,25 +259,28 @@ static void summary_from_text(ml_sb *post, const trainer *t) {
   json_names(post, "read_from_text", names, keep, n);
 }
 
-/* The summary's NULLs by column (open: the caller closes the object). */
+/* The summary's NULLs by column, over every row read (incr_keep counted
+** them; open: the caller closes the object). */
 static void summary_nulls(ml_sb *post, const trainer *t) {
+  const int64_t *n = t->m->nulls_read;
+  int i = 0;
   ml_sb_puts(post, ",\"nulls\":{");
   ml_sb_json_string(post, t->target, strlen(t->target));
-  ml_sb_printf(post, ":%lld", (long long)t->target_nulls);
+  ml_sb_printf(post, ":%lld", (long long)n[i++]);
   for (int j = 0; j < t->k; j++) {
     ml_sb_puts(post, ",");
     ml_sb_json_string(post, t->feat[j], strlen(t->feat[j]));
-    ml_sb_printf(post, ":%lld", (long long)t->fa.f[j].nulls);
+    ml_sb_printf(post, ":%lld", (long long)n[i++]);
   }
   if (t->o.weights) {
     ml_sb_puts(post, ",");
     ml_sb_json_string(post, t->o.weights, strlen(t->o.weights));
-    ml_sb_printf(post, ":%lld", (long long)t->weight_nulls);
+    ml_sb_printf(post, ":%lld", (long long)n[i++]);
   }
   if (t->o.offset) {
     ml_sb_puts(post, ",");
     ml_sb_json_string(post, t->o.offset, strlen(t->o.offset));
-    ml_sb_printf(post, ":%lld", (long long)t->offset_nulls);
+    ml_sb_printf(post, ":%lld", (long long)n[i++]);
   }
 }
 

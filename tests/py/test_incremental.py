@@ -55,6 +55,9 @@ def add(n, cities):
         price = 40 + 0.12 * sqft + 9 * rooms + EFFECT[city] + rnd.gauss(0, 12)
         # One row in five has its sqft as text: the same number to the model.
         v = repr(sqft) if rnd.random() < 0.2 else sqft
+        # And a few NULLs, skipped and counted by column.
+        v = None if rnd.random() < 0.03 else v
+        city = None if rnd.random() < 0.02 else city
         con.execute("INSERT INTO houses(price, sqft, rooms, city, w) VALUES (?,?,?,?,?)",
                     (price, v, rooms, city, rnd.uniform(0.5, 2.0)))
 
@@ -98,6 +101,10 @@ def compare(inc, full, what, tol=1e-10):
             c.check(json_close(x, y, tol), "%s: ml_feature_info %s.%s %r, full %r"
                     % (what, ri["feature"], k, ri[k], rf[k]))
     c.check(len(fi) == len(ff), "%s: ml_feature_info rows" % what)
+    sql_nulls = con.execute("SELECT count(*) - count(price), count(*) - count(sqft), count(*) - count(rooms), "
+                            "count(*) - count(city) FROM houses").fetchone()
+    c.check(inc["nulls"] == full["nulls"] and list(full["nulls"].values())[:4] == list(sql_nulls),
+            "%s: NULLs by column %r, full %r, SQL %r" % (what, inc["nulls"], full["nulls"], sql_nulls))
     c.check(inc["data_hash"] == full["data_hash"], "%s: data_hash %s, full %s"
             % (what, inc["data_hash"], full["data_hash"]))
     # The test rows' factor: both models scored on each one's test rows, from the factor alone.
@@ -161,7 +168,7 @@ else:
     with open(path, "w") as f:
         f.write("price,sqft,rooms,city,w\n")
         for r in con.execute("SELECT price, CAST(sqft AS REAL), rooms, city, w FROM houses"):
-            f.write("%r,%r,%d,%s,%r\n" % r)
+            f.write(",".join("NA" if v is None else str(v) if isinstance(v, str) else repr(v) for v in r) + "\n")
     script = os.path.join(tmp, "lm.R")
     with open(script, "w") as f:
         f.write('d <- read.csv(commandArgs(TRUE)[1], stringsAsFactors = TRUE)\n'

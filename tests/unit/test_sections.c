@@ -199,6 +199,9 @@ static ml_model *every_section(void) {
   m->train_m2 = 3;
   m->set_hash[0] = 7;
   m->set_hash[1] = 0xfedcba9876543210ull;
+  m->nnulls_read = 3;
+  m->nulls_read = ml_malloc(8 * 3);
+  for (int i = 0; i < 3; i++) m->nulls_read[i] = 10 * i;
   return m;
 }
 
@@ -211,7 +214,7 @@ static void table(void) {
     CHECK(strlen(tag) == 4);
     CHECK(critical == (isupper((unsigned char)tag[0]) != 0));
   }
-  CHECK(nsec == 16 && strcmp(ml_model_section(0, NULL), "SHAP") == 0);
+  CHECK(nsec == 17 && strcmp(ml_model_section(0, NULL), "SHAP") == 0);
   ml_model *m = every_section(), *d = NULL;
   unsigned char *z;
   int64_t len;
@@ -233,10 +236,11 @@ static void table(void) {
           d->profile->cat[1].nlevels == 3 && d->profile->cat[1].count[0] == 4);
     CHECK(d->has_mark && d->mark == 1234567 && d->train_w == 12 && d->train_mean == 0.5 &&
           d->train_m2 == 3 && d->set_hash[0] == 7 && d->set_hash[1] == m->set_hash[1]);
+    CHECK(d->nnulls_read == 3 && d->nulls_read[2] == 20);
   }
   ml_model_free(d);
-  char tags[16][5];
-  int n = mutate_sections(z, len, tags, 16);
+  char tags[17][5];
+  int n = mutate_sections(z, len, tags, 17);
   CHECK(n == nsec);
   for (int i = 0; i < n && i < nsec; i++) CHECK(strcmp(tags[i], ml_model_section(i, NULL)) == 0);
   /* Without a required section, or with an unknown critical one, refused. */
