@@ -218,8 +218,13 @@ static uint64_t get(rd *r, int width) {
     r->bad = 1;
     return 0;
   }
+  const unsigned char *z = r->z + r->i;
+  r->i += (uint64_t)width;
+  if (width == 8) /* most values: one load, as the compiler reads this */
+    return (uint64_t)z[0] | (uint64_t)z[1] << 8 | (uint64_t)z[2] << 16 | (uint64_t)z[3] << 24 |
+           (uint64_t)z[4] << 32 | (uint64_t)z[5] << 40 | (uint64_t)z[6] << 48 | (uint64_t)z[7] << 56;
   uint64_t v = 0;
-  for (int i = 0; i < width; i++) v |= (uint64_t)r->z[r->i++] << (8 * i);
+  for (int i = 0; i < width; i++) v |= (uint64_t)z[i] << (8 * i);
   return v;
 }
 
