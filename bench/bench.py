@@ -485,6 +485,12 @@ class Bench:
                           program(cfg, [cfg.predict_loop, db, cfg.ext, str(nreq), "name", "bench_request", str(K)]),
                           program(cfg, [cfg.predict_loop, db, cfg.ext, str(nreq), "blob", "bench_request", str(K)]),
                           "<= 1.5", 1.5)
+                # The fair floor of a statement that reads the file: its read transaction.
+                self.pair("request: ml_predict by name vs a one-row SELECT from a table of the same file "
+                          "(the read transaction's floor), one per statement, C, %s requests" % fmt_rows(nreq),
+                          program(cfg, [cfg.predict_loop, db, cfg.ext, str(nreq), "name", "bench_request", str(K)]),
+                          program(cfg, [cfg.predict_loop, db, cfg.ext, str(nreq), "row", "t", str(K)]),
+                          "report")
             self.pair("request: ml_predict by name vs a bound BLOB, one per statement, Python, %s requests"
                       % fmt_rows(nreq),
                       py_loop(cfg, db, nreq, "name", "bench_request", K),

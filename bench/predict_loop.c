@@ -7,6 +7,10 @@
 ** MODE name:  SELECT ml_predict('MODEL', ?, ..., ?), prepared once, bound
 **             and stepped N times in autocommit (the statement reads no table).
 ** MODE blob:  the same with the model's latest BLOB bound as ?1.
+** MODE row:   the read transaction's floor: SELECT * FROM MODEL WHERE
+**             rowid = ?1 (MODEL names a table of DB, of K columns or more),
+**             a row of the first 100 by turns, prepared once, stepped N
+**             times in autocommit.
 ** MODE first-predict / first-schema:  N times, open DB, load EXT and time
 **             only the first statement: a prediction by name, or
 **             SELECT count(*) FROM sqlite_schema (any statement that loads
@@ -57,7 +61,7 @@ static char *predict_sql(const char *first, int k) {
 
 int main(int argc, char **argv) {
   if (argc != 7) {
-    fprintf(stderr, "usage: predict_loop DB EXT N name|blob|first-predict|first-schema MODEL K\n");
+    fprintf(stderr, "usage: predict_loop DB EXT N name|blob|row|first-predict|first-schema MODEL K\n");
     return 2;
   }
   const char *path = argv[1], *ext = argv[2], *mode = argv[4], *model = argv[5];
@@ -98,12 +102,15 @@ int main(int argc, char **argv) {
       memcpy(blob, sqlite3_column_blob(st, 0), (size_t)nblob);
       sqlite3_finalize(st);
     }
-    char *sql = predict_sql(blob ? "?1" : quoted, k);
+    int row = strcmp(mode, "row") == 0;
+    char *sql = row ? sqlite3_mprintf("SELECT * FROM \"%w\" WHERE rowid = ?1", model)
+                    : predict_sql(blob ? "?1" : quoted, k);
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL)) die(db, "prepare");
     double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
     for (long i = 0; i < n; i++) {
       if (blob) sqlite3_bind_blob(st, 1, blob, nblob, SQLITE_STATIC);
-      for (int j = 0; j < k; j++) sqlite3_bind_double(st, j + 2, (double)((i + j) % 100) / 50 - 1);
+      if (row) sqlite3_bind_int64(st, 1, 1 + i % 100);
+      for (int j = 0; j < k && !row; j++) sqlite3_bind_double(st, j + 2, (double)((i + j) % 100) / 50 - 1);
       if (sqlite3_step(st) != SQLITE_ROW) die(db, "step");
       sum += sqlite3_column_double(st, 0);
       sqlite3_reset(st);
@@ -111,7 +118,8 @@ int main(int argc, char **argv) {
     wall = clock_s(CLOCK_MONOTONIC) - w0;
     cpu = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
     sqlite3_finalize(st);
-    free(sql);
+    if (row) sqlite3_free(sql);
+    else free(sql);
     free(blob);
     if (sqlite3_close(db) != SQLITE_OK) die(NULL, "close");
   }

@@ -22,7 +22,9 @@
 #ifndef SQLML_PROFILE_H
 #define SQLML_PROFILE_H
 
+#include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "mem.h"
 
@@ -36,6 +38,8 @@ typedef struct ml_numprof {
   int64_t n, nulls;
   double mean, m2, min, max;
   int exp;                 /* bin width 2^exp */
+  int fits;                /* the range is known to fit the bins at exp: a value inside it needs
+                           ** no rebin (not stored; 0 for a profile read or made) */
   double origin;           /* left edge of bin 0, a multiple of the width */
   int64_t bins[ML_PROF_BINS];
 } ml_numprof;
@@ -57,8 +61,33 @@ typedef struct ml_profile {
 ml_profile *ml_profile_new(int k, const unsigned char *is_cat);
 void ml_profile_free(ml_profile *p);
 
-/* A numeric value of feature j, or a NULL. */
-void ml_numprof_add(ml_numprof *s, double x);
+/* ml_numprof_add past the moments (profile.c): any value. */
+void ml_numprof_place(ml_numprof *s, double x);
+
+/*
+** A numeric value of feature j, or a NULL.  The common value, inside the
+** range of the ones before at a width checked to hold it (fits), goes to
+** its bin here, as ml_numprof_place would put it: floor(x / 2^exp) less the
+** origin's bin, where x * 2^-exp is ldexp(x, -exp) exactly (a normal power
+** of two) and origin * 2^-exp an integer (fits says so).  A value per row
+** and feature: a call and ldexp would cost more than the rest of the row.
+*/
+static inline void ml_numprof_add(ml_numprof *s, double x) {
+  s->n++;
+  double d = x - s->mean;
+  s->mean += d / (double)s->n;
+  s->m2 += d * (x - s->mean);
+  int e = s->exp;
+  if (s->fits && x >= s->min && x <= s->max && e >= -1022 && e <= 1022) {
+    uint64_t bits = (uint64_t)(1023 - e) << 52;
+    double scale;
+    memcpy(&scale, &bits, sizeof scale);
+    int b = (int)(floor(x * scale) - s->origin * scale);
+    s->bins[b < 0 ? 0 : b >= ML_PROF_BINS ? ML_PROF_BINS - 1 : b]++;
+    return;
+  }
+  ml_numprof_place(s, x);
+}
 static inline void ml_numprof_null(ml_numprof *s) { s->nulls++; }
 
 /* Level l (0-based) of categorical feature j; the array grows as levels do.

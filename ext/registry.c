@@ -140,8 +140,10 @@ static int sqlml_text(const char *text, size_t i) {
   char head[64];
   sqlite3_snprintf(sizeof head, head, "%sIF NOT EXISTS main.%s", create, name);
   size_t nh = strlen(head), nt = strlen(tail);
-  for (const char *s = ml_registry_sql; s; s = strchr(s, '\n'), s = s ? s + 1 : NULL)
-    if (strncmp(s, head, nh) == 0 && strncmp(s + nh, tail, nt) == 0 && s[nh + nt] == ';')
+  /* A line of the script that starts with head and goes on with tail. */
+  for (const char *s = ml_registry_sql; (s = strstr(s, head)) != NULL; s++)
+    if ((s == ml_registry_sql || s[-1] == '\n') && strncmp(s + nh, tail, nt) == 0 &&
+        s[nh + nt] == ';')
       return registry_objects[i].bit;
   for (size_t j = 0; j < sizeof earlier_texts / sizeof earlier_texts[0]; j++) {
     const char *t = after_name(earlier_texts[j].sql, create, name);
@@ -183,6 +185,24 @@ static int judge(const char *type, const char *name, const char *tbl, const char
   return 1;
 }
 
+/*
+** Is a row of sqlite_schema one of the registry's objects, or on one of its
+** tables?  Names compare as SQLite compares identifiers (ASCII case aside).
+*/
+static int registry_row(const char *name, const char *tbl) {
+  static const char *const names[] = {"ml_model_versions_drop", "ml_models", "ml_alias_history_move",
+                                      "ml_alias_history_keep", "ml_alias_history_kept"};
+  static const char *const tables[] = {"ml_model_versions", "ml_aliases", "ml_models",
+                                       "ml_alias_history"};
+  if (name && sqlite3_strnicmp(name, "ml_", 3) == 0)
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+      if (sqlite3_stricmp(name, names[i]) == 0) return 1;
+  if (tbl && sqlite3_strnicmp(tbl, "ml_", 3) == 0)
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
+      if (sqlite3_stricmp(tbl, tables[i]) == 0) return 1;
+  return 0;
+}
+
 int ml_registry_check(sqlite3 *db, ml_conn *conn, const char *fname, int *objects, char **err) {
   *err = NULL;
   *objects = 0;
@@ -194,30 +214,26 @@ int ml_registry_check(sqlite3 *db, ml_conn *conn, const char *fname, int *object
     return SQLITE_OK;
   }
   sqlite3_stmt *st;
-  /* Names compare as SQLite compares identifiers (ASCII case aside), and
-  ** by = rather than IN: an IN list costs an ephemeral table, whose page
-  ** cache is allocated afresh for every check inside a write transaction. */
-  int rc = sqlite3_prepare_v2(db,
-                              "SELECT type, name, tbl_name, sql FROM main.sqlite_schema "
-                              "WHERE name = 'ml_model_versions_drop' COLLATE NOCASE "
-                              "OR name = 'ml_models' COLLATE NOCASE "
-                              "OR tbl_name = 'ml_model_versions' COLLATE NOCASE "
-                              "OR tbl_name = 'ml_aliases' COLLATE NOCASE "
-                              "OR tbl_name = 'ml_models' COLLATE NOCASE "
-                              "OR name = 'ml_alias_history_move' COLLATE NOCASE "
-                              "OR name = 'ml_alias_history_keep' COLLATE NOCASE "
-                              "OR name = 'ml_alias_history_kept' COLLATE NOCASE "
-                              "OR tbl_name = 'ml_alias_history' COLLATE NOCASE",
-                              -1, &st, NULL);
+  /* Every row, the registry's picked here (registry_row): a WHERE of nine
+  ** names cost more to prepare than the scan of a schema, and this is
+  ** the first statement a connection's first prediction by name prepares. */
+  int rc = sqlite3_prepare_v2(db, "SELECT name, tbl_name, type, sql FROM main.sqlite_schema", -1,
+                              &st, NULL);
   if (rc != SQLITE_OK) return rc;
   char *why = NULL;
   int bad = 0, marked = 0;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     /* Read while the statement holds the read transaction it looked in. */
     if (!marked++) ml_registry_mark_now(db, &now);
-    const char *type = (const char *)sqlite3_column_text(st, 0);
-    const char *name = (const char *)sqlite3_column_text(st, 1);
-    const char *tbl = (const char *)sqlite3_column_text(st, 2);
+    const char *name = (const char *)sqlite3_column_text(st, 0);
+    const char *tbl = (const char *)sqlite3_column_text(st, 1);
+    if ((!name && sqlite3_column_type(st, 0) != SQLITE_NULL) ||
+        (!tbl && sqlite3_column_type(st, 1) != SQLITE_NULL)) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    if (!registry_row(name, tbl)) continue;
+    const char *type = (const char *)sqlite3_column_text(st, 2);
     const char *sql = (const char *)sqlite3_column_text(st, 3);
     if (!type || !name || !tbl || (!sql && sqlite3_column_type(st, 3) != SQLITE_NULL)) {
       rc = SQLITE_NOMEM;

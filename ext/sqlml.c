@@ -57,6 +57,9 @@ static const struct {
     {"ml_train", -1, DIRECT | SQLITE_RESULT_SUBTYPE, ml_train_func, NULL, NULL},
     /* Internal to ml_train (train.c): its passes read rows through it. */
     {"ml__pass", -1, DIRECT, NULL, ml_pass_step, ml_pass_final},
+    /* ml__pass's values past SQLite's 127 arguments (train_plan.c); not
+    ** DETERMINISTIC, so SQLite never evaluates it once for all rows. */
+    {"ml__more", -1, DIRECT, ml_more_func, NULL, NULL},
     {"ml_evaluate", 2, DIRECT | SQLITE_RESULT_SUBTYPE, ml_evaluate_func, NULL, NULL},
     {"ml_evaluate", 3, DIRECT | SQLITE_RESULT_SUBTYPE, ml_evaluate_func, NULL, NULL},
     {"ml_alias", 3, DIRECT, ml_alias_func, NULL, NULL},

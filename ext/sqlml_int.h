@@ -100,6 +100,7 @@ void ml_train_func(sqlite3_context *, int, sqlite3_value **);
 int ml_train_again(sqlite3_context *ctx, int argc, sqlite3_value **argv, char **hash, ml_model **m);
 void ml_pass_step(sqlite3_context *, int, sqlite3_value **);
 void ml_pass_final(sqlite3_context *);
+void ml_more_func(sqlite3_context *, int, sqlite3_value **);
 void ml_evaluate_func(sqlite3_context *, int, sqlite3_value **);
 void ml_verify_func(sqlite3_context *, int, sqlite3_value **);
 

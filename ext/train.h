@@ -77,8 +77,12 @@ struct trainer {
   sqlite3_stmt *rows;
   ml_fitacc fa;
   sqlite3_value **vals;   /* the current row's values: ml__pass's arguments, */
-  sqlite3_value **colv;   /* or read into here column by column (!by_agg) */
+  sqlite3_value **colv;   /* or read into here column by column (!by_agg); or, when some
+                          ** values come through ml__more, the row: ml__pass's arguments,
+                          ** then copies of ml__more's (sqlite3_value_dup) */
   int ncols, by_agg;
+  int ndirect;            /* by_agg: the values that are ml__pass's own arguments */
+  int more_each;          /* by_agg: the values of each ml__more call (the last may have fewer) */
   uint64_t seeded;        /* the split hash's state after the seed */
   char **cols, **decls;   /* the source's columns and their declared types */
   int ncol;

@@ -331,19 +331,27 @@ int first_row(trainer *t) {
 /*
 ** ml__pass(trainer, values...): the internal aggregate every pass of
 ** ml_train runs (see train.c's header comment).  The trainer is a pointer only
-** ml_train can bind, so from SQL it is an error.
+** ml_train can bind, so from SQL it is an error.  Values past SQLite's
+** argument limit come first through ml__more, among ml__pass's arguments.
 */
 void ml_pass_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   trainer *t = sqlite3_value_pointer(argv[0], "sqlml_trainer");
   /* Only ml_train binds the pointer, and only to its own statement, whose
-  ** call has one argument per column it reads; a source cannot take
-  ** parameters (sqlq.c), so any other call is from SQL text. */
-  if (!t || argc != t->ncols + 1 || !t->on_row) {
+  ** call has one argument per column it reads, and one per ml__more; a
+  ** source cannot take parameters (sqlq.c), so any other call is from SQL
+  ** text. */
+  if (!t || !t->on_row || !t->by_agg ||
+      argc != 1 + t->ndirect + (t->ncols - t->ndirect + t->more_each - 1) / t->more_each) {
     sqlite3_result_error(ctx, "ml__pass(): internal to ml_train", -1);
     return;
   }
   if (t->failed) return;
-  t->vals = argv + 1;
+  if (t->ndirect == t->ncols) {
+    t->vals = argv + 1;
+  } else {
+    memcpy(t->colv, argv + 1, sizeof(sqlite3_value *) * (size_t)t->ndirect);
+    t->vals = t->colv;
+  }
   t->nread++;
   if (t->on_row(t)) {
     t->failed = 1;
@@ -353,6 +361,38 @@ void ml_pass_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 
 void ml_pass_final(sqlite3_context *ctx) { (void)ctx; }
 
+/*
+** ml__more(trainer, start, values...): the values of the row at start and
+** after, copied for the ml__pass call they are an argument of (an
+** argument lives only while its call runs).  A copy keeps its value's
+** storage class, texts and BLOBs their bytes.
+*/
+void ml_more_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  trainer *t = argc >= 2 ? sqlite3_value_pointer(argv[0], "sqlml_trainer") : NULL;
+  sqlite3_int64 at = t ? sqlite3_value_int64(argv[1]) : -1;
+  if (!t || !t->on_row || !t->by_agg || at < t->ndirect || at + (argc - 2) > t->ncols) {
+    sqlite3_result_error(ctx, "ml__more(): internal to ml_train", -1);
+    return;
+  }
+  if (t->failed) return;
+  for (int i = 2; i < argc; i++) {
+    sqlite3_value **slot = &t->colv[at + i - 2];
+    sqlite3_value_free(*slot);
+    if (!(*slot = sqlite3_value_dup(argv[i]))) {
+      sqlite3_result_error_nomem(ctx);
+      return;
+    }
+  }
+}
+
+/* Frees ml__more's copies of the last row. */
+static void more_free(trainer *t) {
+  for (int c = t->ndirect; t->by_agg && c < t->ncols; c++) {
+    sqlite3_value_free(t->colv[c]);
+    t->colv[c] = NULL;
+  }
+}
+
 static int step_rows(trainer *t, int (*fn)(trainer *));
 
 /* Runs every row of the source through fn; 0, or -1 after reporting. */
@@ -361,6 +401,7 @@ int run_pass(trainer *t, int (*fn)(trainer *)) {
   int rc = step_rows(t, fn);
   ml_nest_leave();
   t->on_row = NULL;
+  more_free(t);
   if (rc == SQLITE_DONE) return 0;
   if (rc > 0 && !t->failed) ml_result_db_error(t->ctx, "ml_train", t->db, rc);
   return -1;
@@ -373,6 +414,7 @@ static int step_rows(trainer *t, int (*fn)(trainer *)) {
   sqlite3_reset(t->rows);
   int rc = SQLITE_OK;
   if (t->by_agg) {
+    for (int c = t->ndirect; c < t->ncols; c++) t->colv[c] = NULL;
     rc = sqlite3_bind_pointer(t->rows, 1, t, "sqlml_trainer", NULL);
     while (rc == SQLITE_OK && (rc = sqlite3_step(t->rows)) == SQLITE_ROW) rc = SQLITE_OK;
   } else {

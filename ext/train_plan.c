@@ -157,17 +157,55 @@ int parse_features(trainer *t, sqlite3_value *v, char **cols, int ncol) {
   return features_list(t, text, cols, ncol);
 }
 
-/* Appends ", \"name\"" (or without the comma) to b. */
+/* Appends ", \"name\"" (or without the comma) to b; "rowid" for NULL. */
 static void put_col(ml_sb *b, const char *name, int comma) {
-  char *q = sqlite3_mprintf("%s\"%w\"", comma ? ", " : "", name);
+  char *q = sqlite3_mprintf(name ? "%s\"%w\"" : "%srowid", comma ? ", " : "", name);
   if (q) ml_sb_puts(b, q);
   else b->oom = 1;
   sqlite3_free(q);
 }
 
 /*
-** SELECT ml__pass(?1, [key,] target, features... [, weight]) FROM source,
-** or without ml__pass when the columns are more than a function takes.
+** How a row of n values reaches ml__pass when a function takes at most lim
+** arguments: the number passed as its own arguments, after the trainer
+** (n when all fit); the rest go in calls ml__more(?1, start, values...) of
+** lim - 2 values each, which are its last arguments.  -1 when even so they
+** do not fit (a limit lowered below the default 127): read column by column.
+*/
+static int direct_values(int n, int lim) {
+  if (n + 1 <= lim) return n;
+  for (int m = 1; lim - 2 >= 1 && m <= lim - 2; m++) {
+    int d = lim - 1 - m;
+    if ((sqlite3_int64)d + (sqlite3_int64)m * (lim - 2) >= n) return d;
+  }
+  return -1;
+}
+
+/* The SELECT of a pass over the row's value columns names[0..n) (NULL: rowid). */
+static char *rows_sql(trainer *t, const char **names, int n) {
+  int lim = sqlite3_limit(t->db, SQLITE_LIMIT_FUNCTION_ARG, -1);
+  t->ndirect = direct_values(n, lim);
+  t->by_agg = t->ndirect >= 0;
+  t->more_each = lim - 2 > 0 ? lim - 2 : 1;
+  ml_sb b;
+  ml_sb_init(&b);
+  ml_sb_puts(&b, t->by_agg ? "SELECT ml__pass(?1, " : "SELECT ");
+  int d = t->by_agg ? t->ndirect : n;
+  for (int i = 0; i < d; i++) put_col(&b, names[i], i > 0);
+  for (int i = d; i < n; i += lim - 2) {
+    ml_sb_printf(&b, ", ml__more(?1, %d", i);
+    for (int j = i; j < n && j < i + lim - 2; j++) put_col(&b, names[j], 1);
+    ml_sb_puts(&b, ")");
+  }
+  ml_sb_puts(&b, t->by_agg ? ") FROM " : " FROM ");
+  ml_sb_puts(&b, t->from);
+  return ml_sb_finish(&b, NULL);
+}
+
+/*
+** SELECT ml__pass(?1, [key,] target, features... [, weight] [, offset])
+** FROM source (rows_sql says how a row wider than a function's arguments
+** is passed).
 */
 int prepare_rows(trainer *t, char **cols, int ncol) {
   const char *key = t->o.key;
@@ -192,30 +230,28 @@ int prepare_rows(trainer *t, char **cols, int ncol) {
       return ml_error(t->ctx, "ml_train(): '%s' (option categorical) is not a feature",
                       t->o.categorical[i]);
   t->ncols = t->has_key + 1 + t->k + (t->o.weights != NULL) + (t->o.offset != NULL);
-  t->by_agg = t->ncols + 1 <= sqlite3_limit(t->db, SQLITE_LIMIT_FUNCTION_ARG, -1);
-  ml_sb b;
-  ml_sb_init(&b);
-  ml_sb_puts(&b, t->by_agg ? "SELECT ml__pass(?1, " : "SELECT ");
-  if (t->has_key) {
-    if (key && sqlite3_stricmp(key, "rowid") != 0) put_col(&b, key, 0);
-    else ml_sb_puts(&b, "rowid");
+  const char **names = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)t->ncols);
+  if (!names) {
+    sqlite3_result_error_nomem(t->ctx);
+    return -1;
   }
+  int n = 0;
+  if (t->has_key) names[n++] = key && sqlite3_stricmp(key, "rowid") != 0 ? key : NULL;
   t->cy = t->has_key;
-  put_col(&b, t->target, t->has_key);
-  for (int j = 0; j < t->k; j++) put_col(&b, t->feat[j], 1);
+  names[n++] = t->target;
+  for (int j = 0; j < t->k; j++) names[n++] = t->feat[j];
   t->cw = -1;
   if (t->o.weights) {
-    put_col(&b, t->o.weights, 1);
-    t->cw = t->cy + 1 + t->k;
+    t->cw = n;
+    names[n++] = t->o.weights;
   }
   t->co = -1;
   if (t->o.offset) {
-    put_col(&b, t->o.offset, 1);
-    t->co = t->cy + 1 + t->k + (t->cw >= 0);
+    t->co = n;
+    names[n++] = t->o.offset;
   }
-  ml_sb_puts(&b, t->by_agg ? ") FROM " : " FROM ");
-  ml_sb_puts(&b, t->from);
-  char *sql = ml_sb_finish(&b, NULL);
+  char *sql = rows_sql(t, names, n);
+  sqlite3_free(names);
   if (!sql) {
     sqlite3_result_error_nomem(t->ctx);
     return -1;

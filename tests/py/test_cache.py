@@ -12,6 +12,11 @@
   and a table named ml_model_cache, which hides the cache table, leaves
   predictions as they were.
 - ml_model_cache lists the cached models.
+- The first prediction of each new connection (the registry checked and
+  the model read by the statements that also load the schema) predicts
+  with what another process committed just before it opened, and refuses
+  a registry that another process made unsafe (a trigger on the versions'
+  table, named in another case) since the connection before.
 - Many models, by BLOB and by name, over the 16 MiB budget: the least
   recently used are evicted, what stays is within the budget, and every
   prediction, before and after evictions, is that of its own model.
@@ -121,6 +126,30 @@ con = connect(a.ext, os.path.join(tmp, "delete.db"))
 c.check(round(con.execute("SELECT ml_predict('m', 10.0) / 10").fetchone()[0]) == 4,
         "predictions with the cache table hidden")
 con.close()
+
+# The first prediction after opening, against another process's commits.
+for mode in ("delete", "wal"):
+    path = os.path.join(tmp, "%s.db" % mode)
+    for v in (5, 6):
+        # prod: the version before the new one, trained on y = (v - 1) x
+        other_process(path, train(v), "SELECT ml_alias('m', 'prod', (SELECT max(version) - 1 FROM "
+                      "ml_model_versions WHERE name = 'm'))")
+        for ref, want in (("m", v), ("m@prod", v - 1)):
+            fresh = connect(a.ext, path, isolation_level=None)
+            got = round(fresh.execute("SELECT ml_predict(?, 10.0) / 10.0", (ref,)).fetchone()[0])
+            fresh.close()
+            c.check(got == want, "%s: a new connection's first prediction of %s is version %d (got %d)"
+                    % (mode, ref, want, got))
+    other_process(path, "CREATE TRIGGER sneaky AFTER INSERT ON ML_Model_Versions BEGIN SELECT 1; END")
+    fresh = connect(a.ext, path, isolation_level=None)
+    try:
+        fresh.execute("SELECT ml_predict('m', 10.0)").fetchone()
+        c.check(False, "%s: a new connection refuses a trigger on ML_Model_Versions" % mode)
+    except sqlite3.Error as e:
+        c.check("not made by sqlml" in str(e) and "sneaky" in str(e),
+                "%s: a new connection's first prediction refuses the trigger: %s" % (mode, e))
+    fresh.close()
+    other_process(path, "DROP TRIGGER sneaky")
 
 # ---- many models: 200 fits of 100 features, about 160 KiB each in the cache ----
 P, G = 100, 200

@@ -2,7 +2,7 @@
 -- (DETERMINISTIC 0x800, DIRECTONLY 0x80000, INNOCUOUS 0x200000).
 SELECT 'function_list', group_concat(name || '/' || narg || '/' || type || '/' ||
          printf('%x', flags & 0x280800), ' ') =
-       'ml__pass/-1/a/80000 ml_alias/3/s/80000 ml_compare/2/s/80000 ml_drop/1/s/80000 ml_drop/2/s/80000 ml_evaluate/2/s/80000 ' ||
+       'ml__more/-1/s/80000 ml__pass/-1/a/80000 ml_alias/3/s/80000 ml_compare/2/s/80000 ml_drop/1/s/80000 ml_drop/2/s/80000 ml_evaluate/2/s/80000 ' ||
        'ml_evaluate/3/s/80000 ml_fit/-1/a/200800 ml_fit_opts/-1/a/200800 ml_fold_of/3/s/200800 ml_merge/1/a/200800 ' ||
        'ml_merge/2/s/200800 ml_model_json/1/s/0 ml_model_json/2/s/0 ' ||
        'ml_predict/-1/s/0 ml_predict_interval/-1/s/0 ml_promote/2/s/80000 ml_promote/3/s/80000 ' ||
