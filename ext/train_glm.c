@@ -300,6 +300,13 @@ static void glm_plan_pass(trainer *t, const struct glm_iter *s) {
   } else {
     t->glm_accumulate = !(c < eps / GUESS_MARGIN);
     t->glm_measure = !(c > eps * GUESS_MARGIN);
+#ifdef ML_GLM_GUESS_WRONG
+    /* make glm-guess: every guess the other way, to test the passes that mend it. */
+    if (t->glm_accumulate != t->glm_measure) {
+      t->glm_accumulate = !t->glm_accumulate;
+      t->glm_measure = !t->glm_measure;
+    }
+#endif
   }
 }
 
