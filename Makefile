@@ -66,7 +66,7 @@ CORE_SRC = ext/lsq.c ext/cv.c ext/model.c ext/model_blob.c ext/model_json.c ext/
 UNIT_SRC = $(wildcard tests/unit/*.c)
 
 .PHONY: cluster cluster-demo deps-cluster deps-shards deps-scale dqlite shards
-.PHONY: all lib deps deps-test demo test unit regress oom sql py nist ref embed asan valgrind \
+.PHONY: all lib deps deps-test demo test unit regress oom sql py nist ref glm-guess embed asan valgrind \
 	fuzz fuzz-ci install uninstall bench bench-quick clean deb python-package npm-package packages
 
 all: $(SO) lib
@@ -137,7 +137,7 @@ PY_SUITES = $(patsubst tests/py/%.py,py-%,$(wildcard tests/py/test_*.py))
 # `make asan` leaves them out (SCALE_SUITES=): the C they reach is the
 # C the other suites run under the sanitizers.
 SCALE_SUITES = dqlite shards
-SUITES = unit regress oom sql $(PY_SUITES) nist ref embed packages $(SCALE_SUITES)
+SUITES = unit regress oom sql $(PY_SUITES) glm-guess nist ref embed packages $(SCALE_SUITES)
 test: deps-test $(if $(SCALE_SUITES),deps-scale)
 	@$(PYTHON) tests/run_suites.py --make "$(MAKE)" $(SUITES)
 
@@ -157,6 +157,19 @@ py: $(PY_SUITES)
 
 py-%: $(SO)
 	$(RUN_ENV) $(PYTHON) tests/py/$*.py --ext $(SO) --sqlite3 $(SQLITE3)
+
+# IRLS built with every guess of its last pass wrong (ML_GLM_GUESS_WRONG,
+# ext/train_glm.c): the passes that mend a wrong guess, tested against R.
+$(B)/guess/train_glm.o: ext/train_glm.c $(wildcard ext/*.h) VERSION
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(OPT) $(CFLAGS) -DML_GLM_GUESS_WRONG -c $< -o $@
+
+$(B)/guess/sqlml.so: $(filter-out $(B)/ext/train_glm.o,$(EXT_OBJ)) $(B)/guess/train_glm.o
+	$(CC) $(OPT) $(LDFLAGS) -shared -o $@ $^ $(LDLIBS)
+
+glm-guess: $(B)/guess/sqlml.so
+	$(RUN_ENV) $(PYTHON) tests/py/test_glm.py --ext $(B)/guess/sqlml.so --sqlite3 $(SQLITE3)
+	$(RUN_ENV) $(PYTHON) tests/ref/glm_vs_r.py --ext $(B)/guess/sqlml.so --no-speed --wrong-guesses
 
 nist: $(SO)
 	$(RUN_ENV) $(PYTHON) tests/nist/nist.py --ext $(SO)

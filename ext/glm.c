@@ -153,5 +153,6 @@ void ml_glm_eval(int family, double y, double w, double eta, double offset, doub
 
 int ml_glm_aic_splits(int family, double y, double w) {
   if (family == ML_FAMILY_POISSON) return 1;
+  if (w == 1) return family == ML_FAMILY_BINOMIAL && (y == 0 || y == 1); /* no rounding */
   return family == ML_FAMILY_BINOMIAL && w > 0 && w == round(w) && w * y == round(w * y);
 }

@@ -92,6 +92,9 @@ void ml_numprof_place(ml_numprof *s, double x) {
     s->bins[0] = 1;
     return;
   }
+  /* Only a new min or max can make the bins too few (or start before the
+  ** origin): the check held after the last value, or its rebin. */
+  int wider = x < s->min || x > s->max;
   if (x < s->min) s->min = x;
   if (x > s->max) s->max = x;
   if (s->exp == POINT && x == s->origin) {
@@ -100,8 +103,8 @@ void ml_numprof_place(ml_numprof *s, double x) {
   }
   int e = s->exp;
   if (e == POINT) e = ilogb(s->max / 2 - s->min / 2) + 1 - 7; /* span / width near 64 to 128 */
-  if (s->exp == POINT || slot(s->max, e) - slot(s->min, e) >= ML_PROF_BINS ||
-      s->min < s->origin)
+  if (s->exp == POINT ||
+      (wider && (slot(s->max, e) - slot(s->min, e) >= ML_PROF_BINS || s->min < s->origin)))
     rebin(s, fit_exp(s, e));
   s->fits = fits_now(s);
   int b = (int)(slot(x, s->exp) - slot(s->origin, s->exp));

@@ -106,6 +106,8 @@ struct trainer {
   sqlite3_int64 offset_nulls;
   ml_lsq glm_acc;         /* the next step's factor: sqrt(W) [X z] */
   int glm_accumulate;     /* this pass folds rows into glm_acc */
+  int glm_measure;        /* this pass sums the metrics, AIC, bounds, AUC (else only the deviance) */
+  int glm_fast;           /* numbers only (no formula, text levels, categorical): glm_fast_row */
   ml_ksum dev, aic_sum;   /* training rows at the current coefficients */
   ml_ksum dev_start;      /* training rows at R's starting values */
   ml_ksum prior_w, prior_log_w, prior_wy;  /* training rows: prior weights, their logs, w y */

@@ -46,10 +46,67 @@ static void glm_null_row(trainer *t, double y, double w, double off) {
   }
 }
 
+/* A number as ml_read_num reads one of SQL type INTEGER or REAL: 1, or 0
+** for any other value (the general path reads it, and reports it). */
+static inline int fast_num(sqlite3_value *v, double *d) {
+  int type = sqlite3_value_type(v);
+  if (type == SQLITE_FLOAT) {
+    *d = sqlite3_value_double(v);
+    return isfinite(*d);
+  }
+  if (type == SQLITE_INTEGER) {
+    *d = (double)sqlite3_value_int64(v);
+    return 1;
+  }
+  return 0;
+}
+
 /*
-** A pass of IRLS, row by row, at the model's coefficients: the deviance
-** and R's AIC of the training rows, the metrics of both sides (the AUC's
-** rows), the null model's deviance (glm_null_row), and, with
+** The row's target, weight and design row (intercept and numeric features)
+** when every one of them is a finite number, each value's type asked once,
+** with the row's ml_rowhash from the same numbers (it hashes a number by its
+** double, the integers' too).  1, or 0 for a row the general path reads
+** (read_yw, ml_design_row): a NULL, a text, a blob, a bad weight.
+*/
+static int glm_fast_row(trainer *t, double *y, double *w, uint64_t *hash) {
+  sqlite3_value **v = t->vals;
+  double *x = t->x;
+  uint64_t h = ML_ROWHASH_SEED;
+  if (!fast_num(v[t->cy], y)) return 0;
+  if (t->cw >= 0) {
+    if (!fast_num(v[t->cw], w) || !(*w >= 0)) return 0;
+    h = ml_rowhash_num(h, *w);
+  } else {
+    *w = 1;
+  }
+  h = ml_rowhash_num(h, *y);
+  int ic = (t->m->flags & ML_MODEL_INTERCEPT) != 0, k = t->k;
+  if (ic) x[0] = 1;
+  sqlite3_value **f = v + t->cy + 1;
+  for (int j = 0; j < k; j++) {
+    if (!fast_num(f[j], &x[ic + j])) return 0;
+    h = ml_rowhash_num(h, x[ic + j]);
+  }
+  *hash = ml_rowhash_end(h);
+  return 1;
+}
+
+/* The training row's sums that only the pass at the final coefficients
+** needs: metrics, R's AIC where it does not split, fitted values at a bound. */
+static void glm_measure_train(trainer *t, double y, double w, double mu, double dev) {
+  int f = t->o.family;
+  glm_measure(t, 0, y, w, mu, dev);
+  /* The AIC: the deviance plus the first pass's aic_sat, where it splits. */
+  if (!ml_glm_aic_splits(f, y, w)) ml_ksum_add(&t->aic_sum, ml_glm_aic_term(f, y, mu, w) - dev);
+  /* R's glm.fit warns of these fitted values, at 10 epsilon. */
+  double eps = 10 * DBL_EPSILON;
+  if (f == ML_FAMILY_BINOMIAL ? mu > 1 - eps || mu < eps : mu < eps) t->bound_rows++;
+}
+
+/*
+** A pass of IRLS, row by row, at the model's coefficients: the deviance of
+** the training rows and the null model's (glm_null_row); with glm_measure,
+** R's AIC, the metrics of both sides and the AUC's rows; with
 ** glm_accumulate, the next step's factor of sqrt(W) [x z].  The training
 ** rows' fingerprint is the first pass's ml_rowhash sum.
 */
@@ -57,37 +114,42 @@ static int glm_row(trainer *t) {
   const ml_model *m = t->m;
   progress(t, "iterating");
   double y, w, off;
-  int use = read_yw(t, &y, &w);
-  if (use < 0) return -1;
-  if (!use || w == 0) return 0;
-  if ((use = read_offset(t, &off)) <= 0) return use;
+  uint64_t hash = 0;
+  int fast = t->glm_fast && glm_fast_row(t, &y, &w, &hash);
+  if (!fast) {
+    int use = read_yw(t, &y, &w);
+    if (use <= 0) return use;
+  }
+  if (w == 0) return 0;
+  int use = read_offset(t, &off);
+  if (use <= 0) return use;
   int side = row_side(t);
   if (side < 0) return -1;
-  int r = ml_design_row(t->ctx, "ml_train", m, t->vals + t->cy + 1, t->x);
-  if (r < 0) return -1;
-  if (r == ML_V_NULL) return 0;
+  if (!fast) {
+    int r = ml_design_row(t->ctx, "ml_train", m, t->vals + t->cy + 1, t->x);
+    if (r < 0) return -1;
+    if (r == ML_V_NULL) return 0;
+  }
   int test = side == ML_SIDE_TEST, f = t->o.family;
   t->again_n[test]++;
+  if (test && !t->glm_measure) return 0;
   double lin = 0, mu, z, W;
   for (int j = 0; j < m->p; j++) lin += m->beta[j] * t->x[j];
   double eta = lin + off;
   ml_glm_eval(f, y, w, eta, off, &mu, &z, &W);
   double dev = ml_glm_dev_resid(f, y, mu, w);
-  glm_measure(t, test, y, w, mu, dev);
   if (test) {
+    glm_measure(t, 1, y, w, mu, dev);
     if (f == ML_FAMILY_BINOMIAL && ml_auc_add(&t->auc, mu, y, w)) {
       sqlite3_result_error_nomem(t->ctx);
       return -1;
     }
     return 0;
   }
-  t->again_rows += ml_rowhash(t->cw >= 0 ? &w : NULL, y, t->vals + t->cy + 1, t->k);
+  if (!fast) hash = ml_rowhash(t->cw >= 0 ? &w : NULL, y, t->vals + t->cy + 1, t->k);
+  t->again_rows += hash;
   ml_ksum_add(&t->dev, dev);
-  /* The AIC: the deviance plus the first pass's aic_sat, where it splits. */
-  if (!ml_glm_aic_splits(f, y, w)) ml_ksum_add(&t->aic_sum, ml_glm_aic_term(f, y, mu, w) - dev);
-  /* R's glm.fit warns of these fitted values, at 10 epsilon. */
-  double eps = 10 * DBL_EPSILON;
-  if (f == ML_FAMILY_BINOMIAL ? mu > 1 - eps || mu < eps : mu < eps) t->bound_rows++;
+  if (t->glm_measure) glm_measure_train(t, y, w, mu, dev);
   glm_null_row(t, y, w, off);
   if (!t->glm_accumulate) return 0;
   double sw = sqrt(W);
@@ -101,17 +163,19 @@ static int glm_row(trainer *t) {
   return 0;
 }
 
-/* One pass of glm_row; checks it read the rows of the first pass. */
+/* One pass of glm_row; checks it read the rows of the first. */
 static int glm_pass(trainer *t) {
   memset(&t->dev, 0, sizeof t->dev);
-  memset(&t->aic_sum, 0, sizeof t->aic_sum);
   if (++t->glm_passes == 1 || (t->co >= 0 && (t->m->flags & ML_MODEL_INTERCEPT)))
     memset(&t->null_dev, 0, sizeof t->null_dev);
   memset(&t->null_sw, 0, sizeof t->null_sw);
   memset(&t->null_swz, 0, sizeof t->null_swz);
-  memset(t->gm, 0, sizeof t->gm);
-  ml_auc_reset(&t->auc);
-  t->bound_rows = 0;
+  if (t->glm_measure) {
+    memset(&t->aic_sum, 0, sizeof t->aic_sum);
+    memset(t->gm, 0, sizeof t->gm);
+    ml_auc_reset(&t->auc);
+    t->bound_rows = 0;
+  }
   t->again_n[0] = t->again_n[1] = 0;
   t->again_rows = 0;
   if (t->glm_accumulate) {
@@ -159,6 +223,8 @@ static int glm_setup(trainer *t) {
   t->null_mu = ic ? ksum(&t->prior_wy) / ksum(&t->prior_w) : ml_glm_linkinv(f, 0);
   t->null_b = ic ? ml_glm_linkfun(f, t->null_mu) : 0;
   ml_auc_init(&t->auc, t->o.auc_max_rows, t->cw >= 0);
+  t->glm_fast = !t->formula && !m->formula && !t->ylev[0] && t->k == m->k;
+  for (int j = 0; j < m->k; j++) t->glm_fast &= m->feat[j].type == ML_FEAT_NUMERIC;
   if (!(t->coefold = ml_malloc(8 * (uint64_t)m->p))) goto nomem;
   return 0;
 nomem:
@@ -173,7 +239,10 @@ struct glm_iter {
   int inner;         /* halvings of the current step so far (R's inner loop 1) */
   int halved;        /* steps that were halved */
   int null_done, null_passes;
+  int measured;      /* the last pass measured the model's coefficients (glm_measure) */
+  int redo;          /* a pass guessed to be the last was not: fold its step again */
   double dev, devold, null_old;
+  double change;     /* R's rule on the deviance predicted for the coefficients (NAN: unknown) */
 };
 
 /* Takes the step the last pass folded: its factor becomes the model's and
@@ -187,6 +256,58 @@ static int glm_take_step(trainer *t) {
   for (int j = 0; j < q; j++)
     for (int i = 0; i <= j; i++) m->R[i + (int64_t)j * q] = t->glm_acc.R[i + (int64_t)j * q];
   return ml_model_solve(m);
+}
+
+/*
+** R's rule on the deviance that the step just taken is expected to reach:
+** for a canonical link IRLS is Newton's method on the deviance, whose
+** quadratic model drops by ||R (beta - coefold)||^2 (R the step's factor
+** of sqrt(W) X) from dev, the deviance at coefold.  The error of the model
+** is of third order in the step.  NAN when it cannot be computed.
+*/
+static double glm_predicted_change(const trainer *t, double dev) {
+  const ml_model *m = t->m;
+  int q = m->p + 1;
+  double drop = 0;
+  for (int i = 0; i < m->p; i++) {
+    double r = 0;
+    for (int j = i; j < m->p; j++) r += m->R[i + (int64_t)j * q] * (m->beta[j] - t->coefold[j]);
+    drop += r * r;
+  }
+  return drop / (fabs(dev - drop) + 0.1);
+}
+
+/*
+** What the next pass does.  Only the pass at the final coefficients needs
+** the metrics, R's AIC and the AUC's rows, and only a pass that is not the
+** last needs the next step's factor; which one is last, R's rule says
+** after it.  So the rule is applied to the predicted deviance
+** (glm_predicted_change): a change GUESS_MARGIN times above epsilon skips
+** the metrics, one GUESS_MARGIN times below skips the factor, in between
+** (or unknown: the first step, a halved one) the pass does both.  A wrong
+** guess costs one more pass at the same coefficients (s->redo, or
+** measuring after the rule held); the numbers are the same either way.
+*/
+#define GUESS_MARGIN 4.0
+static void glm_plan_pass(trainer *t, const struct glm_iter *s) {
+  double eps = t->o.epsilon, c = s->change;
+  if (s->done || (s->iter >= t->o.max_iter && !s->redo)) {
+    t->glm_accumulate = 0;
+    t->glm_measure = 1;
+  } else if (s->redo) {
+    t->glm_accumulate = 1;
+    t->glm_measure = 0;
+  } else {
+    t->glm_accumulate = !(c < eps / GUESS_MARGIN);
+    t->glm_measure = !(c > eps * GUESS_MARGIN);
+#ifdef ML_GLM_GUESS_WRONG
+    /* make glm-guess: every guess the other way, to test the passes that mend it. */
+    if (t->glm_accumulate != t->glm_measure) {
+      t->glm_accumulate = !t->glm_accumulate;
+      t->glm_measure = !t->glm_measure;
+    }
+#endif
+  }
 }
 
 /*
@@ -213,20 +334,28 @@ static int glm_main_step(trainer *t, struct glm_iter *s) {
                               "correct step size); look for a feature or an offset of huge values",
                       s->iter, o->max_iter);
     for (int j = 0; j < m->p; j++) m->beta[j] = (m->beta[j] + t->coefold[j]) / 2;
+    s->change = NAN;
     return 0;
   }
-  if (o->progress)
+  int redo = s->redo;
+  s->redo = 0;
+  if (o->progress && !redo)
     fprintf(stderr, s->inner ? "ml_train: iteration %d: step halved: deviance %.10g\n"
                              : "ml_train: iteration %d: deviance %.10g\n", s->iter, s->dev);
   s->inner = 0;
   s->conv = ml_glm_converged(s->dev, s->devold, o->epsilon);
   s->done = s->conv || s->iter >= o->max_iter;
   if (s->done) return 0;
+  if (!t->glm_accumulate) {
+    s->redo = 1; /* the guess was wrong: the next pass folds this step */
+    return 0;
+  }
   int rc = glm_take_step(t);
   if (rc) {
     ml_result_code(t->ctx, "ml_train", rc);
     return -1;
   }
+  s->change = glm_predicted_change(t, s->dev);
   s->devold = s->dev;
   s->iter++;
   return 0;
@@ -249,19 +378,21 @@ static int glm_iterate(trainer *t, struct glm_iter *s) {
   s->iter = 1;
   s->null_done = !((t->m->flags & ML_MODEL_INTERCEPT) && o->offset);
   s->devold = ksum(&t->dev_start);
-  s->dev = s->null_old = NAN;
+  s->dev = s->null_old = s->change = NAN;
   for (;;) {
-    t->glm_accumulate = !s->done;
+    int was_done = s->done;
+    glm_plan_pass(t, s);
     if (glm_pass(t)) return -1;
+    s->measured = t->glm_measure;
     if (!s->done && glm_main_step(t, s)) return -1;
-    if (s->done && !t->glm_accumulate) s->null_passes++;
+    if (was_done) s->null_passes++;
     if (!s->null_done) {
       double nd = ksum(&t->null_dev);
       s->null_done = !isnan(s->null_old) && ml_glm_converged(nd, s->null_old, o->epsilon);
       s->null_old = nd;
       if (!s->null_done) t->null_b = ksum(&t->null_swz) / ksum(&t->null_sw);
     }
-    if (s->done && s->null_done) return 0;
+    if (s->done && s->null_done && s->measured) return 0;
     if (s->null_passes >= o->max_iter)
       return ml_error(t->ctx, "ml_train(): the null model (intercept and offset) did not converge "
                               "in %d iterations (max_iter)", o->max_iter);

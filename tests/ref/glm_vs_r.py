@@ -6,7 +6,11 @@ offset, proportions with weights as trials, no intercept, an aliased column,
 a test split, a target of two text levels), trains each with ml_train and fits it with R (on the training
 rows), and compares estimates, standard errors, z values, p-values, Wald
 intervals, deviance, null deviance, their df, AIC, and predictions with the
-link-scale standard error; iterations must be within one of R's.  The
+link-scale standard error; iterations must be within one of R's.  Each
+fit is made again from a query source that counts the rows it reads: the
+same numbers to the bit, in iterations + 1 passes (with --wrong-guesses,
+for the build of `make glm-guess` whose every guess of the last pass is
+wrong: more passes, the same numbers).  The
 metrics of the test rows (the summary's and ml_evaluate's) are checked
 against scikit-learn's log_loss, accuracy_score, brier_score_loss,
 roc_auc_score and mean_poisson_deviance.  Then the speed figure: a binomial fit of 200,000
@@ -185,6 +189,36 @@ def step_cases(con, rscript, here, tmp, cmp, failures):
               "difference %.1e" % (name, s["iterations"], stat["iterations"], worst))
 
 
+def same_fit_counted(con, name, feats, opts, s, js, wrong, extra):
+    """The fit of table d again from 'SELECT * FROM d WHERE tick()', which
+    counts the rows each pass reads: every number equal to the bit, and
+    iterations + 1 passes (docs/glm.md); more with wrong guesses.  Returns
+    a failure or None; adds the passes beyond iterations + 1 to extra."""
+    reads = [0]
+
+    def tick():
+        reads[0] += 1
+        return 1
+    con.create_function("tick", 0, tick)
+    n = con.execute("SELECT count(*) FROM d").fetchone()[0]
+    q = json.loads(con.execute("SELECT ml_train(?, 'SELECT * FROM d WHERE tick()', 'y', ?, ?)", (
+        name + "_q", json.dumps(feats), json.dumps(dict(opts, key="id")))).fetchone()[0])
+    qjs = json.loads(con.execute("SELECT ml_model_json(?)", (name + "_q",)).fetchone()[0])
+    for key in ("iterations", "deviance", "null_deviance", "aic", "metrics"):
+        if q[key] != s[key]:
+            return "%s from a query: %s %r, from the table %r" % (name, key, q[key], s[key])
+    if [c["estimate"] for c in qjs["coefficients"]] != [c["estimate"] for c in js["coefficients"]] or \
+            [c["std_error"] for c in qjs["coefficients"]] != [c["std_error"] for c in js["coefficients"]]:
+        return "%s from a query: coefficients differ from the table's" % name
+    # Less than a pass: the plan's look at the first row; a text target's
+    # levels are one query of their own (docs/glm.md).
+    passes = reads[0] // n - (1 if s.get("target_levels") else 0)
+    extra[0] += passes - (s["iterations"] + 1)
+    if passes != s["iterations"] + 1 and not (wrong and passes > s["iterations"] + 1):
+        return "%s: %g passes for %d iterations, not iterations + 1" % (name, passes, s["iterations"])
+    return None
+
+
 def speed(con):
     """CPU seconds of a 200k x 5 binomial fit against one scan of its rows."""
     r = random.Random(7)
@@ -220,6 +254,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ext", required=True)
     ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--wrong-guesses", action="store_true",
+                    help="the extension guesses the last pass wrong (make glm-guess)")
     args = ap.parse_args()
     rscript = shutil.which("Rscript")
     if not rscript:
@@ -227,7 +263,7 @@ def main():
         return 0
     here = os.path.dirname(os.path.abspath(__file__))
     con = connect(args.ext)
-    failures, compared = [], 0
+    failures, compared, extra = [], 0, [0]
 
     def cmp(name, what, a, b, tol=TOL):
         nonlocal compared
@@ -306,12 +342,19 @@ def main():
                     worst = max(worst, cmp(name, "ml_evaluate " + key, ev[key], b))
                 if s["metrics"]["test"]["n"] != len(ys):
                     failures.append("%s: test n %d, rows %d" % (name, s["metrics"]["test"]["n"], len(ys)))
+            bad = same_fit_counted(con, name, feats, opts, s, js, args.wrong_guesses, extra)
+            if bad:
+                failures.append(bad)
             print("glm_vs_r: %-21s n=%-4d terms=%-2d iterations %d (R %d) largest relative "
                   "difference %.1e" % (name, js["n"], len(js["coefficients"]), s["iterations"],
                                        stat["iterations"], worst))
         step_cases(con, rscript, here, tmp, cmp, failures)
     if not args.no_speed:
         speed(con)
+    print("glm_vs_r: passes beyond iterations + 1: %g%s" % (
+        extra[0], " (every guess of the last pass wrong)" if args.wrong_guesses else ""))
+    if args.wrong_guesses and extra[0] == 0:
+        failures.append("--wrong-guesses, yet no fit took more than iterations + 1 passes")
     for f in failures:
         print("glm_vs_r: FAIL " + f)
     print("glm_vs_r: %d values compared with R and scikit-learn, %s" %
