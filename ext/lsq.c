@@ -33,6 +33,7 @@ void ml_lsq_free(ml_lsq *a) {
   ml_free(a->B);
   ml_free(a->T);
   ml_free(a->work);
+  ml_free(a->G);
   memset(a, 0, sizeof *a);
 }
 
@@ -82,6 +83,21 @@ int ml_lsq_merge(ml_lsq *a, const double *R2, int ld2) {
   return info ? ML_ELAPACK : ML_OK;
 }
 
+/* The group rows with a zero inserted at column at: stride m + 2, blkcap rows; NULL out of memory. */
+static double *group_rows_widened(const ml_lsq *a, int at) {
+  int64_t s = a->m + 1, s1 = s + 1;
+  double *G = ml_malloc(8 * (uint64_t)(a->blkcap ? a->blkcap : 1) * (uint64_t)s1);
+  if (!G) return NULL;
+  for (int64_t l = 0; l < a->nblk; l++) {
+    const double *g = a->G + l * s;
+    double *h = G + l * s1;
+    memcpy(h, g, 8 * (size_t)(1 + at));
+    h[1 + at] = 0;
+    memcpy(h + 2 + at, g + 1 + at, 8 * (size_t)(s - 1 - at));
+  }
+  return G;
+}
+
 int ml_lsq_insert_column(ml_lsq *a, int at) {
   int rc = ml_lsq_fold(a);
   if (rc) return rc;
@@ -90,11 +106,13 @@ int ml_lsq_insert_column(ml_lsq *a, int at) {
   double *B = ml_malloc(8 * m1 * ML_LSQ_LDB);
   double *T = ml_malloc(8 * m1 * ML_LSQ_NB);
   double *work = ml_malloc(8 * m1 * ML_LSQ_NB);
-  if (!R || !B || !T || !work) {
+  double *G = a->G ? group_rows_widened(a, at) : NULL;
+  if (!R || !B || !T || !work || (a->G && !G)) {
     ml_free(R);
     ml_free(B);
     ml_free(T);
     ml_free(work);
+    ml_free(G);
     return ML_NOMEM;
   }
   for (int64_t j = 0; j < m; j++) {
@@ -105,13 +123,125 @@ int ml_lsq_insert_column(ml_lsq *a, int at) {
   ml_free(a->B);
   ml_free(a->T);
   ml_free(a->work);
+  ml_free(a->G);
   a->R = R;
   a->B = B;
   a->T = T;
   a->work = work;
+  a->G = G;
   a->p++;
   a->m++;
   return ML_OK;
+}
+
+/* ---- the diagonal block (lsq.h) ---- */
+
+static int qr_in_place(double *A, int64_t rows, int cols);
+
+int ml_lsq_block_add(ml_lsq *a) {
+  int64_t s = a->m + 1;
+  if (a->nblk == a->blkcap) {
+    int cap = a->blkcap ? 2 * a->blkcap : 16;
+    double *G = ml_realloc(a->G, 8 * (uint64_t)cap * (uint64_t)s);
+    if (!G) return ML_NOMEM;
+    a->G = G;
+    a->blkcap = cap;
+  }
+  memset(a->G + a->nblk * s, 0, 8 * (size_t)s);
+  a->nblk++;
+  return ML_OK;
+}
+
+/*
+** The row waiting in slot nb, with v in block column l, rotated against the
+** group row [a_l, G_l]: with r = hypot(a_l, v), c = a_l / r, s = v / r,
+**   [a_l, G_l] <- [r, c G_l + s x],   [v, x] <- [0, c x - s G_l].
+** A level's first row (its group row zero) becomes the group row, and
+** leaves nothing (c = 0): the slot is not committed.
+*/
+int ml_lsq_commit_in(ml_lsq *a, int l, double v) {
+  int m = a->m;
+  double *g = a->G + (int64_t)l * (m + 1), *x = a->B + a->nb;
+  double r = hypot(g[0], v);
+  if (r == 0) return ml_lsq_commit(a); /* nothing in the block: an ordinary row */
+  double c = g[0] / r, s = v / r;
+  int empty = g[0] == 0;
+  for (int j = 1; empty && j <= m; j++) empty = g[j] == 0;
+  g[0] = r;
+  for (int j = 0; j < m; j++) {
+    double gj = g[1 + j], xj = x[(int64_t)j * ML_LSQ_LDB];
+    g[1 + j] = c * gj + s * xj;
+    x[(int64_t)j * ML_LSQ_LDB] = c * xj - s * gj;
+  }
+  if (!empty) return ml_lsq_commit(a);
+  a->n++;
+  return ML_OK;
+}
+
+int ml_lsq_block_from(ml_lsq *a, const int *cols, int n) {
+  if (a->nblk || n <= 0) return ML_EINPUT;
+  int rc = ml_lsq_fold(a);
+  if (rc) return rc;
+  int m = a->m, m2 = m - n;
+  double *A = ml_calloc(8 * (uint64_t)m * (uint64_t)m), *R2 = ml_calloc(8 * (uint64_t)m2 * (uint64_t)m2);
+  double *G = ml_calloc(8 * (uint64_t)n * (uint64_t)(m2 + 1));
+  rc = ML_NOMEM;
+  if (!A || !R2 || !G) goto out;
+  /* R's columns in the order cols, then the others (y last). */
+  for (int k = 0, i = 0, c = 0; c < m; c++) {
+    int pos = i < n && cols[i] == c ? i++ : n + k++;
+    memcpy(A + (int64_t)pos * m, a->R + (int64_t)c * m, 8 * (size_t)(c + 1));
+  }
+  if ((rc = qr_in_place(A, m, m))) goto out;
+  for (int l = 0; l < n; l++) {
+    double sg = A[l + (int64_t)l * m] < 0 ? -1 : 1, *g = G + (int64_t)l * (m2 + 1);
+    g[0] = sg * A[l + (int64_t)l * m];
+    for (int j = 0; j < m2; j++) g[1 + j] = sg * A[l + (int64_t)(n + j) * m];
+  }
+  for (int j = 0; j < m2; j++)
+    for (int i = 0; i <= j; i++) R2[i + (int64_t)j * m2] = A[n + i + (int64_t)(n + j) * m];
+  ml_free(a->R);
+  ml_free(a->G);
+  a->R = R2;
+  a->G = G;
+  R2 = G = NULL;
+  a->nblk = a->blkcap = n;
+  a->m = m2;
+  a->p = m2 - 1;
+out:
+  ml_free(A);
+  ml_free(R2);
+  ml_free(G);
+  return rc;
+}
+
+int ml_lsq_full(ml_lsq *a, double *F) {
+  int rc = ml_lsq_fold(a);
+  if (rc) return rc;
+  int64_t nb = a->nblk, m = a->m, N = nb + m;
+  memset(F, 0, 8 * (size_t)(N * N));
+  for (int64_t l = 0; l < nb; l++) {
+    const double *g = a->G + l * (m + 1);
+    F[l + l * N] = g[0];
+    for (int64_t j = 0; j < m; j++) F[l + (nb + j) * N] = g[1 + j];
+  }
+  for (int64_t j = 0; j < m; j++)
+    for (int64_t i = 0; i <= j; i++) F[nb + i + (nb + j) * N] = a->R[i + j * m];
+  return ML_OK;
+}
+
+int ml_lsq_merge_acc(ml_lsq *a, ml_lsq *b) {
+  if (a->m != b->m || a->nblk != b->nblk) return ML_EINPUT;
+  int rc = ml_lsq_fold(b);
+  int64_t n = a->n, s = b->m + 1;
+  for (int l = 0; !rc && l < b->nblk; l++) {
+    const double *g = b->G + l * s;
+    for (int j = 0; j < b->m; j++) ml_lsq_put(a, j, g[1 + j]);
+    rc = ml_lsq_commit_in(a, l, g[0]);
+  }
+  if (!rc) rc = ml_lsq_merge(a, b->R, b->m);
+  a->n = n;
+  return rc;
 }
 
 /* The QR of A (rows x cols, leading dimension rows) in place: R in its upper triangle. */
@@ -149,6 +279,18 @@ int ml_lsq_transform(const double *R, int m, const double *T, int mt, double *Ro
     for (int j = 0; j < mt; j++)
       for (int i = 0; i < mt; i++) Rout[i + (int64_t)j * mt] = i <= j ? A[i + (int64_t)j * rows] : 0;
   ml_free(A);
+  return rc;
+}
+
+int ml_lsq_transform_acc(ml_lsq *a, const double *T, int mt, double *Rout) {
+  int rc = ml_lsq_fold(a);
+  if (rc || a->nblk == 0) return rc ? rc : ml_lsq_transform(a->R, a->m, T, mt, Rout);
+  int64_t N = (int64_t)a->nblk + a->m;
+  double *F = ml_malloc(8 * (uint64_t)N * (uint64_t)N);
+  if (!F) return ML_NOMEM;
+  rc = ml_lsq_full(a, F);
+  if (!rc) rc = ml_lsq_transform(F, (int)N, T, mt, Rout);
+  ml_free(F);
   return rc;
 }
 
