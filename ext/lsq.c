@@ -178,28 +178,53 @@ int ml_lsq_commit_in(ml_lsq *a, int l, double v) {
   return ML_OK;
 }
 
+/* Is column c of R (m x m) zero: no row had a value there? */
+static int zero_column(const double *R, int m, int c) {
+  for (int i = 0; i <= c; i++)
+    if (R[i + (int64_t)c * m] != 0) return 0;
+  return 1;
+}
+
+/*
+** R's columns in A (m rows): the moved columns that are not zero, in order
+** (their block columns in blk[], *nz of them), then the others; a zero
+** column moved is left out (its group row stays zero).  Left in, the QR
+** would leave its row unreduced, with what it holds of later columns.
+*/
+static int moved_first(const ml_lsq *a, const int *cols, int n, double *A, int *blk, int *nz) {
+  int m = a->m, k = 0, i = 0;
+  *nz = 0;
+  for (int l = 0; l < n; l++)
+    if (!zero_column(a->R, m, cols[l])) blk[(*nz)++] = l;
+  for (int c = 0, l = 0; c < m; c++) {
+    int moved = l < n && cols[l] == c;
+    l += moved;
+    if (moved && zero_column(a->R, m, c)) continue;
+    int pos = moved ? i++ : *nz + k++;
+    memcpy(A + (int64_t)pos * m, a->R + (int64_t)c * m, 8 * (size_t)(c + 1));
+  }
+  return *nz + k;
+}
+
 int ml_lsq_block_from(ml_lsq *a, const int *cols, int n) {
   if (a->nblk || n <= 0) return ML_EINPUT;
   int rc = ml_lsq_fold(a);
   if (rc) return rc;
-  int m = a->m, m2 = m - n;
+  int m = a->m, m2 = m - n, nz;
   double *A = ml_calloc(8 * (uint64_t)m * (uint64_t)m), *R2 = ml_calloc(8 * (uint64_t)m2 * (uint64_t)m2);
   double *G = ml_calloc(8 * (uint64_t)n * (uint64_t)(m2 + 1));
+  int *blk = ml_malloc(sizeof(int) * (uint64_t)n);
   rc = ML_NOMEM;
-  if (!A || !R2 || !G) goto out;
-  /* R's columns in the order cols, then the others (y last). */
-  for (int k = 0, i = 0, c = 0; c < m; c++) {
-    int pos = i < n && cols[i] == c ? i++ : n + k++;
-    memcpy(A + (int64_t)pos * m, a->R + (int64_t)c * m, 8 * (size_t)(c + 1));
-  }
-  if ((rc = qr_in_place(A, m, m))) goto out;
-  for (int l = 0; l < n; l++) {
-    double sg = A[l + (int64_t)l * m] < 0 ? -1 : 1, *g = G + (int64_t)l * (m2 + 1);
-    g[0] = sg * A[l + (int64_t)l * m];
-    for (int j = 0; j < m2; j++) g[1 + j] = sg * A[l + (int64_t)(n + j) * m];
+  if (!A || !R2 || !G || !blk) goto out;
+  int ncol = moved_first(a, cols, n, A, blk, &nz);
+  if ((rc = qr_in_place(A, m, ncol))) goto out;
+  for (int k = 0; k < nz; k++) {
+    double sg = A[k + (int64_t)k * m] < 0 ? -1 : 1, *g = G + (int64_t)blk[k] * (m2 + 1);
+    g[0] = sg * A[k + (int64_t)k * m];
+    for (int j = 0; j < m2; j++) g[1 + j] = sg * A[k + (int64_t)(nz + j) * m];
   }
   for (int j = 0; j < m2; j++)
-    for (int i = 0; i <= j; i++) R2[i + (int64_t)j * m2] = A[n + i + (int64_t)(n + j) * m];
+    for (int i = 0; i <= j; i++) R2[i + (int64_t)j * m2] = A[nz + i + (int64_t)(nz + j) * m];
   ml_free(a->R);
   ml_free(a->G);
   a->R = R2;
@@ -212,6 +237,7 @@ out:
   ml_free(A);
   ml_free(R2);
   ml_free(G);
+  ml_free(blk);
   return rc;
 }
 

@@ -251,7 +251,8 @@ static void small_fold(void) {
 ** weighted rows and rows without a level.  Accumulated four ways: dense,
 ** with the levels as a block, in two shards with blocks merged
 ** (ml_lsq_merge_acc), and dense at first with the levels among the other
-** columns, then moved into a block (ml_lsq_block_from).  Each factor mapped
+** columns, then moved into a block (ml_lsq_block_from; one level has no
+** rows yet, a zero column among the moved ones).  Each factor mapped
 ** to the design [1, x1, x2, z, levels 1..] (level 0 the reference) gives the
 ** dense fit's coefficients and residual sum of squares to 1e-12 relative.
 */
@@ -339,6 +340,7 @@ static void block(void) {
       c.moved_yet = 1;
     }
     int lev = i % 7 == 3 ? -1 : (int)(unif() * active);
+    if (lev == 2 && i < BLK_MOVE_AT) lev = -1; /* a level without rows when its column moves */
     double sw = sqrt(0.5 + unif()), x1 = unif() * 10, x2 = unif() - 0.5, z = c.has_z ? unif() : 0;
     double y = 1 + 2 * x1 - x2 + 0.5 * z + (lev >= 0 ? 0.1 * (lev % 9) : 0.7) + 0.3 * unif();
     blk_row(&c, i, lev, (double[]){sw, sw * x1, sw * x2, sw * z, sw * y});
