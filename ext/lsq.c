@@ -308,10 +308,51 @@ int ml_lsq_transform(const double *R, int m, const double *T, int mt, double *Ro
   return rc;
 }
 
+/*
+** Column i of the accumulator's whole factor (block columns first) times t,
+** added to x (nblk + m rows): a block column is its a_l; a column of the m
+** holds each group row's entry, then R's.
+*/
+static void add_factor_column(const ml_lsq *a, int64_t i, double t, double *x) {
+  int64_t nb = a->nblk, m = a->m;
+  if (i < nb) {
+    x[i] += t * a->G[i * (m + 1)];
+    return;
+  }
+  int64_t d = i - nb;
+  for (int64_t l = 0; l < nb; l++) x[l] += t * a->G[l * (m + 1) + 1 + d];
+  const double *r = a->R + d * m;
+  for (int64_t k = 0; k <= d; k++) x[nb + k] += t * r[k];
+}
+
+/*
+** ml_lsq_transform_acc when T is sparse (a design's T has one or two
+** entries a column: a level, a number, its imputed mean): R T as sums of
+** the factor's columns, O(N nnz(T)) instead of dtrmm's O(N^2 mt), and no
+** whole factor in memory.
+*/
+static int transform_sparse(const ml_lsq *a, const double *T, int mt, double *Rout) {
+  int64_t N = (int64_t)a->nblk + a->m, rows = N > mt ? N : mt;
+  double *A = ml_calloc(8 * (uint64_t)rows * (uint64_t)mt);
+  if (!A) return ML_NOMEM;
+  for (int64_t j = 0; j < mt; j++)
+    for (int64_t i = 0; i < N; i++)
+      if (T[i + j * N] != 0) add_factor_column(a, i, T[i + j * N], A + j * rows);
+  int rc = qr_in_place(A, rows, mt);
+  if (!rc)
+    for (int64_t j = 0; j < mt; j++)
+      for (int64_t i = 0; i < mt; i++) Rout[i + j * mt] = i <= j ? A[i + j * rows] : 0;
+  ml_free(A);
+  return rc;
+}
+
 int ml_lsq_transform_acc(ml_lsq *a, const double *T, int mt, double *Rout) {
   int rc = ml_lsq_fold(a);
-  if (rc || a->nblk == 0) return rc ? rc : ml_lsq_transform(a->R, a->m, T, mt, Rout);
-  int64_t N = (int64_t)a->nblk + a->m;
+  if (rc) return rc;
+  int64_t N = (int64_t)a->nblk + a->m, nnz = 0;
+  for (int64_t k = 0; k < N * mt; k++) nnz += T[k] != 0;
+  if (nnz <= 4 * (int64_t)mt) return transform_sparse(a, T, mt, Rout);
+  if (a->nblk == 0) return ml_lsq_transform(a->R, a->m, T, mt, Rout);
   double *F = ml_malloc(8 * (uint64_t)N * (uint64_t)N);
   if (!F) return ML_NOMEM;
   rc = ml_lsq_full(a, F);
@@ -380,8 +421,7 @@ int ml_lsq_reduce(const double *R, int m, double tol, unsigned char *aliased, do
     double *col = W + (int64_t)c * m;
     int drop;
     if (tol >= 0) {
-      double norm = 0;
-      for (int i = 0; i <= c; i++) norm = hypot(norm, col[i]);
+      double norm = cblas_dnrm2(c + 1, col, 1);
       drop = norm == 0 || fabs(col[c]) <= tol * norm;
       aliased[j] = (unsigned char)drop;
     } else {

@@ -358,11 +358,32 @@ static void block(void) {
     b[k] = malloc(8 * (size_t)q);
     blk_solve(acc[k], T, q, b[k], &rss[k]);
   }
+  /* The sparse sums of columns against dtrmm (ml_lsq_transform) for the same T. */
+  double *Rd = malloc(8 * (size_t)q * q), *Rs = malloc(8 * (size_t)q * q);
+  CHECK(ml_lsq_transform(c.dense.R, c.dense.m, T, q, Rd) == ML_OK);
+  CHECK(ml_lsq_transform_acc(&c.dense, T, q, Rs) == ML_OK);
+  for (int j = 0; j < q; j++)
+    for (int i = 0; i <= j; i++) CHECK_NEAR(fabs(Rs[i + j * q]), fabs(Rd[i + j * q]), 1e-12 * fabs(Rd[j + j * q]) + 1e-12);
+  free(Rd);
+  free(Rs);
   for (int k = 1; k < 4; k++) {
     for (int j = 0; j < q - 1; j++) CHECK_NEAR(b[k][j], b[0][j], 1e-12);
     CHECK_NEAR(rss[k], rss[0], 1e-12);
   }
   CHECK_NEAR(b[0][1], 2, 0.01);
+  /* A dense T (every entry set: the whole factor and dtrmm, not the sparse
+  ** sums) maps the block's factor as it maps the dense one. */
+  double *T2 = malloc(8 * (size_t)N * q), *b2[2], r2[2];
+  for (int k = 0; k < N * q; k++) T2[k] = T[k] + 0.01 * (unif() - 0.5);
+  for (int k = 0; k < 2; k++) {
+    b2[k] = malloc(8 * (size_t)q);
+    blk_solve(acc[k], T2, q, b2[k], &r2[k]);
+  }
+  for (int j = 0; j < q - 1; j++) CHECK_NEAR(b2[1][j], b2[0][j], 1e-10);
+  CHECK_NEAR(r2[1], r2[0], 1e-10);
+  free(b2[0]);
+  free(b2[1]);
+  free(T2);
   for (int k = 0; k < 4; k++) free(b[k]);
   free(T);
   CHECK(ml_lsq_block_from(&c.block, (int[]){0}, 1) == ML_EINPUT);
