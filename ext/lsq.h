@@ -124,8 +124,10 @@ int ml_lsq_commit_in(ml_lsq *a, int l, double v);
 ** into a new block, as block columns 0..n-1: the QR of R with them first,
 ** whose leading n x n triangle is diagonal up to rounding when the columns
 ** are mutually orthogonal (the caller's promise: one feature's indicators);
-** its off-diagonal entries (rounding) are dropped.  The other columns keep
-** their order.  ML_EINPUT if the factor already has a block.
+** its off-diagonal entries (rounding) are dropped.  A moved column that is
+** zero (a level without rows in this factor) is left out of that QR, and
+** its group row starts empty.  The other columns keep their order.
+** ML_EINPUT if the factor already has a block.
 */
 int ml_lsq_block_from(ml_lsq *a, const int *cols, int n);
 /*
