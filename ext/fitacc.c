@@ -175,6 +175,51 @@ static int to_block(ml_fitacc *a, int j) {
   return rc == ML_EINPUT ? ML_NOMEM : rc;
 }
 
+/*
+** The block feature's levels back to raw columns (ml_lsq_block_to_dense),
+** after the others, in their order; the row being read keeps its level.
+** ML_OK or ML_NOMEM.
+*/
+static int from_block(ml_fitacc *a) {
+  fa_feature *f = &a->f[a->bf];
+  int n = a->nblk, rc = ML_OK;
+  if (a->mraw + n + 2 > a->rowcap) {
+    double *r = ml_realloc(a->row, 8 * ((uint64_t)a->mraw + n + 2));
+    if (!r) return ML_NOMEM;
+    a->row = r;
+    a->rowcap = a->mraw + n + 2;
+  }
+  for (int s = 0; !rc && s < a->sides; s++) rc = ml_lsq_block_to_dense(&a->acc[s]);
+  for (int k = 0; !rc && a->fold && k < a->o.cv; k++) rc = ml_lsq_block_to_dense(&a->fold[k]);
+  if (rc) return rc;
+  for (int i = 0; i < n; i++) {
+    f->levels[i]->col = a->mraw + f->levels[i]->blk;
+    f->levels[i]->blk = -1;
+    a->row[a->mraw + i] = 0;
+  }
+  if (a->blk_at >= 0) a->row[a->mraw + a->blk_at] = 1;
+  a->blk_at = -1;
+  a->mraw += n;
+  a->nblk = 0;
+  a->bf = -1;
+  return ML_OK;
+}
+
+/*
+** After feature f gains a level: the block is the first feature's to reach
+** ML_FA_BLOCK_LEVELS levels, and passes to another that reaches
+** ML_FA_BLOCK_SWITCH times its levels (at least ML_FA_BLOCK_SWITCH_MIN): a
+** feature of few levels seen first does not keep the block from one of many.
+*/
+static int choose_block(ml_fitacc *a, fa_feature *f) {
+  int j = (int)(f - a->f);
+  if (ML_FA_BLOCK_LEVELS <= 0 || j == a->bf) return ML_OK;
+  if (a->bf < 0) return f->nlevels >= ML_FA_BLOCK_LEVELS ? to_block(a, j) : ML_OK;
+  if (f->nlevels < ML_FA_BLOCK_SWITCH_MIN || f->nlevels < ML_FA_BLOCK_SWITCH * a->nblk) return ML_OK;
+  int rc = from_block(a);
+  return rc ? rc : to_block(a, j);
+}
+
 static uint32_t hash_key(const char *z, int n) {
   uint32_t h = 2166136261u;
   for (int i = 0; i < n; i++) h = (h ^ (unsigned char)z[i]) * 16777619u;
@@ -256,9 +301,7 @@ static int level_of(ml_fitacc *a, fa_feature *f, const char *z, int n, double nu
   f->slots[i] = f->nlevels + 1;
   f->levels[f->nlevels++] = l;
   *out = l;
-  if (a->bf < 0 && ML_FA_BLOCK_LEVELS > 0 && f->nlevels >= ML_FA_BLOCK_LEVELS)
-    return to_block(a, (int)(f - a->f));
-  return ML_OK;
+  return choose_block(a, f);
 }
 
 static int fail(ml_fitacc *a, int col, int kind) {

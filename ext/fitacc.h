@@ -12,7 +12,8 @@
 ** One categorical feature's levels are a diagonal block (lsq.h) instead of
 ** raw columns: the first feature to reach ML_FA_BLOCK_LEVELS levels (its
 ** columns so far are moved into the block of every accumulator then, and
-** its later levels join it).  A row of a level then costs O(d^2), d the
+** its later levels join it), until another reaches ML_FA_BLOCK_SWITCH times
+** as many (the block's levels go back to raw columns, the other's move in).  A row of a level then costs O(d^2), d the
 ** other raw columns, not O((levels + d)^2).  At the end the block's columns
 ** come first in the raw factor (T's rows in that order): the same model.
 **
@@ -46,6 +47,12 @@ enum { ML_TYPE_NUMERIC, ML_TYPE_CATEGORICAL, ML_TYPE_NUM_LEVELS };
 */
 #ifndef ML_FA_BLOCK_LEVELS
 #define ML_FA_BLOCK_LEVELS 16
+#endif
+/* The block passes to a feature with this many times its feature's levels,
+** and at least ML_FA_BLOCK_SWITCH_MIN. */
+#define ML_FA_BLOCK_SWITCH 4
+#ifndef ML_FA_BLOCK_SWITCH_MIN
+#define ML_FA_BLOCK_SWITCH_MIN 64
 #endif
 enum { ML_FA_USED = 0, ML_FA_SKIPPED = 100, ML_FA_ZERO_WEIGHT, ML_FA_ERROR, ML_FA_TOO_WIDE };
 

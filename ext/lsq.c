@@ -241,6 +241,48 @@ out:
   return rc;
 }
 
+int ml_lsq_block_to_dense(ml_lsq *a) {
+  int rc = ml_lsq_fold(a);
+  if (rc || a->nblk == 0) return rc;
+  int64_t nb = a->nblk, m = a->m, N = nb + m;
+  double *F = ml_malloc(8 * (uint64_t)(N * N)), *A = ml_calloc(8 * (uint64_t)(N * N));
+  double *B = ml_malloc(8 * (uint64_t)N * ML_LSQ_LDB), *T = ml_malloc(8 * (uint64_t)N * ML_LSQ_NB);
+  double *work = ml_malloc(8 * (uint64_t)N * ML_LSQ_NB);
+  rc = ML_NOMEM;
+  if (F && A && B && T && work && !(rc = ml_lsq_full(a, F))) {
+    /* The whole factor's columns as [X, Z, y]: X's at 0..m-2, Z's after them. */
+    for (int64_t c = 0; c < N; c++) {
+      int64_t to = c < nb ? m - 1 + c : c - nb < m - 1 ? c - nb : N - 1;
+      memcpy(A + to * N, F + c * N, 8 * (size_t)(c + 1));
+    }
+    rc = qr_in_place(A, N, (int)N);
+  }
+  if (!rc) {
+    for (int64_t j = 0; j < N; j++)
+      for (int64_t i = j + 1; i < N; i++) A[i + j * N] = 0;
+    ml_free(a->R);
+    ml_free(a->B);
+    ml_free(a->T);
+    ml_free(a->work);
+    ml_free(a->G);
+    a->R = A;
+    a->B = B;
+    a->T = T;
+    a->work = work;
+    A = B = T = work = NULL;
+    a->G = NULL;
+    a->nblk = a->blkcap = 0;
+    a->m = (int)N;
+    a->p = (int)N - 1;
+  }
+  ml_free(F);
+  ml_free(A);
+  ml_free(B);
+  ml_free(T);
+  ml_free(work);
+  return rc;
+}
+
 int ml_lsq_full(ml_lsq *a, double *F) {
   int rc = ml_lsq_fold(a);
   if (rc) return rc;

@@ -131,6 +131,12 @@ int ml_lsq_commit_in(ml_lsq *a, int l, double v);
 */
 int ml_lsq_block_from(ml_lsq *a, const int *cols, int n);
 /*
+** The inverse: the block's columns back among the others, after the m - 1
+** columns of X and before y (one QR of the whole factor's columns in that
+** order); the factor then has no block.  ML_OK or ML_NOMEM.
+*/
+int ml_lsq_block_to_dense(ml_lsq *a);
+/*
 ** The whole factor, block columns first: (nblk + m) square, upper
 ** triangular, leading dimension nblk + m, into F.  Folds the rows waiting.
 */

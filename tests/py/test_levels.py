@@ -12,8 +12,9 @@ reaches the block's threshold), numbers, weights and NULLs:
 - the same fits through a formula (ml_train's formula path keeps every
   design column dense, the path without the block) to 1e-12 relative:
   estimates, standard errors, train and test metrics, with a test split,
-  weights, cv (its report), a ridge penalty, a binomial GLM, and levels seen
-  only in test rows with "unseen": "zero";
+  weights, cv (its report), a ridge penalty, a binomial GLM, levels seen
+  only in test rows with "unseen": "zero", and a feature of 20 levels that
+  takes the block first and gives it to 'shop' (at 80 levels) mid-pass;
 - ml_fit_opts (the aggregate) equals ml_train without a test split;
 - an incremental retrain (the parent's levels seeded, the block built from
   them before any row) equals the full retrain to 1e-10;
@@ -44,7 +45,7 @@ effect = {s: rnd.uniform(-1, 1) for s in SHOPS}
 kind_eff = {"apple": 0.0, "fig": 0.4, "kiwi": -0.3, "pear": 0.2}
 
 con.execute("CREATE TABLE d(id INTEGER PRIMARY KEY, y REAL, yb INTEGER, yc INTEGER, x1 REAL, "
-            "x2 REAL, kind TEXT, shop TEXT, shopn TEXT, w REAL)")
+            "x2 REAL, kind TEXT, shop TEXT, shopn TEXT, w REAL, k20 TEXT)")
 rows = []
 for i in range(1, N + 1):
     s = rnd.choices(SHOPS, shop_w)[0]
@@ -54,9 +55,9 @@ for i in range(1, N + 1):
     y = 2 + 1.5 * x1 - 0.5 * x2 + 3 * effect[s] + kind_eff[k] + rnd.gauss(0, 0.5)
     yb = 1 if rnd.random() < 1 / (1 + math.exp(-eta)) else 0
     yc = min(int(rnd.expovariate(1 / math.exp(0.5 * eta))), 60)
-    rows.append((i, y, yb, yc, x1, None if i % 13 == 0 else x2, k, s,
-                 None if i % 17 == 0 else s, 0.5 + rnd.random()))
-con.executemany("INSERT INTO d VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    rows.append((i, y + 0.05 * (i % 20), yb, yc, x1, None if i % 13 == 0 else x2, k, s,
+                 None if i % 17 == 0 else s, 0.5 + rnd.random(), "k%02d" % (i % 20)))
+con.executemany("INSERT INTO d VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 # e: d and three shops of one row each (some only in the test rows).
 con.execute("CREATE TABLE e AS SELECT * FROM d")
 con.executemany("INSERT INTO e(id, y, x1, x2, kind, shop, w) VALUES (?, ?, ?, 1, 'fig', ?, 1)",
@@ -82,7 +83,7 @@ def r_term(term):
     """An R coefficient name as sqlml's term: shops001 is shop=s001."""
     if term == "(Intercept)" or "=" in term:
         return term
-    for col in ("shopn", "shop", "kind"):
+    for col in ("shopn", "shop", "kind", "k20"):
         if term.startswith(col) and term != col:
             return "%s=%s" % (col, term[len(col):])
     return term
@@ -140,6 +141,8 @@ R_FITS = [
      {"intercept": False}),
     ("lm_na", "y ~ x2 + shopn + kind", None, False, "d", "y", ["x2", "shopn", "kind"], {"nulls": "skip"}),
     ("lm_rare", "y ~ kind + x1 + shop", None, False, "e", "y", ["kind", "x1", "shop"], {}),
+    # k20 reaches 16 levels first and takes the block; shop, at 80, takes it over.
+    ("lm_switch", "y ~ k20 + x1 + shop", None, True, "d", "y", ["k20", "x1", "shop"], {"weights": "w"}),
     ("binomial", "yb ~ kind + x1 + shop", "binomial", False, "d", "yb", ["kind", "x1", "shop"],
      {"family": "binomial"}),
     ("poisson", "yc ~ x1 + shop + kind", "poisson", False, "d", "yc", ["x1", "shop", "kind"],
@@ -155,14 +158,14 @@ def r_fits():
         script = ["d <- list()"]
         for tbl in ("d", "e"):
             path = os.path.join(tmp, tbl + ".csv")
-            cur = con.execute("SELECT y, yb, yc, x1, x2, kind, shop, shopn, w FROM %s ORDER BY id" % tbl)
+            cur = con.execute("SELECT y, yb, yc, x1, x2, kind, shop, shopn, w, k20 FROM %s ORDER BY id" % tbl)
             with open(path, "w") as f:
-                f.write("y,yb,yc,x1,x2,kind,shop,shopn,w\n")
+                f.write("y,yb,yc,x1,x2,kind,shop,shopn,w,k20\n")
                 for r in cur:
                     f.write(",".join("NA" if v is None else v if isinstance(v, str) else repr(v)
                                      for v in r) + "\n")
             script.append("t <- read.csv('%s', stringsAsFactors = FALSE)" % path)
-            for col in ("kind", "shop", "shopn"):
+            for col in ("kind", "shop", "shopn", "k20"):
                 # Levels sorted by bytes, the first the reference: sqlml's order.
                 script.append("t$%s <- factor(t$%s, levels = sort(unique(na.omit(t$%s)), method = 'radix'))"
                               % (col, col, col))
@@ -210,11 +213,13 @@ DENSE = [
     ("l2", "d", {"test_size": 0.2, "seed": 42, "l2": 0.5}),
     ("binomial", "d", {"test_size": 0.2, "seed": 42, "family": "binomial"}),
     ("unseen", "e", {"test_size": 0.3, "seed": 11, "unseen": "zero"}),
+    ("switch", "d", {"test_size": 0.2, "seed": 3, "cv": 4}),
 ]
 for tag, tbl, opts in DENSE:
     target = "yb" if opts.get("family") == "binomial" else "y"
-    ob, jb = train("lv_block_" + tag, tbl, target, ["kind", "x1", "shop"], opts)
-    od, jd = train("lv_dense_" + tag, tbl, "%s ~ kind + x1 + shop" % target, None, opts)
+    cat = "k20" if tag == "switch" else "kind"
+    ob, jb = train("lv_block_" + tag, tbl, target, [cat, "x1", "shop"], opts)
+    od, jd = train("lv_dense_" + tag, tbl, "%s ~ %s + x1 + shop" % (target, cat), None, opts)
     c.check(len(coefs(jb)) == len(coefs(jd)) >= 120,
             "%s: %d terms, dense %d" % (tag, len(coefs(jb)), len(coefs(jd))))
     worst = max(worst_coef(jb, jd), json_worst(ob["metrics"], od["metrics"]))

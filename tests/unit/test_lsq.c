@@ -384,6 +384,17 @@ static void block(void) {
   free(b2[0]);
   free(b2[1]);
   free(T2);
+  /* The block back among the dense columns ([1, x1, x2, z, levels, y]): the same fit. */
+  CHECK(ml_lsq_block_to_dense(&c.moved) == ML_OK);
+  CHECK(c.moved.nblk == 0 && c.moved.m == N);
+  double *T3 = calloc((size_t)N * q, 8), b3[BLK_LEVELS + 8], r3;
+  for (int j = 0; j < 4; j++) T3[j + j * N] = 1;
+  for (int l = 1; l < L; l++) T3[4 + l + (3 + l) * N] = 1;
+  T3[N - 1 + (q - 1) * N] = 1;
+  blk_solve(&c.moved, T3, q, b3, &r3);
+  for (int j = 0; j < q - 1; j++) CHECK_NEAR(b3[j], b[0][j], 1e-12);
+  CHECK_NEAR(r3, rss[0], 1e-12);
+  free(T3);
   for (int k = 0; k < 4; k++) free(b[k]);
   free(T);
   CHECK(ml_lsq_block_from(&c.block, (int[]){0}, 1) == ML_EINPUT);
@@ -414,6 +425,7 @@ static void block_out_of_memory(void) {
       if (!rc) rc = ml_lsq_commit_in(t, i % a.nblk, 1);
     }
     if (!rc && !rb) rc = ml_lsq_merge_acc(&a, &b);
+    if (!rc && !rb) rc = ml_lsq_block_to_dense(&b);
     if (!rc && !rb) {
       int N = a.nblk + a.m;
       double *F = ml_malloc(8 * (uint64_t)N * N);
