@@ -41,10 +41,10 @@ GNU_TIME = shutil.which("time") or "/usr/bin/time"  # Debian package time
 SIZES = {
     "full": dict(rows=1_000_000, big=10_000_000, groups=10_000, wide=200_000, reps=7,
                  requests=20_000, opens=200, models=1000, model_rows=200_000, small_groups=100_000,
-                 glm_rows=1_000_000),
+                 glm_rows=1_000_000, cat_rows=200_000),
     "quick": dict(rows=20_000, big=100_000, groups=200, wide=5_000, reps=2,
                   requests=500, opens=10, models=50, model_rows=5_000, small_groups=2_000,
-                  glm_rows=20_000),
+                  glm_rows=20_000, cat_rows=5_000),
 }
 WIDE_TRAIN = 126  # the widest ml_train accepts
 WIDTHS = (10, 50, 100)
@@ -109,6 +109,29 @@ def generate_glm(path, n):
                 "u AS (SELECT i, %s, %s AS e FROM s) "
                 "INSERT INTO b SELECT i, (e + 1) / 2 < 1 / (1 + exp(-(%s))), %s FROM u"
                 % (n, xs, weyl(0), eta, feats(K)))
+    con.close()
+    os.replace(tmp, path)
+    print("bench: generated %s in %.1f s" % (os.path.basename(path), time.perf_counter() - t0), flush=True)
+
+
+def generate_cat(path, n):
+    """The categorical cases' table c(id, y, x1, c100, c1000): level j of cL
+    is 'L' || (i * 7919 mod L) (every level about n / L rows), x1 the first
+    Weyl column, and y = 3 + 2 x1 + an effect of the c1000 level + noise."""
+    if os.path.exists(path):
+        return
+    t0 = time.perf_counter()
+    tmp = path + ".tmp"
+    if os.path.exists(tmp):
+        os.remove(tmp)
+    con = sqlite3.connect(tmp, isolation_level=None)
+    con.execute("PRAGMA journal_mode = OFF")
+    con.execute("PRAGMA synchronous = OFF")
+    con.execute("CREATE TABLE c(id INTEGER PRIMARY KEY, y REAL, x1 REAL, c100 TEXT, c1000 TEXT)")
+    con.execute("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < %d), "
+                "u AS (SELECT i, %s AS x1, %s AS e, (i * 7919) %% 1000 AS g FROM s) "
+                "INSERT INTO c SELECT i, 3 + 2 * x1 + (g %% 13) * 0.1 + 0.1 * e, x1, "
+                "'L' || (g %% 100), 'L' || g FROM u" % (n, weyl(1), weyl(0)))
     con.close()
     os.replace(tmp, path)
     print("bench: generated %s in %.1f s" % (os.path.basename(path), time.perf_counter() - t0), flush=True)
@@ -436,6 +459,9 @@ class Bench:
         if self.wanted("glm"):
             self.glm_cases()
 
+        if self.wanted("categorical"):
+            self.categorical_cases()
+
         # Predict by name, and from a BLOB literal, against the same sum written out.
         if self.wanted("predict"):
             con = self.setup_con(db)
@@ -648,6 +674,24 @@ class Bench:
             if row:
                 its = statistics.median(s.extra["iterations"] for s in self.samples[row["case"]][1])
                 row["note"] = "%s; %s: %d iterations; imports not counted" % (note, how, its)
+
+    def categorical_cases(self):
+        """ml_train of one categorical feature of 100 and of 1000 levels against
+        ml_train of one numeric feature, the same rows of one table (issue 17,
+        goal 3).  Each run inside BEGIN, left open (the shell's exit rolls it
+        back): the version's INSERT is timed, the registry does not grow."""
+        cfg, n = self.cfg, self.size["cat_rows"]
+        db = os.path.join(cfg.out, "cat-%d.db" % n)
+        generate_cat(db, n)
+        opts = '{"test_size":0.2,"seed":42}'
+        base = shell(cfg, db, "SELECT length(ml_train('bench_cat', 'c', 'y', '[\"x1\"]', '%s'))" % opts,
+                     setup="BEGIN;")
+        for lv in (100, 1000):
+            cat = shell(cfg, db, "SELECT length(ml_train('bench_cat', 'c', 'y', '[\"c%d\"]', '%s'))"
+                        % (lv, opts), setup="BEGIN;")
+            self.pair("categorical: ml_train, one feature of %d levels vs one numeric feature, %s rows"
+                      % (lv, fmt_rows(n)), cat, base, "<= 2" if lv == 1000 else "report",
+                      2.0 if lv == 1000 else None)
 
     def kernel(self, n):
         """GFLOP/s of the QR updates alone (lsq_bench), keyed by lsq's p (features + intercept)."""

@@ -13,7 +13,8 @@ struct fa_level {
   char *key;  /* the text, or a numeric level's 8 double bytes */
   int len;
   double num; /* a numeric level's value */
-  int col;    /* raw column */
+  int col;    /* raw column, or -1 in the block */
+  int blk;    /* the block's column (the block feature's levels), or -1 */
   int train;  /* seen in a training row that was used */
   int64_t ntrain; /* in how many (counted with o.profile) */
 };
@@ -55,6 +56,7 @@ int ml_fitacc_init(ml_fitacc *a, int k, char *const *names, const int *types,
     f->ncol = -1;
   }
   a->mraw = col;
+  a->bf = a->blk_at = -1;
   a->dense = col == o->intercept + k && o->nulls != ML_NULLS_MEAN;
   a->hash[0] = ML_HASH_SEED0;
   a->hash[1] = ML_HASH_SEED1;
@@ -111,6 +113,113 @@ static int add_column(ml_fitacc *a) {
   return a->mraw++;
 }
 
+/* A new block column, zero for the rows so far; its index, or -1 out of memory. */
+static int add_block_column(ml_fitacc *a) {
+  for (int s = 0; s < a->sides; s++)
+    if (ml_lsq_block_add(&a->acc[s])) return -1;
+  for (int f = 0; a->fold && f < a->o.cv; f++)
+    if (ml_lsq_block_add(&a->fold[f])) return -1;
+  return a->nblk++;
+}
+
+/* Raw column *c (-1: none) renumbered by to[]. */
+static void close_up(int *c, const int *to) {
+  if (*c >= 0) *c = to[*c];
+}
+
+/* The raw columns after feature j's levels leave them: each feature's
+** columns renumbered, the row being read (its values so far) moved too. */
+static void renumber(ml_fitacc *a, int j, int *to) {
+  const fa_feature *bf = &a->f[j];
+  int n = 0, l = 0;
+  for (int c = 0; c <= a->mraw; c++) {
+    int gone = l < bf->nlevels && bf->levels[l]->col == c;
+    to[c] = gone ? -1 : c - n;
+    n += gone;
+    l += gone;
+    if (!gone && c < a->mraw) a->row[to[c]] = a->row[c];
+  }
+  for (int k = 0; k < a->k; k++) {
+    fa_feature *f = &a->f[k];
+    close_up(&f->zcol, to);
+    close_up(&f->ncol, to);
+    for (int i = 0; k != j && i < f->nlevels; i++) close_up(&f->levels[i]->col, to);
+  }
+  for (int i = 0; i < bf->nlevels; i++) {
+    bf->levels[i]->blk = i;
+    bf->levels[i]->col = -1;
+  }
+  a->mraw -= n;
+}
+
+/*
+** Feature j's levels (their raw columns, ascending as they were added) made
+** the block of every accumulator (ml_lsq_block_from), in their order;
+** the other raw columns close up.  ML_OK or ML_NOMEM.
+*/
+static int to_block(ml_fitacc *a, int j) {
+  fa_feature *f = &a->f[j];
+  int n = f->nlevels, rc = ML_OK;
+  int *cols = ml_malloc(sizeof(int) * (uint64_t)n), *to = ml_malloc(sizeof(int) * ((uint64_t)a->mraw + 1));
+  if (!cols || !to) rc = ML_NOMEM;
+  for (int l = 0; !rc && l < n; l++) cols[l] = f->levels[l]->col;
+  for (int s = 0; !rc && s < a->sides; s++) rc = ml_lsq_block_from(&a->acc[s], cols, n);
+  for (int k = 0; !rc && a->fold && k < a->o.cv; k++) rc = ml_lsq_block_from(&a->fold[k], cols, n);
+  if (!rc) {
+    renumber(a, j, to);
+    a->bf = j;
+    a->nblk = n;
+  }
+  ml_free(cols);
+  ml_free(to);
+  return rc == ML_EINPUT ? ML_NOMEM : rc;
+}
+
+/*
+** The block feature's levels back to raw columns (ml_lsq_block_to_dense),
+** after the others, in their order; the row being read keeps its level.
+** ML_OK or ML_NOMEM.
+*/
+static int from_block(ml_fitacc *a) {
+  fa_feature *f = &a->f[a->bf];
+  int n = a->nblk, rc = ML_OK;
+  if (a->mraw + n + 2 > a->rowcap) {
+    double *r = ml_realloc(a->row, 8 * ((uint64_t)a->mraw + n + 2));
+    if (!r) return ML_NOMEM;
+    a->row = r;
+    a->rowcap = a->mraw + n + 2;
+  }
+  for (int s = 0; !rc && s < a->sides; s++) rc = ml_lsq_block_to_dense(&a->acc[s]);
+  for (int k = 0; !rc && a->fold && k < a->o.cv; k++) rc = ml_lsq_block_to_dense(&a->fold[k]);
+  if (rc) return rc;
+  for (int i = 0; i < n; i++) {
+    f->levels[i]->col = a->mraw + f->levels[i]->blk;
+    f->levels[i]->blk = -1;
+    a->row[a->mraw + i] = 0;
+  }
+  if (a->blk_at >= 0) a->row[a->mraw + a->blk_at] = 1;
+  a->blk_at = -1;
+  a->mraw += n;
+  a->nblk = 0;
+  a->bf = -1;
+  return ML_OK;
+}
+
+/*
+** After feature f gains a level: the block is the first feature's to reach
+** ML_FA_BLOCK_LEVELS levels, and passes to another that reaches
+** ML_FA_BLOCK_SWITCH times its levels (at least ML_FA_BLOCK_SWITCH_MIN): a
+** feature of few levels seen first does not keep the block from one of many.
+*/
+static int choose_block(ml_fitacc *a, fa_feature *f) {
+  int j = (int)(f - a->f);
+  if (ML_FA_BLOCK_LEVELS <= 0 || j == a->bf) return ML_OK;
+  if (a->bf < 0) return f->nlevels >= ML_FA_BLOCK_LEVELS ? to_block(a, j) : ML_OK;
+  if (f->nlevels < ML_FA_BLOCK_SWITCH_MIN || f->nlevels < ML_FA_BLOCK_SWITCH * a->nblk) return ML_OK;
+  int rc = from_block(a);
+  return rc ? rc : to_block(a, j);
+}
+
 static uint32_t hash_key(const char *z, int n) {
   uint32_t h = 2166136261u;
   for (int i = 0; i < n; i++) h = (h ^ (unsigned char)z[i]) * 16777619u;
@@ -146,7 +255,7 @@ static int level_of(ml_fitacc *a, fa_feature *f, const char *z, int n, double nu
   }
   /* Each feature leaves out at most one column (its reference level): past
   ** this many raw columns, the model would have more than ML_MAX_TERMS. */
-  if (a->mraw >= ML_MAX_TERMS + a->k) return ML_FA_TOO_WIDE;
+  if (a->mraw + a->nblk >= ML_MAX_TERMS + a->k) return ML_FA_TOO_WIDE;
   /* New: grow the table to stay at most half full, then add. */
   if (2 * (f->nlevels + 1) > f->nslots) {
     int ns = f->nslots ? 2 * f->nslots : 16;
@@ -179,8 +288,10 @@ static int level_of(ml_fitacc *a, fa_feature *f, const char *z, int n, double nu
   l->key[n] = 0;
   l->len = n;
   l->num = num;
-  l->col = add_column(a);
-  if (l->col < 0) {
+  int in_block = a->bf >= 0 && f == &a->f[a->bf];
+  l->blk = in_block ? add_block_column(a) : -1;
+  l->col = in_block ? -1 : add_column(a);
+  if (in_block ? l->blk < 0 : l->col < 0) {
     ml_free(l->key);
     ml_free(l);
     return ML_NOMEM;
@@ -190,7 +301,7 @@ static int level_of(ml_fitacc *a, fa_feature *f, const char *z, int n, double nu
   f->slots[i] = f->nlevels + 1;
   f->levels[f->nlevels++] = l;
   *out = l;
-  return ML_OK;
+  return choose_block(a, f);
 }
 
 static int fail(ml_fitacc *a, int col, int kind) {
@@ -279,8 +390,9 @@ int ml_fitacc_fingerprint(const ml_fitacc *a, sqlite3_value **v, double y, doubl
 
 /* Commits the row written in side's block, and counts it: its weight, and
 ** for a training row its fingerprint h and log weight. */
-static int commit_row(ml_fitacc *a, int side, double y, double w, const uint64_t h[2]) {
-  int rc = ml_lsq_commit(side_acc(a, side));
+static int commit_row(ml_fitacc *a, int side, double y, double w, double sw, const uint64_t h[2]) {
+  ml_lsq *acc = side_acc(a, side);
+  int rc = a->blk_at >= 0 ? ml_lsq_commit_in(acc, a->blk_at, sw) : ml_lsq_commit(acc);
   if (rc) return rc;
   if (side == 0 && a->fold) {
     /* The fold's weighted mean and sum of squares of y (West). */
@@ -331,7 +443,7 @@ static int dense_row(ml_fitacc *a, int side, sqlite3_value **v, double y, double
   ml_lsq_put(acc, a->mraw, sw * y);
   if (train && a->o.profile)
     for (int j = 0; j < a->k; j++) ml_numprof_add(&a->f[j].prof, sqlite3_value_double(v[j]));
-  *rc = commit_row(a, side, y, w, h);
+  *rc = commit_row(a, side, y, w, sw, h);
   return 1;
 }
 
@@ -399,7 +511,8 @@ static int place_levels(ml_fitacc *a, sqlite3_value **v, int train) {
     }
     if (rc == ML_FA_TOO_WIDE) a->bad_col = j;
     if (rc) return rc;
-    a->row[l->col] = 1;
+    if (l->blk >= 0) a->blk_at = l->blk;
+    else a->row[l->col] = 1;
     f->values++;
     if (train) l->train = 1;
     if (train && a->o.profile) l->ntrain++;
@@ -501,7 +614,7 @@ static int formula_row(ml_fitacc *a, int side, sqlite3_value **v, double y, doub
   ml_lsq *acc = side_acc(a, side);
   for (int j = 0; j < a->mraw; j++) ml_lsq_put(acc, j, sw * a->row[j]);
   ml_lsq_put(acc, a->mraw, sw * y);
-  int rc = commit_row(a, side, y, w, h);
+  int rc = commit_row(a, side, y, w, sw, h);
   return rc ? rc : ML_FA_USED;
 }
 
@@ -517,6 +630,7 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
   }
   if (!isfinite(y)) return fail(a, -1, ML_V_NONFINITE);
   int rc;
+  a->blk_at = -1;
   if (a->formula) return formula_row(a, side, v, y, w, sw);
   if (a->dense && dense_row(a, side, v, y, w, sw, &rc)) return rc ? rc : ML_FA_USED;
   /* The whole row is checked before anything changes (a skipped row adds
@@ -533,7 +647,7 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
   ml_lsq *acc = side_acc(a, side);
   for (int j = 0; j < a->mraw; j++) ml_lsq_put(acc, j, sw == 1 ? a->row[j] : sw * a->row[j]);
   ml_lsq_put(acc, a->mraw, sw == 1 ? y : sw * y);
-  rc = commit_row(a, side, y, w, h);
+  rc = commit_row(a, side, y, w, sw, h);
   return rc ? rc : ML_FA_USED;
 }
 
@@ -641,24 +755,32 @@ static int training_levels(ml_fitacc *a, fa_level ***train, int *ntrain, int *p,
   return ML_OK;
 }
 
+/* T's row of raw column col: the block's columns come first in the whole factor (ml_lsq_full). */
+static int64_t trow(const ml_fitacc *a, int col) { return (int64_t)a->nblk + col; }
+
+/* T's row of a level. */
+static int64_t level_row(const ml_fitacc *a, const fa_level *l) {
+  return l->blk >= 0 ? l->blk : trow(a, l->col);
+}
+
 /* Numeric feature f as the model's mf, at design column *c of T (mr rows). */
 static void map_numeric(const ml_fitacc *a, const fa_feature *f, ml_feature *mf, double *T,
                         int mr, int *c) {
   mf->type = ML_FEAT_NUMERIC;
-  T[f->zcol + (int64_t)*c * mr] = 1;
+  T[trow(a, f->zcol) + (int64_t)*c * mr] = 1;
   if (f->ncol >= 0) {
     /* An imputed NULL is the training mean: the indicator times the mean. */
     mf->has_impute = 1;
     mf->impute = ml_ksum_value(&f->sum) / (double)(a->used[0] - f->nulls_train);
-    T[f->ncol + (int64_t)*c * mr] = mf->impute;
+    T[trow(a, f->ncol) + (int64_t)*c * mr] = mf->impute;
   }
   (*c)++;
 }
 
 /* Categorical feature f, with its n training levels lv (sorted), as the
 ** model's mf, from design column *c of T (mr rows). */
-static int map_categorical(const fa_feature *f, fa_level **lv, int n, ml_feature *mf, double *T,
-                           int mr, int *c) {
+static int map_categorical(const ml_fitacc *a, const fa_feature *f, fa_level **lv, int n,
+                           ml_feature *mf, double *T, int mr, int *c) {
   mf->type = ML_FEAT_CATEGORICAL;
   mf->num_levels = f->type == ML_TYPE_NUM_LEVELS;
   mf->levels = ml_calloc(sizeof(char *) * (uint64_t)n);
@@ -677,11 +799,11 @@ static int map_categorical(const fa_feature *f, fa_level **lv, int n, ml_feature
     if (!(mf->levels[l] = ml_malloc((uint64_t)len + 1))) return ML_NOMEM;
     memcpy(mf->levels[l], text, len + 1);
     mf->nlevels = l + 1;
-    if (l > 0 || mf->full) T[lv[l]->col + (int64_t)(*c)++ * mr] = 1;
+    if (l > 0 || mf->full) T[level_row(a, lv[l]) + (int64_t)(*c)++ * mr] = 1;
   }
   if (f->ncol >= 0) {
     mf->has_impute = 1;
-    T[f->ncol + (int64_t)(*c)++ * mr] = 1;
+    T[trow(a, f->ncol) + (int64_t)(*c)++ * mr] = 1;
   }
   return ML_OK;
 }
@@ -691,7 +813,7 @@ static int map_categorical(const fa_feature *f, fa_level **lv, int n, ml_feature
 static int map_features(const ml_fitacc *a, ml_model *m, fa_level ***train, const int *ntrain,
                         double *T, int mr) {
   int c = 0, first_cat = 1, rc;
-  if (a->o.intercept) T[0 + (int64_t)c++ * mr] = 1;
+  if (a->o.intercept) T[trow(a, 0) + (int64_t)c++ * mr] = 1;
   for (int j = 0; j < a->k; j++) {
     const fa_feature *f = &a->f[j];
     if ((rc = ml_model_set_name(m, j, f->name))) return rc;
@@ -701,9 +823,9 @@ static int map_features(const ml_fitacc *a, ml_model *m, fa_level ***train, cons
     }
     m->feat[j].full = !a->o.intercept && first_cat;
     first_cat = 0;
-    if ((rc = map_categorical(f, train[j], ntrain[j], &m->feat[j], T, mr, &c))) return rc;
+    if ((rc = map_categorical(a, f, train[j], ntrain[j], &m->feat[j], T, mr, &c))) return rc;
   }
-  T[a->mraw + (int64_t)c * mr] = 1; /* the response */
+  T[trow(a, a->mraw) + (int64_t)c * mr] = 1; /* the response */
   return ML_OK;
 }
 
@@ -725,11 +847,11 @@ static int set_options(const ml_fitacc *a, ml_model *m) {
 }
 
 /* The factors of the model's design, through T: m->R, and *Rtest for test rows. */
-static int transform(const ml_fitacc *a, ml_model *m, const double *T, int mr, double **Rtest) {
-  int q = m->p + 1, rc = ml_lsq_transform(a->acc[0].R, mr, T, q, m->R);
+static int transform(ml_fitacc *a, ml_model *m, const double *T, double **Rtest) {
+  int q = m->p + 1, rc = ml_lsq_transform_acc(&a->acc[0], T, q, m->R);
   if (rc || a->sides < 2 || a->used[1] == 0) return rc;
   if (!(*Rtest = ml_malloc(8 * (uint64_t)q * (uint64_t)q))) return ML_NOMEM;
-  return ml_lsq_transform(a->acc[1].R, mr, T, q, *Rtest);
+  return ml_lsq_transform_acc(&a->acc[1], T, q, *Rtest);
 }
 
 /* The training rows' profile into m: numbers as gathered, level counts in the model's order. */
@@ -781,7 +903,7 @@ static int merge_folds(ml_fitacc *a, char *err, size_t nerr) {
       return ML_EINPUT;
     }
     int rc = ml_lsq_fold(&a->fold[f]);
-    if (!rc) rc = ml_lsq_merge(&a->acc[0], a->fold[f].R, a->fold[f].m);
+    if (!rc) rc = ml_lsq_merge_acc(&a->acc[0], &a->fold[f]);
     if (rc) return rc;
     a->acc[0].n += a->fold[f].n;
   }
@@ -790,7 +912,7 @@ static int merge_folds(ml_fitacc *a, char *err, size_t nerr) {
 
 /* With o.cv: the folds' factors in the model's columns (through T), scored
 ** (cv.h); with a list of penalties, the model's is the chosen one. */
-static int run_cv(ml_fitacc *a, ml_model *m, const double *T, int mr) {
+static int run_cv(ml_fitacc *a, ml_model *m, const double *T) {
   ml_cv *cv = &a->cv;
   int k = a->o.cv, q = m->p + 1, rc = ML_NOMEM;
   int64_t qq = (int64_t)q * q;
@@ -808,7 +930,7 @@ static int run_cv(ml_fitacc *a, ml_model *m, const double *T, int mr) {
     cv->n[f] = a->fstat[f].n;
     cv->sw[f] = a->fstat[f].w;
     cv->tss[f] = a->fstat[f].m2;
-    rc = ml_lsq_transform(a->fold[f].R, mr, T, q, Rf + f * qq);
+    rc = ml_lsq_transform_acc(&a->fold[f], T, q, Rf + f * qq);
   }
   if (!rc) rc = ml_cv_run(cv, Rf, q, a->o.tol);
   if (!rc) m->l2 = cv->l2[cv->chosen];
@@ -851,9 +973,9 @@ static int finish_formula(ml_fitacc *a, ml_model **out, double **Rtest) {
   ml_formula *copy = NULL;
   if (!m || !T) rc = ML_NOMEM;
   for (int i = 0; !rc && i < q; i++) T[i + (int64_t)i * q] = 1;
-  if (!rc) rc = transform(a, m, T, q, Rtest);
+  if (!rc) rc = transform(a, m, T, Rtest);
   if (!rc) rc = set_options(a, m);
-  if (!rc && a->fold) rc = run_cv(a, m, T, q);
+  if (!rc && a->fold) rc = run_cv(a, m, T);
   if (!rc) rc = formula_features(a, m);
   if (!rc && a->o.profile) rc = formula_profile(a, m);
   if (!rc) rc = ml_formula_save(a->formula, &saved, &n);
@@ -893,7 +1015,7 @@ int ml_fitacc_finish(ml_fitacc *a, ml_model **out, double **Rtest, char *err, si
   int *ntrain = ml_calloc(sizeof(int) * (uint64_t)a->k);
   double *T = NULL;
   ml_model *m = NULL;
-  int mr = a->mraw + 1;
+  int mr = a->nblk + a->mraw + 1;
   if (!train || !ntrain) rc = ML_NOMEM;
   if (!rc) rc = training_levels(a, train, ntrain, &p, err, nerr);
   if (!rc) {
@@ -902,9 +1024,9 @@ int ml_fitacc_finish(ml_fitacc *a, ml_model **out, double **Rtest, char *err, si
     if (!m || !T) rc = ML_NOMEM;
   }
   if (!rc) rc = map_features(a, m, train, ntrain, T, mr);
-  if (!rc) rc = transform(a, m, T, mr, Rtest);
+  if (!rc) rc = transform(a, m, T, Rtest);
   if (!rc) rc = set_options(a, m);
-  if (!rc && a->fold) rc = run_cv(a, m, T, mr);
+  if (!rc && a->fold) rc = run_cv(a, m, T);
   if (!rc && a->o.profile) rc = attach_profile(a, m, train, ntrain);
   if (!rc) rc = ml_model_solve(m);
   if (train)

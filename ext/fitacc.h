@@ -9,6 +9,14 @@
 ** QR of R T (ml_lsq_transform): one pass whatever the options, never X'X.
 ** Rows of a weighted fit enter scaled by sqrt(w).
 **
+** One categorical feature's levels are a diagonal block (lsq.h) instead of
+** raw columns: the first feature to reach ML_FA_BLOCK_LEVELS levels (its
+** columns so far are moved into the block of every accumulator then, and
+** its later levels join it), until another reaches ML_FA_BLOCK_SWITCH times
+** as many (the block's levels go back to raw columns, the other's move in).  A row of a level then costs O(d^2), d the
+** other raw columns, not O((levels + d)^2).  At the end the block's columns
+** come first in the raw factor (T's rows in that order): the same model.
+**
 ** Values are read as design.h says: with o.read_text a text that is a
 ** number is that number, and o.na's texts are NULL.  A feature's type is
 ** fixed for the whole fit: a value it cannot take (a text that is not a
@@ -32,6 +40,20 @@ enum { ML_NULLS_SKIP, ML_NULLS_ERROR, ML_NULLS_MEAN };
 ** factor(x) of a numeric x), found by value and sorted by value. */
 enum { ML_TYPE_NUMERIC, ML_TYPE_CATEGORICAL, ML_TYPE_NUM_LEVELS };
 /* Results of ml_fitacc_add. */
+/*
+** Levels at which a categorical feature's columns become the block: below
+** it a few dense columns cost little, and the first feature to reach it is
+** the one that grows.  0: no block (every level a dense column, as before).
+*/
+#ifndef ML_FA_BLOCK_LEVELS
+#define ML_FA_BLOCK_LEVELS 16
+#endif
+/* The block passes to a feature with this many times its feature's levels,
+** and at least ML_FA_BLOCK_SWITCH_MIN. */
+#define ML_FA_BLOCK_SWITCH 4
+#ifndef ML_FA_BLOCK_SWITCH_MIN
+#define ML_FA_BLOCK_SWITCH_MIN 64
+#endif
 enum { ML_FA_USED = 0, ML_FA_SKIPPED = 100, ML_FA_ZERO_WEIGHT, ML_FA_ERROR, ML_FA_TOO_WIDE };
 
 typedef struct ml_fitopts {
@@ -91,7 +113,10 @@ typedef struct ml_fitacc {
   ml_fitopts o;
   int k;
   fa_feature *f;
-  int mraw;              /* raw design columns (the response not counted) */
+  int mraw;              /* raw design columns (the response not counted), the block's not counted */
+  int bf;                /* the feature whose levels are the block, or -1 */
+  int nblk;              /* its levels: the block's columns in every accumulator */
+  int blk_at;            /* the current row's block column, or -1 */
   int dense;             /* every raw column is a numeric feature's (see dense_row) */
   int sides;             /* 1: training only; 2: training and test */
   ml_lsq acc[2];         /* training, test: the same raw columns */

@@ -33,6 +33,7 @@ void ml_lsq_free(ml_lsq *a) {
   ml_free(a->B);
   ml_free(a->T);
   ml_free(a->work);
+  ml_free(a->G);
   memset(a, 0, sizeof *a);
 }
 
@@ -82,6 +83,21 @@ int ml_lsq_merge(ml_lsq *a, const double *R2, int ld2) {
   return info ? ML_ELAPACK : ML_OK;
 }
 
+/* The group rows with a zero inserted at column at: stride m + 2, blkcap rows; NULL out of memory. */
+static double *group_rows_widened(const ml_lsq *a, int at) {
+  int64_t s = a->m + 1, s1 = s + 1;
+  double *G = ml_malloc(8 * (uint64_t)(a->blkcap ? a->blkcap : 1) * (uint64_t)s1);
+  if (!G) return NULL;
+  for (int64_t l = 0; l < a->nblk; l++) {
+    const double *g = a->G + l * s;
+    double *h = G + l * s1;
+    memcpy(h, g, 8 * (size_t)(1 + at));
+    h[1 + at] = 0;
+    memcpy(h + 2 + at, g + 1 + at, 8 * (size_t)(s - 1 - at));
+  }
+  return G;
+}
+
 int ml_lsq_insert_column(ml_lsq *a, int at) {
   int rc = ml_lsq_fold(a);
   if (rc) return rc;
@@ -90,11 +106,13 @@ int ml_lsq_insert_column(ml_lsq *a, int at) {
   double *B = ml_malloc(8 * m1 * ML_LSQ_LDB);
   double *T = ml_malloc(8 * m1 * ML_LSQ_NB);
   double *work = ml_malloc(8 * m1 * ML_LSQ_NB);
-  if (!R || !B || !T || !work) {
+  double *G = a->G ? group_rows_widened(a, at) : NULL;
+  if (!R || !B || !T || !work || (a->G && !G)) {
     ml_free(R);
     ml_free(B);
     ml_free(T);
     ml_free(work);
+    ml_free(G);
     return ML_NOMEM;
   }
   for (int64_t j = 0; j < m; j++) {
@@ -105,13 +123,193 @@ int ml_lsq_insert_column(ml_lsq *a, int at) {
   ml_free(a->B);
   ml_free(a->T);
   ml_free(a->work);
+  ml_free(a->G);
   a->R = R;
   a->B = B;
   a->T = T;
   a->work = work;
+  a->G = G;
   a->p++;
   a->m++;
   return ML_OK;
+}
+
+/* ---- the diagonal block (lsq.h) ---- */
+
+static int qr_in_place(double *A, int64_t rows, int cols);
+
+int ml_lsq_block_add(ml_lsq *a) {
+  int64_t s = a->m + 1;
+  if (a->nblk == a->blkcap) {
+    int cap = a->blkcap ? 2 * a->blkcap : 16;
+    double *G = ml_realloc(a->G, 8 * (uint64_t)cap * (uint64_t)s);
+    if (!G) return ML_NOMEM;
+    a->G = G;
+    a->blkcap = cap;
+  }
+  memset(a->G + a->nblk * s, 0, 8 * (size_t)s);
+  a->nblk++;
+  return ML_OK;
+}
+
+/*
+** The row waiting in slot nb, with v in block column l, rotated against the
+** group row [a_l, G_l]: with r = hypot(a_l, v), c = a_l / r, s = v / r,
+**   [a_l, G_l] <- [r, c G_l + s x],   [v, x] <- [0, c x - s G_l].
+** A level's first row (its group row zero) becomes the group row, and
+** leaves nothing (c = 0): the slot is not committed.
+*/
+int ml_lsq_commit_in(ml_lsq *a, int l, double v) {
+  int m = a->m;
+  double *g = a->G + (int64_t)l * (m + 1), *x = a->B + a->nb;
+  double r = hypot(g[0], v);
+  if (r == 0) return ml_lsq_commit(a); /* nothing in the block: an ordinary row */
+  double c = g[0] / r, s = v / r;
+  int empty = g[0] == 0;
+  for (int j = 1; empty && j <= m; j++) empty = g[j] == 0;
+  g[0] = r;
+  for (int j = 0; j < m; j++) {
+    double gj = g[1 + j], xj = x[(int64_t)j * ML_LSQ_LDB];
+    g[1 + j] = c * gj + s * xj;
+    x[(int64_t)j * ML_LSQ_LDB] = c * xj - s * gj;
+  }
+  if (!empty) return ml_lsq_commit(a);
+  a->n++;
+  return ML_OK;
+}
+
+/* Is column c of R (m x m) zero: no row had a value there? */
+static int zero_column(const double *R, int m, int c) {
+  for (int i = 0; i <= c; i++)
+    if (R[i + (int64_t)c * m] != 0) return 0;
+  return 1;
+}
+
+/*
+** R's columns in A (m rows): the moved columns that are not zero, in order
+** (their block columns in blk[], *nz of them), then the others; a zero
+** column moved is left out (its group row stays zero).  Left in, the QR
+** would leave its row unreduced, with what it holds of later columns.
+*/
+static int moved_first(const ml_lsq *a, const int *cols, int n, double *A, int *blk, int *nz) {
+  int m = a->m, k = 0, i = 0;
+  *nz = 0;
+  for (int l = 0; l < n; l++)
+    if (!zero_column(a->R, m, cols[l])) blk[(*nz)++] = l;
+  for (int c = 0, l = 0; c < m; c++) {
+    int moved = l < n && cols[l] == c;
+    l += moved;
+    if (moved && zero_column(a->R, m, c)) continue;
+    int pos = moved ? i++ : *nz + k++;
+    memcpy(A + (int64_t)pos * m, a->R + (int64_t)c * m, 8 * (size_t)(c + 1));
+  }
+  return *nz + k;
+}
+
+int ml_lsq_block_from(ml_lsq *a, const int *cols, int n) {
+  if (a->nblk || n <= 0) return ML_EINPUT;
+  int rc = ml_lsq_fold(a);
+  if (rc) return rc;
+  int m = a->m, m2 = m - n, nz;
+  double *A = ml_calloc(8 * (uint64_t)m * (uint64_t)m), *R2 = ml_calloc(8 * (uint64_t)m2 * (uint64_t)m2);
+  double *G = ml_calloc(8 * (uint64_t)n * (uint64_t)(m2 + 1));
+  int *blk = ml_malloc(sizeof(int) * (uint64_t)n);
+  rc = ML_NOMEM;
+  if (!A || !R2 || !G || !blk) goto out;
+  int ncol = moved_first(a, cols, n, A, blk, &nz);
+  if ((rc = qr_in_place(A, m, ncol))) goto out;
+  for (int k = 0; k < nz; k++) {
+    double sg = A[k + (int64_t)k * m] < 0 ? -1 : 1, *g = G + (int64_t)blk[k] * (m2 + 1);
+    g[0] = sg * A[k + (int64_t)k * m];
+    for (int j = 0; j < m2; j++) g[1 + j] = sg * A[k + (int64_t)(nz + j) * m];
+  }
+  for (int j = 0; j < m2; j++)
+    for (int i = 0; i <= j; i++) R2[i + (int64_t)j * m2] = A[nz + i + (int64_t)(nz + j) * m];
+  ml_free(a->R);
+  ml_free(a->G);
+  a->R = R2;
+  a->G = G;
+  R2 = G = NULL;
+  a->nblk = a->blkcap = n;
+  a->m = m2;
+  a->p = m2 - 1;
+out:
+  ml_free(A);
+  ml_free(R2);
+  ml_free(G);
+  ml_free(blk);
+  return rc;
+}
+
+int ml_lsq_block_to_dense(ml_lsq *a) {
+  int rc = ml_lsq_fold(a);
+  if (rc || a->nblk == 0) return rc;
+  int64_t nb = a->nblk, m = a->m, N = nb + m;
+  double *F = ml_malloc(8 * (uint64_t)(N * N)), *A = ml_calloc(8 * (uint64_t)(N * N));
+  double *B = ml_malloc(8 * (uint64_t)N * ML_LSQ_LDB), *T = ml_malloc(8 * (uint64_t)N * ML_LSQ_NB);
+  double *work = ml_malloc(8 * (uint64_t)N * ML_LSQ_NB);
+  rc = ML_NOMEM;
+  if (F && A && B && T && work && !(rc = ml_lsq_full(a, F))) {
+    /* The whole factor's columns as [X, Z, y]: X's at 0..m-2, Z's after them. */
+    for (int64_t c = 0; c < N; c++) {
+      int64_t to = c < nb ? m - 1 + c : c - nb < m - 1 ? c - nb : N - 1;
+      memcpy(A + to * N, F + c * N, 8 * (size_t)(c + 1));
+    }
+    rc = qr_in_place(A, N, (int)N);
+  }
+  if (!rc) {
+    for (int64_t j = 0; j < N; j++)
+      for (int64_t i = j + 1; i < N; i++) A[i + j * N] = 0;
+    ml_free(a->R);
+    ml_free(a->B);
+    ml_free(a->T);
+    ml_free(a->work);
+    ml_free(a->G);
+    a->R = A;
+    a->B = B;
+    a->T = T;
+    a->work = work;
+    A = B = T = work = NULL;
+    a->G = NULL;
+    a->nblk = a->blkcap = 0;
+    a->m = (int)N;
+    a->p = (int)N - 1;
+  }
+  ml_free(F);
+  ml_free(A);
+  ml_free(B);
+  ml_free(T);
+  ml_free(work);
+  return rc;
+}
+
+int ml_lsq_full(ml_lsq *a, double *F) {
+  int rc = ml_lsq_fold(a);
+  if (rc) return rc;
+  int64_t nb = a->nblk, m = a->m, N = nb + m;
+  memset(F, 0, 8 * (size_t)(N * N));
+  for (int64_t l = 0; l < nb; l++) {
+    const double *g = a->G + l * (m + 1);
+    F[l + l * N] = g[0];
+    for (int64_t j = 0; j < m; j++) F[l + (nb + j) * N] = g[1 + j];
+  }
+  for (int64_t j = 0; j < m; j++)
+    for (int64_t i = 0; i <= j; i++) F[nb + i + (nb + j) * N] = a->R[i + j * m];
+  return ML_OK;
+}
+
+int ml_lsq_merge_acc(ml_lsq *a, ml_lsq *b) {
+  if (a->m != b->m || a->nblk != b->nblk) return ML_EINPUT;
+  int rc = ml_lsq_fold(b);
+  int64_t n = a->n, s = b->m + 1;
+  for (int l = 0; !rc && l < b->nblk; l++) {
+    const double *g = b->G + l * s;
+    for (int j = 0; j < b->m; j++) ml_lsq_put(a, j, g[1 + j]);
+    rc = ml_lsq_commit_in(a, l, g[0]);
+  }
+  if (!rc) rc = ml_lsq_merge(a, b->R, b->m);
+  a->n = n;
+  return rc;
 }
 
 /* The QR of A (rows x cols, leading dimension rows) in place: R in its upper triangle. */
@@ -149,6 +347,59 @@ int ml_lsq_transform(const double *R, int m, const double *T, int mt, double *Ro
     for (int j = 0; j < mt; j++)
       for (int i = 0; i < mt; i++) Rout[i + (int64_t)j * mt] = i <= j ? A[i + (int64_t)j * rows] : 0;
   ml_free(A);
+  return rc;
+}
+
+/*
+** Column i of the accumulator's whole factor (block columns first) times t,
+** added to x (nblk + m rows): a block column is its a_l; a column of the m
+** holds each group row's entry, then R's.
+*/
+static void add_factor_column(const ml_lsq *a, int64_t i, double t, double *x) {
+  int64_t nb = a->nblk, m = a->m;
+  if (i < nb) {
+    x[i] += t * a->G[i * (m + 1)];
+    return;
+  }
+  int64_t d = i - nb;
+  for (int64_t l = 0; l < nb; l++) x[l] += t * a->G[l * (m + 1) + 1 + d];
+  const double *r = a->R + d * m;
+  for (int64_t k = 0; k <= d; k++) x[nb + k] += t * r[k];
+}
+
+/*
+** ml_lsq_transform_acc when T is sparse (a design's T has one or two
+** entries a column: a level, a number, its imputed mean): R T as sums of
+** the factor's columns, O(N nnz(T)) instead of dtrmm's O(N^2 mt), and no
+** whole factor in memory.
+*/
+static int transform_sparse(const ml_lsq *a, const double *T, int mt, double *Rout) {
+  int64_t N = (int64_t)a->nblk + a->m, rows = N > mt ? N : mt;
+  double *A = ml_calloc(8 * (uint64_t)rows * (uint64_t)mt);
+  if (!A) return ML_NOMEM;
+  for (int64_t j = 0; j < mt; j++)
+    for (int64_t i = 0; i < N; i++)
+      if (T[i + j * N] != 0) add_factor_column(a, i, T[i + j * N], A + j * rows);
+  int rc = qr_in_place(A, rows, mt);
+  if (!rc)
+    for (int64_t j = 0; j < mt; j++)
+      for (int64_t i = 0; i < mt; i++) Rout[i + j * mt] = i <= j ? A[i + j * rows] : 0;
+  ml_free(A);
+  return rc;
+}
+
+int ml_lsq_transform_acc(ml_lsq *a, const double *T, int mt, double *Rout) {
+  int rc = ml_lsq_fold(a);
+  if (rc) return rc;
+  int64_t N = (int64_t)a->nblk + a->m, nnz = 0;
+  for (int64_t k = 0; k < N * mt; k++) nnz += T[k] != 0;
+  if (nnz <= 4 * (int64_t)mt) return transform_sparse(a, T, mt, Rout);
+  if (a->nblk == 0) return ml_lsq_transform(a->R, a->m, T, mt, Rout);
+  double *F = ml_malloc(8 * (uint64_t)N * (uint64_t)N);
+  if (!F) return ML_NOMEM;
+  rc = ml_lsq_full(a, F);
+  if (!rc) rc = ml_lsq_transform(F, (int)N, T, mt, Rout);
+  ml_free(F);
   return rc;
 }
 
@@ -212,8 +463,7 @@ int ml_lsq_reduce(const double *R, int m, double tol, unsigned char *aliased, do
     double *col = W + (int64_t)c * m;
     int drop;
     if (tol >= 0) {
-      double norm = 0;
-      for (int i = 0; i <= c; i++) norm = hypot(norm, col[i]);
+      double norm = cblas_dnrm2(c + 1, col, 1);
       drop = norm == 0 || fabs(col[c]) <= tol * norm;
       aliased[j] = (unsigned char)drop;
     } else {

@@ -62,6 +62,10 @@ typedef struct ml_lsq {
   double *B;     /* ML_LSQ_BLOCK x m column-major, leading dimension ML_LSQ_LDB: rows waiting */
   double *T;     /* ML_LSQ_NB x m: dtpqrt's block reflectors */
   double *work;  /* ML_LSQ_NB x m */
+  /* The diagonal block (see ml_lsq_commit_in): nblk columns ahead of the m
+  ** above, each row of the factor over them [a_l, G_l], m + 1 doubles. */
+  int nblk, blkcap;
+  double *G;     /* nblk group rows, stride m + 1: a_l >= 0, then G_l over the m columns */
 } ml_lsq;
 
 int ml_lsq_init(ml_lsq *a, int p);
@@ -95,13 +99,68 @@ static inline int ml_lsq_commit(ml_lsq *a) {
 /* Folds the nb rows of B (overwritten) into R (m x m, column-major, upper). */
 void ml_lsq_small_fold(double *R, int m, double *B, int nb);
 
+/*
+** A diagonal block: the indicator columns of one categorical feature are
+** mutually orthogonal (a row has at most one of them), so with those nblk
+** columns first the factor of [Z X y] is exactly
+**
+**     [ diag(a)  G  ]     a_l = the root of level l's (weighted) count,
+**     [   0     R_d ]     G_l = level l's "group row" over the m columns.
+**
+** A row with value v in block column l and x in the m columns is one Givens
+** rotation of [v, x] against [a_l, G_l]; what is left, [0, x'], is an
+** ordinary row of the m columns, folded into R_d.  A row costs O(m^2 + m),
+** not O((nblk + m)^2), and the block O(nblk (m + 1)) memory.
+**
+** ml_lsq_block_add adds a block column (zero for the rows so far).  For a
+** row with a block value, write its m values with ml_lsq_put as for any row,
+** then ml_lsq_commit_in(a, l, v) in place of ml_lsq_commit (v = 0: an
+** ordinary row).
+*/
+int ml_lsq_block_add(ml_lsq *a);
+int ml_lsq_commit_in(ml_lsq *a, int l, double v);
+/*
+** Moves the n columns cols[] (ascending, < p) of a factor without a block
+** into a new block, as block columns 0..n-1: the QR of R with them first,
+** whose leading n x n triangle is diagonal up to rounding when the columns
+** are mutually orthogonal (the caller's promise: one feature's indicators);
+** its off-diagonal entries (rounding) are dropped.  A moved column that is
+** zero (a level without rows in this factor) is left out of that QR, and
+** its group row starts empty.  The other columns keep their order.
+** ML_EINPUT if the factor already has a block.
+*/
+int ml_lsq_block_from(ml_lsq *a, const int *cols, int n);
+/*
+** The inverse: the block's columns back among the others, after the m - 1
+** columns of X and before y (one QR of the whole factor's columns in that
+** order); the factor then has no block.  ML_OK or ML_NOMEM.
+*/
+int ml_lsq_block_to_dense(ml_lsq *a);
+/*
+** The whole factor, block columns first: (nblk + m) square, upper
+** triangular, leading dimension nblk + m, into F.  Folds the rows waiting.
+*/
+int ml_lsq_full(ml_lsq *a, double *F);
+/*
+** ml_lsq_transform of the accumulator's whole factor (T has nblk + m rows,
+** the block's first); without a block, of R itself.  Folds the rows waiting.
+*/
+int ml_lsq_transform_acc(ml_lsq *a, const double *T, int mt, double *Rout);
+/*
+** Fold in b, an accumulator of other rows with the same columns and block:
+** its group rows (each as a row of a), then its R.  b's waiting rows are
+** folded first; a->n is left as it was (as ml_lsq_merge leaves it).
+*/
+int ml_lsq_merge_acc(ml_lsq *a, ml_lsq *b);
+
 /* Fold in another factor R2 (m x m upper triangular, leading dimension ld2). */
 int ml_lsq_merge(ml_lsq *a, const double *R2, int ld2);
 
 /*
 ** Add a column of zeros at index at (0..p) for the rows so far: what a new
 ** categorical level is to the rows before its first appearance.  The factor
-** stays triangular; rows waiting are folded first.
+** stays triangular; rows waiting are folded first.  The block's group rows
+** gain the zero too.
 */
 int ml_lsq_insert_column(ml_lsq *a, int at);
 

@@ -24,10 +24,17 @@ void ml_refiner_free(ml_refiner *r) {
 }
 
 void ml_refiner_add(ml_refiner *r, const ml_model *m, const double *x, double y, double sw) {
+  /* Over the nonzeros only (the same sums): a row of a feature of many
+  ** levels is mostly zeros.  Their indices without a branch, then the sums. */
+  int nz[ML_MAX_TERMS], k = 0;
+  for (int j = 0; j < m->p; j++) {
+    nz[k] = j;
+    k += x[j] != 0;
+  }
   long double e = y;
-  for (int j = 0; j < m->p; j++) e -= (long double)m->beta[j] * x[j];
+  for (int i = 0; i < k; i++) e -= (long double)m->beta[nz[i]] * x[nz[i]];
   e *= sw;
-  for (int j = 0; j < m->p; j++) r->g[j] += e * (sw * x[j]);
+  for (int i = 0; i < k; i++) r->g[nz[i]] += e * (sw * x[nz[i]]);
   r->g[m->p] += e * e;
 }
 

@@ -1,6 +1,7 @@
 /* Unit tests of lsq.c: the streaming QR accumulator, merge, rank, statistics. */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -244,6 +245,202 @@ static void small_fold(void) {
     }
 }
 
+/*
+** The diagonal block (lsq.h) against the dense factor of the same rows: 40
+** levels that appear as the rows go, a dense column added after 200 rows,
+** weighted rows and rows without a level.  Accumulated four ways: dense,
+** with the levels as a block, in two shards with blocks merged
+** (ml_lsq_merge_acc), and dense at first with the levels among the other
+** columns, then moved into a block (ml_lsq_block_from; one level has no
+** rows yet, a zero column among the moved ones).  Each factor mapped
+** to the design [1, x1, x2, z, levels 1..] (level 0 the reference) gives the
+** dense fit's coefficients and residual sum of squares to 1e-12 relative.
+*/
+enum { BLK_LEVELS = 40, BLK_ROWS = 3000, BLK_Z_AT = 200, BLK_MOVE_AT = 400 };
+
+typedef struct blk_case {
+  ml_lsq dense, block, shard[2], moved;
+  int nlev, has_z, moved_yet;
+  int ccol[BLK_LEVELS], zcol; /* moved, before the move: the levels' and z's columns */
+} blk_case;
+
+/* A new level (the block's next column) in each accumulator. */
+static void blk_new_level(blk_case *c) {
+  CHECK(ml_lsq_insert_column(&c->dense, c->nlev) == ML_OK);
+  CHECK(ml_lsq_block_add(&c->block) == ML_OK);
+  for (int s = 0; s < 2; s++) CHECK(ml_lsq_block_add(&c->shard[s]) == ML_OK);
+  if (c->moved_yet) {
+    CHECK(ml_lsq_block_add(&c->moved) == ML_OK);
+  } else {
+    c->ccol[c->nlev] = c->moved.p;
+    CHECK(ml_lsq_insert_column(&c->moved, c->moved.p) == ML_OK);
+  }
+  c->nlev++;
+}
+
+static void blk_new_z(blk_case *c) {
+  CHECK(ml_lsq_insert_column(&c->dense, c->nlev + 3) == ML_OK);
+  CHECK(ml_lsq_insert_column(&c->block, 3) == ML_OK);
+  for (int s = 0; s < 2; s++) CHECK(ml_lsq_insert_column(&c->shard[s], 3) == ML_OK);
+  c->zcol = c->moved.p;
+  CHECK(ml_lsq_insert_column(&c->moved, c->moved.p) == ML_OK);
+  c->has_z = 1;
+}
+
+/* Row i's dense values (sqrt(w) 1, x1, x2, z; then y) and level into each accumulator. */
+static void blk_row(blk_case *c, int i, int lev, const double *d) {
+  int nd = 3 + c->has_z;
+  for (int l = 0; l < c->nlev; l++) ml_lsq_put(&c->dense, l, l == lev ? d[0] : 0);
+  for (int j = 0; j <= nd; j++) ml_lsq_put(&c->dense, c->nlev + j, d[j == nd ? 4 : j]);
+  CHECK(ml_lsq_commit(&c->dense) == ML_OK);
+  ml_lsq *bs[2] = {&c->block, &c->shard[i % 2]};
+  for (int k = 0; k < 2 + c->moved_yet; k++) {
+    ml_lsq *a = k < 2 ? bs[k] : &c->moved;
+    for (int j = 0; j <= nd; j++) ml_lsq_put(a, j, d[j == nd ? 4 : j]);
+    CHECK((lev >= 0 ? ml_lsq_commit_in(a, lev, d[0]) : ml_lsq_commit(a)) == ML_OK);
+  }
+  if (c->moved_yet) return;
+  for (int j = 0; j < c->moved.m; j++) ml_lsq_put(&c->moved, j, 0);
+  for (int j = 0; j < 3; j++) ml_lsq_put(&c->moved, j, d[j]);
+  if (c->has_z) ml_lsq_put(&c->moved, c->zcol, d[3]);
+  if (lev >= 0) ml_lsq_put(&c->moved, c->ccol[lev], d[0]);
+  ml_lsq_put(&c->moved, c->moved.p, d[4]);
+  CHECK(ml_lsq_commit(&c->moved) == ML_OK);
+}
+
+/* The coefficients and RSS of the design through T from the accumulator's factor. */
+static void blk_solve(ml_lsq *a, const double *T, int q, double *b, double *rss) {
+  double *R = malloc(8 * (size_t)q * q), *W = malloc(8 * (size_t)q * q);
+  unsigned char al[BLK_LEVELS + 8];
+  int rank;
+  CHECK(ml_lsq_transform_acc(a, T, q, R) == ML_OK);
+  CHECK(ml_lsq_reduce(R, q, ML_LSQ_TOL, al, W, &rank) == ML_OK);
+  CHECK(rank == q - 1);
+  CHECK(ml_lsq_coef(W, q, rank, b) == ML_OK);
+  *rss = W[rank + rank * q] * W[rank + rank * q];
+  free(R);
+  free(W);
+}
+
+static void block(void) {
+  blk_case c;
+  memset(&c, 0, sizeof c);
+  CHECK(ml_lsq_init(&c.dense, 3) == ML_OK);
+  CHECK(ml_lsq_init(&c.block, 3) == ML_OK);
+  CHECK(ml_lsq_init(&c.shard[0], 3) == ML_OK);
+  CHECK(ml_lsq_init(&c.shard[1], 3) == ML_OK);
+  CHECK(ml_lsq_init(&c.moved, 3) == ML_OK);
+  for (int i = 0; i < BLK_ROWS; i++) {
+    int active = 1 + i / 50 < BLK_LEVELS ? 1 + i / 50 : BLK_LEVELS;
+    while (c.nlev < active) blk_new_level(&c);
+    if (i == BLK_Z_AT) blk_new_z(&c);
+    if (i == BLK_MOVE_AT) {
+      CHECK(ml_lsq_block_from(&c.moved, c.ccol, c.nlev) == ML_OK);
+      CHECK(c.moved.m == c.block.m && c.moved.nblk == c.nlev);
+      c.moved_yet = 1;
+    }
+    int lev = i % 7 == 3 ? -1 : (int)(unif() * active);
+    if (lev == 2 && i < BLK_MOVE_AT) lev = -1; /* a level without rows when its column moves */
+    double sw = sqrt(0.5 + unif()), x1 = unif() * 10, x2 = unif() - 0.5, z = c.has_z ? unif() : 0;
+    double y = 1 + 2 * x1 - x2 + 0.5 * z + (lev >= 0 ? 0.1 * (lev % 9) : 0.7) + 0.3 * unif();
+    blk_row(&c, i, lev, (double[]){sw, sw * x1, sw * x2, sw * z, sw * y});
+  }
+  CHECK(ml_lsq_merge_acc(&c.shard[0], &c.shard[1]) == ML_OK);
+  CHECK(c.block.n == BLK_ROWS && c.moved.n == BLK_ROWS);
+  /* The design: [1, x1, x2, z, levels 1..L-1], y; the factors' rows: [levels, 1, x1, x2, z, y]. */
+  int L = c.nlev, N = L + 5, q = L + 4;
+  double *T = calloc((size_t)N * q, 8), *b[4], rss[4];
+  for (int j = 0; j < 4; j++) T[L + j + j * N] = 1;
+  for (int l = 1; l < L; l++) T[l + (3 + l) * N] = 1;
+  T[L + 4 + (q - 1) * N] = 1;
+  ml_lsq *acc[4] = {&c.dense, &c.block, &c.shard[0], &c.moved};
+  for (int k = 0; k < 4; k++) {
+    b[k] = malloc(8 * (size_t)q);
+    blk_solve(acc[k], T, q, b[k], &rss[k]);
+  }
+  /* The sparse sums of columns against dtrmm (ml_lsq_transform) for the same T. */
+  double *Rd = malloc(8 * (size_t)q * q), *Rs = malloc(8 * (size_t)q * q);
+  CHECK(ml_lsq_transform(c.dense.R, c.dense.m, T, q, Rd) == ML_OK);
+  CHECK(ml_lsq_transform_acc(&c.dense, T, q, Rs) == ML_OK);
+  for (int j = 0; j < q; j++)
+    for (int i = 0; i <= j; i++) CHECK_NEAR(fabs(Rs[i + j * q]), fabs(Rd[i + j * q]), 1e-12 * fabs(Rd[j + j * q]) + 1e-12);
+  free(Rd);
+  free(Rs);
+  for (int k = 1; k < 4; k++) {
+    for (int j = 0; j < q - 1; j++) CHECK_NEAR(b[k][j], b[0][j], 1e-12);
+    CHECK_NEAR(rss[k], rss[0], 1e-12);
+  }
+  CHECK_NEAR(b[0][1], 2, 0.01);
+  /* A dense T (every entry set: the whole factor and dtrmm, not the sparse
+  ** sums) maps the block's factor as it maps the dense one. */
+  double *T2 = malloc(8 * (size_t)N * q), *b2[2], r2[2];
+  for (int k = 0; k < N * q; k++) T2[k] = T[k] + 0.01 * (unif() - 0.5);
+  for (int k = 0; k < 2; k++) {
+    b2[k] = malloc(8 * (size_t)q);
+    blk_solve(acc[k], T2, q, b2[k], &r2[k]);
+  }
+  for (int j = 0; j < q - 1; j++) CHECK_NEAR(b2[1][j], b2[0][j], 1e-10);
+  CHECK_NEAR(r2[1], r2[0], 1e-10);
+  free(b2[0]);
+  free(b2[1]);
+  free(T2);
+  /* The block back among the dense columns ([1, x1, x2, z, levels, y]): the same fit. */
+  CHECK(ml_lsq_block_to_dense(&c.moved) == ML_OK);
+  CHECK(c.moved.nblk == 0 && c.moved.m == N);
+  double *T3 = calloc((size_t)N * q, 8), b3[BLK_LEVELS + 8], r3;
+  for (int j = 0; j < 4; j++) T3[j + j * N] = 1;
+  for (int l = 1; l < L; l++) T3[4 + l + (3 + l) * N] = 1;
+  T3[N - 1 + (q - 1) * N] = 1;
+  blk_solve(&c.moved, T3, q, b3, &r3);
+  for (int j = 0; j < q - 1; j++) CHECK_NEAR(b3[j], b[0][j], 1e-12);
+  CHECK_NEAR(r3, rss[0], 1e-12);
+  free(T3);
+  for (int k = 0; k < 4; k++) free(b[k]);
+  free(T);
+  CHECK(ml_lsq_block_from(&c.block, (int[]){0}, 1) == ML_EINPUT);
+  ml_lsq_free(&c.dense);
+  ml_lsq_free(&c.block);
+  ml_lsq_free(&c.shard[0]);
+  ml_lsq_free(&c.shard[1]);
+  ml_lsq_free(&c.moved);
+}
+
+/* The block's operations under every allocation failure: reported, nothing leaked. */
+static void block_out_of_memory(void) {
+  long before = mem_in_use();
+  for (long n = 0; n < 40; n++) {
+    ml_lsq a, b;
+    mem_fail_after(n);
+    int rc = ml_lsq_init(&a, 2), rb = ML_NOMEM;
+    if (!rc) rb = ml_lsq_init(&b, 2);
+    for (int i = 0; !rc && !rb && i < 600; i++) {
+      ml_lsq *t = i % 2 ? &a : &b;
+      if (i % 30 == 0) {
+        rc = ml_lsq_block_add(&a);
+        if (!rc) rc = ml_lsq_block_add(&b);
+      }
+      if (!rc && i == 300) rc = ml_lsq_insert_column(&a, 1);
+      if (!rc && i == 300) rc = ml_lsq_insert_column(&b, 1);
+      for (int j = 0; !rc && j <= t->p; j++) ml_lsq_put(t, j, unif());
+      if (!rc) rc = ml_lsq_commit_in(t, i % a.nblk, 1);
+    }
+    if (!rc && !rb) rc = ml_lsq_merge_acc(&a, &b);
+    if (!rc && !rb) rc = ml_lsq_block_to_dense(&b);
+    if (!rc && !rb) {
+      int N = a.nblk + a.m;
+      double *F = ml_malloc(8 * (uint64_t)N * N);
+      rc = F ? ml_lsq_full(&a, F) : ML_NOMEM;
+      ml_free(F);
+    }
+    if (rb == ML_OK) ml_lsq_free(&b);
+    if (rc == ML_OK || a.R) ml_lsq_free(&a);
+    mem_fail_after(-1);
+    CHECK(rc == ML_OK || rc == ML_NOMEM);
+    CHECK(rb == ML_OK || rb == ML_NOMEM);
+    CHECK(mem_in_use() == before);
+  }
+}
+
 void test_lsq(void) {
   exact_fits();
   simple_regression();
@@ -251,4 +448,6 @@ void test_lsq(void) {
   rank_deficient();
   out_of_memory();
   small_fold();
+  block();
+  block_out_of_memory();
 }
