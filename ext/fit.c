@@ -443,7 +443,8 @@ void ml_fit_opts_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
   int r = ml_fitacc_add(&s->fa, 0, argv + first + 1, y, w);
   if (r == ML_FA_USED) {
-    s->rows_hash += ml_rowhash(s->o.weighted ? &w : NULL, y, argv + first + 1, s->k);
+    s->rows_hash += s->fa.has_rowhash ? s->fa.rowhash
+                                      : ml_rowhash(s->o.weighted ? &w : NULL, y, argv + first + 1, s->k);
   } else if (r == ML_FA_ERROR) {
     int c = s->fa.bad_col, arg = c == -2 ? 2 : c == -1 ? first + 1 : first + 2 + c;
     char what[32];

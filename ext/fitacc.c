@@ -8,6 +8,7 @@
 #include "design.h"
 #include "fitacc.h"
 #include "formula.h"
+#include "rowhash.h"
 
 struct fa_level {
   char *key;  /* the text, or a numeric level's 8 double bytes */
@@ -425,24 +426,31 @@ static int dense_row(ml_fitacc *a, int side, sqlite3_value **v, double y, double
                      int *rc) {
   ml_lsq *acc = side_acc(a, side);
   int train = side == 0;
-  uint64_t h[2] = {ML_HASH_SEED0, ML_HASH_SEED1};
+  uint64_t h[2] = {ML_HASH_SEED0, ML_HASH_SEED1}, rh = ML_ROWHASH_SEED;
   if (train) {
     ml_hash_double(h, y);
     if (a->o.weighted) ml_hash_double(h, w);
+    if (a->o.weighted) rh = ml_rowhash_num(rh, w);
+    rh = ml_rowhash_num(rh, y);
   }
   for (int j = 0; j < a->k; j++) {
     int t = sqlite3_value_type(v[j]);
     if (t != SQLITE_INTEGER && t != SQLITE_FLOAT) return 0;
-    double d = sqlite3_value_double(v[j]);
+    double d = a->num[j] = sqlite3_value_double(v[j]);
     if (!isfinite(d)) return 0;
     ml_lsq_put(acc, a->f[j].zcol, sw * d);
     a->f[j].values++;
-    if (train) ml_hash_u64(h, double_word(d));
+    if (train) {
+      ml_hash_u64(h, double_word(d));
+      rh = ml_rowhash_num(rh, d);
+    }
   }
   if (a->o.intercept) ml_lsq_put(acc, 0, sw);
   ml_lsq_put(acc, a->mraw, sw * y);
   if (train && a->o.profile)
-    for (int j = 0; j < a->k; j++) ml_numprof_add(&a->f[j].prof, sqlite3_value_double(v[j]));
+    for (int j = 0; j < a->k; j++) ml_numprof_add(&a->f[j].prof, a->num[j]);
+  a->rowhash = ml_rowhash_end(rh);
+  a->has_rowhash = train;
   *rc = commit_row(a, side, y, w, sw, h);
   return 1;
 }
@@ -631,6 +639,7 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
   if (!isfinite(y)) return fail(a, -1, ML_V_NONFINITE);
   int rc;
   a->blk_at = -1;
+  a->has_rowhash = 0;
   if (a->formula) return formula_row(a, side, v, y, w, sw);
   if (a->dense && dense_row(a, side, v, y, w, sw, &rc)) return rc ? rc : ML_FA_USED;
   /* The whole row is checked before anything changes (a skipped row adds

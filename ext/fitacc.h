@@ -117,6 +117,11 @@ typedef struct ml_fitacc {
   int bf;                /* the feature whose levels are the block, or -1 */
   int nblk;              /* its levels: the block's columns in every accumulator */
   int blk_at;            /* the current row's block column, or -1 */
+  /* The last training row's ml_rowhash (rowhash.h) of y, w and its values,
+  ** when the row of numbers' path read it (has_rowhash): its callers'
+  ** fingerprint for ml_refine, without reading the values again. */
+  uint64_t rowhash;
+  int has_rowhash;
   int dense;             /* every raw column is a numeric feature's (see dense_row) */
   int sides;             /* 1: training only; 2: training and test */
   ml_lsq acc[2];         /* training, test: the same raw columns */

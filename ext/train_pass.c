@@ -314,7 +314,8 @@ int first_row(trainer *t) {
                     t->fa.f[t->fa.bad_col].nlevels, (long long)t->nread, ML_MAX_TERMS);
   if (r != ML_FA_USED) return 0;
   if (side != ML_SIDE_TEST)
-    t->rows_hash += ml_rowhash(t->cw >= 0 ? &w : NULL, y, t->vals + t->cy + 1, t->k);
+    t->rows_hash += !glm && t->fa.has_rowhash ? t->fa.rowhash
+                                              : ml_rowhash(t->cw >= 0 ? &w : NULL, y, t->vals + t->cy + 1, t->k);
   welford_add(side == ML_SIDE_TEST ? &t->wtest : &t->wtrain, y, w);
   if (glm && side != ML_SIDE_TEST) {
     ml_ksum_add(&t->dev_start, ml_glm_dev_resid(t->o.family, y, mu0, w));
