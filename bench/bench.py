@@ -68,10 +68,8 @@ def fill_sql(name, n, p, groups=None):
             % (n, xs, weyl(0), name, g, y, ", ".join("x%d" % j for j in range(1, p + 1))))
 
 
-def generate(path, tables):
-    """Creates the database at path with tables [(name, rows, p, groups)], unless it exists."""
-    if os.path.exists(path):
-        return
+def start_db(path):
+    """A fresh database beside path (path + ".tmp"), written fast: its connection, name and start time."""
     t0 = time.perf_counter()
     tmp = path + ".tmp"
     if os.path.exists(tmp):
@@ -79,14 +77,27 @@ def generate(path, tables):
     con = sqlite3.connect(tmp, isolation_level=None)
     con.execute("PRAGMA journal_mode = OFF")
     con.execute("PRAGMA synchronous = OFF")
+    return con, tmp, t0
+
+
+def end_db(con, tmp, path, t0):
+    """Puts the database start_db made at path, whole."""
+    con.close()
+    os.replace(tmp, path)
+    print("bench: generated %s in %.1f s" % (os.path.basename(path), time.perf_counter() - t0), flush=True)
+
+
+def generate(path, tables):
+    """Creates the database at path with tables [(name, rows, p, groups)], unless it exists."""
+    if os.path.exists(path):
+        return
+    con, tmp, t0 = start_db(path)
     for name, n, p, groups in tables:
         cols = ", ".join("x%d REAL" % j for j in range(1, p + 1))
         con.execute("CREATE TABLE %s(id INTEGER PRIMARY KEY, %sy REAL, %s)"
                     % (name, "g INTEGER, " if groups else "", cols))
         con.execute(fill_sql(name, n, p, groups))
-    con.close()
-    os.replace(tmp, path)
-    print("bench: generated %s in %.1f s" % (os.path.basename(path), time.perf_counter() - t0), flush=True)
+    end_db(con, tmp, path, t0)
 
 
 def generate_glm(path, n):
@@ -94,13 +105,7 @@ def generate_glm(path, n):
     column, mapped to [0, 1), is below the logistic of 0.2 + sum(+-j/10 x_j)."""
     if os.path.exists(path):
         return
-    t0 = time.perf_counter()
-    tmp = path + ".tmp"
-    if os.path.exists(tmp):
-        os.remove(tmp)
-    con = sqlite3.connect(tmp, isolation_level=None)
-    con.execute("PRAGMA journal_mode = OFF")
-    con.execute("PRAGMA synchronous = OFF")
+    con, tmp, t0 = start_db(path)
     con.execute("CREATE TABLE b(id INTEGER PRIMARY KEY, y INTEGER, %s)"
                 % ", ".join("x%d REAL" % j for j in range(1, K + 1)))
     xs = ", ".join("%s AS x%d" % (weyl(j), j) for j in range(1, K + 1))
@@ -109,9 +114,7 @@ def generate_glm(path, n):
                 "u AS (SELECT i, %s, %s AS e FROM s) "
                 "INSERT INTO b SELECT i, (e + 1) / 2 < 1 / (1 + exp(-(%s))), %s FROM u"
                 % (n, xs, weyl(0), eta, feats(K)))
-    con.close()
-    os.replace(tmp, path)
-    print("bench: generated %s in %.1f s" % (os.path.basename(path), time.perf_counter() - t0), flush=True)
+    end_db(con, tmp, path, t0)
 
 
 def generate_cat(path, n):
@@ -120,21 +123,13 @@ def generate_cat(path, n):
     Weyl column, and y = 3 + 2 x1 + an effect of the c1000 level + noise."""
     if os.path.exists(path):
         return
-    t0 = time.perf_counter()
-    tmp = path + ".tmp"
-    if os.path.exists(tmp):
-        os.remove(tmp)
-    con = sqlite3.connect(tmp, isolation_level=None)
-    con.execute("PRAGMA journal_mode = OFF")
-    con.execute("PRAGMA synchronous = OFF")
+    con, tmp, t0 = start_db(path)
     con.execute("CREATE TABLE c(id INTEGER PRIMARY KEY, y REAL, x1 REAL, c100 TEXT, c1000 TEXT)")
     con.execute("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < %d), "
                 "u AS (SELECT i, %s AS x1, %s AS e, (i * 7919) %% 1000 AS g FROM s) "
                 "INSERT INTO c SELECT i, 3 + 2 * x1 + (g %% 13) * 0.1 + 0.1 * e, x1, "
                 "'L' || (g %% 100), 'L' || g FROM u" % (n, weyl(1), weyl(0)))
-    con.close()
-    os.replace(tmp, path)
-    print("bench: generated %s in %.1f s" % (os.path.basename(path), time.perf_counter() - t0), flush=True)
+    end_db(con, tmp, path, t0)
 
 
 # ---- running one side of a case ----

@@ -303,12 +303,15 @@ static void put_read(ml_sb *out, const char *key, ml_eval ev[2], const char *why
 */
 static int compare_by_reading(sqlite3_context *ctx, const ml_model *a, const ml_model *b,
                               sqlite3_value **argv, ml_sb *out, const char *why) {
-  ml_ref r[2];
+  ml_ref r[2] = {{NULL, 0}, {NULL, 0}};
   int rc = ml_ref_version(ctx, "ml_compare", argv[0], &r[0]);
   if (!rc) rc = ml_ref_version(ctx, "ml_compare", argv[1], &r[1]);
-  int which = !rc && r[1].name && ml_has_test_rows(ctx, r[1].name, r[1].version) ? 1
-              : !rc && r[0].name && ml_has_test_rows(ctx, r[0].name, r[0].version) ? 0
-                                                                                  : -1;
+  int which = -1;
+  for (int i = 1; i >= 0 && !rc && which < 0; i--) {
+    int has = r[i].name ? ml_has_test_rows(ctx, "ml_compare", r[i].name, r[i].version) : 0;
+    if (has < 0) rc = -1;
+    else if (has) which = i;
+  }
   if (!rc && which < 0)
     rc = ml_error(ctx, "ml_compare(): the models cannot be scored on the same rows (%s), and "
                        "neither is a stored version with test rows to read; measure both with "

@@ -31,8 +31,10 @@ int ml_read_test_rows(sqlite3_context *ctx, const char *fname, const char *name,
                       sqlite3_int64 version, const ml_model *rows, ml_eval ev[2],
                       sqlite3_int64 *scanned);
 
-/* Was version of name stored by ml_train with test rows (test_size > 0)? */
-int ml_has_test_rows(sqlite3_context *ctx, const char *name, sqlite3_int64 version);
+/* Was version of name stored by ml_train with test rows (test_size > 0)?
+** 1 or 0, or -1 after reporting a failed lookup. */
+int ml_has_test_rows(sqlite3_context *ctx, const char *fname, const char *name,
+                     sqlite3_int64 version);
 
 /* A model argument's registry version: name NULL for a BLOB. */
 typedef struct ml_ref {

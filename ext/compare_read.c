@@ -18,6 +18,7 @@
 
 #include "compare.h"
 #include "guard.h"
+#include "json.h"
 #include "registry.h"
 #include "split.h"
 #include "sqlq.h"
@@ -31,41 +32,77 @@ typedef struct split_rule {
 } split_rule;
 
 static const char rule_sql[] =
-    "SELECT source, json_extract(options, '$.test_size'), json_extract(options, '$.seed'), "
-    "json_extract(options, '$.key') FROM main.ml_model_versions "
-    "WHERE name = ?1 AND version = ?2 AND json_valid(options)";
+    "SELECT source, options FROM main.ml_model_versions WHERE name = ?1 AND version = ?2";
+
+static void split_rule_free(split_rule *r) {
+  sqlite3_free(r->source);
+  sqlite3_free(r->key);
+  memset(r, 0, sizeof *r);
+}
+
+/*
+** The split in options (the registry's JSON, read by sqlml's own reader,
+** which says when it runs out of memory) into r.  0; 1 when the options are
+** not ml_train's; ML_NOMEM.
+*/
+static int parse_rule(const char *z, int n, split_rule *r) {
+  ml_json *j = NULL;
+  char err[100];
+  int rc = z ? ml_json_parse(z, (size_t)n, &j, err, sizeof err) : -1;
+  if (rc == -2) return ML_NOMEM;
+  const ml_json *ts = rc == 0 ? ml_json_get(j, "test_size") : NULL;
+  if (rc != 0 || !ts || ts->type != ML_JSON_NUMBER) {
+    ml_json_free(j);
+    return 1;
+  }
+  const ml_json *seed = ml_json_get(j, "seed"), *key = ml_json_get(j, "key");
+  r->test_size = ts->num;
+  /* A seed was read as a JSON number when trained: exact as a double. */
+  r->seed = seed && seed->type == ML_JSON_NUMBER ? (sqlite3_int64)seed->num : 0;
+  if (key && key->type == ML_JSON_STRING && !(r->key = sqlite3_mprintf("%s", key->str))) rc = ML_NOMEM;
+  ml_json_free(j);
+  return rc;
+}
 
 static char *column_text(sqlite3_stmt *st, int i, int *oom) {
   const char *z = (const char *)sqlite3_column_text(st, i);
   char *copy = z ? sqlite3_mprintf("%s", z) : NULL;
+  if (!z && sqlite3_column_type(st, i) != SQLITE_NULL) *oom = 1; /* its text could not be made */
   if (z && !copy) *oom = 1;
   return copy;
 }
 
-/* The split of version of name into r; 0, or -1 after reporting. */
-static int read_rule(sqlite3_context *ctx, const char *fname, const char *name,
+/* The split of version of name into r (source NULL: not ml_train's); 0, or -1 after reporting. */
+static int load_rule(sqlite3_context *ctx, const char *fname, const char *name,
                      sqlite3_int64 version, split_rule *r) {
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   sqlite3_stmt *st = NULL;
   int oom = 0, rc = sqlite3_prepare_v2(db, rule_sql, -1, &st, NULL);
+  memset(r, 0, sizeof *r);
   if (rc == SQLITE_OK) {
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, version);
     rc = sqlite3_step(st);
   }
-  if (rc == SQLITE_ROW) {
-    r->source = column_text(st, 0, &oom);
-    r->key = column_text(st, 3, &oom);
-    r->test_size = sqlite3_column_double(st, 1);
-    r->seed = sqlite3_column_int64(st, 2);
+  if (rc == SQLITE_ROW && (r->source = column_text(st, 0, &oom))) {
+    const char *z = (const char *)sqlite3_column_text(st, 1);
+    int got = z || sqlite3_column_type(st, 1) == SQLITE_NULL
+                  ? parse_rule(z, sqlite3_column_bytes(st, 1), r) : ML_NOMEM;
+    if (got == ML_NOMEM) oom = 1;
+    if (got) split_rule_free(r);
   }
   sqlite3_finalize(st);
   if (oom) return ml_error_nomem(ctx);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    ml_result_db_error(ctx, fname, db, rc);
-    return -1;
-  }
-  if (rc == SQLITE_DONE || !r->source)
+  if (rc == SQLITE_ROW || rc == SQLITE_DONE) return 0;
+  ml_result_db_error(ctx, fname, db, rc);
+  return -1;
+}
+
+/* The split of version of name into r; 0, or -1 after reporting. */
+static int read_rule(sqlite3_context *ctx, const char *fname, const char *name,
+                     sqlite3_int64 version, split_rule *r) {
+  if (load_rule(ctx, fname, name, version, r)) return -1;
+  if (!r->source)
     return ml_error(ctx, "%s(): version %lld of '%s' was not stored by ml_train: its test rows "
                          "are unknown", fname, (long long)version, name);
   if (!(r->test_size > 0))
@@ -75,16 +112,12 @@ static int read_rule(sqlite3_context *ctx, const char *fname, const char *name,
   return 0;
 }
 
-int ml_has_test_rows(sqlite3_context *ctx, const char *name, sqlite3_int64 version) {
-  sqlite3_stmt *st = NULL;
-  int yes = 0;
-  if (sqlite3_prepare_v2(sqlite3_context_db_handle(ctx), rule_sql, -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, version);
-    yes = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT &&
-          sqlite3_column_double(st, 1) > 0;
-  }
-  sqlite3_finalize(st);
+int ml_has_test_rows(sqlite3_context *ctx, const char *fname, const char *name,
+                     sqlite3_int64 version) {
+  split_rule r;
+  if (load_rule(ctx, fname, name, version, &r)) return -1;
+  int yes = r.source && r.test_size > 0;
+  split_rule_free(&r);
   return yes;
 }
 
@@ -176,7 +209,6 @@ static sqlite3_stmt *prepare_read(sqlite3_context *ctx, const char *fname, const
   p->has_key = r->key || ml_source_has_rowid(&src);
   ml_sb_puts(&p->sql, "SELECT ");
   int oom = p->has_key && plan_column(p, rowid_key ? "rowid" : r->key) < 0;
-  if (p->has_key && rowid_key) p->cols[0] = "rowid"; /* not a column name to match */
   p->rows_at = p->ncols;
   oom = oom || plan_column(p, rows->target) < 0;
   /* Without a key the row is its own: the trainer's target, then features. */
@@ -268,7 +300,6 @@ int ml_read_test_rows(sqlite3_context *ctx, const char *fname, const char *name,
   if (rc == 0) rc = read_rows(ctx, fname, &r, rows, st, &p, ev, scanned);
   sqlite3_finalize(st);
   plan_free(&p);
-  sqlite3_free(r.source);
-  sqlite3_free(r.key);
+  split_rule_free(&r);
   return rc;
 }

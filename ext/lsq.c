@@ -98,6 +98,23 @@ static double *group_rows_widened(const ml_lsq *a, int at) {
   return G;
 }
 
+/* a's buffers replaced by these, for m columns of [X y]: the old ones freed. */
+static void take_buffers(ml_lsq *a, double *R, double *B, double *T, double *work, double *G,
+                         int m) {
+  ml_free(a->R);
+  ml_free(a->B);
+  ml_free(a->T);
+  ml_free(a->work);
+  ml_free(a->G);
+  a->R = R;
+  a->B = B;
+  a->T = T;
+  a->work = work;
+  a->G = G;
+  a->m = m;
+  a->p = m - 1;
+}
+
 int ml_lsq_insert_column(ml_lsq *a, int at) {
   int rc = ml_lsq_fold(a);
   if (rc) return rc;
@@ -119,18 +136,7 @@ int ml_lsq_insert_column(ml_lsq *a, int at) {
     int64_t jj = j < at ? j : j + 1;
     for (int64_t i = 0; i <= j; i++) R[(i < at ? i : i + 1) + jj * m1] = a->R[i + j * m];
   }
-  ml_free(a->R);
-  ml_free(a->B);
-  ml_free(a->T);
-  ml_free(a->work);
-  ml_free(a->G);
-  a->R = R;
-  a->B = B;
-  a->T = T;
-  a->work = work;
-  a->G = G;
-  a->p++;
-  a->m++;
+  take_buffers(a, R, B, T, work, G, a->m + 1);
   return ML_OK;
 }
 
@@ -260,20 +266,9 @@ int ml_lsq_block_to_dense(ml_lsq *a) {
   if (!rc) {
     for (int64_t j = 0; j < N; j++)
       for (int64_t i = j + 1; i < N; i++) A[i + j * N] = 0;
-    ml_free(a->R);
-    ml_free(a->B);
-    ml_free(a->T);
-    ml_free(a->work);
-    ml_free(a->G);
-    a->R = A;
-    a->B = B;
-    a->T = T;
-    a->work = work;
+    take_buffers(a, A, B, T, work, NULL, (int)N);
     A = B = T = work = NULL;
-    a->G = NULL;
     a->nblk = a->blkcap = 0;
-    a->m = (int)N;
-    a->p = (int)N - 1;
   }
   ml_free(F);
   ml_free(A);

@@ -152,7 +152,9 @@ static int judge_exact(sqlite3_context *ctx, const ml_model *champ, const ml_mod
 static int judge_by_reading(sqlite3_context *ctx, const char *name, const ml_model *champ,
                             const ml_model *chall, decision *d) {
   if (ml_read_comparable(ctx, "ml_promote", champ, chall)) return -1;
-  d->rows = ml_has_test_rows(ctx, name, d->to) ? d->to : d->from;
+  int has = ml_has_test_rows(ctx, "ml_promote", name, d->to);
+  if (has < 0) return -1;
+  d->rows = has ? d->to : d->from;
   ml_eval ev[2];
   int rc = 0, init = 0;
   for (; !rc && init < 2; init++) {
@@ -244,7 +246,9 @@ static int decide(sqlite3_context *ctx, const char *name, const char *alias, con
     snprintf(d->reason, sizeof d->reason, "the alias is at version %lld already", d->to);
     return 0;
   }
-  if (!(*chall)->test_R && !ml_has_test_rows(ctx, name, d->to))
+  int has = (*chall)->test_R ? 1 : ml_has_test_rows(ctx, "ml_promote", name, d->to);
+  if (has < 0) return -1;
+  if (!has)
     return ml_error(ctx, "ml_promote(): version %lld of '%s' has no test rows to judge it on "
                          "(it was trained with test_size 0, or not by ml_train)", d->to, name);
   if (!d->from) {

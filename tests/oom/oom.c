@@ -270,6 +270,12 @@ static const struct scenario {
      "SELECT ml_compare('m@1', 'm@1'); SELECT ml_promote('m', 'prod2', '{\"version\":1}');"
      "SELECT ml_promote('m', 'prod', '{\"version\":1,\"max_degradation\":1}');"
      "SELECT * FROM ml_feature_info('m'); SELECT * FROM ml_drift('m', 't')"},
+    /* The test rows read once: features on both sides the other lacks, a metric that needs every row. */
+    {"deploy_read",
+     "SELECT ml_train('r', 't', 'y', '[\"a\",\"b\"]', '{\"test_size\":0.3,\"seed\":2}');"
+     "SELECT ml_train('r', 't', 'y', '[\"a\",\"c\"]', '{\"test_size\":0.3,\"seed\":2}');"
+     "SELECT ml_alias('r', 'prod', 1);",
+     "SELECT ml_compare('r@1', 'r@2'); SELECT ml_promote('r', 'prod', '{\"metric\":\"mae\"}')"},
 };
 
 /* Opens a connection with the fixture in place and sqlml registered. */
