@@ -240,10 +240,10 @@ static sqlite3_value *model_row(sqlite3_stmt *st, const int *at, int k, sqlite3_
 /* Measures both models on st's row when it is a test row; 0, or -1 after reporting. */
 static int read_row(sqlite3_context *ctx, const split_rule *r, uint64_t seeded, sqlite3_stmt *st,
                     const read_plan *p, int nrow, ml_eval ev[2], sqlite3_value **vals) {
-  sqlite3_value **row = vals; /* scratch: the row's own key */
-  for (int i = 0; i < nrow; i++) row[i] = sqlite3_column_value(st, p->rows_at + i);
+  /* First vals holds the row's own key (the trainer's target, then features). */
+  for (int i = 0; i < nrow; i++) vals[i] = sqlite3_column_value(st, p->rows_at + i);
   int side, rc = ml_split_train_side(seeded, r->seed, r->test_size,
-                                     p->has_key ? sqlite3_column_value(st, 0) : NULL, row, nrow, &side);
+                                     p->has_key ? sqlite3_column_value(st, 0) : NULL, vals, nrow, &side);
   if (rc == ML_SPLIT_NOMEM) return ml_error_nomem(ctx);
   if (rc || side != ML_SIDE_TEST) return 0; /* a NULL key: no side, so not a test row */
   int got[2];

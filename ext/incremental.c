@@ -289,18 +289,30 @@ int incr_plan(trainer *t) {
   return t->o.incremental ? plan_incremental(t, what) : 0;
 }
 
-/* The NULLs read by column, the summary's "nulls": target, features, weights, offset. */
+int incr_null_columns(const trainer *t) {
+  return 1 + t->k + (t->o.weights != NULL) + (t->o.offset != NULL);
+}
+
+const char *incr_null_column(const trainer *t, int i, int64_t *count) {
+  const int w = t->o.weights != NULL;
+  int64_t n = i == 0 ? t->target_nulls
+              : i <= t->k ? t->fa.f[i - 1].nulls
+              : i == t->k + 1 && w ? t->weight_nulls
+                                   : t->offset_nulls;
+  if (count) *count = n;
+  return i == 0 ? t->target : i <= t->k ? t->feat[i - 1] : i == t->k + 1 && w ? t->o.weights : t->o.offset;
+}
+
+/* The NULLs read by column into m (section nnul): this read's, and a
+** continuation's parent's, which counted the rows it did not read again. */
 static int keep_nulls(const trainer *t, ml_model *m) {
-  int n = 1 + t->k + (t->o.weights != NULL) + (t->o.offset != NULL), i = 0;
+  int n = incr_null_columns(t);
   int64_t *c = ml_malloc(8 * (uint64_t)n);
   if (!c) return ML_NOMEM;
-  c[i++] = t->target_nulls;
-  for (int j = 0; j < t->k; j++) c[i++] = t->fa.f[j].nulls;
-  if (t->o.weights) c[i++] = t->weight_nulls;
-  if (t->o.offset) c[i++] = t->offset_nulls;
-  /* A continuation read only the new rows: the parent's counts are the rest. */
-  if (t->pm && t->pm->nulls_read && t->pm->nnulls_read == n)
-    for (i = 0; i < n; i++) c[i] += t->pm->nulls_read[i];
+  for (int i = 0; i < n; i++) {
+    incr_null_column(t, i, &c[i]);
+    if (t->pm && t->pm->nulls_read && t->pm->nnulls_read == n) c[i] += t->pm->nulls_read[i];
+  }
   m->nulls_read = c;
   m->nnulls_read = n;
   return ML_OK;

@@ -20,6 +20,11 @@ int incr_plan(trainer *t);
 int incr_seed(trainer *t);
 int incr_merge(trainer *t);
 int incr_keep(const trainer *t, ml_model *m); /* ML_OK or ML_NOMEM */
+
+/* The columns whose NULLs the summary counts (target, features, weights,
+** offset), and column i's name and this read's count of them (count may be NULL). */
+int incr_null_columns(const trainer *t);
+const char *incr_null_column(const trainer *t, int i, int64_t *count);
 int incr_summary(const trainer *t, train_result *r);
 
 #endif

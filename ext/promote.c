@@ -147,22 +147,19 @@ static int judge_exact(sqlite3_context *ctx, const ml_model *champ, const ml_mod
   return 0;
 }
 
-/* Any metric, from the challenger's test rows (or else the champion's)
+/* Any metric, from the challenger's test rows (decide checked it has some)
 ** read once from the source.  0 with d's figures, or -1 after reporting. */
 static int judge_by_reading(sqlite3_context *ctx, const char *name, const ml_model *champ,
                             const ml_model *chall, decision *d) {
   if (ml_read_comparable(ctx, "ml_promote", champ, chall)) return -1;
-  int has = ml_has_test_rows(ctx, "ml_promote", name, d->to);
-  if (has < 0) return -1;
-  d->rows = has ? d->to : d->from;
+  d->rows = d->to;
   ml_eval ev[2];
   int rc = 0, init = 0;
   for (; !rc && init < 2; init++) {
     const ml_model *m = init ? chall : champ;
     if (ml_eval_init(&ev[init], m, "ml_promote", m->target)) rc = ml_error_nomem(ctx);
   }
-  if (!rc) rc = ml_read_test_rows(ctx, "ml_promote", name, d->rows, d->rows == d->to ? chall : champ,
-                                  ev, &d->read);
+  if (!rc) rc = ml_read_test_rows(ctx, "ml_promote", name, d->to, chall, ev, &d->read);
   if (!rc) {
     ml_eval_metric(&ev[0], d->metric, &d->champion);
     ml_eval_metric(&ev[1], d->metric, &d->challenger);

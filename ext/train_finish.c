@@ -4,6 +4,7 @@
 */
 #define _POSIX_C_SOURCE 200809L /* gmtime_r */
 #include "formula.h"
+#include "incremental.h"
 #include "train.h"
 
 /* Appends a warning (printf-style) to the summary's "warnings". */
@@ -262,25 +263,12 @@ static void summary_from_text(ml_sb *post, const trainer *t) {
 /* The summary's NULLs by column, over every row read (incr_keep counted
 ** them; open: the caller closes the object). */
 static void summary_nulls(ml_sb *post, const trainer *t) {
-  const int64_t *n = t->m->nulls_read;
-  int i = 0;
   ml_sb_puts(post, ",\"nulls\":{");
-  ml_sb_json_string(post, t->target, strlen(t->target));
-  ml_sb_printf(post, ":%lld", (long long)n[i++]);
-  for (int j = 0; j < t->k; j++) {
-    ml_sb_puts(post, ",");
-    ml_sb_json_string(post, t->feat[j], strlen(t->feat[j]));
-    ml_sb_printf(post, ":%lld", (long long)n[i++]);
-  }
-  if (t->o.weights) {
-    ml_sb_puts(post, ",");
-    ml_sb_json_string(post, t->o.weights, strlen(t->o.weights));
-    ml_sb_printf(post, ":%lld", (long long)n[i++]);
-  }
-  if (t->o.offset) {
-    ml_sb_puts(post, ",");
-    ml_sb_json_string(post, t->o.offset, strlen(t->o.offset));
-    ml_sb_printf(post, ":%lld", (long long)n[i++]);
+  for (int i = 0; i < t->m->nnulls_read; i++) {
+    const char *name = incr_null_column(t, i, NULL);
+    if (i) ml_sb_puts(post, ",");
+    ml_sb_json_string(post, name, strlen(name));
+    ml_sb_printf(post, ":%lld", (long long)t->m->nulls_read[i]);
   }
 }
 

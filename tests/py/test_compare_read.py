@@ -16,6 +16,9 @@ sqlml's (ml_weights; tests/ref/glm_vs_r.py checks them against R's glm):
 here the rows and the metrics are under test.
 """
 import json
+import os
+import subprocess
+import tempfile
 
 import numpy as np
 from sklearn import metrics as skm
@@ -182,6 +185,38 @@ check_metrics(r["on_b_test_rows"]["b"], linear_ref(st_rows, ["x1", "city"]), "te
 c.check(r["on_b_test_rows"]["n_skipped"] == sum(1 for rid in range(37, 501, 37)
                                                 if one(con, "SELECT ml_split_of(?, 0.3, 5)", rid) == "test"),
         "rows with NA are skipped and counted: %s" % r["on_b_test_rows"]["n_skipped"])
+
+# ---- a CSV through the real shell's .import --csv, read from an ATTACHed file ----
+tmp = tempfile.mkdtemp()
+csv, path = os.path.join(tmp, "houses.csv"), os.path.join(tmp, "imported.db")
+with open(csv, "w") as f:
+    f.write("x1,x2,city,y\n")
+    for rid, x1, x2, city, y in con.execute("SELECT id, x1, x2, city, y FROM h ORDER BY id"):
+        f.write("%s,%r,%s,%r\n" % ("NA" if rid % 29 == 0 else repr(x1), x2, city, y))
+p = subprocess.run(a.sqlite3.split() + [path], input=".import --csv %s imp\n" % csv, capture_output=True,
+                   text=True)
+c.check(p.returncode == 0 and p.stderr == "", "sqlite3 .import --csv: %s" % p.stderr.strip())
+con.execute("ATTACH ? AS aux", (path,))
+con.execute("SELECT ml_train('i', 'aux.imp', 'y', '[\"x1\",\"x2\"]', ?)", (T,)).fetchall()
+con.execute("SELECT ml_train('i', 'aux.imp', 'y', '[\"x1\",\"city\"]', ?)", (T,)).fetchall()
+imp = {"train": [], "test": []}
+for rid, x1, x2, city, y in con.execute("SELECT rowid, x1, x2, city, y FROM aux.imp ORDER BY rowid"):
+    if x1 != "NA":
+        imp[one(con, "SELECT ml_split_of(?, 0.3, 5)", rid)].append(
+            {"x1": float(x1), "x2": float(x2), "city": city, "y": float(y)})
+r = json.loads(one(con, "SELECT ml_compare('i@1', 'i@2')"))
+check_metrics(r["on_b_test_rows"]["a"], linear_ref(imp, ["x1", "x2"]), ".import --csv, ATTACHed, first model")
+check_metrics(r["on_b_test_rows"]["b"], linear_ref(imp, ["x1", "city"]), ".import --csv, ATTACHed, second model")
+# A promotion by mae that reads those rows, rolled back: the alias and its history as they were.
+con.execute("SELECT ml_alias('i', 'prod', 1)").fetchall()
+hist = one(con, "SELECT count(*) FROM ml_alias_history")
+con.execute("BEGIN")
+d = json.loads(one(con, "SELECT ml_promote('i', 'prod', '{\"metric\":\"mae\",\"max_degradation\":1e9}')"))
+con.execute("ROLLBACK")
+c.check(d["promoted"] and d["rows_read"] == 500 and
+        one(con, "SELECT version FROM ml_aliases WHERE name = 'i' AND alias = 'prod'") == 1 and
+        one(con, "SELECT count(*) FROM ml_alias_history") == hist, "a promotion rolled back leaves nothing: %s" % d)
+con.execute("DETACH aux")
 
 # ---- what cannot be compared ----
 err = error_of(con, "SELECT ml_compare('m@1', 'g@2')")
