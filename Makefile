@@ -21,12 +21,12 @@
 
 VERSION := $(shell cat VERSION)
 OPT ?= -O2 -g
-XCFLAGS = -std=c11 -Wall -Wextra -fPIC -fvisibility=hidden -DSQLML_VERSION='"$(VERSION)"' $(DEP_CFLAGS)
+XCFLAGS = -std=c11 -pthread -Wall -Wextra -fPIC -fvisibility=hidden -DSQLML_VERSION='"$(VERSION)"' $(DEP_CFLAGS)
 # LAPACKE, BLAS and SQLite's headers and libraries, as pkg-config knows them
 # (override on the command line: make LDLIBS=... SQLITE_LIBS=...).
 PKG_CONFIG ?= pkg-config
 DEP_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags sqlite3 lapacke blas 2>/dev/null)
-LDLIBS ?= $(or $(shell $(PKG_CONFIG) --libs lapacke blas 2>/dev/null),-llapacke -lblas) -lm
+LDLIBS ?= $(or $(shell $(PKG_CONFIG) --libs lapacke blas 2>/dev/null),-llapacke -lblas) -lm -pthread
 SQLITE_LIBS ?= $(or $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null),-lsqlite3)
 
 # Build products; `make asan` points these elsewhere.
@@ -61,7 +61,7 @@ DEBS_TEST = python3 python3-mpmath python3-sklearn r-base-core r-cran-sandwich p
 
 EXT_SRC = $(wildcard ext/*.c)
 EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
-CORE_SRC = ext/lsq.c ext/cv.c ext/model.c ext/model_blob.c ext/model_json.c ext/json.c ext/strbuf.c ext/dist.c ext/glm.c ext/auc.c ext/profile.c \
+CORE_SRC = ext/lsq.c ext/blas_lock.c ext/cv.c ext/model.c ext/model_blob.c ext/model_json.c ext/json.c ext/strbuf.c ext/dist.c ext/glm.c ext/auc.c ext/profile.c \
 	ext/formula.c ext/formula_parse.c ext/formula_design.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 

@@ -457,6 +457,10 @@ class Bench:
         if self.wanted("categorical"):
             self.categorical_cases()
 
+        if self.wanted("threads"):
+            generate(dbig, [("t", big, K, groups)])
+            self.threads_case(dbig, big, fjson)
+
         # Predict by name, and from a BLOB literal, against the same sum written out.
         if self.wanted("predict"):
             con = self.setup_con(db)
@@ -687,6 +691,19 @@ class Bench:
             self.pair("categorical: ml_train, one feature of %d levels vs one numeric feature, %s rows"
                       % (lv, fmt_rows(n)), cat, base, "<= 2" if lv == 1000 else "report",
                       2.0 if lv == 1000 else None)
+
+    def threads_case(self, db, n, fjson):
+        """ml_train with "threads": 2 against the same call on one connection, the
+        big table (issue 17, goal 5: wall time <= 0.6 on 2 cores).  Each run
+        inside BEGIN, left open: the registry does not grow.  Refinement off on
+        both sides: it is a second pass, on the caller's connection."""
+        cfg = self.cfg
+        call = ("SELECT length(ml_train('bench_threads', 't', 'y', '%s', "
+                "'{\"test_size\":0.2,\"seed\":42,\"refine\":false%s}'))")
+        cores = os.cpu_count()
+        self.pair("ml_train, \"threads\": 2 vs one connection, %s rows (%d CPUs)" % (fmt_rows(n), cores),
+                  shell(cfg, db, call % (fjson, ',\"threads\":2'), setup="BEGIN;"),
+                  shell(cfg, db, call % (fjson, ""), setup="BEGIN;"), "<= 0.6", 0.6)
 
     def kernel(self, n):
         """GFLOP/s of the QR updates alone (lsq_bench), keyed by lsq's p (features + intercept)."""

@@ -7,18 +7,11 @@
 
 #include "design.h"
 #include "fitacc.h"
+#include "fitacc_int.h"
 #include "formula.h"
 #include "rowhash.h"
 
-struct fa_level {
-  char *key;  /* the text, or a numeric level's 8 double bytes */
-  int len;
-  double num; /* a numeric level's value */
-  int col;    /* raw column, or -1 in the block */
-  int blk;    /* the block's column (the block feature's levels), or -1 */
-  int train;  /* seen in a training row that was used */
-  int64_t ntrain; /* in how many (counted with o.profile) */
-};
+
 
 /* With o.cv: the fold factors and counts. */
 static int folds_init(ml_fitacc *a) {
@@ -97,7 +90,7 @@ void ml_fitacc_free(ml_fitacc *a) {
 }
 
 /* A new raw column, zero for the rows so far; its index, or -1 out of memory. */
-static int add_column(ml_fitacc *a) {
+int ml_fa_add_column(ml_fitacc *a) {
   if (a->mraw + 2 > a->rowcap) {
     int cap = a->rowcap * 2;
     double *r = ml_realloc(a->row, 8 * (uint64_t)cap);
@@ -158,7 +151,7 @@ static void renumber(ml_fitacc *a, int j, int *to) {
 ** the block of every accumulator (ml_lsq_block_from), in their order;
 ** the other raw columns close up.  ML_OK or ML_NOMEM.
 */
-static int to_block(ml_fitacc *a, int j) {
+int ml_fa_to_block(ml_fitacc *a, int j) {
   fa_feature *f = &a->f[j];
   int n = f->nlevels, rc = ML_OK;
   int *cols = ml_malloc(sizeof(int) * (uint64_t)n), *to = ml_malloc(sizeof(int) * ((uint64_t)a->mraw + 1));
@@ -181,7 +174,7 @@ static int to_block(ml_fitacc *a, int j) {
 ** after the others, in their order; the row being read keeps its level.
 ** ML_OK or ML_NOMEM.
 */
-static int from_block(ml_fitacc *a) {
+int ml_fa_from_block(ml_fitacc *a) {
   fa_feature *f = &a->f[a->bf];
   int n = a->nblk, rc = ML_OK;
   if (a->mraw + n + 2 > a->rowcap) {
@@ -215,10 +208,10 @@ static int from_block(ml_fitacc *a) {
 static int choose_block(ml_fitacc *a, fa_feature *f) {
   int j = (int)(f - a->f);
   if (ML_FA_BLOCK_LEVELS <= 0 || j == a->bf) return ML_OK;
-  if (a->bf < 0) return f->nlevels >= ML_FA_BLOCK_LEVELS ? to_block(a, j) : ML_OK;
+  if (a->bf < 0) return f->nlevels >= ML_FA_BLOCK_LEVELS ? ml_fa_to_block(a, j) : ML_OK;
   if (f->nlevels < ML_FA_BLOCK_SWITCH_MIN || f->nlevels < ML_FA_BLOCK_SWITCH * a->nblk) return ML_OK;
-  int rc = from_block(a);
-  return rc ? rc : to_block(a, j);
+  int rc = ml_fa_from_block(a);
+  return rc ? rc : ml_fa_to_block(a, j);
 }
 
 static uint32_t hash_key(const char *z, int n) {
@@ -242,7 +235,7 @@ static uint64_t hash_text64(const char *z, int n) {
 ** values (a name, an id) grew the factor to gigabytes, at a cost cubic in
 ** the levels, before the term limit was seen.
 */
-static int level_of(ml_fitacc *a, fa_feature *f, const char *z, int n, double num, fa_level **out) {
+int ml_fa_level_of(ml_fitacc *a, fa_feature *f, const char *z, int n, double num, fa_level **out) {
   if (f->nslots) {
     for (uint32_t i = hash_key(z, n) & (uint32_t)(f->nslots - 1);; i = (i + 1) & (uint32_t)(f->nslots - 1)) {
       int s = f->slots[i];
@@ -291,7 +284,7 @@ static int level_of(ml_fitacc *a, fa_feature *f, const char *z, int n, double nu
   l->num = num;
   int in_block = a->bf >= 0 && f == &a->f[a->bf];
   l->blk = in_block ? add_block_column(a) : -1;
-  l->col = in_block ? -1 : add_column(a);
+  l->col = in_block ? -1 : ml_fa_add_column(a);
   if (in_block ? l->blk < 0 : l->col < 0) {
     ml_free(l->key);
     ml_free(l);
@@ -503,7 +496,7 @@ static int place_levels(ml_fitacc *a, sqlite3_value **v, int train) {
     if (kind == ML_V_NULL) {
       f->nulls++;
       if (train) f->nulls_train++;
-      if (f->ncol < 0 && (f->ncol = add_column(a)) < 0) return ML_NOMEM;
+      if (f->ncol < 0 && (f->ncol = ml_fa_add_column(a)) < 0) return ML_NOMEM;
       a->row[f->ncol] = 1;
       continue;
     }
@@ -511,11 +504,11 @@ static int place_levels(ml_fitacc *a, sqlite3_value **v, int train) {
     fa_level *l;
     if (f->type == ML_TYPE_NUM_LEVELS) {
       uint64_t key = double_word(a->num[j]);
-      rc = level_of(a, f, (const char *)&key, 8, a->num[j], &l);
+      rc = ml_fa_level_of(a, f, (const char *)&key, 8, a->num[j], &l);
     } else {
       const char *z = (const char *)sqlite3_value_text(v[j]);
       if (!z) return ML_NOMEM;
-      rc = level_of(a, f, z, sqlite3_value_bytes(v[j]), 0, &l);
+      rc = ml_fa_level_of(a, f, z, sqlite3_value_bytes(v[j]), 0, &l);
     }
     if (rc == ML_FA_TOO_WIDE) a->bad_col = j;
     if (rc) return rc;
@@ -666,8 +659,8 @@ static int seed_levels(ml_fitacc *a, int j, const ml_feature *mf, const ml_catpr
   for (int l = 0; l < mf->nlevels; l++) {
     fa_level *lv;
     uint64_t key = mf->num_levels ? double_word(mf->lvnum[l]) : 0;
-    int rc = mf->num_levels ? level_of(a, f, (const char *)&key, 8, mf->lvnum[l], &lv)
-                            : level_of(a, f, mf->levels[l], (int)strlen(mf->levels[l]), 0, &lv);
+    int rc = mf->num_levels ? ml_fa_level_of(a, f, (const char *)&key, 8, mf->lvnum[l], &lv)
+                            : ml_fa_level_of(a, f, mf->levels[l], (int)strlen(mf->levels[l]), 0, &lv);
     if (rc) return rc;
     lv->train = 1;
     lv->ntrain = c && l < c->nlevels ? c->count[l] : 0;

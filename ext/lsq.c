@@ -8,6 +8,7 @@
 #include <lapacke.h>
 
 #include "dist.h"
+#include "blas_lock.h"
 #include "lsq.h"
 
 #define LN_2PI 1.8378770664093454835606594728112
@@ -41,8 +42,10 @@ static int nb_for(int m) { return m < ML_LSQ_NB ? m : ML_LSQ_NB; }
 
 int ml_lsq_fold(ml_lsq *a) {
   if (a->nb == 0) return ML_OK;
+  ml_blas_lock();
   lapack_int info = LAPACKE_dtpqrt_work(LAPACK_COL_MAJOR, a->nb, a->m, 0, nb_for(a->m), a->R,
                                         a->m, a->B, ML_LSQ_LDB, a->T, ML_LSQ_NB, a->work);
+  ml_blas_unlock();
   a->nb = 0;
   return info ? ML_ELAPACK : ML_OK;
 }
@@ -77,8 +80,10 @@ int ml_lsq_merge(ml_lsq *a, const double *R2, int ld2) {
   if (!S) return ML_NOMEM;
   for (int j = 0; j < m; j++) memcpy(S + (int64_t)j * m, R2 + (int64_t)j * ld2, 8 * (size_t)(j + 1));
   /* L = m: the stacked block is itself triangular, and dtpqrt skips its zeros. */
+  ml_blas_lock();
   lapack_int info = LAPACKE_dtpqrt_work(LAPACK_COL_MAJOR, m, m, m, nb_for(m), a->R, m, S, m,
                                         a->T, ML_LSQ_NB, a->work);
+  ml_blas_unlock();
   ml_free(S);
   return info ? ML_ELAPACK : ML_OK;
 }
@@ -307,22 +312,54 @@ int ml_lsq_merge_acc(ml_lsq *a, ml_lsq *b) {
   return rc;
 }
 
+/* One row of b's factor, its values v (b->m of them) in a's columns by cmap, committed to a. */
+static int put_mapped(ml_lsq *a, const double *v, int from, int m, const int *cmap, int blk,
+                      double bv) {
+  for (int j = 0; j < a->m; j++) ml_lsq_put(a, j, 0);
+  for (int j = from; j < m; j++) ml_lsq_put(a, cmap[j], v[j]);
+  return blk >= 0 ? ml_lsq_commit_in(a, blk, bv) : ml_lsq_commit(a);
+}
+
+int ml_lsq_merge_mapped(ml_lsq *a, ml_lsq *b, const int *cmap, const int *bmap) {
+  int rc = ml_lsq_fold(b), m = b->m;
+  int64_t n = a->n;
+  double *row = ml_malloc(8 * (uint64_t)m);
+  if (!row) rc = ML_NOMEM;
+  for (int l = 0; !rc && l < b->nblk; l++) {
+    const double *g = b->G + (int64_t)l * (m + 1);
+    rc = put_mapped(a, g + 1, 0, m, cmap, bmap[l], g[0]);
+  }
+  for (int i = 0; !rc && i < m; i++) {
+    for (int j = i; j < m; j++) row[j] = b->R[i + (int64_t)j * m];
+    rc = put_mapped(a, row, i, m, cmap, -1, 0);
+  }
+  if (!rc) rc = ml_lsq_fold(a);
+  a->n = n + b->n;
+  ml_free(row);
+  return rc;
+}
+
 /* The QR of A (rows x cols, leading dimension rows) in place: R in its upper triangle. */
 static int qr_in_place(double *A, int64_t rows, int cols) {
   double *tau = ml_malloc(8 * (uint64_t)cols), q, *work = NULL;
   int rc = ML_NOMEM;
   if (!tau) goto out;
   rc = ML_ELAPACK;
-  if (LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (int)rows, cols, A, (int)rows, tau, &q, -1)) goto out;
+  ml_blas_lock();
+  lapack_int info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (int)rows, cols, A, (int)rows, tau, &q, -1);
+  ml_blas_unlock();
+  if (info) goto out;
   lapack_int lwork = (lapack_int)q;
   work = ml_malloc(8 * (uint64_t)(lwork > 1 ? lwork : 1));
   if (!work) {
     rc = ML_NOMEM;
     goto out;
   }
+  ml_blas_lock();
   rc = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (int)rows, cols, A, (int)rows, tau, work, lwork)
            ? ML_ELAPACK
            : ML_OK;
+  ml_blas_unlock();
 out:
   ml_free(tau);
   ml_free(work);
@@ -335,8 +372,10 @@ int ml_lsq_transform(const double *R, int m, const double *T, int mt, double *Ro
   if (!A) return ML_NOMEM;
   /* A = R T, with R upper triangular: dtrmm on a copy of T. */
   for (int j = 0; j < mt; j++) memcpy(A + (int64_t)j * rows, T + (int64_t)j * m, 8 * (size_t)m);
+  ml_blas_lock();
   cblas_dtrmm(CblasColMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasNonUnit, m, mt, 1.0, R, m,
               A, (int)rows);
+  ml_blas_unlock();
   int rc = qr_in_place(A, rows, mt);
   if (!rc)
     for (int j = 0; j < mt; j++)
@@ -416,8 +455,10 @@ int ml_lsq_ridge(const double *R, int m, double sw, double lambda, double *b) {
   int rc = qr_in_place(A, rows, m);
   if (!rc) {
     for (int i = 0; i < p; i++) b[i] = A[i + (int64_t)p * rows];
+    ml_blas_lock();
     if (LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'N', 'N', p, 1, A, (int)rows, b, p) < 0)
       rc = ML_ELAPACK;
+    ml_blas_unlock();
   }
   ml_free(A);
   return rc;
@@ -431,9 +472,11 @@ int ml_lsq_sandwich(const double *W, int ldw, int r, const double *S, int lds, d
   for (int j = 0; j < r; j++)
     for (int i = 0; i < r; i++) X[i + (int64_t)j * r] = j <= i ? S[j + (int64_t)i * lds] : 0;
   int rc = ML_OK;
+  ml_blas_lock();
   if (LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'N', 'N', r, r, W, ldw, X, r) < 0) rc = ML_ELAPACK;
+  if (!rc) cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, r, r, 1.0, X, r, 0.0, cov, r);
+  ml_blas_unlock();
   if (!rc) {
-    cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, r, r, 1.0, X, r, 0.0, cov, r);
     for (int j = 0; j < r; j++)
       for (int i = j + 1; i < r; i++) cov[i + (int64_t)j * r] = cov[j + (int64_t)i * r];
   }
@@ -458,7 +501,9 @@ int ml_lsq_reduce(const double *R, int m, double tol, unsigned char *aliased, do
     double *col = W + (int64_t)c * m;
     int drop;
     if (tol >= 0) {
+      ml_blas_lock();
       double norm = cblas_dnrm2(c + 1, col, 1);
+      ml_blas_unlock();
       drop = norm == 0 || fabs(col[c]) <= tol * norm;
       aliased[j] = (unsigned char)drop;
     } else {
@@ -480,7 +525,10 @@ int ml_lsq_reduce(const double *R, int m, double tol, unsigned char *aliased, do
         rc = ML_NOMEM;
         break;
       }
-      if (LAPACKE_dgeqr2_work(LAPACK_COL_MAJOR, rows, ncol, blk, m, tau, work)) {
+      ml_blas_lock();
+      lapack_int info = LAPACKE_dgeqr2_work(LAPACK_COL_MAJOR, rows, ncol, blk, m, tau, work);
+      ml_blas_unlock();
+      if (info) {
         rc = ML_ELAPACK;
         break;
       }
@@ -497,8 +545,10 @@ int ml_lsq_reduce(const double *R, int m, double tol, unsigned char *aliased, do
 int ml_lsq_coef(const double *W, int ldw, int rank, double *b) {
   if (rank == 0) return ML_OK;
   for (int i = 0; i < rank; i++) b[i] = W[i + (int64_t)rank * ldw];
+  ml_blas_lock();
   lapack_int info =
       LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'N', 'N', rank, 1, W, ldw, b, rank);
+  ml_blas_unlock();
   return info < 0 ? ML_ELAPACK : ML_OK;
 }
 
@@ -513,16 +563,20 @@ static int condition(const double *W, int ld, int r, double *cond) {
   for (int j = 0; j < r; j++)
     for (int i = 0; i < r; i++) A[i + (int64_t)j * r] = i <= j ? W[i + (int64_t)j * ld] : 0;
   rc = ML_ELAPACK;
-  if (LAPACKE_dgesvd_work(LAPACK_COL_MAJOR, 'N', 'N', r, r, A, r, s, NULL, 1, NULL, 1, &q, -1))
-    goto out;
+  ml_blas_lock();
+  lapack_int query = LAPACKE_dgesvd_work(LAPACK_COL_MAJOR, 'N', 'N', r, r, A, r, s, NULL, 1, NULL, 1, &q, -1);
+  ml_blas_unlock();
+  if (query) goto out;
   lapack_int lwork = (lapack_int)q;
   double *work = ml_malloc(8 * (int64_t)(lwork > 1 ? lwork : 1));
   if (!work) {
     rc = ML_NOMEM;
     goto out;
   }
+  ml_blas_lock();
   lapack_int info =
       LAPACKE_dgesvd_work(LAPACK_COL_MAJOR, 'N', 'N', r, r, A, r, s, NULL, 1, NULL, 1, work, lwork);
+  ml_blas_unlock();
   ml_free(work);
   if (info < 0) goto out;
   /* info > 0: no convergence, which leaves the condition number unknown. */
@@ -620,8 +674,11 @@ static int unscaled_cov(const double *W, int m, int r, double *Ri) {
   for (int j = 0; j < r; j++)
     for (int i = 0; i < r; i++) Ri[i + (int64_t)j * r] = i <= j ? W[i + (int64_t)j * m] : 0;
   if (r > 0) {
-    if (LAPACKE_dtrtri_work(LAPACK_COL_MAJOR, 'U', 'N', r, Ri, r) < 0) return ML_ELAPACK;
-    if (LAPACKE_dlauum_work(LAPACK_COL_MAJOR, 'U', r, Ri, r) < 0) return ML_ELAPACK;
+    ml_blas_lock();
+    int bad = LAPACKE_dtrtri_work(LAPACK_COL_MAJOR, 'U', 'N', r, Ri, r) < 0 ||
+              LAPACKE_dlauum_work(LAPACK_COL_MAJOR, 'U', r, Ri, r) < 0;
+    ml_blas_unlock();
+    if (bad) return ML_ELAPACK;
   }
   return ML_OK;
 }

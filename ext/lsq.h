@@ -153,6 +153,14 @@ int ml_lsq_transform_acc(ml_lsq *a, const double *T, int mt, double *Rout);
 */
 int ml_lsq_merge_acc(ml_lsq *a, ml_lsq *b);
 
+/*
+** Fold in b, an accumulator of other rows whose columns are some of a's:
+** b's column j is a's column cmap[j] (b's y, j = b->m - 1, must map to
+** a's), b's block column l is a's block column bmap[l].  b's rows waiting
+** are folded first; a->n gains b->n.  How fits made apart merge exactly.
+*/
+int ml_lsq_merge_mapped(ml_lsq *a, ml_lsq *b, const int *cmap, const int *bmap);
+
 /* Fold in another factor R2 (m x m upper triangular, leading dimension ld2). */
 int ml_lsq_merge(ml_lsq *a, const double *R2, int ld2);
 

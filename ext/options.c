@@ -111,6 +111,8 @@ static const opt_spec opts[] = {
      " must be true or false"},
     {"from", ML_OPT_TRAIN, OPT_NAME, AT(from), 0, 0, 0, 0, NULL, NULL,
      " must be a model reference ('name', 'name@3' or 'name@alias')"},
+    {"threads", ML_OPT_TRAIN, OPT_INT, AT(threads), 0, 1, ML_THREADS_MAX, 0, NULL, NULL,
+     " must be an integer from 1 to 64 (the connections that read the source at once)"},
     {"auc_max_rows", ML_OPT_TRAIN, OPT_INT64, AT(auc_max_rows), 0, 0, 1e12, 0, NULL, NULL,
      " must be an integer from 0 to 1e12"},
 };
@@ -121,7 +123,7 @@ static const char *known(int func) {
   return func == ML_OPT_TRAIN
              ? "test_size, seed, key, intercept, nulls, na_values, categorical, unseen, weights, "
                "l2, robust, refine, metrics, progress, tol, family, offset, max_iter, epsilon, "
-               "keep_unconverged, auc_max_rows, cv, incremental, from"
+               "keep_unconverged, auc_max_rows, cv, incremental, from, threads"
              : "intercept, weights, names, categorical, unseen, nulls, l2, robust, tol";
 }
 

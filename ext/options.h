@@ -18,6 +18,7 @@
 
 /* Which function reads the options (a table row's mask). */
 enum { ML_OPT_TRAIN = 1, ML_OPT_FIT = 2 };
+#define ML_THREADS_MAX 64
 
 typedef struct ml_options {
   ml_fitopts fit;     /* intercept, tol, l2, nulls, unseen, robust; weights of ml_fit_opts */
@@ -43,6 +44,7 @@ typedef struct ml_options {
   int keep_unconverged;
   int incremental;    /* build on a version, reading only the rows past its mark */
   char *from;         /* that version's reference, or NULL for the latest */
+  int threads;        /* connections reading the source at once (train_threads.c); 0 or 1: one */
   sqlite3_int64 auc_max_rows; /* binomial: the test rows' AUC keeps at most this many (auc.h); -1 until given */
   /* ml_fit_opts: names and categorical, read once the feature count is
   ** known (they point into the parsed JSON). */

@@ -43,6 +43,7 @@
 
 #include <lapacke.h>
 
+#include "blas_lock.h"
 #include "dist.h"
 #include "glm.h"
 #include "registry.h"
@@ -724,9 +725,13 @@ void ml_predict_interval_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
     fit += m->beta[j] * x[j];
     if (!m->aliased[j]) u[k++] = x[j];
   }
-  int q = m->p + 1;
-  if (m->rank > 0 &&
-      LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'T', 'N', m->rank, 1, m->W, q, u, m->rank) < 0) {
+  int q = m->p + 1, bad = 0;
+  if (m->rank > 0) {
+    ml_blas_lock();
+    bad = LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'T', 'N', m->rank, 1, m->W, q, u, m->rank) < 0;
+    ml_blas_unlock();
+  }
+  if (bad) {
     ml_result_code(ctx, "ml_predict_interval", ML_ELAPACK);
     return;
   }

@@ -111,6 +111,39 @@ void ml_numprof_place(ml_numprof *s, double x) {
   s->bins[b < 0 ? 0 : b >= ML_PROF_BINS ? ML_PROF_BINS - 1 : b]++;
 }
 
+void ml_numprof_merge(ml_numprof *a, const ml_numprof *b) {
+  int64_t nulls = a->nulls + b->nulls;
+  if (b->n == 0 || a->n == 0) {
+    if (a->n == 0) *a = *b;
+    a->nulls = nulls;
+    return;
+  }
+  int64_t n = a->n + b->n;
+  double d = b->mean - a->mean, na = (double)a->n, nb = (double)b->n;
+  double mean = a->mean + d * nb / (double)n, m2 = a->m2 + b->m2 + d * d * na * nb / (double)n;
+  double min = a->min < b->min ? a->min : b->min, max = a->max > b->max ? a->max : b->max;
+  if (a->exp == POINT && b->exp == POINT && a->origin == b->origin) {
+    a->bins[0] += b->bins[0];
+  } else {
+    ml_numprof c = *b;
+    int e = a->exp > c.exp ? a->exp : c.exp;
+    if (e == POINT) e = ilogb(max / 2 - min / 2) + 1 - 7;
+    a->min = c.min = min;
+    a->max = c.max = max;
+    e = fit_exp(a, e);
+    rebin(a, e);
+    rebin(&c, e);
+    for (int i = 0; i < ML_PROF_BINS; i++) a->bins[i] += c.bins[i];
+  }
+  a->n = n;
+  a->nulls = nulls;
+  a->mean = mean;
+  a->m2 = m2;
+  a->min = min;
+  a->max = max;
+  a->fits = fits_now(a);
+}
+
 int ml_catprof_add(ml_catprof *s, int l) {
   if (l >= s->nlevels) {
     int n = l + 1 > 2 * s->nlevels ? l + 1 : 2 * s->nlevels;

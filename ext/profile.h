@@ -90,6 +90,15 @@ static inline void ml_numprof_add(ml_numprof *s, double x) {
 }
 static inline void ml_numprof_null(ml_numprof *s) { s->nulls++; }
 
+/*
+** a gains b's values (other rows of the same feature): the moments by Chan
+** et al.'s pairwise update, the histograms at the wider of the two widths
+** (wider still if the joint range needs it), so each bin goes whole into
+** one: the profile one pass over both sets of rows makes, up to the width
+** its first values happen to choose.
+*/
+void ml_numprof_merge(ml_numprof *a, const ml_numprof *b);
+
 /* Level l (0-based) of categorical feature j; the array grows as levels do.
 ** ML_OK or ML_NOMEM. */
 int ml_catprof_add(ml_catprof *s, int l);

@@ -7,6 +7,7 @@
 #include <cblas.h>
 #include <lapacke.h>
 
+#include "blas_lock.h"
 #include "refine.h"
 
 int ml_refiner_init(ml_refiner *r, int p) {
@@ -49,10 +50,14 @@ int ml_refiner_apply(ml_refiner *r, ml_model *m) {
   for (int j = 0, k = 0; j < m->p; j++)
     if (!m->aliased[j]) d[k++] = (double)r->g[j];
   rc = ML_ELAPACK;
-  if (rank > 0 &&
-      (LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'T', 'N', rank, 1, W, q, d, rank) < 0 ||
-       LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'N', 'N', rank, 1, W, q, d, rank) < 0))
-    goto out;
+  int bad = 0;
+  if (rank > 0) {
+    ml_blas_lock();
+    bad = LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'T', 'N', rank, 1, W, q, d, rank) < 0 ||
+          LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'N', 'N', rank, 1, W, q, d, rank) < 0;
+    ml_blas_unlock();
+  }
+  if (bad) goto out;
   /* ||r - X d||^2 = r'r - 2 d'X'r + ||W d||^2, all in long double. */
   long double rss = r->g[m->p], wd2 = 0;
   for (int j = 0, k = 0; j < m->p; j++)
@@ -108,7 +113,9 @@ int ml_hcacc_add(ml_hcacc *h, const ml_model *m, const double *x, double y, doub
     if (!m->aliased[j]) h->u[k++] = sw * x[j];
   }
   e *= sw;
+  ml_blas_lock();
   cblas_dtrsv(CblasColMajor, CblasUpper, CblasTrans, CblasNonUnit, h->r, h->W, h->q, h->u, 1);
+  ml_blas_unlock();
   double lev = 0;
   for (int k = 0; k < h->r; k++) lev += h->u[k] * h->u[k];
   double w = e * e;

@@ -80,6 +80,7 @@ static int store(trainer *t, train_result *r, char **summary, size_t *len) {
 /* ---- ml_train ---- */
 
 static void trainer_free(trainer *t) {
+  threads_end(t);
   sqlite3_finalize(t->rows);
   sqlite3_free(t->from);
   sqlite3_free(t->rowid_alias);
@@ -172,9 +173,11 @@ static int read_args(trainer *t, int argc, sqlite3_value **argv) {
 static int train(trainer *t, int argc, sqlite3_value **argv, char **summary, size_t *len) {
   if (read_args(t, argc, argv)) return -1;
   if (train_plan(t, argc > 3 && !formula_options_in_4(t, argc, argv) ? argv[3] : NULL) ||
-      incr_plan(t))
+      threads_check(t) || incr_plan(t) || threads_plan(t))
     return -1;
-  if (train_first_pass(t) || incr_merge(t)) return -1;
+  int first = train_first_pass(t);
+  threads_end(t); /* the other connections' reads end with the first pass */
+  if (first || incr_merge(t)) return -1;
   /* A continuation runs no pass after the first (it would read only the new
   ** rows): incr_merge refused what would need one. */
   int refine = t->o.refine;

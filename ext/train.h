@@ -10,6 +10,7 @@
 **   train_glm.c      IRLS for a binomial or poisson family
 **   train_finish.c   metrics, data_hash, warnings, the summary's parts
 **   train_cv.c       cross-validation: a row's fold, the report of the folds
+**   train_threads.c  the first pass read by several connections at once ("threads")
 **
 ** The trainer is one struct for the whole call: each step reads what the
 ** steps before it filled in.
@@ -138,6 +139,9 @@ struct trainer {
   sqlite3_int64 parent;   /* that version, or 0 */
   ml_model *pm;           /* its model */
   const char *incr_reason; /* why the version is a full retrain all the same, or NULL */
+  /* train_threads.c: the connections that read the first pass at once, or NULL. */
+  struct ml_threads *par;
+  int worker;             /* this trainer is one of theirs: errors go to its statement */
 };
 
 
@@ -184,12 +188,21 @@ int read_offset(trainer *t, double *off);
 int row_side(trainer *t);
 int drop_feature(trainer *t, int j);
 int name_column(const trainer *t);
+int feature_too_wide(trainer *t, int j);
 int first_row(trainer *t);
 int run_pass(trainer *t, int (*fn)(trainer *));
+int train_step_rows(trainer *t, int (*fn)(trainer *));
+void first_pass_reset(trainer *t);
 int needs_refinement(const ml_model *m);
 int pass_again(trainer *t, ml_refiner *ref, ml_hcacc *hc, int measure);
 int train_first_pass(trainer *t);
 int train_more_passes(trainer *t);
+
+/* train_threads.c */
+int threads_check(const trainer *t);
+int threads_plan(trainer *t);
+int threads_first_pass(trainer *t);
+void threads_end(trainer *t);
 
 /* train_glm.c: entry points to its functions, which stay static there. */
 void train_glm_start(const trainer *t, double y, double w, double off, double *z, double *W,

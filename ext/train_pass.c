@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <lapacke.h>
 
+#include "blas_lock.h"
 #include "incremental.h"
 #include "train.h"
 
@@ -240,6 +241,25 @@ static int check_response(trainer *t, double y, double w) {
   return -1;
 }
 
+/*
+** Feature j has more levels than a model can hold: a numeric column with a
+** stray text; or, in '*' and not listed categorical, left out (with a
+** warning) for the first pass to start again; or the error.  -1.
+*/
+int feature_too_wide(trainer *t, int j) {
+  if (t->why[j]) return stray_text(t, j);
+  if (t->star && t->k > 1 && !listed_categorical(t, t->feat[j])) {
+    warn(t, "'%s' left out of '*': more distinct values than a model can hold (%d terms); "
+            "list the features to choose", t->feat[j], ML_MAX_TERMS);
+    t->drop = j;
+    t->restart = 1;
+    return -1;
+  }
+  return ml_error(t->ctx, "ml_train(): feature '%s' has too many levels (%d by row %lld): a "
+                          "model holds at most %d terms", t->feat[j], t->fa.f[j].nlevels,
+                  (long long)t->nread, ML_MAX_TERMS);
+}
+
 /* The first pass, row by row: split, fit, count, fingerprint.  For a GLM
 ** the fit is IRLS's first step, from R's starting values: the accumulator
 ** gets the working response and weight where a linear fit has y and w. */
@@ -290,14 +310,7 @@ int first_row(trainer *t) {
     t->restart = 1;
     return -1;
   }
-  if (r == ML_FA_TOO_WIDE && t->why[t->fa.bad_col]) return stray_text(t, t->fa.bad_col);
-  if (r == ML_FA_TOO_WIDE && t->star && t->k > 1 && !listed_categorical(t, t->feat[t->fa.bad_col])) {
-    warn(t, "'%s' left out of '*': more distinct values than a model can hold (%d terms); "
-            "list the features to choose", t->feat[t->fa.bad_col], ML_MAX_TERMS);
-    t->drop = t->fa.bad_col;
-    t->restart = 1;
-    return -1;
-  }
+  if (r == ML_FA_TOO_WIDE) return feature_too_wide(t, t->fa.bad_col);
   if (r == ML_FA_ERROR && t->fa.bad_kind == ML_V_UNDEFINED) return train_formula_undefined(t);
   if (r == ML_FA_ERROR) {
     int c = t->fa.bad_col;
@@ -308,10 +321,6 @@ int first_row(trainer *t) {
     sqlite3_result_error_nomem(t->ctx);
     return -1;
   }
-  if (r == ML_FA_TOO_WIDE)
-    return ml_error(t->ctx, "ml_train(): feature '%s' has too many levels (%d by row %lld): a "
-                            "model holds at most %d terms", t->feat[t->fa.bad_col],
-                    t->fa.f[t->fa.bad_col].nlevels, (long long)t->nread, ML_MAX_TERMS);
   if (r != ML_FA_USED) return 0;
   if (side != ML_SIDE_TEST)
     t->rows_hash += !glm && t->fa.has_rowhash ? t->fa.rowhash
@@ -347,6 +356,8 @@ void ml_pass_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   if (t->failed) return;
+  /* A worker's rows (train_threads.c): its errors are its statement's. */
+  if (t->worker) t->ctx = ctx;
   if (t->ndirect == t->ncols) {
     t->vals = argv + 1;
   } else {
@@ -356,7 +367,7 @@ void ml_pass_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   t->nread++;
   if (t->on_row(t)) {
     t->failed = 1;
-    sqlite3_result_error(ctx, "ml_train: stopped", -1);
+    if (!t->worker || t->restart) sqlite3_result_error(ctx, "ml_train: stopped", -1);
   }
 }
 
@@ -394,12 +405,10 @@ static void more_free(trainer *t) {
   }
 }
 
-static int step_rows(trainer *t, int (*fn)(trainer *));
-
 /* Runs every row of the source through fn; 0, or -1 after reporting. */
 int run_pass(trainer *t, int (*fn)(trainer *)) {
   if (ml_nest_enter()) return ml_error(t->ctx, "ml_train(): " ML_NEST_MSG);
-  int rc = step_rows(t, fn);
+  int rc = train_step_rows(t, fn);
   ml_nest_leave();
   t->on_row = NULL;
   more_free(t);
@@ -409,7 +418,7 @@ int run_pass(trainer *t, int (*fn)(trainer *)) {
 }
 
 /* The loop of run_pass: SQLITE_DONE, another SQLite code, or -1 after fn reported. */
-static int step_rows(trainer *t, int (*fn)(trainer *)) {
+int train_step_rows(trainer *t, int (*fn)(trainer *)) {
   t->on_row = fn;
   t->nread = 0;
   sqlite3_reset(t->rows);
@@ -462,8 +471,10 @@ int needs_refinement(const ml_model *m) {
     bn = hypot(bn, c * m->beta[j]);
     k++;
   }
-  if (LAPACKE_dtrcon_work(LAPACK_COL_MAJOR, '1', 'U', 'N', r, W, q, &rcond, work, iwork) == 0 &&
-      rcond > 0) {
+  ml_blas_lock();
+  int ok = LAPACKE_dtrcon_work(LAPACK_COL_MAJOR, '1', 'U', 'N', r, W, q, &rcond, work, iwork) == 0;
+  ml_blas_unlock();
+  if (ok && rcond > 0) {
     double kappa = 1 / rcond, rn = fabs(m->R[m->p + (int64_t)m->p * q]);
     double bound = DBL_EPSILON * kappa * (1 + kappa * rn / (sqrt((double)r) * (bn > 0 ? bn : 1)));
     need = bound > REFINE_ABOVE;
@@ -534,7 +545,7 @@ int pass_again(trainer *t, ml_refiner *ref, ml_hcacc *hc, int measure) {
 /* ---- the steps train() calls ---- */
 
 /* Clears what a start of the first pass counts. */
-static void first_pass_reset(trainer *t) {
+void first_pass_reset(trainer *t) {
   t->restart = t->failed = 0;
   t->target_nulls = t->weight_nulls = t->offset_nulls = 0;
   t->rows_hash = 0;
@@ -564,7 +575,7 @@ static int first_pass_runs(trainer *t) {
     }
     first_pass_reset(t);
     if (t->pm && incr_seed(t)) return -1;
-    int failed = run_pass(t, first_row);
+    int failed = t->par ? threads_first_pass(t) : run_pass(t, first_row);
     if (!failed && t->star && t->k > 1 && (t->drop = name_column(t)) >= 0)
       warn(t, "'%s' left out of '*': a different text in each of its %lld rows (an identifier "
               "or a name, whose levels would fit every row exactly); list the features to keep it",

@@ -74,7 +74,7 @@ for opts, want in [
         ({"famly": "binomial"},
          "ml_train(): unknown option 'famly' (known: test_size, seed, key, intercept, nulls, "
          "na_values, categorical, unseen, weights, l2, robust, refine, metrics, progress, tol, "
-         "family, offset, max_iter, epsilon, keep_unconverged, auc_max_rows, cv, incremental, from)")]:
+         "family, offset, max_iter, epsilon, keep_unconverged, auc_max_rows, cv, incremental, from, threads)")]:
     expect_error(TRAIN, (json.dumps(opts),), want, "options %s" % json.dumps(opts))
 expect_error("SELECT ml_train('m', 'd', 'y', '[\"x\",\"off\"]', '{\"family\":\"binomial\",\"offset\":\"off\"}')",
              (), "ml_train(): 'off' is the offset; it cannot be a feature too", "offset as a feature")

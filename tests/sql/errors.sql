@@ -140,7 +140,7 @@ SELECT ml_train('g', 't', 'y', '["x"]', '{"na_values":["NA",0]}');
 SELECT ml_train('g', 't', 'y', '["x"]', '{"categorical":"x"}');
 -- error: ml_train(): options must be a JSON object, got array
 SELECT ml_train('g', 't', 'y', '["x"]', '[]');
--- error: ml_train(): unknown option 'names' (known: test_size, seed, key, intercept, nulls, na_values, categorical, unseen, weights, l2, robust, refine, metrics, progress, tol, family, offset, max_iter, epsilon, keep_unconverged, auc_max_rows, cv, incremental, from)
+-- error: ml_train(): unknown option 'names' (known: test_size, seed, key, intercept, nulls, na_values, categorical, unseen, weights, l2, robust, refine, metrics, progress, tol, family, offset, max_iter, epsilon, keep_unconverged, auc_max_rows, cv, incremental, from, threads)
 SELECT ml_train('g', 't', 'y', '["x"]', '{"names":["x"]}');
 -- error: ml_fit_opts(): unknown option 'seed' (known: intercept, weights, names, categorical, unseen, nulls, l2, robust, tol)
 SELECT ml_fit_opts('{"seed":1}', y, x) FROM t;

@@ -126,7 +126,7 @@ SELECT 'no_intercept', (SELECT count(*) FROM ml_weights('noint')) = 2
 
 -- Errors leave the registry exactly as it was.
 CREATE TABLE before AS SELECT name, version FROM ml_model_versions;
--- error: ml_train(): unknown option 'test_sise' (known: test_size, seed, key, intercept, nulls, na_values, categorical, unseen, weights, l2, robust, refine, metrics, progress, tol, family, offset, max_iter, epsilon, keep_unconverged, auc_max_rows, cv, incremental, from)
+-- error: ml_train(): unknown option 'test_sise' (known: test_size, seed, key, intercept, nulls, na_values, categorical, unseen, weights, l2, robust, refine, metrics, progress, tol, family, offset, max_iter, epsilon, keep_unconverged, auc_max_rows, cv, incremental, from, threads)
 SELECT ml_train('house_price', 'houses', 'price', '["sqft"]', '{"test_sise":0.3}');
 -- error: ml_train(): no table or view named 'housez'
 SELECT ml_train('house_price', 'housez', 'price');

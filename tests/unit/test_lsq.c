@@ -1,5 +1,6 @@
 /* Unit tests of lsq.c: the streaming QR accumulator, merge, rank, statistics. */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -441,6 +442,94 @@ static void block_out_of_memory(void) {
   }
 }
 
+/* A fit with a column the other lacks: its rows fold in with their columns mapped. */
+static void merge_mapped(void) {
+  ml_lsq whole, a, b;
+  CHECK(ml_lsq_init(&whole, 3) == ML_OK);
+  CHECK(ml_lsq_init(&a, 3) == ML_OK); /* 1, x1, x2 */
+  CHECK(ml_lsq_init(&b, 2) == ML_OK); /* 1, x2: x1 is 0 in b's rows */
+  for (int i = 0; i < 1500; i++) {
+    double x[3] = {1, i % 2 ? unif() : 0, unif() * 10};
+    double y = 1 + 3 * x[1] - x[2] + unif();
+    add(&whole, x, y);
+    if (i % 2) {
+      add(&a, x, y);
+    } else {
+      double xb[2] = {1, x[2]};
+      add(&b, xb, y);
+    }
+  }
+  int cmap[3] = {0, 2, 3};
+  CHECK(ml_lsq_merge_mapped(&a, &b, cmap, NULL) == ML_OK);
+  CHECK(a.n == 1500);
+  unsigned char a1[3], a2[3];
+  double b1[3], b2[3], r1, r2;
+  solve(&whole, ML_LSQ_TOL, a1, b1, &r1);
+  solve(&a, ML_LSQ_TOL, a2, b2, &r2);
+  for (int j = 0; j < 3; j++) CHECK_NEAR(b2[j], b1[j], 1e-12);
+  CHECK_NEAR(r2, r1, 1e-12);
+  ml_lsq_free(&whole);
+  ml_lsq_free(&a);
+  ml_lsq_free(&b);
+}
+
+/*
+** Folds on two threads at once give the factor one thread gives, bit for
+** bit: the BLAS under them is called one call at a time (blas_lock.h).
+** Without the lock Debian's serial OpenBLAS returned wrong factors here.
+** Wide enough (41 columns) for dtpqrt's blocked update (dgemm, dtrmm).
+*/
+typedef struct fold_job {
+  ml_lsq a;
+  uint64_t seed;
+  const double *want;
+  int wrong;
+} fold_job;
+
+static void fold_rows(fold_job *j) {
+  int m = j->a.m;
+  memset(j->a.R, 0, 8 * (size_t)m * (size_t)m);
+  j->a.nb = 0;
+  j->a.n = 0;
+  uint64_t s = j->seed;
+  for (int i = 0; i < 1000; i++) {
+    for (int c = 0; c < m; c++) ml_lsq_put(&j->a, c, check_uniform(&s));
+    if (ml_lsq_commit(&j->a)) j->wrong++;
+  }
+  if (ml_lsq_fold(&j->a)) j->wrong++;
+}
+
+static void *fold_often(void *arg) {
+  fold_job *j = arg;
+  for (int it = 0; it < 40; it++) {
+    fold_rows(j);
+    if (memcmp(j->a.R, j->want, 8 * (size_t)j->a.m * (size_t)j->a.m) != 0) j->wrong++;
+  }
+  return NULL;
+}
+
+static void two_threads(void) {
+  fold_job job[2];
+  double *want[2];
+  for (int t = 0; t < 2; t++) {
+    CHECK(ml_lsq_init(&job[t].a, 40) == ML_OK);
+    job[t].seed = 1234567 + 7 * (uint64_t)t;
+    job[t].wrong = 0;
+    fold_rows(&job[t]);
+    want[t] = malloc(8 * 41 * 41);
+    memcpy(want[t], job[t].a.R, 8 * 41 * 41);
+    job[t].want = want[t];
+  }
+  pthread_t th[2];
+  for (int t = 0; t < 2; t++) CHECK(pthread_create(&th[t], NULL, fold_often, &job[t]) == 0);
+  for (int t = 0; t < 2; t++) pthread_join(th[t], NULL);
+  for (int t = 0; t < 2; t++) {
+    CHECK(job[t].wrong == 0);
+    ml_lsq_free(&job[t].a);
+    free(want[t]);
+  }
+}
+
 void test_lsq(void) {
   exact_fits();
   simple_regression();
@@ -450,4 +539,6 @@ void test_lsq(void) {
   small_fold();
   block();
   block_out_of_memory();
+  merge_mapped();
+  two_threads();
 }

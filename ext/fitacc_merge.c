@@ -1,0 +1,116 @@
+/*
+** fitacc_merge.c: two accumulators of disjoint rows made one, for a fit
+** whose rows several connections read at once (train_threads.c).
+**
+** b's levels and NULL indicators join a's (those a lacks become new
+** columns, zero for a's rows, as a level seen for the first time does), the
+** block is made the same feature's in both, and b's factors fold into a's
+** with b's columns mapped to a's (ml_lsq_merge_mapped): the factor of the
+** union of the rows, whose model ml_fitacc_finish makes as for one pass.
+** Counts, sums, fingerprints and profiles add up (the fingerprint is a sum
+** of row hashes, so it is the one pass's exactly).
+*/
+#include "fitacc_int.h"
+
+/* Feature j of b made a's too: its NULL column and levels, its counts. */
+static int merge_feature(ml_fitacc *a, const ml_fitacc *b, int j) {
+  fa_feature *f = &a->f[j];
+  const fa_feature *g = &b->f[j];
+  if (g->ncol >= 0 && f->ncol < 0 && (f->ncol = ml_fa_add_column(a)) < 0) return ML_NOMEM;
+  for (int l = 0; l < g->nlevels; l++) {
+    const fa_level *gl = g->levels[l];
+    fa_level *fl;
+    int rc = ml_fa_level_of(a, f, gl->key, gl->len, gl->num, &fl);
+    if (rc == ML_FA_TOO_WIDE) a->bad_col = j;
+    if (rc) return rc;
+    fl->train |= gl->train;
+    fl->ntrain += gl->ntrain;
+  }
+  ml_ksum_add(&f->sum, g->sum.s);
+  ml_ksum_add(&f->sum, g->sum.c);
+  f->nulls += g->nulls;
+  f->nulls_train += g->nulls_train;
+  f->from_text += g->from_text;
+  f->values += g->values;
+  if (f->type == ML_TYPE_NUMERIC) ml_numprof_merge(&f->prof, &g->prof);
+  return ML_OK;
+}
+
+/* b's block made the feature's that is a's block (or none, when b has none of its levels). */
+static int align_block(const ml_fitacc *a, ml_fitacc *b) {
+  if (b->bf == a->bf) return ML_OK;
+  int rc = b->bf >= 0 ? ml_fa_from_block(b) : ML_OK;
+  if (!rc && a->bf >= 0 && b->f[a->bf].nlevels > 0) rc = ml_fa_to_block(b, a->bf);
+  return rc;
+}
+
+/* Where b's raw columns (cmap, the response's included) and block columns (bmap) are in a. */
+static int column_map(ml_fitacc *a, const ml_fitacc *b, int *cmap, int *bmap) {
+  if (b->o.intercept) cmap[0] = 0;
+  for (int j = 0; j < b->k; j++) {
+    fa_feature *f = &a->f[j];
+    const fa_feature *g = &b->f[j];
+    if (g->zcol >= 0) cmap[g->zcol] = f->zcol;
+    if (g->ncol >= 0) cmap[g->ncol] = f->ncol;
+    for (int l = 0; l < g->nlevels; l++) {
+      const fa_level *gl = g->levels[l];
+      fa_level *fl;
+      /* Found, not added: merge_feature added it. */
+      if (ml_fa_level_of(a, f, gl->key, gl->len, gl->num, &fl)) return ML_EINPUT;
+      if ((gl->blk >= 0) != (fl->blk >= 0)) return ML_EINPUT;
+      if (gl->blk >= 0) bmap[gl->blk] = fl->blk;
+      else cmap[gl->col] = fl->col;
+    }
+  }
+  cmap[b->mraw] = a->mraw;
+  return ML_OK;
+}
+
+/* The weighted mean and sum of squares of two folds' y as one (Chan et al.). */
+static void fold_stat_merge(struct fa_fold *s, const struct fa_fold *t) {
+  if (t->w == 0) return;
+  double w = s->w + t->w, d = t->mean - s->mean;
+  s->m2 += t->m2 + d * d * s->w * t->w / w;
+  s->mean += d * t->w / w;
+  s->w = w;
+  s->n += t->n;
+}
+
+/* b's factors folded into a's, side by side and fold by fold. */
+static int merge_factors(ml_fitacc *a, ml_fitacc *b, const int *cmap, const int *bmap) {
+  int rc = ML_OK;
+  for (int s = 0; !rc && s < a->sides; s++) rc = ml_lsq_merge_mapped(&a->acc[s], &b->acc[s], cmap, bmap);
+  for (int f = 0; !rc && a->fold && f < a->o.cv; f++) {
+    rc = ml_lsq_merge_mapped(&a->fold[f], &b->fold[f], cmap, bmap);
+    fold_stat_merge(&a->fstat[f], &b->fstat[f]);
+  }
+  return rc;
+}
+
+int ml_fitacc_merge(ml_fitacc *a, ml_fitacc *b) {
+  if (a->k != b->k || a->sides != b->sides || a->o.cv != b->o.cv || a->formula || b->formula)
+    return ML_EINPUT;
+  a->blk_at = b->blk_at = -1;
+  int rc = ML_OK;
+  for (int j = 0; !rc && j < a->k; j++) rc = merge_feature(a, b, j);
+  if (!rc) rc = align_block(a, b);
+  if (rc) return rc;
+  int *cmap = ml_malloc(sizeof(int) * ((uint64_t)b->mraw + 1));
+  int *bmap = ml_malloc(sizeof(int) * ((uint64_t)b->nblk + 1));
+  rc = !cmap || !bmap ? ML_NOMEM : column_map(a, b, cmap, bmap);
+  if (!rc) rc = merge_factors(a, b, cmap, bmap);
+  ml_free(cmap);
+  ml_free(bmap);
+  if (rc) return rc;
+  for (int s = 0; s < 2; s++) {
+    a->used[s] += b->used[s];
+    a->sum_w[s] += b->sum_w[s];
+  }
+  ml_ksum_add(&a->sum_log_w, b->sum_log_w.s);
+  ml_ksum_add(&a->sum_log_w, b->sum_log_w.c);
+  a->skipped += b->skipped;
+  a->zero_weight += b->zero_weight;
+  a->hash[0] += b->hash[0] - ML_HASH_SEED0;
+  a->hash[1] += b->hash[1] - ML_HASH_SEED1;
+  return ML_OK;
+}

@@ -1,0 +1,288 @@
+#!/usr/bin/python3
+"""ml_train with option "threads": the first pass read by several
+connections at once (train_threads.c).
+
+References: numpy least squares on the training rows that ml_split_of
+picks (the documented rule), with R's treatment coding (levels sorted, the
+first the reference); and the one-connection fit of the same call, which
+the threaded one must equal to 1e-12 (a merge of factors is exact up to
+rounding), with the same counts and data_hash (a sum of row hashes).
+
+The data is made so that each reader sees something the others do not: a
+categorical feature whose levels appear in another order in each range and
+that only the upper range has enough of to make a diagonal block, NULLs
+only in some ranges, and, in a CSV loaded by the shell's .import --csv,
+a text that makes a guessed-numeric column categorical only in the last
+range (that reader starts the pass again for all).  Pinning: a writer
+process commits to every row while ml_train reads; every fit must be of one
+commit's rows (the rows shifted alike), in WAL and rollback-journal modes.
+"""
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+from sqlml_test import Checker, args, connect, error_of
+
+a = args()
+c = Checker("threads")
+tmp = tempfile.mkdtemp()
+N = 6000
+
+
+def close(x, y, tol=1e-12):
+    return abs(x - y) <= tol * max(1.0, abs(y))
+
+
+def make(path, mode="delete", n=N):
+    con = connect(a.ext, path, isolation_level=None)
+    con.execute("PRAGMA journal_mode=%s" % mode)
+    con.execute("CREATE TABLE h(id INTEGER PRIMARY KEY, x1 REAL, x2 REAL, city TEXT, w REAL, y REAL)")
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(1, n + 1):
+        # lower half: 8 cities, upper half: 40, met in another order
+        city = "c%02d" % (i % 8 if i <= n // 2 else (39 - i % 40))
+        x1, x2 = rng.normal(10, 3), rng.uniform(0, 5)
+        if i > n // 3 and i % 17 == 0:
+            x2 = None
+        y = 3 + 2 * x1 - (x2 or 0) + int(city[1:]) * 0.25 + rng.normal(0, 1)
+        rows.append((i, x1, x2, city, rng.uniform(0.5, 2), y))
+    con.executemany("INSERT INTO h VALUES (?,?,?,?,?,?)", rows)
+    return con
+
+
+def train(con, opts, name="m", source="h", feats='["x1","x2","city"]'):
+    r = json.loads(con.execute("SELECT ml_train(?, ?, 'y', ?, ?)",
+                               (name, source, feats, json.dumps(opts))).fetchone()[0])
+    v = r["version"]
+    w = con.execute("SELECT term, estimate, std_error FROM ml_weights(?)", ("%s@%d" % (name, v),)).fetchall()
+    h = con.execute("SELECT data_hash, n_train, n_test, n_skipped FROM ml_model_versions "
+                    "WHERE name = ? AND version = ?", (name, v)).fetchone()
+    return r, w, h
+
+
+def same_fit(what, one, many, tol=1e-12):
+    r1, w1, h1 = one
+    r2, w2, h2 = many
+    c.check([t for t, _, _ in w1] == [t for t, _, _ in w2], "%s: the same terms" % what)
+    d = max(max(abs(x[1] - y[1]) / max(1, abs(x[1])), abs((x[2] or 0) - (y[2] or 0)) / max(1, abs(x[2] or 0)))
+            for x, y in zip(w1, w2))
+    c.check(d <= tol, "%s: estimates and errors equal to %g, got %g" % (what, tol, d))
+    c.check(h1 == h2, "%s: data_hash and counts equal: %r %r" % (what, h1, h2))
+    m1, m2 = r1["metrics"], r2["metrics"]
+    for side in ("train", "test"):
+        for k in ("rmse", "r2"):
+            c.check(close(m1[side][k], m2[side][k], 1e-11),
+                    "%s: %s %s %r %r" % (what, side, k, m1[side][k], m2[side][k]))
+
+
+def numpy_fit(con, seed, weighted=False):
+    rows = con.execute("SELECT x1, x2, city, w, y FROM h WHERE x2 IS NOT NULL AND "
+                       "ml_split_of(id, 0.2, ?) = 'train'", (seed,)).fetchall()
+    levels = sorted({r[2] for r in rows})
+    X = np.array([[1, r[0], r[1]] + [1.0 if r[2] == l else 0.0 for l in levels[1:]] for r in rows])
+    y = np.array([r[4] for r in rows])
+    if weighted:
+        s = np.sqrt([r[3] for r in rows])
+        X, y = X * s[:, None], y * s
+    return np.linalg.lstsq(X, y, rcond=None)[0]
+
+
+# ---- equal to one connection, and to numpy, in both journal modes ----
+for mode in ("delete", "wal"):
+    path = os.path.join(tmp, "h_%s.db" % mode)
+    con = make(path, mode)
+    for opts in ({}, {"weights": "w"}, {"nulls": "mean"}, {"cv": 4}, {"robust": "HC1"},
+                 {"metrics": "full", "refine": False}):
+        base = dict(opts, seed=7)
+        one = train(con, base)
+        for n in (2, 3):
+            same_fit("%s %s threads %d" % (mode, json.dumps(opts), n), one, train(con, dict(base, threads=n)))
+    for weighted in (False, True):
+        ref = numpy_fit(con, 7, weighted)
+        _, w, _ = train(con, dict({"seed": 7, "threads": 2}, **({"weights": "w"} if weighted else {})))
+        d = max(abs(e - r) / max(1, abs(r)) for (_, e, _), r in zip(w, ref))
+        c.check(len(w) == len(ref) and d < 1e-9, "%s weighted=%s: numpy lstsq within 1e-9, got %g" % (mode, weighted, d))
+    # an ATTACHed file, and names that need quoting
+    aux = os.path.join(tmp, "aux_%s.db" % mode)
+    con.execute("ATTACH ? AS \"a'ux\"", (aux,))
+    con.execute("CREATE TABLE \"a'ux\".\"we\"\"ird t\"(\"x \"\"q\"\"\" REAL, x2 REAL, city TEXT, y REAL)")
+    con.execute("INSERT INTO \"a'ux\".\"we\"\"ird t\" SELECT x1, x2, city, y FROM h")
+    src = "\"a'ux\".\"we\"\"ird t\""
+    feats = '["x \\"q\\"","x2","city"]'
+    same_fit("%s attached, quoted" % mode, train(con, {"seed": 3}, "q", src, feats),
+             train(con, {"seed": 3, "threads": 2}, "q", src, feats))
+    # a ROLLBACK leaves no version (in WAL mode a transaction is refused), and no reader keeps a lock
+    con.execute("BEGIN")
+    if mode == "wal":
+        e = error_of(con, "SELECT ml_train('rb', 'h', 'y', '[\"x1\"]', '{\"threads\":2}')")
+        c.check(e and "outside BEGIN" in e, "wal: inside BEGIN, refused: %r" % e)
+    else:
+        train(con, {"threads": 2}, "rb")
+    con.execute("ROLLBACK")
+    c.check(con.execute("SELECT count(*) FROM ml_model_versions WHERE name = 'rb'").fetchone()[0] == 0,
+            "%s: a version trained with threads inside a rolled-back transaction is gone" % mode)
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)
+    c.check(error_of(other, "BEGIN IMMEDIATE") is None, "%s: no lock left behind" % mode)
+    other.execute("ROLLBACK")
+    other.close()
+    con.close()
+
+# ---- an error in one reader's range is the caller's, as one connection reports it ----
+path = os.path.join(tmp, "h_err.db")
+con = make(path)
+e1 = error_of(con, "SELECT ml_train('e', 'h', 'y', '[\"x1\",\"x2\"]', '{\"nulls\":\"error\"}')")
+e2 = error_of(con, "SELECT ml_train('e', 'h', 'y', '[\"x1\",\"x2\"]', '{\"nulls\":\"error\",\"threads\":2}')")
+c.check(e1 and "column 'x2' is NULL" in e1 and e2 and "column 'x2' is NULL" in e2 and "(rowid " in e2,
+        "a NULL under nulls=error in the second range: %r / %r" % (e1, e2))
+
+# ---- .import --csv: every column TEXT, 'NA', a column proven categorical in the last range ----
+csv = os.path.join(tmp, "imp.csv")
+with open(csv, "w") as f:
+    f.write("y,x,grade\n")
+    rng = np.random.default_rng(9)
+    for i in range(3000):
+        x = rng.normal(0, 1)
+        g = str(i % 3) if i < 2500 else "ABC"[i % 3]
+        y = 1 + 2 * x + (0.5 * (i % 3)) + rng.normal(0, 0.1)
+        f.write("%s,%s,%s\n" % ("NA" if i % 97 == 5 else repr(y), repr(x), g))
+imp = os.path.join(tmp, "imp.db")
+subprocess.run([a.sqlite3, imp, ".import --csv %s t" % csv], check=True)
+con = connect(a.ext, imp, isolation_level=None)
+one = train(con, {"seed": 1}, "i", "t", '["x","grade"]')
+many = train(con, {"seed": 1, "threads": 2}, "i", "t", '["x","grade"]')
+same_fit(".import --csv, grade categorical only past row 2500", one, many)
+c.check(many[0]["nulls"]["y"] == one[0]["nulls"]["y"] > 0, "'NA' targets counted alike: %r" % many[0]["nulls"])
+c.check([t for t, _, _ in many[1] if t.startswith("grade")] == ["grade1", "grade2", "gradeA", "gradeB", "gradeC"]
+        or len([t for t, _, _ in many[1] if t.startswith("grade")]) == 5,
+        "grade's levels: %r" % [t for t, _, _ in many[1]])
+con.close()
+
+# ---- refused, with what to do ----
+mem = connect(a.ext, ":memory:")
+mem.execute("CREATE TABLE h(x REAL, y REAL)")
+mem.execute("INSERT INTO h VALUES (1, 2), (2, 3), (3, 5)")
+con = make(os.path.join(tmp, "h_ref.db"))
+con.execute("CREATE TEMP TABLE tt AS SELECT * FROM h")
+con.execute("CREATE VIEW v AS SELECT * FROM h")
+for db, src, opts, want in [
+        (mem, "h", {}, "a table in an in-memory database"),
+        (con, "tt", {}, "a temporary table"),
+        (con, "v", {}, "a view"),
+        (con, "SELECT * FROM h", {}, "a query"),
+        (con, "h", {"family": "poisson"}, "a GLM"),
+        (con, "h", {"incremental": True}, "an incremental version")]:
+    e = error_of(db, "SELECT ml_train('r', ?, 'y', '[\"x1\"]', ?)" if db is con else
+                 "SELECT ml_train('r', ?, 'y', '[\"x\"]', ?)", src, json.dumps(dict(opts, threads=2)))
+    c.check(e and want in e and "without \"threads\"" in e, "refused: %s: %r" % (want, e))
+e = error_of(con, "SELECT ml_train('r', 'h', 'y ~ x1', '{\"threads\":2}')")
+c.check(e and "a formula" in e, "refused: a formula: %r" % e)
+e = error_of(con, "SELECT ml_train('r', 'h', 'y', '[\"x1\"]', '{\"threads\":0}')")
+c.check(e and "threads must be an integer from 1 to 64" in e, "threads 0: %r" % e)
+con.execute("BEGIN")
+con.execute("INSERT INTO h(x1, y) VALUES (1, 1)")
+e = error_of(con, "SELECT ml_train('r', 'h', 'y', '[\"x1\"]', '{\"threads\":2}')")
+c.check(e and "uncommitted changes" in e, "uncommitted writes: %r" % e)
+con.execute("ROLLBACK")
+# rollback journal inside a read transaction: the caller's lock already pins it
+con.execute("BEGIN")
+con.execute("SELECT count(*) FROM h").fetchone()
+many = train(con, {"seed": 2, "threads": 2}, "tx")
+one = train(con, {"seed": 2}, "tx")
+con.execute("COMMIT")
+same_fit("rollback journal inside BEGIN", one, many)
+con.close()
+con = make(os.path.join(tmp, "h_wtx.db"), "wal")
+con.execute("BEGIN")
+con.execute("SELECT count(*) FROM h").fetchone()
+e = error_of(con, "SELECT ml_train('r', 'h', 'y', '[\"x1\"]', '{\"threads\":2}')")
+con.execute("ROLLBACK")
+c.check(e and "outside BEGIN" in e, "WAL inside a read transaction: %r" % e)
+# the authorizer of the caller decides what the readers read
+con.set_authorizer(lambda op, a1, a2, db, src: sqlite3.SQLITE_DENY if op == sqlite3.SQLITE_READ and a2 == "x2" else sqlite3.SQLITE_OK)
+e1 = error_of(con, "SELECT ml_train('r', 'h', 'y', '[\"x1\",\"x2\"]')")
+e2 = error_of(con, "SELECT ml_train('r', 'h', 'y', '[\"x1\",\"x2\"]', '{\"threads\":2}')")
+c.check(e1 is not None and e1 == e2, "authorizer: refused alike: %r / %r" % (e1, e2))
+con.set_authorizer(None)
+con.close()
+
+# ---- one snapshot: a writer shifts every row's y by 1 per commit while ml_train reads ----
+WRITER = r'''
+import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+end = time.monotonic() + float(sys.argv[2])
+n = 0
+while time.monotonic() < end:
+    con.execute("UPDATE h SET y = y + 1")
+    n += 1
+print(n)
+'''
+for mode in ("wal", "delete"):
+    path = os.path.join(tmp, "pin_%s.db" % mode)
+    con = make(path, mode, 20000)
+    con.execute("PRAGMA busy_timeout = 30000")
+    _, w0, _ = train(con, {"seed": 4, "test_size": 0}, "p0", "h", '["x1","x2"]')
+    rss0 = json.loads(con.execute("SELECT ml_train('p0', 'h', 'y', '[\"x1\",\"x2\"]', "
+                                  "'{\"seed\":4,\"test_size\":0}')").fetchone()[0])["metrics"]["train"]["rmse"]
+    wr = subprocess.Popen([sys.executable, "-c", WRITER, path, "3"], stdout=subprocess.PIPE, text=True)
+    fits, bad = 0, []
+    import time
+    end = time.monotonic() + 3
+    while time.monotonic() < end:
+        try:
+            r, w, _ = train(con, {"seed": 4, "test_size": 0, "threads": 2}, "p", "h", '["x1","x2"]')
+        except sqlite3.OperationalError as ex:
+            if "locked" in str(ex) or "busy" in str(ex):
+                continue
+            raise
+        fits += 1
+        shift = w[0][1] - w0[0][1]
+        if not (abs(shift - round(shift)) < 1e-8 and close(r["metrics"]["train"]["rmse"], rss0, 1e-9)):
+            bad.append((shift, r["metrics"]["train"]["rmse"], rss0))
+    commits = int(wr.communicate()[0])
+    print("threads: %s: %d fits while %d commits landed" % (mode, fits, commits))
+    c.check(fits > 0 and commits > 0 and not bad,
+            "%s: %d fits during %d commits, each of one commit's rows: %r" % (mode, fits, commits, bad[:3]))
+    con.close()
+
+# ---- fits on two connections in two threads of the host: each its own answer ----
+# (Debian's serial OpenBLAS is not safe to call from two threads at once;
+# every BLAS call of sqlml holds one lock: blas_lock.h.)
+import threading
+path = os.path.join(tmp, "wide.db")
+con = connect(a.ext, path, isolation_level=None)
+cols = ", ".join("x%d" % j for j in range(40))
+con.execute("CREATE TABLE w(y, %s)" % cols)
+rng = np.random.default_rng(3)
+X = rng.normal(size=(20000, 40))
+con.executemany("INSERT INTO w VALUES (%s)" % ",".join("?" * 41),
+                [(float(X[i].sum() + rng.normal()),) + tuple(map(float, X[i])) for i in range(20000)])
+FIT = "SELECT ml_fit(y, %s) FROM w WHERE rowid %% 2 = ?" % cols
+want = [con.execute(FIT, (k,)).fetchone()[0] for k in (0, 1)]
+con.close()
+wrong = []
+
+
+def fit_often(k):
+    cn = connect(a.ext, path, check_same_thread=False)
+    for _ in range(20):
+        if cn.execute(FIT, (k,)).fetchone()[0] != want[k]:
+            wrong.append(k)
+    cn.close()
+
+
+ths = [threading.Thread(target=fit_often, args=(k,)) for k in (0, 1)]
+for t in ths:
+    t.start()
+for t in ths:
+    t.join()
+c.check(not wrong, "ml_fit on two connections in two threads: the one-thread BLOB each time, %d wrong" % len(wrong))
+
+shutil.rmtree(tmp)
+c.done()
