@@ -50,10 +50,14 @@ void progress(trainer *t, const char *what) {
   fprintf(stderr, "ml_train: %s: %lld rows read\n", what, (long long)t->nread);
 }
 
-/* "row 17 (id 42)": where a row is, for messages; sqlite3_free it. */
+/* "row 17 (id 42)": where a row is, for messages; sqlite3_free it.  A
+** reader of "threads" counts only its range's rows: the key alone. */
 char *row_name(trainer *t) {
   if (!t->has_key) return sqlite3_mprintf("row %lld", (long long)t->nread);
   sqlite3_value *k = t->vals[0];
+  if (t->worker)
+    return sqlite3_mprintf(sqlite3_value_type(k) == SQLITE_TEXT ? "the row of %s '%s'" : "the row of %s %s",
+                           t->o.key ? t->o.key : "rowid", sqlite3_value_text(k));
   return sqlite3_mprintf(sqlite3_value_type(k) == SQLITE_TEXT ? "row %lld (%s '%s')" : "row %lld (%s %s)",
                          (long long)t->nread, t->o.key ? t->o.key : "rowid", sqlite3_value_text(k));
 }
