@@ -35,6 +35,7 @@ void test_sections(void);
 void test_json(void);
 void test_dist(void);
 void test_strbuf(void);
+void test_crc32(void);
 void test_profile(void);
 void test_formula(void);
 void test_auc(void);

@@ -8,6 +8,7 @@ int check_failures, check_count;
 int main(void) {
   long before = mem_in_use();
   test_strbuf();
+  test_crc32();
   test_json();
   test_dist();
   test_lsq();

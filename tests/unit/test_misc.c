@@ -1,10 +1,11 @@
-/* Unit tests of json.c, strbuf.c and dist.c. */
+/* Unit tests of json.c, strbuf.c, dist.c and crc32.c. */
 #include <math.h>
 #include <string.h>
 
 #include "check.h"
 #include "dist.h"
 #include "json.h"
+#include "model.h"
 #include "mem.h"
 #include "strbuf.h"
 
@@ -89,4 +90,24 @@ void test_dist(void) {
   CHECK(ml_pf_upper(0, 3, 4) == 1);
   /* tests/ref compares many more with R. */
   CHECK_NEAR(ml_qt(0.975, 10), 2.2281388519862739, 1e-14); /* R: qt(0.975, 10) */
+}
+
+/* CRC-32 eight bytes at a time equals zlib's, a byte at a time by the polynomial, at every length and offset. */
+static uint32_t crc_bitwise(const unsigned char *z, size_t n) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; i++) {
+    c ^= z[i];
+    for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0xEDB88320u : c >> 1;
+  }
+  return c ^ 0xFFFFFFFFu;
+}
+
+void test_crc32(void) {
+  CHECK(ml_crc32((const unsigned char *)"123456789", 9) == 0xCBF43926u); /* the standard check value */
+  CHECK(ml_crc32(NULL, 0) == 0);
+  unsigned char buf[300];
+  uint64_t s = 99;
+  for (size_t i = 0; i < sizeof buf; i++) buf[i] = (unsigned char)(check_uniform(&s) * 256);
+  for (size_t off = 0; off < 8; off++)
+    for (size_t n = 0; off + n <= sizeof buf; n += 7) CHECK(ml_crc32(buf + off, n) == crc_bitwise(buf + off, n));
 }
