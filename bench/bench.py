@@ -704,6 +704,16 @@ class Bench:
         self.pair("ml_train, \"threads\": 2 vs one connection, %s rows (%d CPUs)" % (fmt_rows(n), cores),
                   shell(cfg, db, call % (fjson, ',\"threads\":2'), setup="BEGIN;"),
                   shell(cfg, db, call % (fjson, ""), setup="BEGIN;"), "<= 0.6", 0.6)
+        # a binomial GLM: every IRLS pass on the readers
+        ng = self.size["glm_rows"]
+        gdb = os.path.join(cfg.out, "glm-%d.db" % ng)
+        generate_glm(gdb, ng)
+        glm = ("SELECT length(ml_train('bench_threads', 'b', 'y', '%s', "
+               "'{\"family\":\"binomial\",\"test_size\":0%s}'))")
+        self.pair("glm: binomial ml_train, \"threads\": 2 vs one connection, %s rows (%d CPUs)"
+                  % (fmt_rows(ng), cores),
+                  shell(cfg, gdb, glm % (fjson, ',\"threads\":2'), setup="BEGIN;"),
+                  shell(cfg, gdb, glm % (fjson, ""), setup="BEGIN;"), "<= 0.6", 0.6)
 
     def kernel(self, n):
         """GFLOP/s of the QR updates alone (lsq_bench), keyed by lsq's p (features + intercept)."""

@@ -64,6 +64,16 @@ int ml_auc_add(ml_auc *a, double score, double y, double w) {
   return rc;
 }
 
+int ml_auc_merge(ml_auc *a, const ml_auc *b) {
+  a->over |= b->over;
+  a->nan |= b->nan;
+  int d = a->weighted ? 2 : 1, rc = ML_OK;
+  for (int c = 0; c < 2 && !rc; c++)
+    for (int64_t i = 0; i < b->n[c] && !rc; i++)
+      rc = put(a, c, b->v[c][d * i], a->weighted ? b->v[c][d * i + 1] : 1);
+  return rc;
+}
+
 /* By score, for qsort (no NaN is kept). */
 static int by_score(const void *p, const void *q) {
   double x = *(const double *)p, y = *(const double *)q;

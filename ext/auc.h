@@ -43,6 +43,8 @@ void ml_auc_free(ml_auc *a);
 /* A row: its score, its label y in [0, 1], its weight (ignored unless
 ** weighted; rows of weight 0 are not kept).  ML_OK or ML_NOMEM. */
 int ml_auc_add(ml_auc *a, double score, double y, double w);
+/* a gains b's entries (other rows, the same budget and weighting): ML_OK or ML_NOMEM. */
+int ml_auc_merge(ml_auc *a, const ml_auc *b);
 /* The AUC of the rows so far (sorts the entries); NaN past the budget,
 ** with a NaN score, or without both classes. */
 double ml_auc_value(ml_auc *a);

@@ -175,14 +175,13 @@ static int train(trainer *t, int argc, sqlite3_value **argv, char **summary, siz
   if (train_plan(t, argc > 3 && !formula_options_in_4(t, argc, argv) ? argv[3] : NULL) ||
       threads_check(t) || incr_plan(t) || threads_plan(t))
     return -1;
-  int first = train_first_pass(t);
-  threads_end(t); /* the other connections' reads end with the first pass */
-  if (first || incr_merge(t)) return -1;
+  if (train_first_pass(t) || incr_merge(t)) return -1;
   /* A continuation runs no pass after the first (it would read only the new
   ** rows): incr_merge refused what would need one. */
   int refine = t->o.refine;
   if (t->pm) t->o.refine = 0;
   int more = train_more_passes(t);
+  threads_end(t); /* the other connections' reads end with the passes, before the store */
   t->o.refine = refine;
   if (more) return -1;
   if (incr_keep(t, t->m)) return ml_error_nomem(t->ctx);

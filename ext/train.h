@@ -201,7 +201,7 @@ int train_more_passes(trainer *t);
 /* train_threads.c */
 int threads_check(const trainer *t);
 int threads_plan(trainer *t);
-int threads_first_pass(trainer *t);
+int threads_pass(trainer *t, int (*fn)(trainer *), int glm);
 void threads_end(trainer *t);
 
 /* train_glm.c: entry points to its functions, which stay static there. */

@@ -185,7 +185,7 @@ static int glm_pass(trainer *t) {
       return -1;
     }
   }
-  if (run_pass(t, glm_row)) return -1;
+  if (t->par ? threads_pass(t, glm_row, 1) : run_pass(t, glm_row)) return -1;
   if (t->again_n[0] != t->m->n || t->again_n[1] != t->fa.used[1] || t->again_rows != t->rows_hash)
     return ml_error(t->ctx, "ml_train(): the source changed while it was read again (another "
                             "connection wrote to it); train again");

@@ -579,7 +579,7 @@ static int first_pass_runs(trainer *t) {
     }
     first_pass_reset(t);
     if (t->pm && incr_seed(t)) return -1;
-    int failed = t->par ? threads_first_pass(t) : run_pass(t, first_row);
+    int failed = t->par ? threads_pass(t, first_row, 0) : run_pass(t, first_row);
     if (!failed && t->star && t->k > 1 && (t->drop = name_column(t)) >= 0)
       warn(t, "'%s' left out of '*': a different text in each of its %lld rows (an identifier "
               "or a name, whose levels would fit every row exactly); list the features to keep it",

@@ -28,14 +28,20 @@
 ** Uncommitted changes of the caller are not visible to other connections:
 ** a caller with a write transaction on the source's database is refused.
 **
+** A GLM's IRLS passes are read the same way (threads_pass with glm_row):
+** each reader sums its rows' part of the next step's factor, the deviance,
+** the metrics and the AUC's entries; the readers keep their transactions
+** from the first pass to the last, so every pass reads the same rows.
+**
 ** Refused, with an error that says what to do: a view, a query, a virtual
 ** or WITHOUT ROWID table, a temporary table or an in-memory database (no
-** file another connection can open), a GLM (IRLS passes again), a formula,
-** an incremental version.  The readers are opened read-only, with the
+** file another connection can open), a formula, an incremental version.  The readers are opened read-only, with the
 ** defensive configuration and no extension; each reader's statement is
 ** first prepared on the caller's connection, so its authorizer sees what
 ** they will read.
 */
+#include <stdint.h>
+
 #include "train.h"
 
 #if defined(_WIN32) || defined(SQLML_NO_THREADS)
@@ -50,6 +56,7 @@
 
 typedef struct reader {
   trainer t;              /* a copy of the trainer: its own accumulator, counts and statement */
+  int (*fn)(trainer *);   /* what it does with a row: first_row, or an IRLS pass's */
   sqlite3 *db;            /* its connection */
   sqlite3_int64 lo, hi;   /* its rowids */
   int rc;                 /* SQLITE_DONE, another code, or -1 after its row function reported */
@@ -62,8 +69,12 @@ typedef struct reader {
 struct ml_threads {
   int n;
   char *file, *vfs, *schema, *table, *rid;
+  char *from;             /* the readers' FROM item: the table in their main database */
   sqlite3_stmt *pin;      /* the caller's open read of the source */
-  reader *r;
+  reader *r;              /* n of them, at a 16-byte boundary of mem (a trainer holds long doubles,
+                          ** which the compiler may copy with aligned instructions; SQLite's
+                          ** allocator aligns to 8) */
+  void *mem;
 };
 
 /* ---- the plan: what may run, and the connections ---- */
@@ -84,7 +95,6 @@ static const char *not_shareable(trainer *t, const ml_source *src) {
 int threads_check(const trainer *t) {
   if (t->o.threads <= 1) return 0;
   const char *what = !ML_HAVE_THREADS                      ? "this build of sqlml has no threads"
-                     : t->o.family != ML_FAMILY_GAUSSIAN   ? "a GLM (IRLS reads the rows again each iteration)"
                      : t->formula                          ? "a formula"
                      : t->o.incremental                    ? "an incremental version"
                      : !t->by_agg                          ? "rows read column by column"
@@ -108,11 +118,13 @@ static int locate(trainer *t, struct ml_threads *p) {
     p->vfs = vfs ? sqlite3_mprintf("%s", vfs->zName) : NULL;
     p->schema = sqlite3_mprintf("%s", src.schema);
     p->table = sqlite3_mprintf("%s", src.name);
+    p->from = sqlite3_mprintf("\"main\".\"%w\"", src.name);
     p->rid = sqlite3_mprintf("%s", t->rowid_alias                                        ? t->rowid_alias
                                    : ml_find_name(t->cols, t->ncol, "rowid") < 0   ? "rowid"
                                    : ml_find_name(t->cols, t->ncol, "_rowid_") < 0 ? "_rowid_"
                                                                                    : "oid");
-    if (!p->file || (vfs && !p->vfs) || !p->schema || !p->table || !p->rid) rc = SQLITE_NOMEM;
+    if (!p->file || (vfs && !p->vfs) || !p->schema || !p->table || !p->from || !p->rid)
+      rc = SQLITE_NOMEM;
   }
   ml_source_free(&src);
   if (err) {
@@ -250,7 +262,8 @@ int threads_plan(trainer *t) {
   memset(p, 0, sizeof *p);
   if (locate(t, p)) return -1;
   p->n = t->o.threads;
-  if (!(p->r = sqlite3_malloc64(sizeof(reader) * (sqlite3_uint64)p->n))) return ml_error_nomem(t->ctx);
+  if (!(p->mem = sqlite3_malloc64(sizeof(reader) * (sqlite3_uint64)p->n + 16))) return ml_error_nomem(t->ctx);
+  p->r = (reader *)(((uintptr_t)p->mem + 15) & ~(uintptr_t)15);
   memset(p->r, 0, sizeof(reader) * (size_t)p->n);
   sqlite3_int64 lo = 0;
   int rc = begin_reads(t, p, &lo);
@@ -268,11 +281,12 @@ void threads_end(trainer *t) {
   if (!p) return;
   for (int i = 0; p->r && i < p->n; i++) sqlite3_close_v2(p->r[i].db);
   sqlite3_finalize(p->pin);
-  sqlite3_free(p->r);
+  sqlite3_free(p->mem);
   sqlite3_free(p->file);
   sqlite3_free(p->vfs);
   sqlite3_free(p->schema);
   sqlite3_free(p->table);
+  sqlite3_free(p->from);
   sqlite3_free(p->rid);
   sqlite3_free(p);
   t->par = NULL;
@@ -290,8 +304,7 @@ static int prepare_readers(trainer *t, struct ml_threads *p) {
   int head = (int)(strlen(sql) - strlen(t->from)), rc;
   char *mine = sqlite3_mprintf("%.*s\"%w\".\"%w\" WHERE \"%w\" BETWEEN ?2 AND ?3", head, sql,
                                p->schema, p->table, p->rid);
-  char *theirs = sqlite3_mprintf("%.*s\"main\".\"%w\" WHERE \"%w\" BETWEEN ?2 AND ?3", head, sql,
-                                 p->table, p->rid);
+  char *theirs = sqlite3_mprintf("%.*s%s WHERE \"%w\" BETWEEN ?2 AND ?3", head, sql, p->from, p->rid);
   sqlite3_stmt *st = NULL;
   rc = mine && theirs ? sqlite3_prepare_v2(t->db, mine, -1, &st, NULL) : SQLITE_NOMEM;
   sqlite3_finalize(st);
@@ -308,20 +321,51 @@ static int prepare_readers(trainer *t, struct ml_threads *p) {
   return rc ? -1 : 0;
 }
 
-/* Reader r's copy of the trainer: the plan shared, what a pass changes its own. */
-static int copy_trainer(trainer *t, reader *r) {
+/* The sums an IRLS pass adds up, cleared. */
+static void glm_sums_reset(trainer *c) {
+  memset(&c->dev, 0, sizeof c->dev);
+  memset(&c->null_dev, 0, sizeof c->null_dev);
+  memset(&c->null_sw, 0, sizeof c->null_sw);
+  memset(&c->null_swz, 0, sizeof c->null_swz);
+  memset(&c->aic_sum, 0, sizeof c->aic_sum);
+  memset(c->gm, 0, sizeof c->gm);
+  c->bound_rows = 0;
+  c->again_n[0] = c->again_n[1] = 0;
+  c->again_rows = 0;
+}
+
+/* What a copy needs for a pass: its accumulator for the first, its IRLS sums for the others. */
+static int pass_state(trainer *t, trainer *c, int glm) {
+  if (!glm) {
+    if (ml_fitacc_init(&c->fa, t->k, t->feat, t->kind, &t->o.fit, 2)) return ML_NOMEM;
+    first_pass_reset(c);
+    return ML_OK;
+  }
+  glm_sums_reset(c);
+  ml_auc_init(&c->auc, t->o.auc_max_rows, t->cw >= 0);
+  if (!(c->x = sqlite3_malloc64(8 * (sqlite3_uint64)t->m->p + 8))) return ML_NOMEM;
+  return t->glm_accumulate ? ml_lsq_init(&c->glm_acc, t->m->p) : ML_OK;
+}
+
+/* Reader r's copy of the trainer: the plan and the model shared, what a pass changes its own. */
+static int copy_trainer(trainer *t, reader *r, int glm) {
   trainer *c = &r->t;
   memcpy(c, t, sizeof *c);
   /* Nothing of the trainer's is the copy's to free: */
   memset(&c->fa, 0, sizeof c->fa);
   memset(&c->warn, 0, sizeof c->warn);
+  memset(&c->glm_acc, 0, sizeof c->glm_acc);
+  memset(&c->auc, 0, sizeof c->auc);
   c->rows = NULL;
   c->why = NULL;
+  c->x = NULL;
   c->worker = 1;
   c->ctx = NULL;
   c->db = r->db;
+  c->from = t->par->from;
   c->par = NULL;
   c->o.progress = 0;
+  c->nread = 0;
   c->kind = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)t->k + 1);
   c->sure = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)t->k + 1);
   c->why = sqlite3_malloc64(sizeof(char *) * (sqlite3_uint64)t->k + 1);
@@ -332,13 +376,11 @@ static int copy_trainer(trainer *t, reader *r) {
   memcpy(c->sure, t->sure, sizeof(int) * (size_t)t->k);
   for (int j = 0; j < t->k; j++)
     if (t->why[j] && !(c->why[j] = sqlite3_mprintf("%s", t->why[j]))) return ML_NOMEM;
-  if (ml_fitacc_init(&c->fa, t->k, t->feat, t->kind, &t->o.fit, 2)) return ML_NOMEM;
-  first_pass_reset(c);
-  return ML_OK;
+  return pass_state(t, c, glm);
 }
 
-/* Frees what reader r's copy owns. */
-static void free_copy(reader *r) {
+/* Frees what reader r's copy owns (a binomial target's levels it read, unless the trainer took them). */
+static void free_copy(const trainer *t, reader *r) {
   trainer *c = &r->t;
   sqlite3_finalize(c->rows);
   sqlite3_free(c->kind);
@@ -346,14 +388,19 @@ static void free_copy(reader *r) {
   for (int j = 0; c->why && j < c->k; j++) sqlite3_free(c->why[j]);
   sqlite3_free(c->why);
   sqlite3_free(c->colv);
+  sqlite3_free(c->x);
+  for (int l = 0; l < 2; l++)
+    if (c->ylev[l] != t->ylev[l]) sqlite3_free(c->ylev[l]);
   ml_sb_reset(&c->warn);
   ml_fitacc_free(&c->fa);
+  ml_lsq_free(&c->glm_acc);
+  ml_auc_free(&c->auc);
   memset(c, 0, sizeof *c);
 }
 
 static void *read_range(void *arg) {
   reader *r = arg;
-  r->rc = train_step_rows(&r->t, first_row);
+  r->rc = train_step_rows(&r->t, r->fn);
   sqlite3_reset(r->t.rows);
   return NULL;
 }
@@ -387,10 +434,23 @@ static void welford_merge(welford *s, const welford *o) {
   s->w = w;
 }
 
+static void ksum_merge(ml_ksum *a, const ml_ksum *b) {
+  ml_ksum_add(a, b->s);
+  ml_ksum_add(a, b->c);
+}
+
+/* A binomial target's text levels, read by a reader (target_levels), become the trainer's. */
+static void take_levels(trainer *t, trainer *c) {
+  if (t->levels_probed || !c->levels_probed) return;
+  t->levels_probed = 1;
+  for (int l = 0; l < 2; l++) t->ylev[l] = c->ylev[l];
+}
+
 /* A reader found a column's kind wrong, or a feature to leave out of '*': the
 ** trainer learns it, to start again.  1 if so. */
 static int learn_restart(trainer *t, reader *r) {
   trainer *c = &r->t;
+  take_levels(t, c);
   if (!c->restart) return 0;
   for (int j = 0; j < t->k; j++) {
     if (c->kind[j] == t->kind[j] || t->sure[j]) continue;
@@ -414,41 +474,84 @@ static int reader_error(trainer *t, reader *r) {
   return -1;
 }
 
-/* Reader r's rows into the trainer: accumulator and counts.  0, or -1 after reporting. */
-static int merge_reader(trainer *t, reader *r) {
+/* Reader r's first pass into the trainer: accumulator and counts.  0, or -1 after reporting. */
+static int merge_first(trainer *t, reader *r) {
   trainer *c = &r->t;
+  if (!t->fraction_rows && c->fraction_rows) t->fraction_first = t->nread + c->fraction_first;
   t->nread += c->nread;
   int rc = ml_fitacc_merge(&t->fa, &c->fa);
   if (rc == ML_FA_TOO_WIDE) return feature_too_wide(t, t->fa.bad_col);
   if (rc) return ml_result_code(t->ctx, "ml_train", rc), -1;
   t->target_nulls += c->target_nulls;
   t->weight_nulls += c->weight_nulls;
+  t->offset_nulls += c->offset_nulls;
   t->rows_hash += c->rows_hash;
   t->y_text |= c->y_text;
   t->w_text |= c->w_text;
   welford_merge(&t->wtrain, &c->wtrain);
   welford_merge(&t->wtest, &c->wtest);
+  ksum_merge(&t->dev_start, &c->dev_start);
+  ksum_merge(&t->prior_w, &c->prior_w);
+  ksum_merge(&t->prior_log_w, &c->prior_log_w);
+  ksum_merge(&t->prior_wy, &c->prior_wy);
+  ksum_merge(&t->aic_sat, &c->aic_sat);
+  t->fraction_rows += c->fraction_rows;
   return 0;
 }
 
+/* Reader r's IRLS pass into the trainer: the step's factor, the sums, the AUC's rows. */
+static int merge_glm(trainer *t, reader *r) {
+  trainer *c = &r->t;
+  t->nread += c->nread;
+  ksum_merge(&t->dev, &c->dev);
+  ksum_merge(&t->null_dev, &c->null_dev);
+  ksum_merge(&t->null_sw, &c->null_sw);
+  ksum_merge(&t->null_swz, &c->null_swz);
+  ksum_merge(&t->aic_sum, &c->aic_sum);
+  for (int s = 0; s < 2; s++) {
+    struct glm_metric *g = &t->gm[s];
+    const struct glm_metric *h = &c->gm[s];
+    ksum_merge(&g->w, &h->w);
+    ksum_merge(&g->dev, &h->dev);
+    ksum_merge(&g->logloss, &h->logloss);
+    ksum_merge(&g->correct, &h->correct);
+    ksum_merge(&g->brier, &h->brier);
+    t->again_n[s] += c->again_n[s];
+  }
+  t->bound_rows += c->bound_rows;
+  t->again_rows += c->again_rows;
+  int rc = ml_auc_merge(&t->auc, &c->auc);
+  if (!rc && t->glm_accumulate) {
+    int64_t n = t->glm_acc.n + c->glm_acc.n;
+    rc = ml_lsq_merge_acc(&t->glm_acc, &c->glm_acc);
+    t->glm_acc.n = n;
+  }
+  if (rc) ml_result_code(t->ctx, "ml_train", rc);
+  return rc ? -1 : 0;
+}
+
 /*
-** The first pass, by the readers: as run_pass(t, first_row) leaves it,
-** t->fa and the counts filled in, or t->restart set, or -1 after
+** A pass by the readers, fn on each row (first_row, or an IRLS pass's,
+** glm): as run_pass(t, fn) leaves the trainer, their rows merged in range
+** order; or t->restart set (the first pass starts again); or -1 after
 ** reporting.
 */
-int threads_first_pass(trainer *t) {
+int threads_pass(trainer *t, int (*fn)(trainer *), int glm) {
   struct ml_threads *p = t->par;
   int rc = 0;
   t->nread = 0;
-  for (int i = 0; !rc && i < p->n; i++)
-    if (copy_trainer(t, &p->r[i])) rc = ml_error_nomem(t->ctx);
+  for (int i = 0; i < p->n; i++) {
+    p->r[i].fn = fn;
+    if (!rc && copy_trainer(t, &p->r[i], glm)) rc = ml_error_nomem(t->ctx);
+  }
   if (!rc) rc = prepare_readers(t, p);
   if (!rc) rc = run_readers(t, p);
   int restart = 0;
-  for (int i = 0; !rc && i < p->n; i++) restart |= learn_restart(t, &p->r[i]);
+  for (int i = 0; !rc && !glm && i < p->n; i++) restart |= learn_restart(t, &p->r[i]);
   for (int i = 0; !rc && !restart && i < p->n; i++)
     if (p->r[i].rc != SQLITE_DONE) rc = reader_error(t, &p->r[i]);
-  for (int i = 0; !rc && !restart && i < p->n; i++) rc = merge_reader(t, &p->r[i]);
-  for (int i = 0; i < p->n; i++) free_copy(&p->r[i]);
+  for (int i = 0; !rc && !restart && i < p->n; i++)
+    rc = glm ? merge_glm(t, &p->r[i]) : merge_first(t, &p->r[i]);
+  for (int i = 0; i < p->n; i++) free_copy(t, &p->r[i]);
   return rc || restart ? -1 : 0;
 }
