@@ -207,8 +207,8 @@ static inline void ml_hash_double(uint64_t h[2], double d) {
 #define ML_HASH_SEED1 0xBB67AE8584CAA73Bull
 
 /*
-** Folds b, an accumulator of other rows under the same features, types and
-** options (not a formula's), into a (fitacc_merge.c); b is changed (its
+** Folds b, an accumulator of other rows under the same features, types,
+** options and formula (or none), into a (fitacc_merge.c); b is changed (its
 ** block may move).  ML_OK, ML_NOMEM, ML_FA_TOO_WIDE (a->bad_col: the union
 ** of levels is more than a model can hold) or ML_EINPUT.
 */

@@ -8,7 +8,9 @@
 ** with b's columns mapped to a's (ml_lsq_merge_mapped): the factor of the
 ** union of the rows, whose model ml_fitacc_finish makes as for one pass.
 ** Counts, sums, fingerprints and profiles add up (the fingerprint is a sum
-** of row hashes, so it is the one pass's exactly).
+** of row hashes, so it is the one pass's exactly).  A formula's design is
+** fixed before the rows (its levels read first), so its columns are the
+** same in both and only the counts and factors add.
 */
 #include "fitacc_int.h"
 
@@ -33,6 +35,19 @@ static int merge_feature(ml_fitacc *a, const ml_fitacc *b, int j) {
   f->from_text += g->from_text;
   f->values += g->values;
   if (f->type == ML_TYPE_NUMERIC) ml_numprof_merge(&f->prof, &g->prof);
+  return ML_OK;
+}
+
+/* Feature j's counts and profile from b, whose columns are a's (a formula's fixed design). */
+static int merge_counts(ml_fitacc *a, const ml_fitacc *b, int j) {
+  fa_feature *f = &a->f[j];
+  const fa_feature *g = &b->f[j];
+  f->nulls += g->nulls;
+  f->nulls_train += g->nulls_train;
+  f->from_text += g->from_text;
+  f->values += g->values;
+  if (f->type == ML_TYPE_CATEGORICAL) return ml_catprof_merge(&f->cprof, &g->cprof);
+  ml_numprof_merge(&f->prof, &g->prof);
   return ML_OK;
 }
 
@@ -87,17 +102,24 @@ static int merge_factors(ml_fitacc *a, ml_fitacc *b, const int *cmap, const int 
   return rc;
 }
 
+/* A formula's design is fixed: b's columns are a's, in order. */
+static int identity_map(ml_fitacc *a, const ml_fitacc *b, int *cmap) {
+  if (a->mraw != b->mraw || a->nblk || b->nblk) return ML_EINPUT;
+  for (int c = 0; c <= b->mraw; c++) cmap[c] = c;
+  return ML_OK;
+}
+
 int ml_fitacc_merge(ml_fitacc *a, ml_fitacc *b) {
-  if (a->k != b->k || a->sides != b->sides || a->o.cv != b->o.cv || a->formula || b->formula)
+  if (a->k != b->k || a->sides != b->sides || a->o.cv != b->o.cv || !a->formula != !b->formula)
     return ML_EINPUT;
   a->blk_at = b->blk_at = -1;
   int rc = ML_OK;
-  for (int j = 0; !rc && j < a->k; j++) rc = merge_feature(a, b, j);
-  if (!rc) rc = align_block(a, b);
+  for (int j = 0; !rc && j < a->k; j++) rc = a->formula ? merge_counts(a, b, j) : merge_feature(a, b, j);
+  if (!rc && !a->formula) rc = align_block(a, b);
   if (rc) return rc;
   int *cmap = ml_malloc(sizeof(int) * ((uint64_t)b->mraw + 1));
   int *bmap = ml_malloc(sizeof(int) * ((uint64_t)b->nblk + 1));
-  rc = !cmap || !bmap ? ML_NOMEM : column_map(a, b, cmap, bmap);
+  rc = !cmap || !bmap ? ML_NOMEM : a->formula ? identity_map(a, b, cmap) : column_map(a, b, cmap, bmap);
   if (!rc) rc = merge_factors(a, b, cmap, bmap);
   ml_free(cmap);
   ml_free(bmap);

@@ -157,6 +157,16 @@ int ml_catprof_add(ml_catprof *s, int l) {
   return ML_OK;
 }
 
+int ml_catprof_merge(ml_catprof *a, const ml_catprof *b) {
+  a->nulls += b->nulls;
+  for (int l = b->nlevels - 1; l >= 0; l--) {
+    if (!b->count[l]) continue;
+    if (ml_catprof_add(a, l)) return ML_NOMEM; /* grows a to hold l */
+    a->count[l] += b->count[l] - 1;
+  }
+  return ML_OK;
+}
+
 int ml_catprof_remap(ml_catprof *s, const int *map, int n) {
   int64_t *c = ml_calloc(sizeof(int64_t) * (uint64_t)n + 1);
   if (!c) return ML_NOMEM;

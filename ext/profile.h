@@ -103,6 +103,9 @@ void ml_numprof_merge(ml_numprof *a, const ml_numprof *b);
 ** ML_OK or ML_NOMEM. */
 int ml_catprof_add(ml_catprof *s, int l);
 
+/* a gains b's counts (the same levels, other rows).  ML_OK or ML_NOMEM. */
+int ml_catprof_merge(ml_catprof *a, const ml_catprof *b);
+
 /*
 ** Levels were renumbered at the end of the fit (sorted): new index of old
 ** level i is map[i], n levels now.  ML_OK or ML_NOMEM.

@@ -35,13 +35,14 @@
 **
 ** Refused, with an error that says what to do: a view, a query, a virtual
 ** or WITHOUT ROWID table, a temporary table or an in-memory database (no
-** file another connection can open), a formula, an incremental version.  The readers are opened read-only, with the
+** file another connection can open), an incremental version.  The readers are opened read-only, with the
 ** defensive configuration and no extension; each reader's statement is
 ** first prepared on the caller's connection, so its authorizer sees what
 ** they will read.
 */
 #include <stdint.h>
 
+#include "formula.h"
 #include "train.h"
 
 #if defined(_WIN32) || defined(SQLML_NO_THREADS)
@@ -95,7 +96,6 @@ static const char *not_shareable(trainer *t, const ml_source *src) {
 int threads_check(const trainer *t) {
   if (t->o.threads <= 1) return 0;
   const char *what = !ML_HAVE_THREADS                      ? "this build of sqlml has no threads"
-                     : t->formula                          ? "a formula"
                      : t->o.incremental                    ? "an incremental version"
                      : !t->by_agg                          ? "rows read column by column"
                                                            : NULL;
@@ -336,8 +336,15 @@ static void glm_sums_reset(trainer *c) {
 
 /* What a copy needs for a pass: its accumulator for the first, its IRLS sums for the others. */
 static int pass_state(trainer *t, trainer *c, int glm) {
+  if (t->formula) {
+    size_t n = sizeof(ml_fvalue) * (size_t)ml_formula_ncols(t->formula);
+    if (!(c->fresp = sqlite3_malloc64(n + 1))) return ML_NOMEM;
+    memset(c->fresp, 0, n);
+  }
   if (!glm) {
-    if (ml_fitacc_init(&c->fa, t->k, t->feat, t->kind, &t->o.fit, 2)) return ML_NOMEM;
+    if (ml_fitacc_init(&c->fa, t->k, t->feat, t->kind, &t->o.fit, 2) ||
+        (t->formula && ml_fitacc_use_formula(&c->fa, t->formula)))
+      return ML_NOMEM;
     first_pass_reset(c);
     return ML_OK;
   }
@@ -359,6 +366,7 @@ static int copy_trainer(trainer *t, reader *r, int glm) {
   c->rows = NULL;
   c->why = NULL;
   c->x = NULL;
+  c->fresp = NULL;
   c->worker = 1;
   c->ctx = NULL;
   c->db = r->db;
@@ -389,6 +397,7 @@ static void free_copy(const trainer *t, reader *r) {
   sqlite3_free(c->why);
   sqlite3_free(c->colv);
   sqlite3_free(c->x);
+  sqlite3_free(c->fresp);
   for (int l = 0; l < 2; l++)
     if (c->ylev[l] != t->ylev[l]) sqlite3_free(c->ylev[l]);
   ml_sb_reset(&c->warn);
