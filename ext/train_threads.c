@@ -68,7 +68,8 @@ typedef struct reader {
 } reader;
 
 struct ml_threads {
-  int n;
+  int n;                  /* readers that read */
+  int nopen;              /* readers whose connections are open (n may drop below, for few rowids) */
   char *file, *vfs, *schema, *table, *rid;
   char *from;             /* the readers' FROM item: the table in their main database */
   sqlite3_stmt *pin;      /* the caller's open read of the source */
@@ -92,7 +93,7 @@ static const char *not_shareable(trainer *t, const ml_source *src) {
   return NULL;
 }
 
-/* The options and family the readers cannot take: 0, or -1 after reporting. */
+/* What the readers cannot take (yet): 0, or -1 after reporting. */
 int threads_check(const trainer *t) {
   if (t->o.threads <= 1) return 0;
   const char *what = !ML_HAVE_THREADS                      ? "this build of sqlml has no threads"
@@ -241,7 +242,7 @@ static int begin_reads(trainer *t, struct ml_threads *p, sqlite3_int64 *lo) {
     return -1;
   }
   rc = pin(t, p, lo);
-  for (int i = 0; rc == 0 && i < p->n; i++) rc = open_reader(t, p, &p->r[i]);
+  for (int i = 0; rc == 0 && i < p->n; i++, p->nopen++) rc = open_reader(t, p, &p->r[i]);
   sqlite3_close(guard); /* its transaction rolls back: nothing was written */
   return rc;
 }
@@ -279,7 +280,7 @@ int threads_plan(trainer *t) {
 void threads_end(trainer *t) {
   struct ml_threads *p = t->par;
   if (!p) return;
-  for (int i = 0; p->r && i < p->n; i++) sqlite3_close_v2(p->r[i].db);
+  for (int i = 0; p->r && i < p->nopen; i++) sqlite3_close_v2(p->r[i].db);
   sqlite3_finalize(p->pin);
   sqlite3_free(p->mem);
   sqlite3_free(p->file);

@@ -270,6 +270,13 @@ static const struct scenario {
      "SELECT ml_compare('m@1', 'm@1'); SELECT ml_promote('m', 'prod2', '{\"version\":1}');"
      "SELECT ml_promote('m', 'prod', '{\"version\":1,\"max_degradation\":1}');"
      "SELECT * FROM ml_feature_info('m'); SELECT * FROM ml_drift('m', 't')"},
+    /* "threads": readers on other connections to a file (their allocations and the
+    ** caller's share the countdown), their accumulators merged; a GLM's passes too. */
+    {"threads",
+     "ATTACH 'build/oom-threads.db' AS f; DROP TABLE IF EXISTS f.t; CREATE TABLE f.t AS SELECT * FROM t;",
+     "SELECT ml_train('th', 'f.t', 'y', '[\"a\",\"b\",\"c\"]', "
+     "'{\"test_size\":0.2,\"seed\":3,\"nulls\":\"mean\",\"threads\":2}');"
+     "SELECT ml_train('tg', 'f.t', 'g', '[\"a\",\"b\"]', '{\"family\":\"binomial\",\"threads\":3}')"},
     /* The test rows read once: features on both sides the other lacks, a metric that needs every row. */
     {"deploy_read",
      "SELECT ml_train('r', 't', 'y', '[\"a\",\"b\"]', '{\"test_size\":0.3,\"seed\":2}');"

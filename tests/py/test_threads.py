@@ -259,6 +259,26 @@ c.check([t for t, _, _ in many[1] if t.startswith("grade")] == ["grade1", "grade
         "grade's levels: %r" % [t for t, _, _ in many[1]])
 con.close()
 
+# ---- few rows: fewer readers than asked, no connection left open; none: the one error ----
+path = os.path.join(tmp, "few.db")
+con = connect(a.ext, path, isolation_level=None)
+con.execute("CREATE TABLE s(x REAL, y REAL)")
+con.execute("CREATE TABLE e(x REAL, y REAL)")
+con.executemany("INSERT INTO s(rowid, x, y) VALUES (?, ?, ?)", [(1, 1, 2.5), (2, 2, 3.9), (3, 3, 6.2), (10**12, 4, 8.1)])
+fits = [json.loads(con.execute("SELECT ml_train('s', 's', 'y', '[\"x\"]', ?)",
+                               (json.dumps({"test_size": 0, "threads": n}),)).fetchone()[0]) for n in (1, 8)]
+c.check(fits[0]["n_train"] == fits[1]["n_train"] == 4 and close(fits[0]["metrics"]["train"]["rmse"],
+                                                                 fits[1]["metrics"]["train"]["rmse"]),
+        "4 rows (one at rowid 1e12), 8 threads: %r" % fits[1]["metrics"])
+e1 = error_of(con, "SELECT ml_train('e', 'e', 'y', '[\"x\"]')")
+e2 = error_of(con, "SELECT ml_train('e', 'e', 'y', '[\"x\"]', '{\"threads\":4}')")
+c.check(e1 and e1 == e2, "an empty table: the same error: %r / %r" % (e1, e2))
+other = sqlite3.connect(path, isolation_level=None, timeout=0)
+c.check(error_of(other, "BEGIN EXCLUSIVE") is None, "few rows: no reader's lock left behind")
+other.execute("ROLLBACK")
+other.close()
+con.close()
+
 # ---- refused, with what to do ----
 mem = connect(a.ext, ":memory:")
 mem.execute("CREATE TABLE h(x REAL, y REAL)")
