@@ -140,7 +140,7 @@ struct trainer {
   ml_model *pm;           /* its model */
   const char *incr_reason; /* why the version is a full retrain all the same, or NULL */
   /* train_threads.c: the connections that read the first pass at once, or NULL. */
-  struct ml_threads *par;
+  struct ml_threads *par; /* (a reader's copy: the readers it is one of) */
   int worker;             /* this trainer is one of theirs: errors go to its statement */
 };
 
@@ -203,6 +203,7 @@ int threads_check(const trainer *t);
 int threads_plan(trainer *t);
 int threads_pass(trainer *t, int (*fn)(trainer *), int glm);
 void threads_end(trainer *t);
+int threads_stopped(trainer *t);
 
 /* train_glm.c: entry points to its functions, which stay static there. */
 void train_glm_start(const trainer *t, double y, double w, double off, double *z, double *W,

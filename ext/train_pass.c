@@ -360,8 +360,17 @@ void ml_pass_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   if (t->failed) return;
-  /* A worker's rows (train_threads.c): its errors are its statement's. */
-  if (t->worker) t->ctx = ctx;
+  /* A reader's rows (train_threads.c): its errors are its statement's, and
+  ** it stops when the caller was interrupted. */
+  if (t->worker) {
+    t->ctx = ctx;
+    if (!(t->nread & 0xFFFF) && threads_stopped(t)) {
+      t->failed = 1;
+      sqlite3_result_error(ctx, "ml_train(): interrupted", -1);
+      sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);
+      return;
+    }
+  }
   if (t->ndirect == t->ncols) {
     t->vals = argv + 1;
   } else {

@@ -40,16 +40,23 @@
 ** first prepared on the caller's connection, so its authorizer sees what
 ** they will read.
 */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <stdint.h>
+#include <time.h>
 
 #include "formula.h"
 #include "train.h"
 
 #if defined(_WIN32) || defined(SQLML_NO_THREADS)
 #define ML_HAVE_THREADS 0
+typedef int atomic_int; /* nothing runs at once */
+#define atomic_load(p) (*(p))
+#define atomic_store(p, v) (*(p) = (v))
+#define atomic_fetch_sub(p, v) (*(p) -= (v))
 #else
 #define ML_HAVE_THREADS 1
 #include <pthread.h>
+#include <stdatomic.h>
 #endif
 
 /* How long a connection waits for a lock before it gives up (ms). */
@@ -57,6 +64,7 @@
 
 typedef struct reader {
   trainer t;              /* a copy of the trainer: its own accumulator, counts and statement */
+  struct ml_threads *p;   /* the readers it is one of */
   int (*fn)(trainer *);   /* what it does with a row: first_row, or an IRLS pass's */
   sqlite3 *db;            /* its connection */
   sqlite3_int64 lo, hi;   /* its rowids */
@@ -73,6 +81,9 @@ struct ml_threads {
   char *file, *vfs, *schema, *table, *rid;
   char *from;             /* the readers' FROM item: the table in their main database */
   sqlite3_stmt *pin;      /* the caller's open read of the source */
+  sqlite3_stmt *probe;    /* a statement of the caller's that sees its pending interrupt */
+  atomic_int stop;        /* the caller was interrupted: every reader stops */
+  atomic_int running;     /* readers on threads of their own still reading */
   reader *r;              /* n of them, at a 16-byte boundary of mem (a trainer holds long doubles,
                           ** which the compiler may copy with aligned instructions; SQLite's
                           ** allocator aligns to 8) */
@@ -191,6 +202,8 @@ static int pin(trainer *t, struct ml_threads *p, sqlite3_int64 *lo) {
   if (rc == SQLITE_DONE) return 1;
   if (rc != SQLITE_ROW) return db_error(t, t->db, rc, "reading the source");
   *lo = sqlite3_column_int64(p->pin, 0);
+  if ((rc = sqlite3_prepare_v2(t->db, "SELECT 1", -1, &p->probe, NULL)) != SQLITE_OK)
+    return db_error(t, t->db, rc, "preparing a statement");
   sql = sqlite3_mprintf("SELECT max(\"%w\") FROM \"%w\".\"%w\"", p->rid, p->schema, p->table);
   sqlite3_stmt *st = NULL;
   rc = sql ? sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) : SQLITE_NOMEM;
@@ -282,6 +295,7 @@ void threads_end(trainer *t) {
   if (!p) return;
   for (int i = 0; p->r && i < p->nopen; i++) sqlite3_close_v2(p->r[i].db);
   sqlite3_finalize(p->pin);
+  sqlite3_finalize(p->probe);
   sqlite3_free(p->mem);
   sqlite3_free(p->file);
   sqlite3_free(p->vfs);
@@ -372,7 +386,7 @@ static int copy_trainer(trainer *t, reader *r, int glm) {
   c->ctx = NULL;
   c->db = r->db;
   c->from = t->par->from;
-  c->par = NULL;
+  c->par = t->par; /* for threads_stopped(); a copy runs rows, never passes */
   c->o.progress = 0;
   c->nread = 0;
   c->kind = sqlite3_malloc64(sizeof(int) * (sqlite3_uint64)t->k + 1);
@@ -408,22 +422,60 @@ static void free_copy(const trainer *t, reader *r) {
   memset(c, 0, sizeof *c);
 }
 
+/*
+** sqlite3_interrupt() on the caller's connection reaches its statements,
+** not the readers': the calling thread steps a statement of its own (the
+** probe) while it reads its range, every 65,536 rows, and while it waits
+** for the other readers; an interrupt seen stops them all (ml_pass_step
+** asks threads_stopped).  1 if the caller was interrupted.
+*/
+static int caller_interrupted(struct ml_threads *p) {
+  int rc = sqlite3_step(p->probe);
+  sqlite3_reset(p->probe);
+  if (rc == SQLITE_INTERRUPT) atomic_store(&p->stop, 1);
+  return rc == SQLITE_INTERRUPT;
+}
+
+int threads_stopped(trainer *t) {
+  struct ml_threads *p = t->par;
+  if (t == &p->r[0].t) caller_interrupted(p);
+  return atomic_load(&p->stop);
+}
+
+#if ML_HAVE_THREADS
 static void *read_range(void *arg) {
   reader *r = arg;
   r->rc = train_step_rows(&r->t, r->fn);
   sqlite3_reset(r->t.rows);
+  if (r != &r->p->r[0]) atomic_fetch_sub(&r->p->running, 1);
   return NULL;
 }
+
+/* The calling thread, its range read: watches for an interrupt until the others are done. */
+static void watch(struct ml_threads *p) {
+  struct timespec tick = {0, 2000000}; /* 2 ms */
+  while (atomic_load(&p->running) > 0) {
+    caller_interrupted(p);
+    nanosleep(&tick, NULL);
+  }
+}
+#endif
 
 /* The readers read, the calling thread the first range: 0, or -1 after reporting. */
 static int run_readers(trainer *t, struct ml_threads *p) {
 #if ML_HAVE_THREADS
   int rc = 0;
+  atomic_store(&p->stop, 0);
+  atomic_store(&p->running, 0);
+  for (int i = 0; i < p->n; i++) p->r[i].p = p;
   for (int i = 1; !rc && i < p->n; i++) {
+    atomic_fetch_add(&p->running, 1);
     rc = pthread_create(&p->r[i].th, NULL, read_range, &p->r[i]);
     p->r[i].started = !rc;
+    if (rc) atomic_fetch_sub(&p->running, 1);
   }
   if (!rc) read_range(&p->r[0]);
+  watch(p);
   for (int i = 1; i < p->n; i++)
     if (p->r[i].started) pthread_join(p->r[i].th, NULL);
   if (rc) return ml_error(t->ctx, "ml_train(): option threads: a thread could not start (%d); "

@@ -363,10 +363,31 @@ for mode in ("wal", "delete"):
             "%s: %d fits during %d commits, each of one commit's rows: %r" % (mode, fits, commits, bad[:3]))
     con.close()
 
+# ---- sqlite3_interrupt on the caller stops the readers too ----
+import threading
+import time
+path = os.path.join(tmp, "intr.db")
+con = connect(a.ext, path, isolation_level=None, check_same_thread=False)
+con.execute("CREATE TABLE t(y, a, b, c, d)")
+con.execute("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 2000000) "
+            "INSERT INTO t SELECT random() % 100, random() % 7, random() % 11, random() % 13, random() % 17 FROM s")
+TRAIN = "SELECT ml_train('i', 't', 'y', '*', '{\"threads\":2,\"refine\":false}')"
+t0 = time.monotonic()
+con.execute(TRAIN).fetchone()
+full = time.monotonic() - t0
+threading.Timer(0.05, con.interrupt).start()
+t0 = time.monotonic()
+e = error_of(con, TRAIN)
+took = time.monotonic() - t0
+c.check(e == "ml_train(): interrupted" and took < 0.6 * full,
+        "interrupted after 0.05 s: %r after %.2f s (the whole fit: %.2f s)" % (e, took, full))
+c.check(con.execute("SELECT count(*) FROM ml_model_versions WHERE name = 'i'").fetchone()[0] == 1,
+        "the interrupted fit stored no version")
+con.close()
+
 # ---- fits on two connections in two threads of the host: each its own answer ----
 # (Debian's serial OpenBLAS is not safe to call from two threads at once;
 # every BLAS call of sqlml holds one lock: blas_lock.h.)
-import threading
 path = os.path.join(tmp, "wide.db")
 con = connect(a.ext, path, isolation_level=None)
 cols = ", ".join("x%d" % j for j in range(40))
