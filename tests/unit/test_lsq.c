@@ -29,6 +29,16 @@ static int solve(ml_lsq *a, double tol, unsigned char *aliased, double *beta, do
   return rank;
 }
 
+/* A merged fit solves as the fit of all its rows: coefficients and RSS to 1e-12. */
+static void same_solution(ml_lsq *whole, ml_lsq *merged) {
+  unsigned char a1[64], a2[64];
+  double b1[64], b2[64], r1, r2;
+  solve(whole, ML_LSQ_TOL, a1, b1, &r1);
+  solve(merged, ML_LSQ_TOL, a2, b2, &r2);
+  for (int j = 0; j < whole->p; j++) CHECK_NEAR(b2[j], b1[j], 1e-12);
+  CHECK_NEAR(r2, r1, 1e-12);
+}
+
 /* An exact linear relation is recovered whatever the row count, across block edges. */
 static void exact_fits(void) {
   const int counts[] = {3, 10, ML_LSQ_BLOCK - 1, ML_LSQ_BLOCK, ML_LSQ_BLOCK + 1,
@@ -110,12 +120,7 @@ static void merge(void) {
   }
   CHECK(ml_lsq_fold(&s2) == ML_OK);
   CHECK(ml_lsq_merge(&s1, s2.R, s2.m) == ML_OK);
-  unsigned char a1[4], a2[4];
-  double b1[4], b2[4], r1, r2;
-  solve(&whole, ML_LSQ_TOL, a1, b1, &r1);
-  solve(&s1, ML_LSQ_TOL, a2, b2, &r2);
-  for (int j = 0; j < 4; j++) CHECK_NEAR(b2[j], b1[j], 1e-12);
-  CHECK_NEAR(r2, r1, 1e-12);
+  same_solution(&whole, &s1);
   ml_lsq_free(&whole);
   ml_lsq_free(&s1);
   ml_lsq_free(&s2);
@@ -462,12 +467,7 @@ static void merge_mapped(void) {
   int cmap[3] = {0, 2, 3};
   CHECK(ml_lsq_merge_mapped(&a, &b, cmap, NULL) == ML_OK);
   CHECK(a.n == 1500);
-  unsigned char a1[3], a2[3];
-  double b1[3], b2[3], r1, r2;
-  solve(&whole, ML_LSQ_TOL, a1, b1, &r1);
-  solve(&a, ML_LSQ_TOL, a2, b2, &r2);
-  for (int j = 0; j < 3; j++) CHECK_NEAR(b2[j], b1[j], 1e-12);
-  CHECK_NEAR(r2, r1, 1e-12);
+  same_solution(&whole, &a);
   ml_lsq_free(&whole);
   ml_lsq_free(&a);
   ml_lsq_free(&b);
