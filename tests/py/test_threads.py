@@ -259,6 +259,34 @@ c.check([t for t, _, _ in many[1] if t.startswith("grade")] == ["grade1", "grade
         "grade's levels: %r" % [t for t, _, _ in many[1]])
 con.close()
 
+# ---- what '*' leaves out, a split key, listed levels, unseen levels: as one connection ----
+path = os.path.join(tmp, "star.db")
+con = connect(a.ext, path, isolation_level=None)
+con.execute("CREATE TABLE s(id INTEGER PRIMARY KEY, k TEXT, y REAL, x REAL, b INTEGER, name TEXT, wide TEXT)")
+rng = np.random.default_rng(4)
+rows = []
+for i in range(1, 4001):
+    x, b = rng.normal(), int(rng.integers(0, 6))
+    # wide: 600 levels in each half, 1200 in all (more than a model holds); name: one per row
+    wide = "w%d" % (i % 600 + (600 if i > 2000 else 0))
+    rows.append((i, "k%07d" % ((i * 7919) % 100003), 1 + 2 * x + 0.3 * b + rng.normal(0, 0.1), x, b,
+                 "n%d" % i, wide))
+con.executemany("INSERT INTO s VALUES (?,?,?,?,?,?,?)", rows)
+for feats, opts, what in [("*", {}, "'*' with a name and a 1200-level column"),
+                          ('["x","b"]', {"key": "k"}, "split by a text key"),
+                          ('["x","b"]', {"categorical": ["b"]}, "listed levels of numbers"),
+                          ('["x","b"]', {"categorical": ["b"], "unseen": "zero", "test_size": 0.5}, "unseen zero")]:
+    one = train(con, dict(opts, seed=9), "st", "s", feats)
+    many = train(con, dict(opts, seed=9, threads=2), "st", "s", feats)
+    same_fit("%s, threads 2" % what, one, many)
+    c.check(one[0]["warnings"] == many[0]["warnings"] and one[0]["features"] == many[0]["features"],
+            "%s: the same features and warnings: %r / %r" % (what, one[0]["warnings"], many[0]["warnings"]))
+e1 = error_of(con, "SELECT ml_train('st', 's', 'y', '[\"x\",\"wide\"]')")
+e2 = error_of(con, "SELECT ml_train('st', 's', 'y', '[\"x\",\"wide\"]', '{\"threads\":2}')")
+c.check(e1 and e2 and "feature 'wide' has too many levels" in e2 and e1.split(" (")[0] == e2.split(" (")[0],
+        "a listed feature of too many levels in all, not in either range: %r / %r" % (e1, e2))
+con.close()
+
 # ---- few rows: fewer readers than asked, no connection left open; none: the one error ----
 path = os.path.join(tmp, "few.db")
 con = connect(a.ext, path, isolation_level=None)
