@@ -13,10 +13,20 @@
 ** and within 2e-9 of 40-digit mpmath at 1e8.  Past that the fraction's terms
 ** cancel (a >> b with x near 1) and digits go: 3e-7 at 1e10.
 */
+#define _DEFAULT_SOURCE /* lgamma_r */
 #include <float.h>
 #include <math.h>
 
 #include "dist.h"
+
+double ml_lgamma(double x) {
+#ifdef __GLIBC__
+  int sign;
+  return lgamma_r(x, &sign);
+#else
+  return lgamma(x);
+#endif
+}
 
 #define LN_SQRT_2PI 0.91893853320467274178032973640562
 #define LARGE 8.0
@@ -40,8 +50,8 @@ static double lgamma_ratio(double big, double small) {
 
 double ml_lbeta(double a, double b) {
   double big = a > b ? a : b, small = a > b ? b : a;
-  if (big < LARGE) return lgamma(a) + lgamma(b) - lgamma(a + b);
-  if (small < LARGE) return lgamma(small) + lgamma_ratio(big, small);
+  if (big < LARGE) return ml_lgamma(a) + ml_lgamma(b) - ml_lgamma(a + b);
+  if (small < LARGE) return ml_lgamma(small) + lgamma_ratio(big, small);
   double s = a + b;
   return a * log(a / s) + b * log(b / s) - 0.5 * log(a) - 0.5 * log(b) + 0.5 * log(s) +
          LN_SQRT_2PI + stirling_corr(a) + stirling_corr(b) - stirling_corr(s);

@@ -8,6 +8,12 @@
 #define SQLML_DIST_H
 
 /* log B(a, b) for a, b > 0, without the cancellation of lgamma sums. */
+/*
+** log |Gamma(x)|, safe to call from two threads at once: C's lgamma also
+** writes the global signgam (glibc's lgamma_r does not; elsewhere lgamma).
+*/
+double ml_lgamma(double x);
+
 double ml_lbeta(double a, double b);
 
 /*

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "dist.h"
 #include "glm.h"
 
 /* R's logit_linkinv and logit_mu_eta cut eta at +-30 (stats/src/family.c). */
@@ -88,14 +89,14 @@ double ml_glm_aic_term(int family, double y, double mu, double w) {
   if (family == ML_FAMILY_BINOMIAL) {
     if (!(w > 0)) return 0;
     double n = round(w), x = round(w * y);
-    double l = lgamma(n + 1) - lgamma(x + 1) - lgamma(n - x + 1);
+    double l = ml_lgamma(n + 1) - ml_lgamma(x + 1) - ml_lgamma(n - x + 1);
     if (x > 0) l += x * log(mu);
     if (n - x > 0) l += (n - x) * log1p(-mu);
     return -2 * l;
   }
   if (family == ML_FAMILY_POISSON) {
     if (y != floor(y)) return INFINITY; /* dpois of a non-integer is 0 */
-    double l = y > 0 ? y * log(mu) - mu - lgamma(y + 1) : -mu;
+    double l = y > 0 ? y * log(mu) - mu - ml_lgamma(y + 1) : -mu;
     return -2 * l * w;
   }
   return 0;

@@ -40,7 +40,7 @@
 ** first prepared on the caller's connection, so its authorizer sees what
 ** they will read.
 */
-#define _POSIX_C_SOURCE 200809L /* nanosleep */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, pthread_cond_timedwait */
 #include <stdint.h>
 #include <time.h>
 
@@ -52,7 +52,6 @@
 typedef int atomic_int; /* nothing runs at once */
 #define atomic_load(p) (*(p))
 #define atomic_store(p, v) (*(p) = (v))
-#define atomic_fetch_sub(p, v) (*(p) -= (v))
 #else
 #define ML_HAVE_THREADS 1
 #include <pthread.h>
@@ -83,7 +82,11 @@ struct ml_threads {
   sqlite3_stmt *pin;      /* the caller's open read of the source */
   sqlite3_stmt *probe;    /* a statement of the caller's that sees its pending interrupt */
   atomic_int stop;        /* the caller was interrupted: every reader stops */
-  atomic_int running;     /* readers on threads of their own still reading */
+  int running;            /* readers on threads of their own still reading (under done) */
+#if ML_HAVE_THREADS
+  pthread_mutex_t done;   /* running, and ended: its signal that a reader is done */
+  pthread_cond_t ended;
+#endif
   reader *r;              /* n of them, at a 16-byte boundary of mem (a trainer holds long doubles,
                           ** which the compiler may copy with aligned instructions; SQLite's
                           ** allocator aligns to 8) */
@@ -447,17 +450,33 @@ static void *read_range(void *arg) {
   reader *r = arg;
   r->rc = train_step_rows(&r->t, r->fn);
   sqlite3_reset(r->t.rows);
-  if (r != &r->p->r[0]) atomic_fetch_sub(&r->p->running, 1);
+  if (r != &r->p->r[0]) {
+    pthread_mutex_lock(&r->p->done);
+    r->p->running--;
+    pthread_cond_signal(&r->p->ended);
+    pthread_mutex_unlock(&r->p->done);
+  }
   return NULL;
 }
 
-/* The calling thread, its range read: watches for an interrupt until the others are done. */
+/* The calling thread, its range read: watches for an interrupt (every 2 ms)
+** until the others are done, woken as soon as they are. */
 static void watch(struct ml_threads *p) {
-  struct timespec tick = {0, 2000000}; /* 2 ms */
-  while (atomic_load(&p->running) > 0) {
+  pthread_mutex_lock(&p->done);
+  while (p->running > 0) {
+    pthread_mutex_unlock(&p->done);
     caller_interrupted(p);
-    nanosleep(&tick, NULL);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 2000000;
+    if (until.tv_nsec >= 1000000000) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&p->done);
+    if (p->running > 0) pthread_cond_timedwait(&p->ended, &p->done, &until);
   }
+  pthread_mutex_unlock(&p->done);
 }
 #endif
 
@@ -466,18 +485,23 @@ static int run_readers(trainer *t, struct ml_threads *p) {
 #if ML_HAVE_THREADS
   int rc = 0;
   atomic_store(&p->stop, 0);
-  atomic_store(&p->running, 0);
+  p->running = 0;
+  pthread_mutex_init(&p->done, NULL);
+  pthread_cond_init(&p->ended, NULL);
   for (int i = 0; i < p->n; i++) p->r[i].p = p;
   for (int i = 1; !rc && i < p->n; i++) {
-    atomic_fetch_add(&p->running, 1);
+    pthread_mutex_lock(&p->done);
     rc = pthread_create(&p->r[i].th, NULL, read_range, &p->r[i]);
     p->r[i].started = !rc;
-    if (rc) atomic_fetch_sub(&p->running, 1);
+    p->running += !rc;
+    pthread_mutex_unlock(&p->done);
   }
   if (!rc) read_range(&p->r[0]);
   watch(p);
   for (int i = 1; i < p->n; i++)
     if (p->r[i].started) pthread_join(p->r[i].th, NULL);
+  pthread_cond_destroy(&p->ended);
+  pthread_mutex_destroy(&p->done);
   if (rc) return ml_error(t->ctx, "ml_train(): option threads: a thread could not start (%d); "
                                   "train with fewer threads", rc);
   return 0;

@@ -35,12 +35,19 @@ tmp = tempfile.mkdtemp()
 N = 6000
 
 
+def open_file(path, **kw):
+    """A connection to a test file, without fsync: these files need no durability."""
+    con = connect(a.ext, path, isolation_level=None, **kw)
+    con.execute("PRAGMA synchronous = OFF")
+    return con
+
+
 def close(x, y, tol=1e-12):
     return abs(x - y) <= tol * max(1.0, abs(y))
 
 
 def make(path, mode="delete", n=N):
-    con = connect(a.ext, path, isolation_level=None)
+    con = open_file(path)
     con.execute("PRAGMA journal_mode=%s" % mode)
     con.execute("CREATE TABLE h(id INTEGER PRIMARY KEY, x1 REAL, x2 REAL, city TEXT, w REAL, y REAL)")
     rng = np.random.default_rng(5)
@@ -157,7 +164,7 @@ def flat(d, pre=""):
 
 
 path = os.path.join(tmp, "glm.db")
-con = connect(a.ext, path, isolation_level=None)
+con = open_file(path)
 con.execute("CREATE TABLE g(id INTEGER PRIMARY KEY, x1 REAL, x2 REAL, city TEXT, yb INTEGER, yt TEXT, "
             "cnt INTEGER, expo REAL)")
 rng = np.random.default_rng(8)
@@ -249,7 +256,7 @@ with open(csv, "w") as f:
         f.write("%s,%s,%s\n" % ("NA" if i % 97 == 5 else repr(y), repr(x), g))
 imp = os.path.join(tmp, "imp.db")
 subprocess.run([a.sqlite3, imp, ".import --csv %s t" % csv], check=True)
-con = connect(a.ext, imp, isolation_level=None)
+con = open_file(imp)
 one = train(con, {"seed": 1}, "i", "t", '["x","grade"]')
 many = train(con, {"seed": 1, "threads": 2}, "i", "t", '["x","grade"]')
 same_fit(".import --csv, grade categorical only past row 2500", one, many)
@@ -261,7 +268,7 @@ con.close()
 
 # ---- what '*' leaves out, a split key, listed levels, unseen levels: as one connection ----
 path = os.path.join(tmp, "star.db")
-con = connect(a.ext, path, isolation_level=None)
+con = open_file(path)
 con.execute("CREATE TABLE s(id INTEGER PRIMARY KEY, k TEXT, y REAL, x REAL, b INTEGER, name TEXT, wide TEXT)")
 rng = np.random.default_rng(4)
 rows = []
@@ -289,7 +296,7 @@ con.close()
 
 # ---- few rows: fewer readers than asked, no connection left open; none: the one error ----
 path = os.path.join(tmp, "few.db")
-con = connect(a.ext, path, isolation_level=None)
+con = open_file(path)
 con.execute("CREATE TABLE s(x REAL, y REAL)")
 con.execute("CREATE TABLE e(x REAL, y REAL)")
 con.executemany("INSERT INTO s(rowid, x, y) VALUES (?, ?, ?)", [(1, 1, 2.5), (2, 2, 3.9), (3, 3, 6.2), (10**12, 4, 8.1)])
@@ -356,6 +363,7 @@ con.close()
 WRITER = r'''
 import sqlite3, sys, time
 con = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+con.execute("PRAGMA synchronous = OFF")
 end = time.monotonic() + float(sys.argv[2])
 n = 0
 while time.monotonic() < end:
@@ -363,12 +371,17 @@ while time.monotonic() < end:
     n += 1
 print(n)
 '''
+# The registry is in another database (main, in memory), so that the fits
+# do not wait for the writer to store their versions: many fits, 8 readers
+# each, so that a commit landing while the readers begin would be seen.
 for mode in ("wal", "delete"):
     path = os.path.join(tmp, "pin_%s.db" % mode)
-    con = make(path, mode, 20000)
+    make(path, mode, 20000).close()
+    con = connect(a.ext, ":memory:", isolation_level=None)
+    con.execute("ATTACH ? AS src", (path,))
     con.execute("PRAGMA busy_timeout = 30000")
-    _, w0, _ = train(con, {"seed": 4, "test_size": 0}, "p0", "h", '["x1","x2"]')
-    rss0 = json.loads(con.execute("SELECT ml_train('p0', 'h', 'y', '[\"x1\",\"x2\"]', "
+    _, w0, _ = train(con, {"seed": 4, "test_size": 0}, "p0", "src.h", '["x1","x2"]')
+    rss0 = json.loads(con.execute("SELECT ml_train('p0', 'src.h', 'y', '[\"x1\",\"x2\"]', "
                                   "'{\"seed\":4,\"test_size\":0}')").fetchone()[0])["metrics"]["train"]["rmse"]
     wr = subprocess.Popen([sys.executable, "-c", WRITER, path, "3"], stdout=subprocess.PIPE, text=True)
     fits, bad = 0, []
@@ -376,7 +389,7 @@ for mode in ("wal", "delete"):
     end = time.monotonic() + 3
     while time.monotonic() < end:
         try:
-            r, w, _ = train(con, {"seed": 4, "test_size": 0, "threads": 2}, "p", "h", '["x1","x2"]')
+            r, w, _ = train(con, {"seed": 4, "test_size": 0, "threads": 8}, "p", "src.h", '["x1","x2"]')
         except sqlite3.OperationalError as ex:
             if "locked" in str(ex) or "busy" in str(ex):
                 continue
@@ -395,7 +408,7 @@ for mode in ("wal", "delete"):
 import threading
 import time
 path = os.path.join(tmp, "intr.db")
-con = connect(a.ext, path, isolation_level=None, check_same_thread=False)
+con = open_file(path, check_same_thread=False)
 con.execute("CREATE TABLE t(y, a, b, c, d)")
 con.execute("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 2000000) "
             "INSERT INTO t SELECT random() % 100, random() % 7, random() % 11, random() % 13, random() % 17 FROM s")
@@ -417,7 +430,7 @@ con.close()
 # (Debian's serial OpenBLAS is not safe to call from two threads at once;
 # every BLAS call of sqlml holds one lock: blas_lock.h.)
 path = os.path.join(tmp, "wide.db")
-con = connect(a.ext, path, isolation_level=None)
+con = open_file(path)
 cols = ", ".join("x%d" % j for j in range(40))
 con.execute("CREATE TABLE w(y, %s)" % cols)
 rng = np.random.default_rng(3)
