@@ -11,8 +11,6 @@
 #include "formula.h"
 #include "rowhash.h"
 
-
-
 /* With o.cv: the fold factors and counts. */
 static int folds_init(ml_fitacc *a) {
   a->fold = ml_calloc(sizeof(ml_lsq) * (uint64_t)a->o.cv);

@@ -89,6 +89,12 @@ static inline void ml_ksum_add(ml_ksum *k, double v) {
 
 static inline double ml_ksum_value(const ml_ksum *k) { return isfinite(k->s) ? k->s + k->c : k->s; }
 
+/* a gains b's sum (other values). */
+static inline void ml_ksum_merge(ml_ksum *a, const ml_ksum *b) {
+  ml_ksum_add(a, b->s);
+  ml_ksum_add(a, b->c);
+}
+
 typedef struct fa_level fa_level;
 typedef struct fa_feature {
   char *name;

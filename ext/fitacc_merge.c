@@ -14,7 +14,22 @@
 */
 #include "fitacc_int.h"
 
-/* Feature j of b made a's too: its NULL column and levels, its counts. */
+/* Feature j's counts, sums and profile from b (a categorical one's profile is
+** by level: a formula's, whose levels are the same in both). */
+static int merge_counts(ml_fitacc *a, const ml_fitacc *b, int j) {
+  fa_feature *f = &a->f[j];
+  const fa_feature *g = &b->f[j];
+  ml_ksum_merge(&f->sum, &g->sum);
+  f->nulls += g->nulls;
+  f->nulls_train += g->nulls_train;
+  f->from_text += g->from_text;
+  f->values += g->values;
+  if (f->type == ML_TYPE_CATEGORICAL) return ml_catprof_merge(&f->cprof, &g->cprof);
+  ml_numprof_merge(&f->prof, &g->prof);
+  return ML_OK;
+}
+
+/* Feature j of b made a's too: its NULL column and levels, then its counts. */
 static int merge_feature(ml_fitacc *a, const ml_fitacc *b, int j) {
   fa_feature *f = &a->f[j];
   const fa_feature *g = &b->f[j];
@@ -28,27 +43,7 @@ static int merge_feature(ml_fitacc *a, const ml_fitacc *b, int j) {
     fl->train |= gl->train;
     fl->ntrain += gl->ntrain;
   }
-  ml_ksum_add(&f->sum, g->sum.s);
-  ml_ksum_add(&f->sum, g->sum.c);
-  f->nulls += g->nulls;
-  f->nulls_train += g->nulls_train;
-  f->from_text += g->from_text;
-  f->values += g->values;
-  if (f->type == ML_TYPE_NUMERIC) ml_numprof_merge(&f->prof, &g->prof);
-  return ML_OK;
-}
-
-/* Feature j's counts and profile from b, whose columns are a's (a formula's fixed design). */
-static int merge_counts(ml_fitacc *a, const ml_fitacc *b, int j) {
-  fa_feature *f = &a->f[j];
-  const fa_feature *g = &b->f[j];
-  f->nulls += g->nulls;
-  f->nulls_train += g->nulls_train;
-  f->from_text += g->from_text;
-  f->values += g->values;
-  if (f->type == ML_TYPE_CATEGORICAL) return ml_catprof_merge(&f->cprof, &g->cprof);
-  ml_numprof_merge(&f->prof, &g->prof);
-  return ML_OK;
+  return merge_counts(a, b, j);
 }
 
 /* b's block made the feature's that is a's block (or none, when b has none of its levels). */
@@ -81,23 +76,16 @@ static int column_map(ml_fitacc *a, const ml_fitacc *b, int *cmap, int *bmap) {
   return ML_OK;
 }
 
-/* The weighted mean and sum of squares of two folds' y as one (Chan et al.). */
-static void fold_stat_merge(struct fa_fold *s, const struct fa_fold *t) {
-  if (t->w == 0) return;
-  double w = s->w + t->w, d = t->mean - s->mean;
-  s->m2 += t->m2 + d * d * s->w * t->w / w;
-  s->mean += d * t->w / w;
-  s->w = w;
-  s->n += t->n;
-}
-
 /* b's factors folded into a's, side by side and fold by fold. */
 static int merge_factors(ml_fitacc *a, ml_fitacc *b, const int *cmap, const int *bmap) {
   int rc = ML_OK;
   for (int s = 0; !rc && s < a->sides; s++) rc = ml_lsq_merge_mapped(&a->acc[s], &b->acc[s], cmap, bmap);
   for (int f = 0; !rc && a->fold && f < a->o.cv; f++) {
     rc = ml_lsq_merge_mapped(&a->fold[f], &b->fold[f], cmap, bmap);
-    fold_stat_merge(&a->fstat[f], &b->fstat[f]);
+    struct fa_fold *s = &a->fstat[f];
+    const struct fa_fold *t = &b->fstat[f];
+    ml_moments_merge(&s->w, &s->mean, &s->m2, t->w, t->mean, t->m2);
+    s->n += t->n;
   }
   return rc;
 }
@@ -128,8 +116,7 @@ int ml_fitacc_merge(ml_fitacc *a, ml_fitacc *b) {
     a->used[s] += b->used[s];
     a->sum_w[s] += b->sum_w[s];
   }
-  ml_ksum_add(&a->sum_log_w, b->sum_log_w.s);
-  ml_ksum_add(&a->sum_log_w, b->sum_log_w.c);
+  ml_ksum_merge(&a->sum_log_w, &b->sum_log_w);
   a->skipped += b->skipped;
   a->zero_weight += b->zero_weight;
   a->hash[0] += b->hash[0] - ML_HASH_SEED0;

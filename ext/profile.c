@@ -118,29 +118,24 @@ void ml_numprof_merge(ml_numprof *a, const ml_numprof *b) {
     a->nulls = nulls;
     return;
   }
-  int64_t n = a->n + b->n;
-  double d = b->mean - a->mean, na = (double)a->n, nb = (double)b->n;
-  double mean = a->mean + d * nb / (double)n, m2 = a->m2 + b->m2 + d * d * na * nb / (double)n;
-  double min = a->min < b->min ? a->min : b->min, max = a->max > b->max ? a->max : b->max;
+  double w = (double)a->n;
+  ml_moments_merge(&w, &a->mean, &a->m2, (double)b->n, b->mean, b->m2);
+  a->n += b->n;
+  a->nulls = nulls;
   if (a->exp == POINT && b->exp == POINT && a->origin == b->origin) {
     a->bins[0] += b->bins[0];
-  } else {
-    ml_numprof c = *b;
-    int e = a->exp > c.exp ? a->exp : c.exp;
-    if (e == POINT) e = ilogb(max / 2 - min / 2) + 1 - 7;
-    a->min = c.min = min;
-    a->max = c.max = max;
-    e = fit_exp(a, e);
-    rebin(a, e);
-    rebin(&c, e);
-    for (int i = 0; i < ML_PROF_BINS; i++) a->bins[i] += c.bins[i];
+    return;
   }
-  a->n = n;
-  a->nulls = nulls;
-  a->mean = mean;
-  a->m2 = m2;
-  a->min = min;
-  a->max = max;
+  /* Both at the wider width (wider still if the joint range needs it), the origin at the joint min's bin. */
+  ml_numprof c = *b;
+  a->min = c.min = a->min < b->min ? a->min : b->min;
+  a->max = c.max = a->max > b->max ? a->max : b->max;
+  int e = a->exp > c.exp ? a->exp : c.exp;
+  if (e == POINT) e = ilogb(a->max / 2 - a->min / 2) + 1 - 7;
+  e = fit_exp(a, e);
+  rebin(a, e);
+  rebin(&c, e);
+  for (int i = 0; i < ML_PROF_BINS; i++) a->bins[i] += c.bins[i];
   a->fits = fits_now(a);
 }
 

@@ -57,6 +57,19 @@ typedef struct ml_profile {
   ml_catprof *cat;         /* k (used where categorical) */
 } ml_profile;
 
+/*
+** The weighted mean and sum of squared deviations of two sets of values as
+** one (Chan, Golub and LeVeque): (*w, *mean, *m2) gains (w2, mean2, m22).
+*/
+static inline void ml_moments_merge(double *w, double *mean, double *m2, double w2, double mean2,
+                                    double m22) {
+  if (w2 == 0) return;
+  double t = *w + w2, d = mean2 - *mean;
+  *m2 += m22 + d * d * *w * w2 / t;
+  *mean += d * w2 / t;
+  *w = t;
+}
+
 /* A profile of k features; is_cat[j] says which are categorical. */
 ml_profile *ml_profile_new(int k, const unsigned char *is_cat);
 void ml_profile_free(ml_profile *p);

@@ -66,8 +66,9 @@ typedef struct reader {
   struct ml_threads *p;   /* the readers it is one of */
   int (*fn)(trainer *);   /* what it does with a row: first_row, or an IRLS pass's */
   sqlite3 *db;            /* its connection */
+  sqlite3_stmt *rows;     /* its statement (the trainer's, over its rowids), kept for every pass */
   sqlite3_int64 lo, hi;   /* its rowids */
-  int rc;                 /* SQLITE_DONE, another code, or -1 after its row function reported */
+  int rc;                 /* SQLITE_DONE, or the code its statement failed with */
   int started;            /* its thread runs */
 #if ML_HAVE_THREADS
   pthread_t th;
@@ -79,6 +80,7 @@ struct ml_threads {
   int nopen;              /* readers whose connections are open (n may drop below, for few rowids) */
   char *file, *vfs, *schema, *table, *rid;
   char *from;             /* the readers' FROM item: the table in their main database */
+  char *sql;              /* the trainer's statement the readers' were made from */
   sqlite3_stmt *pin;      /* the caller's open read of the source */
   sqlite3_stmt *probe;    /* a statement of the caller's that sees its pending interrupt */
   atomic_int stop;        /* the caller was interrupted: every reader stops */
@@ -296,7 +298,11 @@ int threads_plan(trainer *t) {
 void threads_end(trainer *t) {
   struct ml_threads *p = t->par;
   if (!p) return;
-  for (int i = 0; p->r && i < p->nopen; i++) sqlite3_close_v2(p->r[i].db);
+  for (int i = 0; p->r && i < p->nopen; i++) {
+    sqlite3_finalize(p->r[i].rows);
+    sqlite3_close_v2(p->r[i].db);
+  }
+  sqlite3_free(p->sql);
   sqlite3_finalize(p->pin);
   sqlite3_finalize(p->probe);
   sqlite3_free(p->mem);
@@ -315,10 +321,18 @@ void threads_end(trainer *t) {
 /*
 ** The readers' statement: the trainer's, FROM the table in the reader's
 ** main database, WHERE its rowid is in ?2..?3.  Prepared once on the
-** caller's connection (its authorizer decides), then on each reader's.
+** caller's connection (its authorizer decides), then on each reader's; and
+** again only when the trainer's changes (a feature left out of '*').
 */
 static int prepare_readers(trainer *t, struct ml_threads *p) {
   const char *sql = sqlite3_sql(t->rows);
+  if (p->sql && strcmp(p->sql, sql) == 0) return 0;
+  sqlite3_free(p->sql);
+  for (int i = 0; i < p->n; i++) {
+    sqlite3_finalize(p->r[i].rows);
+    p->r[i].rows = NULL;
+  }
+  if (!(p->sql = sqlite3_mprintf("%s", sql))) return ml_error_nomem(t->ctx);
   int head = (int)(strlen(sql) - strlen(t->from)), rc;
   char *mine = sqlite3_mprintf("%.*s\"%w\".\"%w\" WHERE \"%w\" BETWEEN ?2 AND ?3", head, sql,
                                p->schema, p->table, p->rid);
@@ -329,14 +343,17 @@ static int prepare_readers(trainer *t, struct ml_threads *p) {
   if (rc) db_error(t, t->db, rc, "preparing the readers' statement");
   for (int i = 0; !rc && i < p->n; i++) {
     reader *r = &p->r[i];
-    rc = sqlite3_prepare_v2(r->db, theirs, -1, &r->t.rows, NULL);
-    if (!rc) rc = sqlite3_bind_int64(r->t.rows, 2, r->lo);
-    if (!rc) rc = sqlite3_bind_int64(r->t.rows, 3, r->hi);
+    rc = sqlite3_prepare_v2(r->db, theirs, -1, &r->rows, NULL);
+    if (!rc) rc = sqlite3_bind_int64(r->rows, 2, r->lo);
+    if (!rc) rc = sqlite3_bind_int64(r->rows, 3, r->hi);
     if (rc) db_error(t, r->db, rc, "preparing the readers' statement");
   }
   sqlite3_free(mine);
   sqlite3_free(theirs);
-  return rc ? -1 : 0;
+  if (!rc) return 0;
+  sqlite3_free(p->sql); /* prepared again, should a pass come */
+  p->sql = NULL;
+  return -1;
 }
 
 /* The sums an IRLS pass adds up, cleared. */
@@ -381,7 +398,7 @@ static int copy_trainer(trainer *t, reader *r, int glm) {
   memset(&c->warn, 0, sizeof c->warn);
   memset(&c->glm_acc, 0, sizeof c->glm_acc);
   memset(&c->auc, 0, sizeof c->auc);
-  c->rows = NULL;
+  c->rows = r->rows;
   c->why = NULL;
   c->x = NULL;
   c->fresp = NULL;
@@ -408,7 +425,6 @@ static int copy_trainer(trainer *t, reader *r, int glm) {
 /* Frees what reader r's copy owns (a binomial target's levels it read, unless the trainer took them). */
 static void free_copy(const trainer *t, reader *r) {
   trainer *c = &r->t;
-  sqlite3_finalize(c->rows);
   sqlite3_free(c->kind);
   sqlite3_free(c->sure);
   for (int j = 0; c->why && j < c->k; j++) sqlite3_free(c->why[j]);
@@ -430,18 +446,16 @@ static void free_copy(const trainer *t, reader *r) {
 ** not the readers': the calling thread steps a statement of its own (the
 ** probe) while it reads its range, every 65,536 rows, and while it waits
 ** for the other readers; an interrupt seen stops them all (ml_pass_step
-** asks threads_stopped).  1 if the caller was interrupted.
+** asks threads_stopped).
 */
-static int caller_interrupted(struct ml_threads *p) {
-  int rc = sqlite3_step(p->probe);
+static void check_interrupt(struct ml_threads *p) {
+  if (sqlite3_step(p->probe) == SQLITE_INTERRUPT) atomic_store(&p->stop, 1);
   sqlite3_reset(p->probe);
-  if (rc == SQLITE_INTERRUPT) atomic_store(&p->stop, 1);
-  return rc == SQLITE_INTERRUPT;
 }
 
 int threads_stopped(trainer *t) {
   struct ml_threads *p = t->par;
-  if (t == &p->r[0].t) caller_interrupted(p);
+  if (t == &p->r[0].t) check_interrupt(p);
   return atomic_load(&p->stop);
 }
 
@@ -465,7 +479,7 @@ static void watch(struct ml_threads *p) {
   pthread_mutex_lock(&p->done);
   while (p->running > 0) {
     pthread_mutex_unlock(&p->done);
-    caller_interrupted(p);
+    check_interrupt(p);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_nsec += 2000000;
@@ -511,18 +525,9 @@ static int run_readers(trainer *t, struct ml_threads *p) {
 #endif
 }
 
-/* Welford's sums of two sets of rows as one (Chan et al.). */
+/* Welford's sums of two sets of rows as one. */
 static void welford_merge(welford *s, const welford *o) {
-  if (o->w == 0) return;
-  double w = s->w + o->w, d = o->mean - s->mean;
-  s->m2 += o->m2 + d * d * s->w * o->w / w;
-  s->mean += d * o->w / w;
-  s->w = w;
-}
-
-static void ksum_merge(ml_ksum *a, const ml_ksum *b) {
-  ml_ksum_add(a, b->s);
-  ml_ksum_add(a, b->c);
+  ml_moments_merge(&s->w, &s->mean, &s->m2, o->w, o->mean, o->m2);
 }
 
 /* A binomial target's text levels, read by a reader (target_levels), become the trainer's. */
@@ -553,7 +558,7 @@ static int learn_restart(trainer *t, reader *r) {
 
 /* A reader's error, as the caller's: -1. */
 static int reader_error(trainer *t, reader *r) {
-  int rc = r->rc < 0 ? sqlite3_errcode(r->db) : r->rc;
+  int rc = r->rc;
   if (rc == SQLITE_NOMEM) return ml_error_nomem(t->ctx);
   sqlite3_result_error(t->ctx, sqlite3_errmsg(r->db), -1);
   if (rc != SQLITE_ERROR) sqlite3_result_error_code(t->ctx, rc);
@@ -576,11 +581,11 @@ static int merge_first(trainer *t, reader *r) {
   t->w_text |= c->w_text;
   welford_merge(&t->wtrain, &c->wtrain);
   welford_merge(&t->wtest, &c->wtest);
-  ksum_merge(&t->dev_start, &c->dev_start);
-  ksum_merge(&t->prior_w, &c->prior_w);
-  ksum_merge(&t->prior_log_w, &c->prior_log_w);
-  ksum_merge(&t->prior_wy, &c->prior_wy);
-  ksum_merge(&t->aic_sat, &c->aic_sat);
+  ml_ksum_merge(&t->dev_start, &c->dev_start);
+  ml_ksum_merge(&t->prior_w, &c->prior_w);
+  ml_ksum_merge(&t->prior_log_w, &c->prior_log_w);
+  ml_ksum_merge(&t->prior_wy, &c->prior_wy);
+  ml_ksum_merge(&t->aic_sat, &c->aic_sat);
   t->fraction_rows += c->fraction_rows;
   return 0;
 }
@@ -589,19 +594,19 @@ static int merge_first(trainer *t, reader *r) {
 static int merge_glm(trainer *t, reader *r) {
   trainer *c = &r->t;
   t->nread += c->nread;
-  ksum_merge(&t->dev, &c->dev);
-  ksum_merge(&t->null_dev, &c->null_dev);
-  ksum_merge(&t->null_sw, &c->null_sw);
-  ksum_merge(&t->null_swz, &c->null_swz);
-  ksum_merge(&t->aic_sum, &c->aic_sum);
+  ml_ksum_merge(&t->dev, &c->dev);
+  ml_ksum_merge(&t->null_dev, &c->null_dev);
+  ml_ksum_merge(&t->null_sw, &c->null_sw);
+  ml_ksum_merge(&t->null_swz, &c->null_swz);
+  ml_ksum_merge(&t->aic_sum, &c->aic_sum);
   for (int s = 0; s < 2; s++) {
     struct glm_metric *g = &t->gm[s];
     const struct glm_metric *h = &c->gm[s];
-    ksum_merge(&g->w, &h->w);
-    ksum_merge(&g->dev, &h->dev);
-    ksum_merge(&g->logloss, &h->logloss);
-    ksum_merge(&g->correct, &h->correct);
-    ksum_merge(&g->brier, &h->brier);
+    ml_ksum_merge(&g->w, &h->w);
+    ml_ksum_merge(&g->dev, &h->dev);
+    ml_ksum_merge(&g->logloss, &h->logloss);
+    ml_ksum_merge(&g->correct, &h->correct);
+    ml_ksum_merge(&g->brier, &h->brier);
     t->again_n[s] += c->again_n[s];
   }
   t->bound_rows += c->bound_rows;
@@ -624,13 +629,12 @@ static int merge_glm(trainer *t, reader *r) {
 */
 int threads_pass(trainer *t, int (*fn)(trainer *), int glm) {
   struct ml_threads *p = t->par;
-  int rc = 0;
   t->nread = 0;
+  int rc = prepare_readers(t, p);
   for (int i = 0; i < p->n; i++) {
     p->r[i].fn = fn;
     if (!rc && copy_trainer(t, &p->r[i], glm)) rc = ml_error_nomem(t->ctx);
   }
-  if (!rc) rc = prepare_readers(t, p);
   if (!rc) rc = run_readers(t, p);
   int restart = 0;
   for (int i = 0; !rc && !glm && i < p->n; i++) restart |= learn_restart(t, &p->r[i]);
