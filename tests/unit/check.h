@@ -40,6 +40,7 @@ void test_profile(void);
 void test_formula(void);
 void test_auc(void);
 void test_cv(void);
+void test_sfac(void);
 
 /* Uniform in [0, 1) by xorshift64 over *state: the tests' one random source. */
 static inline double check_uniform(uint64_t *state) {

@@ -1,4 +1,4 @@
-/* The C unit tests of the SQLite-free core: lsq, model, json, dist, strbuf, formula, auc, cv. */
+/* The C unit tests of the SQLite-free core: lsq, sfac, model, json, dist, strbuf, formula, auc, cv. */
 #include <stdio.h>
 
 #include "check.h"
@@ -12,6 +12,7 @@ int main(void) {
   test_json();
   test_dist();
   test_lsq();
+  test_sfac();
   test_model();
   test_sections();
   test_formula();
