@@ -61,7 +61,7 @@ DEBS_TEST = python3 python3-mpmath python3-sklearn r-base-core r-cran-sandwich p
 
 EXT_SRC = $(wildcard ext/*.c)
 EXT_OBJ = $(patsubst ext/%.c,$(B)/ext/%.o,$(EXT_SRC)) $(B)/gen/registry_sql.o
-CORE_SRC = ext/lsq.c ext/sfac.c ext/blas_lock.c ext/cv.c ext/model.c ext/model_blob.c ext/crc32.c ext/model_json.c ext/json.c ext/strbuf.c ext/dist.c ext/glm.c ext/auc.c ext/profile.c \
+CORE_SRC = ext/lsq.c ext/sfac.c ext/blas_lock.c ext/cv.c ext/model.c ext/model_block.c ext/model_blob.c ext/crc32.c ext/model_json.c ext/json.c ext/strbuf.c ext/dist.c ext/glm.c ext/auc.c ext/profile.c \
 	ext/formula.c ext/formula_parse.c ext/formula_design.c
 UNIT_SRC = $(wildcard tests/unit/*.c)
 

@@ -351,6 +351,14 @@ void ml_compare_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (!a) return;
   const ml_model *b = ml_model_arg(ctx, "ml_compare", argv, 1);
   if (!b) return;
+  /* The test factors in the terms' order, for a model kept with its block
+  ** (the cache's model: computed once for the statement). */
+  int rc = ml_model_densify_small((ml_model *)a);
+  if (!rc) rc = ml_model_densify_small((ml_model *)b);
+  if (rc) {
+    ml_result_code(ctx, "ml_compare", rc);
+    return;
+  }
   side s[2] = {{"on_b_test_rows", b, 0, {0, 0}, {0, 0}, ""},
                {"on_a_test_rows", a, 0, {0, 0}, {0, 0}, ""}};
   if (score_side(a, b, &s[0]) || score_side(a, b, &s[1])) {

@@ -104,7 +104,8 @@ const char *ml_feature_level(const ml_feature *f, sqlite3_value *v, char canon[M
   if (f->num_levels && ml_read_num(v, NULL, 1, &d, &from_text) == ML_V_NUM) {
     /* As SQL compares numbers: 2, 2.0 and '2' are the level "2". */
     *level = find_num_level(f, d);
-    ml_number_text(d, canon);
+    canon[0] = 0; /* the text only for the message of an unseen level */
+    if (*level < 0) ml_number_text(d, canon);
     return canon;
   }
   const char *z = (const char *)sqlite3_value_text(v);
@@ -191,8 +192,28 @@ static int formula_row(sqlite3_context *ctx, const char *fname, const ml_model *
   return ml_formula_eval_row(m->formula, vals, x, &bad) == ML_FROW_OK ? ML_V_NUM : ML_V_NULL;
 }
 
+/* The dummies of categorical feature f at level (its index; nlevels the
+** NULL level, -1 an unseen one), from x[*t]: written, or with blk (the
+** model's block feature) only the block's term set in *blk. */
+static void level_terms(const ml_feature *f, int level, double *x, int *t, int *blk) {
+  int first = f->full ? 0 : 1;
+  if (blk) {
+    if (level >= first && level < f->nlevels) *blk = *t + level - first;
+    *t += f->nlevels - first;
+  } else {
+    for (int l = first; l < f->nlevels; l++) x[(*t)++] = l == level ? 1 : 0;
+  }
+  if (f->has_impute) x[(*t)++] = level == f->nlevels ? 1 : 0;
+}
+
 int ml_design_row(sqlite3_context *ctx, const char *fname, const ml_model *m, sqlite3_value **v,
                   double *x) {
+  return ml_design_row_blocked(ctx, fname, m, v, x, NULL);
+}
+
+int ml_design_row_blocked(sqlite3_context *ctx, const char *fname, const ml_model *m,
+                          sqlite3_value **v, double *x, int *blk) {
+  if (blk) *blk = -1;
   if (m->formula) return formula_row(ctx, fname, m, v, x);
   int t = 0, result = ML_V_NUM;
   const ml_na *na = m->reads ? &m->na : NULL;
@@ -200,7 +221,8 @@ int ml_design_row(sqlite3_context *ctx, const char *fname, const ml_model *m, sq
   for (int j = 0; j < m->k; j++) {
     const ml_feature *f = &m->feat[j];
     int type = sqlite3_value_type(v[j]);
-    if ((type == SQLITE_NULL || (na && ml_read_is_na(v[j], na))) && !f->has_impute) {
+    int missing = type == SQLITE_NULL || (na && ml_read_is_na(v[j], na));
+    if (missing && !f->has_impute) {
       result = ML_V_NULL; /* keep checking: a bad value later in the row is still an error */
       t += ml_feature_terms(f);
       continue;
@@ -230,14 +252,13 @@ int ml_design_row(sqlite3_context *ctx, const char *fname, const ml_model *m, sq
     if (type == SQLITE_BLOB)
       return ml_error_msg(ctx, sqlite3_mprintf("%s(): feature %d (%s) is a blob; expected a level", fname,
                                          j + 1, f->name));
-    if (type != SQLITE_NULL && !(na && ml_read_is_na(v[j], na))) {
+    if (!missing) {
       char canon[ML_NUMBER_TEXT_MAX];
       const char *z = ml_feature_level(f, v[j], canon, &level);
       if (!z) return ml_error_msg(ctx, NULL);
       if (level < 0 && !(m->flags & ML_MODEL_UNSEEN_ZERO)) return unseen_level(ctx, fname, f, j, z);
     }
-    for (int l = f->full ? 0 : 1; l < f->nlevels; l++) x[t++] = l == level ? 1 : 0;
-    if (f->has_impute) x[t++] = level == f->nlevels ? 1 : 0;
+    level_terms(f, level, x, &t, blk && m->fac && j == m->bfeat ? blk : NULL);
   }
   return result;
 }

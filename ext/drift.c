@@ -312,6 +312,7 @@ static int mahalanobis(drift *d, ml_model *m, double *out) {
   *out = NAN;
   /* A formula's design columns are its terms, not one per feature value. */
   if (!(m->flags & ML_MODEL_INTERCEPT) || m->family || m->formula || m->n < 2) return SQLITE_OK;
+  if (!m->R) return SQLITE_OK; /* kept with a block of more terms than a dense factor holds */
   int rc = ml_model_prepare_intervals(m);
   if (rc) return rc == ML_NOMEM ? SQLITE_NOMEM : SQLITE_OK;
   int q = m->p + 1, r = m->rank;

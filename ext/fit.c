@@ -612,8 +612,10 @@ static int merge_in(sqlite3_context *ctx, const char *fname, merge_state *s, ml_
   return 0;
 }
 
-/* Decodes argument i as a model; NULL after reporting (or for a NULL value). */
-static ml_model *decode_arg(sqlite3_context *ctx, const char *fname, sqlite3_value *v, int i) {
+/* Decodes argument i as a model, with its dense factor if dense; NULL
+** after reporting (or for a NULL value). */
+static ml_model *decode_arg(sqlite3_context *ctx, const char *fname, sqlite3_value *v, int i,
+                            int dense) {
   if (sqlite3_value_type(v) != SQLITE_BLOB) {
     ml_error(ctx, "%s(): argument %d must be a model BLOB, got %s", fname, i,
               sqlite3_value_type(v) == SQLITE_TEXT   ? "text"
@@ -627,7 +629,18 @@ static ml_model *decode_arg(sqlite3_context *ctx, const char *fname, sqlite3_val
   int rc = ml_model_decode(z, sqlite3_value_bytes(v), &m, err, sizeof err);
   if (rc == ML_NOMEM) sqlite3_result_error_nomem(ctx);
   else if (rc) ml_error(ctx, "%s(): argument %d: %s", fname, i, err);
-  return rc ? NULL : m;
+  if (rc) return NULL;
+  /* A merge folds dense factors: a model kept with its block gets its own. */
+  if (dense && (rc = ml_model_unblock(m))) {
+    if (rc == ML_EINPUT)
+      ml_error(ctx, "%s(): argument %d has %d terms, its levels kept as a block: a merge "
+                    "holds at most %d; train on the union of the rows instead", fname, i, m->p,
+               ML_MAX_TERMS);
+    else ml_result_code(ctx, fname, rc);
+    ml_model_free(m);
+    return NULL;
+  }
+  return m;
 }
 
 static void merge_result(sqlite3_context *ctx, const char *fname, merge_state *s) {
@@ -658,7 +671,7 @@ void ml_merge_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
   merge_state *s = *pp;
   if (s->failed || sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
-  ml_model *o = decode_arg(ctx, "ml_merge", argv[0], 1);
+  ml_model *o = decode_arg(ctx, "ml_merge", argv[0], 1, 1);
   if (!o || merge_in(ctx, "ml_merge", s, &o)) s->failed = 1;
   ml_model_free(o);
 }
@@ -680,9 +693,9 @@ void ml_merge2_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   merge_state s;
   memset(&s, 0, sizeof s);
-  ml_model *a = decode_arg(ctx, "ml_merge", argv[0], 1), *b = NULL;
+  ml_model *a = decode_arg(ctx, "ml_merge", argv[0], 1, 1), *b = NULL;
   if (a && !merge_in(ctx, "ml_merge", &s, &a)) {
-    b = decode_arg(ctx, "ml_merge", argv[1], 2);
+    b = decode_arg(ctx, "ml_merge", argv[1], 2, 1);
     if (b && !merge_in(ctx, "ml_merge", &s, &b)) merge_result(ctx, "ml_merge", &s);
   }
   ml_model_free(a);
@@ -748,7 +761,7 @@ static refine_state *refine_begin(sqlite3_context *ctx, int argc, sqlite3_value 
   }
   memset(s, 0, sizeof *s);
   s->failed = 1;
-  s->m = decode_arg(ctx, "ml_refine", argv[0], 1);
+  s->m = decode_arg(ctx, "ml_refine", argv[0], 1, 0);
   if (!s->m) return NULL;
   if (s->m->l2 > 0) {
     ml_error(ctx, "ml_refine(): a ridge model (l2) is not a least-squares solution to refine");
@@ -807,7 +820,8 @@ void ml_refine_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
   if (w <= 0) return;
   if (s->m->formula && !ml_model_response(s->m, y, &y)) return; /* log(price): as fitted */
-  int row = ml_design_row(ctx, "ml_refine", s->m, argv + s->first + 1, s->x);
+  int blk = -1, row = ml_design_row_blocked(ctx, "ml_refine", s->m, argv + s->first + 1, s->x,
+                                            s->m->fac ? &blk : NULL);
   if (row < 0) {
     s->failed = 1;
     return;
@@ -815,7 +829,7 @@ void ml_refine_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (row == ML_V_NULL) return;
   s->used++;
   s->rows_hash += ml_rowhash(s->first > 1 ? &w : NULL, y, argv + s->first + 1, s->m->k);
-  ml_refiner_add(&s->ref, s->m, s->x, y, sqrt(w));
+  ml_refiner_add(&s->ref, s->m, s->x, blk, y, sqrt(w));
   if (s->m->robust) {
     int rc = ml_hcacc_add(&s->hc, s->m, s->x, y, sqrt(w));
     if (rc) {

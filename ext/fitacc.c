@@ -246,8 +246,12 @@ int ml_fa_level_of(ml_fitacc *a, fa_feature *f, const char *z, int n, double num
     }
   }
   /* Each feature leaves out at most one column (its reference level): past
-  ** this many raw columns, the model would have more than ML_MAX_TERMS. */
-  if (a->mraw + a->nblk >= ML_MAX_TERMS + a->k) return ML_FA_TOO_WIDE;
+  ** this many raw columns, the model would have more than ML_MAX_TERMS.  A
+  ** model that may keep its block holds ML_MAX_LEVELS levels there. */
+  int in_block = a->bf >= 0 && f == &a->f[a->bf];
+  if (a->o.block_model ? (in_block ? a->nblk >= ML_MAX_LEVELS : a->mraw >= ML_MAX_TERMS + a->k)
+                       : a->mraw + a->nblk >= ML_MAX_TERMS + a->k)
+    return ML_FA_TOO_WIDE;
   /* New: grow the table to stay at most half full, then add. */
   if (2 * (f->nlevels + 1) > f->nslots) {
     int ns = f->nslots ? 2 * f->nslots : 16;
@@ -280,7 +284,6 @@ int ml_fa_level_of(ml_fitacc *a, fa_feature *f, const char *z, int n, double num
   l->key[n] = 0;
   l->len = n;
   l->num = num;
-  int in_block = a->bf >= 0 && f == &a->f[a->bf];
   l->blk = in_block ? add_block_column(a) : -1;
   l->col = in_block ? -1 : ml_fa_add_column(a);
   if (in_block ? l->blk < 0 : l->col < 0) {
@@ -704,13 +707,15 @@ static int by_value(const void *x, const void *y) {
 /*
 ** The levels of the training rows of each categorical feature, sorted, into
 ** train[j] (ntrain[j] of them); *p the terms they make with the numeric
-** features and the intercept.  ML_EINPUT with err for a feature without
-** values, a level only in the test rows (unless unseen = zero), too many terms.
+** features and the intercept, *nbt the block feature's level terms (its
+** NULL level's not counted).  ML_EINPUT with err for a feature without
+** values, a level only in the test rows (unless unseen = zero).
 */
-static int training_levels(ml_fitacc *a, fa_level ***train, int *ntrain, int *p, char *err,
-                           size_t nerr) {
+static int training_levels(ml_fitacc *a, fa_level ***train, int *ntrain, int *p, int *nbt,
+                           char *err, size_t nerr) {
   int first_cat = 1;
   *p = a->o.intercept;
+  *nbt = 0;
   for (int j = 0; j < a->k; j++) {
     fa_feature *f = &a->f[j];
     if (f->type == ML_TYPE_NUMERIC && a->used[0] - f->nulls_train == 0) {
@@ -746,11 +751,7 @@ static int training_levels(ml_fitacc *a, fa_level ***train, int *ntrain, int *p,
     int full = !a->o.intercept && first_cat;
     first_cat = 0;
     *p += ntrain[j] - (full ? 0 : 1) + (f->ncol >= 0 ? 1 : 0);
-  }
-  if (*p > ML_MAX_TERMS) {
-    snprintf(err, nerr, "the design has %d terms, more than the %d a model can have", *p,
-             ML_MAX_TERMS);
-    return ML_EINPUT;
+    if (j == a->bf) *nbt = ntrain[j] - (full ? 0 : 1);
   }
   return ML_OK;
 }
@@ -763,24 +764,24 @@ static int64_t level_row(const ml_fitacc *a, const fa_level *l) {
   return l->blk >= 0 ? l->blk : trow(a, l->col);
 }
 
-/* Numeric feature f as the model's mf, at design column *c of T (mr rows). */
-static void map_numeric(const ml_fitacc *a, const fa_feature *f, ml_feature *mf, double *T,
-                        int mr, int *c) {
+/* Numeric feature f as the model's mf, at design column *c of T. */
+static void map_numeric(const ml_fitacc *a, const fa_feature *f, ml_feature *mf, fa_tmap *T,
+                        int *c) {
   mf->type = ML_FEAT_NUMERIC;
-  T[trow(a, f->zcol) + (int64_t)*c * mr] = 1;
+  fa_tmap_put(T, trow(a, f->zcol), *c, 1);
   if (f->ncol >= 0) {
     /* An imputed NULL is the training mean: the indicator times the mean. */
     mf->has_impute = 1;
     mf->impute = ml_ksum_value(&f->sum) / (double)(a->used[0] - f->nulls_train);
-    T[trow(a, f->ncol) + (int64_t)*c * mr] = mf->impute;
+    fa_tmap_put(T, trow(a, f->ncol), *c, mf->impute);
   }
   (*c)++;
 }
 
 /* Categorical feature f, with its n training levels lv (sorted), as the
-** model's mf, from design column *c of T (mr rows). */
+** model's mf, from design column *c of T. */
 static int map_categorical(const ml_fitacc *a, const fa_feature *f, fa_level **lv, int n,
-                           ml_feature *mf, double *T, int mr, int *c) {
+                           ml_feature *mf, fa_tmap *T, int *c) {
   mf->type = ML_FEAT_CATEGORICAL;
   mf->num_levels = f->type == ML_TYPE_NUM_LEVELS;
   mf->levels = ml_calloc(sizeof(char *) * (uint64_t)n);
@@ -799,33 +800,33 @@ static int map_categorical(const ml_fitacc *a, const fa_feature *f, fa_level **l
     if (!(mf->levels[l] = ml_malloc((uint64_t)len + 1))) return ML_NOMEM;
     memcpy(mf->levels[l], text, len + 1);
     mf->nlevels = l + 1;
-    if (l > 0 || mf->full) T[level_row(a, lv[l]) + (int64_t)(*c)++ * mr] = 1;
+    if (l > 0 || mf->full) fa_tmap_put(T, level_row(a, lv[l]), (*c)++, 1);
   }
   if (f->ncol >= 0) {
     mf->has_impute = 1;
-    T[trow(a, f->ncol) + (int64_t)(*c)++ * mr] = 1;
+    fa_tmap_put(T, trow(a, f->ncol), (*c)++, 1);
   }
-  return ML_OK;
+  return ml_feature_hash_levels(mf); /* the later passes find a row's level by it */
 }
 
-/* The model's features, and T (mr x q, zeroed) that maps the raw columns
-** to its design: column c of the design is sum_i T[i,c] raw_i. */
+/* The model's features, and T that maps the raw columns to its design:
+** column c of the design is sum_i T[i,c] raw_i. */
 static int map_features(const ml_fitacc *a, ml_model *m, fa_level ***train, const int *ntrain,
-                        double *T, int mr) {
+                        fa_tmap *T) {
   int c = 0, first_cat = 1, rc;
-  if (a->o.intercept) T[trow(a, 0) + (int64_t)c++ * mr] = 1;
+  if (a->o.intercept) fa_tmap_put(T, trow(a, 0), c++, 1);
   for (int j = 0; j < a->k; j++) {
     const fa_feature *f = &a->f[j];
     if ((rc = ml_model_set_name(m, j, f->name))) return rc;
     if (f->type == ML_TYPE_NUMERIC) {
-      map_numeric(a, f, &m->feat[j], T, mr, &c);
+      map_numeric(a, f, &m->feat[j], T, &c);
       continue;
     }
     m->feat[j].full = !a->o.intercept && first_cat;
     first_cat = 0;
-    if ((rc = map_categorical(a, f, train[j], ntrain[j], &m->feat[j], T, mr, &c))) return rc;
+    if ((rc = map_categorical(a, f, train[j], ntrain[j], &m->feat[j], T, &c))) return rc;
   }
-  T[trow(a, a->mraw) + (int64_t)c * mr] = 1; /* the response */
+  fa_tmap_put(T, trow(a, a->mraw), c, 1); /* the response */
   return ML_OK;
 }
 
@@ -852,6 +853,13 @@ static int transform(ml_fitacc *a, ml_model *m, const double *T, double **Rtest)
   if (rc || a->sides < 2 || a->used[1] == 0) return rc;
   if (!(*Rtest = ml_malloc(8 * (uint64_t)q * (uint64_t)q))) return ML_NOMEM;
   return ml_lsq_transform_acc(&a->acc[1], T, q, *Rtest);
+}
+
+/* T as a dense matrix (mr x q, column-major; ml_free it), or NULL out of memory. */
+static double *dense_map(const fa_tmap *T, int64_t mr, int q) {
+  double *D = ml_calloc(8 * (uint64_t)mr * (uint64_t)q);
+  for (int i = 0; D && i < T->n; i++) D[T->e[i].row + (int64_t)T->e[i].col * mr] = T->e[i].v;
+  return D;
 }
 
 /* The training rows' profile into m: numbers as gathered, level counts in the model's order. */
@@ -994,6 +1002,48 @@ static int finish_formula(ml_fitacc *a, ml_model **out, double **Rtest) {
   return ML_OK;
 }
 
+/* The dense factors through T (mr rows), and the cv folds' scores. */
+static int dense_factors(ml_fitacc *a, ml_model *m, const fa_tmap *T, double **Rtest) {
+  int64_t mr = (int64_t)a->nblk + a->mraw + 1;
+  double *D = dense_map(T, mr, m->p + 1);
+  int rc = D ? transform(a, m, D, Rtest) : ML_NOMEM;
+  if (!rc && a->fold) rc = run_cv(a, m, D);
+  ml_free(D);
+  return rc;
+}
+
+/* Does a model kept with its block alias a term outside it?  Then its
+** aliasing would not be R's, which judges the terms in their order. */
+static int aliased_outside_block(const ml_model *m) {
+  for (int j = 0; j < m->p; j++)
+    if (m->aliased[j] && (j < m->bstart || j >= m->bstart + m->fac->nb)) return 1;
+  return 0;
+}
+
+/* The block's factors given up for dense ones (p <= ML_MAX_TERMS), solved. */
+static int unblock(ml_fitacc *a, ml_model *m, const fa_tmap *T, double **Rtest) {
+  ml_model_drop_block(m);
+  int64_t q = m->p + 1;
+  if (!(m->R = ml_calloc(8 * (uint64_t)(q * q)))) return ML_NOMEM;
+  int rc = dense_factors(a, m, T, Rtest);
+  return rc ? rc : ml_model_solve(m);
+}
+
+/*
+** The model's factors and coefficients.  With the block feature's levels
+** many (ML_FA_BLOCK_MODEL) and the fit one that can keep them (o.block_model),
+** the factors keep the block (sfac.h): O(levels) to make and to store.  If
+** that aliases a term outside the block, and the model is small enough, the
+** dense factors instead: R's lm judges terms in their order.
+*/
+static int factors(ml_fitacc *a, ml_model *m, const fa_tmap *T, int blocked, double **Rtest) {
+  int rc = blocked ? ml_fa_block_factors(a, m, T) : dense_factors(a, m, T, Rtest);
+  if (!rc) rc = ml_model_solve(m);
+  if (!rc && blocked && m->p <= ML_MAX_TERMS && aliased_outside_block(m))
+    rc = unblock(a, m, T, Rtest);
+  return rc;
+}
+
 int ml_fitacc_finish(ml_fitacc *a, ml_model **out, double **Rtest, char *err, size_t nerr) {
   if (a->formula) {
     *out = NULL;
@@ -1007,33 +1057,39 @@ int ml_fitacc_finish(ml_fitacc *a, ml_model **out, double **Rtest, char *err, si
   }
   *out = NULL;
   *Rtest = NULL;
-  int rc = ML_OK, p = 0;
+  int rc = ML_OK, p = 0, nbt = 0, blocked = 0;
   for (int s = 0; s < a->sides; s++)
     if ((rc = ml_lsq_fold(&a->acc[s]))) return rc;
   if (a->fold && (rc = merge_folds(a, err, nerr))) return rc;
   fa_level ***train = ml_calloc(sizeof(fa_level **) * (uint64_t)a->k);
   int *ntrain = ml_calloc(sizeof(int) * (uint64_t)a->k);
-  double *T = NULL;
+  fa_tmap T = {0, 0, NULL};
   ml_model *m = NULL;
-  int mr = a->nblk + a->mraw + 1;
   if (!train || !ntrain) rc = ML_NOMEM;
-  if (!rc) rc = training_levels(a, train, ntrain, &p, err, nerr);
+  if (!rc) rc = training_levels(a, train, ntrain, &p, &nbt, err, nerr);
   if (!rc) {
-    m = ml_model_new(a->k, p);
-    T = ml_calloc(8 * (uint64_t)mr * (uint64_t)(p + 1));
-    if (!m || !T) rc = ML_NOMEM;
+    blocked = a->o.block_model && a->bf >= 0 && !a->fold && nbt >= ML_FA_BLOCK_MODEL;
+    if (p - (blocked ? nbt : 0) > ML_MAX_TERMS) {
+      snprintf(err, nerr, "the design has %d terms, more than the %d a model can have", p,
+               ML_MAX_TERMS);
+      rc = ML_EINPUT;
+    }
   }
-  if (!rc) rc = map_features(a, m, train, ntrain, T, mr);
-  if (!rc) rc = transform(a, m, T, Rtest);
+  if (!rc) {
+    m = ml_model_alloc(a->k, p, !blocked);
+    T.cap = 2 * (p + 1);
+    T.e = ml_malloc(sizeof(fa_tent) * (uint64_t)T.cap);
+    if (!m || !T.e) rc = ML_NOMEM;
+  }
+  if (!rc) rc = map_features(a, m, train, ntrain, &T);
   if (!rc) rc = set_options(a, m);
-  if (!rc && a->fold) rc = run_cv(a, m, T);
+  if (!rc) rc = factors(a, m, &T, blocked, Rtest);
   if (!rc && a->o.profile) rc = attach_profile(a, m, train, ntrain);
-  if (!rc) rc = ml_model_solve(m);
   if (train)
     for (int j = 0; j < a->k; j++) ml_free(train[j]);
   ml_free(train);
   ml_free(ntrain);
-  ml_free(T);
+  ml_free(T.e);
   if (rc) {
     ml_model_free(m);
     ml_free(*Rtest);

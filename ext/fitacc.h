@@ -54,6 +54,14 @@ enum { ML_TYPE_NUMERIC, ML_TYPE_CATEGORICAL, ML_TYPE_NUM_LEVELS };
 #ifndef ML_FA_BLOCK_SWITCH_MIN
 #define ML_FA_BLOCK_SWITCH_MIN 64
 #endif
+/*
+** Level terms of the block feature from which a fit with o.block_model
+** keeps the model's factor with its block (sfac.h, fitacc_block.c): below
+** it the dense factor costs little, and the model stays what it was.
+*/
+#ifndef ML_FA_BLOCK_MODEL
+#define ML_FA_BLOCK_MODEL 64
+#endif
 enum { ML_FA_USED = 0, ML_FA_SKIPPED = 100, ML_FA_ZERO_WEIGHT, ML_FA_ERROR, ML_FA_TOO_WIDE };
 
 typedef struct ml_fitopts {
@@ -70,6 +78,9 @@ typedef struct ml_fitopts {
   int cv;           /* cross-validation folds (2..20), or 0: training rows by fold (cv.h) */
   double *l2_path;  /* with cv: the penalties to choose from (nl2 of them), or NULL (borrowed) */
   int nl2;
+  int block_model;  /* the model may keep its factor with the block (a linear fit without
+                       l2, robust errors or cv): the block feature may then have up to
+                       ML_MAX_LEVELS levels, the other terms up to ML_MAX_TERMS */
 } ml_fitopts;
 
 /*

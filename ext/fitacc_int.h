@@ -17,6 +17,32 @@ struct fa_level {
 };
 
 /*
+** The map T from the raw columns (the block's first, as in ml_lsq_full) to
+** the model's design, as its nonzero entries: design column col gains v
+** times raw column row.  At most two a design column (a mean-imputed
+** numeric feature's value and NULL indicator): cap 2 (p + 1).
+*/
+typedef struct fa_tent {
+  int64_t row;
+  int col;
+  double v;
+} fa_tent;
+typedef struct fa_tmap {
+  int n, cap;
+  fa_tent *e;
+} fa_tmap;
+static inline void fa_tmap_put(fa_tmap *T, int64_t row, int col, double v) {
+  if (T->n < T->cap) T->e[T->n++] = (fa_tent){row, col, v};
+}
+
+/*
+** The model's factors kept with the block (fitacc_block.c): m->fac from
+** the training accumulator, m->test_fac from the test one when it has rows,
+** m->bfeat and m->bstart.  ML_OK or ML_NOMEM.
+*/
+int ml_fa_block_factors(const ml_fitacc *a, ml_model *m, const fa_tmap *T);
+
+/*
 ** The level with key z[0..n) of f (num: a numeric level's value), added with
 ** a new column if new (the block may then move: ml_fa_to_block), in *out.
 ** ML_OK, ML_NOMEM or ML_FA_TOO_WIDE.

@@ -114,6 +114,15 @@ static int find_parent(trainer *t, char **src, char **target, char **opts) {
     ml_result_db_error(t->ctx, "ml_train", t->db, rc);
     return -1;
   }
+  /* Its factors continue as dense ones: an incremental retrain keeps no block. */
+  if ((rc = ml_model_unblock(t->pm)) == ML_EINPUT)
+    return ml_error(t->ctx, "ml_train(): the version to build on (%s) has %d terms, its levels "
+                            "kept as a block; an incremental retrain holds at most %d: train "
+                            "without \"incremental\"", ref, t->pm->p, ML_MAX_TERMS);
+  if (rc) {
+    ml_result_code(t->ctx, "ml_train", rc);
+    return -1;
+  }
   const char *at = strrchr(ref, '@');
   sqlite3_stmt *st = NULL;
   rc = sqlite3_prepare_v2(t->db, "SELECT source, target, options FROM main.ml_model_versions "

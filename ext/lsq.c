@@ -600,7 +600,6 @@ void ml_lsq_stats_free(ml_lsq_stats *st) {
 static void stats_fit(const double *R, const double *W, int m, int r, const ml_lsq_fitinfo *fi,
                       ml_lsq_stats *st) {
   int p = m - 1, intercept = fi->intercept;
-  int64_t n = fi->n;
   const double *z = W + (int64_t)r * m; /* y's column: Q'y */
   double tss = 0, mss = 0, rss = fi->rss;
   for (int i = intercept; i <= r; i++) tss += z[i] * z[i];
@@ -617,6 +616,14 @@ static void stats_fit(const double *R, const double *W, int m, int r, const ml_l
   }
   if (isnan(rss)) rss = z[r] * z[r];
   else mss = tss - rss;
+  ml_lsq_stats_sums(st, fi, r, tss, mss, rss);
+}
+
+void ml_lsq_stats_sums(ml_lsq_stats *st, const ml_lsq_fitinfo *fi, int r, double tss, double mss,
+                       double rss) {
+  int intercept = fi->intercept;
+  int64_t n = fi->n;
+  st->rank = r;
   st->rss = rss;
   st->tss = tss;
   st->mss = mss;
@@ -658,15 +665,19 @@ static void stats_coefs(const double *Ri, int r, const unsigned char *al, int *p
       }
       st->cov[i + (int64_t)j * p] = v;
     }
-    if (pos[j] < 0 || fi->ridge) {
-      st->se[j] = st->tstat[j] = st->pvalue[j] = NAN;
-    } else {
-      st->se[j] = sqrt(st->cov[j + (int64_t)j * p]);
-      st->tstat[j] = fi->beta[j] / st->se[j];
-      st->pvalue[j] = fi->unit_dispersion ? ml_pnorm_2sided(st->tstat[j])
-                                          : ml_pt_2sided(st->tstat[j], st->df_resid);
-    }
+    ml_lsq_stats_coef(st, fi, j, pos[j] < 0 || fi->ridge ? NAN : st->cov[j + (int64_t)j * p]);
   }
+}
+
+void ml_lsq_stats_coef(ml_lsq_stats *st, const ml_lsq_fitinfo *fi, int j, double var) {
+  if (isnan(var)) {
+    st->se[j] = st->tstat[j] = st->pvalue[j] = NAN;
+    return;
+  }
+  st->se[j] = sqrt(var);
+  st->tstat[j] = fi->beta[j] / st->se[j];
+  st->pvalue[j] = fi->unit_dispersion ? ml_pnorm_2sided(st->tstat[j])
+                                      : ml_pt_2sided(st->tstat[j], st->df_resid);
 }
 
 /* Ri (r x r) = W_xx^-1 W_xx^-T, the unscaled covariance of the kept coefficients. */

@@ -238,6 +238,12 @@ typedef struct ml_lsq_fitinfo {
 
 /* Statistics of a fit with factor R (m x m). */
 int ml_lsq_stats_compute(const double *R, int m, const ml_lsq_fitinfo *fi, ml_lsq_stats *st);
+/* Its parts, for a factor of another form (model_block.c): the fit's
+** statistics from its rank r and sums of squares; term j's standard error,
+** t and p from its variance (NaN: aliased), after the former. */
+void ml_lsq_stats_sums(ml_lsq_stats *st, const ml_lsq_fitinfo *fi, int r, double tss, double mss,
+                       double rss);
+void ml_lsq_stats_coef(ml_lsq_stats *st, const ml_lsq_fitinfo *fi, int j, double var);
 void ml_lsq_stats_free(ml_lsq_stats *st);
 
 #endif

@@ -16,7 +16,7 @@
 #include "profile.h"
 #include "strbuf.h"
 
-ml_model *ml_model_new(int k, int p) {
+ml_model *ml_model_alloc(int k, int p, int dense) {
   ml_model *m = ml_calloc(sizeof *m);
   if (!m) return NULL;
   m->format = ML_FORMAT_VERSION;
@@ -27,10 +27,11 @@ ml_model *ml_model_new(int k, int p) {
   m->rss = NAN;
   int64_t q = p + 1;
   m->feat = ml_calloc(sizeof(ml_feature) * (uint64_t)k);
-  m->R = ml_calloc(8 * (uint64_t)(q * q));
+  m->R = dense ? ml_calloc(8 * (uint64_t)(q * q)) : NULL;
   m->beta = ml_calloc(8 * (uint64_t)p);
   m->aliased = ml_calloc((uint64_t)p);
-  if (!m->feat || !m->R || !m->beta || !m->aliased) {
+  m->bfeat = -1;
+  if (!m->feat || (dense && !m->R) || !m->beta || !m->aliased) {
     ml_model_free(m);
     return NULL;
   }
@@ -38,6 +39,7 @@ ml_model *ml_model_new(int k, int p) {
 }
 
 static void feature_clear(ml_feature *f) {
+  ml_free(f->slots);
   ml_free(f->name);
   for (int i = 0; i < f->nlevels; i++) ml_free(f->levels[i]);
   ml_free(f->levels);
@@ -132,6 +134,7 @@ void ml_number_text(double d, char out[ML_NUMBER_TEXT_MAX]) {
 void ml_na_free(ml_na *na) {
   for (int i = 0; i < na->n; i++) ml_free(na->text[i]);
   ml_free(na->text);
+  ml_free(na->len);
   memset(na, 0, sizeof *na);
 }
 
@@ -139,11 +142,13 @@ int ml_na_set(ml_na *na, char *const *texts, int n) {
   ml_na_free(na);
   if (n == 0) return ML_OK;
   na->text = ml_calloc(sizeof(char *) * (uint64_t)n);
-  if (!na->text) goto nomem;
+  na->len = ml_malloc(sizeof(int) * (uint64_t)n);
+  if (!na->text || !na->len) goto nomem;
   for (int i = 0; i < n; i++) {
     size_t len = strlen(texts[i]);
     if (!(na->text[i] = ml_malloc(len + 1))) goto nomem;
     memcpy(na->text[i], texts[i], len + 1);
+    na->len[i] = (int)len;
     na->n = i + 1;
   }
   return ML_OK;
@@ -154,7 +159,9 @@ nomem:
 
 int ml_na_has_text(const ml_na *na, const char *z, int n) {
   for (int i = 0; i < na->n; i++)
-    if ((int)strlen(na->text[i]) == n && memcmp(na->text[i], z, (size_t)n) == 0) return 1;
+    if (na->len[i] == n && (n == 0 || na->text[i][0] == z[0]) &&
+        memcmp(na->text[i], z, (size_t)n) == 0)
+      return 1;
   return 0;
 }
 
@@ -177,6 +184,7 @@ void ml_model_free(ml_model *m) {
   ml_free(m->ylevels[0]);
   ml_free(m->ylevels[1]);
   ml_free(m->test_R);
+  ml_model_drop_block(m);
   ml_free(m->nulls_read);
   ml_profile_free(m->profile);
   ml_free(m);
@@ -201,6 +209,12 @@ int ml_model_set_name(ml_model *m, int j, const char *name) {
 }
 
 int ml_model_solve(ml_model *m) {
+  if (m->fac) {
+    int rc = ml_model_solve_blocked(m);
+    m->flags &= ~ML_MODEL_REFINED;
+    m->rss = NAN;
+    return rc;
+  }
   int q = m->p + 1, rank, rc;
   double *W = ml_malloc(8 * (uint64_t)q * (uint64_t)q);
   double *b = ml_malloc(8 * (uint64_t)q);
@@ -230,7 +244,8 @@ out:
 }
 
 int ml_model_prepare_intervals(ml_model *m) {
-  if (m->W) return ML_OK;
+  if (m->W || m->Wfac) return ML_OK;
+  if (m->fac) return ml_model_prepare_blocked(m);
   int q = m->p + 1;
   unsigned char *al = ml_malloc((uint64_t)m->p);
   double *W = ml_malloc(8 * (uint64_t)q * (uint64_t)q);
@@ -256,7 +271,15 @@ int ml_model_stats(const ml_model *m, ml_lsq_stats *st) {
   ml_lsq_fitinfo fi = {m->n, (m->flags & ML_MODEL_INTERCEPT) != 0, m->aliased, m->beta, m->rss,
                        (m->flags & ML_MODEL_WEIGHTED) ? m->sum_log_w : 0, m->l2 > 0, m->hc,
                        m->family != ML_FAMILY_GAUSSIAN};
-  return ml_lsq_stats_compute(m->R, m->p + 1, &fi, st);
+  if (m->R) return ml_lsq_stats_compute(m->R, m->p + 1, &fi, st);
+  /* Past a dense factor's size, without the covariance (st->cov NULL). */
+  if (m->p > ML_MAX_TERMS) return ml_model_stats_blocked(m, &fi, st);
+  /* A model kept with its block: the covariance needs the dense factor. */
+  double *R;
+  int rc = ml_model_dense_factor(m, 0, &R);
+  if (!rc) rc = ml_lsq_stats_compute(R, m->p + 1, &fi, st);
+  ml_free(R);
+  return rc;
 }
 
 double ml_factor_rss(const double *R, int p, const double *b) {
@@ -490,7 +513,36 @@ void ml_model_feature_starts(const ml_model *m, int *start) {
   }
 }
 
+/* FNV-1a of a level's text. */
+static uint32_t level_hash(const char *z) {
+  uint32_t h = 2166136261u;
+  for (; *z; z++) h = (h ^ (unsigned char)*z) * 16777619u;
+  return h;
+}
+
+int ml_feature_hash_levels(ml_feature *f) {
+  if (f->type != ML_FEAT_CATEGORICAL || f->num_levels || f->nlevels < ML_LEVEL_HASH_MIN ||
+      f->slots)
+    return ML_OK;
+  int ns = 16;
+  while (ns < 2 * f->nlevels) ns *= 2;
+  if (!(f->slots = ml_calloc(sizeof(int) * (uint64_t)ns))) return ML_NOMEM;
+  f->nslots = ns;
+  for (int l = 0; l < f->nlevels; l++) {
+    uint32_t i = level_hash(f->levels[l]) & (uint32_t)(ns - 1);
+    while (f->slots[i]) i = (i + 1) & (uint32_t)(ns - 1);
+    f->slots[i] = l + 1;
+  }
+  return ML_OK;
+}
+
 int ml_level_index(const ml_feature *f, const char *z) {
+  if (f->slots) {
+    for (uint32_t i = level_hash(z) & (uint32_t)(f->nslots - 1);; i = (i + 1) & (uint32_t)(f->nslots - 1)) {
+      int s = f->slots[i];
+      if (!s || strcmp(f->levels[s - 1], z) == 0) return s - 1;
+    }
+  }
   int lo = 0, hi = f->nlevels - 1;
   while (lo <= hi) {
     int mid = (lo + hi) / 2, c = strcmp(f->levels[mid], z);

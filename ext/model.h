@@ -93,13 +93,22 @@
 #include <stdint.h>
 
 #include "mem.h"
+#include "sfac.h"
 
 #define ML_FORMAT_VERSION 1
 #define ML_KIND_LINEAR 1
 /* How rows are hashed for section rfpr (rowhash.h). */
 #define ML_ROWHASH_SCHEME 1
-/* Design columns, the intercept included: R alone is 8 MB at this size. */
+/* Design columns, the intercept included, of a model with a dense factor:
+** R alone is 8 MB at this size. */
 #define ML_MAX_TERMS 1000
+/*
+** Levels of the one feature a model keeps as its factor's diagonal block
+** (sfac.h, section BFAC): such a model has up to ML_MAX_TERMS other terms
+** and this many more.  Its factor is L (q + 1) + q^2 numbers, q the other
+** terms plus one: 32 MB for a million levels and q = 3.
+*/
+#define ML_MAX_LEVELS 1000000
 
 enum { ML_FEAT_NUMERIC = 0, ML_FEAT_CATEGORICAL = 1 };
 
@@ -113,7 +122,15 @@ typedef struct ml_feature {
   int full;        /* categorical: a dummy for every level, none left out */
   int num_levels;  /* categorical: the levels are numbers, sorted by value (READ) */
   double *lvnum;   /* their values, nlevels (filled by the decoder and the fit) */
+  int *slots;      /* text levels, ML_LEVEL_HASH_MIN or more: a hash table of
+                      index + 1 (0 empty), for ml_level_index; not stored */
+  int nslots;
 } ml_feature;
+
+/* Levels from which a feature's are found by hash (ml_feature_hash_levels). */
+#define ML_LEVEL_HASH_MIN 16
+/* f's hash table of levels, if it has that many text levels.  ML_OK or ML_NOMEM. */
+int ml_feature_hash_levels(ml_feature *f);
 
 /*
 ** Texts that mean a missing value (option na_values): a text value equal to
@@ -123,6 +140,7 @@ typedef struct ml_feature {
 typedef struct ml_na {
   int n;
   char **text;
+  int *len;   /* their byte lengths: most values differ from each in length */
 } ml_na;
 
 /* Copies n texts into na (empty first); ML_OK or ML_NOMEM. */
@@ -173,7 +191,15 @@ typedef struct ml_model {
   ml_feature *feat;        /* k */
   int64_t n, n_skipped;
   double tol;              /* aliasing tolerance the fit used */
-  double *R;               /* (p+1) x (p+1) column-major, upper triangle */
+  double *R;               /* (p+1) x (p+1) column-major, upper triangle; NULL for a
+                              model kept with its block until ml_model_densify */
+  /* A model whose factor keeps one feature's levels as its diagonal block
+  ** (section BFAC, sfac.h), or fac NULL: feature bfeat's terms
+  ** bstart..bstart+fac->nb-1 are the block's columns, the other terms in
+  ** their order are the columns after it.  test_fac likewise for tfac's rows. */
+  int bfeat, bstart;
+  ml_sfac *fac, *test_fac;
+  ml_sfac *Wfac;           /* fac without its aliased columns, for intervals (on demand) */
   double *beta;            /* p; 0 where aliased, so predictions skip it */
   unsigned char *aliased;  /* p */
   double rss;              /* refined residual sum of squares, or NaN */
@@ -239,8 +265,68 @@ int ml_model_set_formula(ml_model *m, struct ml_formula *f);
 ** factor R ((p+1)^2 column-major) of [X y]: ||R [b; -1]||^2. */
 double ml_factor_rss(const double *R, int p, const double *b);
 
-/* A model with k features and p terms, arrays allocated and zeroed. */
-ml_model *ml_model_new(int k, int p);
+/* A model with k features and p terms, arrays allocated and zeroed: with
+** dense, its factor R; without, R is NULL (the decoder allocates it for a
+** section RFAC, a fit with a block keeps fac). */
+ml_model *ml_model_alloc(int k, int p, int dense);
+static inline ml_model *ml_model_new(int k, int p) { return ml_model_alloc(k, p, 1); }
+
+/*
+** Gives a model kept with its block (m->fac) the dense factors R and
+** test_R in its terms' order (ml_sfac_dense), for what works on them:
+** merges, comparisons, drift, an incremental retrain.  ML_OK (also for a
+** model that has them), ML_NOMEM, ML_ELAPACK, or ML_EINPUT when the model
+** has more than ML_MAX_TERMS terms.
+*/
+int ml_model_densify(ml_model *m);
+/* ml_model_densify where the model is small enough: ML_OK also for one
+** that stays kept with its block (p > ML_MAX_TERMS, m->R NULL). */
+static inline int ml_model_densify_small(ml_model *m) {
+  int rc = ml_model_densify(m);
+  return rc == ML_EINPUT ? ML_OK : rc;
+}
+/* ml_model_densify, then the block's factors dropped: a dense model. */
+int ml_model_unblock(ml_model *m);
+/* The block's factors freed (m->fac, test_fac, Wfac NULL). */
+void ml_model_drop_block(ml_model *m);
+/* The dense factor of m->fac (test 0) or m->test_fac (test 1) into *R
+** ((p+1)^2, ml_free it), m unchanged: codes as ml_model_densify. */
+int ml_model_dense_factor(const ml_model *m, int test, double **R);
+
+/* m's column of the block-first factor for term j (sfac.h's numbering). */
+static inline int ml_model_fac_col(const ml_model *m, int j) {
+  int nb = m->fac->nb;
+  return j < m->bstart ? nb + j : j < m->bstart + nb ? j - m->bstart : j;
+}
+
+/* The residual sum of squares of m's coefficients over its training rows
+** (test = 0) or its test rows (test = 1): ||R [b; -1]||^2 from either form,
+** NaN without that factor.  ML_OK or ML_NOMEM. */
+int ml_model_rss(const ml_model *m, int test, double *rss);
+
+/* model_block.c's parts of ml_model_solve and ml_model_prepare_intervals
+** for a model with m->fac (m->Wfac, rank, sigma, df_resid). */
+int ml_model_solve_blocked(ml_model *m);
+/* ml_model_stats of a model of more terms than a dense factor holds: the
+** same but the covariance (st->cov NULL) and the condition (NaN). */
+struct ml_lsq_fitinfo;
+struct ml_lsq_stats;
+int ml_model_stats_blocked(const ml_model *m, const struct ml_lsq_fitinfo *fi,
+                           struct ml_lsq_stats *st);
+int ml_model_prepare_blocked(ml_model *m);
+/*
+** For an interval: ||W^-T x|| of a design row as ml_design_row_blocked
+** fills it (x over the terms outside the block, blk the block's term or -1),
+** after ml_model_prepare_intervals.  work: 2p doubles.  ML_OK.
+*/
+int ml_model_interval_norm(const ml_model *m, const double *x, int blk, double *work, double *norm);
+
+/*
+** x'b for a design row as ml_design_row_blocked fills it: the terms outside
+** the block from x, and the block's term blk (-1: none) as 1.  With no
+** block (m->fac NULL) every term from x.  Summed in long double.
+*/
+long double ml_model_dot(const ml_model *m, const double *x, int blk);
 void ml_model_free(ml_model *m);
 
 /* A copy of z[0..n), NUL-terminated (ml_free it), or NULL out of memory. */

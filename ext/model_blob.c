@@ -189,17 +189,18 @@ static int get_shap(decoder *d) {
   if (!done(s)) return bad(d, "invalid model BLOB: section SHAP has the wrong length");
   if (flags & ~(ML_MODEL_INTERCEPT | ML_MODEL_REFINED | ML_MODEL_WEIGHTED | ML_MODEL_UNSEEN_ZERO))
     return bad(d, "invalid model BLOB: unknown flags 0x%x", (unsigned)flags);
-  if (k < 1 || k > ML_MAX_TERMS || p < 1 || p > ML_MAX_TERMS)
+  if (k < 1 || k > ML_MAX_TERMS || p < 1 || p > ML_MAX_TERMS + ML_MAX_LEVELS)
     return bad(d, "invalid model BLOB: %lu features and %lu terms are out of range",
                (unsigned long)k, (unsigned long)p);
   if (rows < 0 || skipped < 0) return bad(d, "invalid model BLOB: negative row count");
   if (!(tol >= 0 && tol < 1)) return bad(d, "invalid model BLOB: aliasing tolerance out of range");
-  /* Sections RFAC and COEF are required: a BLOB without room for them is
-  ** refused before allocating for p terms (60 bytes could ask for 8 MB). */
-  if (8 * ((int64_t)p + 1) * ((int64_t)p + 2) / 2 + 9 * (int64_t)p + 8 + 16 > d->rest)
+  /* Section COEF is required: a BLOB without room for it is refused
+  ** before allocating for p terms.  The factor (RFAC, BFAC) is allocated
+  ** once its section's length is checked. */
+  if (9 * (int64_t)p + 8 > d->rest)
     return bad(d, "invalid model BLOB: %lu terms do not fit in its %lld bytes", (unsigned long)p,
                (long long)d->n);
-  ml_model *m = d->m = ml_model_new((int)k, (int)p);
+  ml_model *m = d->m = ml_model_alloc((int)k, (int)p, 0);
   if (!m) return ML_NOMEM;
   m->format = (int)d->format;
   m->flags = flags;
@@ -397,7 +398,7 @@ static int get_feature(decoder *d, int j) {
     return bad(d, "invalid model BLOB: feature %d has unknown type %d", j + 1, f->type);
   if ((fflags & ~3u) || (f->full && f->type != ML_FEAT_CATEGORICAL) || !isfinite(f->impute))
     return bad(d, "invalid model BLOB: feature %d has bad flags or imputed value", j + 1);
-  if (f->type == ML_FEAT_NUMERIC ? nl != 0 : (nl < 1 || nl > ML_MAX_TERMS))
+  if (f->type == ML_FEAT_NUMERIC ? nl != 0 : (nl < 1 || nl > (uint32_t)d->m->p + 1))
     return bad(d, "invalid model BLOB: feature %d has %lu levels", j + 1, (unsigned long)nl);
   if ((int64_t)nl * 4 > s->n - s->i)
     return bad(d, "invalid model BLOB: feature %d is truncated", j + 1);
@@ -419,7 +420,12 @@ static int get_feat(decoder *d) {
   return ML_OK;
 }
 
-/* RFAC: the R factor's upper triangle, by column. */
+/* RFAC: the R factor's upper triangle, by column (BFAC's instead for a model with a block). */
+static int has_rfac(const ml_model *m, const char *version) {
+  (void)version;
+  return m->fac == NULL;
+}
+
 static void put_rfac(ml_sb *b, const ml_model *m, const char *version) {
   (void)version;
   int q = m->p + 1;
@@ -430,8 +436,9 @@ static void put_rfac(ml_sb *b, const ml_model *m, const char *version) {
 static int get_rfac(decoder *d) {
   ml_model *m = d->m;
   int q = m->p + 1;
-  if (section_len(d) != 8 * (int64_t)q * (q + 1) / 2)
+  if (m->p > ML_MAX_TERMS || section_len(d) != 8 * (int64_t)q * (q + 1) / 2)
     return bad(d, "invalid model BLOB: section RFAC has the wrong length");
+  if (!(m->R = ml_calloc(8 * (uint64_t)q * (uint64_t)q))) return ML_NOMEM;
   for (int j = 0; j < q; j++)
     for (int i = 0; i <= j; i++) {
       double v = get_f64(&d->s);
@@ -439,6 +446,89 @@ static int get_rfac(decoder *d) {
       m->R[i + (int64_t)j * q] = v;
     }
   return ML_OK;
+}
+
+/*
+** BFAC: a factor kept with its block (sfac.h), in place of RFAC: u32 the
+** block's feature | u32 its first term | u32 nb | u32 q | nb x (q + 1) f64
+** (a_l, G_l) | R's upper triangle by column.  tbfc: the test rows' (tfac's
+** numbers, then the factor's rows and R, of the same nb and q).
+*/
+static void put_sfac(ml_sb *b, const ml_sfac *f) {
+  int64_t rows = (int64_t)f->nb * (f->q + 1);
+  for (int64_t i = 0; i < rows; i++) put_f64(b, f->S[i]);
+  for (int j = 0; j < f->q; j++)
+    for (int i = 0; i <= j; i++) put_f64(b, f->R[i + (int64_t)j * f->q]);
+}
+
+/* Reads a factor of nb block rows and q columns into *out (allocated), the
+** rest of the section's length checked first.  what names the section. */
+static int get_sfac(decoder *d, int64_t nb, int64_t q, ml_sfac **out, const char *what) {
+  if (nb < 1 || q < 1 || nb + q - 1 != d->m->p ||
+      section_len(d) != 8 * (nb * (q + 1) + q * (q + 1) / 2))
+    return bad(d, "invalid model BLOB: section %s has the wrong shape", what);
+  ml_sfac *f = *out = ml_calloc(sizeof *f);
+  if (!f || ml_sfac_init(f, (int)nb, (int)q)) return ML_NOMEM;
+  for (int64_t i = 0; i < nb * (q + 1); i++) f->S[i] = get_f64(&d->s);
+  for (int j = 0; j < q; j++)
+    for (int i = 0; i <= j; i++) f->R[i + (int64_t)j * q] = get_f64(&d->s);
+  for (int64_t i = 0; i < nb * (q + 1); i++)
+    if (!isfinite(f->S[i]) || (i % (q + 1) == 0 && f->S[i] < 0))
+      return bad(d, "invalid model BLOB: section %s holds a bad number", what);
+  for (int64_t i = 0; i < q * q; i++)
+    if (!isfinite(f->R[i])) return bad(d, "invalid model BLOB: section %s holds NaN or Inf", what);
+  return ML_OK;
+}
+
+static int has_bfac(const ml_model *m, const char *version) {
+  (void)version;
+  return m->fac != NULL;
+}
+
+static void put_bfac(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  put_u32(b, (uint32_t)m->bfeat);
+  put_u32(b, (uint32_t)m->bstart);
+  put_u32(b, (uint32_t)m->fac->nb);
+  put_u32(b, (uint32_t)m->fac->q);
+  put_sfac(b, m->fac);
+}
+
+static int get_bfac(decoder *d) {
+  ml_model *m = d->m;
+  uint32_t bfeat = get_u32(&d->s), bstart = get_u32(&d->s), nb = get_u32(&d->s), q = get_u32(&d->s);
+  if (bfeat >= (uint32_t)m->k || bstart >= (uint32_t)m->p)
+    return bad(d, "invalid model BLOB: section BFAC names no feature");
+  m->bfeat = (int)bfeat;
+  m->bstart = (int)bstart;
+  return get_sfac(d, nb, q, &m->fac, "BFAC");
+}
+
+static int has_tbfc(const ml_model *m, const char *version) {
+  (void)version;
+  return m->test_fac != NULL;
+}
+
+static void put_tbfc(ml_sb *b, const ml_model *m, const char *version) {
+  (void)version;
+  put_u64(b, (uint64_t)m->test_n);
+  put_f64(b, m->test_w);
+  put_f64(b, m->test_mean);
+  put_f64(b, m->test_m2);
+  put_sfac(b, m->test_fac);
+}
+
+static int get_tbfc(decoder *d) {
+  ml_model *m = d->m;
+  if (!m->fac) return bad(d, "invalid model BLOB: section tbfc without BFAC");
+  m->test_n = (int64_t)get_u64(&d->s);
+  m->test_w = get_f64(&d->s);
+  m->test_mean = get_f64(&d->s);
+  m->test_m2 = get_f64(&d->s);
+  if (m->test_n < 0 || !(m->test_w >= 0) || !isfinite(m->test_w) || !isfinite(m->test_mean) ||
+      !(m->test_m2 >= 0) || !isfinite(m->test_m2))
+    return bad(d, "invalid model BLOB: section tbfc is malformed");
+  return get_sfac(d, m->fac->nb, m->fac->q, &m->test_fac, "tbfc");
 }
 
 /* COEF: estimates, aliased flags, a refined fit's residual sum of squares. */
@@ -627,7 +717,7 @@ static int get_prof(decoder *d) {
 /* tfac: the test rows' factor and the moments of their y, for ml_compare. */
 static int has_tfac(const ml_model *m, const char *version) {
   (void)version;
-  return m->test_R != NULL;
+  return m->test_R != NULL && !m->fac;
 }
 
 static void put_tfac(ml_sb *b, const ml_model *m, const char *version) {
@@ -751,11 +841,12 @@ typedef struct section {
 
 static const section sections[] = {
     {"SHAP", 1, SEC_FIRST | SEC_REQUIRED, 0, NULL, put_shap, get_shap},
+    {"BFAC", 1, 0, 0, has_bfac, put_bfac, get_bfac},
     {"FORM", 1, 0, 0, has_form, put_form, get_form},
     {"GLMF", 1, 0, 0, has_glmf, put_glmf, get_glmf},
     {"READ", 1, 0, 0, has_read, put_read, get_read},
     {"FEAT", 1, SEC_REQUIRED, 0, NULL, put_feat, get_feat},
-    {"RFAC", 1, SEC_REQUIRED, 0, NULL, put_rfac, get_rfac},
+    {"RFAC", 1, 0, 0, has_rfac, put_rfac, get_rfac},
     {"COEF", 1, SEC_REQUIRED, 0, NULL, put_coef, get_coef},
     {"WGHT", 1, 0, ML_MODEL_WEIGHTED, has_wght, put_wght, get_wght},
     {"RIDG", 1, 0, 0, has_ridg, put_ridg, get_ridg},
@@ -765,6 +856,7 @@ static const section sections[] = {
     {"rfpr", 0, 0, 0, has_rfpr, put_rfpr, get_rfpr},
     {"prof", 0, 0, 0, has_prof, put_prof, get_prof},
     {"tfac", 0, 0, 0, has_tfac, put_tfac, get_tfac},
+    {"tbfc", 0, 0, 0, has_tbfc, put_tbfc, get_tbfc},
     {"incr", 0, 0, 0, has_incr, put_incr, get_incr},
     {"nnul", 0, 0, 0, has_nnul, put_nnul, get_nnul},
 };
@@ -780,8 +872,11 @@ const char *ml_model_section(int i, int *critical) {
 
 /* Every fixed part, the numbers and the texts: the BLOB's size or more. */
 static size_t blob_size(const ml_model *m, const char *version) {
-  int q = m->p + 1;
-  size_t size = 256 + 8 * (size_t)q * (size_t)(q + 1) / 2 * (m->test_R ? 2 : 1) + 9 * (size_t)m->p +
+  size_t q = (size_t)m->p + 1, fac = 8 * q * (q + 1) / 2;
+  if (m->fac) /* the block's rows and R, not a dense triangle */
+    fac = 8 * ((size_t)m->fac->nb * (size_t)(m->fac->q + 1) +
+               (size_t)m->fac->q * (size_t)(m->fac->q + 1) / 2);
+  size_t size = 256 + fac * (m->test_R || m->test_fac ? 2 : 1) + 9 * (size_t)m->p +
                 (m->profile ? (size_t)ml_profile_size(m->profile) : 0) +
                 (m->hc ? 8 * (size_t)m->p * (size_t)m->p : 0) + (version ? strlen(version) : 0) +
                 (m->target ? strlen(m->target) : 0) + m->nform;
@@ -897,7 +992,7 @@ static int check_levels(decoder *d, ml_feature *f, int j) {
     for (int i = 1; i < f->nlevels; i++)
       if (strcmp(f->levels[i - 1], f->levels[i]) >= 0)
         return bad(d, "invalid model BLOB: levels of feature %d are not sorted", j + 1);
-    return ML_OK;
+    return ml_feature_hash_levels(f);
   }
   if (!(f->lvnum = ml_malloc(8 * (uint64_t)f->nlevels))) return ML_NOMEM;
   for (int i = 0; i < f->nlevels; i++) {
@@ -911,6 +1006,21 @@ static int check_levels(decoder *d, ml_feature *f, int j) {
     if (i > 0 && !(f->lvnum[i - 1] < *v))
       return bad(d, "invalid model BLOB: levels of feature %d are not sorted", j + 1);
   }
+  return ML_OK;
+}
+
+/* A model with section BFAC: its block is one feature's level dummies,
+** and only a linear fit without ridge, robust errors or formula has one. */
+static int check_block(decoder *d) {
+  ml_model *m = d->m;
+  const ml_feature *f = &m->feat[m->bfeat];
+  int t = (m->flags & ML_MODEL_INTERCEPT) ? 1 : 0;
+  for (int j = 0; j < m->bfeat; j++) t += ml_feature_terms(&m->feat[j]);
+  if (f->type != ML_FEAT_CATEGORICAL || t != m->bstart || m->fac->nb != f->nlevels - !f->full)
+    return bad(d, "invalid model BLOB: section BFAC does not fit its feature");
+  if (m->formula || m->family != ML_FAMILY_GAUSSIAN || m->l2 > 0 || m->robust || m->test_R)
+    return bad(d, "invalid model BLOB: section BFAC with a formula, family, penalty, robust "
+                  "errors or section tfac");
   return ML_OK;
 }
 
@@ -928,7 +1038,8 @@ static int check_model(decoder *d, const int *seen) {
     int rc = check_levels(d, &m->feat[j], j);
     if (rc) return rc;
   }
-  return ML_OK;
+  if (!m->R == !m->fac) return bad(d, "invalid model BLOB: it needs one factor, RFAC or BFAC");
+  return m->fac ? check_block(d) : ML_OK;
 }
 
 int ml_model_decode(const unsigned char *z, int64_t n, ml_model **out, char *err, size_t nerr) {

@@ -152,6 +152,10 @@ static void json_fit(ml_sb *b, const ml_model *m, const ml_lsq_stats *st) {
 }
 
 static void json_covariance(ml_sb *b, const ml_model *m, const ml_lsq_stats *st) {
+  if (!st->cov) { /* past ML_MAX_TERMS terms: p^2 numbers are not made (docs/reference.md) */
+    ml_sb_puts(b, ",\"covariance\":null}");
+    return;
+  }
   ml_sb_puts(b, ",\"covariance\":[");
   for (int i = 0; i < m->p; i++) {
     ml_sb_puts(b, i ? ",[" : "[");

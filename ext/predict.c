@@ -444,7 +444,7 @@ static shared_model *cache_get(sqlite3_context *ctx, const char *fname, int iArg
   }
   shared_model *s = sqlite3_malloc(sizeof *s);
   unsigned char *key = sqlite3_malloc(n);
-  double *x = sqlite3_malloc64(16 * (sqlite3_uint64)m->p + 8);
+  double *x = sqlite3_malloc64(24 * (sqlite3_uint64)m->p + 8); /* a row, an interval's 2p */
   if (!s || !key || !x) {
     sqlite3_free(s);
     sqlite3_free(key);
@@ -643,9 +643,12 @@ void ml_predict_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       return;
     }
   }
-  if (ml_design_row(ctx, "ml_predict", m, argv + 1, s->x) == ML_V_NUM) {
+  int blk;
+  if (ml_design_row_blocked(ctx, "ml_predict", m, argv + 1, s->x, m->fac ? &blk : NULL) == ML_V_NUM) {
     double yhat = 0;
-    for (int j = 0; j < m->p; j++) yhat += m->beta[j] * s->x[j];
+    if (m->fac) yhat = (double)ml_model_dot(m, s->x, blk); /* O(terms outside the block) */
+    else
+      for (int j = 0; j < m->p; j++) yhat += m->beta[j] * s->x[j];
     result_prediction(ctx, m, yhat, argv);
   }
 }
@@ -718,15 +721,21 @@ void ml_predict_interval_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
   double off = 0;
   if (glm && m->offset && offset_arg(ctx, "ml_predict_interval", m, argv[2 + m->k], &off) <= 0)
     return;
-  double *x = s->x, *u = x + m->p, tq = s->tq;
-  if (ml_design_row(ctx, "ml_predict_interval", m, argv + 2, x) != ML_V_NUM) return;
-  double fit = 0;
-  for (int j = 0, k = 0; j < m->p; j++) {
-    fit += m->beta[j] * x[j];
-    if (!m->aliased[j]) u[k++] = x[j];
+  double *x = s->x, *u = x + m->p, tq = s->tq, fit = 0, norm = 0;
+  int blk, q = m->p + 1, bad = 0;
+  if (ml_design_row_blocked(ctx, "ml_predict_interval", m, argv + 2, x, m->fac ? &blk : NULL) !=
+      ML_V_NUM)
+    return;
+  if (m->fac) {
+    fit = (double)ml_model_dot(m, x, blk);
+    ml_model_interval_norm(m, x, blk, u, &norm);
+  } else {
+    for (int j = 0, k = 0; j < m->p; j++) {
+      fit += m->beta[j] * x[j];
+      if (!m->aliased[j]) u[k++] = x[j];
+    }
   }
-  int q = m->p + 1, bad = 0;
-  if (m->rank > 0) {
+  if (m->rank > 0 && !m->fac) {
     ml_blas_lock();
     bad = LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'T', 'N', m->rank, 1, m->W, q, u, m->rank) < 0;
     ml_blas_unlock();
@@ -735,8 +744,7 @@ void ml_predict_interval_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
     ml_result_code(ctx, "ml_predict_interval", ML_ELAPACK);
     return;
   }
-  double norm = 0;
-  for (int k = 0; k < m->rank; k++) norm = hypot(norm, u[k]);
+  for (int k = 0; k < m->rank && !m->fac; k++) norm = hypot(norm, u[k]);
   if (glm) {
     /* Wald's interval on the link scale (dispersion 1), through the
     ** inverse link: R's predict(type = "link", se.fit = TRUE), mapped. */

@@ -24,7 +24,23 @@ void ml_refiner_free(ml_refiner *r) {
   memset(r, 0, sizeof *r);
 }
 
-void ml_refiner_add(ml_refiner *r, const ml_model *m, const double *x, double y, double sw) {
+/* A row of a model kept with its block: the terms outside it, and blk. */
+static void add_blocked(ml_refiner *r, const ml_model *m, const double *x, int blk, double y,
+                        double sw) {
+  long double e = ((long double)y - ml_model_dot(m, x, blk)) * sw;
+  int from = m->bstart, to = m->bstart + m->fac->nb;
+  for (int j = 0; j < from; j++) r->g[j] += e * (sw * x[j]);
+  for (int j = to; j < m->p; j++) r->g[j] += e * (sw * x[j]);
+  if (blk >= 0) r->g[blk] += e * sw;
+  r->g[m->p] += e * e;
+}
+
+void ml_refiner_add(ml_refiner *r, const ml_model *m, const double *x, int blk, double y,
+                    double sw) {
+  if (m->fac) {
+    add_blocked(r, m, x, blk, y, sw);
+    return;
+  }
   /* Over the nonzeros only (the same sums): a row of a feature of many
   ** levels is mostly zeros.  Their indices without a branch, then the sums. */
   int nz[ML_MAX_TERMS], k = 0;
@@ -39,7 +55,58 @@ void ml_refiner_add(ml_refiner *r, const ml_model *m, const double *x, double y,
   r->g[m->p] += e * e;
 }
 
+/*
+** The step for a model kept with its block: d = (F'F)^-1 X'r over the
+** kept columns of its factor F (ml_sfac_solve_normal), by term into d
+** (0 where aliased); *gd = d'X'r.
+*/
+static int step_blocked(const ml_refiner *r, const ml_model *m, double *d, long double *gd) {
+  int p = m->p, nb = m->fac->nb;
+  unsigned char *al = ml_malloc((uint64_t)p);
+  double *g = ml_malloc(8 * (uint64_t)p), *dk = ml_malloc(8 * (uint64_t)p);
+  int *col = ml_malloc(sizeof(int) * (uint64_t)p);
+  ml_sfac w = {0};
+  int rc = al && g && dk && col ? ML_OK : ML_NOMEM;
+  /* Columns of the reduced factor: the block's, then the kept others. */
+  for (int j = 0, k = nb; !rc && j < p; j++) {
+    int c = ml_model_fac_col(m, j);
+    al[c] = m->aliased[j];
+    col[j] = c < nb ? c : m->aliased[j] ? -1 : k++;
+    if (col[j] >= 0) g[col[j]] = (double)r->g[j];
+  }
+  double zz = 0;
+  if (!rc) rc = ml_sfac_reduce(m->fac, al, &w);
+  if (!rc) rc = ml_sfac_solve_normal(&w, g, dk, &zz);
+  *gd = 0;
+  for (int j = 0; !rc && j < p; j++) {
+    d[j] = col[j] >= 0 ? dk[col[j]] : 0;
+    *gd += (long double)d[j] * r->g[j];
+  }
+  ml_sfac_free(&w);
+  ml_free(al);
+  ml_free(g);
+  ml_free(dk);
+  ml_free(col);
+  return rc;
+}
+
+static int apply_blocked(ml_refiner *r, ml_model *m) {
+  double *d = ml_malloc(8 * (uint64_t)m->p);
+  long double gd = 0;
+  int rc = d ? step_blocked(r, m, d, &gd) : ML_NOMEM;
+  if (!rc) {
+    /* ||r - X d||^2 = r'r - 2 d'X'r + d'(X'X)d, and (X'X)d = X'r. */
+    long double rss = r->g[m->p] - gd;
+    for (int j = 0; j < m->p; j++) m->beta[j] += d[j];
+    m->rss = rss > 0 ? (double)rss : 0;
+    m->flags |= ML_MODEL_REFINED;
+  }
+  ml_free(d);
+  return rc;
+}
+
 int ml_refiner_apply(ml_refiner *r, ml_model *m) {
+  if (m->fac) return apply_blocked(r, m);
   int q = m->p + 1, rank, rc;
   double *W = ml_malloc(8 * (uint64_t)q * (uint64_t)q), *d = ml_malloc(8 * (uint64_t)q);
   rc = ML_NOMEM;

@@ -26,7 +26,10 @@ typedef struct ml_refiner {
 
 int ml_refiner_init(ml_refiner *r, int p);
 void ml_refiner_free(ml_refiner *r);
-void ml_refiner_add(ml_refiner *r, const ml_model *m, const double *x, double y, double sw);
+/* A row: x its design row, or for a model kept with its block the row
+** ml_design_row_blocked fills with blk its block term (-1 none; else ignored). */
+void ml_refiner_add(ml_refiner *r, const ml_model *m, const double *x, int blk, double y,
+                    double sw);
 /* Applies the step to m: beta, the refined residual sum of squares, the flag. */
 int ml_refiner_apply(ml_refiner *r, ml_model *m);
 

@@ -22,6 +22,7 @@
 ** and a view in place of a table would make anything a model.  Every
 ** statement names main: a TEMP table of the same name is not the registry.
 */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -534,6 +535,8 @@ int ml_registry_load(sqlite3 *db, ml_conn *conn, const char *fname, const char *
   int rc = ml_registry_find(db, conn, fname, ref, version, &blob, &nblob, NULL, err);
   if (rc == SQLITE_OK) {
     int dr = ml_model_decode(blob, nblob, m, msg, sizeof msg);
+    /* What loads a model by name compares, merges or measures it: with its dense factor. */
+    if (!dr && (dr = ml_model_densify_small(*m))) snprintf(msg, sizeof msg, "its factor failed");
     if (dr == ML_NOMEM) rc = SQLITE_NOMEM;
     else if (dr && (*err = sqlite3_mprintf("%s(): %s: %s", fname, ref, msg))) rc = SQLITE_ERROR;
     else if (dr) rc = SQLITE_NOMEM;

@@ -72,6 +72,15 @@ const ml_model *ml_model_arg(sqlite3_context *ctx, const char *fname, sqlite3_va
 */
 int ml_design_row(sqlite3_context *ctx, const char *fname, const ml_model *m, sqlite3_value **v,
                   double *x);
+/*
+** The same for a model kept with its block (m->fac), in O(terms outside
+** the block): with blk, the block feature's level terms are not written
+** (x's block part is left as it was) and *blk is the row's term among them,
+** or -1; ml_model_dot and ml_model_interval_norm read such a row.  blk
+** NULL: ml_design_row.
+*/
+int ml_design_row_blocked(sqlite3_context *ctx, const char *fname, const ml_model *m,
+                          sqlite3_value **v, double *x, int *blk);
 
 /* A formula model's response on its fitted scale (log(price)) from the raw
 ** value of its column: 1 with *y, or 0 where the transform is undefined. */

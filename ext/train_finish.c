@@ -202,8 +202,10 @@ static void record_texts(const trainer *t, train_result *r) {
     train_glm_metrics_set(&b, "test", t->fa.used[1], &t->gm[1], m->family);
   } else {
     int measure = t->o.full_metrics;
-    double rss_train = (m->flags & ML_MODEL_REFINED) ? m->rss : ml_factor_rss(m->R, m->p, m->beta);
-    double rss_test = t->Rtest ? ml_factor_rss(t->Rtest, m->p, m->beta) : NAN;
+    double rss_train = m->rss, rss_test = NAN;
+    if (!(m->flags & ML_MODEL_REFINED) && ml_model_rss(m, 0, &rss_train)) b.oom = 1;
+    if (t->Rtest) rss_test = ml_factor_rss(t->Rtest, m->p, m->beta);
+    else if (m->test_fac && ml_model_rss(m, 1, &rss_test)) b.oom = 1;
     metrics_set(&b, "train", m->n, rss_train, &t->wtrain, &t->etrain, measure);
     ml_sb_puts(&b, ",");
     metrics_set(&b, "test", t->fa.used[1], rss_test, &t->wtest, &t->etest, measure);
@@ -323,8 +325,8 @@ static int summary(trainer *t, train_result *r) {
 ** residuals does not measure.  The factor moves to the model.
 */
 static void keep_test_factor(trainer *t, ml_model *m) {
-  if (!t->Rtest || m->family || t->fa.used[1] == 0) return;
-  m->test_R = t->Rtest;
+  if ((!t->Rtest && !m->test_fac) || m->family || t->fa.used[1] == 0) return;
+  m->test_R = t->Rtest; /* a model kept with its block has its test_fac already */
   t->Rtest = NULL;
   m->test_n = t->fa.used[1];
   m->test_w = t->wtest.w;

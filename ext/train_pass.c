@@ -259,9 +259,14 @@ int feature_too_wide(trainer *t, int j) {
     t->restart = 1;
     return -1;
   }
+  if (t->fa.o.block_model && j == t->fa.bf)
+    return ml_error(t->ctx, "ml_train(): feature '%s' has too many levels (%d by row %lld): a "
+                            "model holds at most %d levels of one feature", t->feat[j],
+                    t->fa.f[j].nlevels, (long long)t->nread, ML_MAX_LEVELS);
   return ml_error(t->ctx, "ml_train(): feature '%s' has too many levels (%d by row %lld): a "
-                          "model holds at most %d terms", t->feat[j], t->fa.f[j].nlevels,
-                  (long long)t->nread, ML_MAX_TERMS);
+                          "model holds at most %d terms%s", t->feat[j], t->fa.f[j].nlevels,
+                  (long long)t->nread, ML_MAX_TERMS,
+                  t->fa.o.block_model ? ", and one feature of many levels" : "");
 }
 
 /* The first pass, row by row: split, fit, count, fingerprint.  For a GLM
@@ -458,8 +463,50 @@ int train_step_rows(trainer *t, int (*fn)(trainer *)) {
 ** scaled to unit columns.  Below REFINE_ABOVE a refinement step cannot move
 ** the coefficients in the digits anyone reads; above, it runs.
 */
+/* The bound from the reciprocal condition, the scaled coefficients' norm
+** bn, the residual's rn and the rank r: does it call for refinement? */
+static int bound_exceeded(double rcond, double bn, double rn, int r) {
+  double kappa = 1 / rcond;
+  double bound = DBL_EPSILON * kappa * (1 + kappa * rn / (sqrt((double)r) * (bn > 0 ? bn : 1)));
+  return bound > REFINE_ABOVE;
+}
+
+/* needs_refinement of a model kept with its block: the same bound, from its
+** factor without the aliased columns (sfac.h's estimate of the condition). */
+static int needs_refinement_blocked(const ml_model *m) {
+  int p = m->p, nb = m->fac->nb, need = -ML_NOMEM;
+  unsigned char *al = ml_malloc((uint64_t)p);
+  double *c = ml_malloc(8 * (uint64_t)p);
+  ml_sfac w = {0};
+  if (!al || !c) goto out;
+  for (int j = 0; j < p; j++) al[ml_model_fac_col(m, j)] = m->aliased[j];
+  int rc = ml_sfac_reduce(m->fac, al, &w);
+  double rcond = 0, bn = 0;
+  if (!rc) rc = ml_sfac_rcond(&w, &rcond);
+  if (rc) {
+    need = -rc;
+    goto out;
+  }
+  ml_sfac_col_norms(&w, c);
+  for (int j = 0, k = nb; j < p; j++) {
+    int in = j >= m->bstart && j < m->bstart + nb;
+    if (!in && m->aliased[j]) continue;
+    bn = hypot(bn, c[in ? j - m->bstart : k++] * m->beta[j]);
+  }
+  int rank = p;
+  for (int j = 0; j < p; j++) rank -= m->aliased[j];
+  double rn = fabs(w.R[(w.q - 1) + (int64_t)(w.q - 1) * w.q]);
+  need = !(rcond > 0) || rank == 0 || bound_exceeded(rcond, bn, rn, rank);
+out:
+  ml_sfac_free(&w);
+  ml_free(al);
+  ml_free(c);
+  return need;
+}
+
 /* 1 or 0; or minus a core code (ML_NOMEM): the answer must not depend on memory. */
 int needs_refinement(const ml_model *m) {
+  if (m->fac) return needs_refinement_blocked(m);
   int q = m->p + 1, r, need = -ML_NOMEM;
   double *W = sqlite3_malloc64(8 * (sqlite3_uint64)q * (sqlite3_uint64)q);
   double *work = sqlite3_malloc64(8 * 3 * (sqlite3_uint64)q);
@@ -487,11 +534,7 @@ int needs_refinement(const ml_model *m) {
   ml_blas_lock();
   int ok = LAPACKE_dtrcon_work(LAPACK_COL_MAJOR, '1', 'U', 'N', r, W, q, &rcond, work, iwork) == 0;
   ml_blas_unlock();
-  if (ok && rcond > 0) {
-    double kappa = 1 / rcond, rn = fabs(m->R[m->p + (int64_t)m->p * q]);
-    double bound = DBL_EPSILON * kappa * (1 + kappa * rn / (sqrt((double)r) * (bn > 0 ? bn : 1)));
-    need = bound > REFINE_ABOVE;
-  }
+  if (ok && rcond > 0) need = bound_exceeded(rcond, bn, fabs(m->R[m->p + (int64_t)m->p * q]), r);
 out:
   sqlite3_free(W);
   sqlite3_free(work);
@@ -513,7 +556,9 @@ static int again_row(trainer *t) {
   if (!use || w == 0) return 0;
   int side = row_side(t);
   if (side < 0) return -1;
-  int r = ml_design_row(t->ctx, "ml_train", m, t->vals + t->cy + 1, t->x);
+  /* A model kept with its block: O(terms outside it) a row. */
+  int blk = -1, r = ml_design_row_blocked(t->ctx, "ml_train", m, t->vals + t->cy + 1, t->x,
+                                          m->fac ? &blk : NULL);
   if (r < 0) return -1;
   if (r == ML_V_NULL) return 0;
   int test = side == ML_SIDE_TEST;
@@ -521,7 +566,9 @@ static int again_row(trainer *t) {
   double sw = sqrt(w);
   if (t->measure) {
     long double e = y;
-    for (int j = 0; j < m->p; j++) e -= (long double)m->beta[j] * t->x[j];
+    if (m->fac) e -= ml_model_dot(m, t->x, blk);
+    else
+      for (int j = 0; j < m->p; j++) e -= (long double)m->beta[j] * t->x[j];
     abs_err *ae = test ? &t->etest : &t->etrain;
     double ad = fabs((double)e);
     ae->sum += w * ad;
@@ -529,7 +576,7 @@ static int again_row(trainer *t) {
   }
   if (test) return 0;
   if (ml_fitacc_fingerprint(&t->fa, t->vals + t->cy + 1, y, w, t->again_hash)) t->again_n[0] = -1;
-  if (t->ref) ml_refiner_add(t->ref, m, t->x, y, sw);
+  if (t->ref) ml_refiner_add(t->ref, m, t->x, blk, y, sw);
   int rc = t->hc ? ml_hcacc_add(t->hc, m, t->x, y, sw) : ML_OK;
   if (rc) {
     ml_result_code(t->ctx, "ml_train", rc);

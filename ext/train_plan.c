@@ -415,6 +415,11 @@ static int plan_kinds(trainer *t) {
   /* A GLM's first pass is weighted by IRLS's working weights, prior weights or not. */
   t->o.fit.weighted = t->o.weights != NULL || t->o.family != ML_FAMILY_GAUSSIAN;
   t->o.fit.profile = 1;
+  /* A model that can keep its factor with a block of many levels (fitacc.h):
+  ** not '*', which leaves out a column of too many values rather than fit it. */
+  const ml_fitopts *o = &t->o.fit;
+  t->o.fit.block_model = t->o.family == ML_FAMILY_GAUSSIAN && !t->formula_text && o->l2 == 0 &&
+                         !o->l2_path && !o->robust && !o->cv && !t->o.incremental && !t->star;
   return 0;
 }
 

@@ -5,6 +5,7 @@
 ** walks the rows it made.  DIRECTONLY: they read the registry and the
 ** source they are given.
 */
+#include <stdio.h>
 #include <string.h>
 
 #include "registry.h"
@@ -70,6 +71,7 @@ int ml_model_from_value(sqlite3 *db, const char *fname, sqlite3_value *v, ml_mod
   }
   char msg[200];
   int dr = ml_model_decode(sqlite3_value_blob(v), sqlite3_value_bytes(v), m, msg, sizeof msg);
+  if (!dr && (dr = ml_model_densify_small(*m))) snprintf(msg, sizeof msg, "its factor failed");
   if (dr == ML_NOMEM) return SQLITE_NOMEM;
   if (!dr) return SQLITE_OK;
   *err = sqlite3_mprintf("%s(): %s", fname, msg);

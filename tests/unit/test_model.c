@@ -215,7 +215,7 @@ static void reading(void) {
     CHECK(strcmp(out, canon[i].text) == 0);
     CHECK(ml_parse_number(out, (int)strlen(out), &v) == 1 && v == canon[i].v);
   }
-  ml_na na = {0, NULL};
+  ml_na na = {0, NULL, NULL};
   char *texts[] = {"NA", "", "-999"};
   CHECK(ml_na_set(&na, texts, 3) == ML_OK);
   CHECK(ml_na_has_text(&na, "NA", 2) && ml_na_has_text(&na, "", 0) && !ml_na_has_text(&na, "N", 1));

@@ -214,7 +214,7 @@ static void table(void) {
     CHECK(strlen(tag) == 4);
     CHECK(critical == (isupper((unsigned char)tag[0]) != 0));
   }
-  CHECK(nsec == 17 && strcmp(ml_model_section(0, NULL), "SHAP") == 0);
+  CHECK(nsec == 19 && strcmp(ml_model_section(0, NULL), "SHAP") == 0);
   ml_model *m = every_section(), *d = NULL;
   unsigned char *z;
   int64_t len;
@@ -239,10 +239,14 @@ static void table(void) {
     CHECK(d->nnulls_read == 3 && d->nulls_read[2] == 20);
   }
   ml_model_free(d);
-  char tags[17][5];
-  int n = mutate_sections(z, len, tags, 17);
-  CHECK(n == nsec);
-  for (int i = 0; i < n && i < nsec; i++) CHECK(strcmp(tags[i], ml_model_section(i, NULL)) == 0);
+  /* Every section but a block model's two (BFAC, tbfc: block_model() below). */
+  char tags[19][5];
+  int n = mutate_sections(z, len, tags, 19);
+  CHECK(n == nsec - 2);
+  for (int i = 0, t = 0; i < nsec && t < n; i++) {
+    const char *tag = ml_model_section(i, NULL);
+    if (strcmp(tag, "BFAC") != 0 && strcmp(tag, "tbfc") != 0) CHECK(strcmp(tags[t++], tag) == 0);
+  }
   /* Without a required section, or with an unknown critical one, refused. */
   for (int64_t at = 12, m2; at < len - 4;) {
     int64_t end = at + 8 + le32(z + at + 4);
@@ -257,7 +261,83 @@ static void table(void) {
   ml_model_free(m);
 }
 
+/*
+** A model kept with its block (sections BFAC, tbfc): x, then g of 4 levels
+** whose 3 dummies are the block; p = 5, the other columns the intercept and
+** x, q = 3.
+*/
+static ml_model *blocked(void) {
+  ml_model *m = ml_model_alloc(2, 5, 0);
+  CHECK(ml_model_set_name(m, 0, "x") == ML_OK && ml_model_set_name(m, 1, "g") == ML_OK);
+  m->flags = ML_MODEL_INTERCEPT;
+  m->feat[1].type = ML_FEAT_CATEGORICAL;
+  m->feat[1].levels = ml_calloc(sizeof(char *) * 4);
+  const char *lv[] = {"a", "b", "c", "d"};
+  for (int l = 0; l < 4; l++) m->feat[1].levels[l] = ml_dup_n(lv[l], 1);
+  m->feat[1].nlevels = 4;
+  m->n = 10;
+  m->bfeat = 1;
+  m->bstart = 2;
+  ml_sfac *f[2] = {ml_calloc(sizeof(ml_sfac)), ml_calloc(sizeof(ml_sfac))};
+  for (int i = 0; i < 2; i++) {
+    CHECK(ml_sfac_init(f[i], 3, 3) == ML_OK);
+    for (int l = 0; l < 3; l++) {
+      double *r = ml_sfac_row(f[i], l);
+      r[0] = 1 + l + i;
+      r[1] = 0.5;
+      r[2] = -0.25 * l;
+      r[3] = 2;
+    }
+    for (int j = 0; j < 3; j++) f[i]->R[j + j * 3] = 3 + j + i;
+    f[i]->R[0 + 2 * 3] = 0.75;
+  }
+  m->fac = f[0];
+  m->test_fac = f[1];
+  m->test_n = 4;
+  m->test_w = 4;
+  CHECK(ml_model_solve(m) == ML_OK);
+  return m;
+}
+
+/* The block model's BLOB: read back, its sections defended, the factor required once. */
+static void block_model(void) {
+  ml_model *m = blocked(), *d = NULL;
+  unsigned char *z, *b;
+  int64_t len, n2;
+  char err[300] = "";
+  CHECK(ml_model_encode(m, NULL, &z, &len) == ML_OK);
+  CHECK(ml_model_decode(z, len, &d, err, sizeof err) == ML_OK);
+  if (d) {
+    CHECK(!d->R && d->fac && d->bfeat == 1 && d->bstart == 2 && d->fac->nb == 3 && d->fac->q == 3);
+    CHECK(memcmp(d->fac->S, m->fac->S, 8 * 12) == 0 && memcmp(d->fac->R, m->fac->R, 8 * 9) == 0);
+    CHECK(d->test_fac && memcmp(d->test_fac->S, m->test_fac->S, 8 * 12) == 0 && d->test_n == 4);
+    CHECK(memcmp(d->beta, m->beta, 8 * 5) == 0);
+    /* Its dense form: the same normal equations in the terms' order. */
+    CHECK(ml_model_densify(d) == ML_OK && d->R && d->test_R);
+  }
+  ml_model_free(d);
+  char tags[8][5];
+  CHECK(mutate_sections(z, len, tags, 8) == 5);
+  CHECK(strcmp(tags[1], "BFAC") == 0 && strcmp(tags[4], "tbfc") == 0);
+  /* Without BFAC (its test rows' tbfc last): no factor.  Its block on another feature: refused. */
+  int64_t at = 12 + 8 + le32(z + 16), end = at + 8 + le32(z + at + 4);
+  int64_t tb = len - 4 - (8 + 32 + 8 * (3 * 4 + 6));
+  CHECK(memcmp(z + tb, "tbfc", 4) == 0);
+  unsigned char *t = splice(z, len, tb, len - 4 - tb, NULL, 0, &n2);
+  b = splice(t, n2, at, end - at, NULL, 0, &n2);
+  CHECK(decodes(b, n2, err, sizeof err) == ML_EINPUT && strstr(err, "RFAC or BFAC"));
+  free(t);
+  free(b);
+  unsigned char feat0[4] = {0, 0, 0, 0};
+  b = splice(z, len, at + 8, 4, feat0, 4, &n2);
+  CHECK(decodes(b, n2, err, sizeof err) == ML_EINPUT && strstr(err, "does not fit its feature"));
+  free(b);
+  ml_free(z);
+  ml_model_free(m);
+}
+
 void test_sections(void) {
   fixtures();
   table();
+  block_model();
 }

@@ -1,0 +1,207 @@
+/*
+** model_block.c: a model whose factor keeps one feature's levels as its
+** diagonal block (sfac.h): its coefficients, residuals and intervals in
+** O(levels q^2), and its dense factor for what needs one.  See model.h.
+*/
+#include <math.h>
+#include <string.h>
+
+#include "lsq.h"
+#include "model.h"
+
+/* Terms in the block-first order of m->fac: perm[j] is term j's column. */
+static int *fac_order(const ml_model *m) {
+  int *perm = ml_malloc(sizeof(int) * (uint64_t)m->p);
+  for (int j = 0; perm && j < m->p; j++) perm[j] = ml_model_fac_col(m, j);
+  return perm;
+}
+
+/* Aliased flags and coefficients of the block-first columns, by term. */
+static int to_fac_order(const ml_model *m, const double *by_term, const unsigned char *al_term,
+                        double *b, unsigned char *al) {
+  int *perm = fac_order(m);
+  if (!perm) return ML_NOMEM;
+  for (int j = 0; j < m->p; j++) {
+    if (b) b[perm[j]] = by_term[j];
+    if (al) al[perm[j]] = al_term[j];
+  }
+  ml_free(perm);
+  return ML_OK;
+}
+
+int ml_model_solve_blocked(ml_model *m) {
+  if (m->l2 > 0) return ML_EINPUT; /* a ridge fit is not kept with a block */
+  unsigned char *al = ml_malloc((uint64_t)m->p);
+  double *b = ml_malloc(8 * (uint64_t)m->p);
+  int rc = al && b ? ml_sfac_solve(m->fac, m->tol, al, b) : ML_NOMEM;
+  for (int j = 0; !rc && j < m->p; j++) {
+    int c = ml_model_fac_col(m, j);
+    m->aliased[j] = al[c];
+    m->beta[j] = b[c];
+  }
+  ml_free(al);
+  ml_free(b);
+  return rc;
+}
+
+int ml_model_rss(const ml_model *m, int test, double *rss) {
+  const ml_sfac *f = test ? m->test_fac : m->fac;
+  const double *R = test ? m->test_R : m->R;
+  if (!f) {
+    *rss = R ? ml_factor_rss(R, m->p, m->beta) : NAN;
+    return ML_OK;
+  }
+  double *b = ml_malloc(8 * (uint64_t)m->p);
+  int rc = b ? to_fac_order(m, m->beta, NULL, b, NULL) : ML_NOMEM;
+  if (!rc) *rss = ml_sfac_rss(f, b);
+  ml_free(b);
+  return rc;
+}
+
+long double ml_model_dot(const ml_model *m, const double *x, int blk) {
+  long double s = 0;
+  int from = m->fac ? m->bstart : m->p, to = m->fac ? m->bstart + m->fac->nb : m->p;
+  for (int j = 0; j < from; j++) s += (long double)m->beta[j] * x[j];
+  for (int j = to; j < m->p; j++) s += (long double)m->beta[j] * x[j];
+  if (blk >= 0) s += m->beta[blk];
+  return s;
+}
+
+int ml_model_dense_factor(const ml_model *m, int test, double **R) {
+  const ml_sfac *f = test ? m->test_fac : m->fac;
+  int64_t q = m->p + 1;
+  *R = NULL;
+  if (m->p > ML_MAX_TERMS) return ML_EINPUT;
+  int *perm = fac_order(m);
+  double *D = perm ? ml_malloc(8 * (uint64_t)(q * q)) : NULL;
+  int rc = D ? ml_sfac_dense(f, perm, D) : ML_NOMEM;
+  ml_free(perm);
+  if (rc) ml_free(D);
+  else *R = D;
+  return rc;
+}
+
+int ml_model_densify(ml_model *m) {
+  if (!m->fac || m->R) return ML_OK;
+  int rc = ml_model_dense_factor(m, 0, &m->R);
+  if (!rc && m->test_fac && !m->test_R) rc = ml_model_dense_factor(m, 1, &m->test_R);
+  return rc;
+}
+
+void ml_model_drop_block(ml_model *m) {
+  ml_sfac *f[3] = {m->fac, m->test_fac, m->Wfac};
+  for (int i = 0; i < 3; i++) {
+    if (f[i]) ml_sfac_free(f[i]);
+    ml_free(f[i]);
+  }
+  m->fac = m->test_fac = m->Wfac = NULL;
+  m->bfeat = -1;
+}
+
+int ml_model_unblock(ml_model *m) {
+  int rc = ml_model_densify(m);
+  if (!rc) ml_model_drop_block(m);
+  return rc;
+}
+
+int ml_model_prepare_blocked(ml_model *m) {
+  unsigned char *al = ml_malloc((uint64_t)m->p);
+  ml_sfac *w = ml_calloc(sizeof *w);
+  int rc = al && w ? to_fac_order(m, NULL, m->aliased, NULL, al) : ML_NOMEM;
+  if (!rc) rc = ml_sfac_reduce(m->fac, al, w);
+  ml_free(al);
+  if (rc) {
+    if (w) ml_sfac_free(w);
+    ml_free(w);
+    return rc;
+  }
+  int q = w->q, kept = w->nb;
+  for (int l = 0; l < w->nb; l++) kept -= ml_sfac_row(w, l)[0] == 0;
+  m->rank = kept + q - 1;
+  double ry = w->R[(q - 1) + (int64_t)(q - 1) * q];
+  double rss = isnan(m->rss) ? ry * ry : m->rss;
+  m->df_resid = (double)(m->n - m->rank);
+  m->sigma = m->df_resid > 0 ? sqrt(rss / m->df_resid) : NAN;
+  m->Wfac = w;
+  return ML_OK;
+}
+
+int ml_model_interval_norm(const ml_model *m, const double *x, int blk, double *work,
+                           double *norm) {
+  const ml_sfac *w = m->Wfac;
+  int nb = m->fac->nb, k = 0;
+  for (int j = 0; j < m->p; j++) {
+    if (j == m->bstart) j += nb;
+    if (j >= m->p) break;
+    if (!m->aliased[j]) work[k++] = x[j];
+  }
+  double qf = ml_sfac_quad(w, blk >= 0 ? blk - m->bstart : -1, 1, work, work + k);
+  *norm = sqrt(qf > 0 ? qf : 0);
+  return ML_OK;
+}
+
+/*
+** The total sum of squares of the factor's y column: about the mean with an
+** intercept (one Gram-Schmidt step against its column, each residual summed
+** in long double: no cancellation of y'y against the mean's share), about 0
+** without.  The intercept is term 0, so F's first column after the block.
+*/
+static double blocked_tss(const ml_model *m, const ml_sfac *f) {
+  int q = f->q, y = q - 1, ic = (m->flags & ML_MODEL_INTERCEPT) != 0;
+  long double nn = 0, s = 0, tss = 0, c = 0;
+  for (int l = 0; ic && l < f->nb; l++) {
+    const double *g = ml_sfac_row(f, l) + 1;
+    nn += (long double)g[0] * g[0];
+    s += (long double)g[0] * g[y];
+  }
+  if (ic) {
+    nn += (long double)f->R[0] * f->R[0];
+    s += (long double)f->R[0] * f->R[(int64_t)y * q];
+    c = nn > 0 ? s / nn : 0;
+  }
+  for (int l = 0; l < f->nb; l++) {
+    const double *g = ml_sfac_row(f, l) + 1;
+    long double e = g[y] - c * (ic ? g[0] : 0);
+    tss += e * e;
+  }
+  for (int i = 0; i <= y; i++) {
+    long double e = f->R[i + (int64_t)y * q] - (i == 0 ? c * (ic ? f->R[0] : 0) : 0);
+    tss += e * e;
+  }
+  return (double)tss;
+}
+
+int ml_model_stats_blocked(const ml_model *m, const ml_lsq_fitinfo *fi, ml_lsq_stats *st) {
+  int p = m->p, rank = p;
+  memset(st, 0, sizeof *st);
+  st->p = p;
+  st->n = m->n;
+  st->cond = NAN; /* the 2-norm condition would need the dense factor */
+  unsigned char *al = ml_malloc((uint64_t)p);
+  double *d = ml_malloc(8 * (uint64_t)p);
+  st->se = ml_malloc(8 * (uint64_t)p);
+  st->tstat = ml_malloc(8 * (uint64_t)p);
+  st->pvalue = ml_malloc(8 * (uint64_t)p);
+  ml_sfac w = {0};
+  int rc = al && d && st->se && st->tstat && st->pvalue ? to_fac_order(m, NULL, m->aliased, NULL, al)
+                                                        : ML_NOMEM;
+  if (!rc) rc = ml_sfac_reduce(m->fac, al, &w);
+  if (!rc) rc = ml_sfac_inverse_diag(&w, d);
+  if (!rc) {
+    for (int j = 0; j < p; j++) rank -= m->aliased[j];
+    double ry = w.R[(w.q - 1) + (int64_t)(w.q - 1) * w.q], tss = blocked_tss(m, m->fac);
+    double rss = isnan(fi->rss) ? ry * ry : fi->rss;
+    ml_lsq_stats_sums(st, fi, rank, tss, tss - rss, rss);
+    /* The reduced factor's columns: the block's, then the kept others. */
+    for (int j = 0, k = w.nb; j < p; j++) {
+      int c = ml_model_fac_col(m, j), in = c < w.nb;
+      double v = m->aliased[j] ? NAN : d[in ? c : k++];
+      ml_lsq_stats_coef(st, fi, j, isnan(v) ? NAN : st->sigma * st->sigma * v);
+    }
+  }
+  ml_sfac_free(&w);
+  ml_free(al);
+  ml_free(d);
+  if (rc) ml_lsq_stats_free(st);
+  return rc;
+}
