@@ -206,6 +206,15 @@ static void level_terms(const ml_feature *f, int level, double *x, int *t, int *
   if (f->has_impute) x[(*t)++] = level == f->nlevels ? 1 : 0;
 }
 
+int ml_design_row_skipped(const ml_model *m, sqlite3_value **v) {
+  const ml_na *na = m->reads ? &m->na : NULL;
+  for (int j = 0; j < m->k; j++) {
+    int missing = sqlite3_value_type(v[j]) == SQLITE_NULL || (na && ml_read_is_na(v[j], na));
+    if (missing && (m->formula || !m->feat[j].has_impute)) return 1;
+  }
+  return 0;
+}
+
 int ml_design_row(sqlite3_context *ctx, const char *fname, const ml_model *m, sqlite3_value **v,
                   double *x) {
   return ml_design_row_blocked(ctx, fname, m, v, x, NULL);

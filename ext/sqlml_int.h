@@ -82,6 +82,13 @@ int ml_design_row(sqlite3_context *ctx, const char *fname, const ml_model *m, sq
 int ml_design_row_blocked(sqlite3_context *ctx, const char *fname, const ml_model *m,
                           sqlite3_value **v, double *x, int *blk);
 
+/*
+** Would ml_design_row give ML_V_NULL for these values: a feature NULL (or
+** one of the model's na_values) that the model does not impute, a formula's
+** column NULL?  Checks nothing else.
+*/
+int ml_design_row_skipped(const ml_model *m, sqlite3_value **v);
+
 /* A formula model's response on its fitted scale (log(price)) from the raw
 ** value of its column: 1 with *y, or 0 where the transform is undefined. */
 int ml_model_response(const ml_model *m, double raw, double *y);

@@ -126,6 +126,8 @@ static int glm_row(trainer *t) {
   int side = row_side(t);
   if (side < 0) return -1;
   if (!fast) {
+    /* Skipped for a NULL in the first pass: skipped before its levels are checked. */
+    if (ml_design_row_skipped(m, t->vals + t->cy + 1)) return 0;
     int r = ml_design_row(t->ctx, "ml_train", m, t->vals + t->cy + 1, t->x);
     if (r < 0) return -1;
     if (r == ML_V_NULL) return 0;

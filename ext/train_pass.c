@@ -556,6 +556,9 @@ static int again_row(trainer *t) {
   if (!use || w == 0) return 0;
   int side = row_side(t);
   if (side < 0) return -1;
+  /* A row the first pass skipped for a NULL is skipped before its values
+  ** are checked: a level seen only in such rows is no level of the model. */
+  if (ml_design_row_skipped(m, t->vals + t->cy + 1)) return 0;
   /* A model kept with its block: O(terms outside it) a row. */
   int blk = -1, r = ml_design_row_blocked(t->ctx, "ml_train", m, t->vals + t->cy + 1, t->x,
                                           m->fac ? &blk : NULL);

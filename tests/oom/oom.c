@@ -278,6 +278,23 @@ static const struct scenario {
      "SELECT ml_train('th', 'f.t', 'y', '[\"a\",\"b\",\"c\"]', "
      "'{\"test_size\":0.2,\"seed\":3,\"nulls\":\"mean\",\"threads\":2}');"
      "SELECT ml_train('tg', 'f.t', 'g', '[\"a\",\"b\"]', '{\"family\":\"binomial\",\"threads\":2}')"},
+    /* A model kept with its block (70 levels): its factors made from the
+    ** block, refined, stored, predicted from, densified for a merge. */
+    {"block", "CREATE TABLE tb AS SELECT *, 'L' || (id % 70) AS s FROM t;",
+     "SELECT ml_train('bk', 'tb', 'y', '[\"a\",\"s\"]', "
+     "'{\"test_size\":0.2,\"seed\":1,\"refine\":true,\"metrics\":\"full\"}');"
+     "SELECT ml_predict('bk', a, s) FROM tb WHERE id < 5; SELECT ml_predict_interval('bk', 0.9, 1, 'L3');"
+     "SELECT ml_model_json('bk'); SELECT ml_compare('bk', 'bk');"
+     "SELECT hex(ml_merge(model)) FROM ml_model_versions WHERE name = 'bk';"
+     "SELECT hex(ml_refine((SELECT model FROM ml_model_versions WHERE name = 'bk'), y, a, s)) FROM tb "
+     "WHERE ml_split_of(rowid, 0.2, 1) = 'train'"},
+    /* Past a dense factor's 1000 terms: statistics without a covariance. */
+    {"block_wide",
+     "CREATE TABLE tw AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1100)"
+     " SELECT i AS id, (i % 13) * 0.5 + (i % 1010) * 0.001 + (i % 3) * 0.1 AS y, i % 7 AS a,"
+     " 'w' || (i % 1010) AS s FROM n;"
+     "SELECT ml_train('bw', 'tw', 'y', '[\"a\",\"s\"]', '{\"test_size\":0}');",
+     "SELECT length(ml_model_json('bw')); SELECT ml_predict_interval('bw', 0.9, 1, 'w5')"},
     /* The test rows read once: features on both sides the other lacks, a metric that needs every row. */
     {"deploy_read",
      "SELECT ml_train('r', 't', 'y', '[\"a\",\"b\"]', '{\"test_size\":0.3,\"seed\":2}');"

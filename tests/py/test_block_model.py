@@ -1,16 +1,16 @@
 #!/usr/bin/python3
 """A model kept with its block (issue 17, goal 3): a feature of many levels
 whose factor stays [diag(a) G; 0 R] in the model and its BLOB (sfac.h,
-section BFAC), so that 1,200 or 100,000 levels train, store and predict
+section BFAC), so that 1,050 or 100,000 levels train, store and predict
 without a dense factor of (levels)^2 numbers.
 
-- 1,200 levels (more terms than a dense model holds) against R's lm
+- 1,050 levels (more terms than a dense model holds) against R's lm
   (Debian r-base-core): estimates, standard errors, sigma, R^2, the F test,
   and predict.lm's confidence and prediction intervals, to 1e-8; weighted,
   with NULLs skipped, without an intercept; the JSON's covariance is null;
 - a feature nested in the many-level one (a region of stores): the
   predictions equal R's fitted values, and the aliased terms are named;
-- 100,000 levels over 300,000 rows against the within (fixed effects)
+- 100,000 levels over 200,000 rows against the within (fixed effects)
   estimator computed apart in numpy: the slope, every level's coefficient
   and predictions; the BLOB is O(levels), not O(levels^2);
 - 300 levels (a dense factor fits): ml_compare against numpy's rmse on the
@@ -55,9 +55,9 @@ def blob_of(name):
                        "LIMIT 1", (name,)).fetchone()[0]
 
 
-# ---- 1,200 levels against R ----
+# ---- 1,050 levels against R ----
 
-N, L = 24000, 1200
+N, L = 5000, 1050
 store = rng.integers(0, L, N)
 store[:L] = np.arange(L)  # every level seen
 effect = rng.normal(0, 1, L)
@@ -179,7 +179,7 @@ if r is not None:
 
 # ---- 100,000 levels against the within estimator ----
 
-NB, LB = 300000, 100000
+NB, LB = 200000, 100000
 g = np.arange(NB) % LB
 xb = rng.normal(size=NB)
 eb = rng.normal(0, 2, LB)
@@ -246,9 +246,9 @@ c.check(sorted(rw) == sorted(aw) and max(rel(rw[t], aw[t], 1e-3) for t in aw) < 
         "BFAC" in [t for t, _ in sections(ref)], "300 levels: ml_refine keeps the block and the fit")
 # An incremental retrain builds on it (as a dense factor), equal to a full retrain.
 # (Without refinement, which would read every row: on both sides.)
-con.execute("CREATE TABLE inc AS SELECT * FROM m WHERE id <= 16000")
+con.execute("CREATE TABLE inc AS SELECT * FROM m WHERE id <= 3500")
 train("b_inc", "inc", "y", ["x1", "shop"], {"test_size": 0, "refine": False})
-con.execute("INSERT INTO inc SELECT * FROM m WHERE id > 16000")
+con.execute("INSERT INTO inc SELECT * FROM m WHERE id > 3500")
 o_inc, _ = train("b_inc", "inc", "y", ["x1", "shop"], {"test_size": 0, "incremental": True, "refine": False})
 train("b_all", "m", "y", ["x1", "shop"], {"test_size": 0, "refine": False})
 aw = {t: e for t, e in con.execute("SELECT term, estimate FROM ml_weights('b_all')")}
@@ -262,8 +262,8 @@ fcon = connect(a.ext, path)
 fcon.execute("CREATE TABLE s(id INTEGER PRIMARY KEY, y REAL, x1 REAL, store TEXT)")
 fcon.executemany("INSERT INTO s VALUES (?, ?, ?, ?)", [(r_[0], r_[1], r_[2], r_[5]) for r_ in rows])
 fcon.commit()
-one = json.loads(fcon.execute("SELECT ml_train('t', 's', 'y', '[\"x1\",\"store\"]', '{\"seed\":3}')").fetchone()[0])
-two = json.loads(fcon.execute("SELECT ml_train('t', 's', 'y', '[\"x1\",\"store\"]', '{\"seed\":3,\"threads\":2}')").fetchone()[0])
+one = json.loads(fcon.execute("SELECT ml_train('t', 's', 'y', '[\"x1\",\"store\"]', '{\"seed\":3,\"unseen\":\"zero\"}')").fetchone()[0])
+two = json.loads(fcon.execute("SELECT ml_train('t', 's', 'y', '[\"x1\",\"store\"]', '{\"seed\":3,\"unseen\":\"zero\",\"threads\":2}')").fetchone()[0])
 w1 = {t: e for t, e in fcon.execute("SELECT term, estimate FROM ml_weights('t@1')")}
 w2 = {t: e for t, e in fcon.execute("SELECT term, estimate FROM ml_weights('t@2')")}
 c.check(one["data_hash"] == two["data_hash"] and max(rel(w2[t], w1[t], 1e-3) for t in w1) < 1e-12 and

@@ -188,4 +188,19 @@ for opts in ({"categorical": ["x"]}, {"na_values": []}, {"na_values": ["NA"]}, {
 c.check(h({}, feats='["x"]') != base, "10: another feature list changes it")
 con.execute("UPDATE hv SET x = '100' WHERE rowid = 1")
 c.check(h({"test_size": 0}) != h({"test_size": 0}, "hvt"), "10: a changed training value changes it")
+
+# 11. A level seen only in a row skipped for a NULL ('NA' in x, from the CSV):
+# the passes after the first (refinement, full metrics, robust errors, a GLM's
+# IRLS) skip that row too; they reported the level as unseen in training.
+path = write_csv("skipped", ["y", "x", "g", "b"],
+                 [(str(i % 7 + 0.5 * (i % 3)), "NA" if i == 5 else str(i % 5), "zz" if i == 5 else "gh"[i % 2],
+                   str(i % 2)) for i in range(40)])
+con.commit()
+shell(".import --csv %s skipped\n" % path)
+for opts in ({"refine": True}, {"metrics": "full"}, {"robust": "HC1"},
+             {"family": "binomial", "test_size": 0}):
+    target = "b" if "family" in opts else "y"
+    out = train(con, "skipped", "skipped", target, '["x","g"]', json.dumps(dict({"test_size": 0.2}, **opts)))
+    c.check(out["n_train"] + out["n_test"] == 39 and out["n_skipped"] == 1,
+            "11: a level only in a row skipped for 'NA', option %s: trains on the rest" % json.dumps(opts))
 c.done()
