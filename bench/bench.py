@@ -118,17 +118,20 @@ def generate_glm(path, n):
 
 
 def generate_cat(path, n):
-    """The categorical cases' table c(id, y, x1, c100, c1000): level j of cL
-    is 'L' || (i * 7919 mod L) (every level about n / L rows), x1 the first
-    Weyl column, and y = 3 + 2 x1 + an effect of the c1000 level + noise."""
+    """The categorical cases' table c(id, y, x1, c100, c1000, c100k): level j
+    of cL is 'L' || (i * 7919 mod L) (every level about n / L rows; c100k,
+    n / 2 levels of 2 rows), x1 the first Weyl column, and y = 3 + 2 x1 + an
+    effect of the c1000 level + noise."""
     if os.path.exists(path):
         return
     con, tmp, t0 = start_db(path)
-    con.execute("CREATE TABLE c(id INTEGER PRIMARY KEY, y REAL, x1 REAL, c100 TEXT, c1000 TEXT)")
+    con.execute("CREATE TABLE c(id INTEGER PRIMARY KEY, y REAL, x1 REAL, c100 TEXT, c1000 TEXT, "
+                "c100k TEXT)")
     con.execute("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < %d), "
                 "u AS (SELECT i, %s AS x1, %s AS e, (i * 7919) %% 1000 AS g FROM s) "
                 "INSERT INTO c SELECT i, 3 + 2 * x1 + (g %% 13) * 0.1 + 0.1 * e, x1, "
-                "'L' || (g %% 100), 'L' || g FROM u" % (n, weyl(1), weyl(0)))
+                "'L' || (g %% 100), 'L' || g, 'K' || ((i * 7919) %% %d) FROM u"
+                % (n, weyl(1), weyl(0), n // 2))
     end_db(con, tmp, path, t0)
 
 
@@ -691,6 +694,18 @@ class Bench:
             self.pair("categorical: ml_train, one feature of %d levels vs one numeric feature, %s rows"
                       % (lv, fmt_rows(n)), cat, base, "<= 2" if lv == 1000 else "report",
                       2.0 if lv == 1000 else None)
+        # The same without the refinement pass that "auto" runs for the levels'
+        # fit (its error bound) and not for the numeric one: the fit's own cost.
+        plain = opts[:-1] + ',"refine":false}'
+        cat = shell(cfg, db, "SELECT length(ml_train('bench_cat', 'c', 'y', '[\"c1000\"]', '%s'))" % plain,
+                    setup="BEGIN;")
+        self.pair("categorical: the same, 1000 levels, \"refine\": false, vs one numeric feature, %s rows"
+                  % fmt_rows(n), cat, base, "report")
+        # n / 2 levels (100,000 at 200k rows), two rows each: time and peak RSS.
+        cat = shell(cfg, db, "SELECT length(ml_train('bench_cat', 'c', 'y', '[\"x1\",\"c100k\"]', '%s'))"
+                    % opts.replace('}', ',"unseen":"zero"}'), setup="BEGIN;")
+        self.pair("categorical: ml_train, one numeric feature and one of %s levels vs the numeric "
+                  "feature alone, %s rows" % (fmt_rows(n // 2), fmt_rows(n)), cat, base, "report")
 
     def threads_case(self, db, n, fjson):
         """ml_train with "threads": 2 against the same call on one connection, the

@@ -22,6 +22,13 @@
 **         | f64 imputed value | u32 levels | levels x str, sorted by bytes
 **         (by value when READ says they are numbers)
 **   RFAC  the R factor of [X y], (p+1)(p+2)/2 f64, upper triangle by column
+**   BFAC  in place of RFAC, the factor kept with one feature's level terms
+**         as its diagonal block (sfac.h): u32 the feature | u32 its first
+**         term | u32 nb, its level terms (not its NULL level's) | u32 q,
+**         the other terms plus one | nb x (q + 1) f64, row l: a_l >= 0 then
+**         G_l over the other terms and y | R's q(q+1)/2 f64, upper triangle
+**         by column.  Written by ml_train since 0.6, right after SHAP, for a
+**         linear fit without ridge, robust errors or formula: critical.
 **   COEF  p f64 estimates (0 where aliased) | p u8 aliased | f64 residual sum
 **         of squares of a refined fit (NaN: take it from R)
 **   WGHT  f64 total weight | f64 sum of log weights (weighted fits)
@@ -62,6 +69,9 @@
 **         triangle by column (optional, since 0.3): any model over the
 **         same columns is scored on those rows without reading them
 **         (ml_compare, ml_promote)
+**   tbfc  a model with BFAC's tfac: i64 n | f64 total weight | f64 mean
+**         of y | f64 sum of squared deviations | the test rows' factor as
+**         BFAC's rows and R, of its nb and q (optional, since 0.6)
 **   prof  the training rows' profile of each feature (profile.h): u32 k,
 **         then per feature u8 categorical and, numeric, i64 n | i64 NULLs
 **         | f64 mean | f64 sum of squared deviations | f64 min | f64 max
@@ -82,8 +92,9 @@
 ** where str is u32 byte length | UTF-8 bytes.  ml_model_decode() checks all
 ** of it, checksum first, and never reads out of bounds.  model_blob.c has
 ** one table of these sections, each with its writer and its reader, in the
-** order it writes them: SHAP FORM GLMF READ FEAT RFAC COEF WGHT RIDG ROBU targ
-** info rfpr prof tfac incr nnul (SHAP, FEAT, RFAC and COEF required; each at most once).  A
+** order it writes them: SHAP BFAC FORM GLMF READ FEAT RFAC COEF WGHT RIDG ROBU
+** targ info rfpr prof tfac tbfc incr nnul (SHAP, FEAT and COEF required, and
+** one of RFAC and BFAC; each at most once).  A
 ** new section is a row of the table, and its lines here.
 */
 #ifndef SQLML_MODEL_H
