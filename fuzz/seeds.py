@@ -50,6 +50,13 @@ models = [con.execute(q).fetchone()[0] for q in queries]
 for i, opts in enumerate(['{"test_size":0,"nulls":"mean"}', '{"test_size":0,"weights":"w"}',
                           '{"test_size":0,"intercept":false}', '{"test_size":0,"robust":"HC3","refine":true}']):
     con.execute("SELECT ml_train('s%d', 't', 'y', '[\"a\",\"c\"]', ?)" % i, (opts,)).fetchone()
+# A model kept with its block (sections BFAC and tbfc): 70 levels.
+con.executescript("""
+CREATE TABLE tb(y REAL, a REAL, s TEXT);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200)
+INSERT INTO tb SELECT (i % 9) + 0.1 * (i % 70), i % 4, 'L' || (i % 70) FROM n;
+""")
+con.execute("SELECT ml_train('sb', 'tb', 'y', '[\"a\",\"s\"]', '{\"test_size\":0.2,\"unseen\":\"zero\"}')").fetchone()
 models += [r[0] for r in con.execute("SELECT model FROM ml_model_versions ORDER BY name")]
 seeds = [bytes([0]) + m for m in models] + [bytes([1]) + m for m in models]
 seeds += [bytes([1]) + b"SQML" + bytes(12), bytes([0]) + b"garbage", bytes([1]) + models[0][:40]]
