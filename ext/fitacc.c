@@ -226,6 +226,17 @@ static uint64_t hash_text64(const char *z, int n) {
 }
 
 /*
+** Would a new level (in the block or not) make a design no model can hold?
+** Each feature leaves out at most one column (its reference level): past
+** this many raw columns, the model would have more than ML_MAX_TERMS.  A
+** model that may keep its block holds ML_MAX_LEVELS levels there.
+*/
+static int no_room(const ml_fitacc *a, int in_block) {
+  if (!a->o.block_model) return a->mraw + a->nblk >= ML_MAX_TERMS + a->k;
+  return in_block ? a->nblk >= ML_MAX_LEVELS : a->mraw >= ML_MAX_TERMS + a->k;
+}
+
+/*
 ** The level with key z[0..n) of f (num: its value, for a numeric level),
 ** added (with a new column) if new, in *out.  Returns ML_OK, ML_NOMEM, or
 ** ML_FA_TOO_WIDE when a new column would make a design no model can hold:
@@ -245,13 +256,8 @@ int ml_fa_level_of(ml_fitacc *a, fa_feature *f, const char *z, int n, double num
       }
     }
   }
-  /* Each feature leaves out at most one column (its reference level): past
-  ** this many raw columns, the model would have more than ML_MAX_TERMS.  A
-  ** model that may keep its block holds ML_MAX_LEVELS levels there. */
   int in_block = a->bf >= 0 && f == &a->f[a->bf];
-  if (a->o.block_model ? (in_block ? a->nblk >= ML_MAX_LEVELS : a->mraw >= ML_MAX_TERMS + a->k)
-                       : a->mraw + a->nblk >= ML_MAX_TERMS + a->k)
-    return ML_FA_TOO_WIDE;
+  if (no_room(a, in_block)) return ML_FA_TOO_WIDE;
   /* New: grow the table to stay at most half full, then add. */
   if (2 * (f->nlevels + 1) > f->nslots) {
     int ns = f->nslots ? 2 * f->nslots : 16;

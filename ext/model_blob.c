@@ -448,6 +448,27 @@ static int get_rfac(decoder *d) {
   return ML_OK;
 }
 
+/* The test rows' count, weight, mean and spread of y: tfac's and tbfc's first numbers. */
+static void put_test_moments(ml_sb *b, const ml_model *m) {
+  put_u64(b, (uint64_t)m->test_n);
+  put_f64(b, m->test_w);
+  put_f64(b, m->test_mean);
+  put_f64(b, m->test_m2);
+}
+
+/* Reads them into d->m: 0, or -1 when they cannot be a test set's. */
+static int get_test_moments(decoder *d) {
+  ml_model *m = d->m;
+  m->test_n = (int64_t)get_u64(&d->s);
+  m->test_w = get_f64(&d->s);
+  m->test_mean = get_f64(&d->s);
+  m->test_m2 = get_f64(&d->s);
+  return m->test_n < 0 || !(m->test_w >= 0) || !isfinite(m->test_w) || !isfinite(m->test_mean) ||
+                 !(m->test_m2 >= 0) || !isfinite(m->test_m2)
+             ? -1
+             : 0;
+}
+
 /*
 ** BFAC: a factor kept with its block (sfac.h), in place of RFAC: u32 the
 ** block's feature | u32 its first term | u32 nb | u32 q | nb x (q + 1) f64
@@ -511,23 +532,14 @@ static int has_tbfc(const ml_model *m, const char *version) {
 
 static void put_tbfc(ml_sb *b, const ml_model *m, const char *version) {
   (void)version;
-  put_u64(b, (uint64_t)m->test_n);
-  put_f64(b, m->test_w);
-  put_f64(b, m->test_mean);
-  put_f64(b, m->test_m2);
+  put_test_moments(b, m);
   put_sfac(b, m->test_fac);
 }
 
 static int get_tbfc(decoder *d) {
   ml_model *m = d->m;
   if (!m->fac) return bad(d, "invalid model BLOB: section tbfc without BFAC");
-  m->test_n = (int64_t)get_u64(&d->s);
-  m->test_w = get_f64(&d->s);
-  m->test_mean = get_f64(&d->s);
-  m->test_m2 = get_f64(&d->s);
-  if (m->test_n < 0 || !(m->test_w >= 0) || !isfinite(m->test_w) || !isfinite(m->test_mean) ||
-      !(m->test_m2 >= 0) || !isfinite(m->test_m2))
-    return bad(d, "invalid model BLOB: section tbfc is malformed");
+  if (get_test_moments(d)) return bad(d, "invalid model BLOB: section tbfc is malformed");
   return get_sfac(d, m->fac->nb, m->fac->q, &m->test_fac, "tbfc");
 }
 
@@ -723,10 +735,7 @@ static int has_tfac(const ml_model *m, const char *version) {
 static void put_tfac(ml_sb *b, const ml_model *m, const char *version) {
   (void)version;
   int q = m->p + 1;
-  put_u64(b, (uint64_t)m->test_n);
-  put_f64(b, m->test_w);
-  put_f64(b, m->test_mean);
-  put_f64(b, m->test_m2);
+  put_test_moments(b, m);
   for (int j = 0; j < q; j++)
     for (int i = 0; i <= j; i++) put_f64(b, m->test_R[i + (int64_t)j * q]);
 }
@@ -736,13 +745,7 @@ static int get_tfac(decoder *d) {
   int q = m->p + 1;
   if (section_len(d) != 32 + 8 * (int64_t)q * (q + 1) / 2)
     return bad(d, "invalid model BLOB: section tfac has the wrong length");
-  m->test_n = (int64_t)get_u64(&d->s);
-  m->test_w = get_f64(&d->s);
-  m->test_mean = get_f64(&d->s);
-  m->test_m2 = get_f64(&d->s);
-  if (m->test_n < 0 || !(m->test_w >= 0) || !isfinite(m->test_w) || !isfinite(m->test_mean) ||
-      !(m->test_m2 >= 0) || !isfinite(m->test_m2))
-    return bad(d, "invalid model BLOB: section tfac is malformed");
+  if (get_test_moments(d)) return bad(d, "invalid model BLOB: section tfac is malformed");
   m->test_R = ml_calloc(8 * (uint64_t)q * (uint64_t)q);
   if (!m->test_R) return ML_NOMEM;
   for (int j = 0; j < q; j++)

@@ -674,6 +674,33 @@ static void result_json_object(sqlite3_context *ctx, const char *const *keys, co
 }
 
 /*
+** x'b and ||W^-T x|| of a design row x (as ml_design_row_blocked gave it,
+** blk its block term for a model with one), W the factor of the kept
+** columns; u: 2p doubles of room.  0, or -1 if LAPACK failed.
+*/
+static int fit_and_norm(const ml_model *m, const double *x, int blk, double *u, double *fit,
+                        double *norm) {
+  *fit = *norm = 0;
+  if (m->fac) {
+    *fit = (double)ml_model_dot(m, x, blk);
+    return ml_model_interval_norm(m, x, blk, u, norm) ? -1 : 0;
+  }
+  for (int j = 0, k = 0; j < m->p; j++) {
+    *fit += m->beta[j] * x[j];
+    if (!m->aliased[j]) u[k++] = x[j];
+  }
+  int bad = 0;
+  if (m->rank > 0) {
+    ml_blas_lock();
+    bad = LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'T', 'N', m->rank, 1, m->W, m->p + 1, u,
+                              m->rank) < 0;
+    ml_blas_unlock();
+  }
+  for (int k = 0; k < m->rank; k++) *norm = hypot(*norm, u[k]);
+  return bad ? -1 : 0;
+}
+
+/*
 ** The fitted value with its confidence interval (of the mean) and prediction
 ** interval (of a new observation), as R's predict.lm(interval = ...):
 ** se_fit = sigma ||W^-T x||, from the model's factor W of the kept columns.
@@ -721,30 +748,15 @@ void ml_predict_interval_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
   double off = 0;
   if (glm && m->offset && offset_arg(ctx, "ml_predict_interval", m, argv[2 + m->k], &off) <= 0)
     return;
-  double *x = s->x, *u = x + m->p, tq = s->tq, fit = 0, norm = 0;
-  int blk, q = m->p + 1, bad = 0;
+  double *x = s->x, tq = s->tq, fit, norm;
+  int blk;
   if (ml_design_row_blocked(ctx, "ml_predict_interval", m, argv + 2, x, m->fac ? &blk : NULL) !=
       ML_V_NUM)
     return;
-  if (m->fac) {
-    fit = (double)ml_model_dot(m, x, blk);
-    ml_model_interval_norm(m, x, blk, u, &norm);
-  } else {
-    for (int j = 0, k = 0; j < m->p; j++) {
-      fit += m->beta[j] * x[j];
-      if (!m->aliased[j]) u[k++] = x[j];
-    }
-  }
-  if (m->rank > 0 && !m->fac) {
-    ml_blas_lock();
-    bad = LAPACKE_dtrtrs_work(LAPACK_COL_MAJOR, 'U', 'T', 'N', m->rank, 1, m->W, q, u, m->rank) < 0;
-    ml_blas_unlock();
-  }
-  if (bad) {
+  if (fit_and_norm(m, x, blk, x + m->p, &fit, &norm)) {
     ml_result_code(ctx, "ml_predict_interval", ML_ELAPACK);
     return;
   }
-  for (int k = 0; k < m->rank && !m->fac; k++) norm = hypot(norm, u[k]);
   if (glm) {
     /* Wald's interval on the link scale (dispersion 1), through the
     ** inverse link: R's predict(type = "link", se.fit = TRUE), mapped. */

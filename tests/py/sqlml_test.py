@@ -3,6 +3,7 @@ extension loaded, and checks that count and report."""
 import argparse
 import os
 import sqlite3
+import subprocess
 import sys
 
 
@@ -55,3 +56,11 @@ def sections(blob):
         out.append((tag, blob[i + 8:i + 8 + n]))
         i += 8 + n
     return out
+
+
+def run_r(rscript, lines, tmpdir):
+    """Runs an R script of these lines (written to tmpdir/fits.R) with Rscript; its stdout."""
+    path = os.path.join(tmpdir, "fits.R")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return subprocess.run([rscript, path], capture_output=True, text=True, check=True).stdout

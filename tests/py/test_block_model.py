@@ -30,7 +30,7 @@ import tempfile
 
 import numpy as np
 
-from sqlml_test import Checker, args, connect, error_of, sections
+from sqlml_test import Checker, args, connect, error_of, run_r, sections
 
 a = args()
 c = Checker("block_model")
@@ -108,10 +108,7 @@ def r_fits():
                       % (", weights = 1" if wt else ""))
         script.append("for (i in 1:20) cat('%s iv', i, sprintf('%%.17g', c(pc[i, ], pp[i, 2:3])), '\\n')" % name)
         script.append("fv <- fitted(f); cat('%s fitted', sprintf('%%.17g', fv[1:50]), '\\n')" % name)
-    path = os.path.join(tmp, "fits.R")
-    with open(path, "w") as f:
-        f.write("\n".join(script) + "\n")
-    out = subprocess.run([RSCRIPT, path], capture_output=True, text=True, check=True).stdout
+    out = run_r(RSCRIPT, script, tmp)
     res = {}
     for line in out.splitlines():
         parts = line.split()

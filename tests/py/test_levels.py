@@ -26,10 +26,9 @@ import math
 import os
 import random
 import shutil
-import subprocess
 import tempfile
 
-from sqlml_test import Checker, args, connect
+from sqlml_test import Checker, args, connect, run_r
 
 a = args()
 c = Checker("levels")
@@ -177,10 +176,7 @@ def r_fits():
             script.append("cf <- coef(summary(%s))" % fit)
             script.append("for (i in seq_len(nrow(cf))) cat('%s', rownames(cf)[i], sprintf('%%.17g', cf[i, 1]), "
                           "sprintf('%%.17g', cf[i, 2]), '\\n')" % name)
-        path = os.path.join(tmp, "fits.R")
-        with open(path, "w") as f:
-            f.write("\n".join(script) + "\n")
-        out = subprocess.run([RSCRIPT, path], capture_output=True, text=True, check=True).stdout
+        out = run_r(RSCRIPT, script, tmp)
     res = {}
     for line in out.splitlines():
         name, term, est, se = line.split()
