@@ -226,7 +226,7 @@ int ml_eval_read(sqlite3_context *ctx, ml_eval *ev, sqlite3_value *yv, sqlite3_v
   ev->row++;
   int kind = read_target(ctx, ev, yv, &y);
   if (kind < 0) return -1;
-  int r = ml_design_row(ctx, ev->fname, m, vals, x);
+  int blk, r = ml_design_row_blocked(ctx, ev->fname, m, vals, x, m->fac ? &blk : NULL);
   if (r < 0) return -1;
   int okind = read_offset(ctx, ev, ov, &off);
   if (okind < 0) return -1;
@@ -235,7 +235,9 @@ int ml_eval_read(sqlite3_context *ctx, ml_eval *ev, sqlite3_value *yv, sqlite3_v
   ev->y = y;
   if (f == ML_FAMILY_GAUSSIAN) {
     long double e = y;
-    for (int j = 0; j < m->p; j++) e -= (long double)m->beta[j] * x[j];
+    if (m->fac) e -= ml_model_dot(m, x, blk); /* O(terms outside the block) */
+    else
+      for (int j = 0; j < m->p; j++) e -= (long double)m->beta[j] * x[j];
     ev->e = e;
     return 0;
   }

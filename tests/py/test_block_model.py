@@ -204,6 +204,10 @@ pred = [v for (v,) in con.execute("SELECT ml_predict('b_big', x, g) FROM big WHE
 ids = np.arange(7919, NB + 1, 7919) - 1
 worst = max(abs(p - (alpha[g[i]] + slope * xb[i])) for p, i in zip(pred, ids))
 c.check(len(pred) == len(ids) and worst < 1e-9, "100k levels: predictions: %.3g" % worst)
+ev = json.loads(con.execute("SELECT ml_evaluate('b_big', 'big')").fetchone()[0])
+resid = yb - (alpha[g] + slope * xb)
+c.check(rel(ev["rmse"], math.sqrt(np.mean(resid ** 2))) < 1e-9,
+        "100k levels: ml_evaluate over every row: rmse %r" % ev["rmse"])
 iv = json.loads(con.execute("SELECT ml_predict_interval('b_big', 0.95, 0.5, 'g000123')").fetchone()[0])
 c.check(iv["conf_low"] < iv["fit"] < iv["conf_high"] and iv["pred_low"] < iv["conf_low"],
         "100k levels: an interval: %r" % iv)
