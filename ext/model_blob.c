@@ -485,7 +485,7 @@ static void put_sfac(ml_sb *b, const ml_sfac *f) {
 /* Reads a factor of nb block rows and q columns into *out (allocated), the
 ** rest of the section's length checked first.  what names the section. */
 static int get_sfac(decoder *d, int64_t nb, int64_t q, ml_sfac **out, const char *what) {
-  if (nb < 1 || q < 1 || nb + q - 1 != d->m->p ||
+  if (nb < 1 || nb > ML_MAX_LEVELS || q < 1 || q > ML_MAX_TERMS + 1 || nb + q - 1 != d->m->p ||
       section_len(d) != 8 * (nb * (q + 1) + q * (q + 1) / 2))
     return bad(d, "invalid model BLOB: section %s has the wrong shape", what);
   ml_sfac *f = *out = ml_calloc(sizeof *f);
