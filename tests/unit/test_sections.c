@@ -6,12 +6,14 @@
 ** is read or refused as it should be.
 */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "formula.h"
 #include "glm.h"
+#include "lsq.h"
 #include "model.h"
 #include "profile.h"
 
@@ -336,8 +338,76 @@ static void block_model(void) {
   ml_model_free(m);
 }
 
+/*
+** A model of 1002 terms kept with its block (more than a dense factor
+** holds): its BLOB read back, and its statistics and JSON, without a
+** covariance, made or refused as out of memory at every allocation.
+*/
+static void block_wide(void) {
+  int nl = 1002, p = nl;
+  ml_model *m = ml_model_alloc(1, p, 0), *d = NULL;
+  CHECK(ml_model_set_name(m, 0, "g") == ML_OK);
+  m->flags = ML_MODEL_INTERCEPT;
+  ml_feature *f = &m->feat[0];
+  f->type = ML_FEAT_CATEGORICAL;
+  f->levels = ml_calloc(sizeof(char *) * (uint64_t)nl);
+  for (int l = 0; l < nl; l++) {
+    char z[8];
+    snprintf(z, sizeof z, "l%04d", l);
+    f->levels[l] = ml_dup_n(z, 5);
+  }
+  f->nlevels = nl;
+  m->n = 5000;
+  m->bfeat = 0;
+  m->bstart = 1;
+  m->fac = ml_calloc(sizeof(ml_sfac));
+  CHECK(ml_sfac_init(m->fac, nl - 1, 2) == ML_OK); /* the intercept and y */
+  for (int l = 0; l < nl - 1; l++) {
+    double *r = ml_sfac_row(m->fac, l);
+    r[0] = 2;
+    r[1] = 1 + 0.001 * l;
+    r[2] = 0.5 * (l % 7);
+  }
+  m->fac->R[0] = 3;
+  m->fac->R[2] = 1;
+  m->fac->R[3] = 2;
+  CHECK(ml_model_solve(m) == ML_OK);
+  unsigned char *z;
+  int64_t len;
+  char err[300] = "";
+  CHECK(ml_model_encode(m, NULL, &z, &len) == ML_OK);
+  CHECK(ml_model_decode(z, len, &d, err, sizeof err) == ML_OK && d && d->p == p && !d->R);
+  ml_free(z);
+  int rc = ML_NOMEM;
+  for (long n = 0; rc == ML_NOMEM; n++) {
+    ml_lsq_stats st;
+    mem_fail_after(n);
+    rc = ml_model_stats(d, &st);
+    mem_fail_after(-1);
+    if (rc == ML_OK) {
+      CHECK(!st.cov && st.rank == p && isfinite(st.se[0]) && isfinite(st.se[p - 1]) && isnan(st.cond));
+      ml_lsq_stats_free(&st);
+    }
+  }
+  CHECK(rc == ML_OK);
+  rc = ML_NOMEM;
+  for (long n = 0; rc == ML_NOMEM; n++) {
+    char *json = NULL;
+    size_t jl;
+    mem_fail_after(n);
+    rc = ml_model_json(d, 0.95, &json, &jl);
+    mem_fail_after(-1);
+    CHECK(rc == ML_OK || rc == ML_NOMEM);
+    if (rc == ML_OK) CHECK(strstr(json, "\"covariance\":null") != NULL);
+    ml_free(json);
+  }
+  ml_model_free(d);
+  ml_model_free(m);
+}
+
 void test_sections(void) {
   fixtures();
   table();
   block_model();
+  block_wide();
 }
