@@ -401,15 +401,20 @@ int ml_model_term_name(const ml_model *m, int j, char **out) {
     if (j == 0) ml_sb_puts(&b, "(Intercept)");
     t = 1;
   }
+  /* The feature of term j by their widths, then its level: O(features),
+  ** not O(terms), for a table of every term's name (ml_weights, the JSON). */
   for (int f = 0; f < m->k && t <= j; f++) {
     const ml_feature *ft = &m->feat[f];
-    if (ft->type == ML_FEAT_NUMERIC) {
-      if (t++ == j) ml_sb_puts(&b, ft->name);
+    int w = ml_feature_terms(ft);
+    if (j >= t + w) {
+      t += w;
       continue;
     }
-    for (int l = ft->full ? 0 : 1; l < ft->nlevels; l++)
-      if (t++ == j) ml_sb_printf(&b, "%s=%s", ft->name, ft->levels[l]);
-    if (ft->has_impute && t++ == j) ml_sb_printf(&b, "%s IS NULL", ft->name);
+    int at = j - t, first = ft->full ? 0 : 1;
+    if (ft->type == ML_FEAT_NUMERIC) ml_sb_puts(&b, ft->name);
+    else if (at < ft->nlevels - first) ml_sb_printf(&b, "%s=%s", ft->name, ft->levels[first + at]);
+    else ml_sb_printf(&b, "%s IS NULL", ft->name);
+    break;
   }
   *out = ml_sb_finish(&b, NULL);
   return *out ? ML_OK : ML_NOMEM;
