@@ -196,7 +196,7 @@ int ml_model_stats_blocked(const ml_model *m, const ml_lsq_fitinfo *fi, ml_lsq_s
     for (int j = 0, k = w.nb; j < p; j++) {
       int c = ml_model_fac_col(m, j), in = c < w.nb;
       double v = m->aliased[j] ? NAN : d[in ? c : k++];
-      ml_lsq_stats_coef(st, fi, j, isnan(v) ? NAN : st->sigma * st->sigma * v);
+      ml_lsq_stats_coef(st, fi, j, fi->unit_dispersion ? v : st->sigma * st->sigma * v);
     }
   }
   ml_sfac_free(&w);
