@@ -288,7 +288,8 @@ static int read_num(rd *r, ml_numprof *s) {
   int64_t sum = 0;
   for (int i = 0; i < ML_PROF_BINS; i++) {
     s->bins[i] = (int64_t)get(r, 8);
-    if (s->bins[i] < 0 || s->bins[i] > s->n) return 1;
+    /* sum <= n throughout, so n - sum cannot overflow where sum + bin could */
+    if (s->bins[i] < 0 || s->n < 0 || s->bins[i] > s->n - sum) return 1;
     sum += s->bins[i];
   }
   if (r->bad || s->n < 0 || s->nulls < 0 || sum != s->n) return 1;
