@@ -246,7 +246,9 @@ int ml_eval_read(sqlite3_context *ctx, ml_eval *ev, sqlite3_value *yv, sqlite3_v
                          "\"%s\" takes (%s)", ev->fname, ev->target, y, (long long)ev->row,
                     ml_family_name(f), f == ML_FAMILY_BINOMIAL ? "0 or 1" : "a count >= 0");
   double lin = 0;
-  for (int j = 0; j < m->p; j++) lin += m->beta[j] * x[j];
+  if (m->fac) lin = (double)ml_model_dot(m, x, blk);
+  else
+    for (int j = 0; j < m->p; j++) lin += m->beta[j] * x[j];
   ev->mu = ml_glm_linkinv(f, lin + off);
   return 0;
 }

@@ -78,8 +78,8 @@ typedef struct ml_fitopts {
   int cv;           /* cross-validation folds (2..20), or 0: training rows by fold (cv.h) */
   double *l2_path;  /* with cv: the penalties to choose from (nl2 of them), or NULL (borrowed) */
   int nl2;
-  int block_model;  /* the model may keep its factor with the block (a linear fit without
-                       l2, robust errors or cv): the block feature may then have up to
+  int block_model;  /* the model may keep its factor with the block (a fit without l2,
+                       robust errors or cv): the block feature may then have up to
                        ML_MAX_LEVELS levels, the other terms up to ML_MAX_TERMS */
 } ml_fitopts;
 

@@ -28,7 +28,8 @@
 **         the other terms plus one | nb x (q + 1) f64, row l: a_l >= 0 then
 **         G_l over the other terms and y | R's q(q+1)/2 f64, upper triangle
 **         by column.  Written by ml_train since 0.6, right after SHAP, for a
-**         linear fit without ridge, robust errors or formula: critical.
+**         fit without ridge, robust errors or formula (a GLM's without tbfc):
+**         critical.
 **   COEF  p f64 estimates (0 where aliased) | p u8 aliased | f64 residual sum
 **         of squares of a refined fit (NaN: take it from R)
 **   WGHT  f64 total weight | f64 sum of log weights (weighted fits)
@@ -290,6 +291,22 @@ static inline ml_model *ml_model_new(int k, int p) { return ml_model_alloc(k, p,
 ** has more than ML_MAX_TERMS terms.
 */
 int ml_model_densify(ml_model *m);
+/*
+** An IRLS step's factor in m's columns (train_glm.c), for a dense model or
+** one kept with its block alike: an accumulator of those columns (the
+** block's as its block), a row (x and blk as ml_design_row_blocked gives
+** them, scaled by sw, z the working response), the folded factor made m's
+** (R, or fac's rows and R), ||F d||^2 for d over the terms, and whether
+** the factor is finite.  ML_OK or ML_NOMEM/ML_ELAPACK.
+*/
+struct ml_lsq;
+int ml_model_acc_init(struct ml_lsq *acc, const ml_model *m);
+int ml_model_acc_row(struct ml_lsq *acc, const ml_model *m, const double *x, int blk, double sw,
+                     double z);
+int ml_model_take_factor(ml_model *m, struct ml_lsq *acc);
+double ml_model_factor_norm2(const ml_model *m, const double *d);
+int ml_model_factor_finite(const ml_model *m);
+
 /* ml_model_densify where the model is small enough: ML_OK also for one
 ** that stays kept with its block (p > ML_MAX_TERMS, m->R NULL). */
 static inline int ml_model_densify_small(ml_model *m) {

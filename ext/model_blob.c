@@ -1013,7 +1013,8 @@ static int check_levels(decoder *d, ml_feature *f, int j) {
 }
 
 /* A model with section BFAC: its block is one feature's level dummies,
-** and only a linear fit without ridge, robust errors or formula has one. */
+** and only a fit without ridge, robust errors or formula has one (a GLM's
+** without a test factor). */
 static int check_block(decoder *d) {
   ml_model *m = d->m;
   const ml_feature *f = &m->feat[m->bfeat];
@@ -1021,9 +1022,9 @@ static int check_block(decoder *d) {
   for (int j = 0; j < m->bfeat; j++) t += ml_feature_terms(&m->feat[j]);
   if (f->type != ML_FEAT_CATEGORICAL || t != m->bstart || m->fac->nb != f->nlevels - !f->full)
     return bad(d, "invalid model BLOB: section BFAC does not fit its feature");
-  if (m->formula || m->family != ML_FAMILY_GAUSSIAN || m->l2 > 0 || m->robust || m->test_R)
-    return bad(d, "invalid model BLOB: section BFAC with a formula, family, penalty, robust "
-                  "errors or section tfac");
+  if (m->formula || m->l2 > 0 || m->robust || m->test_R || (m->family && m->test_fac))
+    return bad(d, "invalid model BLOB: section BFAC with a formula, penalty, robust errors or "
+                  "section tfac, or a GLM's with tbfc");
   return ML_OK;
 }
 

@@ -205,3 +205,80 @@ int ml_model_stats_blocked(const ml_model *m, const ml_lsq_fitinfo *fi, ml_lsq_s
   if (rc) ml_lsq_stats_free(st);
   return rc;
 }
+
+/* ---- an IRLS step's factor in the model's columns (train_glm.c) ---- */
+
+int ml_model_acc_init(ml_lsq *acc, const ml_model *m) {
+  if (!m->fac) return ml_lsq_init(acc, m->p);
+  int rc = ml_lsq_init(acc, m->p - m->fac->nb);
+  for (int l = 0; !rc && l < m->fac->nb; l++) rc = ml_lsq_block_add(acc);
+  return rc;
+}
+
+int ml_model_acc_row(ml_lsq *acc, const ml_model *m, const double *x, int blk, double sw,
+                     double z) {
+  if (!m->fac) {
+    for (int j = 0; j < m->p; j++) ml_lsq_put(acc, j, sw * x[j]);
+    ml_lsq_put(acc, m->p, sw * z);
+    return ml_lsq_commit(acc);
+  }
+  int nb = m->fac->nb, c = 0;
+  for (int j = 0; j < m->p; j++) {
+    if (j == m->bstart) j += nb;
+    if (j >= m->p) break;
+    ml_lsq_put(acc, c++, sw * x[j]);
+  }
+  ml_lsq_put(acc, c, sw * z);
+  return blk >= 0 ? ml_lsq_commit_in(acc, blk - m->bstart, sw) : ml_lsq_commit(acc);
+}
+
+int ml_model_take_factor(ml_model *m, ml_lsq *acc) {
+  int rc = ml_lsq_fold(acc);
+  if (rc) return rc;
+  int64_t q = m->fac ? m->fac->q : m->p + 1;
+  double *R = m->fac ? m->fac->R : m->R;
+  for (int64_t j = 0; j < q; j++)
+    for (int64_t i = 0; i < q; i++) R[i + j * q] = i <= j ? acc->R[i + j * q] : 0;
+  if (m->fac) memcpy(m->fac->S, acc->G, 8 * (size_t)m->fac->nb * (size_t)(q + 1));
+  return ML_OK;
+}
+
+double ml_model_factor_norm2(const ml_model *m, const double *d) {
+  if (!m->fac) {
+    int q = m->p + 1;
+    double s = 0;
+    for (int i = 0; i < m->p; i++) {
+      double r = 0;
+      for (int j = i; j < m->p; j++) r += m->R[i + (int64_t)j * q] * d[j];
+      s += r * r;
+    }
+    return s;
+  }
+  const ml_sfac *f = m->fac;
+  int nb = f->nb, q = f->q, rest = q - 1;
+  long double s = 0;
+  /* d's part outside the block, in F's column order (the terms' order). */
+  for (int l = 0; l < nb; l++) {
+    const double *g = ml_sfac_row(f, l);
+    long double r = (long double)g[0] * d[m->bstart + l];
+    for (int c = 0; c < rest; c++) r += (long double)g[1 + c] * d[c < m->bstart ? c : c + nb];
+    s += r * r;
+  }
+  for (int i = 0; i < rest; i++) {
+    long double r = 0;
+    for (int c = i; c < rest; c++) r += (long double)f->R[i + (int64_t)c * q] * d[c < m->bstart ? c : c + nb];
+    s += r * r;
+  }
+  return (double)s;
+}
+
+int ml_model_factor_finite(const ml_model *m) {
+  const ml_sfac *f = m->fac;
+  int64_t n = f ? (int64_t)f->nb * (f->q + 1) : 0, q = f ? f->q : m->p + 1;
+  for (int64_t i = 0; i < n; i++)
+    if (!isfinite(f->S[i])) return 0;
+  const double *R = f ? f->R : m->R;
+  for (int64_t i = 0; i < q * q; i++)
+    if (!isfinite(R[i])) return 0;
+  return 1;
+}

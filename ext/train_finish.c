@@ -325,6 +325,11 @@ static int summary(trainer *t, train_result *r) {
 ** residuals does not measure.  The factor moves to the model.
 */
 static void keep_test_factor(trainer *t, ml_model *m) {
+  if (m->family && m->test_fac) { /* the first step's, of working weights: not kept */
+    ml_sfac_free(m->test_fac);
+    ml_free(m->test_fac);
+    m->test_fac = NULL;
+  }
   if ((!t->Rtest && !m->test_fac) || m->family || t->fa.used[1] == 0) return;
   m->test_R = t->Rtest; /* a model kept with its block has its test_fac already */
   t->Rtest = NULL;

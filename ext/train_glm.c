@@ -115,7 +115,7 @@ static int glm_row(trainer *t) {
   progress(t, "iterating");
   double y, w, off;
   uint64_t hash = 0;
-  int fast = t->glm_fast && glm_fast_row(t, &y, &w, &hash);
+  int blk = -1, fast = t->glm_fast && glm_fast_row(t, &y, &w, &hash);
   if (!fast) {
     int use = read_yw(t, &y, &w);
     if (use <= 0) return use;
@@ -128,7 +128,9 @@ static int glm_row(trainer *t) {
   if (!fast) {
     /* Skipped for a NULL in the first pass: skipped before its levels are checked. */
     if (ml_design_row_skipped(m, t->vals + t->cy + 1)) return 0;
-    int r = ml_design_row(t->ctx, "ml_train", m, t->vals + t->cy + 1, t->x);
+    /* A model kept with its block: O(terms outside it) a row. */
+    int r = ml_design_row_blocked(t->ctx, "ml_train", m, t->vals + t->cy + 1, t->x,
+                                  m->fac ? &blk : NULL);
     if (r < 0) return -1;
     if (r == ML_V_NULL) return 0;
   }
@@ -136,7 +138,9 @@ static int glm_row(trainer *t) {
   t->again_n[test]++;
   if (test && !t->glm_measure) return 0;
   double lin = 0, mu, z, W;
-  for (int j = 0; j < m->p; j++) lin += m->beta[j] * t->x[j];
+  if (m->fac) lin = (double)ml_model_dot(m, t->x, blk);
+  else
+    for (int j = 0; j < m->p; j++) lin += m->beta[j] * t->x[j];
   double eta = lin + off;
   ml_glm_eval(f, y, w, eta, off, &mu, &z, &W);
   double dev = ml_glm_dev_resid(f, y, mu, w);
@@ -154,10 +158,7 @@ static int glm_row(trainer *t) {
   if (t->glm_measure) glm_measure_train(t, y, w, mu, dev);
   glm_null_row(t, y, w, off);
   if (!t->glm_accumulate) return 0;
-  double sw = sqrt(W);
-  for (int j = 0; j < m->p; j++) ml_lsq_put(&t->glm_acc, j, sw * t->x[j]);
-  ml_lsq_put(&t->glm_acc, m->p, sw * z);
-  int rc = ml_lsq_commit(&t->glm_acc);
+  int rc = ml_model_acc_row(&t->glm_acc, m, t->x, blk, sqrt(W), z);
   if (rc) {
     ml_result_code(t->ctx, "ml_train", rc);
     return -1;
@@ -182,7 +183,7 @@ static int glm_pass(trainer *t) {
   t->again_rows = 0;
   if (t->glm_accumulate) {
     ml_lsq_free(&t->glm_acc);
-    if (ml_lsq_init(&t->glm_acc, t->m->p)) {
+    if (ml_model_acc_init(&t->glm_acc, t->m)) {
       sqlite3_result_error_nomem(t->ctx);
       return -1;
     }
@@ -251,13 +252,9 @@ struct glm_iter {
 ** the coefficients solve it.  0, or an ML_* code. */
 static int glm_take_step(trainer *t) {
   ml_model *m = t->m;
-  int rc = ml_lsq_fold(&t->glm_acc), q = m->p + 1;
-  if (rc) return rc;
   memcpy(t->coefold, m->beta, 8 * (size_t)m->p);
-  memset(m->R, 0, 8 * (size_t)q * (size_t)q);
-  for (int j = 0; j < q; j++)
-    for (int i = 0; i <= j; i++) m->R[i + (int64_t)j * q] = t->glm_acc.R[i + (int64_t)j * q];
-  return ml_model_solve(m);
+  int rc = ml_model_take_factor(m, &t->glm_acc);
+  return rc ? rc : ml_model_solve(m);
 }
 
 /*
@@ -269,13 +266,11 @@ static int glm_take_step(trainer *t) {
 */
 static double glm_predicted_change(const trainer *t, double dev) {
   const ml_model *m = t->m;
-  int q = m->p + 1;
-  double drop = 0;
-  for (int i = 0; i < m->p; i++) {
-    double r = 0;
-    for (int j = i; j < m->p; j++) r += m->R[i + (int64_t)j * q] * (m->beta[j] - t->coefold[j]);
-    drop += r * r;
-  }
+  double *d = ml_malloc(8 * (uint64_t)m->p);
+  if (!d) return NAN; /* unknown: the next pass does both */
+  for (int j = 0; j < m->p; j++) d[j] = m->beta[j] - t->coefold[j];
+  double drop = ml_model_factor_norm2(m, d);
+  ml_free(d);
   return drop / (fabs(dev - drop) + 0.1);
 }
 
@@ -442,9 +437,8 @@ static int glm_fit(trainer *t) {
   struct glm_iter s;
   memset(&s, 0, sizeof s);
   if (glm_setup(t) || glm_iterate(t, &s)) return -1;
-  for (int i = 0; i < (m->p + 1) * (m->p + 1); i++)
-    if (!isfinite(m->R[i]))
-      return ml_error(t->ctx, "ml_train(): the fit diverged: the working weights of iteration %d "
+  if (!ml_model_factor_finite(m))
+    return ml_error(t->ctx, "ml_train(): the fit diverged: the working weights of iteration %d "
                               "overflowed (deviance %.10g); look for a feature or an offset of "
                               "huge values", s.iter, s.dev);
   if (!s.conv && !t->o.keep_unconverged)

@@ -418,8 +418,8 @@ static int plan_kinds(trainer *t) {
   /* A model that can keep its factor with a block of many levels (fitacc.h):
   ** not '*', which leaves out a column of too many values rather than fit it. */
   const ml_fitopts *o = &t->o.fit;
-  t->o.fit.block_model = t->o.family == ML_FAMILY_GAUSSIAN && !t->formula_text && o->l2 == 0 &&
-                         !o->l2_path && !o->robust && !o->cv && !t->o.incremental && !t->star;
+  t->o.fit.block_model = !t->formula_text && o->l2 == 0 && !o->l2_path && !o->robust && !o->cv &&
+                         !t->o.incremental && !t->star;
   return 0;
 }
 

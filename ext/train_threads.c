@@ -386,7 +386,7 @@ static int pass_state(trainer *t, trainer *c, int glm) {
   glm_sums_reset(c);
   ml_auc_init(&c->auc, t->o.auc_max_rows, t->cw >= 0);
   if (!(c->x = sqlite3_malloc64(8 * (sqlite3_uint64)t->m->p + 8))) return ML_NOMEM;
-  return t->glm_accumulate ? ml_lsq_init(&c->glm_acc, t->m->p) : ML_OK;
+  return t->glm_accumulate ? ml_model_acc_init(&c->glm_acc, t->m) : ML_OK;
 }
 
 /* Reader r's copy of the trainer: the plan and the model shared, what a pass changes its own. */

@@ -281,11 +281,12 @@ static const struct scenario {
      "SELECT ml_train('tg', 'f.t', 'g', '[\"a\",\"b\"]', '{\"family\":\"binomial\",\"threads\":2}')"},
     /* A model kept with its block (70 levels): its factors made from the
     ** block, refined (sfac's normal solve), stored, predicted from with an
-    ** interval, densified for a merge. */
+    ** interval, densified for a merge; a Poisson GLM's IRLS steps on it. */
     {"block", "CREATE TABLE tb AS SELECT *, 'L' || (id % 70) AS s FROM t;",
      "SELECT ml_train('bk', 'tb', 'y', '[\"a\",\"s\"]', '{\"test_size\":0.2,\"seed\":1,\"refine\":true}');"
      "SELECT ml_predict_interval('bk', 0.9, 1, 'L3');"
-     "SELECT hex(ml_merge(model)) FROM ml_model_versions WHERE name = 'bk'"},
+     "SELECT hex(ml_merge(model)) FROM ml_model_versions WHERE name = 'bk';"
+     "SELECT ml_train('bp', 'tb', 'a', '[\"s\"]', '{\"family\":\"poisson\",\"test_size\":0}')"},
     /* The test rows read once: features on both sides the other lacks, a metric that needs every row. */
     {"deploy_read",
      "SELECT ml_train('r', 't', 'y', '[\"a\",\"b\"]', '{\"test_size\":0.3,\"seed\":2}');"

@@ -213,6 +213,50 @@ iv = json.loads(con.execute("SELECT ml_predict_interval('b_big', 0.95, 0.5, 'g00
 c.check(iv["conf_low"] < iv["fit"] < iv["conf_high"] and iv["pred_low"] < iv["conf_low"],
         "100k levels: an interval: %r" % iv)
 
+# ---- GLMs: their IRLS steps keep the block too ----
+
+# Poisson counts of 1,050 levels alone: the fit is closed-form. exp(b0) is the
+# reference level's mean count and b_l the log of level l's mean over it; the
+# standard errors (dispersion 1) sqrt(1/S_l + 1/S_ref) and sqrt(1/S_ref), S a
+# level's total count.  IRLS run to epsilon 1e-14 (at R's 1e-8 the last
+# step's weights leave the errors 7e-5 from the limit, as R's would be).
+counts = rng.poisson(np.exp(1.5 + 0.4 * np.sin(store)), N)
+con.execute("CREATE TABLE pc(id INTEGER PRIMARY KEY, n INTEGER, store TEXT)")
+con.executemany("INSERT INTO pc VALUES (?, ?, ?)", [(i + 1, int(counts[i]), "st%04d" % store[i]) for i in range(N)])
+out, js = train("b_pois", "pc", "n", ["store"], {"family": "poisson", "test_size": 0, "epsilon": 1e-14})
+tot, cnt = np.bincount(store, counts, L), np.bincount(store, minlength=L)
+coef = {t["term"]: t for t in js["coefficients"]}
+worst = max(rel(coef["(Intercept)"]["estimate"], math.log(tot[0] / cnt[0])),
+            rel(coef["(Intercept)"]["std_error"], math.sqrt(1 / tot[0])) / 1e3)
+for l in range(1, L, 7):
+    t = coef["store=st%04d" % l]
+    worst = max(worst, rel(t["estimate"], math.log(tot[l] / cnt[l] / (tot[0] / cnt[0])), 1e-3),
+                rel(t["std_error"], math.sqrt(1 / tot[l] + 1 / tot[0])) / 1e3)
+# estimates to 1e-10, standard errors to 1e-7 (the weights of the step before the last)
+c.check(out["terms"] == L and out["converged"] and worst < 1e-10 and
+        "BFAC" in [t for t, _ in sections(blob_of("b_pois"))],
+        "poisson, %d levels: the closed form's estimates and errors: %.3g" % (L, worst))
+# A binomial GLM of 300 levels with a numeric feature: on 2 readers as on one.
+path_g = os.path.join(tmp, "g.db")
+gcon = connect(a.ext, path_g)
+gcon.execute("CREATE TABLE b(id INTEGER PRIMARY KEY, yb INTEGER, x1 REAL, shop TEXT)")
+gcon.executemany("INSERT INTO b VALUES (?, ?, ?, ?)",
+                 [(i + 1, int(rng.uniform() < 1 / (1 + math.exp(-(x1[i] + effect[store[i]] / 2)))), float(x1[i]),
+                   "m%d" % (store[i] % 300)) for i in range(N)])
+gcon.commit()
+one = json.loads(gcon.execute("SELECT ml_train('g', 'b', 'yb', '[\"x1\",\"shop\"]', "
+                              "'{\"family\":\"binomial\",\"seed\":3,\"unseen\":\"zero\"}')").fetchone()[0])
+two = json.loads(gcon.execute("SELECT ml_train('g', 'b', 'yb', '[\"x1\",\"shop\"]', "
+                              "'{\"family\":\"binomial\",\"seed\":3,\"unseen\":\"zero\",\"threads\":2}')").fetchone()[0])
+g1 = {t: e for t, e in gcon.execute("SELECT term, estimate FROM ml_weights('g@1')")}
+g2 = {t: e for t, e in gcon.execute("SELECT term, estimate FROM ml_weights('g@2')")}
+gw = max(rel(g2[t], g1[t], 1e-3) for t in g1)
+c.check(one["iterations"] == two["iterations"] and rel(two["deviance"], one["deviance"]) < 1e-12 and
+        gw < 1e-10 and rel(two["metrics"]["test"]["auc"], one["metrics"]["test"]["auc"]) < 1e-12,
+        "binomial, 300 levels: 2 readers equal one connection (estimates %.2g, deviance %.2g)"
+        % (gw, rel(two["deviance"], one["deviance"])))
+gcon.close()
+
 # ---- 300 levels: what works on dense factors works on these ----
 
 con.execute("CREATE TABLE m AS SELECT id, y, x1, kind, 'm' || (CAST(substr(store, 3) AS INTEGER) % 300) AS shop, w "
