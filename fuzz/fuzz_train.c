@@ -8,7 +8,8 @@
 **   SELECT ml_train('m', <source>, <target>, <features>, <options>)
 **
 ** on a table whose columns are numeric, text, mixed, all NULL, constant,
-** weights with zeros, a text key and a 40-level category.  Whatever it
+** weights with zeros, a text key and an 80-level category (64 level terms
+** and more make a model kept with its block, sfac.h).  Whatever it
 ** answers, the registry stays consistent: a version that was stored
 ** decodes, predicts, and is the only one; a failed call stores nothing.
 */
@@ -20,10 +21,10 @@ static sqlite3_int64 nimage;
 static const char *const setup =
     "CREATE TABLE t(id INTEGER PRIMARY KEY, y REAL, a REAL, b INTEGER, c TEXT, d, "
     "  nul REAL, konst REAL, w REAL, k TEXT, many TEXT, \"q\"\"uote\" REAL);"
-    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60)"
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200)"
     " INSERT INTO t SELECT i, 3 + 2 * i + (i % 7) * 0.25 + (i % 3), i * 0.5, i % 4, "
     "   'c' || (i % 3), CASE WHEN i % 9 = 0 THEN 'x' ELSE i END, NULL, 7, "
-    "   (i % 5) * 0.5, 'k' || i, 'm' || (i % 40), i % 11 FROM n;"
+    "   (i % 5) * 0.5, 'k' || i, 'm' || (i % 80), i % 11 FROM n;"
     "UPDATE t SET y = NULL WHERE id % 13 = 0;"
     "UPDATE t SET a = NULL WHERE id % 17 = 0;"
     "CREATE VIEW v AS SELECT y, a, b, c FROM t;"

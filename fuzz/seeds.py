@@ -92,6 +92,9 @@ write("train", [
     train_seed("VALUES", "column1", '["column2"]', '{"test_size":0}'),
     train_seed("t", "y", '["\\"q\\"\\"uote\\""]', '{"progress":false,"seed":-3}'),
     train_seed("t", "c", '["a"]', '{"test_size":0.99999}'),
+    # "many" (80 levels) as a model kept with its block: refined, weighted; a GLM's IRLS on it.
+    train_seed("t", "y", '["many","a"]', '{"weights":"w","refine":true,"metrics":"full"}'),
+    train_seed("t", "a", '["many"]', '{"family":"poisson","test_size":0.3,"unseen":"zero"}'),
 ])
 
 FN = ["ml_version", "ml_fit", "ml_fit_opts", "ml_merge", "ml_merge2", "ml_refine", "ml_predict",
