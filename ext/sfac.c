@@ -73,11 +73,16 @@ static void column_sums(const ml_sfac *s, int how, const double *u, double *out)
   }
 }
 
+/* The squared norms of the r C columns' block rows, into h2. */
+static void block_norms2(const ml_sfac *s, double *h2) {
+  memset(h2, 0, 8 * (size_t)(s->q - 1));
+  column_sums(s, PLUS_G2, NULL, h2);
+}
+
 /* The norms of F's r C columns, over the block rows and R, into c. */
 static void c_norms(const ml_sfac *s, double *c) {
   int r = s->q - 1;
-  memset(c, 0, 8 * (size_t)r);
-  column_sums(s, PLUS_G2, NULL, c);
+  block_norms2(s, c);
   for (int j = 0; j < r; j++) {
     const double *col = s->R + (int64_t)j * s->q;
     c[j] = (double)sqrtl(c[j] + dot(col, col, j + 1));
@@ -109,8 +114,8 @@ static int reduce_bordered(const ml_sfac *s, double tol, unsigned char *al, doub
   double *A = ml_calloc(8 * (uint64_t)m * (uint64_t)m);
   if (!A) return ML_NOMEM;
   A[0] = 1;
-  c_norms(s, W); /* W is scratch until ml_lsq_reduce writes it */
-  for (int j = 0; j < q - 1; j++) A[(int64_t)(1 + j) * m] = W[j];
+  block_norms2(s, W); /* W is scratch until ml_lsq_reduce writes it */
+  for (int j = 0; j < q - 1; j++) A[(int64_t)(1 + j) * m] = sqrt(W[j]);
   for (int j = 0; j < q; j++)
     memcpy(A + 1 + (int64_t)(1 + j) * m, s->R + (int64_t)j * q, 8 * (size_t)(j + 1));
   al[0] = 0;

@@ -478,7 +478,36 @@ static void out_of_memory(void) {
   problem_free(&p);
 }
 
+/*
+** Aliasing at the tolerance's edge: a C column whose part orthogonal to the
+** ones before it is 1.2e-10 of its norm is kept (ML_LSQ_TOL 1e-10), as
+** ml_lsq_reduce keeps it in the dense factor; one at 0.8e-10 is aliased.
+** The norm is the column's in F, block rows and R once each.
+*/
+static void tolerance_edge(void) {
+  for (int t = 0; t < 2; t++) {
+    double e = t ? 0.8e-10 : 1.2e-10;
+    ml_sfac f;
+    CHECK(ml_sfac_init(&f, 2, 3) == ML_OK);
+    for (int l = 0; l < 2; l++) ml_sfac_row(&f, l)[0] = 1 + l; /* no C entries in the block rows */
+    f.R[0] = 1;                                                 /* C column 0 */
+    f.R[3] = 1;                                                 /* C column 1: (1, e) */
+    f.R[4] = e;
+    f.R[6] = 0.5;                                               /* y */
+    f.R[7] = 0.25;
+    f.R[8] = 1;
+    unsigned char al[4], dal[2];
+    double b[4], W[9];
+    int rank;
+    CHECK(ml_sfac_solve(&f, ML_LSQ_TOL, al, b) == ML_OK);
+    CHECK(ml_lsq_reduce(f.R, 3, ML_LSQ_TOL, dal, W, &rank) == ML_OK);
+    CHECK(al[2] == 0 && al[3] == dal[1] && dal[1] == t);
+    ml_sfac_free(&f);
+  }
+}
+
 void test_sfac(void) {
+  tolerance_edge();
   static const spec fixed[] = {
       {7, 1, 1, -1, 0, 3},    /* the intercept and a reference level: nothing aliased */
       {7, 1, 0, -1, 0, 3},    /* every level in the block: the intercept aliased */
