@@ -335,6 +335,8 @@ int ml_model_rss(const ml_model *m, int test, double *rss);
 /* model_block.c's parts of ml_model_solve and ml_model_prepare_intervals
 ** for a model with m->fac (m->Wfac, rank, sigma, df_resid). */
 int ml_model_solve_blocked(ml_model *m);
+/* m->fac without its aliased columns (ml_sfac_reduce), into out: ML_OK or ML_NOMEM/ML_ELAPACK. */
+int ml_model_reduced_fac(const ml_model *m, ml_sfac *out);
 /* ml_model_stats of a model of more terms than a dense factor holds: the
 ** same but the covariance (st->cov NULL) and the condition (NaN). */
 struct ml_lsq_fitinfo;

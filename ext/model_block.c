@@ -16,17 +16,14 @@ static int *fac_order(const ml_model *m) {
   return perm;
 }
 
-/* Aliased flags and coefficients of the block-first columns, by term. */
-static int to_fac_order(const ml_model *m, const double *by_term, const unsigned char *al_term,
-                        double *b, unsigned char *al) {
-  int *perm = fac_order(m);
-  if (!perm) return ML_NOMEM;
-  for (int j = 0; j < m->p; j++) {
-    if (b) b[perm[j]] = by_term[j];
-    if (al) al[perm[j]] = al_term[j];
-  }
-  ml_free(perm);
-  return ML_OK;
+int ml_model_reduced_fac(const ml_model *m, ml_sfac *out) {
+  memset(out, 0, sizeof *out);
+  unsigned char *al = ml_malloc((uint64_t)m->p);
+  if (!al) return ML_NOMEM;
+  for (int j = 0; j < m->p; j++) al[ml_model_fac_col(m, j)] = m->aliased[j];
+  int rc = ml_sfac_reduce(m->fac, al, out);
+  ml_free(al);
+  return rc;
 }
 
 int ml_model_solve_blocked(ml_model *m) {
@@ -52,10 +49,11 @@ int ml_model_rss(const ml_model *m, int test, double *rss) {
     return ML_OK;
   }
   double *b = ml_malloc(8 * (uint64_t)m->p);
-  int rc = b ? to_fac_order(m, m->beta, NULL, b, NULL) : ML_NOMEM;
-  if (!rc) *rss = ml_sfac_rss(f, b);
+  if (!b) return ML_NOMEM;
+  for (int j = 0; j < m->p; j++) b[ml_model_fac_col(m, j)] = m->beta[j];
+  *rss = ml_sfac_rss(f, b);
   ml_free(b);
-  return rc;
+  return ML_OK;
 }
 
 long double ml_model_dot(const ml_model *m, const double *x, int blk) {
@@ -105,11 +103,8 @@ int ml_model_unblock(ml_model *m) {
 }
 
 int ml_model_prepare_blocked(ml_model *m) {
-  unsigned char *al = ml_malloc((uint64_t)m->p);
   ml_sfac *w = ml_calloc(sizeof *w);
-  int rc = al && w ? to_fac_order(m, NULL, m->aliased, NULL, al) : ML_NOMEM;
-  if (!rc) rc = ml_sfac_reduce(m->fac, al, w);
-  ml_free(al);
+  int rc = w ? ml_model_reduced_fac(m, w) : ML_NOMEM;
   if (rc) {
     if (w) ml_sfac_free(w);
     ml_free(w);
@@ -177,15 +172,12 @@ int ml_model_stats_blocked(const ml_model *m, const ml_lsq_fitinfo *fi, ml_lsq_s
   st->p = p;
   st->n = m->n;
   st->cond = NAN; /* the 2-norm condition would need the dense factor */
-  unsigned char *al = ml_malloc((uint64_t)p);
   double *d = ml_malloc(8 * (uint64_t)p);
   st->se = ml_malloc(8 * (uint64_t)p);
   st->tstat = ml_malloc(8 * (uint64_t)p);
   st->pvalue = ml_malloc(8 * (uint64_t)p);
   ml_sfac w = {0};
-  int rc = al && d && st->se && st->tstat && st->pvalue ? to_fac_order(m, NULL, m->aliased, NULL, al)
-                                                        : ML_NOMEM;
-  if (!rc) rc = ml_sfac_reduce(m->fac, al, &w);
+  int rc = d && st->se && st->tstat && st->pvalue ? ml_model_reduced_fac(m, &w) : ML_NOMEM;
   if (!rc) rc = ml_sfac_inverse_diag(&w, d);
   if (!rc) {
     for (int j = 0; j < p; j++) rank -= m->aliased[j];
@@ -200,7 +192,6 @@ int ml_model_stats_blocked(const ml_model *m, const ml_lsq_fitinfo *fi, ml_lsq_s
     }
   }
   ml_sfac_free(&w);
-  ml_free(al);
   ml_free(d);
   if (rc) ml_lsq_stats_free(st);
   return rc;

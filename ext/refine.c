@@ -62,20 +62,18 @@ void ml_refiner_add(ml_refiner *r, const ml_model *m, const double *x, int blk, 
 */
 static int step_blocked(const ml_refiner *r, const ml_model *m, double *d, long double *gd) {
   int p = m->p, nb = m->fac->nb;
-  unsigned char *al = ml_malloc((uint64_t)p);
   double *g = ml_malloc(8 * (uint64_t)p), *dk = ml_malloc(8 * (uint64_t)p);
   int *col = ml_malloc(sizeof(int) * (uint64_t)p);
   ml_sfac w = {0};
-  int rc = al && g && dk && col ? ML_OK : ML_NOMEM;
+  int rc = g && dk && col ? ML_OK : ML_NOMEM;
   /* Columns of the reduced factor: the block's, then the kept others. */
   for (int j = 0, k = nb; !rc && j < p; j++) {
     int c = ml_model_fac_col(m, j);
-    al[c] = m->aliased[j];
     col[j] = c < nb ? c : m->aliased[j] ? -1 : k++;
     if (col[j] >= 0) g[col[j]] = (double)r->g[j];
   }
   double zz = 0;
-  if (!rc) rc = ml_sfac_reduce(m->fac, al, &w);
+  if (!rc) rc = ml_model_reduced_fac(m, &w);
   if (!rc) rc = ml_sfac_solve_normal(&w, g, dk, &zz);
   *gd = 0;
   for (int j = 0; !rc && j < p; j++) {
@@ -83,7 +81,6 @@ static int step_blocked(const ml_refiner *r, const ml_model *m, double *d, long 
     *gd += (long double)d[j] * r->g[j];
   }
   ml_sfac_free(&w);
-  ml_free(al);
   ml_free(g);
   ml_free(dk);
   ml_free(col);

@@ -475,12 +475,10 @@ static int bound_exceeded(double rcond, double bn, double rn, int r) {
 ** factor without the aliased columns (sfac.h's estimate of the condition). */
 static int needs_refinement_blocked(const ml_model *m) {
   int p = m->p, nb = m->fac->nb, need = -ML_NOMEM;
-  unsigned char *al = ml_malloc((uint64_t)p);
   double *c = ml_malloc(8 * (uint64_t)p);
   ml_sfac w = {0};
-  if (!al || !c) goto out;
-  for (int j = 0; j < p; j++) al[ml_model_fac_col(m, j)] = m->aliased[j];
-  int rc = ml_sfac_reduce(m->fac, al, &w);
+  if (!c) goto out;
+  int rc = ml_model_reduced_fac(m, &w);
   double rcond = 0, bn = 0;
   if (!rc) rc = ml_sfac_rcond(&w, &rcond);
   if (rc) {
@@ -499,7 +497,6 @@ static int needs_refinement_blocked(const ml_model *m) {
   need = !(rcond > 0) || rank == 0 || bound_exceeded(rcond, bn, rn, rank);
 out:
   ml_sfac_free(&w);
-  ml_free(al);
   ml_free(c);
   return need;
 }
