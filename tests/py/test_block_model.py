@@ -332,6 +332,17 @@ c.check(o_csv["n_train"] == o_typ["n_train"] and sorted(ec) == sorted(et) and
         max(rel(ec[t], et[t], 1e-3) for t in et) < 1e-12 and "x2" in o_csv["read_from_text"],
         ".import --csv (all TEXT, 'NA') in an ATTACHed schema: the typed table's fit")
 
+# ---- a ROLLBACK takes the version with it ----
+
+con.commit()
+con.execute("BEGIN")
+con.execute("SELECT ml_train('b_rolled', 's', 'y', '[\"store\",\"x1\"]', '{\"test_size\":0}')").fetchone()
+c.check(con.execute("SELECT ml_predict('b_rolled', 'st0001', 0.5)").fetchone()[0] is not None,
+        "rollback: the version predicts inside its transaction")
+con.rollback()
+e = error_of(con, "SELECT ml_predict('b_rolled', 'st0001', 0.5)")
+c.check(e is not None and "b_rolled" in e, "rollback: the block model is gone, and said so: %r" % e)
+
 # ---- errors that say what to do ----
 
 con.execute("CREATE TABLE two AS SELECT y, x1, store, 'a' || (id % 1500) AS other FROM s")
