@@ -369,6 +369,21 @@ class Bench:
         con.load_extension(self.cfg.ext)
         return con
 
+    def request_wal_db(self, db, fjson):
+        """A WAL database of t's first 10k rows and bench_request trained on them."""
+        path = os.path.join(self.cfg.out, "request-wal.db")
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.remove(path + suffix)
+        con = self.setup_con(path)
+        con.execute("PRAGMA journal_mode=wal")
+        con.execute("ATTACH ? AS src", (db,))
+        con.execute("CREATE TABLE t AS SELECT * FROM src.t WHERE id <= 10000")
+        con.execute("DETACH src")
+        con.execute("SELECT ml_train('bench_request', 't', 'y', ?, '{\"test_size\":0}')", (fjson,))
+        con.close()
+        return path
+
     def pair(self, name, a, b, goal=None, limit=None, note="", same=False, reps=None):
         """Measures sqlml run a against baseline b; goal is met when ratio <= limit.
         With same, both must print the same numbers; reps overrides the size's."""
@@ -523,6 +538,18 @@ class Bench:
                       % fmt_rows(nreq),
                       py_loop(cfg, db, nreq, "name", "bench_request", K),
                       py_loop(cfg, db, nreq, "blob", "bench_request", K), "<= 1.5", 1.5)
+            # The same in WAL mode, where a commit's trace is read from shared memory.
+            wal = self.request_wal_db(db, fjson)
+            if cfg.predict_loop:
+                self.pair("request, WAL: ml_predict by name vs a bound BLOB, one per statement, C, %s requests"
+                          % fmt_rows(nreq),
+                          program(cfg, [cfg.predict_loop, wal, cfg.ext, str(nreq), "name", "bench_request", str(K)]),
+                          program(cfg, [cfg.predict_loop, wal, cfg.ext, str(nreq), "blob", "bench_request", str(K)]),
+                          "<= 1.5", 1.5)
+            self.pair("request, WAL: ml_predict by name vs a bound BLOB, one per statement, Python, %s requests"
+                      % fmt_rows(nreq),
+                      py_loop(cfg, wal, nreq, "name", "bench_request", K),
+                      py_loop(cfg, wal, nreq, "blob", "bench_request", K), "<= 1.5", 1.5)
             if cfg.predict_loop:
                 self.pair("first: first prediction by name after opening vs first query loading the schema, "
                           "%d opens" % nopen,

@@ -45,6 +45,7 @@
 
 #include "blas_lock.h"
 #include "dist.h"
+#include "filemark.h"
 #include "glm.h"
 #include "registry.h"
 #include "strbuf.h"
@@ -96,6 +97,7 @@ struct named_model {
   uint32_t hash;
   shared_model *s;
   ml_registry_mark mark;
+  ml_file_mark trace;     /* main's commit trace before the lookup that found it valid (filemark.h) */
   named_model *next;      /* in its bucket */
   named_model *next_of_s; /* the other references resolved to s */
 };
@@ -114,6 +116,7 @@ struct ml_conn {
   int cache_table;               /* 0: not tried, 1: connected, -1: unavailable */
   int lookups;                   /* reads of the registry that needed a hold */
   sqlite3_stmt *hold;            /* kept while the cache table is connected */
+  ml_file_watch watch;           /* where main's commit trace is read, once looked for */
 };
 
 static void shared_unref(void *p) {
@@ -478,29 +481,96 @@ static shared_model *cache_get(sqlite3_context *ctx, const char *fname, int iArg
   return s;
 }
 
-/* The model a registry reference names now; NULL after reporting. */
+static named_model *name_find(ml_conn *c, const char *ref, uint32_t hash) {
+  if (c->names.n)
+    for (named_model *e = c->names.bucket[hash & (c->names.n - 1)]; e; e = e->next)
+      if (e->hash == hash && strcmp(e->ref, ref) == 0) return e;
+  return NULL;
+}
+
+/*
+** Remembers that ref names s, as the registry's mark and main's commit
+** trace say.  Not remembered out of memory: still a correct answer.
+*/
+static void name_remember(ml_conn *c, const char *ref, uint32_t hash, shared_model *s,
+                          const ml_registry_mark *mark, const ml_file_mark *trace) {
+  hash_grow(&c->names, 1);
+  named_model *e = c->names.n ? sqlite3_malloc(sizeof *e) : NULL;
+  char *copy = e ? sqlite3_mprintf("%s", ref) : NULL;
+  if (!copy) {
+    sqlite3_free(e);
+    return;
+  }
+  *e = (named_model){copy, hash, s, *mark, *trace, c->names.bucket[hash & (c->names.n - 1)], s->names};
+  c->names.bucket[hash & (c->names.n - 1)] = e;
+  c->names.count++;
+  s->names = e;
+  s->bytes += sizeof *e + strlen(copy) + 1;
+  c->bytes += sizeof *e + strlen(copy) + 1;
+  cache_trim(c);
+}
+
+/*
+** Inside the read transaction a lookup opened (hold): what main's trace,
+** read before it began, vouches for.  The first lookup of a connection
+** looks for no watch, so that one prediction costs no more than it must.
+*/
+static void trace_settle(ml_conn *c, sqlite3 *db, sqlite3_stmt *hold, ml_file_mark *trace) {
+  if (!hold || c->lookups < 2) {
+    trace->kind = ML_TRACE_NONE;
+  } else if (trace->kind == ML_TRACE_NONE) {
+    ml_file_watch_find(db, &c->watch); /* read next time, before the transaction */
+  } else {
+    ml_file_mark_settle(db, trace);
+  }
+}
+
+static void lookup_error(sqlite3_context *ctx, sqlite3 *db, const char *fname, const char *ref,
+                         int rc, char *err) {
+  if (err) {
+    ml_error_msg(ctx, err);
+  } else if (rc == SQLITE_NOMEM) {
+    ml_error_nomem(ctx);
+  } else {
+    char *msg = sqlite3_mprintf("%s(): looking up model '%s': %s", fname, ref, sqlite3_errmsg(db));
+    int made = msg != NULL;
+    ml_error_msg(ctx, msg);
+    if (made) sqlite3_result_error_code(ctx, rc);
+  }
+}
+
+/*
+** The model a registry reference names now; NULL after reporting.
+** Outside a transaction, a reference resolved before is taken as it is
+** when main's commit trace says nobody committed since (filemark.h);
+** otherwise a read transaction checks the registry's mark, and looks up.
+*/
 static shared_model *named_get(sqlite3_context *ctx, const char *fname, int iArg, const char *ref) {
   ml_conn *c = sqlite3_user_data(ctx);
   sqlite3 *db = sqlite3_context_db_handle(ctx);
+  uint32_t hash = text_hash(ref);
+  named_model *e = name_find(c, ref, hash);
+  ml_file_mark trace = {0};
+  if (c->watch.kind && sqlite3_txn_state(db, "main") == SQLITE_TXN_NONE) {
+    ml_file_mark_read(db, &c->watch, &trace);
+    if (e && ml_file_mark_same(&e->trace, &trace)) {
+      lru_touch(c, e->s);
+      return e->s;
+    }
+  }
   /* A statement that reads no table of main (SELECT ml_predict('m', 1))
   ** holds no transaction there: open one, or nothing could be trusted. */
   sqlite3_stmt *hold = hold_begin(c, db);
+  trace_settle(c, db, hold, &trace);
   ml_registry_mark now;
   ml_registry_mark_now(db, &now);
-  uint32_t hash = text_hash(ref);
-  named_model *stale = NULL;
-  if (c->names.n)
-    for (named_model *e = c->names.bucket[hash & (c->names.n - 1)]; e; e = e->next)
-      if (e->hash == hash && strcmp(e->ref, ref) == 0) {
-        if (!ml_registry_mark_same(&e->mark, &now)) {
-          stale = e;
-          break;
-        }
-        hold_end(c, hold);
-        lru_touch(c, e->s);
-        return e->s;
-      }
-  if (stale) name_unlink(c, stale);
+  if (e && ml_registry_mark_same(&e->mark, &now)) {
+    hold_end(c, hold);
+    if (hold) e->trace = trace;
+    lru_touch(c, e->s);
+    return e->s;
+  }
+  if (e) name_unlink(c, e);
   sqlite3_int64 version;
   unsigned char *blob;
   int n;
@@ -508,38 +578,14 @@ static shared_model *named_get(sqlite3_context *ctx, const char *fname, int iArg
   ml_registry_mark mark;
   int rc = ml_registry_find(db, c, fname, ref, &version, &blob, &n, &mark, &err);
   if (rc != SQLITE_OK) {
-    if (err) {
-      ml_error_msg(ctx, err);
-    } else if (rc == SQLITE_NOMEM) {
-      ml_error_nomem(ctx);
-    } else {
-      char *msg = sqlite3_mprintf("%s(): looking up model '%s': %s", fname, ref, sqlite3_errmsg(db));
-      int made = msg != NULL;
-      ml_error_msg(ctx, msg);
-      if (made) sqlite3_result_error_code(ctx, rc);
-    }
+    lookup_error(ctx, db, fname, ref, rc, err);
     hold_end(c, hold); /* after sqlite3_errmsg: finalizing or resetting resets it */
     return NULL;
   }
   hold_end(c, hold);
   shared_model *s = cache_get(ctx, fname, iArg, blob, n);
   sqlite3_free(blob);
-  if (!s || !mark.valid || !s->cached) return s;
-  /* Not cached out of memory: still a correct answer. */
-  hash_grow(&c->names, 1);
-  named_model *e = c->names.n ? sqlite3_malloc(sizeof *e) : NULL;
-  char *copy = e ? sqlite3_mprintf("%s", ref) : NULL;
-  if (!copy) {
-    sqlite3_free(e);
-    return s;
-  }
-  *e = (named_model){copy, hash, s, mark, c->names.bucket[hash & (c->names.n - 1)], s->names};
-  c->names.bucket[hash & (c->names.n - 1)] = e;
-  c->names.count++;
-  s->names = e;
-  s->bytes += sizeof *e + strlen(copy) + 1;
-  c->bytes += sizeof *e + strlen(copy) + 1;
-  cache_trim(c);
+  if (s && mark.valid && s->cached) name_remember(c, ref, hash, s, &mark, &trace);
   return s;
 }
 
