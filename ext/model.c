@@ -149,6 +149,8 @@ int ml_na_set(ml_na *na, char *const *texts, int n) {
     if (!(na->text[i] = ml_malloc(len + 1))) goto nomem;
     memcpy(na->text[i], texts[i], len + 1);
     na->len[i] = (int)len;
+    na->lens |= 1ull << (len < 63 ? len : 63);
+    if (len) na->first[(unsigned char)texts[i][0] >> 6] |= 1ull << ((unsigned char)texts[i][0] & 63);
     na->n = i + 1;
   }
   return ML_OK;
@@ -157,11 +159,9 @@ nomem:
   return ML_NOMEM;
 }
 
-int ml_na_has_text(const ml_na *na, const char *z, int n) {
+int ml_na_find_text(const ml_na *na, const char *z, int n) {
   for (int i = 0; i < na->n; i++)
-    if (na->len[i] == n && (n == 0 || na->text[i][0] == z[0]) &&
-        memcmp(na->text[i], z, (size_t)n) == 0)
-      return 1;
+    if (na->len[i] == n && memcmp(na->text[i], z, (size_t)n) == 0) return 1;
   return 0;
 }
 

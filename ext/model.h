@@ -153,13 +153,22 @@ typedef struct ml_na {
   int n;
   char **text;
   int *len;   /* their byte lengths: most values differ from each in length */
+  uint64_t lens;     /* bit min(length, 63) of each: most values are told apart by one test */
+  uint64_t first[4]; /* bit of each one's first byte */
 } ml_na;
 
 /* Copies n texts into na (empty first); ML_OK or ML_NOMEM. */
 int ml_na_set(ml_na *na, char *const *texts, int n);
 void ml_na_free(ml_na *na);
-/* Is z[0..n) one of the texts? */
-int ml_na_has_text(const ml_na *na, const char *z, int n);
+/* Is z[0..n) one of the texts?  (A value per row and feature: most are told
+** apart inline by their length or first byte.) */
+int ml_na_find_text(const ml_na *na, const char *z, int n);
+static inline int ml_na_has_text(const ml_na *na, const char *z, int n) {
+  if (!(na->lens >> (n < 63 ? n : 63) & 1)) return 0;
+  unsigned char c = n ? (unsigned char)z[0] : 0;
+  if (n && !(na->first[c >> 6] >> (c & 63) & 1)) return 0;
+  return ml_na_find_text(na, z, n);
+}
 
 /*
 ** Does z[0..n) (NUL-terminated at n or later) read entirely as a decimal
