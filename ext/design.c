@@ -206,6 +206,19 @@ static void level_terms(const ml_feature *f, int level, double *x, int *t, int *
   if (f->has_impute) x[(*t)++] = level == f->nlevels ? 1 : 0;
 }
 
+void ml_design_row_values(const ml_model *m, const ml_fvalue *v, double *x, int *blk) {
+  int t = 0;
+  if (blk) *blk = -1;
+  if (m->flags & ML_MODEL_INTERCEPT) x[t++] = 1;
+  for (int j = 0; j < m->k; j++) {
+    const ml_feature *f = &m->feat[j];
+    if (f->type == ML_FEAT_NUMERIC) x[t++] = v[j].isnull ? f->impute : v[j].num;
+    else
+      level_terms(f, v[j].isnull ? f->nlevels : v[j].level, x, &t,
+                  blk && m->fac && j == m->bfeat ? blk : NULL);
+  }
+}
+
 int ml_design_row_skipped(const ml_model *m, sqlite3_value **v) {
   const ml_na *na = m->reads ? &m->na : NULL;
   for (int j = 0; j < m->k; j++) {

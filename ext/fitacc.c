@@ -57,6 +57,9 @@ int ml_fitacc_init(ml_fitacc *a, int k, char *const *names, const int *types,
   if (!a->row) return ML_NOMEM;
   for (int s = 0; s < sides; s++)
     if (ml_lsq_init(&a->acc[s], a->mraw)) return ML_NOMEM;
+  if (o->keep_rows && !(a->rows.lv = ml_calloc(sizeof(fa_level *) * (uint64_t)(k ? k : 1))))
+    ml_fa_rows_drop(a);
+  if (o->cv) ml_fa_rows_drop(a); /* the pass after cv's fit reads the source */
   return o->cv ? folds_init(a) : ML_OK;
 }
 
@@ -84,6 +87,7 @@ void ml_fitacc_free(ml_fitacc *a) {
   ml_free(a->fold);
   ml_free(a->fstat);
   ml_cv_free(&a->cv);
+  ml_fa_rows_free(a);
   memset(a, 0, sizeof *a);
 }
 
@@ -452,6 +456,7 @@ static int dense_row(ml_fitacc *a, int side, sqlite3_value **v, double y, double
   a->rowhash = ml_rowhash_end(rh);
   a->has_rowhash = train;
   *rc = commit_row(a, side, y, w, sw, h);
+  if (!*rc && train && a->o.keep_rows) ml_fa_rows_put(a, y, a->o.weighted ? w : 1, 1);
   return 1;
 }
 
@@ -521,6 +526,7 @@ static int place_levels(ml_fitacc *a, sqlite3_value **v, int train) {
     if (rc) return rc;
     if (l->blk >= 0) a->blk_at = l->blk;
     else a->row[l->col] = 1;
+    if (a->rows.lv) a->rows.lv[j] = l;
     f->values++;
     if (train) l->train = 1;
     if (train && a->o.profile) l->ntrain++;
@@ -542,6 +548,7 @@ static void profile_row(ml_fitacc *a) {
 
 int ml_fitacc_use_formula(ml_fitacc *a, const ml_formula *f) {
   a->formula = f;
+  ml_fa_rows_drop(a); /* a formula's design is not the model's features' */
   a->mraw = ml_formula_ncoef(f);
   a->dense = 0;
   a->o.intercept = ml_formula_intercept(f);
@@ -657,6 +664,7 @@ int ml_fitacc_add(ml_fitacc *a, int side, sqlite3_value **v, double y, double w)
   for (int j = 0; j < a->mraw; j++) ml_lsq_put(acc, j, sw == 1 ? a->row[j] : sw * a->row[j]);
   ml_lsq_put(acc, a->mraw, sw == 1 ? y : sw * y);
   rc = commit_row(a, side, y, w, sw, h);
+  if (!rc && train && a->o.keep_rows) ml_fa_rows_put(a, y, a->o.weighted ? w : 1, 0);
   return rc ? rc : ML_FA_USED;
 }
 
@@ -677,6 +685,7 @@ static int seed_levels(ml_fitacc *a, int j, const ml_feature *mf, const ml_catpr
 }
 
 int ml_fitacc_seed(ml_fitacc *a, const ml_model *m, const uint64_t hash[2]) {
+  ml_fa_rows_drop(a); /* the rows before the mark are not read */
   for (int j = 0; j < a->k && j < m->k; j++) {
     const ml_profile *pr = m->profile;
     if (a->f[j].type == ML_TYPE_NUMERIC) {
@@ -806,6 +815,7 @@ static int map_categorical(const ml_fitacc *a, const fa_feature *f, fa_level **l
     if (!(mf->levels[l] = ml_malloc((uint64_t)len + 1))) return ML_NOMEM;
     memcpy(mf->levels[l], text, len + 1);
     mf->nlevels = l + 1;
+    lv[l]->model = l;
     if (l > 0 || mf->full) fa_tmap_put(T, level_row(a, lv[l]), (*c)++, 1);
   }
   if (f->ncol >= 0) {

@@ -81,6 +81,8 @@ typedef struct ml_fitopts {
   int block_model;  /* the model may keep its factor with the block (a fit without l2,
                        robust errors or cv): the block feature may then have up to
                        ML_MAX_LEVELS levels, the other terms up to ML_MAX_TERMS */
+  int keep_rows;    /* keep the training rows used, for a later pass from memory
+                       (fitacc_rows.c); not with a formula or cv */
 } ml_fitopts;
 
 /*
@@ -168,7 +170,33 @@ typedef struct ml_fitacc {
     double w, mean, m2;
   } *fstat;
   ml_cv cv;              /* filled by ml_fitacc_finish with o.cv */
+  /* With o.keep_rows: the training rows used, each y, w and a word per
+  ** feature (its number, NaN for NULL; or its level, NULL for NULL), while
+  ** they fit ML_FA_ROWS_BUDGET (fitacc_rows.c). */
+  struct {
+    union fa_word *w;
+    int64_t n, cap;
+    int dropped;         /* past the budget, or out of memory: none kept */
+    fa_level **lv;       /* the current row's level per feature */
+  } rows;
 } ml_fitacc;
+
+/*
+** The training rows kept with o.keep_rows (fitacc_rows.c), up to this many
+** bytes (8 (k + 2) a row): a pass over them needs no second read of the
+** source.  Past it none are kept, and the pass reads the source again.
+*/
+#define ML_FA_ROWS_BUDGET (32 << 20)
+
+/*
+** Calls fn for each kept training row, in the order read, with its values
+** as model m (this accumulator's, from ml_fitacc_finish) reads them: v[j]
+** is feature j's number or its level's index in m, or NULL.  -1 when no
+** rows are kept (not asked for, past the budget, out of memory), else 0 or
+** the first nonzero fn returned.
+*/
+typedef int (*ml_fa_row_fn)(void *ctx, const struct ml_fvalue *v, double y, double w);
+int ml_fitacc_rows_each(const ml_fitacc *a, ml_fa_row_fn fn, void *ctx);
 
 /* bad_kind of a formula row whose transform is undefined (log(0)): bad_col is the variable. */
 #define ML_V_UNDEFINED 102

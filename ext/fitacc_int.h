@@ -14,7 +14,20 @@ struct fa_level {
   int blk;    /* the block's column (the block feature's levels), or -1 */
   int train;  /* seen in a training row that was used */
   int64_t ntrain; /* in how many (counted with o.profile) */
+  int model;  /* its index among the model's levels, once ml_fitacc_finish made them */
 };
+
+/* A kept row's word (fitacc_rows.c): a numeric feature's number, or a level. */
+union fa_word {
+  double d;
+  const fa_level *l;
+};
+
+/* The row just committed to the training side, kept (dense: from dense_row). */
+void ml_fa_rows_put(ml_fitacc *a, double y, double w, int dense);
+void ml_fa_rows_free(ml_fitacc *a);
+/* Keeps no rows from now on (rows this accumulator did not read, or no memory). */
+void ml_fa_rows_drop(ml_fitacc *a);
 
 /*
 ** The map T from the raw columns (the block's first, as in ml_lsq_full) to

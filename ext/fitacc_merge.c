@@ -101,6 +101,7 @@ int ml_fitacc_merge(ml_fitacc *a, ml_fitacc *b) {
   if (a->k != b->k || a->sides != b->sides || a->o.cv != b->o.cv || !a->formula != !b->formula)
     return ML_EINPUT;
   a->blk_at = b->blk_at = -1;
+  ml_fa_rows_drop(a); /* b's rows are not kept here */
   int rc = ML_OK;
   for (int j = 0; !rc && j < a->k; j++) rc = a->formula ? merge_counts(a, b, j) : merge_feature(a, b, j);
   if (!rc && !a->formula) rc = align_block(a, b);

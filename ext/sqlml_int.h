@@ -83,6 +83,14 @@ int ml_design_row_blocked(sqlite3_context *ctx, const char *fname, const ml_mode
                           sqlite3_value **v, double *x, int *blk);
 
 /*
+** The same from values already read (a model without a formula): v[j] is
+** feature j's number, or its level's index in the model, or NULL (isnull),
+** which the model imputes.  For rows the fit used (fitacc_rows.c).
+*/
+struct ml_fvalue;
+void ml_design_row_values(const ml_model *m, const struct ml_fvalue *v, double *x, int *blk);
+
+/*
 ** Would ml_design_row give ML_V_NULL for these values: a feature NULL (or
 ** one of the model's na_values) that the model does not impute, a formula's
 ** column NULL?  Checks nothing else.

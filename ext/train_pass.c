@@ -9,6 +9,7 @@
 #include <lapacke.h>
 
 #include "blas_lock.h"
+#include "formula.h"
 #include "incremental.h"
 #include "train.h"
 
@@ -585,11 +586,25 @@ static int again_row(trainer *t) {
   return 0;
 }
 
-/* Another pass over the same rows; checks they are the rows of the first. */
+/* A training row the first pass kept (fitacc_rows.c) into the refinement. */
+static int refine_kept_row(void *ctx, const ml_fvalue *v, double y, double w) {
+  trainer *t = ctx;
+  int blk = -1;
+  ml_design_row_values(t->m, v, t->x, t->m->fac ? &blk : NULL);
+  ml_refiner_add(t->ref, t->m, t->x, blk, y, sqrt(w));
+  return 0;
+}
+
+/*
+** Another pass over the same rows; checks they are the rows of the first.
+** A refinement alone goes over the training rows the first pass kept, when
+** it kept them: the same rows, without reading the source again.
+*/
 int pass_again(trainer *t, ml_refiner *ref, ml_hcacc *hc, int measure) {
   t->ref = ref;
   t->hc = hc;
   t->measure = measure;
+  if (ref && !hc && !measure && ml_fitacc_rows_each(&t->fa, refine_kept_row, t) == 0) return 0;
   t->again_n[0] = t->again_n[1] = 0;
   t->again_hash[0] = ML_HASH_SEED0;
   t->again_hash[1] = ML_HASH_SEED1;
@@ -620,6 +635,25 @@ void first_pass_reset(trainer *t) {
 }
 
 /*
+** Should the first pass keep its training rows for the refinement step
+** (fitacc_rows.c)?  When one is asked for, or likely: "auto" refines when
+** the error bound calls for it, which the indicator columns of a
+** categorical feature usually do, and a few numeric columns rarely.
+** Keeping costs memory and a little time a row; not where a refinement
+** could not use them (a GLM, l2, cv, a formula, an incremental retrain,
+** threads).
+*/
+static int keep_rows(const trainer *t) {
+  const ml_fitopts *o = &t->o.fit;
+  if (t->o.refine == 0 || t->o.family != ML_FAMILY_GAUSSIAN || t->formula_text || o->l2 > 0 ||
+      o->l2_path || o->cv || t->o.incremental || t->o.threads > 1)
+    return 0;
+  int categorical = 0;
+  for (int j = 0; j < t->k; j++) categorical |= t->kind[j] != ML_TYPE_NUMERIC;
+  return t->o.refine > 0 || categorical;
+}
+
+/*
 ** The first pass, started again while a column proves its guessed kind
 ** wrong (see train.c's header), or '*' loses a column.  0, or -1 after
 ** reporting.
@@ -628,6 +662,7 @@ static int first_pass_runs(trainer *t) {
   t->drop = -1;
   for (;;) {
     ml_fitacc_free(&t->fa);
+    t->o.fit.keep_rows = keep_rows(t);
     if (ml_fitacc_init(&t->fa, t->k, t->feat, t->kind, &t->o.fit, 2) ||
         (t->formula && ml_fitacc_use_formula(&t->fa, t->formula))) {
       sqlite3_result_error_nomem(t->ctx);
