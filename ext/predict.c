@@ -117,6 +117,7 @@ struct ml_conn {
   int lookups;                   /* reads of the registry that needed a hold */
   sqlite3_stmt *hold;            /* kept while the cache table is connected */
   ml_file_watch watch;           /* where main's commit trace is read, once looked for */
+  int held;                      /* lookups that opened a read transaction (hold_begin) */
 };
 
 static void shared_unref(void *p) {
@@ -516,7 +517,7 @@ static void name_remember(ml_conn *c, const char *ref, uint32_t hash, shared_mod
 ** looks for no watch, so that one prediction costs no more than it must.
 */
 static void trace_settle(ml_conn *c, sqlite3 *db, sqlite3_stmt *hold, ml_file_mark *trace) {
-  if (!hold || c->lookups < 2) {
+  if (!hold || c->held++ == 0) {
     trace->kind = ML_TRACE_NONE;
   } else if (trace->kind == ML_TRACE_NONE) {
     ml_file_watch_find(db, &c->watch); /* read next time, before the transaction */

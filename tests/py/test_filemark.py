@@ -20,6 +20,9 @@ after its first calls it neither locks nor reads the registry.  Against it:
   connection that predicted from the old one: by the backup API, and by
   sqlite3_deserialize().
 
+Each case where the trace is kept checks that warm predictions run no
+statement but their own (SQLite's trace), and the others that they do.
+
 Version v is trained on y = v * x exactly, so a prediction names its version.
 """
 import os
@@ -99,6 +102,38 @@ def expect(con, what, latest, prod):
     got = (predict(con, "m"), predict(con, "m@prod"))
     c.check(got == (latest, prod), "%s: m, m@prod are versions %r (want %r)" % (what, got, (latest, prod)))
 
+
+def nested(con, n=10):
+    """Statements other than the prediction itself run by n predictions by
+    name (SQLite's trace reports those sqlml steps too): none when the
+    commit trace answers, the read transaction's when it cannot."""
+    seen = []
+    con.set_trace_callback(seen.append)
+    try:
+        for _ in range(n):
+            predict(con, "m")
+    finally:
+        con.set_trace_callback(None)
+    return [q for q in seen if "ml_predict" not in q]
+
+
+# ---- the read transaction is skipped only where the trace is kept ----
+for what, path, mode, first, locking in (
+        ("rollback journal", "fast-delete.db", "delete", None, None),
+        ("WAL", "fast-wal.db", "wal", None, None),
+        ("WAL, ml_model_cache read first", "fast-cache.db", "wal", "SELECT * FROM ml_model_cache", None),
+        ("exclusive-locking WAL", "fast-excl.db", "wal", None, "exclusive"),
+        (":memory:", ":memory:", "delete", None, None)):
+    con = make_db(path if path == ":memory:" else os.path.join(tmp, path), mode, locking=locking)
+    if first:
+        con.execute(first).fetchall()
+    warm(con)
+    extra = nested(con)
+    if locking or path == ":memory:":
+        c.check(len(extra) >= 10, "%s: each prediction reads the registry (%d statements)" % (what, len(extra)))
+    else:
+        c.check(extra == [], "%s: warm predictions open no read transaction: %r" % (what, extra[:3]))
+    con.close()
 
 # ---- another process commits, step by step ----
 for mode in ("delete", "wal"):
