@@ -2,8 +2,8 @@
 ** fitacc_rows.c: the training rows an accumulator keeps for a later pass
 ** from memory (o.keep_rows).
 **
-** A refinement step needs each training row once more, after the fit: its
-** residual under the fitted coefficients.  Reading the source again costs
+** A refinement step, and robust errors, need each training row once more,
+** after the fit: its residual under the fitted coefficients.  Reading the source again costs
 ** what the first pass cost, a second scan and every value parsed, hashed
 ** and looked up again.  When the rows fit ML_FA_ROWS_BUDGET they are kept
 ** as the first pass read them: y, w and one word per feature, a number or

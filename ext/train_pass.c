@@ -586,25 +586,36 @@ static int again_row(trainer *t) {
   return 0;
 }
 
-/* A training row the first pass kept (fitacc_rows.c) into the refinement. */
-static int refine_kept_row(void *ctx, const ml_fvalue *v, double y, double w) {
+/* A training row the first pass kept (fitacc_rows.c) into the refinement
+** or the robust covariance: again_row's work on a row it reads. */
+static int again_kept_row(void *ctx, const ml_fvalue *v, double y, double w) {
   trainer *t = ctx;
+  const ml_model *m = t->m;
   int blk = -1;
-  ml_design_row_values(t->m, v, t->x, t->m->fac ? &blk : NULL);
-  ml_refiner_add(t->ref, t->m, t->x, blk, y, sqrt(w));
-  return 0;
+  ml_design_row_values(m, v, t->x, m->fac ? &blk : NULL);
+  double sw = sqrt(w);
+  if (t->ref) ml_refiner_add(t->ref, m, t->x, blk, y, sw);
+  return t->hc ? ml_hcacc_add(t->hc, m, t->x, y, sw) : ML_OK;
 }
 
 /*
 ** Another pass over the same rows; checks they are the rows of the first.
-** A refinement alone goes over the training rows the first pass kept, when
-** it kept them: the same rows, without reading the source again.
+** A refinement or robust errors without full metrics (which need the test
+** rows too) go over the training rows the first pass kept, when it kept
+** them: the same rows, without reading the source again.
 */
 int pass_again(trainer *t, ml_refiner *ref, ml_hcacc *hc, int measure) {
   t->ref = ref;
   t->hc = hc;
   t->measure = measure;
-  if (ref && !hc && !measure && ml_fitacc_rows_each(&t->fa, refine_kept_row, t) == 0) return 0;
+  if ((ref || hc) && !measure) {
+    int rc = ml_fitacc_rows_each(&t->fa, again_kept_row, t);
+    if (rc == ML_OK) return 0;
+    if (rc > 0) {
+      ml_result_code(t->ctx, "ml_train", rc);
+      return -1;
+    }
+  }
   t->again_n[0] = t->again_n[1] = 0;
   t->again_hash[0] = ML_HASH_SEED0;
   t->again_hash[1] = ML_HASH_SEED1;
@@ -635,22 +646,23 @@ void first_pass_reset(trainer *t) {
 }
 
 /*
-** Should the first pass keep its training rows for the refinement step
-** (fitacc_rows.c)?  When one is asked for, or likely: "auto" refines when
-** the error bound calls for it, which the indicator columns of a
-** categorical feature usually do, and a few numeric columns rarely.
-** Keeping costs memory and a little time a row; not where a refinement
+** Should the first pass keep its training rows for a second look
+** (fitacc_rows.c)?  When one is sure or likely: robust errors, a
+** refinement asked for, or "auto" with a categorical feature ("auto"
+** refines when the error bound calls for it, which the indicator columns
+** of a categorical feature usually do, and a few numeric columns rarely).
+** Keeping costs memory and a little time a row; not where the second look
 ** could not use them (a GLM, l2, cv, a formula, an incremental retrain,
-** threads).
+** threads, full metrics, which need the test rows too).
 */
 static int keep_rows(const trainer *t) {
   const ml_fitopts *o = &t->o.fit;
-  if (t->o.refine == 0 || t->o.family != ML_FAMILY_GAUSSIAN || t->formula_text || o->l2 > 0 ||
-      o->l2_path || o->cv || t->o.incremental || t->o.threads > 1)
+  if (t->o.family != ML_FAMILY_GAUSSIAN || t->formula_text || o->l2 > 0 || o->l2_path || o->cv ||
+      t->o.incremental || t->o.threads > 1 || t->o.full_metrics)
     return 0;
   int categorical = 0;
   for (int j = 0; j < t->k; j++) categorical |= t->kind[j] != ML_TYPE_NUMERIC;
-  return t->o.refine > 0 || categorical;
+  return t->o.refine > 0 || o->robust || (t->o.refine < 0 && categorical);
 }
 
 /*

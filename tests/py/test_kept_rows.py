@@ -1,12 +1,12 @@
 #!/usr/bin/python3
-"""The refinement step over the training rows the first pass kept
-(ext/fitacc_rows.c) equals the one that reads the source again.
+"""The refinement step and robust errors over the training rows the first
+pass kept (ext/fitacc_rows.c) equal those that read the source again.
 
-"metrics": "full" makes the refinement share a second read of the source
-with the metrics, so {"refine": true, "metrics": "full"} refines from the
-source and {"refine": true} from the kept rows: the same rows in the same
-order, so the same sums, and every coefficient and standard error equal to
-the last bit.  On messy data as users have it: a CSV loaded by the sqlite3
+"metrics": "full" needs the test rows too, so with it the first pass keeps
+no rows and the second look reads the source: {"refine": true, "metrics":
+"full"} refines from the source and {"refine": true} from the kept rows,
+and the same for "robust".  The same rows in the same order, so the same
+sums, and every coefficient and standard error equal to the last bit.  On messy data as users have it: a CSV loaded by the sqlite3
 shell's .import --csv (every column TEXT, 'NA' for missing, numbers as
 text), NULLs skipped or read as the mean, weights, no intercept, integer
 levels, levels few (a dense model) and many (one kept with its block), a
@@ -80,10 +80,17 @@ for source, features, opts in cases:
     auto, _ = fit(source, features, opts)
     c.check(len(auto) == len(kept), "%s: auto makes the same terms" % what)
 
-# A change to the source between the passes cannot happen from memory; a
-# second read still checks it (robust errors read the source again).
-_, js = fit("shops", ["visits", "shop"], {"refine": True, "robust": "HC3"})
-c.check(js.get("refined") is True and js.get("robust") == "HC3", "refined, then robust errors from a second read")
+# Robust errors: after a refinement, and alone, on a dense and a numeric model.
+for source, features, opts in (
+        ("shops", ["visits", "shop"], {"robust": "HC3"}),
+        ("shops", ["visits", "region", "band"], {"robust": "HC1", "categorical": ["band"], "nulls": "mean"}),
+        ("shops", ["visits", "weight"], {"robust": "HC0", "refine": False}),
+        ("shops", ["visits"], {"robust": "HC3", "weights": "weight"})):
+    what = "%s %s" % (features, json.dumps(opts))
+    kept, js = fit(source, features, opts)
+    read, _ = fit(source, features, dict(opts, metrics="full"))
+    c.check(js.get("robust") == opts["robust"], "%s: robust errors" % what)
+    c.check(kept == read, "%s: from the kept rows as from the source (%d terms)" % (what, len(kept)))
 
 con.close()
 c.done()
