@@ -522,34 +522,21 @@ class Bench:
                         "'{\"test_size\":0}')", (fjson,))
             con.close()
             nreq, nopen = z["requests"], z["opens"]
-            if cfg.predict_loop:
-                self.pair("request: ml_predict by name vs a bound BLOB, one per statement, C, %s requests"
-                          % fmt_rows(nreq),
-                          program(cfg, [cfg.predict_loop, db, cfg.ext, str(nreq), "name", "bench_request", str(K)]),
-                          program(cfg, [cfg.predict_loop, db, cfg.ext, str(nreq), "blob", "bench_request", str(K)]),
-                          "<= 1.5", 1.5)
-                # The fair floor of a statement that reads the file: its read transaction.
-                self.pair("request: ml_predict by name vs a one-row SELECT from a table of the same file "
-                          "(the read transaction's floor), one per statement, C, %s requests" % fmt_rows(nreq),
-                          program(cfg, [cfg.predict_loop, db, cfg.ext, str(nreq), "name", "bench_request", str(K)]),
-                          program(cfg, [cfg.predict_loop, db, cfg.ext, str(nreq), "row", "t", str(K)]),
-                          "report")
-            self.pair("request: ml_predict by name vs a bound BLOB, one per statement, Python, %s requests"
-                      % fmt_rows(nreq),
-                      py_loop(cfg, db, nreq, "name", "bench_request", K),
-                      py_loop(cfg, db, nreq, "blob", "bench_request", K), "<= 1.5", 1.5)
-            # The same in WAL mode, where a commit's trace is read from shared memory.
-            wal = self.request_wal_db(db, fjson)
-            if cfg.predict_loop:
-                self.pair("request, WAL: ml_predict by name vs a bound BLOB, one per statement, C, %s requests"
-                          % fmt_rows(nreq),
-                          program(cfg, [cfg.predict_loop, wal, cfg.ext, str(nreq), "name", "bench_request", str(K)]),
-                          program(cfg, [cfg.predict_loop, wal, cfg.ext, str(nreq), "blob", "bench_request", str(K)]),
-                          "<= 1.5", 1.5)
-            self.pair("request, WAL: ml_predict by name vs a bound BLOB, one per statement, Python, %s requests"
-                      % fmt_rows(nreq),
-                      py_loop(cfg, wal, nreq, "name", "bench_request", K),
-                      py_loop(cfg, wal, nreq, "blob", "bench_request", K), "<= 1.5", 1.5)
+            # The rollback-journal file, then a WAL one, where a commit's trace is in shared memory.
+            for mode, path in (("", db), (", WAL", self.request_wal_db(db, fjson))):
+                def loop(how, model="bench_request"):
+                    return program(cfg, [cfg.predict_loop, path, cfg.ext, str(nreq), how, model, str(K)])
+                if cfg.predict_loop:
+                    self.pair("request%s: ml_predict by name vs a bound BLOB, one per statement, C, %s requests"
+                              % (mode, fmt_rows(nreq)), loop("name"), loop("blob"), "<= 1.5", 1.5)
+                if cfg.predict_loop and not mode:
+                    # The fair floor of a statement that reads the file: its read transaction.
+                    self.pair("request: ml_predict by name vs a one-row SELECT from a table of the same file "
+                              "(the read transaction's floor), one per statement, C, %s requests"
+                              % fmt_rows(nreq), loop("name"), loop("row", "t"), "report")
+                self.pair("request%s: ml_predict by name vs a bound BLOB, one per statement, Python, %s requests"
+                          % (mode, fmt_rows(nreq)), py_loop(cfg, path, nreq, "name", "bench_request", K),
+                          py_loop(cfg, path, nreq, "blob", "bench_request", K), "<= 1.5", 1.5)
             if cfg.predict_loop:
                 self.pair("first: first prediction by name after opening vs first query loading the schema, "
                           "%d opens" % nopen,

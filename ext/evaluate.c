@@ -234,22 +234,14 @@ int ml_eval_read(sqlite3_context *ctx, ml_eval *ev, sqlite3_value *yv, sqlite3_v
   int f = m->family;
   ev->y = y;
   if (f == ML_FAMILY_GAUSSIAN) {
-    long double e = y;
-    if (m->fac) e -= ml_model_dot(m, x, blk); /* O(terms outside the block) */
-    else
-      for (int j = 0; j < m->p; j++) e -= (long double)m->beta[j] * x[j];
-    ev->e = e;
+    ev->e = ml_model_residual(m, x, blk, y);
     return 0;
   }
   if (ml_glm_check_y(f, y, 1, 0) == ML_GLM_Y_OUT)
     return ml_error(ctx, "%s(): the target '%s' is %!.17g in row %lld, outside what family "
                          "\"%s\" takes (%s)", ev->fname, ev->target, y, (long long)ev->row,
                     ml_family_name(f), f == ML_FAMILY_BINOMIAL ? "0 or 1" : "a count >= 0");
-  double lin = 0;
-  if (m->fac) lin = (double)ml_model_dot(m, x, blk);
-  else
-    for (int j = 0; j < m->p; j++) lin += m->beta[j] * x[j];
-  ev->mu = ml_glm_linkinv(f, lin + off);
+  ev->mu = ml_glm_linkinv(f, ml_model_linear(m, x, blk) + off);
   return 0;
 }
 

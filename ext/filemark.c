@@ -65,15 +65,19 @@ static int wal_trace(sqlite3_file *file, unsigned char *out) {
   return memcmp(out, h + WAL_HEADER, WAL_HEADER) == 0 && out[12] != 0; /* isInit */
 }
 
+/* The connection's own data version and change count into m; 0 if unreadable. */
+static int own_versions(sqlite3 *db, ml_file_mark *m) {
+  m->changes = sqlite3_total_changes64(db);
+  return sqlite3_file_control(db, NULL, SQLITE_FCNTL_DATA_VERSION, &m->data_version) == SQLITE_OK;
+}
+
 void ml_file_mark_read(sqlite3 *db, const ml_file_watch *w, ml_file_mark *m) {
   memset(m, 0, sizeof *m);
   sqlite3_file *file, *journal; /* live: w's may have been freed with their pager */
   if (w->kind == ML_TRACE_NONE || !pointers(db, &file, &journal) || file != w->file ||
       journal != w->journal || file->pMethods != w->methods)
     return;
-  if (sqlite3_file_control(db, NULL, SQLITE_FCNTL_DATA_VERSION, &m->data_version) != SQLITE_OK)
-    return;
-  m->changes = sqlite3_total_changes64(db);
+  if (!own_versions(db, m)) return;
   int ok = w->kind == ML_TRACE_WAL
                ? wal_trace(file, m->trace)
                : file->pMethods->xRead(file, m->trace, 4, 24) == SQLITE_OK; /* change counter */
@@ -81,9 +85,7 @@ void ml_file_mark_read(sqlite3 *db, const ml_file_watch *w, ml_file_mark *m) {
 }
 
 void ml_file_mark_settle(sqlite3 *db, ml_file_mark *m) {
-  if (sqlite3_file_control(db, NULL, SQLITE_FCNTL_DATA_VERSION, &m->data_version) != SQLITE_OK)
-    m->kind = ML_TRACE_NONE;
-  m->changes = sqlite3_total_changes64(db);
+  if (!own_versions(db, m)) m->kind = ML_TRACE_NONE;
 }
 
 int ml_file_mark_same(const ml_file_mark *a, const ml_file_mark *b) {

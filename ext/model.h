@@ -366,6 +366,12 @@ int ml_model_interval_norm(const ml_model *m, const double *x, int blk, double *
 ** block (m->fac NULL) every term from x.  Summed in long double.
 */
 long double ml_model_dot(const ml_model *m, const double *x, int blk);
+/* A design row's prediction x'b (the linear predictor of a GLM), either
+** form: a dense model's summed in double, term by term. */
+double ml_model_linear(const ml_model *m, const double *x, int blk);
+/* Its residual y - x'b in long double: a dense model's terms taken from y
+** one by one. */
+long double ml_model_residual(const ml_model *m, const double *x, int blk, double y);
 void ml_model_free(ml_model *m);
 
 /* A copy of z[0..n), NUL-terminated (ml_free it), or NULL out of memory. */

@@ -65,6 +65,20 @@ long double ml_model_dot(const ml_model *m, const double *x, int blk) {
   return s;
 }
 
+double ml_model_linear(const ml_model *m, const double *x, int blk) {
+  if (m->fac) return (double)ml_model_dot(m, x, blk); /* O(terms outside the block) */
+  double s = 0;
+  for (int j = 0; j < m->p; j++) s += m->beta[j] * x[j];
+  return s;
+}
+
+long double ml_model_residual(const ml_model *m, const double *x, int blk, double y) {
+  long double e = y;
+  if (m->fac) return e - ml_model_dot(m, x, blk);
+  for (int j = 0; j < m->p; j++) e -= (long double)m->beta[j] * x[j];
+  return e;
+}
+
 int ml_model_dense_factor(const ml_model *m, int test, double **R) {
   const ml_sfac *f = test ? m->test_fac : m->fac;
   int64_t q = m->p + 1;

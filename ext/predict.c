@@ -114,10 +114,9 @@ struct ml_conn {
   size_t bytes;                  /* charged to CACHE_BUDGET */
   ml_registry_seen seen;         /* the registry's objects are sqlml's */
   int cache_table;               /* 0: not tried, 1: connected, -1: unavailable */
-  int lookups;                   /* reads of the registry that needed a hold */
+  int lookups;                   /* reads of the registry that needed a hold (counted to 2) */
   sqlite3_stmt *hold;            /* kept while the cache table is connected */
   ml_file_watch watch;           /* where main's commit trace is read, once looked for */
-  int held;                      /* lookups that opened a read transaction (hold_begin) */
 };
 
 static void shared_unref(void *p) {
@@ -394,10 +393,11 @@ int ml_model_cache_register(sqlite3 *db, ml_conn *c) {
 */
 static sqlite3_stmt *hold_begin(ml_conn *c, sqlite3 *db) {
   if (sqlite3_txn_state(db, "main") != SQLITE_TXN_NONE) return NULL;
+  if (c->lookups < 2) c->lookups++;
   /* The first lookup prepares a statement for itself: a connection that
   ** predicts once pays for no table and no kept statement (a sixth more
   ** instructions than that prediction otherwise costs). */
-  if (c->cache_table == 0 && c->lookups++ > 0) {
+  if (c->cache_table == 0 && c->lookups > 1) {
     /* Naming the table connects it (SQLite makes an eponymous table when a
     ** statement first names it); a table of that name in the database hides it. */
     sqlite3_stmt *st;
@@ -517,7 +517,7 @@ static void name_remember(ml_conn *c, const char *ref, uint32_t hash, shared_mod
 ** looks for no watch, so that one prediction costs no more than it must.
 */
 static void trace_settle(ml_conn *c, sqlite3 *db, sqlite3_stmt *hold, ml_file_mark *trace) {
-  if (!hold || c->held++ == 0) {
+  if (!hold || c->lookups < 2) {
     trace->kind = ML_TRACE_NONE;
   } else if (trace->kind == ML_TRACE_NONE) {
     ml_file_watch_find(db, &c->watch); /* read next time, before the transaction */
@@ -692,11 +692,7 @@ void ml_predict_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
   int blk;
   if (ml_design_row_blocked(ctx, "ml_predict", m, argv + 1, s->x, m->fac ? &blk : NULL) == ML_V_NUM) {
-    double yhat = 0;
-    if (m->fac) yhat = (double)ml_model_dot(m, s->x, blk); /* O(terms outside the block) */
-    else
-      for (int j = 0; j < m->p; j++) yhat += m->beta[j] * s->x[j];
-    result_prediction(ctx, m, yhat, argv);
+    result_prediction(ctx, m, ml_model_linear(m, s->x, blk), argv);
   }
 }
 

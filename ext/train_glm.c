@@ -137,11 +137,7 @@ static int glm_row(trainer *t) {
   int test = side == ML_SIDE_TEST, f = t->o.family;
   t->again_n[test]++;
   if (test && !t->glm_measure) return 0;
-  double lin = 0, mu, z, W;
-  if (m->fac) lin = (double)ml_model_dot(m, t->x, blk);
-  else
-    for (int j = 0; j < m->p; j++) lin += m->beta[j] * t->x[j];
-  double eta = lin + off;
+  double mu, z, W, eta = ml_model_linear(m, t->x, blk) + off;
   ml_glm_eval(f, y, w, eta, off, &mu, &z, &W);
   double dev = ml_glm_dev_resid(f, y, mu, w);
   if (test) {

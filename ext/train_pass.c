@@ -541,6 +541,13 @@ out:
   return need;
 }
 
+/* A training row's part in the refinement and the robust covariance: its
+** design row in t->x (blk its block term). */
+static int again_add(trainer *t, int blk, double y, double sw) {
+  if (t->ref) ml_refiner_add(t->ref, t->m, t->x, blk, y, sw);
+  return t->hc ? ml_hcacc_add(t->hc, t->m, t->x, y, sw) : ML_OK;
+}
+
 /*
 ** A later pass, row by row, with the model's design: refinement (t->ref),
 ** robust covariance (t->hc), errors for mae and max_error (t->measure).
@@ -566,10 +573,7 @@ static int again_row(trainer *t) {
   t->again_n[test]++;
   double sw = sqrt(w);
   if (t->measure) {
-    long double e = y;
-    if (m->fac) e -= ml_model_dot(m, t->x, blk);
-    else
-      for (int j = 0; j < m->p; j++) e -= (long double)m->beta[j] * t->x[j];
+    long double e = ml_model_residual(m, t->x, blk, y);
     abs_err *ae = test ? &t->etest : &t->etrain;
     double ad = fabs((double)e);
     ae->sum += w * ad;
@@ -577,8 +581,7 @@ static int again_row(trainer *t) {
   }
   if (test) return 0;
   if (ml_fitacc_fingerprint(&t->fa, t->vals + t->cy + 1, y, w, t->again_hash)) t->again_n[0] = -1;
-  if (t->ref) ml_refiner_add(t->ref, m, t->x, blk, y, sw);
-  int rc = t->hc ? ml_hcacc_add(t->hc, m, t->x, y, sw) : ML_OK;
+  int rc = again_add(t, blk, y, sw);
   if (rc) {
     ml_result_code(t->ctx, "ml_train", rc);
     return -1;
@@ -590,12 +593,9 @@ static int again_row(trainer *t) {
 ** or the robust covariance: again_row's work on a row it reads. */
 static int again_kept_row(void *ctx, const ml_fvalue *v, double y, double w) {
   trainer *t = ctx;
-  const ml_model *m = t->m;
   int blk = -1;
-  ml_design_row_values(m, v, t->x, m->fac ? &blk : NULL);
-  double sw = sqrt(w);
-  if (t->ref) ml_refiner_add(t->ref, m, t->x, blk, y, sw);
-  return t->hc ? ml_hcacc_add(t->hc, m, t->x, y, sw) : ML_OK;
+  ml_design_row_values(t->m, v, t->x, t->m->fac ? &blk : NULL);
+  return again_add(t, blk, y, sqrt(w));
 }
 
 /*

@@ -39,6 +39,39 @@ def connect(ext, path=":memory:", **kw):
     return con
 
 
+SQL_PROCESS = r"""
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[2], isolation_level=None, timeout=10)
+con.enable_load_extension(True)
+con.load_extension(sys.argv[1])
+for line in sys.stdin:
+    try:
+        con.execute(line).fetchall()
+        print("ok", flush=True)
+    except sqlite3.Error as e:
+        print("error: %s" % e, flush=True)
+"""
+
+
+class SqlProcess:
+    """Another process with its own connection to the database at path and
+    the extension loaded: run() executes one statement in autocommit, so it
+    is committed when it answers "ok" (or "error: ...")."""
+
+    def __init__(self, ext, path):
+        self.p = subprocess.Popen([sys.executable, "-c", SQL_PROCESS, ext, path], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+
+    def run(self, sql):
+        self.p.stdin.write(sql.replace("\n", " ") + "\n")
+        self.p.stdin.flush()
+        return self.p.stdout.readline().strip()
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait()
+
+
 def error_of(con, sql, *params):
     """The error message of running sql on con, or None when it runs."""
     try:

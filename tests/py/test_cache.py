@@ -27,30 +27,19 @@ import ctypes
 import ctypes.util
 import os
 import sqlite3
-import subprocess
-import sys
 import tempfile
 
-from sqlml_test import Checker, args, connect
+from sqlml_test import Checker, SqlProcess, args, connect
 
 a = args()
 c = Checker("cache")
 tmp = tempfile.mkdtemp()
 
-OTHER = r'''
-import sqlite3, sys
-con = sqlite3.connect(sys.argv[2], isolation_level=None, timeout=10)
-con.enable_load_extension(True)
-con.load_extension(sys.argv[1])
-for sql in sys.argv[3:]:
-    con.execute(sql).fetchall()
-con.close()
-'''
-
-
 def other_process(path, *sql):
-    r = subprocess.run([sys.executable, "-c", OTHER, a.ext, path] + list(sql), capture_output=True, text=True)
-    c.check(r.returncode == 0, "the other process: %s" % r.stderr.strip()[-300:])
+    p = SqlProcess(a.ext, path)
+    answers = [p.run(s) for s in sql]
+    p.close()
+    c.check(all(r == "ok" for r in answers), "the other process: %s" % [r for r in answers if r != "ok"])
 
 
 def train(v):

@@ -27,46 +27,23 @@ Version v is trained on y = v * x exactly, so a prediction names its version.
 """
 import os
 import sqlite3
-import subprocess
-import sys
 import tempfile
 
-from sqlml_test import Checker, args, connect
+from sqlml_test import Checker, SqlProcess, args, connect
 
 a = args()
 c = Checker("filemark")
 tmp = tempfile.mkdtemp()
 
-WRITER = r'''
-import sqlite3, sys
-con = sqlite3.connect(sys.argv[2], isolation_level=None, timeout=10)
-con.enable_load_extension(True)
-con.load_extension(sys.argv[1])
-for line in sys.stdin:
-    try:
-        con.execute(line).fetchall()
-        print("ok", flush=True)
-    except sqlite3.Error as e:
-        print("error: %s" % e, flush=True)
-'''
-
-
-class Writer:
+class Writer(SqlProcess):
     """Another process that runs one statement at a time, each committed when it answers."""
 
     def __init__(self, path):
-        self.p = subprocess.Popen([sys.executable, "-c", WRITER, a.ext, path], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True)
+        super().__init__(a.ext, path)
 
     def run(self, sql):
-        self.p.stdin.write(sql.replace("\n", " ") + "\n")
-        self.p.stdin.flush()
-        answer = self.p.stdout.readline().strip()
+        answer = super().run(sql)
         c.check(answer == "ok", "writer: %s: %s" % (sql[:60], answer))
-
-    def close(self):
-        self.p.stdin.close()
-        self.p.wait()
 
 
 def train(v, name="m"):
