@@ -9,6 +9,8 @@ after its first calls it neither locks nor reads the registry.  Against it:
   commits to other tables, a WAL checkpoint that restarts the WAL, a switch
   from the rollback journal to WAL; each step is followed by predictions
   that must name what the writer committed;
+- an ATTACHed database (a quoted name) whose commits, the other process's
+  and the connection's own, leave main's trace alone;
 - a second connection of the same process that commits;
 - the connection's own commits, in the exclusive locking mode too (where
   SQLite stops moving the file's change counter for them), a DDL among
@@ -151,6 +153,27 @@ expect(con, "the other process turned the file to WAL and trained", 2, 1)
 w.run("SELECT ml_alias('m', 'prod', 2)")
 expect(con, "then moved the alias in WAL", 2, 2)
 w.close()
+con.close()
+
+# An ATTACHed database, with a quoted name, whose commits leave main's trace
+# alone; the other process's commits to main are still seen.
+path = os.path.join(tmp, "with-attached.db")
+side = os.path.join(tmp, "side.db")
+con = make_db(path, "wal")
+con.execute("ATTACH ? AS \"side \"\"db\"\"\"", (side,))
+con.execute("CREATE TABLE \"side \"\"db\"\"\".t(v)")
+warm(con)
+w = Writer(side)
+w.run("INSERT INTO t VALUES (1)")
+expect(con, "a commit to the attached file", 1, 1)
+c.check(nested(con) == [], "a commit to the attached file leaves the trace of main as it was")
+w.close()
+w = Writer(path)
+w.run(train(2))
+expect(con, "with a file attached, the other process trained in main", 2, 1)
+w.close()
+con.execute("INSERT INTO \"side \"\"db\"\"\".t VALUES (2)")
+expect(con, "after an own commit to the attached file", 2, 1)
 con.close()
 
 # ---- a second connection of the same process ----
